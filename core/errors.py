@@ -1,0 +1,67 @@
+"""Domain errors and the one error shape every HTTP answer uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CallguardError(Exception):
+    """Base of every error that reaches the edge: HTTP status, stable machine code, human message."""
+
+    status: int = 500
+    code: str = "internal-error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body: {"error": {"code", "message", "details"}}."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(CallguardError):
+    status = 400
+    code = "bad-request"
+
+
+class ValidationFailed(CallguardError):
+    status = 422
+    code = "validation-failed"
+
+
+class NotFound(CallguardError):
+    status = 404
+    code = "not-found"
+
+
+class Conflict(CallguardError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(CallguardError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(CallguardError):
+    status = 403
+    code = "forbidden"
+
+
+class UpstreamUnavailable(CallguardError):
+    """An upstream (PBX, storage, database, case system) is down: 503 naming it."""
+
+    status = 503
+    code = "upstream-unavailable"
+
+    def __init__(self, upstream: str, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"upstream": upstream, **(details or {})})
+        self.upstream = upstream
