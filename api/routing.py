@@ -1,0 +1,130 @@
+"""Route registry: each handler declares its method, path, models and roles once.
+
+The same declarations drive request validation, role checks and the OpenAPI 3.1 document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from auth.models import Role
+from auth.service import Principal
+from core.errors import BadRequest, CallguardError, ValidationFailed
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+PRINCIPAL = "principal"
+ALL_ROLES = tuple(Role)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One documented operation."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: tuple[Role, ...] | None  # None: no authentication
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Router:
+    """Collects RouteSpecs; ``install`` adds them to an aiohttp app."""
+
+    def __init__(self) -> None:
+        self.routes: list[RouteSpec] = []
+
+    def route(self, method: str, path: str, *, summary: str, tag: str,
+              roles: tuple[Role, ...] | None = ALL_ROLES, body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+              status: int = 200, errors: tuple[int, ...] = (), content_type: str = "application/json",
+              description: str = "") -> Callable[[Handler], Handler]:
+        """Declare a handler."""
+
+        def deco(fn: Handler) -> Handler:
+            self.routes.append(RouteSpec(method, path, fn, summary, tag, roles, body, query, response,
+                                         status, errors, content_type, description or (fn.__doc__ or "")))
+            return fn
+
+        return deco
+
+    def install(self, app: web.Application) -> None:
+        """Register every route with its role check."""
+        for spec in self.routes:
+            app.router.add_route(spec.method, spec.path, _guarded(spec))
+
+
+def _guarded(spec: RouteSpec) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if spec.roles is not None:
+            principal: Principal = request[PRINCIPAL]
+            principal.require(*spec.roles)
+        return await spec.handler(request)
+
+    handler.__name__ = spec.handler.__name__
+    return handler
+
+
+def principal(request: web.Request) -> Principal:
+    """The authenticated caller."""
+    p: Principal = request[PRINCIPAL]
+    return p
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated against ``model`` (400 bad JSON, 422 invalid fields)."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON", code="bad-json") from None
+    return validate(model, data)
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    """The query string validated against ``model``."""
+    data: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        data[key] = values if len(values) > 1 else values[0]
+    return validate(model, data)
+
+
+def validate(model: type[M], data: Any) -> M:
+    """``data`` as ``model``; 422 naming every bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ValidationFailed("the request has invalid fields", details={"errors": errors}) from None
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response (pydantic models serialised in JSON mode)."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    return web.json_response(data, status=status, headers=headers,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+
+
+def error_response(err: CallguardError, headers: dict[str, str] | None = None) -> web.Response:
+    """The one error shape."""
+    return json_response(err.to_body(), status=err.status, headers=headers)

@@ -1,0 +1,208 @@
+"""Typed settings: defaults in code, then a TOML file, then environment variables.
+
+Environment variables are named ``CALLGUARD__<SECTION>__<KEY>`` (for example
+``CALLGUARD__DATABASE__URL``); the file is given by ``--config`` or ``CALLGUARD_CONFIG``.
+Everything is validated once at start-up; a bad value stops start-up with a message naming the key.
+Secrets are ``SecretStr`` and never appear in ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names every offending key."""
+
+
+class ServerSettings(BaseModel):
+    """HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    instance_id: str = Field("", description="Name of this service instance; defaults to host name + pid")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
+    max_bulk_body_bytes: int = Field(32 * 1_048_576, ge=1024, description="Largest body for bulk imports")
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class DatabaseSettings(BaseModel):
+    """Database: SQLite file by default, PostgreSQL (asyncpg) when a postgresql URL is given."""
+
+    url: str = "sqlite+aiosqlite:///.run/callguard.db"
+    echo: bool = False
+    pool_size: int = Field(10, ge=1)
+    sqlite_busy_timeout_ms: int = Field(10_000, ge=0)
+    migrate_on_start: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class PbxSettings(BaseModel):
+    """One Asterisk PBX reached through AMI."""
+
+    name: str = Field("local", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_user: str = "callguard"
+    ami_secret: SecretStr = SecretStr("")
+    ping_interval_s: float = Field(5.0, gt=0)
+    pong_timeout_s: float = Field(3.0, gt=0)
+    context: str = Field("callguard-outbound", pattern=r"^[A-Za-z0-9_-]+$")
+    channel_template: str = Field("PJSIP/{sip_user}", description="Dial string of an agent's phone")
+    agent_ring_timeout_s: int = Field(30, ge=5, le=300, description="How long the agent's phone rings")
+
+
+class DialerSettings(BaseModel):
+    """Click-to-dial behaviour."""
+
+    default_region: str = Field("CN", pattern=r"^[A-Z]{2}$", description="Region for numbers without +")
+    stale_call_after_s: int = Field(
+        120, ge=10, description="A call still 'requested' with no PBX event after this is ended as failed"
+    )
+
+
+class RecordingSettings(BaseModel):
+    """Recording ingest and retention."""
+
+    spool_dir: Path = Path(".run/spool")
+    format: Literal["opus", "mp3", "wav"] = "opus"
+    bitrate: str = Field("24k", pattern=r"^[0-9]{1,3}k$")
+    stereo: bool = True
+    scan_interval_s: float = Field(1.0, gt=0)
+    retention_days: int = Field(730, ge=1)
+    retention_floor_days: int = Field(730, ge=1)
+    reconcile_interval_s: float = Field(60.0, gt=0)
+    missing_after_s: int = Field(300, ge=10, description="Answered call without stored recording after this")
+    min_free_bytes: int = Field(512 * 1_048_576, ge=0)
+    agents_may_listen_own: bool = True
+    probe_interval_s: float = Field(0, ge=0, description="0 disables the scheduled recording probe")
+
+    @model_validator(mode="after")
+    def _floor(self) -> RecordingSettings:
+        if self.retention_days < self.retention_floor_days:
+            raise ValueError("retention_days may not be below retention_floor_days")
+        return self
+
+
+class StorageSettings(BaseModel):
+    """Where recordings are stored: local files (default) or S3 with Object Lock."""
+
+    backend: Literal["local", "s3"] = "local"
+    local_root: Path = Path(".run/recordings")
+    s3_bucket: str = "callguard-recordings"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_max_workers: int = Field(8, ge=1, le=64)
+
+
+class ComplianceSettings(BaseModel):
+    """Compliance gate defaults."""
+
+    default_profile: str = "CN"
+    unknown_timezone: Literal["block", "country_zones"] = "block"
+    conversation_min_talk_s: int = Field(30, ge=0)
+
+
+class HookSettings(BaseModel):
+    """Outbound webhooks."""
+
+    allow_private_targets: bool = False
+    request_timeout_s: float = Field(10.0, gt=0)
+    poll_interval_s: float = Field(0.2, gt=0)
+    batch_size: int = Field(200, ge=1, le=5000)
+    lease_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(32, ge=1, le=512)
+
+
+class LoggingSettings(BaseModel):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class Settings(BaseSettings):
+    """All of Callguard's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLGUARD__", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    pbx: list[PbxSettings] = Field(default_factory=lambda: [PbxSettings()])
+    dialer: DialerSettings = Field(default_factory=DialerSettings)
+    recordings: RecordingSettings = Field(default_factory=RecordingSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    hooks: HookSettings = Field(default_factory=HookSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @model_validator(mode="after")
+    def _unique_pbx(self) -> Settings:
+        names = [p.name for p in self.pbx]
+        if len(set(names)) != len(names):
+            raise ValueError("pbx names must be unique")
+        if not names:
+            raise ValueError("at least one pbx is required")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # environment wins over the file (passed as init kwargs), which wins over defaults
+        return (env_settings, init_settings)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings from ``path`` (or ``$CALLGUARD_CONFIG``) plus the environment.
+
+    Raises ConfigError with one line per bad key; never includes secret values.
+    """
+    path = path or os.environ.get("CALLGUARD_CONFIG") or None
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    data = _deep_merge(data, overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_input=False, include_url=False):
+            key = ".".join(str(p) for p in err["loc"]) or "(root)"
+            lines.append(f"  {key}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

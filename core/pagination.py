@@ -1,0 +1,34 @@
+"""Opaque keyset cursors for list endpoints (stable under concurrent inserts)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from core.errors import BadRequest
+
+
+class BadCursor(BadRequest):
+    """The cursor was not produced by this API."""
+
+    code = "bad-cursor"
+
+
+def encode_cursor(at: datetime, row_id: str) -> str:
+    """A cursor pointing after (at, row_id) in descending order."""
+    raw = json.dumps([at.isoformat(), row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (at, row_id) a cursor points after; BadCursor when it is malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, row_id = json.loads(raw)
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None or not isinstance(row_id, str):
+            raise ValueError("bad cursor")
+        return parsed, row_id
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise BadCursor("the cursor is malformed", details={"field": "cursor"}) from None

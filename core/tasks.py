@@ -1,0 +1,74 @@
+"""Tracked background tasks: every task named, referenced, and cancelled on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class TaskGroup:
+    """Owns long-running tasks; ``async with`` cancels and awaits all of them on exit."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Start ``coro`` as a named task owned by the group; a crash is logged, never silent."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+    def every(self, interval: float, fn: Callable[[], Awaitable[Any]], *, name: str,
+              initial_delay: float = 0.0) -> asyncio.Task[Any]:
+        """Run ``fn`` every ``interval`` seconds (with jitter) until shutdown; errors are logged."""
+
+        async def loop() -> None:
+            if await self.sleep(initial_delay):
+                return
+            while True:
+                try:
+                    await fn()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - a periodic job logs and tries again next round
+                    log.exception("periodic job %s failed", name)
+                if await self.sleep(interval * random.uniform(0.9, 1.1)):  # noqa: S311
+                    return
+
+        return self.spawn(loop(), name=name)
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep unless shutdown starts first; True means 'stop now'."""
+        if seconds <= 0:
+            return self.stopping.is_set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        return self.stopping.is_set()
+
+    async def __aenter__(self) -> TaskGroup:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Cancel every task and wait for them to finish."""
+        self.stopping.set()
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

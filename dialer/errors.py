@@ -1,0 +1,42 @@
+"""Errors of the dialer domain."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
+
+
+class NoSuchCall(NotFound):
+    """No call with that id (or not visible to the caller)."""
+
+    code = "no-such-call"
+
+
+class NoSuchAgent(ValidationFailed):
+    """The agent does not exist or has no phone."""
+
+    code = "no-such-agent"
+
+
+class NotYourAgent(Forbidden):
+    """An agent may dial only as themselves."""
+
+    code = "not-your-agent"
+
+
+class CallAlreadyEnded(Conflict):
+    """The call has ended; nothing to hang up."""
+
+    code = "call-ended"
+
+
+class PbxUnavailable(UpstreamUnavailable):
+    """The PBX cannot be reached (AMI down) or refused the action."""
+
+    code = "pbx-unavailable"
+
+    def __init__(self, pbx: str, message: str) -> None:
+        super().__init__("pbx", message, details={"pbx": pbx})
+
+
+class OriginateFateUnknown(Exception):
+    """The AMI connection dropped after the Originate was written: never re-send, learn from events."""

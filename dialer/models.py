@@ -1,0 +1,61 @@
+"""The normalised call: one row per click-to-dial call, keyed by our call id (= Asterisk Linkedid)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, utcnow
+
+
+class Call(Base):
+    """A click-to-dial call: who, whom, the facts learnt from the PBX, and the state derived from them."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_agent_created", "agent_id", "created_at"),
+        Index("ix_calls_number_created", "number", "created_at"),
+        Index("ix_calls_case_created", "case_id", "created_at"),
+        Index("ix_calls_state", "state"),
+        Index("ix_calls_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(20))
+    number_kind: Mapped[str | None] = mapped_column(String(16))
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    batch_id: Mapped[str | None] = mapped_column(String(64))
+    debtor_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    decision_id: Mapped[str | None] = mapped_column(String(36))
+    pbx: Mapped[str] = mapped_column(String(32))
+    sip_user: Mapped[str] = mapped_column(String(64))
+    agent_channel: Mapped[str | None] = mapped_column(String(128))
+    customer_channel: Mapped[str | None] = mapped_column(String(128))
+    customer_uniqueid: Mapped[str | None] = mapped_column(String(64))
+
+    state: Mapped[str] = mapped_column(String(20), default="requested")
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    hangup_cause: Mapped[int | None]
+    hangup_cause_text: Mapped[str | None] = mapped_column(String(64))
+    dial_status: Mapped[str | None] = mapped_column(String(16))
+    failure: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    originated_at: Mapped[datetime | None]
+    agent_ringing_at: Mapped[datetime | None]
+    agent_answered_at: Mapped[datetime | None]
+    customer_ringing_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+    ring_seconds: Mapped[float | None]
+    talk_seconds: Mapped[float | None]
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

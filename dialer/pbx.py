@@ -1,0 +1,98 @@
+"""The dialer's view of the PBXs: originate, hang up, release the customer leg, list live calls.
+
+AMI library errors are translated here, and only here, into dialer errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from config.settings import PbxSettings
+from dialer.ami import AmiActionError, AmiClient, AmiConnectionLost, AmiError, AmiNotConnected
+from dialer.errors import OriginateFateUnknown, PbxUnavailable
+
+log = logging.getLogger(__name__)
+
+GO_VARIABLE = "CALLGUARD_GO"
+
+
+class PbxGateway:
+    """Dial-plan level actions on the configured PBXs, by PBX name."""
+
+    def __init__(self, clients: Mapping[str, AmiClient], settings: list[PbxSettings]) -> None:
+        self.clients = dict(clients)
+        self.settings = {p.name: p for p in settings}
+        self.default = settings[0].name
+
+    def client(self, pbx: str) -> AmiClient:
+        """The AMI client of ``pbx``."""
+        try:
+            return self.clients[pbx]
+        except KeyError:
+            raise PbxUnavailable(pbx, f"no PBX named {pbx!r} is configured") from None
+
+    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str) -> None:
+        """Ring the agent's phone; when answered, the dial plan dials ``number``.
+
+        Raises PbxUnavailable when the Originate certainly did not happen, OriginateFateUnknown when
+        the connection dropped after it was written (the call's fate then comes from PBX events).
+        """
+        cfg = self.settings[pbx]
+        fields = [
+            ("Channel", cfg.channel_template.format(sip_user=sip_user)),
+            ("Context", cfg.context),
+            ("Exten", number),
+            ("Priority", "1"),
+            ("Async", "true"),
+            ("Timeout", str(cfg.agent_ring_timeout_s * 1000)),
+            ("ChannelId", call_id),
+            ("CallerID", f'"Callguard" <{number}>'),
+            ("Variable", f"__CALL_ID={call_id}"),
+        ]
+        try:
+            await self.client(pbx).send_action("Originate", fields)
+        except AmiConnectionLost as exc:
+            raise OriginateFateUnknown(str(exc)) from exc
+        except AmiNotConnected as exc:
+            raise PbxUnavailable(pbx, "the PBX is not connected") from exc
+        except AmiActionError as exc:
+            raise PbxUnavailable(pbx, f"the PBX refused the call: {exc}") from exc
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"the PBX did not answer: {type(exc).__name__}") from exc
+
+    async def hangup(self, pbx: str, channel: str) -> None:
+        """Hang up one channel (the agent's leg ends the whole call)."""
+        await self._simple(pbx, "Hangup", [("Channel", channel), ("Cause", "16")])
+
+    async def release_customer_leg(self, pbx: str, channel: str) -> None:
+        """Tell the dial plan waiting on the agent's channel that it may dial the customer."""
+        await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", GO_VARIABLE), ("Value", "yes")])
+
+    async def live_call_ids(self, pbx: str) -> set[str]:
+        """Call ids (Linkedids) of every channel alive on ``pbx``."""
+        try:
+            _resp, events = await self.client(pbx).send_list_action("CoreShowChannels", [])
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"cannot list channels: {type(exc).__name__}") from exc
+        ids = set()
+        for ev in events:
+            if ev.name == "CoreShowChannel":
+                for key in ("Linkedid", "Uniqueid"):
+                    value = ev.get(key)
+                    if value:
+                        ids.add(value)
+        return ids
+
+    async def _simple(self, pbx: str, action: str, fields: list[tuple[str, str]]) -> None:
+        try:
+            await self.client(pbx).send_action(action, fields)
+        except AmiActionError as exc:
+            log.info("%s on %s refused: %s", action, pbx, exc)
+            raise PbxUnavailable(pbx, f"the PBX refused {action}: {exc}") from exc
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"the PBX is not reachable: {type(exc).__name__}") from exc
+
+    def state(self) -> dict[str, object]:
+        """AMI connection state per PBX, for /readyz."""
+        return {name: c.state() for name, c in self.clients.items()}

@@ -1,0 +1,77 @@
+"""Request and response models of the calls API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from dialer.states import CallState, EndReason
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+
+
+class CallRequest(BaseModel):
+    """Ask for a click-to-dial call: the agent's phone rings first, then the customer is dialled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str = Field(pattern=_ID, description="The agent (user id) whose phone rings first")
+    number: str = Field(min_length=3, max_length=40, description="Customer number; normalised to E.164")
+    case_id: str | None = Field(None, max_length=36, pattern=r"^[A-Za-z0-9-]+$")
+    override_reason: str | None = Field(
+        None, min_length=5, max_length=500,
+        description="Supervisor override of a blocking rule, where the policy permits it",
+    )
+
+
+class CallOut(BaseModel):
+    """A call and what the PBX told about it."""
+
+    id: str
+    agent: str
+    team: str | None
+    number: str
+    case_id: str | None
+    client_id: str | None
+    batch_id: str | None
+    state: CallState
+    end_reason: EndReason | None
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+    dial_status: str | None
+    failure: str | None
+    outcome: str | None
+    pbx: str
+    requested_by: str
+    decision_id: str | None
+    created_at: datetime
+    originated_at: datetime | None
+    agent_ringing_at: datetime | None
+    agent_answered_at: datetime | None
+    customer_ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ring_seconds: float | None = Field(description="Customer ring time: dialled to answered or ended")
+    talk_seconds: float | None = Field(description="Customer answered to call ended")
+
+
+class CallList(BaseModel):
+    """A page of calls, newest first."""
+
+    items: list[CallOut]
+    next_cursor: str | None
+
+
+class CallQuery(BaseModel):
+    """Filters of GET /v1/calls."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str | None = Field(None, pattern=_ID)
+    state: CallState | None = None
+    case_id: str | None = Field(None, max_length=36)
+    since: AwareDatetime | None = Field(None, alias="from")
+    until: AwareDatetime | None = Field(None, alias="to")
+    cursor: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=500)

@@ -1,0 +1,300 @@
+"""Click-to-dial use cases: request a call, hang it up, apply PBX facts, reconcile after outages."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.models import Role, User
+from auth.service import Principal
+from config.settings import DialerSettings
+from core.clock import Clock
+from core.events import DomainEvent, EventLog
+from core.phone import normalize
+from db.base import new_id
+from db.engine import Database
+from dialer.errors import (
+    CallAlreadyEnded,
+    NoSuchAgent,
+    NoSuchCall,
+    NotYourAgent,
+    OriginateFateUnknown,
+    PbxUnavailable,
+)
+from dialer.gate import DialGate, DialRequest
+from dialer.models import Call
+from dialer.pbx import PbxGateway
+from dialer.states import CallFacts, CallState, CallStatus, derive, transitions
+from dialer.translate import FactUpdate
+
+log = logging.getLogger(__name__)
+
+_COLUMN_FACTS = (
+    "originated_at", "agent_ringing_at", "agent_answered_at", "customer_ringing_at", "answered_at",
+    "ended_at", "cancel_requested_at", "dial_status", "failure", "agent_channel", "customer_channel",
+    "customer_uniqueid",
+)
+_JSON_FACTS = ("originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text")
+DIAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
+SEE_ALL_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
+
+
+@dataclass(frozen=True, slots=True)
+class PostCommit:
+    """A PBX action decided inside a transaction, carried out after it commits."""
+
+    action: str  # "release" | "hangup"
+    pbx: str
+    channel: str
+
+
+def facts_of(call: Call) -> CallFacts:
+    """The facts stored on a call row."""
+    extra = call.facts or {}
+    values: dict[str, Any] = {k: getattr(call, k) for k in _COLUMN_FACTS}
+    values.update({k: extra.get(k) for k in _JSON_FACTS})
+    return CallFacts(requested_at=call.created_at, **values)
+
+
+def store(call: Call, facts: CallFacts, status: CallStatus) -> None:
+    """Write facts and their derived status onto the row."""
+    for k in _COLUMN_FACTS:
+        setattr(call, k, getattr(facts, k))
+    call.facts = {**(call.facts or {}), **{k: getattr(facts, k) for k in _JSON_FACTS}}
+    call.state = status.state.value
+    call.end_reason = status.end_reason.value if status.end_reason else None
+    call.hangup_cause = status.hangup_cause
+    call.hangup_cause_text = status.hangup_cause_text
+    call.ring_seconds = status.ring_seconds
+    call.talk_seconds = status.talk_seconds
+
+
+def call_payload(call: Call) -> dict[str, Any]:
+    """The thin event payload of a call (ids and non-personal fields only)."""
+    return {
+        "call_id": call.id, "agent_id": call.agent_id, "case_id": call.case_id, "client_id": call.client_id,
+        "batch_id": call.batch_id, "state": call.state, "end_reason": call.end_reason,
+        "hangup_cause": call.hangup_cause, "ring_seconds": call.ring_seconds,
+        "talk_seconds": call.talk_seconds,
+    }
+
+
+class CallService:
+    """Requests calls through the gate and the PBX, and keeps each call's state from PBX facts."""
+
+    def __init__(self, *, db: Database, events: EventLog, pbx: PbxGateway, gate: DialGate,
+                 settings: DialerSettings, clock: Clock) -> None:
+        self.db, self.events, self.pbx, self.gate = db, events, pbx, gate
+        self.settings, self.clock = settings, clock
+
+    # -- requesting -----------------------------------------------------------------------------
+    async def request_call(self, principal: Principal, *, agent_id: str, number: str,
+                           case_id: str | None = None, override_reason: str | None = None) -> Call:
+        """Run the gate and record the attempt in one transaction, then send the Originate."""
+        principal.require(*DIAL_ROLES)
+        if principal.role == Role.AGENT and principal.user_id != agent_id:
+            raise NotYourAgent("an agent may dial only as themselves", details={"agent": agent_id})
+        e164 = normalize(number, self.settings.default_region)
+        call_id = new_id()
+        blocked = None
+        async with self.db.begin() as s:
+            agent = await s.get(User, agent_id)
+            if agent is None or agent.role != Role.AGENT or not agent.active or not agent.sip_user:
+                raise NoSuchAgent(f"no active agent {agent_id!r} with a phone", details={"agent": agent_id})
+            request = DialRequest(call_id=call_id, agent_id=agent_id, team=agent.team, number=e164,
+                                  case_id=case_id, principal=principal, now=self.clock.now(),
+                                  override_reason=override_reason)
+            decision = await self.gate.check(s, request)
+            if not decision.allowed:
+                blocked = decision.error
+            else:
+                call = Call(id=call_id, agent_id=agent_id, team=agent.team, requested_by=principal.user_id,
+                            number=e164, case_id=case_id, client_id=decision.client_id,
+                            batch_id=decision.batch_id, debtor_key=decision.debtor_key,
+                            number_kind=decision.number_kind, decision_id=decision.decision_id,
+                            pbx=agent.pbx or self.pbx.default, sip_user=agent.sip_user,
+                            state=CallState.REQUESTED.value, created_at=request.now, facts={})
+                s.add(call)
+                await s.flush()
+                await self._record(s, "call.requested", call)
+        self.events.committed()
+        if blocked is not None:
+            raise blocked
+        try:
+            await self.pbx.originate(call.pbx, call_id=call.id, sip_user=call.sip_user, number=e164)
+        except OriginateFateUnknown:
+            log.warning("AMI connection lost after Originate of call %s; its fate comes from events", call.id)
+        except PbxUnavailable:
+            await self._fail(call.id, "pbx-unavailable")
+            raise
+        return call
+
+    async def hangup(self, principal: Principal, call_id: str) -> Call:
+        """Hang up a call (the agent's own, or any for supervisors)."""
+        post: PostCommit | None = None
+        async with self.db.begin() as s:
+            call = await self._get_for_update(s, call_id, principal)
+            if call.state == CallState.ENDED:
+                raise CallAlreadyEnded("the call has already ended", details={"call_id": call_id})
+            facts = facts_of(call).merge(cancel_requested_at=self.clock.now())
+            store(call, facts, derive(facts))
+            if call.agent_channel:
+                post = PostCommit("hangup", call.pbx, call.agent_channel)
+        if post:
+            await self._run(post)
+        return call
+
+    # -- PBX facts ------------------------------------------------------------------------------
+    async def apply(self, update: FactUpdate) -> None:
+        """Merge the facts of one PBX event into its call; record domain events for what changed."""
+        post: list[PostCommit] = []
+        async with self.db.begin() as s:
+            call = (await s.execute(self.db.for_update(select(Call).where(Call.id == update.call_id)))).scalar()
+            if call is None:
+                return
+            before_facts = facts_of(call)
+            after_facts = before_facts.merge(**update.facts)
+            if after_facts == before_facts:
+                return
+            before, after = derive(before_facts), derive(after_facts)
+            store(call, after_facts, after)
+            for state in transitions(before, after):
+                await self._record(s, f"call.{state.value}", call)
+            if before.state == after.state == CallState.ENDED and before != after:
+                await self._record(s, "call.corrected", call)
+            post.extend(await self._decide_actions(s, call, before_facts, after_facts))
+        self.events.committed()
+        for p in post:
+            await self._run(p)
+
+    async def _decide_actions(self, s: AsyncSession, call: Call, before: CallFacts,
+                              after: CallFacts) -> list[PostCommit]:
+        if after.ended_at is not None or after.agent_channel is None:
+            return []
+        if after.cancel_requested_at is not None and before.agent_channel is None:
+            return [PostCommit("hangup", call.pbx, after.agent_channel)]
+        if after.agent_answered_at is not None and before.agent_answered_at is None:
+            block = await self.gate.check_before_customer(s, call_id=call.id, case_id=call.case_id,
+                                                          now=self.clock.now())
+            if block is None:
+                return [PostCommit("release", call.pbx, after.agent_channel)]
+            facts = after.merge(cancel_requested_at=self.clock.now())
+            store(call, facts, derive(facts))
+            call.facts = {**call.facts, "cancel_reason": block}
+            return [PostCommit("hangup", call.pbx, after.agent_channel)]
+        return []
+
+    async def reconcile(self, pbx: str) -> int:
+        """After an AMI reconnect: end calls on ``pbx`` that the PBX no longer has. Returns how many."""
+        listed_at = self.clock.now()
+        live = await self.pbx.live_call_ids(pbx)
+        # calls requested in the last seconds may not have a channel yet: leave them to their events
+        settled = listed_at - timedelta(seconds=5)
+        async with self.db.read() as s:
+            ids = (await s.scalars(select(Call.id).where(
+                Call.pbx == pbx, Call.state != CallState.ENDED.value, Call.created_at < settled))).all()
+        gone = [cid for cid in ids if cid not in live]
+        for cid in gone:
+            await self.apply(FactUpdate(cid, "reconcile", {"failure": "lost-by-pbx", "ended_at": self.clock.now()}))
+        return len(gone)
+
+    async def end_stale(self) -> int:
+        """End calls that stayed 'requested' with no PBX event for too long (the Originate was lost)."""
+        cutoff = self.clock.now() - timedelta(seconds=self.settings.stale_call_after_s)
+        async with self.db.read() as s:
+            ids = (await s.scalars(select(Call.id).where(Call.state == CallState.REQUESTED.value,
+                                                           Call.created_at < cutoff))).all()
+        for cid in ids:
+            await self.apply(FactUpdate(cid, "stale", {"failure": "no-pbx-events", "ended_at": self.clock.now()}))
+        return len(ids)
+
+    # -- reading --------------------------------------------------------------------------------
+    async def get(self, principal: Principal, call_id: str) -> Call:
+        """One call visible to ``principal``."""
+        async with self.db.read() as s:
+            call = await s.get(Call, call_id)
+            self._check_visible(principal, call, call_id)
+            assert call is not None
+            return call
+
+    async def list(self, principal: Principal, *, agent: str | None = None, state: str | None = None,
+                   case_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                   after: tuple[datetime, str] | None = None, limit: int = 50) -> list[Call]:
+        """Calls newest first, filtered; agents see only their own."""
+        q = select(Call)
+        if principal.role == Role.AGENT:
+            q = q.where(Call.agent_id == principal.user_id)
+        elif not principal.is_any(SEE_ALL_ROLES):
+            principal.require(*SEE_ALL_ROLES)
+        if agent:
+            q = q.where(Call.agent_id == agent)
+        if state:
+            q = q.where(Call.state == state)
+        if case_id:
+            q = q.where(Call.case_id == case_id)
+        if since:
+            q = q.where(Call.created_at >= since)
+        if until:
+            q = q.where(Call.created_at < until)
+        if after:
+            at, cid = after
+            q = q.where((Call.created_at < at) | ((Call.created_at == at) & (Call.id < cid)))
+        q = q.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit)
+        async with self.db.read() as s:
+            return list((await s.scalars(q)).all())
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _check_visible(self, principal: Principal, call: Call | None, call_id: str) -> None:
+        if call is None or (principal.role == Role.AGENT and call.agent_id != principal.user_id):
+            raise NoSuchCall(f"no call {call_id}", details={"call_id": call_id})
+        if principal.role != Role.AGENT and not principal.is_any(SEE_ALL_ROLES):
+            raise NoSuchCall(f"no call {call_id}", details={"call_id": call_id})
+
+    async def _get_for_update(self, s: AsyncSession, call_id: str, principal: Principal) -> Call:
+        call = (await s.execute(self.db.for_update(select(Call).where(Call.id == call_id)))).scalar()
+        self._check_visible(principal, call, call_id)
+        assert call is not None
+        return call
+
+    async def _record(self, s: AsyncSession, type_: str, call: Call) -> None:
+        await self.events.record(s, DomainEvent(
+            type=type_, payload=call_payload(call), call_id=call.id, case_id=call.case_id,
+            agent_id=call.agent_id, client_id=call.client_id, occurred_at=self.clock.now(),
+        ))
+
+    async def _fail(self, call_id: str, failure: str) -> None:
+        await self.apply(FactUpdate(call_id, "failure", {"failure": failure, "ended_at": self.clock.now()}))
+
+    async def _run(self, post: PostCommit) -> None:
+        try:
+            if post.action == "release":
+                await self.pbx.release_customer_leg(post.pbx, post.channel)
+            else:
+                await self.pbx.hangup(post.pbx, post.channel)
+        except PbxUnavailable as exc:  # the committed facts stand; the PBX's events tell the rest
+            log.warning("PBX %s of %s failed: %s", post.action, post.channel, exc)
+
+
+def call_to_json(call: Call) -> dict[str, Any]:
+    """The API representation of a call."""
+    def iso(v: datetime | None) -> str | None:
+        return v.isoformat() if v else None
+
+    return {
+        "id": call.id, "agent": call.agent_id, "team": call.team, "number": call.number,
+        "case_id": call.case_id, "client_id": call.client_id, "batch_id": call.batch_id,
+        "state": call.state, "end_reason": call.end_reason, "hangup_cause": call.hangup_cause,
+        "hangup_cause_text": call.hangup_cause_text, "dial_status": call.dial_status,
+        "failure": call.failure, "outcome": call.outcome, "pbx": call.pbx,
+        "requested_by": call.requested_by, "decision_id": call.decision_id,
+        "created_at": iso(call.created_at), "originated_at": iso(call.originated_at),
+        "agent_ringing_at": iso(call.agent_ringing_at), "agent_answered_at": iso(call.agent_answered_at),
+        "customer_ringing_at": iso(call.customer_ringing_at), "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at), "ring_seconds": call.ring_seconds, "talk_seconds": call.talk_seconds,
+    }
+

@@ -1,0 +1,122 @@
+"""The one place where AMI events become call facts. Pure: an AMI message in, a fact update out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# Asterisk channel states (ChannelState header)
+_RINGING = "5"
+_UP = "6"
+
+INTERESTING = frozenset(
+    {"Newchannel", "Newstate", "DialBegin", "DialEnd", "Hangup", "OriginateResponse"}
+)
+
+
+class AmiEventLike(Protocol):
+    """What translation needs of an AMI message."""
+
+    @property
+    def name(self) -> str: ...
+
+    def get(self, key: str, default: str | None = None) -> str | None: ...
+
+    def chan_variables(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FactUpdate:
+    """Facts one AMI event contributes to one call."""
+
+    call_id: str
+    event: str
+    facts: dict[str, Any]
+
+
+def event_time(msg: AmiEventLike, received_at: datetime) -> datetime:
+    """The PBX's own timestamp (manager.conf ``timestampevents = yes``), else the arrival time."""
+    ts = msg.get("Timestamp")
+    if ts:
+        try:
+            return datetime.fromtimestamp(float(ts), UTC)
+        except ValueError:
+            pass
+    return received_at
+
+
+def call_id_of(msg: AmiEventLike) -> str | None:
+    """Our call id: the inherited CALL_ID channel variable, else the Linkedid when it is one of ours."""
+    cid = msg.chan_variables().get("CALL_ID") or msg.get("Linkedid") or msg.get("Uniqueid")
+    if cid and _UUID.match(cid):
+        return cid
+    return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
+    """The facts an AMI event tells about one of our calls, or None when it tells nothing."""
+    name = msg.name
+    if name not in INTERESTING:
+        return None
+    if name == "OriginateResponse":
+        cid = msg.get("Uniqueid") or ""
+        if not _UUID.match(cid):
+            return None
+        at = event_time(msg, received_at)
+        if msg.get("Response") == "Success":
+            return FactUpdate(cid, name, {"originated_at": at})
+        return FactUpdate(cid, name, {"originate_reason": _int(msg.get("Reason")) or 0, "ended_at": at})
+    if name in ("DialBegin", "DialEnd"):
+        cid = call_id_of(msg) or (msg.get("DestLinkedid") or "")
+        if not _UUID.match(cid):
+            return None
+        at = event_time(msg, received_at)
+        if name == "DialBegin":
+            return FactUpdate(cid, name, {
+                "customer_ringing_at": at,
+                "customer_channel": msg.get("DestChannel"),
+                "customer_uniqueid": msg.get("DestUniqueid"),
+            })
+        status = (msg.get("DialStatus") or "").upper()
+        facts: dict[str, Any] = {"dial_status": status or None}
+        if status == "ANSWER":
+            facts["answered_at"] = at
+        return FactUpdate(cid, name, facts)
+
+    cid = call_id_of(msg)
+    if cid is None:
+        return None
+    at = event_time(msg, received_at)
+    agent_leg = msg.get("Uniqueid") == cid
+    if name == "Hangup":
+        cause, text = _int(msg.get("Cause")), msg.get("Cause-txt")
+        if agent_leg:
+            return FactUpdate(cid, name, {"ended_at": at, "agent_cause": cause, "agent_cause_text": text})
+        return FactUpdate(cid, name, {"customer_cause": cause, "customer_cause_text": text})
+    state = msg.get("ChannelState")
+    facts = {}
+    if agent_leg:
+        facts["agent_channel"] = msg.get("Channel")
+        if state == _RINGING:
+            facts["agent_ringing_at"] = at
+        elif state == _UP:
+            facts["agent_answered_at"] = at
+    else:
+        facts["customer_channel"] = msg.get("Channel")
+        facts["customer_uniqueid"] = msg.get("Uniqueid")
+        if state == _RINGING:
+            facts["customer_ringing_at"] = at
+        elif state == _UP:
+            facts["answered_at"] = at
+    return FactUpdate(cid, name, facts)
