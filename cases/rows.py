@@ -67,7 +67,7 @@ class ContactIn(_Strict):
 
     number: str = Field(max_length=32)
     kind: ContactKind
-    relation: str | None = Field(default=None, min_length=1, max_length=32)
+    relation: str | None = Field(default=None, min_length=1, max_length=32, validate_default=True)
     status: ContactStatus = "valid"
 
     @field_validator("number")
@@ -76,13 +76,15 @@ class ContactIn(_Strict):
         region = (info.context or {}).get("default_region", DEFAULT_REGION)
         return normalise_number(value, region)
 
-    @model_validator(mode="after")
-    def _relation(self) -> ContactIn:
-        if self.kind == "third_party" and self.relation is None:
+    @field_validator("relation")
+    @classmethod
+    def _relation(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind == "third_party" and value is None:
             raise ValueError("relation is required for a third_party contact")
-        if self.kind != "third_party" and self.relation is not None:
+        if kind is not None and kind != "third_party" and value is not None:
             raise ValueError("relation is only for third_party contacts")
-        return self
+        return value
 
 
 class CaseIn(_Strict):

@@ -23,6 +23,13 @@ the response body (control characters replaced), safe to store and show.
 
 The session must come from :func:`create_session`: it pins DNS answers through
 :class:`hooks.targets.GuardedResolver`, ignores proxy environment variables and stores no cookies.
+
+Dispatcher contract (the caller's loop, not in this module): claim due outbox rows with a lease
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), keep ``webhook-id`` = the outbox message id for every attempt,
+use a fresh ``timestamp`` per attempt, record each :class:`DeliveryResult` as an attempt row, schedule the
+next try with :func:`hooks.backoff.next_attempt_at` (``None`` -> dead letter), disable the subscription on
+``gone``, dead-letter on ``failed``, and keep per-case order by not sending a case's next message while an
+earlier one of the same subscription is still pending.
 """
 
 from __future__ import annotations
