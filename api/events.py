@@ -35,7 +35,6 @@ async def events(request: web.Request) -> web.StreamResponse:
 
     stream = request.app[CONTAINER].stream
     async with sse_response(request) as resp:
-        resp.ping_interval = 15
         await resp.send(json.dumps({"user": who.user_id, "role": who.role.value}), event="hello")
         agen = stream.subscribe(keep)
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -34,7 +34,9 @@ def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorBody}
     for r in routes:
         models.update(m for m in (r.body, r.response) if m is not None)
-    keyed = [(m, "validation" if any(r.body is m for r in routes) else "serialization") for m in models]
+    keyed: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (m, "validation" if any(r.body is m for r in routes) else "serialization") for m in models
+    ]
     _, schema = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     components = schema.get("$defs", {})
     paths: dict[str, Any] = {}

@@ -46,7 +46,7 @@ class DatabaseSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _known_driver(cls, v: str) -> str:
-        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return v
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -85,7 +85,7 @@ class EventStream:
         while len(self._seen) > self.lookback * 4:
             self._seen.popitem(last=False)
 
-    async def subscribe(self, keep: Filter) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, keep: Filter) -> AsyncGenerator[dict[str, Any], None]:
         """Yield every new event ``keep`` accepts until the subscriber leaves or shutdown."""
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
         self._subs.add(q)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -22,6 +22,7 @@ from config.settings import DatabaseSettings
 from core.errors import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=Select[Any])
 
 
 class Database:
@@ -68,7 +69,7 @@ class Database:
         except (OperationalError, OSError) as exc:
             raise UpstreamUnavailable("database", "the database is unavailable") from exc
 
-    def for_update(self, stmt: Select[Any]) -> Select[Any]:
+    def for_update(self, stmt: S) -> S:
         """Row locks on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers."""
         return stmt if self.is_sqlite else stmt.with_for_update()
 

@@ -101,9 +101,7 @@ class CallFacts:
             if value is None:
                 continue
             old = getattr(self, name)
-            if old is None:
-                changes[name] = value
-            elif isinstance(old, datetime) and isinstance(value, datetime) and value < old:
+            if old is None or isinstance(old, datetime) and isinstance(value, datetime) and value < old:
                 changes[name] = value
         return replace(self, **changes) if changes else self
 

@@ -78,7 +78,7 @@ def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
             return FactUpdate(cid, name, {"originated_at": at})
         return FactUpdate(cid, name, {"originate_reason": _int(msg.get("Reason")) or 0, "ended_at": at})
     if name in ("DialBegin", "DialEnd"):
-        cid = call_id_of(msg) or (msg.get("DestLinkedid") or "")
+        cid = call_id_of(msg) or msg.get("DestLinkedid") or ""
         if not _UUID.match(cid):
             return None
         at = event_time(msg, received_at)
@@ -94,10 +94,13 @@ def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
             facts["answered_at"] = at
         return FactUpdate(cid, name, facts)
 
-    cid = call_id_of(msg)
-    if cid is None:
+    leg_cid = call_id_of(msg)
+    if leg_cid is None:
         return None
-    at = event_time(msg, received_at)
+    return _channel_facts(msg, name, leg_cid, event_time(msg, received_at))
+
+
+def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> FactUpdate:
     agent_leg = msg.get("Uniqueid") == cid
     if name == "Hangup":
         cause, text = _int(msg.get("Cause")), msg.get("Cause-txt")
@@ -105,7 +108,7 @@ def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
             return FactUpdate(cid, name, {"ended_at": at, "agent_cause": cause, "agent_cause_text": text})
         return FactUpdate(cid, name, {"customer_cause": cause, "customer_cause_text": text})
     state = msg.get("ChannelState")
-    facts = {}
+    facts: dict[str, Any] = {}
     if agent_leg:
         facts["agent_channel"] = msg.get("Channel")
         if state == _RINGING:
