@@ -86,9 +86,19 @@ def principal(request: web.Request) -> Principal:
     return p
 
 
-async def body(request: web.Request, model: type[M]) -> M:
-    """The JSON body validated against ``model`` (400 bad JSON, 422 invalid fields)."""
-    raw = await request.read()
+async def body(request: web.Request, model: type[M], *, bulk: bool = False) -> M:
+    """The JSON body validated against ``model`` (413 too large, 400 bad JSON, 422 invalid fields)."""
+    from api.keys import CONTAINER
+
+    server = request.app[CONTAINER].settings.server
+    limit = server.max_bulk_body_bytes if bulk else server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise CallguardError("the request body is too large", code="body-too-large", status=413,
+                             details={"max_bytes": limit})
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise CallguardError("the request body is too large", code="body-too-large", status=413,
+                             details={"max_bytes": limit})
     try:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):

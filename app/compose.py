@@ -104,6 +104,11 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = N
     """Run the HTTP service until cancelled (SIGINT/SIGTERM)."""
     from api.app import make_app
 
+    import signal
+
+    main_task = asyncio.current_task()
+    if main_task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     async with compose(settings) as container:
         app = make_app(container)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import db.base
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -1,0 +1,57 @@
+"""Test doubles for the unit tier: a PBX gateway that records actions, a gate that allows everything.
+
+The integration tier uses the real Asterisk; these exist to test HTTP plumbing and domain logic fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import new_id
+from dialer.errors import PbxUnavailable
+from dialer.gate import DialRequest, GateDecision
+
+
+class RecordingPbx:
+    """Stands in for PbxGateway: records every action; can be told the PBX is down."""
+
+    default = "local"
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[str, dict[str, Any]]] = []
+        self.down = False
+
+    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("originate", {"pbx": pbx, "call_id": call_id, "sip_user": sip_user, "number": number}))
+
+    async def hangup(self, pbx: str, channel: str) -> None:
+        self.actions.append(("hangup", {"pbx": pbx, "channel": channel}))
+
+    async def release_customer_leg(self, pbx: str, channel: str) -> None:
+        self.actions.append(("release", {"pbx": pbx, "channel": channel}))
+
+    async def live_call_ids(self, pbx: str) -> set[str]:
+        return set()
+
+    def state(self) -> dict[str, object]:
+        return {"local": {"connected": not self.down}}
+
+
+class AllowAllGate:
+    """A gate that allows every dial (for tests whose subject is not compliance)."""
+
+    def __init__(self) -> None:
+        self.requests: list[DialRequest] = []
+
+    async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
+        self.requests.append(request)
+        return GateDecision(allowed=True, decision_id=new_id())
+
+    async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
+                                    now: datetime) -> str | None:
+        return None
