@@ -1,0 +1,245 @@
+"""AMI parser throughput: ours vs asterisk-ami 0.1.7, panoramisk 1.4 and the raw split limit.
+
+200,000 synthetic Asterisk 22 style events (~20 lines, ~470 bytes, CRLF, 30 % non-ASCII caller
+names), fed in 64 KiB chunks; best of 3 runs. Also counts fields each parser got wrong.
+Run: python bench/ami_parse.py
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import print_table, record  # noqa: E402
+from dialer.ami.parser import AmiParser  # noqa: E402
+
+N_EVENTS = 200_000
+CHUNK = 64 * 1024
+RUNS = 3
+
+_NAMES_ASCII = ["John Smith", "Maria Garcia", "Anna Kowalska", "Peter Jones", "Lee Wong"]
+_NAMES_INTL = ["张伟", "王芳", "李娜 (客户)", "Zoë Ångström", "Ярослава Петренко", "Łukasz Żółć", "山田太郎"]
+
+
+def _channel_fields(rnd: random.Random, i: int, name: str, call_id: str) -> list[tuple[str, str]]:
+    uid = f"1732890{i:06d}.{i % 997}"
+    num = f"+4477009{rnd.randrange(10**5):05d}"
+    return [
+        ("Privilege", "call,all"),
+        ("SystemName", "pbx-1"),
+        ("Channel", f"PJSIP/agent{i % 50:03d}-{i:08x}"),
+        ("ChannelState", "6"),
+        ("ChannelStateDesc", "Up"),
+        ("CallerIDNum", num),
+        ("CallerIDName", name),
+        ("ConnectedLineNum", "<unknown>"),
+        ("ConnectedLineName", "<unknown>"),
+        ("Language", "en"),
+        ("AccountCode", ""),
+        ("Context", "callguard-outbound"),
+        ("Exten", num),
+        ("Priority", "1"),
+        ("Uniqueid", uid),
+        ("Linkedid", call_id),
+        ("ChanVariable", f"CALL_ID={call_id}"),
+    ]
+
+
+def generate(n: int = N_EVENTS, seed: int = 7) -> tuple[bytes, list[list[tuple[str, str]]]]:
+    """Return the byte stream (with banner) and the ground-truth field lists."""
+    rnd = random.Random(seed)
+    truth: list[list[tuple[str, str]]] = []
+    out: list[str] = ["Asterisk Call Manager/9.0.0\r\n"]
+    kinds = ["Newchannel", "VarSet", "Newexten", "DialBegin", "DialEnd", "Hangup", "Cdr"]
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        name = rnd.choice(_NAMES_INTL) if rnd.random() < 0.3 else rnd.choice(_NAMES_ASCII)
+        call_id = f"{rnd.getrandbits(128):032x}"
+        call_id = f"{call_id[:8]}-{call_id[8:12]}-4{call_id[13:16]}-a{call_id[17:20]}-{call_id[20:32]}"
+        f: list[tuple[str, str]] = [("Event", kind)]
+        base = _channel_fields(rnd, i, name, call_id)
+        if kind == "Newchannel":
+            f += base
+        elif kind == "VarSet":
+            f += base[:-3] + [("Variable", "MIXMONITOR_FILENAME"), ("Value", f"/var/spool/rec/{call_id}.wav")]
+        elif kind == "Newexten":
+            f += base[:-2] + [("Extension", "s"), ("Application", "Dial"),
+                              ("AppData", "PJSIP/${EXTEN}@customers,45,tTg")]
+        elif kind == "DialBegin":
+            f += base[:-4] + [("DestChannel", f"PJSIP/customers-{i:08x}"), ("DialString", "customers/x")]
+        elif kind == "DialEnd":
+            f += base[:-4] + [("DestChannel", f"PJSIP/customers-{i:08x}"), ("DialStatus", "ANSWER")]
+        elif kind == "Hangup":
+            f += base + [("Cause", "16"), ("Cause-txt", "Normal Clearing")]
+        else:
+            f += [("Privilege", "cdr,all"), ("AccountCode", ""), ("Source", "agent007"),
+                  ("Destination", "+447700900123"), ("DestinationContext", "callguard-outbound"),
+                  ("CallerID", f'"{name}" <+447700900123>'), ("Channel", f"PJSIP/agent-{i:08x}"),
+                  ("DestinationChannel", f"PJSIP/customers-{i:08x}"), ("LastApplication", "Dial"),
+                  ("LastData", "PJSIP/+447700900123@customers,45,tTg"),
+                  ("StartTime", "2026-11-29 16:00:00"), ("AnswerTime", "2026-11-29 16:00:07"),
+                  ("EndTime", "2026-11-29 16:03:12"), ("Duration", "192"), ("BillableSeconds", "185"),
+                  ("Disposition", "ANSWERED"), ("AMAFlags", "DOCUMENTATION"),
+                  ("UniqueID", f"1732890{i:06d}.1"), ("UserField", "")]
+        truth.append(f)
+        out.append("".join(f"{k}: {v}\r\n" for k, v in f) + "\r\n")
+    return "".join(out).encode("utf-8"), truth
+
+
+def chunks(stream: bytes) -> list[bytes]:
+    """Split the stream into 64 KiB reads (cuts land anywhere, incl. inside UTF-8 characters)."""
+    return [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
+
+
+# --- drivers: each returns a list of per-event lookups (key -> value) -------------------------
+
+
+def run_ours(parts: list[bytes]) -> list[Any]:
+    """Our parser; touches name and one field per event, as the client does."""
+    parser = AmiParser()
+    out: list[Any] = []
+    extend = out.extend
+    for c in parts:
+        msgs = parser.feed(c)
+        for m in msgs:
+            m.get("Uniqueid")
+        extend(msgs)
+    return out
+
+
+def run_split_limit(parts: list[bytes]) -> list[Any]:
+    """Only split the stream at CRLFCRLF: the upper bound for any Python parser."""
+    buf = b""
+    out: list[bytes] = []
+    for c in parts:
+        blocks = (buf + c).split(b"\r\n\r\n")
+        buf = blocks.pop()
+        out.extend(blocks)
+    return out
+
+
+class _FakeSocket:
+    def __init__(self, parts: list[bytes]) -> None:
+        self._it: Iterator[bytes] = iter(parts)
+
+    def recv(self, _n: int) -> bytes:
+        return next(self._it, b"")
+
+    def close(self) -> None:
+        pass
+
+
+def run_asterisk_ami(parts: list[bytes]) -> list[Any]:
+    """asterisk-ami 0.1.7: its own pack generator over a fake socket, then Event.read per pack."""
+    import threading
+
+    from asterisk.ami import AMIClient
+    from asterisk.ami.event import Event
+
+    client = AMIClient()
+    client._socket = _FakeSocket(parts)
+    client.finished = threading.Event()
+    gen = client._next_pack()
+    next(gen)  # banner line
+    return [Event.read(pack) for pack in gen if Event.match(pack)]
+
+
+def run_panoramisk(parts: list[bytes]) -> list[Any]:
+    """panoramisk 1.4: AMIProtocol.data_received with a dummy transport/factory (utf-8 configured)."""
+    from panoramisk.ami_protocol import AMIProtocol
+
+    got: list[Any] = []
+
+    class _Factory:
+        save_stream = None
+
+        def dispatch(self, message: Any) -> None:
+            got.append(message)
+
+    proto = AMIProtocol()
+    proto.connection_made(object())
+    proto.factory = _Factory()
+    proto.encoding = "utf8"
+    proto.log.disabled = True
+    for c in parts:
+        proto.data_received(c)
+    return got
+
+
+def count_wrong(truth: list[list[tuple[str, str]]], got: list[Any], getter: Callable[[Any, str], Any]) -> int:
+    """Ground-truth fields not reproduced exactly (a missing event counts all its fields)."""
+    wrong = 0
+    for i, fields in enumerate(truth):
+        if i >= len(got):
+            wrong += len(fields)
+            continue
+        ev = got[i]
+        for k, v in fields:
+            if getter(ev, k) != v:
+                wrong += 1
+    return wrong
+
+
+def _get_ours(m: Any, k: str) -> Any:
+    return m.get(k)
+
+
+def _get_asterisk_ami(e: Any, k: str) -> Any:
+    return e.name if k == "Event" else e.keys.get(k)
+
+
+def _get_panoramisk(m: Any, k: str) -> Any:
+    return m.get(k)
+
+
+def best_of(fn: Callable[[list[bytes]], list[Any]], parts: list[bytes], n_events: int) -> tuple[float, list[Any]]:
+    """Best events/s over RUNS runs, and the last run's output."""
+    best = 0.0
+    out: list[Any] = []
+    for _ in range(RUNS):
+        out = []  # free the previous run's objects before timing
+        t0 = time.perf_counter()
+        out = fn(parts)
+        dt = time.perf_counter() - t0
+        best = max(best, n_events / dt)
+    return best, out
+
+
+def main() -> None:
+    """Run every parser, print and record events/s and fields wrong."""
+    stream, truth = generate()
+    parts = chunks(stream)
+    n = len(truth)
+    print(f"{n:,} events, {len(stream) / n:.0f} bytes/event, "
+          f"{sum(len(f) for f in truth) / n:.1f} lines/event, {len(parts)} chunks of 64 KiB")
+    results: dict[str, float] = {}
+    wrong: dict[str, int | None] = {}
+    for label, fn, getter in [
+        ("ours", run_ours, _get_ours),
+        ("split_limit", run_split_limit, None),
+        ("asterisk_ami_0_1_7", run_asterisk_ami, _get_asterisk_ami),
+        ("panoramisk_1_4", run_panoramisk, _get_panoramisk),
+    ]:
+        rate, out = best_of(fn, parts, n)
+        results[label] = rate
+        wrong[label] = count_wrong(truth, out, getter) if getter else None
+        print(f"  {label:<22} {rate:>12,.0f} ev/s  events={len(out):,}  fields wrong={wrong[label]}")
+        del out
+    record(
+        "ami_parse_events_per_s",
+        "events/s",
+        round(results["ours"]),
+        {k: round(v) for k, v in results.items() if k != "ours"},
+        extra={"events": n, "chunk_bytes": CHUNK, "fields_wrong": wrong, "runs": RUNS},
+    )
+    print_table(["ami_parse_events_per_s"])
+
+
+if __name__ == "__main__":
+    main()
