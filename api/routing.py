@@ -19,7 +19,7 @@ from core.errors import BadRequest, CallguardError, ValidationFailed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 ALL_ROLES = tuple(Role)
 
 

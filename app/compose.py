@@ -102,9 +102,9 @@ async def _reconcile(name: str, c: Container) -> None:
 
 async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = None) -> None:
     """Run the HTTP service until cancelled (SIGINT/SIGTERM)."""
-    from api.app import make_app
-
     import signal
+
+    from api.app import make_app
 
     main_task = asyncio.current_task()
     if main_task is not None:

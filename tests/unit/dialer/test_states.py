@@ -16,7 +16,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-ANSWERED_FACTS = [
+ANSWERED_FACTS: list[dict[str, object]] = [
     {"originated_at": at(0.1)},
     {"agent_ringing_at": at(0.2), "agent_channel": "PJSIP/agent1-0001"},
     {"agent_answered_at": at(2)},
