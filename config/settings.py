@@ -104,7 +104,7 @@ class StorageSettings(BaseModel):
     backend: Literal["local", "s3"] = "local"
     local_root: Path = Path(".run/recordings")
     s3_bucket: str = "callguard-recordings"
-    s3_endpoint_url: str | None = None
+    s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr = SecretStr("")
     s3_secret_key: SecretStr = SecretStr("")
