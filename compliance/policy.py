@@ -75,7 +75,8 @@ class Interval(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> Interval:
         if self.end <= self.start:
-            raise ValueError(f"interval {format_hhmm(self.start)}-{format_hhmm(self.end)} is empty or reversed")
+            raise ValueError(
+                f"interval {format_hhmm(self.start)}-{format_hhmm(self.end)} is empty or reversed")
         return self
 
     def __str__(self) -> str:
@@ -148,6 +149,10 @@ class WeeklyWindows(BaseModel):
         return normalize((iv.start, iv.end) for iv in day)
 
 
+def _strict_holds() -> dict[SoftHoldReason, HoldMode]:
+    return dict.fromkeys(SOFT_HOLDS, "block")
+
+
 class Policy(BaseModel):
     """One client's or one jurisdiction's rules; ``None`` for a cap means no cap."""
 
@@ -163,9 +168,7 @@ class Policy(BaseModel):
     max_attempts_per_debtor_rolling_7d: int | None = Field(default=None, ge=0)
     quiet_days_after_conversation: int | None = Field(default=None, ge=0)
     min_gap_unanswered_same_number: timedelta | None = None
-    holds: dict[SoftHoldReason, HoldMode] = Field(
-        default_factory=lambda: dict.fromkeys(SOFT_HOLDS, "block")
-    )
+    holds: dict[SoftHoldReason, HoldMode] = Field(default_factory=_strict_holds)
     third_party_allowed: bool = True
     third_party_min_failed_own_attempts: int = Field(default=3, ge=0)
     third_party_max_calls_per_number: int = Field(default=1, ge=0)

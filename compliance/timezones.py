@@ -77,7 +77,8 @@ def _phone_zones(number_e164: str, unknown: Literal["block", "country_zones"]) -
     if zones and UNKNOWN_ZONE not in zones:
         return zones, "phone_prefix"
     if unknown == "country_zones":
-        country = tuple(z for z in pn_timezone.time_zones_for_geographical_number(parsed) if z != UNKNOWN_ZONE)
+        country_zones = pn_timezone.time_zones_for_geographical_number(parsed)
+        country = tuple(z for z in country_zones if z != UNKNOWN_ZONE)
         if country:
             return country, "country"
     return (), None

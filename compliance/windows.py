@@ -17,6 +17,7 @@ stops applying at its ``expires_at``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -131,11 +132,21 @@ def local_date(now: datetime, zone: str) -> date:
     return now.astimezone(get_zone(zone)).date()
 
 
-def _day_spans(zone: str, day: date, week: Sequence[tuple[tuple[int, int], ...]],
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything the span computation needs, prepared once per ``window_open`` call."""
+
+    policy: Policy
+    week: tuple[tuple[tuple[int, int], ...], ...]
+    plain: tuple[AgreedWindow, ...]
+    zoned: tuple[AgreedWindow, ...]
+
+
+def _day_spans(zone: str, day: date, plan: _Plan,
                agreed: Sequence[AgreedWindow]) -> tuple[list[Span], list[Span]]:
     ordinal = day.toordinal()
     policy_spans = [(local_edge_to_utc(zone, ordinal, s, True), local_edge_to_utc(zone, ordinal, e, False))
-                    for s, e in week[day.weekday()]]
+                    for s, e in plan.week[day.weekday()]]
     agreed_spans: list[Span] = []
     day_name = DAY_NAMES[day.weekday()]
     for agreement in agreed:
@@ -150,39 +161,39 @@ def _day_spans(zone: str, day: date, week: Sequence[tuple[tuple[int, int], ...]]
     return policy_spans, agreed_spans
 
 
-def _zone_spans(zone: str, first: date, last: date, policy: Policy,
-                week: Sequence[tuple[tuple[int, int], ...]], agreed: Sequence[AgreedWindow]) -> tuple[Span, ...]:
+def _dates(now: datetime, horizon: timedelta, zone: str) -> range:
+    first = local_date(now, zone) - timedelta(days=1)
+    last = local_date(now + horizon, zone) + timedelta(days=1)
+    return range(first.toordinal(), last.toordinal() + 1)
+
+
+def _zone_spans(zone: str, now: datetime, horizon: timedelta, plan: _Plan) -> tuple[Span, ...]:
     spans: list[Span] = []
-    for ordinal in range(first.toordinal(), last.toordinal() + 1):
+    for ordinal in _dates(now, horizon, zone):
         day = date.fromordinal(ordinal)
-        if day in policy.holidays:
+        if day in plan.policy.holidays:
             continue
-        policy_spans, agreed_spans = _day_spans(zone, day, week, agreed)
+        policy_spans, agreed_spans = _day_spans(zone, day, plan, plan.plain)
         spans.extend(policy_spans)
         spans.extend(agreed_spans)
     return normalize(spans)
 
 
-def _allowed_spans(now: datetime, horizon: timedelta, zones: Sequence[str], policy: Policy,
-                   week: Sequence[tuple[tuple[int, int], ...]], plain: Sequence[AgreedWindow],
-                   zoned: Sequence[AgreedWindow]) -> tuple[tuple[Span, ...], dict[str, tuple[Span, ...]]]:
+def _allowed_spans(now: datetime, horizon: timedelta, zones: Sequence[str],
+                   plan: _Plan) -> tuple[tuple[Span, ...], dict[str, tuple[Span, ...]]]:
     per_zone: dict[str, tuple[Span, ...]] = {}
     common: tuple[Span, ...] | None = None
     for zone in zones:
-        first = local_date(now, zone) - timedelta(days=1)
-        last = local_date(now + horizon, zone) + timedelta(days=1)
-        spans = _zone_spans(zone, first, last, policy, week, plain)
+        spans = _zone_spans(zone, now, horizon, plan)
         per_zone[zone] = spans
         common = spans if common is None else intersect(common, spans)
     extra: list[Span] = []
-    for agreement in zoned:
-        assert agreement.zone is not None
-        first = local_date(now, agreement.zone) - timedelta(days=1)
-        last = local_date(now + horizon, agreement.zone) + timedelta(days=1)
-        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+    for agreement in plan.zoned:
+        zone = agreement.zone or "UTC"
+        for ordinal in _dates(now, horizon, zone):
             day = date.fromordinal(ordinal)
-            if day not in policy.holidays:
-                extra.extend(_day_spans(agreement.zone, day, week, [agreement])[1])
+            if day not in plan.policy.holidays:
+                extra.extend(_day_spans(zone, day, plan, [agreement])[1])
     return normalize([*(common or ()), *extra]), per_zone
 
 
@@ -197,15 +208,16 @@ def window_open(now_utc: datetime, zones: Sequence[str], policy: Policy,
     zones = tuple(dict.fromkeys(zones))
     if not zones:
         return WindowResult(open=False, next_allowed_at=None)
-    active = [a for a in agreed if policy.allow_agreed_windows and (a.expires_at is None or now < a.expires_at)]
-    plain = [a for a in active if a.zone is None]
-    zoned = [a for a in active if a.zone is not None]
-    week = [policy.windows.minutes(i) for i in range(7)]
+    active = [a for a in agreed
+              if policy.allow_agreed_windows and (a.expires_at is None or now < a.expires_at)]
+    plan = _Plan(policy=policy, week=tuple(policy.windows.minutes(i) for i in range(7)),
+                 plain=tuple(a for a in active if a.zone is None),
+                 zoned=tuple(a for a in active if a.zone is not None))
     next_at: datetime | None = None
     per_zone: dict[str, tuple[Span, ...]] = {}
     for days in _HORIZONS_DAYS:
         horizon = timedelta(days=days)
-        spans, found_per_zone = _allowed_spans(now, horizon, zones, policy, week, plain, zoned)
+        spans, found_per_zone = _allowed_spans(now, horizon, zones, plan)
         if not per_zone:
             per_zone = found_per_zone
         candidate = next((s for s in spans if s[1] > now), None)
@@ -217,22 +229,21 @@ def window_open(now_utc: datetime, zones: Sequence[str], policy: Policy,
     if is_open and active:
         policy_only = window_open(now, zones, policy, ())
         by_agreement = not policy_only.open
-    details = [_zone_detail(now, zone, policy, week, plain, per_zone.get(zone, ())) for zone in zones]
+    details = [_zone_detail(now, zone, plan, per_zone.get(zone, ())) for zone in zones]
     return WindowResult(open=is_open, zones=details, next_allowed_at=next_at, by_agreement=by_agreement)
 
 
-def _zone_detail(now: datetime, zone: str, policy: Policy, week: Sequence[tuple[tuple[int, int], ...]],
-                 plain: Sequence[AgreedWindow], spans: Sequence[Span]) -> ZoneWindow:
+def _zone_detail(now: datetime, zone: str, plan: _Plan, spans: Sequence[Span]) -> ZoneWindow:
     local = now.astimezone(get_zone(zone))
     day = local.date()
     weekday = DAY_NAMES[day.weekday()]
-    agreed_today = [str(iv) for a in plain if weekday in a.days for iv in a.intervals]
+    agreed_today = [str(iv) for a in plan.plain if weekday in a.days for iv in a.intervals]
     return ZoneWindow(
         zone=zone,
         local_time=local.isoformat(timespec="minutes"),
         local_weekday=weekday,
-        holiday=day in policy.holidays,
-        allowed_today=[f"{format_hhmm(s)}-{format_hhmm(e)}" for s, e in week[day.weekday()]],
+        holiday=day in plan.policy.holidays,
+        allowed_today=[f"{format_hhmm(s)}-{format_hhmm(e)}" for s, e in plan.week[day.weekday()]],
         agreed_today=agreed_today,
         inside=_contains(spans, now),
     )
