@@ -11,14 +11,16 @@ from compliance.decision import DialContext
 from compliance.policy import Policy, WeeklyWindows, interval
 
 
-def utc(*args: int) -> datetime:
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """An aware UTC datetime."""
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def local(zone: str, *args: int, fold: int = 0) -> datetime:
-    """An aware local datetime converted to UTC."""
-    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)  # type: ignore[misc]
+def local(
+    zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, *, fold: int = 0
+) -> datetime:
+    """An aware local wall-clock datetime, converted to UTC."""
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)
 
 
 def window_policy(start: str, end: str, **kw: object) -> Policy:

@@ -30,8 +30,14 @@ def test_interval_parsing_and_24_00() -> None:
 
 
 def test_policy_round_trips_through_json() -> None:
-    policy = Policy(id="bank", name="Bank", windows=WeeklyWindows(sun=()), holidays=frozenset({date(2026, 10, 1)}),
-                    min_gap_unanswered_same_number=timedelta(minutes=5), do_not_call_prefixes=frozenset({"+1900"}))
+    policy = Policy(
+        id="bank",
+        name="Bank",
+        windows=WeeklyWindows(sun=()),
+        holidays=frozenset({date(2026, 10, 1)}),
+        min_gap_unanswered_same_number=timedelta(minutes=5),
+        do_not_call_prefixes=frozenset({"+1900"}),
+    )
     again = Policy.model_validate_json(policy.model_dump_json())
     assert again == policy
     assert again.windows.minutes(6) == ()
@@ -39,7 +45,9 @@ def test_policy_round_trips_through_json() -> None:
 
 
 def test_several_intervals_a_day_are_normalised() -> None:
-    windows = WeeklyWindows.every_day(interval("12:00", "14:00"), interval("08:00", "10:00"), interval("09:00", "11:00"))
+    windows = WeeklyWindows.every_day(
+        interval("12:00", "14:00"), interval("08:00", "10:00"), interval("09:00", "11:00")
+    )
     assert windows.minutes(0) == ((480, 660), (720, 840))
 
 
@@ -56,16 +64,31 @@ def test_profiles() -> None:
     assert get_profile("us") is US
     with pytest.raises(KeyError):
         get_profile("XX")
-    assert HARD_STOPS == {"dispute", "denies_card", "suspected_fraud", "deceased", "cease_request", "attorney",
-                          "bankruptcy"}
+    assert {
+        "dispute",
+        "denies_card",
+        "suspected_fraud",
+        "deceased",
+        "cease_request",
+        "attorney",
+        "bankruptcy",
+    } == HARD_STOPS
 
 
 def test_merge_strictest_intersects_windows_and_takes_strictest_values() -> None:
-    a = Policy(id="client", name="Client", windows=WeeklyWindows.every_day(interval("09:00", "20:00")),
-               holidays=frozenset({date(2026, 1, 1)}), max_unanswered_per_number_per_day=4,
-               quiet_days_after_conversation=3, holds={"hardship": "allow", "illness": "block", "pregnancy": "allow"},
-               do_not_call_numbers=frozenset({"+8613800000000"}), allow_supervisor_override=True,
-               unknown_timezone="country_zones", third_party_min_failed_own_attempts=5)
+    a = Policy(
+        id="client",
+        name="Client",
+        windows=WeeklyWindows.every_day(interval("09:00", "20:00")),
+        holidays=frozenset({date(2026, 1, 1)}),
+        max_unanswered_per_number_per_day=4,
+        quiet_days_after_conversation=3,
+        holds={"hardship": "allow", "illness": "block", "pregnancy": "allow"},
+        do_not_call_numbers=frozenset({"+8613800000000"}),
+        allow_supervisor_override=True,
+        unknown_timezone="country_zones",
+        third_party_min_failed_own_attempts=5,
+    )
     merged = merge_strictest([a, US])
     assert merged.id == "client+US"
     assert merged.windows.minutes(0) == ((540, 1200),)

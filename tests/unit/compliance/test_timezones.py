@@ -7,7 +7,10 @@ def test_plus_1_208_has_two_prefix_zones_and_keeps_the_address() -> None:
     res = resolve_zones("+12085551234", address_zone="America/New_York")
     assert res.unknown is False
     assert [(c.zone, c.source) for c in res.zones] == [
-        ("America/New_York", "address"), ("America/Boise", "phone_prefix"), ("America/Los_Angeles", "phone_prefix")]
+        ("America/New_York", "address"),
+        ("America/Boise", "phone_prefix"),
+        ("America/Los_Angeles", "phone_prefix"),
+    ]
 
 
 def test_duplicate_zones_keep_every_source() -> None:

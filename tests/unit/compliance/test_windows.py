@@ -56,15 +56,18 @@ def test_fall_back_end_in_repeated_hour_uses_earlier_occurrence() -> None:
     policy = window_policy("00:00", "01:30")
     assert window_open(utc(2026, 11, 1, 5, 29), [NY], policy).open
     assert not window_open(utc(2026, 11, 1, 5, 30), [NY], policy).open
-    later = window_open(utc(2026, 11, 1, 6, 10), [NY], policy)  # 01:10 EST: wall time inside, span already closed
+    later = window_open(utc(2026, 11, 1, 6, 10), [NY], policy)  # 01:10 EST: span closed
     assert not later.open
     assert later.next_allowed_at == local(NY, 2026, 11, 2, 0, 0)
 
 
 # --- midnight
 def test_window_across_midnight_is_continuous() -> None:
-    policy = Policy(id="night", name="night",
-                    windows=WeeklyWindows.every_day(interval("00:00", "02:00"), interval("20:00", "24:00")))
+    policy = Policy(
+        id="night",
+        name="night",
+        windows=WeeklyWindows.every_day(interval("00:00", "02:00"), interval("20:00", "24:00")),
+    )
     assert window_open(local(SH, 2026, 6, 10, 23, 59), [SH], policy).open
     assert window_open(local(SH, 2026, 6, 11, 0, 0), [SH], policy).open
     closed = window_open(local(SH, 2026, 6, 11, 2, 0), [SH], policy)
@@ -129,8 +132,12 @@ def test_holiday_is_per_local_date() -> None:
 
 # --- agreed windows
 def _agreed(start: str, end: str, **kw: object) -> AgreedWindow:
-    fields: dict[str, object] = {"scope": "number", "scope_value": "+8613800138000",
-                                 "intervals": (interval(start, end),), "recorded_by": "agent-7"}
+    fields: dict[str, object] = {
+        "scope": "number",
+        "scope_value": "+8613800138000",
+        "intervals": (interval(start, end),),
+        "recorded_by": "agent-7",
+    }
     fields.update(kw)
     return AgreedWindow.model_validate(fields)
 
