@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from compliance.policy import HARD_STOPS, Policy, WeeklyWindows, interval, merge_strictest
+from compliance.profiles import CN, DEMO, US, get_profile
+
+
+def test_default_window_is_0800_2100_every_day() -> None:
+    policy = Policy(id="p", name="p")
+    for weekday in range(7):
+        assert policy.windows.minutes(weekday) == ((8 * 60, 21 * 60),)
+
+
+def test_interval_parsing_and_24_00() -> None:
+    iv = interval("00:00", "24:00")
+    assert (iv.start, iv.end) == (0, 1440)
+    assert str(iv) == "00:00-24:00"
+    with pytest.raises(ValidationError):
+        interval("21:00", "08:00")
+    with pytest.raises(ValidationError):
+        interval("08:60", "09:00")
+    with pytest.raises(ValidationError):
+        interval("8", "09:00")
+    with pytest.raises(ValidationError):
+        interval("00:00", "24:01")
+
+
+def test_policy_round_trips_through_json() -> None:
+    policy = Policy(
+        id="bank",
+        name="Bank",
+        windows=WeeklyWindows(sun=()),
+        holidays=frozenset({date(2026, 10, 1)}),
+        min_gap_unanswered_same_number=timedelta(minutes=5),
+        do_not_call_prefixes=frozenset({"+1900"}),
+    )
+    again = Policy.model_validate_json(policy.model_dump_json())
+    assert again == policy
+    assert again.windows.minutes(6) == ()
+    assert '"08:00"' in policy.model_dump_json()
+
+
+def test_several_intervals_a_day_are_normalised() -> None:
+    windows = WeeklyWindows.every_day(
+        interval("12:00", "14:00"), interval("08:00", "10:00"), interval("09:00", "11:00")
+    )
+    assert windows.minutes(0) == ((480, 660), (720, 840))
+
+
+def test_profiles() -> None:
+    assert CN.max_unanswered_per_number_per_day == 6
+    assert CN.max_connected_per_debtor_per_day == 3
+    assert CN.third_party_min_failed_own_attempts == 3
+    assert CN.windows.minutes(3) == ((480, 1260),)
+    assert US.max_attempts_per_debtor_rolling_7d == 7
+    assert US.quiet_days_after_conversation == 7
+    assert US.min_gap_unanswered_same_number == timedelta(minutes=5)
+    assert US.unknown_timezone == "block"
+    assert DEMO.windows.minutes(0) == ((0, 1440),)
+    assert get_profile("us") is US
+    with pytest.raises(KeyError):
+        get_profile("XX")
+    assert {
+        "dispute",
+        "denies_card",
+        "suspected_fraud",
+        "deceased",
+        "cease_request",
+        "attorney",
+        "bankruptcy",
+    } == HARD_STOPS
+
+
+def test_merge_strictest_intersects_windows_and_takes_strictest_values() -> None:
+    a = Policy(
+        id="client",
+        name="Client",
+        windows=WeeklyWindows.every_day(interval("09:00", "20:00")),
+        holidays=frozenset({date(2026, 1, 1)}),
+        max_unanswered_per_number_per_day=4,
+        quiet_days_after_conversation=3,
+        holds={"hardship": "allow", "illness": "block", "pregnancy": "allow"},
+        do_not_call_numbers=frozenset({"+8613800000000"}),
+        allow_supervisor_override=True,
+        unknown_timezone="country_zones",
+        third_party_min_failed_own_attempts=5,
+    )
+    merged = merge_strictest([a, US])
+    assert merged.id == "client+US"
+    assert merged.windows.minutes(0) == ((540, 1200),)
+    assert merged.holidays == {date(2026, 1, 1)}
+    assert merged.max_unanswered_per_number_per_day == 4
+    assert merged.max_attempts_per_debtor_rolling_7d == 7
+    assert merged.quiet_days_after_conversation == 7
+    assert merged.min_gap_unanswered_same_number == timedelta(minutes=5)
+    assert merged.holds == {"hardship": "block", "illness": "block", "pregnancy": "block"}
+    assert merged.do_not_call_numbers == {"+8613800000000"}
+    assert merged.allow_supervisor_override is False
+    assert merged.unknown_timezone == "block"
+    assert merged.third_party_min_failed_own_attempts == 5
+
+
+def test_merge_of_disjoint_windows_leaves_no_window() -> None:
+    a = Policy(id="a", name="a", windows=WeeklyWindows.every_day(interval("08:00", "12:00")))
+    b = Policy(id="b", name="b", windows=WeeklyWindows.every_day(interval("13:00", "21:00")))
+    assert merge_strictest([a, b]).windows.minutes(2) == ()
+    with pytest.raises(ValueError):
+        merge_strictest([])
