@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
+from typing import cast
 
 from dialer.ami.errors import AmiInjectionError
 
@@ -40,11 +41,10 @@ class AmiMessage:
 
     def __init__(self, text: str) -> None:
         self._text = text
-        first = text[1 : text.find("\n", 1)]
-        if first.startswith("Event: "):
-            self.kind, self.name = "event", first[7:]
-        elif first.startswith("Response: "):
-            self.kind, self.name = "response", first[10:]
+        if text.startswith("\nEvent: "):
+            self.kind, self.name = "event", text[8 : text.find("\n", 8)]
+        elif text.startswith("\nResponse: "):
+            self.kind, self.name = "response", text[11 : text.find("\n", 11)]
         else:
             self.kind, self.name = "unknown", ""
 
@@ -93,18 +93,19 @@ class AmiMessage:
         `XChanVariable(NAME)` also finds Asterisk 12+'s `XChanVariable: NAME=value` form.
         """
         text = self._text
-        needle = "\n" + key + _SEP
-        i = text.find(needle)
-        if i >= 0:
-            i += len(needle)
-            return text[i : text.find("\n", i)]
-        if key.endswith(")") and "ChanVariable(" in key:
+        if key[-1:] == ")" and "ChanVariable(" in key:
+            # Asterisk 12+ sends `ChanVariable: NAME=value`; older/other sources `ChanVariable(NAME): value`.
             prefix, _, rest = key.partition("ChanVariable(")
             needle = f"\n{prefix}ChanVariable{_SEP}{rest[:-1]}="
             i = text.find(needle)
             if i >= 0:
                 i += len(needle)
                 return text[i : text.find("\n", i)]
+        needle = "\n" + key + _SEP
+        i = text.find(needle)
+        if i >= 0:
+            i += len(needle)
+            return text[i : text.find("\n", i)]
         return default
 
     def __getitem__(self, key: str) -> str:
@@ -150,6 +151,13 @@ class AmiMessage:
 
     def as_dict(self) -> dict[str, str | list[str]]:
         """Fields as a dict; a key seen several times maps to the list of its values."""
+        lines = self.lines
+        try:
+            fast: dict[str, str] = dict(map(str.split, lines, repeat(_SEP), repeat(1)))
+        except ValueError:  # a line without ': '
+            fast = {}
+        if len(fast) == len(lines):
+            return cast("dict[str, str | list[str]]", fast)  # no duplicates, no odd lines: done in C
         out: dict[str, str | list[str]] = {}
         for k, v in self.fields:
             prev = out.get(k)
