@@ -6,6 +6,9 @@ import base64
 import json
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.sql.elements import SQLCoreOperations
+
 from core.errors import BadRequest
 
 
@@ -32,3 +35,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return parsed, row_id
     except (ValueError, TypeError, json.JSONDecodeError):
         raise BadCursor("the cursor is malformed", details={"field": "cursor"}) from None
+
+
+def after(at_col: SQLCoreOperations[datetime], id_col: SQLCoreOperations[str], cursor: tuple[datetime, str]
+          ) -> ColumnElement[bool]:
+    """The keyset condition 'strictly after ``cursor`` in (at, id) descending order'."""
+    at, row_id = cursor
+    return or_(at_col < at, and_(at_col == at, id_col < row_id))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import auth.models
+import compliance.models
 import core.models
 import dialer.models
 from db.base import Base
 
-MODEL_MODULES = (auth.models, core.models, dialer.models)
+MODEL_MODULES = (auth.models, compliance.models, core.models, dialer.models)
 target_metadata = Base.metadata

@@ -21,6 +21,7 @@ class Call(Base):
         Index("ix_calls_case_created", "case_id", "created_at"),
         Index("ix_calls_state", "state"),
         Index("ix_calls_created", "created_at"),
+        Index("ix_calls_debtor_created", "debtor_key", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -32,7 +33,7 @@ class Call(Base):
     case_id: Mapped[str | None] = mapped_column(String(36))
     client_id: Mapped[str | None] = mapped_column(String(64))
     batch_id: Mapped[str | None] = mapped_column(String(64))
-    debtor_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    debtor_key: Mapped[str | None] = mapped_column(String(100))
     decision_id: Mapped[str | None] = mapped_column(String(36))
     pbx: Mapped[str] = mapped_column(String(32))
     sip_user: Mapped[str] = mapped_column(String(64))

@@ -15,6 +15,7 @@ from auth.service import Principal
 from config.settings import DialerSettings
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
+from core.pagination import after
 from core.phone import normalize
 from db.base import new_id
 from db.engine import Database
@@ -96,16 +97,11 @@ class CallService:
     async def request_call(self, principal: Principal, *, agent_id: str, number: str,
                            case_id: str | None = None, override_reason: str | None = None) -> Call:
         """Run the gate and record the attempt in one transaction, then send the Originate."""
-        principal.require(*DIAL_ROLES)
-        if principal.role == Role.AGENT and principal.user_id != agent_id:
-            raise NotYourAgent("an agent may dial only as themselves", details={"agent": agent_id})
-        e164 = normalize(number, self.settings.default_region)
+        e164 = self._authorise_dial(principal, agent_id, number)
         call_id = new_id()
         blocked = None
         async with self.db.begin() as s:
-            agent = await s.get(User, agent_id)
-            if agent is None or agent.role != Role.AGENT or not agent.active or not agent.sip_user:
-                raise NoSuchAgent(f"no active agent {agent_id!r} with a phone", details={"agent": agent_id})
+            agent = await self._agent(s, agent_id)
             request = DialRequest(call_id=call_id, agent_id=agent_id, team=agent.team, number=e164,
                                   case_id=case_id, principal=principal, now=self.clock.now(),
                                   override_reason=override_reason)
@@ -117,7 +113,7 @@ class CallService:
                             number=e164, case_id=case_id, client_id=decision.client_id,
                             batch_id=decision.batch_id, debtor_key=decision.debtor_key,
                             number_kind=decision.number_kind, decision_id=decision.decision_id,
-                            pbx=agent.pbx or self.pbx.default, sip_user=agent.sip_user,
+                            pbx=agent.pbx or self.pbx.default, sip_user=agent.sip_user or "",
                             state=CallState.REQUESTED.value, created_at=request.now, facts={})
                 s.add(call)
                 await s.flush()
@@ -133,6 +129,29 @@ class CallService:
             await self._fail(call.id, "pbx-unavailable")
             raise
         return call
+
+    async def check(self, principal: Principal, *, agent_id: str, number: str, case_id: str | None = None,
+                    override_reason: str | None = None) -> dict[str, Any]:
+        """The gate's answer for a dial, without dialling (the check is logged, never counted)."""
+        e164 = self._authorise_dial(principal, agent_id, number)
+        async with self.db.begin() as s:
+            agent = await self._agent(s, agent_id)
+            decision = await self.gate.check(s, DialRequest(
+                call_id=new_id(), agent_id=agent_id, team=agent.team, number=e164, case_id=case_id,
+                principal=principal, now=self.clock.now(), override_reason=override_reason, dry_run=True))
+        return {**decision.body, "number": e164}
+
+    def _authorise_dial(self, principal: Principal, agent_id: str, number: str) -> str:
+        principal.require(*DIAL_ROLES)
+        if principal.role == Role.AGENT and principal.user_id != agent_id:
+            raise NotYourAgent("an agent may dial only as themselves", details={"agent": agent_id})
+        return normalize(number, self.settings.default_region)
+
+    async def _agent(self, s: AsyncSession, agent_id: str) -> User:
+        agent = await s.get(User, agent_id)
+        if agent is None or agent.role != Role.AGENT or not agent.active or not agent.sip_user:
+            raise NoSuchAgent(f"no active agent {agent_id!r} with a phone", details={"agent": agent_id})
+        return agent
 
     async def hangup(self, principal: Principal, call_id: str) -> Call:
         """Hang up a call (the agent's own, or any for supervisors)."""
@@ -224,7 +243,7 @@ class CallService:
 
     async def list(self, principal: Principal, *, agent: str | None = None, state: str | None = None,
                    case_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                   after: tuple[datetime, str] | None = None, limit: int = 50) -> list[Call]:
+                   cursor: tuple[datetime, str] | None = None, limit: int = 50) -> list[Call]:
         """Calls newest first, filtered; agents see only their own."""
         q = select(Call)
         if principal.role == Role.AGENT:
@@ -241,9 +260,8 @@ class CallService:
             q = q.where(Call.created_at >= since)
         if until:
             q = q.where(Call.created_at < until)
-        if after:
-            at, cid = after
-            q = q.where((Call.created_at < at) | ((Call.created_at == at) & (Call.id < cid)))
+        if cursor:
+            q = q.where(after(Call.created_at, Call.id, cursor))
         q = q.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit)
         async with self.db.read() as s:
             return list((await s.scalars(q)).all())

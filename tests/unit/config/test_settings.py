@@ -25,7 +25,7 @@ def test_example_file_loads_and_documents_every_key() -> None:
     for section, field in Settings.model_fields.items():
         assert section in data, f"example lacks [{section}]"
         value: Any = data[section][0] if isinstance(data[section], list) else data[section]
-        annotation = field.annotation
+        annotation: Any = field.annotation
         inner = annotation.__args__[0] if hasattr(annotation, "__args__") else annotation
         assert isinstance(inner, type) and issubclass(inner, BaseModel)
         missing = keys(inner) - set(value)

@@ -1,8 +1,8 @@
-"""initial schema
+"""initial schema (append-only decision log enforced by triggers)
 
-Revision ID: 1a75afff8a2f
+Revision ID: 417f04647693
 Revises: 
-Create Date: 2026-11-29 16:54:54.412377
+Create Date: 2026-11-29 16:59:07.317947
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ from alembic import op
 import db.base
 
 
-revision: str = '1a75afff8a2f'
+revision: str = '417f04647693'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -61,10 +61,55 @@ def upgrade() -> None:
         batch_op.create_index('ix_calls_agent_created', ['agent_id', 'created_at'], unique=False)
         batch_op.create_index('ix_calls_case_created', ['case_id', 'created_at'], unique=False)
         batch_op.create_index('ix_calls_created', ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_calls_debtor_key'), ['debtor_key'], unique=False)
+        batch_op.create_index('ix_calls_debtor_created', ['debtor_key', 'created_at'], unique=False)
         batch_op.create_index('ix_calls_number_created', ['number', 'created_at'], unique=False)
         batch_op.create_index('ix_calls_state', ['state'], unique=False)
 
+    op.create_table('compliance_decisions',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('actor', sa.String(length=64), nullable=False),
+    sa.Column('actor_role', sa.String(length=20), nullable=False),
+    sa.Column('agent_id', sa.String(length=64), nullable=True),
+    sa.Column('case_id', sa.String(length=36), nullable=True),
+    sa.Column('client_id', sa.String(length=64), nullable=True),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('call_id', sa.String(length=36), nullable=True),
+    sa.Column('allowed', sa.Boolean(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=True),
+    sa.Column('rule_ids', sa.JSON(), nullable=False),
+    sa.Column('zones', sa.JSON(), nullable=False),
+    sa.Column('next_allowed_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('overridden', sa.Boolean(), nullable=False),
+    sa.Column('override_reason', sa.Text(), nullable=True),
+    sa.Column('policy_id', sa.String(length=64), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_decisions'))
+    )
+    with op.batch_alter_table('compliance_decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_compliance_decisions_at', ['at'], unique=False)
+        batch_op.create_index('ix_compliance_decisions_case_at', ['case_id', 'at'], unique=False)
+        batch_op.create_index('ix_compliance_decisions_number_at', ['number', 'at'], unique=False)
+
+    op.create_table('compliance_policies',
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('jurisdiction', sa.String(length=16), nullable=False),
+    sa.Column('policy', sa.JSON(), nullable=False),
+    sa.Column('retention_days', sa.Integer(), nullable=True),
+    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('client_id', name=op.f('pk_compliance_policies'))
+    )
+    op.create_table('do_not_call',
+    sa.Column('value', sa.String(length=20), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('added_by', sa.String(length=64), nullable=False),
+    sa.Column('added_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('value', 'kind', name=op.f('pk_do_not_call'))
+    )
     op.create_table('domain_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -115,6 +160,23 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
+    # The decision log is append-only: the database itself refuses UPDATE and DELETE.
+    if op.get_bind().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER compliance_decisions_no_{verb.lower()} BEFORE {verb} ON compliance_decisions "
+                "BEGIN SELECT RAISE(ABORT, 'compliance_decisions is append-only'); END"
+            )
+    else:
+        op.execute(
+            "CREATE FUNCTION compliance_decisions_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'compliance_decisions is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER compliance_decisions_append_only BEFORE UPDATE OR DELETE ON compliance_decisions "
+            "FOR EACH ROW EXECUTE FUNCTION compliance_decisions_append_only()"
+        )
+
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
@@ -133,10 +195,18 @@ def downgrade() -> None:
         batch_op.drop_index('ix_domain_events_call')
 
     op.drop_table('domain_events')
+    op.drop_table('do_not_call')
+    op.drop_table('compliance_policies')
+    with op.batch_alter_table('compliance_decisions', schema=None) as batch_op:
+        batch_op.drop_index('ix_compliance_decisions_number_at')
+        batch_op.drop_index('ix_compliance_decisions_case_at')
+        batch_op.drop_index('ix_compliance_decisions_at')
+
+    op.drop_table('compliance_decisions')
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_index('ix_calls_state')
         batch_op.drop_index('ix_calls_number_created')
-        batch_op.drop_index(batch_op.f('ix_calls_debtor_key'))
+        batch_op.drop_index('ix_calls_debtor_created')
         batch_op.drop_index('ix_calls_created')
         batch_op.drop_index('ix_calls_case_created')
         batch_op.drop_index('ix_calls_agent_created')

@@ -1,0 +1,73 @@
+"""Ledger counts for the gate, computed with SQL from the dialer's call records.
+
+An *attempt* is a placed call that reached the customer leg, or is still in flight (counted
+conservatively until it ends). Calls that ended before the customer was dialled (the agent did
+not answer, rejected, was unavailable) are not attempts to the customer. Blocked dials never
+create a call, so they are never counted.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compliance.ledger import LedgerCounts, LedgerRanges
+from db.base import UTCDateTime
+from dialer.models import Call
+
+_ATTEMPT = or_(Call.customer_ringing_at.is_not(None), Call.ended_at.is_(None))
+_CONVERSATION_LOOKBACK = timedelta(days=31)
+
+
+async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, case_id: str | None,
+                        ranges: LedgerRanges, conversation_min_talk_s: float) -> LedgerCounts:
+    """Everything ``compliance.gate.evaluate`` needs to know from the ledger (see compliance.ledger)."""
+    now = ranges.now
+    since = min(ranges.day_start_utc, now - timedelta(days=1))
+    unanswered = and_(_ATTEMPT, Call.answered_at.is_(None))
+    row = (await session.execute(
+        select(
+            func.sum(case((and_(unanswered, Call.created_at >= ranges.day_start_utc), 1), else_=0)),
+            type_coerce(func.max(case((unanswered, Call.created_at), else_=None)), UTCDateTime()),
+        ).where(Call.number == number, Call.created_at >= since)
+    )).one()
+    unanswered_today, last_unanswered = int(row[0] or 0), row[1]
+
+    debtor_rows = (await session.execute(
+        select(Call.created_at, Call.answered_at, Call.talk_seconds, Call.outcome)
+        .where(Call.debtor_key == debtor_key, Call.created_at > now - _CONVERSATION_LOOKBACK, _ATTEMPT)
+    )).all()
+    attempts_7d = tuple(sorted(r.created_at for r in debtor_rows if r.created_at > ranges.rolling_7d_start_utc))
+    connected_today = sum(1 for r in debtor_rows if r.answered_at is not None
+                          and r.created_at >= ranges.day_start_utc)
+    conversations = [r.created_at for r in debtor_rows if r.answered_at is not None and (
+        (r.talk_seconds or 0) >= conversation_min_talk_s or r.outcome == "right_party_contact")]
+
+    own = (await session.execute(
+        select(Call.answered_at).where(Call.debtor_key == debtor_key, Call.number_kind == "own", _ATTEMPT)
+        .order_by(Call.created_at.desc()).limit(50)
+    )).scalars().all()
+    failed_own = 0
+    for answered in own:
+        if answered is not None:
+            break
+        failed_own += 1
+
+    third_party = 0
+    if case_id is not None:
+        third_party = int(await session.scalar(
+            select(func.count()).select_from(Call).where(
+                Call.case_id == case_id, Call.number == number, Call.number_kind == "third_party", _ATTEMPT)
+        ) or 0)
+    return LedgerCounts(
+        unanswered_to_number_today=unanswered_today,
+        last_unanswered_to_number_at=last_unanswered,
+        connected_with_debtor_today=connected_today,
+        debtor_attempts_7d=attempts_7d,
+        last_conversation_at=max(conversations) if conversations else None,
+        consecutive_failed_own_attempts=failed_own,
+        third_party_calls_to_number=third_party,
+    )
+

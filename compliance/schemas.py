@@ -1,0 +1,122 @@
+"""Request and response models of the compliance API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from dialer.schemas import CallRequest
+
+
+class CheckRequest(CallRequest):
+    """Same body as POST /v1/calls: the answer the gate would give, without dialling."""
+
+
+class ZoneOut(BaseModel):
+    """A candidate zone of the callee and where it came from."""
+
+    zone: str
+    source: str
+
+
+class DecisionOut(BaseModel):
+    """An explained gate decision."""
+
+    decision_id: str
+    allowed: bool
+    code: str | None
+    message: str
+    rule_ids: list[str]
+    zones: list[ZoneOut]
+    next_allowed_at: datetime | None
+    overridden: bool
+    override_reason: str | None
+    policy_id: str
+    blocks: list[dict[str, Any]]
+    number: str | None = None
+
+
+class DecisionLogEntry(BaseModel):
+    """One row of the append-only decision log."""
+
+    id: str
+    at: datetime
+    kind: str
+    actor: str
+    actor_role: str
+    agent_id: str | None
+    case_id: str | None
+    client_id: str | None
+    number: str
+    call_id: str | None
+    allowed: bool
+    code: str | None
+    rule_ids: list[str]
+    zones: list[ZoneOut]
+    next_allowed_at: datetime | None
+    overridden: bool
+    override_reason: str | None
+    policy_id: str
+    message: str
+    details: dict[str, Any]
+
+
+class DecisionPage(BaseModel):
+    """A page of decisions, newest first."""
+
+    items: list[DecisionLogEntry]
+    next_cursor: str | None
+
+
+class DecisionQuery(BaseModel):
+    """Filters of the decision log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str | None = Field(None, max_length=36)
+    number: str | None = Field(None, max_length=20)
+    agent: str | None = Field(None, max_length=64)
+    allowed: bool | None = None
+    code: str | None = Field(None, max_length=32)
+    since: AwareDatetime | None = Field(None, alias="from")
+    until: AwareDatetime | None = Field(None, alias="to")
+    cursor: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=500)
+
+
+class PolicyIn(BaseModel):
+    """A client's policy: a jurisdiction profile (CN, US, DEMO) and the client's own tightening.
+
+    ``rules`` takes any field of the policy model (windows, holidays, caps, holds...); the
+    effective policy is the strictest combination of the profile and these rules.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    jurisdiction: Literal["CN", "US", "DEMO"]
+    rules: dict[str, Any] = Field(default_factory=dict)
+    retention_days: int | None = Field(None, ge=1, description="Recording retention for this client")
+
+
+class PolicyOut(BaseModel):
+    """A client's stored policy and the effective policy the gate applies."""
+
+    client_id: str
+    jurisdiction: str
+    rules: dict[str, Any]
+    retention_days: int | None
+    effective: dict[str, Any]
+    updated_at: datetime
+    updated_by: str
+
+
+class DoNotCallIn(BaseModel):
+    """An exact number or a prefix nobody may dial."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
+    kind: Literal["exact", "prefix"] = "exact"
+    reason: str = Field("", max_length=500)

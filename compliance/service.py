@@ -1,0 +1,224 @@
+"""The compliance gate wired to the database: context from the case, counts from the ledger,
+the pure ``evaluate``, and an append-only decision log, all inside the dial's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.service import Principal
+from compliance.decision import Decision, DialContext, OverrideRequest
+from compliance.gate import evaluate, ranges_for
+from compliance.ledger_sql import ledger_counts
+from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
+from compliance.policy import HARD_STOPS, Policy, merge_strictest
+from compliance.profiles import get_profile
+from compliance.windows import AgreedWindow
+from config.settings import ComplianceSettings, DialerSettings
+from core.clock import Clock
+from core.errors import CallguardError, ValidationFailed
+from core.events import DomainEvent, EventLog
+from db.base import new_id
+from db.engine import Database
+from dialer.gate import DialRequest, GateDecision
+
+
+class CallBlockedError(CallguardError):
+    """409: the gate blocked the dial; ``code`` is the primary rule's code."""
+
+    status = 409
+
+
+class NoSuchCase(ValidationFailed):
+    """The dial names a case that does not exist."""
+
+    code = "no-such-case"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDialInfo:
+    """What the gate needs to know about a case and the dialled number (from the cases feature)."""
+
+    client_id: str | None
+    batch_id: str | None
+    debtor_key: str
+    holds: tuple[str, ...] = ()
+    number_kind: str = "own"
+    number_status: str = "valid"
+    third_party_objected: bool = False
+    case_zone: str | None = None
+    address_zone: str | None = None
+    number_zone: str | None = None
+    agreed_windows: tuple[AgreedWindow, ...] = ()
+    own_numbers_all_invalid: bool = False
+
+
+class CaseDirectory(Protocol):
+    """Where cases live (the cases feature implements it)."""
+
+    async def dial_info(self, session: AsyncSession, *, case_id: str, number: str) -> CaseDialInfo | None:
+        """Case and number facts for a dial, or None when the case does not exist."""
+        ...
+
+    async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
+        """Hold reasons currently on the case."""
+        ...
+
+
+class NoCases:
+    """A directory with no cases (until the cases feature is wired)."""
+
+    async def dial_info(self, session: AsyncSession, *, case_id: str, number: str) -> CaseDialInfo | None:
+        """No case exists."""
+        return None
+
+    async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
+        """No holds."""
+        return []
+
+
+@dataclass
+class ComplianceGate:
+    """Implements ``dialer.gate.DialGate``."""
+
+    db: Database
+    events: EventLog
+    settings: ComplianceSettings
+    dialer: DialerSettings
+    clock: Clock
+    cases: CaseDirectory = field(default_factory=NoCases)
+
+    async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
+        """Decide, log the decision, and (when blocked) record ``call.blocked``."""
+        info = await self._case_info(session, request)
+        policy = await self.policy_for(session, info.client_id)
+        ctx = self._context(request, info)
+        ranges = ranges_for(ctx, policy, request.now)
+        await self._serialise(session, request.number, info.debtor_key)
+        counts = await ledger_counts(session, number=request.number, debtor_key=info.debtor_key,
+                                     case_id=request.case_id, ranges=ranges,
+                                     conversation_min_talk_s=self.settings.conversation_min_talk_s)
+        decision = evaluate(ctx, policy, counts, request.now)
+        kind = "check" if request.dry_run else "dial"
+        row = await self._log(session, request, info, decision, kind=kind)
+        error = None
+        if not decision.allowed:
+            error = blocked_error(decision, row.id)
+            if not request.dry_run:
+                await self.events.record(session, DomainEvent(
+                    type="call.blocked", case_id=request.case_id, agent_id=request.agent_id,
+                    client_id=info.client_id, occurred_at=request.now,
+                    payload={"decision_id": row.id, "agent_id": request.agent_id, "case_id": request.case_id,
+                             "code": decision.code, "rule_ids": decision.rule_ids,
+                             "next_allowed_at": _iso(decision.next_allowed_at)},
+                ))
+        return GateDecision(allowed=decision.allowed, decision_id=row.id, error=error, client_id=info.client_id,
+                            batch_id=info.batch_id, debtor_key=info.debtor_key, number_kind=info.number_kind,
+                            body=decision_body(decision, row.id))
+
+    async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
+                                    now: datetime) -> str | None:
+        """When the agent answers: a hold that arrived while the phone rang stops the customer leg."""
+        if case_id is None:
+            return None
+        holds = await self.cases.active_holds(session, case_id)
+        policy_blocking = [h for h in holds if h in HARD_STOPS or h in ("hardship", "illness", "pregnancy")]
+        return "case-on-hold" if policy_blocking else None
+
+    # -- policy -----------------------------------------------------------------------------------
+    async def policy_for(self, session: AsyncSession, client_id: str | None) -> Policy:
+        """The effective policy: the client's jurisdiction profile tightened by the client's own rules,
+        plus the global do-not-call list."""
+        base = get_profile(self.settings.default_profile)
+        if client_id is not None:
+            row = await session.get(ClientPolicy, client_id)
+            if row is not None:
+                profile = get_profile(row.jurisdiction)
+                own = Policy.model_validate({**row.policy, "id": f"client:{client_id}",
+                                             "name": row.policy.get("name", client_id)})
+                base = merge_strictest([profile, own]) if row.policy else profile
+        dnc = (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()
+        if dnc:
+            base = base.model_copy(update={
+                "do_not_call_numbers": base.do_not_call_numbers | {v for v, k in dnc if k == "exact"},
+                "do_not_call_prefixes": base.do_not_call_prefixes | {v for v, k in dnc if k == "prefix"},
+            })
+        return base
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def _case_info(self, session: AsyncSession, request: DialRequest) -> CaseDialInfo:
+        if request.case_id is None:
+            return CaseDialInfo(client_id=None, batch_id=None, debtor_key=f"number:{request.number}")
+        info = await self.cases.dial_info(session, case_id=request.case_id, number=request.number)
+        if info is None:
+            raise NoSuchCase(f"no case {request.case_id}", details={"case_id": request.case_id})
+        return info
+
+    def _context(self, request: DialRequest, info: CaseDialInfo) -> DialContext:
+        override = None
+        if request.override_reason:
+            override = OverrideRequest(role=request.principal.role.value, reason=request.override_reason,
+                                       requested_by=request.principal.user_id)
+        return DialContext.model_validate({
+            "number": request.number, "number_kind": "third_party" if info.number_kind == "third_party" else "own",
+            "third_party_objected": info.third_party_objected,
+            "case_id": request.case_id or info.debtor_key, "holds": info.holds,
+            "number_status": info.number_status, "case_zone": info.case_zone, "address_zone": info.address_zone,
+            "number_zone": info.number_zone, "agreed_windows": info.agreed_windows,
+            "own_numbers_all_invalid": info.own_numbers_all_invalid, "override": override,
+        })
+
+    async def _serialise(self, session: AsyncSession, number: str, debtor_key: str) -> None:
+        """Two dials to the same debtor or number never pass a cap together.
+
+        SQLite transactions already begin IMMEDIATE (one writer at a time); on PostgreSQL take
+        transaction-scoped advisory locks on the number and the debtor, in a fixed order.
+        """
+        if self.db.is_sqlite:
+            return
+        for key in sorted({f"n:{number}", f"d:{debtor_key}"}):
+            lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+    async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
+                   *, kind: str) -> ComplianceDecision:
+        principal: Principal = request.principal
+        row = ComplianceDecision(
+            id=new_id(), at=request.now, kind=kind, actor=principal.user_id, actor_role=principal.role.value,
+            agent_id=request.agent_id, case_id=request.case_id, client_id=info.client_id, number=request.number,
+            call_id=request.call_id if decision.allowed and not request.dry_run else None,
+            allowed=decision.allowed, code=decision.code, rule_ids=list(decision.rule_ids),
+            zones=[z.model_dump() for z in decision.zones], next_allowed_at=decision.next_allowed_at,
+            overridden=decision.overridden, override_reason=decision.override_reason, policy_id=decision.policy_id,
+            message=decision.message, details=decision.to_dict()["details"],
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
+    """The public explanation of a decision (API answers and the decision log share it)."""
+    data = decision.to_dict()
+    return {
+        "decision_id": decision_id, "allowed": decision.allowed, "code": decision.code,
+        "message": decision.message, "rule_ids": decision.rule_ids, "zones": data["zones"],
+        "next_allowed_at": data["next_allowed_at"], "overridden": decision.overridden,
+        "override_reason": decision.override_reason, "policy_id": decision.policy_id,
+        "blocks": data["details"].get("blocks", []),
+    }
+
+
+def blocked_error(decision: Decision, decision_id: str) -> CallBlockedError:
+    """The 409 for a blocked decision."""
+    body = decision_body(decision, decision_id)
+    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body)
