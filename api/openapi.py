@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -48,8 +47,8 @@ def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
             "tags": [r.tag],
             "responses": {},
         }
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in re.findall(r"{(\w+)}", r.path)]
+        path, names = openapi_path(r.path)
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
         if r.query is not None:
             qs = r.query.model_json_schema(by_alias=True)
             for name, prop in qs.get("properties", {}).items():
@@ -72,7 +71,7 @@ def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
         if r.roles is not None:
             op["security"] = [{"bearer": []}]
             op["x-roles"] = [str(x) for x in r.roles]
-        paths.setdefault(r.path, {})[r.method.lower()] = op
+        paths.setdefault(path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "Callguard", "version": version,
@@ -81,6 +80,27 @@ def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def openapi_path(path: str) -> tuple[str, list[str]]:
+    """An aiohttp path (``/x/{id:[0-9]{1,3}}``) as an OpenAPI path (``/x/{id}``) and its parameter names."""
+    out, names, i = [], [], 0
+    while i < len(path):
+        if path[i] != "{":
+            out.append(path[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while j < len(path):
+            depth += {"{": 1, "}": -1}.get(path[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        name = path[i + 1:j].split(":", 1)[0]
+        names.append(name)
+        out.append("{" + name + "}")
+        i = j + 1
+    return "".join(out), names
 
 
 def _inline(prop: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ _COLUMN_FACTS = (
     "ended_at", "cancel_requested_at", "dial_status", "failure", "agent_channel", "customer_channel",
     "customer_uniqueid",
 )
-_JSON_FACTS = ("originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text")
+_JSON_FACTS = ("agent_dial_status", "originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text")
 DIAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
 SEE_ALL_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
 

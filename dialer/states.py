@@ -83,6 +83,7 @@ class CallFacts:
     ended_at: datetime | None = None
     cancel_requested_at: datetime | None = None
     dial_status: str | None = None
+    agent_dial_status: str | None = None
     originate_reason: int | None = None
     agent_cause: int | None = None
     agent_cause_text: str | None = None
@@ -159,13 +160,20 @@ def _end_reason(f: CallFacts) -> EndReason:
         return EndReason.FAILED
     if f.answered_at is not None:
         return EndReason.COMPLETED
+    if f.dial_status == "NOANSWER" and 1 in (f.customer_cause, f.agent_cause):
+        return EndReason.CUSTOMER_UNREACHABLE  # 404: unallocated number shows as NOANSWER + cause 1
     if f.dial_status in _DIAL_STATUS:
         return _DIAL_STATUS[f.dial_status]
     if f.cancel_requested_at is not None:
         return EndReason.CANCELLED
     if f.agent_answered_at is not None:
-        # the agent answered but the customer leg produced no result: the agent hung up first
-        return EndReason.CANCELLED if f.customer_ringing_at is None else EndReason.FAILED
+        # the agent answered but the customer leg produced no result: the agent hung up first (cancelled),
+        # or the dial plan gave up waiting for the service's go-ahead (cause 21) or the leg failed
+        if f.customer_ringing_at is None and f.agent_cause != 21:
+            return EndReason.CANCELLED
+        return EndReason.FAILED
+    if f.agent_dial_status in ("BUSY", "CONGESTION") and f.agent_cause is None:
+        return EndReason.AGENT_REJECTED if f.agent_dial_status == "BUSY" else EndReason.AGENT_UNAVAILABLE
     if f.agent_cause in _AGENT_CAUSE:
         return _AGENT_CAUSE[f.agent_cause]
     if f.originate_reason in _ORIGINATE_REASON:

@@ -78,26 +78,32 @@ def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
             return FactUpdate(cid, name, {"originated_at": at})
         return FactUpdate(cid, name, {"originate_reason": _int(msg.get("Reason")) or 0, "ended_at": at})
     if name in ("DialBegin", "DialEnd"):
-        cid = call_id_of(msg) or msg.get("DestLinkedid") or ""
-        if not _UUID.match(cid):
-            return None
-        at = event_time(msg, received_at)
-        if name == "DialBegin":
-            return FactUpdate(cid, name, {
-                "customer_ringing_at": at,
-                "customer_channel": msg.get("DestChannel"),
-                "customer_uniqueid": msg.get("DestUniqueid"),
-            })
-        status = (msg.get("DialStatus") or "").upper()
-        facts: dict[str, Any] = {"dial_status": status or None}
-        if status == "ANSWER":
-            facts["answered_at"] = at
-        return FactUpdate(cid, name, facts)
+        return _dial_facts(msg, name, received_at)
 
     leg_cid = call_id_of(msg)
     if leg_cid is None:
         return None
     return _channel_facts(msg, name, leg_cid, event_time(msg, received_at))
+
+
+def _dial_facts(msg: AmiEventLike, name: str, received_at: datetime) -> FactUpdate | None:
+    """Dial events: the customer Dial runs on the agent channel (``Uniqueid`` = call id); the
+    Originate's own dial of the agent carries only ``Dest*`` fields (``DestUniqueid`` = call id)."""
+    at = event_time(msg, received_at)
+    uid, dest = msg.get("Uniqueid") or "", msg.get("DestUniqueid") or ""
+    if _UUID.match(uid):
+        if name == "DialBegin":
+            return FactUpdate(uid, name, {"customer_ringing_at": at, "customer_channel": msg.get("DestChannel"),
+                                          "customer_uniqueid": dest or None})
+        status = (msg.get("DialStatus") or "").upper()
+        facts: dict[str, Any] = {"dial_status": status or None}
+        if status == "ANSWER":
+            facts["answered_at"] = at
+        return FactUpdate(uid, name, facts)
+    if not uid and _UUID.match(dest) and name == "DialEnd":
+        status = (msg.get("DialStatus") or "").upper()
+        return FactUpdate(dest, name, {"agent_dial_status": status or None})
+    return None
 
 
 def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> FactUpdate:
