@@ -15,7 +15,7 @@ from sandbox.pbx import AgentAccount, PbxSandbox
 from sandbox.phones.client import PhonesProcess
 from sandbox.phones.config import AgentPhone, PhonesConfig
 from sandbox.ports import free_port, free_tcp_udp_port
-from tests.integration.pbx.amitap import AmiTap
+from sandbox.amitap import AmiTap
 
 AGENT_PASSWORD = "agent-secret-1"
 AGENTS: dict[str, dict[str, object]] = {

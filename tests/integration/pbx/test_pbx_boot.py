@@ -8,7 +8,7 @@ from sandbox.ami_check import format_action, read_message
 from sandbox.pbx import PbxSandbox
 from sandbox.phones.client import PhonesProcess
 from sandbox.phones.config import AgentPhone, PhonesConfig
-from tests.integration.pbx.amitap import AmiTap
+from sandbox.amitap import AmiTap
 from tests.integration.pbx.conftest import AGENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -1,4 +1,4 @@
-"""A tiny raw AMI client for the PBX integration tests (the real one lives in dialer/ami/).
+"""A tiny raw AMI client for sandbox tests and trace capture (the real one lives in dialer/ami/).
 
 Keeps the raw bytes received (for trace fixtures) and every parsed message, matches responses by
 ActionID, and lets a test wait for an event matching some fields.
@@ -71,17 +71,17 @@ class AmiTap:
         await self._writer.drain()
         return action_id
 
-    async def action(self, action: str, timeout: float = 10.0, **fields: str) -> Message:
+    async def action(self, action: str, within: float = 10.0, **fields: str) -> Message:
         """Send an action and wait for its Response."""
         action_id = await self.send(action, **fields)
-        return await self.wait(lambda m: m.get("ActionID") == action_id and "Response" in m, timeout=timeout)
+        return await self.wait(lambda m: m.get("ActionID") == action_id and "Response" in m, within=within)
 
-    async def collect_list(self, action: str, complete_event: str, timeout: float = 10.0,
+    async def collect_list(self, action: str, complete_event: str, within: float = 10.0,
                            **fields: str) -> list[Message]:
         """Run a list action; return the events up to ``complete_event`` (same ActionID)."""
         action_id = await self.send(action, **fields)
         await self.wait(lambda m: m.get("ActionID") == action_id and m.get("Event") == complete_event,
-                        timeout=timeout)
+                        within=within)
         return [m for m in self.messages if m.get("ActionID") == action_id and "Event" in m
                 and m["Event"] != complete_event]
 
@@ -89,10 +89,10 @@ class AmiTap:
         """First message (index >= since) satisfying predicate."""
         return next((m for m in self.messages[since:] if predicate(m)), None)
 
-    async def wait(self, predicate: Callable[[Message], bool], timeout: float = 10.0,
+    async def wait(self, predicate: Callable[[Message], bool], within: float = 10.0,
                    since: int = 0) -> Message:
         """Wait for a message satisfying predicate (already received ones count)."""
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(within), self._changed:
             while True:
                 found = self.find(predicate, since)
                 if found is not None:
@@ -101,12 +101,12 @@ class AmiTap:
                     raise ConnectionError("AMI connection closed")
                 await self._changed.wait()
 
-    async def wait_event(self, event: str, timeout: float = 10.0, since: int = 0,
+    async def wait_event(self, event: str, within: float = 10.0, since: int = 0,
                          **match: Any) -> Message:
         """Wait for an event with the given name and field values."""
         return await self.wait(
             lambda m: m.get("Event") == event and all(m.get(k) == v for k, v in match.items()),
-            timeout=timeout, since=since)
+            within=within, since=since)
 
     def events(self, **match: str) -> list[Message]:
         """All events matching the given fields."""
