@@ -7,32 +7,33 @@ registers), 1005 answers (used by the recording probe test).
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
+from sandbox.amitap import AmiTap
 from sandbox.pbx import AgentAccount, PbxSandbox
 from sandbox.phones.client import PhonesProcess
 from sandbox.phones.config import AgentPhone, PhonesConfig
 from sandbox.ports import free_port, free_tcp_udp_port
-from sandbox.amitap import AmiTap
 
 AGENT_PASSWORD = "agent-secret-1"
-AGENTS: dict[str, dict[str, object]] = {
-    "1001": {"behaviour": "answer", "answer_delay": 0.3},
-    "1002": {"behaviour": "never"},
-    "1003": {"behaviour": "reject", "reject_code": 486},
-    "1004": {"behaviour": "offline"},
-    "1005": {"behaviour": "answer", "answer_delay": 0.3},
-}
+AGENT_PHONES: tuple[AgentPhone, ...] = (
+    AgentPhone("1001", AGENT_PASSWORD, behaviour="answer", answer_delay=0.3),
+    AgentPhone("1002", AGENT_PASSWORD, behaviour="never"),
+    AgentPhone("1003", AGENT_PASSWORD, behaviour="reject", reject_code=486),
+    AgentPhone("1004", AGENT_PASSWORD, behaviour="offline"),
+    AgentPhone("1005", AGENT_PASSWORD, behaviour="answer", answer_delay=0.3),
+)
+AGENTS: dict[str, str] = {phone.sip_user: phone.behaviour for phone in AGENT_PHONES}
 CUSTOMER_DIAL_TIMEOUT = 4
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def pbx() -> AsyncIterator[PbxSandbox]:
     """A running Asterisk with the agents above and a customer trunk port."""
-    import socket
-
     sandbox = PbxSandbox(
         ami_port=free_port(),
         sip_port=free_port(socket.SOCK_DGRAM),
@@ -51,7 +52,7 @@ async def phones(pbx: PbxSandbox) -> AsyncIterator[PhonesProcess]:
         pbx_host=pbx.sip_host,
         pbx_port=pbx.sip_port,
         customer_port=pbx.settings.customer_trunk_port,
-        agents=[AgentPhone(sip_user=user, password=AGENT_PASSWORD, **opts) for user, opts in AGENTS.items()],
+        agents=[dataclasses.replace(phone) for phone in AGENT_PHONES],
     )
     async with PhonesProcess(config) as process:
         yield process

@@ -26,7 +26,9 @@ async def originate(ami: AmiTap, agent: str, number: str, *, timeout_ms: int = 1
 async def wait_for_file(path: Path, within: float = 10.0) -> None:
     """Poll until ``path`` exists (Asterisk sends no event when MixMonitor's post-command ran)."""
     async with asyncio.timeout(within):
-        while not path.exists():
+        while True:
+            if await asyncio.to_thread(path.exists):
+                return
             await asyncio.sleep(0.05)
 
 

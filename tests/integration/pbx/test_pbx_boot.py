@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sandbox.ami_check import format_action, read_message
+from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
 from sandbox.phones.client import PhonesProcess
 from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.amitap import AmiTap
 from tests.integration.pbx.conftest import AGENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -35,7 +35,8 @@ async def test_ami_login_with_wrong_secret_is_refused(pbx: PbxSandbox) -> None:
 
 
 async def test_required_modules_are_loaded(ami: AmiTap) -> None:
-    for module in ("res_pjsip_authenticator_digest.so", "app_mixmonitor.so", "cdr_manager.so", "chan_pjsip.so"):
+    modules = ("res_pjsip_authenticator_digest.so", "app_mixmonitor.so", "cdr_manager.so", "chan_pjsip.so")
+    for module in modules:
         response = await ami.action("ModuleCheck", Module=module)
         assert response["Response"] == "Success", (module, response)
 
@@ -43,7 +44,7 @@ async def test_required_modules_are_loaded(ami: AmiTap) -> None:
 async def test_agents_registered_except_offline(phones: PhonesProcess, ami: AmiTap) -> None:
     contacts = await ami.collect_list("PJSIPShowContacts", "ContactListComplete")
     registered = {c.get("Endpoint") for c in contacts if c.get("Status") == "Reachable"}
-    expected_online = {user for user, opts in AGENTS.items() if opts["behaviour"] != "offline"}
+    expected_online = {user for user, behaviour in AGENTS.items() if behaviour != "offline"}
     assert expected_online <= registered
     assert "1004" not in registered
 
