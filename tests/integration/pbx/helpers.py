@@ -11,12 +11,15 @@ from pathlib import Path
 from sandbox.amitap import AmiTap, Message
 
 
-async def originate(ami: AmiTap, agent: str, number: str, *, timeout_ms: int = 10000) -> str:
+async def originate(
+    ami: AmiTap, agent: str, number: str, *, timeout_ms: int = 10000, cli: str | None = None
+) -> str:
     """Send the Callguard Originate (PBX contract in docs/ARCHITECTURE.md); return the call id."""
     call_id = str(uuid.uuid4())
+    variables = f"__CALL_ID={call_id}" + (f",OUTBOUND_CLI={cli}" if cli else "")
     response = await ami.action(
         "Originate", Channel=f"PJSIP/{agent}", Context="callguard-outbound", Exten=number, Priority="1",
-        Async="true", ChannelId=call_id, Variable=f"__CALL_ID={call_id}", Timeout=str(timeout_ms),
+        Async="true", ChannelId=call_id, Variable=variables, Timeout=str(timeout_ms),
         CallerID=f"Callguard <{number}>",
     )
     assert response["Response"] == "Success", response

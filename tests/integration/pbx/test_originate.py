@@ -22,11 +22,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 async def test_answered_call_end_to_end(pbx: PbxSandbox, phones: PhonesProcess, ami: AmiTap) -> None:
     mark = phones.mark()
-    call_id = await originate(ami, "1001", "+8613800000001")
+    call_id = await originate(ami, "1001", "+8613800000001", cli="+8657100000000")
 
     await phones.wait_for("answered", phone="1001", since=mark)
     incoming = await phones.wait_for("incoming", phone="customer", number="+8613800000001", since=mark)
     assert incoming["headers"]["x-callguard-call-id"] == call_id
+    assert "sip:+8657100000000@" in incoming["remote"]  # OUTBOUND_CLI presented to the customer
     await phones.wait_for("answered", phone="customer", since=mark)
 
     response = await ami.wait_event("OriginateResponse", Uniqueid=call_id)
