@@ -298,3 +298,9 @@ class PbxSandbox:
                 continue
             chunks.append(f"--- {path.name} ---\n" + "\n".join(text.splitlines()[-lines:]))
         return "\n".join(chunks) or "(no Asterisk log)"
+
+
+if __name__ == "__main__":
+    from sandbox.pbx_cli import main
+
+    raise SystemExit(main())
