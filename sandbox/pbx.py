@@ -66,6 +66,10 @@ def template_values(settings: PbxSettings, instance_dir_in_chroot: str) -> dict[
     return {
         "INSTANCE_DIR": instance_dir_in_chroot,
         "SYSTEM_NAME": "callguard-sandbox",
+        "BIND_ADDRESS": LOCALHOST,
+        "MEDIA_ADDRESS": LOCALHOST,
+        "AMI_PERMIT": f"{LOCALHOST}/255.255.255.255",
+        "CUSTOMER_HOST": LOCALHOST,
         "AMI_PORT": settings.ami_port,
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": settings.ami_secret,

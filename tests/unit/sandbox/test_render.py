@@ -72,3 +72,18 @@ def test_parse_agents() -> None:
     assert parse_agents("1001:a, 1002:b:c,") == [("1001", "a"), ("1002", "b:c")]
     with pytest.raises(TemplateError):
         parse_agents("1001")
+
+
+def test_cli_renders_from_environment_like_the_docker_entrypoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.render import main
+
+    settings = PbxSettings(ami_port=1, sip_port=2, customer_trunk_port=3, agents=())
+    for name, value in template_values(settings, "/var/lib/callguard").items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("AGENTS", "1001:pw1")
+    assert main([str(TEMPLATES_DIR), str(tmp_path)]) == 0
+    assert "username = 1001" in (tmp_path / "pjsip_agents.conf").read_text()
+    monkeypatch.delenv("AMI_SECRET")
+    assert main([str(TEMPLATES_DIR), str(tmp_path / "again")]) == 1  # missing value -> error exit
