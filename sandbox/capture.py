@@ -1,0 +1,122 @@
+"""Capture raw AMI traces of the click-to-dial scenarios from a real sandbox PBX.
+
+``python -m sandbox.capture OUTDIR`` starts a PBX and the phones, runs each scenario on its own AMI
+connection and writes ``OUTDIR/<scenario>.trace`` (raw bytes as received, banner included) and
+``OUTDIR/<scenario>.txt`` (one line per event with the fields the call state machine cares about).
+A developer tool: it paces itself with short sleeps, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.amitap import AmiTap, Message
+from sandbox.pbx import AgentAccount, PbxSandbox
+from sandbox.phones.client import PhonesProcess
+from sandbox.phones.config import AgentPhone, PhonesConfig
+from sandbox.ports import free_port, free_tcp_udp_port
+
+PASSWORD = "capture-secret"
+SUMMARY_FIELDS = (
+    "Event", "Channel", "Uniqueid", "Linkedid", "ChannelState", "ChannelStateDesc", "DialStatus", "Cause",
+    "Cause-txt", "Response", "Reason", "DestChannel", "DestUniqueid", "ChanVariable", "Context", "Exten",
+    "Disposition", "UserField", "BridgeUniqueid",
+)
+QUIET_EVENTS = frozenset({"VarSet", "Newexten", "RTCPSent", "RTCPReceived", "CoreShowChannel",
+                          "CoreShowChannelsComplete", "ContactStatus"})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One Originate: which agent, which number, optional agent hang-up after N seconds."""
+
+    name: str
+    agent: str
+    number: str
+    agent_hangs_up_after: float | None = None
+    originate_timeout_ms: int = 10000
+
+
+SCENARIOS = (
+    Scenario("answered_call", "1001", "+8613800000001", agent_hangs_up_after=3.0),
+    Scenario("customer_hangs_up", "1001", "+8613800000002"),
+    Scenario("customer_busy", "1001", "+8613800000486"),
+    Scenario("customer_no_answer", "1001", "+8613800000408"),
+    Scenario("customer_unavailable_503", "1001", "+8613800000503"),
+    Scenario("customer_not_found_404", "1001", "+8613800000404"),
+    Scenario("agent_no_answer", "1002", "+8613800000001", originate_timeout_ms=3000),
+    Scenario("agent_reject", "1003", "+8613800000001"),
+    Scenario("agent_offline", "1004", "+8613800000001"),
+)
+AGENTS = (
+    AgentPhone("1001", PASSWORD, behaviour="answer", answer_delay=0.3),
+    AgentPhone("1002", PASSWORD, behaviour="never"),
+    AgentPhone("1003", PASSWORD, behaviour="reject", reject_code=486),
+    AgentPhone("1004", PASSWORD, behaviour="offline"),
+)
+
+
+def summarise(messages: list[Message]) -> str:
+    """One line per interesting event."""
+    lines = []
+    for message in messages:
+        if "Event" in message and message["Event"] not in QUIET_EVENTS:
+            lines.append(" | ".join(f"{k}={message[k]}" for k in SUMMARY_FIELDS if k in message))
+    return "\n".join(lines) + "\n"
+
+
+async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenario, out: Path) -> None:
+    """Run one scenario on a fresh AMI connection and write its trace + summary."""
+    async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret) as ami:
+        call_id = str(uuid.uuid4())
+        await ami.action(
+            "Originate", Channel=f"PJSIP/{scenario.agent}", Context="callguard-outbound",
+            Exten=scenario.number, Priority="1", Async="true", ChannelId=call_id,
+            Variable=f"__CALL_ID={call_id}", Timeout=str(scenario.originate_timeout_ms),
+            CallerID=f"Callguard <{scenario.number}>",
+        )
+        await ami.wait_event("OriginateResponse", Uniqueid=call_id, within=30)
+        if scenario.agent_hangs_up_after is not None:
+            await asyncio.sleep(scenario.agent_hangs_up_after)
+            await phones.send({"cmd": "hangup", "phone": scenario.agent})
+        for _ in range(120):
+            await asyncio.sleep(0.5)
+            channels = await ami.collect_list("CoreShowChannels", "CoreShowChannelsComplete")
+            if not channels:
+                break
+        await asyncio.sleep(1.0)  # trailing Cdr events
+        (out / f"{scenario.name}.trace").write_bytes(bytes(ami.raw))
+        (out / f"{scenario.name}.txt").write_text(f"call id {call_id}\n" + summarise(ami.messages))
+
+
+async def capture(out: Path) -> None:
+    """Start PBX + phones and run every scenario (``out`` must exist)."""
+    pbx = PbxSandbox(
+        ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM), customer_trunk_port=free_tcp_udp_port(),
+        agents=[AgentAccount(a.sip_user, a.password) for a in AGENTS], customer_dial_timeout=4,
+    )
+    async with pbx:
+        config = PhonesConfig(pbx_host=pbx.sip_host, pbx_port=pbx.sip_port,
+                              customer_port=pbx.settings.customer_trunk_port, agents=list(AGENTS))
+        async with PhonesProcess(config) as phones:
+            for scenario in SCENARIOS:
+                await run_scenario(pbx, phones, scenario, out)
+                print(f"captured {scenario.name}")
+
+
+def main() -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.capture")
+    parser.add_argument("out", type=Path)
+    out: Path = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(capture(out))
+
+
+if __name__ == "__main__":
+    main()
