@@ -1,0 +1,171 @@
+"""``make run``: the whole local stack in one process tree.
+
+Starts the sandbox PBX (Asterisk 22), the simulated phones, and the Callguard service on SQLite and
+local storage; creates the demo users, prints the URL, tokens, SIP credentials and the customer number
+plan, and writes the same to ``.run/demo.json``. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import signal
+import socket
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.pbx import AgentAccount, PbxSandbox
+from sandbox.phones.client import PhonesProcess
+from sandbox.phones.config import AgentPhone, PhonesConfig
+from sandbox.phones.numberplan import EXAMPLE_NUMBERS
+from sandbox.ports import free_port, free_tcp_udp_port
+
+RUN_DIR = Path(".run")
+DEMO_CLIENT = "demo-bank"
+BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a blocked call at any hour
+
+# name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
+DEMO_USERS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("agent1", "agent", "1001", "answer"),
+    ("agent2", "agent", "1002", "answer"),
+    ("agent3", "agent", "1003", None),
+    ("sup1", "supervisor", None, None),
+    ("qa1", "qa", None, None),
+    ("manager1", "manager", None, None),
+    ("admin1", "admin", None, None),
+    ("casesys", "integration", None, None),
+)
+
+
+def _port(preferred: int, kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port(kind)
+    return preferred
+
+
+async def _seed(container: Any, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
+    """Demo users with fresh tokens, the demo client's all-hours policy, the do-not-call example."""
+    from auth.models import Role
+    from auth.service import create_user, issue_token, revoke_tokens
+    from compliance.models import ClientPolicy, DoNotCall
+
+    users = []
+    async with container.db.begin() as s:
+        for name, role, sip_user, behaviour in DEMO_USERS:
+            await create_user(s, user_id=name, role=Role(role), team="team-a" if role == "agent" else None,
+                              sip_user=sip_user, display_name=name)
+            await revoke_tokens(s, user_id=name)
+            token = await issue_token(s, user_id=name, label="make run")
+            users.append({
+                "name": name, "role": role, "token": token,
+                **({"agent": name, "sip_user": sip_user, "sip_password": sip_passwords[sip_user],
+                    "simulated_phone": behaviour is not None} if sip_user else {}),
+            })
+        if await s.get(ClientPolicy, DEMO_CLIENT) is None:
+            s.add(ClientPolicy(client_id=DEMO_CLIENT, jurisdiction="DEMO", policy={}, updated_by="make-run"))
+        if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact")) is None:
+            s.add(DoNotCall(value=BLOCKED_NUMBER, kind="exact", reason="demo: shows a blocked call",
+                            added_by="make-run"))
+    return users
+
+
+async def main() -> None:
+    """Run the stack until interrupted."""
+    from api.app import make_app
+    from app.compose import compose
+    from config.settings import load_settings
+
+    sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _ in DEMO_USERS if sip}
+    http_port = _port(8080)
+    ami_secret = secrets.token_urlsafe(16)
+    async with AsyncExitStack() as stack:
+        pbx = await stack.enter_async_context(PbxSandbox(
+            ami_port=free_port(), sip_port=_port(5060, socket.SOCK_DGRAM), customer_trunk_port=free_tcp_udp_port(),
+            agents=[AgentAccount(sip, pw) for sip, pw in sip_passwords.items()], ami_secret=ami_secret,
+        ))
+        phones = PhonesConfig(
+            pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,
+            agents=[AgentPhone(sip, sip_passwords[sip], behaviour="answer", answer_delay=2.0)
+                    for _, _, sip, behaviour in DEMO_USERS if sip and behaviour],
+        )
+        await stack.enter_async_context(PhonesProcess(phones))
+        settings = load_settings(
+            None,
+            server={"host": "127.0.0.1", "port": http_port},
+            database={"url": f"sqlite+aiosqlite:///{RUN_DIR / 'callguard.db'}"},
+            pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": pbx.ami_port, "ami_user": pbx.ami_user,
+                  "ami_secret": pbx.ami_secret}],
+            recordings={"spool_dir": str(pbx.spool_dir)},
+            storage={"backend": "local", "local_root": str(RUN_DIR / "recordings")},
+            compliance={"default_profile": "DEMO"},  # all hours: local demo only
+        )
+        container = await stack.enter_async_context(compose(settings))
+        users = await _seed(container, sip_passwords)
+        runner = web.AppRunner(make_app(container), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, "127.0.0.1", http_port).start()
+        url = f"http://127.0.0.1:{http_port}"
+        demo = {
+            "url": url,
+            "sip": {"host": pbx.sip_host, "port": pbx.sip_port, "transport": "udp"},
+            "users": users,
+            "numbers": {
+                "answers": EXAMPLE_NUMBERS["answer"][0],
+                "busy": EXAMPLE_NUMBERS["busy"][0],
+                "no_answer": EXAMPLE_NUMBERS["no_answer"][0],
+                "unreachable": EXAMPLE_NUMBERS["unavailable"][0],
+                "blocked_do_not_call": BLOCKED_NUMBER,
+            },
+            "demo_client": DEMO_CLIENT,
+        }
+        await asyncio.to_thread((RUN_DIR / "demo.json").write_text, json.dumps(demo, indent=2, ensure_ascii=False))
+        _print(demo)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("\nstopping...", file=sys.stderr)
+
+
+def _sip(user: dict[str, Any]) -> str:
+    if "sip_user" not in user:
+        return ""
+    own = "" if user["simulated_phone"] else "  <- register your own softphone"
+    return f"  sip {user['sip_user']}/{user['sip_password']}{own}"
+
+
+def _print(demo: dict[str, Any]) -> None:
+    agent = next(u for u in demo["users"] if u["name"] == "agent1")
+    sup = next(u for u in demo["users"] if u["role"] == "supervisor")
+    lines = [
+        "", f"Callguard is running at {demo['url']}  (also written to .run/demo.json)", "",
+        "Demo users (bearer tokens):",
+        *(f"  {u['name']:<9} {u['role']:<11} {u['token']}{_sip(u)}" for u in demo["users"]),
+        "", f"SIP registrar: udp {demo['sip']['host']}:{demo['sip']['port']}",
+        "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()), "",
+        "Try it:",
+        f"  curl -N -H 'Authorization: Bearer {sup['token']}' {demo['url']}/v1/events &",
+        f"  curl -s -X POST -H 'Authorization: Bearer {agent['token']}' -H 'Content-Type: application/json' "
+        f"-d '{{\"agent\": \"agent1\", \"number\": \"{demo['numbers']['answers']}\"}}' {demo['url']}/v1/calls",
+        "Press Ctrl-C to stop everything.", "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    RUN_DIR.mkdir(exist_ok=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
