@@ -96,6 +96,7 @@ class SipThread(threading.Thread):
         self._calls: list[CallSlot] = []
         self._customer_overrides: dict[str, Any] = {}
         self._running = True
+        self._agent_port = 0
 
     # ---- thread API --------------------------------------------------------------------------
     def submit(self, command: Message) -> None:
@@ -143,7 +144,7 @@ class SipThread(threading.Thread):
         ep_cfg.medConfig.sndClockRate = 8000
         ep.libInit(ep_cfg)
         agent_tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, self._transport_config(cfg.agent_port))
-        self._agent_port = ep.transportGetInfo(agent_tid).localName.rsplit(":", 1)[-1]
+        self._agent_port = int(ep.transportGetInfo(agent_tid).localName.rsplit(":", 1)[-1])
         customer_tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, self._transport_config(cfg.customer_port))
         ep.libStart()
         ep.audDevManager().setNullDev()
