@@ -77,7 +77,7 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
         await ami.action(
             "Originate", Channel=f"PJSIP/{scenario.agent}", Context="callguard-outbound",
             Exten=scenario.number, Priority="1", Async="true", ChannelId=call_id,
-            Variable=f"__CALL_ID={call_id}", Timeout=str(scenario.originate_timeout_ms),
+            Variable=f"__CALL_ID={call_id},CALLGUARD_GO=yes", Timeout=str(scenario.originate_timeout_ms),
             CallerID=f"Callguard <{scenario.number}>",
         )
         await ami.wait_event("OriginateResponse", Uniqueid=call_id, within=30)

