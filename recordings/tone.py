@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recordings.audio import TranscodeFailed, stderr_tail, ffmpeg_binary
+from recordings.audio import TranscodeFailed, ffmpeg_binary, stderr_tail
 
 DEFAULT_MIN_RATIO = 0.6
 _BLOCK_S = 0.1
