@@ -114,7 +114,7 @@ async def test_naive_retain_until_refused(store: LocalStore, tmp_path: Path) -> 
                         retain_until=datetime(2030, 1, 1))
 
 
-async def test_crash_after_link_before_sidecar_is_completed_by_retry(store: LocalStore, tmp_path: Path) -> None:
+async def test_crash_before_sidecar_is_completed_by_retry(store: LocalStore, tmp_path: Path) -> None:
     src, sha = src_file(tmp_path, b"payload")
     (store.root / "k.ogg").write_bytes(b"payload")  # as if the process died before the sidecar
     obj = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
