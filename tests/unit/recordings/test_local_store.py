@@ -1,6 +1,7 @@
 import hashlib
 import os
 import stat
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> LocalStore:
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[LocalStore]:
     async with LocalStore(tmp_path / "store", clock=clock) as s:
         yield s
 

@@ -8,12 +8,12 @@ from array import array
 from pathlib import Path
 
 
-def tone_samples(freq: float, seconds: float, rate: int = 8000, amp: int = 8000) -> array:
+def tone_samples(freq: float, seconds: float, rate: int = 8000, amp: int = 8000) -> array[int]:
     n = int(seconds * rate)
     return array("h", (int(amp * math.sin(2 * math.pi * freq * i / rate)) for i in range(n)))
 
 
-def write_wav(path: Path, samples: array, *, rate: int = 8000, channels: int = 1,
+def write_wav(path: Path, samples: array[int], *, rate: int = 8000, channels: int = 1,
               declared_data: int | None = None, fmt_tag: int = 1, bits: int = 16) -> Path:
     """A canonical 44-byte-header WAV; ``declared_data`` overrides the data chunk size field."""
     data = samples.tobytes()
