@@ -27,12 +27,14 @@ async def test_storage_down_then_back(tmp_path: Path) -> None:
     async with SeaweedS3(tmp_path / "weed") as weed, make_store(weed, "outage", connect_timeout=1.0) as store:
         await store.ensure_bucket()
         before, before_sha = src(tmp_path, "before.ogg")
-        await store.put("before.ogg", before, sha256=before_sha, content_type="audio/ogg", retain_until=retain)
+        await store.put("before.ogg", before, sha256=before_sha, content_type="audio/ogg",
+                        retain_until=retain)
 
         await weed.stop()
         after, after_sha = src(tmp_path, "after.ogg")
         with pytest.raises(StorageUnavailable) as err:
-            await store.put("after.ogg", after, sha256=after_sha, content_type="audio/ogg", retain_until=retain)
+            await store.put("after.ogg", after, sha256=after_sha, content_type="audio/ogg",
+                            retain_until=retain)
         assert err.value.status == 503 and err.value.code == "storage-unavailable"
         assert err.value.details["upstream"] == "storage"
         with pytest.raises(StorageUnavailable):

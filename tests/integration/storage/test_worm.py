@@ -35,7 +35,8 @@ def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return str(exc.value.response["Error"]["Code"])
 
 
-def body(raw: Any, bucket: str, key: str, version_id: str) -> bytes:
+def body(raw: Any, bucket: str, key: str, version_id: str | None) -> bytes:
+    assert version_id
     return bytes(raw.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].read())
 
 
