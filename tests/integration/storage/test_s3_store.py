@@ -1,0 +1,120 @@
+"""S3Store against a real SeaweedFS: lock + checksum on put, read back, ranges, idempotency."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from recordings.storage import (
+    ObjectNotFound,
+    RangeNotSatisfiable,
+    RecordingStore,
+    StorageRefused,
+)
+from recordings.storage.s3 import S3Store
+from sandbox.seaweed import SeaweedS3
+from tests.integration.storage.conftest import make_store
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+
+def src(tmp_path: Path, size: int, name: str = "rec.ogg") -> tuple[Path, str]:
+    p = tmp_path / name
+    p.write_bytes(os.urandom(size))
+    return p, hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def until(days: int = 730) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+
+
+async def test_put_locks_checksums_and_reads_back(store: S3Store, raw: Any, tmp_path: Path) -> None:
+    assert isinstance(store, RecordingStore)
+    path, sha = src(tmp_path, 700_000)
+    obj = await store.put("2026/11/call-1.ogg", path, sha256=sha, content_type="audio/ogg",
+                          retain_until=until())
+    assert obj.version_id and obj.size == 700_000 and obj.sha256 == sha
+    head = raw.head_object(Bucket=store.bucket, Key="2026/11/call-1.ogg", VersionId=obj.version_id,
+                           ChecksumMode="ENABLED")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert abs(head["ObjectLockRetainUntilDate"] - obj.retain_until) < timedelta(seconds=1)
+    assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(sha)).decode()
+    assert head["Metadata"]["sha256"] == sha
+    assert head["ContentType"] == "audio/ogg"
+    ours = await store.head("2026/11/call-1.ogg")
+    assert (ours.version_id, ours.sha256, ours.legal_hold) == (obj.version_id, sha, False)
+    assert await store.verify("2026/11/call-1.ogg", sha)
+    assert not await store.verify("2026/11/call-1.ogg", "0" * 64)
+
+
+async def test_range_reads(store: S3Store, tmp_path: Path) -> None:
+    path, sha = src(tmp_path, 1_000_000)
+    data = path.read_bytes()
+    await store.put("r.ogg", path, sha256=sha, content_type="audio/ogg", retain_until=until(1))
+    async with await store.open_range("r.ogg", 1000, 600_999) as r:
+        assert (r.start, r.end, r.total_size, r.content_type) == (1000, 600_999, 1_000_000, "audio/ogg")
+        chunks = [c async for c in r]
+    assert len(chunks) > 1 and b"".join(chunks) == data[1000:601_000]
+    async with await store.open_range("r.ogg", 999_000) as tail:
+        assert b"".join([c async for c in tail]) == data[999_000:]
+    with pytest.raises(RangeNotSatisfiable):
+        await store.open_range("r.ogg", 2_000_000)
+    with pytest.raises(ObjectNotFound):
+        await store.open_range("missing.ogg")
+
+
+async def test_wrong_checksum_is_refused_by_the_server(store: S3Store, tmp_path: Path) -> None:
+    path, _ = src(tmp_path, 10_000)
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    with pytest.raises(StorageRefused):
+        await store.put("bad.ogg", path, sha256=wrong, content_type="audio/ogg", retain_until=until(1))
+    with pytest.raises(ObjectNotFound):
+        await store.head("bad.ogg")
+
+
+async def test_put_is_idempotent_and_never_replaces(store: S3Store, raw: Any, tmp_path: Path) -> None:
+    path, sha = src(tmp_path, 5000)
+    a = await store.put("i.ogg", path, sha256=sha, content_type="audio/ogg", retain_until=until(1))
+    b = await store.put("i.ogg", path, sha256=sha, content_type="audio/ogg", retain_until=until(1))
+    assert a.version_id == b.version_id
+    other, other_sha = src(tmp_path, 5000, "other.ogg")
+    with pytest.raises(StorageRefused):
+        await store.put("i.ogg", other, sha256=other_sha, content_type="audio/ogg", retain_until=until(1))
+    versions = raw.list_object_versions(Bucket=store.bucket, Prefix="i.ogg").get("Versions", [])
+    assert [v["VersionId"] for v in versions] == [a.version_id]
+
+
+async def test_multipart_upload_is_locked_too(weed: SeaweedS3, raw: Any, tmp_path: Path) -> None:
+    bucket = f"mp-{uuid.uuid4().hex[:12]}"
+    async with make_store(weed, bucket, multipart_threshold=6 * 1024 * 1024,
+                          part_size=5 * 1024 * 1024) as s:
+        await s.ensure_bucket()
+        path, sha = src(tmp_path, 11 * 1024 * 1024, "big.wav")
+        obj = await s.put("big.wav", path, sha256=sha, content_type="audio/wav", retain_until=until(1))
+        head = raw.head_object(Bucket=bucket, Key="big.wav", VersionId=obj.version_id)
+        assert head["ObjectLockMode"] == "COMPLIANCE" and head["Metadata"]["sha256"] == sha
+        assert await s.verify("big.wav", sha, version_id=obj.version_id)
+        with pytest.raises(ClientError):
+            raw.delete_object(Bucket=bucket, Key="big.wav", VersionId=obj.version_id)
+
+
+async def test_ensure_bucket_refuses_a_bucket_without_object_lock(weed: SeaweedS3, raw: Any) -> None:
+    bucket = f"nolock-{uuid.uuid4().hex[:12]}"
+    raw.create_bucket(Bucket=bucket)
+    async with make_store(weed, bucket) as s:
+        with pytest.raises(StorageRefused, match="without Object Lock"):
+            await s.ensure_bucket()
+        assert (await s.health())["status"] == "degraded"
+
+
+async def test_health(store: S3Store) -> None:
+    h = await store.health()
+    assert h["status"] == "ok" and h["object_lock"] is True and h["bucket"] == store.bucket

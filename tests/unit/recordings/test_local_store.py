@@ -1,0 +1,167 @@
+import hashlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from recordings.storage import (
+    IntegrityFailed,
+    InvalidKey,
+    ObjectNotFound,
+    RangeNotSatisfiable,
+    RecordingStore,
+    RetentionActive,
+    StorageRefused,
+)
+from recordings.storage.local import LocalStore
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[LocalStore]:
+    async with LocalStore(tmp_path / "store", clock=clock) as s:
+        yield s
+
+
+def src_file(tmp_path: Path, data: bytes, name: str = "src.ogg") -> tuple[Path, str]:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p, hashlib.sha256(data).hexdigest()
+
+
+async def test_is_a_recording_store(store: LocalStore) -> None:
+    assert isinstance(store, RecordingStore)
+
+
+async def test_put_is_read_only_atomic_and_described(store: LocalStore, tmp_path: Path) -> None:
+    data = os.urandom(300_000)
+    src, sha = src_file(tmp_path, data)
+    until = NOW + timedelta(days=730)
+    obj = await store.put("2026/01/call-1.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=until)
+    assert (obj.size, obj.sha256, obj.retain_until, obj.version_id) == (len(data), sha, until, None)
+    stored = store.root / "2026/01/call-1.ogg"
+    assert stored.read_bytes() == data
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o444
+    meta = store.root / ".meta/2026/01/call-1.ogg.json"
+    assert stat.S_IMODE(meta.stat().st_mode) == 0o444
+    assert list((store.root / ".tmp").iterdir()) == []
+    head = await store.head("2026/01/call-1.ogg")
+    assert head == obj
+    assert await store.verify("2026/01/call-1.ogg", sha)
+    assert not await store.verify("2026/01/call-1.ogg", "0" * 64)
+
+
+@pytest.mark.parametrize("key", ["../x", "/etc/passwd", "a\x00b", "a/../../b", "", "a//b", "a/", ".meta/x",
+                                 "a/.hidden", "a b", "ä", "x" * 513, "..", "./a"])
+async def test_key_injection_refused(store: LocalStore, tmp_path: Path, key: str) -> None:
+    src, sha = src_file(tmp_path, b"data")
+    with pytest.raises(InvalidKey):
+        await store.put(key, src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    with pytest.raises(InvalidKey):
+        await store.head(key)
+    assert not (tmp_path / "x").exists()
+
+
+async def test_symlink_escape_refused(store: LocalStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (store.root / "link").symlink_to(outside)
+    src, sha = src_file(tmp_path, b"data")
+    with pytest.raises(InvalidKey, match="escapes"):
+        await store.put("link/x.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    assert list(outside.iterdir()) == []
+
+
+async def test_put_is_idempotent_and_never_overwrites(store: LocalStore, tmp_path: Path) -> None:
+    src, sha = src_file(tmp_path, b"first")
+    a = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    b = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    assert a == b
+    other, other_sha = src_file(tmp_path, b"second", "other.ogg")
+    with pytest.raises(StorageRefused):
+        await store.put("k.ogg", other, sha256=other_sha, content_type="audio/ogg", retain_until=NOW)
+    assert (store.root / "k.ogg").read_bytes() == b"first"
+
+
+async def test_put_with_wrong_sha_stores_nothing(store: LocalStore, tmp_path: Path) -> None:
+    src, _ = src_file(tmp_path, b"payload")
+    with pytest.raises(IntegrityFailed):
+        await store.put("k.ogg", src, sha256="0" * 64, content_type="audio/ogg", retain_until=NOW)
+    assert not (store.root / "k.ogg").exists()
+    assert list((store.root / ".tmp").iterdir()) == []
+
+
+async def test_naive_retain_until_refused(store: LocalStore, tmp_path: Path) -> None:
+    src, sha = src_file(tmp_path, b"x")
+    with pytest.raises(ValueError, match="aware"):
+        await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg",
+                        retain_until=datetime(2030, 1, 1))
+
+
+async def test_crash_before_sidecar_is_completed_by_retry(store: LocalStore, tmp_path: Path) -> None:
+    src, sha = src_file(tmp_path, b"payload")
+    (store.root / "k.ogg").write_bytes(b"payload")  # as if the process died before the sidecar
+    obj = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    assert (await store.head("k.ogg")) == obj
+
+
+async def test_range_reads_stream_in_chunks(store: LocalStore, tmp_path: Path) -> None:
+    data = os.urandom(1_000_000)
+    src, sha = src_file(tmp_path, data)
+    await store.put("r.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    async with await store.open_range("r.ogg", 100, 299_999) as r:
+        assert (r.start, r.end, r.total_size, r.length) == (100, 299_999, 1_000_000, 299_900)
+        assert r.content_range == "bytes 100-299999/1000000"
+        chunks = [c async for c in r]
+    assert len(chunks) > 1 and b"".join(chunks) == data[100:300_000]
+    async with await store.open_range("r.ogg", 999_990) as tail:
+        assert b"".join([c async for c in tail]) == data[999_990:]
+    async with await store.open_range("r.ogg", 0, 5_000_000) as clamped:
+        assert clamped.end == 999_999
+    with pytest.raises(RangeNotSatisfiable):
+        await store.open_range("r.ogg", 1_000_000)
+    with pytest.raises(RangeNotSatisfiable):
+        await store.open_range("r.ogg", 10, 5)
+    with pytest.raises(ObjectNotFound):
+        await store.open_range("nope.ogg")
+
+
+async def test_delete_only_after_retention_and_without_hold(store: LocalStore, tmp_path: Path,
+                                                            clock: Clock) -> None:
+    src, sha = src_file(tmp_path, b"payload")
+    await store.put("d.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW + timedelta(days=1))
+    with pytest.raises(RetentionActive):
+        await store.delete("d.ogg")
+    clock.now = NOW + timedelta(days=2)
+    await store.set_legal_hold("d.ogg", True)
+    assert (await store.head("d.ogg")).legal_hold
+    with pytest.raises(RetentionActive):
+        await store.delete("d.ogg")
+    assert (store.root / "d.ogg").exists()
+    await store.set_legal_hold("d.ogg", False)
+    await store.delete("d.ogg")
+    assert not (store.root / "d.ogg").exists()
+    with pytest.raises(ObjectNotFound):
+        await store.head("d.ogg")
+
+
+async def test_health(store: LocalStore) -> None:
+    h = await store.health()
+    assert h["status"] == "ok" and h["backend"] == "local" and h["free_bytes"] > 0
