@@ -14,8 +14,10 @@ _RINGING = "5"
 _UP = "6"
 
 INTERESTING = frozenset(
-    {"Newchannel", "Newstate", "DialBegin", "DialEnd", "Hangup", "OriginateResponse"}
+    {"Newchannel", "Newstate", "DialBegin", "DialEnd", "Hangup", "OriginateResponse", "SoftHangupRequest"}
 )
+# SoftHangupRequest "Cause" is Asterisk's soft-hangup flag; 4 = AST_SOFTHANGUP_SHUTDOWN (PBX stopping).
+_SOFTHANGUP_SHUTDOWN = 4
 
 
 class AmiEventLike(Protocol):
@@ -106,8 +108,13 @@ def _dial_facts(msg: AmiEventLike, name: str, received_at: datetime) -> FactUpda
     return None
 
 
-def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> FactUpdate:
+def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> FactUpdate | None:
     agent_leg = msg.get("Uniqueid") == cid
+    if name == "SoftHangupRequest":
+        flags = _int(msg.get("Cause")) or 0
+        if flags & _SOFTHANGUP_SHUTDOWN:
+            return FactUpdate(cid, name, {"failure": "pbx-shutdown"})
+        return None
     if name == "Hangup":
         cause, text = _int(msg.get("Cause")), msg.get("Cause-txt")
         if agent_leg:

@@ -1,0 +1,87 @@
+"""The real service (composition root, HTTP API) wired to the session's real PBX, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from api.app import make_app
+from app.compose import compose
+from app.container import Container
+from auth.models import Role
+from auth.service import create_user, issue_token
+from config.settings import load_settings
+from sandbox.pbx import PbxSandbox
+
+AGENT_USERS = {"ana": "1001", "nick": "1002", "rita": "1003", "olga": "1004", "pete": "1005"}
+
+
+@dataclass
+class Stack:
+    """A running service: HTTP client, container, tokens by user."""
+
+    client: TestClient[Any, Any]
+    container: Container
+    tokens: dict[str, str]
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    async def dial(self, agent: str, number: str, **extra: Any) -> dict[str, Any]:
+        r = await self.client.post("/v1/calls", json={"agent": agent, "number": number, **extra},
+                                   headers=self.auth(agent))
+        body: dict[str, Any] = await r.json()
+        assert r.status == 202, body
+        return body
+
+    async def call(self, call_id: str) -> dict[str, Any]:
+        r = await self.client.get(f"/v1/calls/{call_id}", headers=self.auth("sup"))
+        body: dict[str, Any] = await r.json()
+        return body
+
+    async def wait_state(self, call_id: str, *states: str, within: float = 30.0) -> dict[str, Any]:
+        """Poll the API until the call reaches one of ``states`` (a wait, not a timing assertion)."""
+        async with asyncio.timeout(within):
+            while True:
+                call = await self.call(call_id)
+                if call["state"] in states:
+                    return call
+                await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = None,
+                        **overrides: Any) -> AsyncIterator[Stack]:
+    """Compose the service against ``pbx`` (optionally through a proxy port) and serve its API."""
+    settings = load_settings(
+        None,
+        database={"url": f"sqlite+aiosqlite:///{tmp / 'svc.db'}"},
+        pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": ami_port or pbx.ami_port,
+              "ami_user": pbx.ami_user, "ami_secret": pbx.ami_secret, "ping_interval_s": 0.5,
+              "pong_timeout_s": 1.0, "agent_ring_timeout_s": 5}],
+        recordings={"spool_dir": str(pbx.spool_dir)},
+        storage={"backend": "local", "local_root": str(tmp / "store")},
+        compliance={"default_profile": "DEMO"},
+        **overrides,
+    )
+    async with compose(settings) as container:
+        tokens = {}
+        async with container.db.begin() as s:
+            for user, sip in AGENT_USERS.items():
+                await create_user(s, user_id=user, role=Role.AGENT, sip_user=sip, team="e2e")
+                tokens[user] = await issue_token(s, user_id=user)
+            await create_user(s, user_id="sup", role=Role.SUPERVISOR)
+            tokens["sup"] = await issue_token(s, user_id="sup")
+        client = TestClient(TestServer(make_app(container)))
+        await client.start_server()
+        try:
+            await asyncio.wait_for(container.pbx.client("local").wait_connected(10), 15)
+            yield Stack(client, container, tokens)
+        finally:
+            await client.close()
