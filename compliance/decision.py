@@ -37,7 +37,7 @@ class DialContext(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    number: str
+    number: str = Field(pattern=r"^\+[1-9]\d{1,14}$")
     number_kind: Literal["own", "third_party"] = "own"
     third_party_objected: bool = False
     case_id: str

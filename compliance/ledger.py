@@ -1,7 +1,9 @@
 """What the caller must count from the call ledger before asking the gate, and over which ranges.
 
 The integrator computes these with SQL inside the transaction that records the attempt.
-Blocked attempts are not attempts; only dials that were actually placed count.
+Blocked attempts are not attempts; only dials that were actually placed count. Reg F excludes
+calls that never connected to the dialled number (network failure before ringing): leave those
+out of ``debtor_attempts_7d`` if the ledger can tell them apart.
 
 Fields (``now`` = evaluation instant, UTC; ranges from ``ledger_ranges``):
 

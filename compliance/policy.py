@@ -7,13 +7,23 @@ Times of day are callee-local wall-clock times written ``"HH:MM"``; ``"24:00"`` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 MINUTES_PER_DAY = 1440
+_E164_PREFIX = re.compile(r"\+[1-9]\d{0,14}")
 
 HoldReason = Literal[
     "dispute", "denies_card", "suspected_fraud", "deceased", "cease_request", "attorney", "bankruptcy",
@@ -176,6 +186,14 @@ class Policy(BaseModel):
     do_not_call_prefixes: frozenset[str] = frozenset()
     unknown_timezone: UnknownTimezoneMode = "block"
     allow_supervisor_override: bool = False
+
+    @field_validator("do_not_call_numbers", "do_not_call_prefixes")
+    @classmethod
+    def _e164(cls, values: frozenset[str]) -> frozenset[str]:
+        for value in values:
+            if not _E164_PREFIX.fullmatch(value):
+                raise ValueError(f"{value!r} is not an E.164 number or prefix ('+' and digits)")
+        return values
 
     def hold_mode(self, reason: SoftHoldReason) -> HoldMode:
         """How a soft hold is handled (missing entries are strict: ``block``)."""

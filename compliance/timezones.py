@@ -2,8 +2,9 @@
 
 Every candidate counts (the window must hold in all of them). Zones are deduplicated but every
 source that named a zone is kept. ``unknown`` is True only when no candidate zone is left.
-If the phone prefix gives ``Etc/Unknown`` (invalid number) the prefix contributes nothing with
-``unknown='block'``, or every zone of the number's country with ``unknown='country_zones'``.
+If the phone prefix gives ``Etc/Unknown`` (invalid number) the prefix contributes nothing; when
+no other source named a zone either, ``unknown='block'`` leaves the zone unknown and
+``unknown='country_zones'`` uses every zone of the number's country (source ``country``).
 Every +86 number maps to Asia/Shanghai.
 """
 
@@ -65,7 +66,7 @@ def is_valid_zone(name: str) -> bool:
     return True
 
 
-def _phone_zones(number_e164: str, unknown: Literal["block", "country_zones"]) -> tuple[
+def _phone_zones(number_e164: str, unknown: Literal["block", "country_zones"], *, have_other: bool) -> tuple[
         tuple[str, ...], ZoneSource | None]:
     try:
         parsed = phonenumbers.parse(number_e164, None)
@@ -76,7 +77,7 @@ def _phone_zones(number_e164: str, unknown: Literal["block", "country_zones"]) -
     zones = tuple(pn_timezone.time_zones_for_number(parsed))
     if zones and UNKNOWN_ZONE not in zones:
         return zones, "phone_prefix"
-    if unknown == "country_zones":
+    if unknown == "country_zones" and not have_other:
         country_zones = pn_timezone.time_zones_for_geographical_number(parsed)
         country = tuple(z for z in country_zones if z != UNKNOWN_ZONE)
         if country:
@@ -98,7 +99,7 @@ def resolve_zones(number_e164: str, *, case_zone: str | None = None, address_zon
             candidates.append(ZoneCandidate(zone=zone.strip(), source=source))  # type: ignore[arg-type]
         else:
             rejected.append(f"{source}:{zone}")
-    phone, phone_source = _phone_zones(number_e164, unknown)
+    phone, phone_source = _phone_zones(number_e164, unknown, have_other=bool(candidates))
     for zone in phone:
         if is_valid_zone(zone) and phone_source is not None:
             candidates.append(ZoneCandidate(zone=zone, source=phone_source))

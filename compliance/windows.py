@@ -28,7 +28,8 @@ from compliance.policy import DAY_NAMES, DayName, Interval, Policy, format_hhmm,
 from compliance.timezones import get_zone
 
 Span = tuple[datetime, datetime]
-_HORIZONS_DAYS = (2, 16, 400)
+#: Search horizons for the next window; none within the last one means ``next_allowed_at=None``.
+_HORIZONS_DAYS = (2, 16, 64)
 
 
 def _aware(value: datetime) -> datetime:
@@ -77,7 +78,7 @@ class ZoneWindow(BaseModel):
 
 
 class WindowResult(BaseModel):
-    """Outcome of ``window_open``; ``next_allowed_at`` is ``now`` when open, None if never (400 days)."""
+    """Outcome of ``window_open``; ``next_allowed_at`` is ``now`` when open, None if none within 64 days."""
 
     open: bool
     zones: list[ZoneWindow] = Field(default_factory=list)
@@ -201,6 +202,25 @@ def _contains(spans: Sequence[Span], instant: datetime) -> bool:
     return any(start <= instant < end for start, end in spans)
 
 
+def _plan(now: datetime, policy: Policy, agreed: Sequence[AgreedWindow]) -> _Plan:
+    active = [a for a in agreed
+              if policy.allow_agreed_windows and (a.expires_at is None or now < a.expires_at)]
+    return _Plan(policy=policy, week=tuple(policy.windows.minutes(i) for i in range(7)),
+                 plain=tuple(a for a in active if a.zone is None),
+                 zoned=tuple(a for a in active if a.zone is not None))
+
+
+def is_open(now_utc: datetime, zones: Sequence[str], policy: Policy,
+            agreed: Sequence[AgreedWindow] = ()) -> bool:
+    """Cheap yes/no form of ``window_open(...).open`` (no search for the next window, no details)."""
+    now = _aware(now_utc)
+    zones = tuple(dict.fromkeys(zones))
+    if not zones:
+        return False
+    spans, _ = _allowed_spans(now, timedelta(0), zones, _plan(now, policy, agreed))
+    return _contains(spans, now)
+
+
 def window_open(now_utc: datetime, zones: Sequence[str], policy: Policy,
                 agreed: Sequence[AgreedWindow] = ()) -> WindowResult:
     """Check the calling window in every zone; ``agreed`` must already be filtered to this scope."""
@@ -208,14 +228,11 @@ def window_open(now_utc: datetime, zones: Sequence[str], policy: Policy,
     zones = tuple(dict.fromkeys(zones))
     if not zones:
         return WindowResult(open=False, next_allowed_at=None)
-    active = [a for a in agreed
-              if policy.allow_agreed_windows and (a.expires_at is None or now < a.expires_at)]
-    plan = _Plan(policy=policy, week=tuple(policy.windows.minutes(i) for i in range(7)),
-                 plain=tuple(a for a in active if a.zone is None),
-                 zoned=tuple(a for a in active if a.zone is not None))
+    plan = _plan(now, policy, agreed)
     next_at: datetime | None = None
     per_zone: dict[str, tuple[Span, ...]] = {}
-    for days in _HORIZONS_DAYS:
+    never = not any(plan.week) and not plan.plain and not plan.zoned
+    for days in () if never else _HORIZONS_DAYS:
         horizon = timedelta(days=days)
         spans, found_per_zone = _allowed_spans(now, horizon, zones, plan)
         if not per_zone:
@@ -224,13 +241,12 @@ def window_open(now_utc: datetime, zones: Sequence[str], policy: Policy,
         if candidate is not None and candidate[0] < now + horizon:
             next_at = max(candidate[0], now)
             break
-    is_open = next_at == now
+    now_open = next_at == now
     by_agreement = False
-    if is_open and active:
-        policy_only = window_open(now, zones, policy, ())
-        by_agreement = not policy_only.open
+    if now_open and (plan.plain or plan.zoned):
+        by_agreement = not is_open(now, zones, policy)
     details = [_zone_detail(now, zone, plan, per_zone.get(zone, ())) for zone in zones]
-    return WindowResult(open=is_open, zones=details, next_allowed_at=next_at, by_agreement=by_agreement)
+    return WindowResult(open=now_open, zones=details, next_allowed_at=next_at, by_agreement=by_agreement)
 
 
 def _zone_detail(now: datetime, zone: str, plan: _Plan, spans: Sequence[Span]) -> ZoneWindow:

@@ -299,3 +299,8 @@ def test_demo_allows_every_hour() -> None:
 def test_naive_now_is_rejected() -> None:
     with pytest.raises(ValueError):
         evaluate(ctx(), CN, NONE, NOON_SH.replace(tzinfo=None))
+
+
+def test_dial_context_requires_an_e164_number() -> None:
+    with pytest.raises(ValueError):
+        ctx(number="013800138000")

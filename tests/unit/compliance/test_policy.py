@@ -110,3 +110,13 @@ def test_merge_of_disjoint_windows_leaves_no_window() -> None:
     assert merge_strictest([a, b]).windows.minutes(2) == ()
     with pytest.raises(ValueError):
         merge_strictest([])
+
+
+def test_do_not_call_entries_must_be_e164() -> None:
+    with pytest.raises(ValidationError):
+        Policy(id="p", name="p", do_not_call_numbers=frozenset({"13800138000"}))
+    with pytest.raises(ValidationError):
+        Policy(id="p", name="p", do_not_call_prefixes=frozenset({"+0"}))
+    assert Policy(id="p", name="p", do_not_call_prefixes=frozenset({"+1900"})).do_not_call_prefixes == {
+        "+1900"
+    }

@@ -55,3 +55,8 @@ def test_bad_iana_names_are_rejected_not_used() -> None:
     res = resolve_zones("+15555555555", case_zone="Mars/Olympus", number_zone="Etc/Unknown")
     assert res.unknown
     assert res.rejected == ("case:Mars/Olympus", "number_record:Etc/Unknown")
+
+
+def test_country_fallback_is_only_used_when_nothing_else_is_known() -> None:
+    res = resolve_zones("+15555555555", address_zone="America/Chicago", unknown="country_zones")
+    assert [(c.zone, c.source) for c in res.zones] == [("America/Chicago", "address")]
