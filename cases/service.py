@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import events as ev
+from cases.contacts import attach_recording, record_contact
 from cases.dialinfo import CaseDialInfo, WindowInfo, dial_context
 from cases.errors import CaseClosed, NoSuchCase, NoSuchContact
 from cases.holds import active_holds, apply_hold, holds_for, refresh_status, release_holds
 from cases.models import Case, CaseContact, CaseHold
 from cases.rows import CaseIn, ContactIn
-from cases.contacts import attach_recording, record_contact
 from cases.windows import add_window, list_windows, revoke_window
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
@@ -33,7 +33,8 @@ from db.engine import Database
 __all__ = [
     "BULK_CHUNK", "BULK_MAX", "CaseDialInfo", "CaseService", "ItemResult", "UpsertResult", "WindowInfo",
     "add_window", "apply_hold", "assign", "attach_recording", "dial_context", "get_case", "holds_for",
-    "list_windows", "record_contact", "release_holds", "revoke_window", "set_number_status", "set_status", "upsert_case",
+    "list_windows", "record_contact", "release_holds", "revoke_window", "set_number_status", "set_status",
+    "upsert_case",
 ]
 
 BULK_MAX = 10_000

@@ -21,6 +21,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
 import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from core.clock import Clock
 from core.models import DomainEventRow
 from db.engine import Database
 from hooks.backoff import next_attempt_at
-from hooks.delivery import DeliveryResult, deliver
+from hooks.delivery import DeliveryResult, create_session, deliver
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 from hooks.outbox import event_body
 
@@ -68,15 +69,18 @@ class _Claim:
 class Dispatcher:
     """Delivers the outbox; ``run()`` is the long-lived loop (spawn it as a tracked task)."""
 
-    def __init__(self, db: Database, settings: HookSettings, session: aiohttp.ClientSession, clock: Clock, *,
+    def __init__(self, db: Database, settings: HookSettings, session: aiohttp.ClientSession | None, clock: Clock, *,
                  name: str = "dispatcher", rng: random.Random | None = None) -> None:
-        self.db, self.settings, self.session, self.clock = db, settings, session, clock
+        self.db, self.settings, self.clock = db, settings, clock
+        self._given_session = session  # None: run() opens (and closes) its own delivery session
+        self.session: aiohttp.ClientSession | None = session
         self.name = name
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._wake = asyncio.Event()
         self._results: list[Outcome] = []
         self._results_ready = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._claimed: set[int] = set()  # ids this instance holds, never re-claimed even if a lease lapses
         self._sem = asyncio.Semaphore(settings.concurrency)
         self.sent = 0
 
@@ -87,6 +91,15 @@ class Dispatcher:
     # -- the loop ------------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Claim and send until cancelled; on cancellation, record what was already sent."""
+        if self._given_session is not None:
+            await self._run()
+            return
+        async with create_session(allow_private=self.settings.allow_private_targets,
+                                  limit=self.settings.concurrency) as session:
+            self.session = session
+            await self._run()
+
+    async def _run(self) -> None:
         await self.release_own_leases()
         flusher = asyncio.create_task(self._flush_loop(), name=f"hooks-flush-{self.name}")
         try:
@@ -131,6 +144,8 @@ class Dispatcher:
                  .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
                         (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now))
                  .order_by(Delivery.event_seq, Delivery.id).limit(limit))
+            if self._claimed:
+                q = q.where(Delivery.id.not_in(self._claimed))
             if not self.db.is_sqlite:
                 q = q.with_for_update(skip_locked=True)
             candidates = (await s.execute(q)).all()
@@ -139,6 +154,8 @@ class Dispatcher:
             chains = await self._heads(s, [(c.id, c.subscription_id, c.ordering_key, c.event_seq)
                                            for c in candidates])
             ids = [i for chain in chains for i in chain]
+            if not ids:
+                return _Claim()
             await s.execute(update(Delivery).where(Delivery.id.in_(ids))
                             .values(leased_until=lease_until, leased_by=self.name))
             rows = (await s.execute(
@@ -149,6 +166,7 @@ class Dispatcher:
             seqs = [r.event_seq for r in rows]
             events = {e.id: e for e in (await s.scalars(select(DomainEventRow)
                                                         .where(DomainEventRow.id.in_(seqs)))).all()}
+        self._claimed.update(ids)
         by_id = {r.id: Message(r.id, r.webhook_id, r.url, list(r.secrets), bool(r.active),
                                event_body(events[r.event_seq]), lease_until) for r in rows}
         return _Claim([[by_id[i] for i in chain] for chain in chains])
@@ -173,11 +191,12 @@ class Dispatcher:
                            Delivery.event_seq <= max_seq)
                     .order_by(Delivery.event_seq, Delivery.id))
                 for sub, key, did in rows:
-                    pending.setdefault((sub, key), []).append(did)
+                    if key is not None:
+                        pending.setdefault((sub, key), []).append(did)
             for k, mine in keyed.items():
                 mine.sort()
                 run: list[int] = []
-                for (seq, did), expected in zip(mine, pending.get(k, []), strict=False):
+                for (_seq, did), expected in zip(mine, pending.get(k, []), strict=False):
                     if did != expected:
                         break
                     run.append(did)
@@ -204,6 +223,7 @@ class Dispatcher:
             if now + timedelta(seconds=self.settings.request_timeout_s) >= msg.lease_until:
                 self._push([Outcome(m.id, None, now) for m in chain[index:]])  # lease nearly gone
                 return
+            assert self.session is not None
             async with self._sem:
                 result = await deliver(self.session, msg.url, msg_id=msg.webhook_id, timestamp=int(time.time()),
                                        body=msg.body, secrets=msg.secrets,
@@ -241,6 +261,7 @@ class Dispatcher:
         except BaseException:
             self._results[:0] = batch
             raise
+        self._claimed.difference_update(o.delivery_id for o in batch)
         if any(o.result is not None for o in batch):
             self._wake.set()
 
@@ -251,7 +272,11 @@ class Dispatcher:
             rows = {d.id: d for d in (await s.scalars(select(Delivery).where(Delivery.id.in_(ids)))).all()}
             for o in batch:
                 d = rows.get(o.delivery_id)
-                if d is None or d.state != "pending":
+                if d is None:
+                    continue
+                if d.state != "pending":  # finished meanwhile (e.g. by another instance): log the attempt only
+                    if o.result is not None:
+                        self._log_attempt(s, d, o.result, o.at, d.attempts + 1)
                     continue
                 d.leased_until, d.leased_by = None, None
                 if o.subscription_inactive:
@@ -265,11 +290,14 @@ class Dispatcher:
             for sub_id in disabled:
                 await disable_subscription(s, sub_id, reason="receiver answered 410 Gone", now=self.clock.now())
 
+    def _log_attempt(self, s: AsyncSession, d: Delivery, r: DeliveryResult, at: datetime, no: int) -> None:
+        s.add(DeliveryAttempt(delivery_id=d.id, attempt_no=no, at=at, outcome=r.outcome, status=r.status,
+                              duration_ms=r.duration_ms, response_excerpt=r.response_excerpt,
+                              error=r.error[:300] if r.error else None, instance=self.name))
+
     def _apply(self, s: AsyncSession, d: Delivery, r: DeliveryResult, at: datetime) -> None:
         d.attempts += 1
-        s.add(DeliveryAttempt(delivery_id=d.id, attempt_no=d.attempts, at=at, outcome=r.outcome, status=r.status,
-                              duration_ms=r.duration_ms, response_excerpt=r.response_excerpt,
-                              error=(r.error or None) and r.error[:300], instance=self.name))
+        self._log_attempt(s, d, r, at, d.attempts)
         d.last_status, d.last_error = r.status, (r.error or None) and (r.error or "")[:300]
         if r.outcome == "delivered":
             d.state, d.finished_at = "delivered", at

@@ -39,7 +39,7 @@ def check_patterns(patterns: list[str]) -> list[str]:
 def matches(patterns: list[str], event_type: str) -> bool:
     """True when ``event_type`` matches one of the patterns (``call.*`` matches ``call.ended``)."""
     for p in patterns:
-        if p == "*" or p == event_type:
+        if p in ("*", event_type):
             return True
         if p.endswith(".*") and event_type.startswith(p[:-1]):
             return True
