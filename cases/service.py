@@ -7,7 +7,7 @@ for the HTTP layer and the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -256,6 +256,16 @@ class CaseService:
         for start in range(0, len(good), chunk):
             await self._chunk(client_id, good[start:start + chunk], by)
         return results
+
+    async def upsert_many(self, *, client_id: str, cases: Sequence[CaseIn], by: str, chunk: int = BULK_CHUNK,
+                          progress: Callable[[int], None] | None = None) -> list[ItemResult]:
+        """Upsert already validated cases, one transaction per chunk (the CLI import)."""
+        items = [(ItemResult(i, c.external_id, "error"), c) for i, c in enumerate(cases)]
+        for start in range(0, len(items), chunk):
+            await self._chunk(client_id, items[start:start + chunk], by)
+            if progress is not None:
+                progress(min(start + chunk, len(items)))
+        return [item for item, _ in items]
 
     async def _chunk(self, client_id: str, part: list[tuple[ItemResult, CaseIn]], by: str) -> None:
         async with self.db.begin() as s:

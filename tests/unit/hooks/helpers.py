@@ -57,7 +57,7 @@ async def running(database: Database, clock: FakeClock, *, name: str = "d1",
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], *, clock: FakeClock | None = None,
-                     advance_s: float = 0.0, timeout: float = 20.0) -> None:
+                     advance_s: float = 0.0, timeout: float = 20.0) -> None:  # noqa: ASYNC109
     """Poll ``check`` until true; optionally move the fake clock forward each round (retries come due)."""
     async with asyncio.timeout(timeout):
         while not await check():
