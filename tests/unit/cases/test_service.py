@@ -140,3 +140,21 @@ async def test_dial_context_has_everything_the_gate_needs(database):
     assert [w.weekdays for w in own.agreed_windows] == [(5, 6)]  # the expired case window is left out
     assert third.relation == "spouse" and third.third_party_objected and third.agreed_windows == ()
     assert not stranger.number_known and stranger.number_kind is None
+
+
+async def test_directory_adapter_speaks_the_gates_language(database):
+    from cases.directory import CaseDirectoryAdapter
+
+    svc = _svc(database)
+    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
+    await svc.hold(cid, reason="dispute", by="sup")
+    await svc.add_window(cid, scope="case", number=None, weekdays=[0, 6], start=time(21), end=time(1),
+                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", call_id=None)
+    directory = CaseDirectoryAdapter()
+    async with database.read() as s:
+        own = await directory.dial_info(s, case_id=cid, number="+8613800138000")
+        other = await directory.dial_info(s, case_id=cid, number="+8613700137000")
+        assert await directory.active_holds(s, cid) == ["dispute"]
+    assert own.number_kind == "own" and own.holds == ("dispute",) and not own.own_numbers_all_invalid
+    assert own.agreed_windows[0].days == ("mon", "sun") and len(own.agreed_windows[0].intervals) == 2
+    assert (other.number_kind, other.number_status) == ("third_party", "invalid")
