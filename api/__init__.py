@@ -12,4 +12,4 @@ def extra_routers() -> list[Router]:
     """Routers of the feature packages beyond calls (recordings, compliance, cases, hooks, reports)."""
     from api import compliance
 
-    return [compliance.router]
+    return [compliance.router, *(__import__(f"api.{m}", fromlist=["router"]).router for m in ("cases", "hooks"))]

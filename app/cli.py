@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
+    sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
     u = sub.add_parser("user", help="create or update a user, optionally issuing a token")
     u.add_argument("id")
     u.add_argument("--role", required=True, choices=["agent", "supervisor", "qa", "manager", "admin", "integration"])
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callguard`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import-cases"]:  # its own options: see cases/cli.py
+        from cases.cli import main as import_cases
+
+        return import_cases(argv[1:])
     args = build_parser().parse_args(argv)
     settings = _settings(args)
     _logging(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import auth.models
+import cases.models, hooks.models  # noqa: E401, I001 - feature tables (cases, hooks)
 import compliance.models
 import core.models
 import dialer.models

@@ -1,0 +1,278 @@
+"""HTTP handlers of cases: upsert and bulk import, holds, status, assignment, numbers, agreed windows,
+dispositions, the contact log and evidence. Validate, call the service, serialise."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from api.keys import CONTAINER
+from api.routing import Router, body, json_response, principal, query, validate
+from app.container import Container
+from auth.models import Role
+from cases.dispositions import disposition_json, record_disposition
+from cases.evidence import RecordingSource, contact_json, contacts, evidence, export_zip
+from cases.models import AgreedWindow, Case, CaseContact, CaseHold
+from cases.rows import CaseIn
+from cases.schemas import (
+    AssignmentIn,
+    BulkIn,
+    DispositionIn,
+    EvidenceQuery,
+    HoldIn,
+    NumberStatusIn,
+    StatusIn,
+    WindowIn,
+)
+from cases.service import CaseService
+from core.errors import BadRequest, UpstreamUnavailable
+
+router = Router()
+WRITERS = (Role.INTEGRATION, Role.ADMIN)
+HOLDERS = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR)
+READERS = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.QA, Role.AGENT)
+EVIDENCE = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.QA)
+DISPOSERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+WINDOWS = (Role.AGENT, Role.SUPERVISOR, Role.INTEGRATION, Role.ADMIN)
+
+
+def service(c: Container) -> CaseService:
+    """The container's case service (built on first use from the container's resources)."""
+    svc = c.extras.get("cases")
+    if not isinstance(svc, CaseService):
+        svc = CaseService(db=c.db, events=c.events, clock=c.clock)
+        c.extras["cases"] = svc
+    return svc
+
+
+def _svc(request: web.Request) -> CaseService:
+    return service(request.app[CONTAINER])
+
+
+def case_json(case: Case, contacts_: list[CaseContact] | None = None,
+              holds: list[CaseHold] | None = None) -> dict[str, Any]:
+    """The API form of a case."""
+    out: dict[str, Any] = {
+        "id": case.id, "client_id": case.client_id, "batch_id": case.batch_id, "external_id": case.external_id,
+        "debtor_name": case.debtor_name, "amount": str(case.amount), "currency": case.currency,
+        "days_overdue": case.days_overdue, "address": case.address, "region": case.region,
+        "timezone": case.timezone, "status": case.status, "assigned_agent": case.assigned_agent,
+        "team": case.team, "received_at": case.received_at, "created_at": case.created_at,
+        "updated_at": case.updated_at, "debtor_key": case.debtor_key,
+    }
+    if contacts_ is not None:
+        out["contacts"] = [{"number": c.number, "kind": c.kind, "relation": c.relation, "status": c.status,
+                            "third_party_objected": c.third_party_objected, "zone": c.zone,
+                            "removed": c.removed_at is not None} for c in contacts_]
+    if holds is not None:
+        out["holds"] = [hold_json(h) for h in holds]
+    return out
+
+
+def hold_json(h: CaseHold) -> dict[str, Any]:
+    """The API form of a hold."""
+    return {"id": h.id, "reason": h.reason, "note": h.note, "source": h.source, "applied_at": h.applied_at,
+            "applied_by": h.applied_by, "released_at": h.released_at, "released_by": h.released_by}
+
+
+def window_json(w: AgreedWindow) -> dict[str, Any]:
+    """The API form of an agreed window."""
+    return {"id": w.id, "scope": w.scope, "number": w.number, "weekdays": w.weekdays,
+            "start": w.start_local.isoformat(), "end": w.end_local.isoformat(), "zone": w.zone,
+            "expires_at": w.expires_at, "recorded_by": w.recorded_by, "agreed_on_call_id": w.agreed_on_call_id}
+
+
+async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
+    case, cs, holds = await svc.get(case_id)
+    return case_json(case, cs, holds)
+
+
+@router.route("PUT", "/v1/clients/{client}/cases/{external_id}", summary="Create or update a case", tag="cases",
+              roles=WRITERS, body=CaseIn, errors=(401, 403, 422))
+async def put_case(request: web.Request) -> web.StreamResponse:
+    """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
+    try:
+        raw = json.loads(await request.read() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON", code="bad-json") from None
+    if not isinstance(raw, dict):
+        raise BadRequest("the body must be a JSON object", code="bad-json")
+    data = validate(CaseIn, {**raw, "external_id": request.match_info["external_id"]})
+    svc = _svc(request)
+    result = await svc.upsert(client_id=request.match_info["client"], data=data, by=principal(request).user_id)
+    doc = await _full(svc, result.case_id)
+    doc["result"] = result.result
+    return json_response(doc, status=201 if result.result == "created" else 200,
+                         headers={"Location": f"/v1/cases/{result.case_id}"})
+
+
+@router.route("POST", "/v1/clients/{client}/cases/bulk", summary="Import up to 10,000 cases", tag="cases",
+              roles=WRITERS, body=BulkIn, errors=(401, 403, 413, 422))
+async def bulk_cases(request: web.Request) -> web.StreamResponse:
+    """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
+    req = await body(request, BulkIn)
+    results = await _svc(request).bulk_upsert(client_id=request.match_info["client"], items=req.cases,
+                                              by=principal(request).user_id, batch=req.batch)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.result] = counts.get(r.result, 0) + 1
+    return json_response({"counts": counts, "results": [
+        {"index": r.index, "external_id": r.external_id, "result": r.result, "case_id": r.case_id,
+         "errors": r.errors} for r in results]})
+
+
+@router.route("GET", "/v1/clients/{client}/cases/{external_id}", summary="A case by external id", tag="cases",
+              roles=READERS, errors=(401, 404))
+async def get_case_by_external(request: web.Request) -> web.StreamResponse:
+    """The case with its numbers and active holds."""
+    svc = _svc(request)
+    case = await svc.find(client_id=request.match_info["client"], external_id=request.match_info["external_id"])
+    return json_response(await _full(svc, case.id))
+
+
+@router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, errors=(401, 404))
+async def get_case(request: web.Request) -> web.StreamResponse:
+    """The case with its numbers and active holds."""
+    return json_response(await _full(_svc(request), request.match_info["case_id"]))
+
+
+@router.route("POST", "/v1/cases/{case_id}/holds", summary="Put a hold on a case", tag="cases", roles=HOLDERS,
+              body=HoldIn, errors=(401, 403, 404, 422))
+async def post_hold(request: web.Request) -> web.StreamResponse:
+    """Takes effect for every dial not yet originated. 201 when new, 200 when that reason was already held."""
+    req = await body(request, HoldIn)
+    p = principal(request)
+    source = "case_system" if p.role in WRITERS else "agent"
+    svc = _svc(request)
+    hold = await svc.hold(request.match_info["case_id"], reason=req.reason, by=p.user_id, source=source,
+                          note=req.note)
+    return json_response(await _full(svc, request.match_info["case_id"]), status=201 if hold else 200)
+
+
+@router.route("DELETE", "/v1/cases/{case_id}/holds/{reason}", summary="Release a hold", tag="cases",
+              roles=HOLDERS, errors=(401, 403, 404))
+async def delete_hold(request: web.Request) -> web.StreamResponse:
+    """Release the active holds with that reason (idempotent)."""
+    svc = _svc(request)
+    released = await svc.release(request.match_info["case_id"], reason=request.match_info["reason"],
+                                 by=principal(request).user_id)
+    doc = await _full(svc, request.match_info["case_id"])
+    doc["released"] = [hold_json(h) for h in released]
+    return json_response(doc)
+
+
+@router.route("POST", "/v1/cases/{case_id}/status", summary="Close, mark paid or reopen", tag="cases",
+              roles=WRITERS, body=StatusIn, errors=(401, 403, 404, 422))
+async def post_status(request: web.Request) -> web.StreamResponse:
+    """Set the case status (holds keep a reopened case on hold)."""
+    req = await body(request, StatusIn)
+    svc = _svc(request)
+    await svc.set_status(request.match_info["case_id"], req.status)
+    return json_response(await _full(svc, request.match_info["case_id"]))
+
+
+@router.route("PUT", "/v1/cases/{case_id}/assignment", summary="Assign a case", tag="cases",
+              roles=(*WRITERS, Role.SUPERVISOR), body=AssignmentIn, errors=(401, 403, 404, 422))
+async def put_assignment(request: web.Request) -> web.StreamResponse:
+    """Assign to an agent and team."""
+    req = await body(request, AssignmentIn)
+    svc = _svc(request)
+    await svc.assign(request.match_info["case_id"], agent=req.agent, team=req.team)
+    return json_response(await _full(svc, request.match_info["case_id"]))
+
+
+@router.route("POST", "/v1/cases/{case_id}/numbers", summary="Change a number's status", tag="cases",
+              roles=HOLDERS, body=NumberStatusIn, errors=(401, 403, 404, 422))
+async def post_number(request: web.Request) -> web.StreamResponse:
+    """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
+    from core.phone import normalize
+
+    req = await body(request, NumberStatusIn)
+    c = request.app[CONTAINER]
+    svc = service(c)
+    source = "case_system" if principal(request).role in WRITERS else "agent"
+    number = normalize(req.number, c.settings.dialer.default_region)
+    await svc.number_status(request.match_info["case_id"], number=number,
+                            status=req.status, source=source, third_party_objected=req.third_party_objected,
+                            zone=req.zone)
+    return json_response(await _full(svc, request.match_info["case_id"]))
+
+
+@router.route("POST", "/v1/cases/{case_id}/windows", summary="Record an agreed calling window", tag="cases",
+              roles=WINDOWS, body=WindowIn, status=201, errors=(401, 403, 404, 422))
+async def post_window(request: web.Request) -> web.StreamResponse:
+    """A window agreed with the debtor or third party, for one number or the case."""
+    from core.phone import normalize
+
+    req = await body(request, WindowIn)
+    c = request.app[CONTAINER]
+    number = normalize(req.number, c.settings.dialer.default_region) if req.number else None
+    window = await service(c).add_window(
+        request.match_info["case_id"], scope=req.scope, number=number, weekdays=req.weekdays, start=req.start,
+        end=req.end, zone=req.zone, expires_at=req.expires_at, recorded_by=principal(request).user_id,
+        call_id=req.agreed_on_call_id)
+    return json_response(window_json(window), status=201)
+
+
+@router.route("GET", "/v1/cases/{case_id}/windows", summary="Agreed windows", tag="cases", roles=READERS,
+              errors=(401, 404))
+async def get_windows(request: web.Request) -> web.StreamResponse:
+    """Windows not revoked and not expired."""
+    windows = await _svc(request).windows(request.match_info["case_id"])
+    return json_response({"items": [window_json(w) for w in windows]})
+
+
+@router.route("DELETE", "/v1/cases/{case_id}/windows/{window_id}", summary="Revoke an agreed window",
+              tag="cases", roles=WINDOWS, errors=(401, 403, 404))
+async def delete_window(request: web.Request) -> web.StreamResponse:
+    """Revoke (kept for history)."""
+    w = await _svc(request).revoke_window(request.match_info["case_id"], request.match_info["window_id"])
+    return json_response(window_json(w))
+
+
+@router.route("POST", "/v1/calls/{call_id}/disposition", summary="Record a call's outcome", tag="cases",
+              roles=DISPOSERS, body=DispositionIn, status=201, errors=(401, 403, 404, 409, 422))
+async def post_disposition(request: web.Request) -> web.StreamResponse:
+    """By the call's agent (or a supervisor); once per call. Dispute, deceased, fraud hold the case."""
+    req = await body(request, DispositionIn)
+    c = request.app[CONTAINER]
+    async with c.db.begin() as s:
+        disp, holds = await record_disposition(s, c.events, principal=principal(request),
+                                               call_id=request.match_info["call_id"], data=req, now=c.clock.now())
+    c.events.committed()
+    return json_response(disposition_json(disp, holds), status=201)
+
+
+@router.route("GET", "/v1/cases/{case_id}/contacts", summary="The case's contact log", tag="cases",
+              roles=EVIDENCE, errors=(401, 404))
+async def get_contacts(request: web.Request) -> web.StreamResponse:
+    """Every contact attempt, oldest first (immutable: time, agent, number, outcome, recording, SHA-256)."""
+    async with request.app[CONTAINER].db.read() as s:
+        _case, rows = await contacts(s, request.match_info["case_id"])
+    return json_response({"items": [contact_json(r) for r in rows]})
+
+
+@router.route("GET", "/v1/cases/{case_id}/evidence", summary="Evidence of valid collection", tag="cases",
+              roles=EVIDENCE, query=EvidenceQuery, errors=(401, 404, 503))
+async def get_evidence(request: web.Request) -> web.StreamResponse:
+    """Two valid collections 30+ days apart and since when 3 months passed; ``?format=zip`` exports them."""
+    q = query(request, EvidenceQuery)
+    c = request.app[CONTAINER]
+    case_id = request.match_info["case_id"]
+    async with c.db.read() as s:
+        ev = await evidence(s, case_id, now=c.clock.now())
+        _case, rows = await contacts(s, case_id)
+    if q.format == "json":
+        return json_response(ev.to_json())
+    source = c.extras.get("recording_source")
+    if source is None:
+        raise UpstreamUnavailable("recordings", "recording storage is not configured")
+    blob = await export_zip(ev, rows, _as_source(source))
+    return web.Response(body=blob, content_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="evidence-{case_id}.zip"'})
+
+
+def _as_source(obj: Any) -> RecordingSource:
+    return obj  # type: ignore[no-any-return]

@@ -1,0 +1,117 @@
+"""Admin HTTP handlers of outbound webhooks: subscriptions, deliveries, attempts, replay."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.keys import CONTAINER
+from api.routing import Router, body, json_response, principal, query
+from app.container import Container
+from auth.models import Role
+from hooks.models import Delivery, DeliveryAttempt
+from hooks.schemas import DeliveryQuery, ReplayIn, SubscriptionIn, SubscriptionPatch
+from hooks.service import HookService, subscription_json
+
+router = Router()
+ADMIN = (Role.ADMIN,)
+
+
+def service(c: Container) -> HookService:
+    """The container's webhook service (``hooks.service.start_hooks`` puts it there)."""
+    svc = c.extras.get("hooks")
+    if not isinstance(svc, HookService):
+        svc = HookService(db=c.db, settings=c.settings.hooks, clock=c.clock)
+        c.extras["hooks"] = svc
+    return svc
+
+
+def _svc(request: web.Request) -> HookService:
+    return service(request.app[CONTAINER])
+
+
+def delivery_json(d: Delivery) -> dict[str, object]:
+    """The API form of a delivery."""
+    return {"id": d.id, "webhook_id": d.webhook_id, "subscription_id": d.subscription_id, "event_id": d.event_id,
+            "event_type": d.event_type, "ordering_key": d.ordering_key, "state": d.state, "attempts": d.attempts,
+            "next_attempt_at": d.next_attempt_at, "last_status": d.last_status, "last_error": d.last_error,
+            "created_at": d.created_at, "finished_at": d.finished_at}
+
+
+def attempt_json(a: DeliveryAttempt) -> dict[str, object]:
+    """The API form of an attempt."""
+    return {"attempt_no": a.attempt_no, "at": a.at, "outcome": a.outcome, "status": a.status,
+            "duration_ms": a.duration_ms, "response_excerpt": a.response_excerpt, "error": a.error}
+
+
+@router.route("POST", "/v1/hooks/subscriptions", summary="Create a webhook subscription", tag="hooks",
+              roles=ADMIN, body=SubscriptionIn, status=201, errors=(401, 403, 422))
+async def create_subscription(request: web.Request) -> web.StreamResponse:
+    """The signing secret is in this answer only; private and loopback targets are refused unless allowed."""
+    req = await body(request, SubscriptionIn)
+    sub, secret = await _svc(request).create(url=req.url, event_types=req.event_types,
+                                             description=req.description, created_by=principal(request).user_id)
+    return json_response(subscription_json(sub, secret), status=201)
+
+
+@router.route("GET", "/v1/hooks/subscriptions", summary="List subscriptions", tag="hooks", roles=ADMIN,
+              errors=(401, 403))
+async def list_subscriptions(request: web.Request) -> web.StreamResponse:
+    """Every subscription (without secrets)."""
+    return json_response({"items": [subscription_json(s) for s in await _svc(request).subscriptions()]})
+
+
+@router.route("GET", "/v1/hooks/subscriptions/{sub_id}", summary="One subscription", tag="hooks", roles=ADMIN,
+              errors=(401, 403, 404))
+async def get_subscription(request: web.Request) -> web.StreamResponse:
+    """One subscription (without secrets)."""
+    return json_response(subscription_json(await _svc(request).get(request.match_info["sub_id"])))
+
+
+@router.route("PATCH", "/v1/hooks/subscriptions/{sub_id}", summary="Change a subscription", tag="hooks",
+              roles=ADMIN, body=SubscriptionPatch, errors=(401, 403, 404, 422))
+async def patch_subscription(request: web.Request) -> web.StreamResponse:
+    """URL, event types, active (re-activating re-queues parked deliveries), secret rotation."""
+    req = await body(request, SubscriptionPatch)
+    sub, secret = await _svc(request).update(
+        request.match_info["sub_id"], url=req.url, event_types=req.event_types, description=req.description,
+        active=req.active, rotate_secret=req.rotate_secret, drop_old_secrets=req.drop_old_secrets)
+    return json_response(subscription_json(sub, secret))
+
+
+@router.route("DELETE", "/v1/hooks/subscriptions/{sub_id}", summary="Delete a subscription", tag="hooks",
+              roles=ADMIN, status=204, errors=(401, 403, 404))
+async def delete_subscription(request: web.Request) -> web.StreamResponse:
+    """Delete it with its deliveries."""
+    await _svc(request).delete(request.match_info["sub_id"])
+    return web.Response(status=204)
+
+
+@router.route("GET", "/v1/hooks/deliveries", summary="List deliveries (state=dead: dead letters)", tag="hooks",
+              roles=ADMIN, query=DeliveryQuery, errors=(401, 403, 422))
+async def list_deliveries(request: web.Request) -> web.StreamResponse:
+    """Newest first; page with ``before_id``."""
+    q = query(request, DeliveryQuery)
+    rows = await _svc(request).deliveries(subscription_id=q.subscription_id, state=q.state,
+                                          event_type=q.event_type, before_id=q.before_id, limit=q.limit)
+    return json_response({"items": [delivery_json(d) for d in rows],
+                          "next_before_id": rows[-1].id if len(rows) == q.limit else None})
+
+
+@router.route("GET", "/v1/hooks/deliveries/{delivery_id}/attempts", summary="Attempts of a delivery",
+              tag="hooks", roles=ADMIN, errors=(401, 403, 404))
+async def list_attempts(request: web.Request) -> web.StreamResponse:
+    """Every attempt: status, duration, response excerpt, error."""
+    try:
+        delivery_id = int(request.match_info["delivery_id"])
+    except ValueError:
+        delivery_id = -1
+    return json_response({"items": [attempt_json(a) for a in await _svc(request).attempts(delivery_id)]})
+
+
+@router.route("POST", "/v1/hooks/replay", summary="Replay dead or disabled deliveries", tag="hooks",
+              roles=ADMIN, body=ReplayIn, errors=(401, 403, 422))
+async def replay(request: web.Request) -> web.StreamResponse:
+    """Queue them again with the same ``webhook-id``."""
+    req = await body(request, ReplayIn)
+    count = await _svc(request).replay(req.delivery_ids, subscription_id=req.subscription_id)
+    return json_response({"queued": count})

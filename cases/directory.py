@@ -1,0 +1,62 @@
+"""The cases feature as the compliance gate's ``CaseDirectory`` (adapter to compliance's types).
+
+Mapping decisions: mobile/home/work numbers are ``own``; a number that is not (or no longer) on the case is
+treated as ``third_party`` with status ``invalid`` -- the strict reading (no collection from people
+unrelated to the debt); an agreed window crossing midnight becomes two intervals on the same weekdays.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.dialinfo import WindowInfo, dial_context
+from cases.holds import holds_for
+from cases.models import OWN_KINDS, CaseContact
+from compliance.policy import DAY_NAMES
+from compliance.service import CaseDialInfo
+from compliance.windows import AgreedWindow
+
+
+def _hhmm(t: time) -> str:
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
+def _window(w: WindowInfo, case_id: str) -> AgreedWindow:
+    if w.start < w.end:
+        intervals = [{"start": _hhmm(w.start), "end": _hhmm(w.end)}]
+    else:
+        intervals = [{"start": _hhmm(w.start), "end": "24:00"}, {"start": "00:00", "end": _hhmm(w.end)}]
+        intervals = [i for i in intervals if i["start"] != i["end"]]
+    return AgreedWindow.model_validate({
+        "scope": w.scope, "scope_value": w.number if w.scope == "number" else case_id,
+        "days": tuple(DAY_NAMES[d] for d in w.weekdays), "intervals": intervals, "zone": w.zone,
+        "expires_at": w.expires_at, "recorded_by": "case", "agreed_on_call_id": w.agreed_on_call_id})
+
+
+class CaseDirectoryAdapter:
+    """Implements ``compliance.service.CaseDirectory`` over the cases tables."""
+
+    async def dial_info(self, session: AsyncSession, *, case_id: str, number: str) -> CaseDialInfo | None:
+        """Case and number facts for a dial, or None when the case does not exist."""
+        info = await dial_context(session, case_id=case_id, number=number)
+        if info is None:
+            return None
+        statuses = (await session.scalars(select(CaseContact.status).where(
+            CaseContact.case_id == case_id, CaseContact.kind.in_(OWN_KINDS),
+            CaseContact.removed_at.is_(None)))).all()
+        own = info.number_kind in OWN_KINDS
+        return CaseDialInfo(
+            client_id=info.client_id, batch_id=info.batch_id, debtor_key=info.debtor_key,
+            holds=info.hold_reasons, number_kind="own" if own else "third_party",
+            number_status=info.number_status or "invalid", third_party_objected=info.third_party_objected,
+            case_zone=info.case_zone, address_zone=info.address_zone, number_zone=info.number_zone,
+            agreed_windows=tuple(_window(w, case_id) for w in info.agreed_windows),
+            own_numbers_all_invalid=all(s != "valid" for s in statuses),
+        )
+
+    async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
+        """Hold reasons currently on the case."""
+        return await holds_for(session, case_id)

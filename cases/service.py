@@ -1,0 +1,371 @@
+"""Case use cases: upsert and bulk import, holds, status, assignment, number status, agreed windows.
+
+Module functions take the caller's session (one unit of work) and record their domain events through
+the :class:`core.events.EventLog` in that same transaction; :class:`CaseService` opens the transactions
+for the HTTP layer and the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases import events as ev
+from cases.contacts import attach_recording, record_contact
+from cases.dialinfo import CaseDialInfo, WindowInfo, dial_context
+from cases.errors import CaseClosed, NoSuchCase, NoSuchContact
+from cases.holds import active_holds, apply_hold, holds_for, refresh_status, release_holds
+from cases.models import Case, CaseContact, CaseHold
+from cases.rows import CaseIn, ContactIn
+from cases.windows import add_window, list_windows, revoke_window
+from core.clock import Clock
+from core.events import DomainEvent, EventLog
+from db.base import new_id
+from db.engine import Database
+
+__all__ = [
+    "BULK_CHUNK", "BULK_MAX", "CaseDialInfo", "CaseService", "ItemResult", "UpsertResult", "WindowInfo",
+    "add_window", "apply_hold", "assign", "attach_recording", "dial_context", "get_case", "holds_for",
+    "list_windows", "record_contact", "release_holds", "revoke_window", "set_number_status", "set_status",
+    "upsert_case",
+]
+
+BULK_MAX = 10_000
+BULK_CHUNK = 500
+
+# reasons a case system may send in ``hold_reason`` (free text): known words map to a hold reason
+_HOLD_WORDS = {
+    "争议": "dispute", "异议": "dispute", "否认": "denies_card", "否认持卡": "denies_card",
+    "欺诈": "suspected_fraud", "疑似欺诈": "suspected_fraud", "死亡": "deceased", "身故": "deceased",
+    "停催": "cease_request", "律师": "attorney", "破产": "bankruptcy", "困难": "hardship",
+    "疾病": "illness", "重病": "illness", "怀孕": "pregnancy",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What one upsert did."""
+
+    case_id: str
+    result: Literal["created", "updated", "unchanged"]
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """The result of one item of a bulk import."""
+
+    index: int
+    external_id: str | None
+    result: Literal["created", "updated", "unchanged", "invalid", "error"]
+    case_id: str | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def _hold_reason(text: str) -> tuple[str, str | None]:
+    from cases.models import HOLD_REASONS
+
+    key = text.strip().lower()
+    if key in HOLD_REASONS:
+        return key, None
+    return _HOLD_WORDS.get(text.strip(), "other"), text
+
+
+def _locking(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name != "sqlite"
+
+
+async def find_case(session: AsyncSession, *, client_id: str, external_id: str,
+                    lock: bool = False) -> Case | None:
+    """The case of ``client_id`` with ``external_id``, or None."""
+    q = select(Case).where(Case.client_id == client_id, Case.external_id == external_id)
+    if lock and _locking(session):
+        q = q.with_for_update()
+    return (await session.scalars(q)).first()
+
+
+async def get_case(session: AsyncSession, case_id: str, *, lock: bool = False) -> Case:
+    """The case with ``case_id``; NoSuchCase otherwise."""
+    q = select(Case).where(Case.id == case_id)
+    if lock and _locking(session):
+        q = q.with_for_update()
+    case = (await session.scalars(q)).first()
+    if case is None:
+        raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
+    return case
+
+
+async def _sync_contacts(session: AsyncSession, case: Case, contacts: Sequence[ContactIn], now: datetime) -> None:
+    rows = {c.number: c for c in (await session.scalars(
+        select(CaseContact).where(CaseContact.case_id == case.id))).all()}
+    listed = set()
+    for c in contacts:
+        listed.add(c.number)
+        row = rows.get(c.number)
+        if row is None:
+            session.add(CaseContact(case_id=case.id, number=c.number, kind=c.kind, relation=c.relation,
+                                    status=c.status, status_source="case_system", updated_at=now))
+            continue
+        row.kind, row.relation, row.removed_at, row.updated_at = c.kind, c.relation, None, now
+        # a number we found invalid (wrong number, do not call) is not revived by a re-import saying 'valid'
+        if not (row.status_source != "case_system" and row.status != "valid" and c.status == "valid"):
+            row.status, row.status_source = c.status, "case_system"
+    for number, row in rows.items():
+        if number not in listed and row.removed_at is None:
+            row.removed_at = now
+
+
+async def upsert_case(session: AsyncSession, events: EventLog, *, client_id: str, data: CaseIn,
+                      now: datetime, by: str) -> UpsertResult:
+    """Create or update a case from the case system; an unchanged fingerprint is a no-op (no event)."""
+    fingerprint = data.fingerprint()
+    case = await find_case(session, client_id=client_id, external_id=data.external_id, lock=True)
+    if case is not None and case.fingerprint == fingerprint:
+        return UpsertResult(case.id, "unchanged")
+    created = case is None
+    if case is None:
+        case = Case(id=new_id(), client_id=client_id, external_id=data.external_id, status="active",
+                    created_at=now)
+        session.add(case)
+    case.batch_id = data.batch
+    case.debtor_name, case.amount, case.currency = data.debtor_name, data.amount, data.currency
+    case.days_overdue, case.address, case.region = data.days_overdue, data.address, data.region
+    case.timezone, case.assigned_agent, case.team = data.timezone, data.agent, data.team
+    case.received_at = data.received_at or (case.received_at if not created else now)
+    case.fingerprint, case.updated_at = fingerprint, now
+    if data.status in ("closed", "paid"):
+        case.status = data.status
+    elif case.status in ("closed", "paid"):
+        case.status = "active"  # reopened by the case system
+    await session.flush()
+    await _sync_contacts(session, case, data.contacts, now)
+    await session.flush()
+    await events.record(session, DomainEvent(
+        type=ev.CASE_IMPORTED if created else ev.CASE_UPDATED, case_id=case.id, client_id=client_id,
+        occurred_at=now, payload=ev.case_payload(case, change="import")))
+    if data.status == "on_hold" and data.hold_reason is not None:
+        reason, note = _hold_reason(data.hold_reason)
+        for hold in await active_holds(session, case.id):
+            if hold.source == "case_system" and hold.reason != reason:
+                await release_holds(session, events, case, by=by, now=now, reason=hold.reason,
+                                    source="case_system")
+        await apply_hold(session, events, case, reason=reason, source="case_system", by=by, now=now, note=note)
+    else:
+        await release_holds(session, events, case, by=by, now=now, source="case_system")
+    refresh_status(case, bool(await active_holds(session, case.id)))
+    return UpsertResult(case.id, "created" if created else "updated")
+
+
+async def _changed(session: AsyncSession, events: EventLog, case: Case, now: datetime, **extra: Any) -> None:
+    case.updated_at = now
+    await session.flush()
+    await events.record(session, DomainEvent(type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id,
+                                             occurred_at=now, payload=ev.case_payload(case, **extra)))
+
+
+async def set_status(session: AsyncSession, events: EventLog, case: Case, *, status: str, now: datetime) -> None:
+    """Close, mark paid, or reopen (``active``) a case."""
+    if status not in ("active", "closed", "paid"):
+        raise ValueError(f"cannot set status {status!r} directly")
+    if case.status == status:
+        return
+    if status == "active":
+        case.status = "active"
+        refresh_status(case, bool(await active_holds(session, case.id)))
+    else:
+        case.status = status
+    await _changed(session, events, case, now, change="status")
+
+
+async def assign(session: AsyncSession, events: EventLog, case: Case, *, agent: str | None, team: str | None,
+                 now: datetime) -> None:
+    """Assign the case to an agent and team."""
+    if (case.assigned_agent, case.team) == (agent, team):
+        return
+    case.assigned_agent, case.team = agent, team
+    await _changed(session, events, case, now, change="assignment")
+
+
+async def set_number_status(session: AsyncSession, events: EventLog, case: Case, *, number: str,
+                            status: str | None = None, source: str, now: datetime,
+                            third_party_objected: bool | None = None, zone: str | None = None) -> CaseContact:
+    """Change a number's status (valid, invalid, do_not_call), objection flag or stated zone."""
+    row = (await session.scalars(select(CaseContact).where(CaseContact.case_id == case.id,
+                                                           CaseContact.number == number))).first()
+    if row is None:
+        raise NoSuchContact(f"{number} is not a number of case {case.id}", details={"number": number})
+    before = (row.status, row.third_party_objected, row.zone)
+    if status is not None:
+        row.status, row.status_source = status, source
+    if third_party_objected is not None:
+        row.third_party_objected = third_party_objected
+    if zone is not None:
+        row.zone = zone
+    if (row.status, row.third_party_objected, row.zone) != before:
+        row.updated_at = now
+        await _changed(session, events, case, now, change="number_status", number_status=row.status,
+                       number_kind=row.kind)
+    return row
+
+
+class CaseService:
+    """Opens the units of work of the cases use cases for the HTTP layer and the CLI."""
+
+    def __init__(self, *, db: Database, events: EventLog, clock: Clock) -> None:
+        self.db, self.events, self.clock = db, events, clock
+
+    async def upsert(self, *, client_id: str, data: CaseIn, by: str) -> UpsertResult:
+        """PUT a case; retried once when a concurrent request created it first."""
+        for attempt in (1, 2):
+            try:
+                async with self.db.begin() as s:
+                    result = await upsert_case(s, self.events, client_id=client_id, data=data,
+                                               now=self.clock.now(), by=by)
+                self.events.committed()
+                return result
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def bulk_upsert(self, *, client_id: str, items: Sequence[Any], by: str, batch: str | None = None,
+                          default_region: str = "CN", chunk: int = BULK_CHUNK) -> list[ItemResult]:
+        """Validate each item alone and upsert the good ones, one transaction per chunk, one savepoint
+        per item: a bad item is reported and never undoes the good ones."""
+        results: list[ItemResult] = []
+        good: list[tuple[ItemResult, CaseIn]] = []
+        for index, raw in enumerate(items):
+            ext = raw.get("external_id") if isinstance(raw, dict) else None
+            item = ItemResult(index, str(ext) if ext is not None else None, "invalid")
+            results.append(item)
+            if isinstance(raw, dict) and batch is not None and "batch" not in raw:
+                raw = {**raw, "batch": batch}
+            try:
+                data = CaseIn.model_validate(raw, context={"default_region": default_region})
+            except ValidationError as exc:
+                item.errors = [{"field": ".".join(str(p) for p in e["loc"]) or "(item)",
+                                "message": e["msg"]} for e in exc.errors(include_url=False, include_input=False)]
+                continue
+            good.append((item, data))
+        for start in range(0, len(good), chunk):
+            await self._chunk(client_id, good[start:start + chunk], by)
+        return results
+
+    async def upsert_many(self, *, client_id: str, cases: Sequence[CaseIn], by: str, chunk: int = BULK_CHUNK,
+                          progress: Callable[[int], None] | None = None) -> list[ItemResult]:
+        """Upsert already validated cases, one transaction per chunk (the CLI import)."""
+        items = [(ItemResult(i, c.external_id, "error"), c) for i, c in enumerate(cases)]
+        for start in range(0, len(items), chunk):
+            await self._chunk(client_id, items[start:start + chunk], by)
+            if progress is not None:
+                progress(min(start + chunk, len(items)))
+        return [item for item, _ in items]
+
+    async def _chunk(self, client_id: str, part: list[tuple[ItemResult, CaseIn]], by: str) -> None:
+        async with self.db.begin() as s:
+            now = self.clock.now()
+            for item, data in part:
+                try:
+                    async with s.begin_nested():
+                        res = await upsert_case(s, self.events, client_id=client_id, data=data, now=now, by=by)
+                except IntegrityError as exc:
+                    item.result, item.errors = "error", [{"field": "(item)", "message": str(exc.orig)[:200]}]
+                    continue
+                item.result, item.case_id = res.result, res.case_id
+        self.events.committed()
+
+    async def get(self, case_id: str) -> tuple[Case, list[CaseContact], list[CaseHold]]:
+        """A case with its numbers and active holds."""
+        async with self.db.read() as s:
+            case = await get_case(s, case_id)
+            contacts = list((await s.scalars(select(CaseContact).where(CaseContact.case_id == case_id)
+                                             .order_by(CaseContact.number))).all())
+            return case, contacts, await active_holds(s, case_id)
+
+    async def find(self, *, client_id: str, external_id: str) -> Case:
+        """The case of a client by external id; NoSuchCase otherwise."""
+        async with self.db.read() as s:
+            case = await find_case(s, client_id=client_id, external_id=external_id)
+        if case is None:
+            raise NoSuchCase(f"no case {external_id} for client {client_id}",
+                             details={"client": client_id, "external_id": external_id})
+        return case
+
+    async def hold(self, case_id: str, *, reason: str, by: str, source: str = "case_system",
+                   note: str | None = None) -> CaseHold | None:
+        """Apply a hold now: it takes effect for every dial not yet originated (the gate reads it)."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            hold = await apply_hold(s, self.events, case, reason=reason, source=source, by=by,
+                                    now=self.clock.now(), note=note)
+        self.events.committed()
+        return hold
+
+    async def release(self, case_id: str, *, reason: str, by: str) -> list[CaseHold]:
+        """Release the case's active holds with ``reason``."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            released = await release_holds(s, self.events, case, by=by, now=self.clock.now(), reason=reason)
+        self.events.committed()
+        return released
+
+    async def set_status(self, case_id: str, status: str) -> Case:
+        """Close, mark paid or reopen."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            await set_status(s, self.events, case, status=status, now=self.clock.now())
+        self.events.committed()
+        return case
+
+    async def assign(self, case_id: str, *, agent: str | None, team: str | None) -> Case:
+        """Assign to an agent and team."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            await assign(s, self.events, case, agent=agent, team=team, now=self.clock.now())
+        self.events.committed()
+        return case
+
+    async def number_status(self, case_id: str, *, number: str, status: str | None, source: str,
+                            third_party_objected: bool | None = None, zone: str | None = None) -> CaseContact:
+        """Change a number's status / objection / stated zone."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            if case.status in ("closed", "paid") and status == "valid":
+                raise CaseClosed("the case is closed", details={"case_id": case_id})
+            row = await set_number_status(s, self.events, case, number=number, status=status, source=source,
+                                          now=self.clock.now(), third_party_objected=third_party_objected,
+                                          zone=zone)
+        self.events.committed()
+        return row
+
+    async def add_window(self, case_id: str, *, scope: str, number: str | None, weekdays: Sequence[int],
+                         start: Any, end: Any, zone: str, expires_at: datetime | None, recorded_by: str,
+                         call_id: str | None) -> Any:
+        """Record an agreed window."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            window = await add_window(s, self.events, case, scope=scope, number=number, weekdays=weekdays,
+                                      start=start, end=end, zone=zone, expires_at=expires_at,
+                                      recorded_by=recorded_by, call_id=call_id, now=self.clock.now())
+        self.events.committed()
+        return window
+
+    async def windows(self, case_id: str) -> list[Any]:
+        """Active agreed windows of a case."""
+        async with self.db.read() as s:
+            await get_case(s, case_id)
+            return list(await list_windows(s, case_id, now=self.clock.now()))
+
+    async def revoke_window(self, case_id: str, window_id: str) -> Any:
+        """Revoke an agreed window."""
+        async with self.db.begin() as s:
+            case = await get_case(s, case_id, lock=True)
+            window = await revoke_window(s, self.events, case, window_id=window_id, now=self.clock.now())
+        self.events.committed()
+        return window

@@ -1,0 +1,23 @@
+"""Errors of the webhooks domain."""
+
+from __future__ import annotations
+
+from core.errors import NotFound, ValidationFailed
+
+
+class NoSuchSubscription(NotFound):
+    """No webhook subscription with that id."""
+
+    code = "no-such-subscription"
+
+
+class NoSuchDelivery(NotFound):
+    """No delivery with that id."""
+
+    code = "no-such-delivery"
+
+
+class BadEventPattern(ValidationFailed):
+    """An event type pattern is not ``*``, ``prefix.*`` or an exact type."""
+
+    code = "bad-event-pattern"

@@ -1,0 +1,94 @@
+"""Request and response models of the webhook admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SubscriptionIn(BaseModel):
+    """Create a subscription."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2048)
+    event_types: list[str] = Field(min_length=1, max_length=50, description="'*', 'call.*' or exact types")
+    description: str = Field("", max_length=200)
+
+
+class SubscriptionPatch(BaseModel):
+    """Change a subscription; ``active: true`` re-queues what was parked while it was disabled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, min_length=8, max_length=2048)
+    event_types: list[str] | None = Field(None, min_length=1, max_length=50)
+    description: str | None = Field(None, max_length=200)
+    active: bool | None = None
+    rotate_secret: bool = Field(False, description="add a new secret (shown once); all sign until dropped")
+    drop_old_secrets: bool = False
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription (secrets never shown, except ``secret`` once after creation or rotation)."""
+
+    id: str
+    url: str
+    description: str
+    event_types: list[str]
+    active: bool
+    disabled_reason: str | None
+    created_by: str
+    created_at: datetime
+    secret_count: int
+    secret: str | None = None
+
+
+class DeliveryOut(BaseModel):
+    """One outbox message of one subscription."""
+
+    id: int
+    webhook_id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    ordering_key: str | None
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    """One HTTP attempt."""
+
+    attempt_no: int
+    at: datetime
+    outcome: str
+    status: int | None
+    duration_ms: int
+    response_excerpt: str
+    error: str | None
+
+
+class DeliveryQuery(BaseModel):
+    """Filters of the delivery list (newest first)."""
+
+    subscription_id: str | None = None
+    state: str | None = Field(None, pattern="^(pending|delivered|dead|disabled)$")
+    event_type: str | None = None
+    before_id: int | None = None
+    limit: int = Field(50, ge=1, le=500)
+
+
+class ReplayIn(BaseModel):
+    """Replay dead or disabled deliveries (by id), or all dead ones of a subscription."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    subscription_id: str | None = None

@@ -1,0 +1,187 @@
+"""Webhook use cases: manage subscriptions, read deliveries and attempts, replay failed ones; and the
+wiring of the outbox and dispatcher into the application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.settings import HookSettings
+from core.clock import Clock
+from db.engine import Database
+from hooks.dispatcher import Dispatcher, disable_subscription
+from hooks.errors import NoSuchDelivery, NoSuchSubscription
+from hooks.models import Delivery, DeliveryAttempt, Subscription
+from hooks.outbox import Outbox, check_patterns
+from hooks.signing import generate_secret
+from hooks.targets import resolve_and_check
+
+if TYPE_CHECKING:
+    from app.container import Container
+    from core.tasks import TaskGroup
+
+REPLAYABLE = ("dead", "disabled")
+
+
+class HookService:
+    """Subscriptions and their deliveries, for the admin API."""
+
+    def __init__(self, *, db: Database, settings: HookSettings, clock: Clock,
+                 wake: Callable[[], None] | None = None) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+        self._wake = wake or (lambda: None)
+
+    async def _check_url(self, url: str) -> None:
+        await resolve_and_check(url, allow_private=self.settings.allow_private_targets)
+
+    async def create(self, *, url: str, event_types: list[str], description: str,
+                     created_by: str) -> tuple[Subscription, str]:
+        """Create an active subscription; returns it and its secret (shown this once)."""
+        patterns = check_patterns(event_types)
+        await self._check_url(url)
+        secret = generate_secret()
+        now = self.clock.now()
+        sub = Subscription(url=url, event_types=patterns, secrets=[secret], description=description,
+                           active=True, created_by=created_by, created_at=now, updated_at=now)
+        async with self.db.begin() as s:
+            s.add(sub)
+        return sub, secret
+
+    async def subscriptions(self) -> list[Subscription]:
+        """Every subscription, oldest first."""
+        async with self.db.read() as s:
+            return list((await s.scalars(select(Subscription).order_by(Subscription.created_at))).all())
+
+    async def get(self, subscription_id: str) -> Subscription:
+        """One subscription."""
+        async with self.db.read() as s:
+            return await _subscription(s, subscription_id)
+
+    async def update(self, subscription_id: str, *, url: str | None = None, event_types: list[str] | None = None,
+                     description: str | None = None, active: bool | None = None, rotate_secret: bool = False,
+                     drop_old_secrets: bool = False) -> tuple[Subscription, str | None]:
+        """Change a subscription; returns it and the new secret when one was added."""
+        if url is not None:
+            await self._check_url(url)
+        patterns = check_patterns(event_types) if event_types is not None else None
+        new_secret = generate_secret() if rotate_secret else None
+        now = self.clock.now()
+        requeued = 0
+        async with self.db.begin() as s:
+            sub = await _subscription(s, subscription_id, lock=not self.db.is_sqlite)
+            if url is not None:
+                sub.url = url
+            if patterns is not None:
+                sub.event_types = patterns
+            if description is not None:
+                sub.description = description
+            if new_secret is not None:
+                sub.secrets = [new_secret, *sub.secrets]
+            if drop_old_secrets:
+                sub.secrets = sub.secrets[:1]
+            if active is True and not sub.active:
+                sub.active, sub.disabled_reason, sub.disabled_at = True, None, None
+                res = await s.execute(update(Delivery).where(Delivery.subscription_id == sub.id,
+                                                             Delivery.state == "disabled")
+                                      .values(state="pending", attempts=0, next_attempt_at=now, finished_at=None))
+                requeued = int(res.rowcount or 0)  # type: ignore[attr-defined]
+            elif active is False and sub.active:
+                await disable_subscription(s, sub.id, reason="disabled by an admin", now=now)
+                await s.refresh(sub)
+            sub.updated_at = now
+        if requeued:
+            self._wake()
+        return sub, new_secret
+
+    async def delete(self, subscription_id: str) -> None:
+        """Delete a subscription with its deliveries and attempts."""
+        async with self.db.begin() as s:
+            sub = await _subscription(s, subscription_id)
+            ids = select(Delivery.id).where(Delivery.subscription_id == sub.id)
+            await s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
+            await s.execute(delete(Delivery).where(Delivery.subscription_id == sub.id))
+            await s.delete(sub)
+
+    async def deliveries(self, *, subscription_id: str | None = None, state: str | None = None,
+                         event_type: str | None = None, before_id: int | None = None,
+                         limit: int = 50) -> list[Delivery]:
+        """Deliveries newest first (``state='dead'`` is the dead-letter list)."""
+        q = select(Delivery)
+        if subscription_id:
+            q = q.where(Delivery.subscription_id == subscription_id)
+        if state:
+            q = q.where(Delivery.state == state)
+        if event_type:
+            q = q.where(Delivery.event_type == event_type)
+        if before_id:
+            q = q.where(Delivery.id < before_id)
+        async with self.db.read() as s:
+            return list((await s.scalars(q.order_by(Delivery.id.desc()).limit(limit))).all())
+
+    async def attempts(self, delivery_id: int) -> list[DeliveryAttempt]:
+        """Every attempt of a delivery, in order."""
+        async with self.db.read() as s:
+            if await s.get(Delivery, delivery_id) is None:
+                raise NoSuchDelivery(f"no delivery {delivery_id}", details={"delivery_id": delivery_id})
+            return list((await s.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
+                                         .order_by(DeliveryAttempt.id))).all())
+
+    async def replay(self, delivery_ids: list[int] | None = None, *, subscription_id: str | None = None) -> int:
+        """Queue dead/disabled deliveries again (same ``webhook-id``); returns how many were queued.
+
+        A replayed message is sent after the key's pending ones: order is kept among pending messages, but
+        a replay is by nature later than what was already delivered.
+        """
+        now = self.clock.now()
+        q = update(Delivery).where(Delivery.state.in_(REPLAYABLE))
+        if delivery_ids:
+            q = q.where(Delivery.id.in_(delivery_ids))
+        elif subscription_id:
+            q = q.where(Delivery.subscription_id == subscription_id, Delivery.state == "dead")
+        else:
+            return 0
+        async with self.db.begin() as s:
+            res = await s.execute(q.values(state="pending", attempts=0, next_attempt_at=now, finished_at=None,
+                                           leased_until=None, leased_by=None))
+        count = int(res.rowcount or 0)  # type: ignore[attr-defined]
+        if count:
+            self._wake()
+        return count
+
+
+async def _subscription(s: AsyncSession, subscription_id: str, *, lock: bool = False) -> Subscription:
+    q = select(Subscription).where(Subscription.id == subscription_id)
+    if lock:
+        q = q.with_for_update()
+    sub = (await s.scalars(q)).first()
+    if sub is None:
+        raise NoSuchSubscription(f"no subscription {subscription_id}", details={"subscription_id": subscription_id})
+    return sub
+
+
+def subscription_json(sub: Subscription, secret: str | None = None) -> dict[str, object]:
+    """The API form of a subscription (secrets never, except a just-created one)."""
+    return {"id": sub.id, "url": sub.url, "description": sub.description, "event_types": sub.event_types,
+            "active": sub.active, "disabled_reason": sub.disabled_reason, "created_by": sub.created_by,
+            "created_at": sub.created_at, "secret_count": len(sub.secrets), "secret": secret}
+
+
+def start_hooks(container: Container, tasks: TaskGroup, *, name: str) -> HookService:
+    """Wire webhooks into a composed application: the outbox writer, the dispatcher task, the service.
+
+    Call from ``app.compose`` after the container is built; the dispatcher's HTTP session lives inside its
+    task and closes when the task group cancels it.
+    """
+    settings = container.settings.hooks
+    Outbox(container.clock).install(container.events)
+    dispatcher = Dispatcher(container.db, settings, None, container.clock, name=name)
+    container.events.add_commit_listener(dispatcher.wake)
+    tasks.spawn(dispatcher.run(), name="hooks-dispatcher")
+    service = HookService(db=container.db, settings=settings, clock=container.clock, wake=dispatcher.wake)
+    container.extras["hooks"] = service
+    container.extras["hooks.dispatcher"] = dispatcher
+    return service
+

@@ -1,0 +1,51 @@
+"""The outbox writer: deliveries written in the event's transaction, per matching active subscription."""
+
+import pytest
+from sqlalchemy import select
+
+from core.clock import FakeClock
+from core.events import DomainEvent
+from hooks.errors import BadEventPattern
+from hooks.models import Delivery
+from hooks.outbox import check_patterns, matches, webhook_id
+from tests.unit.hooks.helpers import T0, emit, wiring
+
+
+def test_patterns_match_by_prefix_exact_or_everything():
+    assert matches(["call.*"], "call.ended") and not matches(["call.*"], "case.updated")
+    assert matches(["*"], "anything.at_all") and matches(["hold.applied"], "hold.applied")
+    assert not matches(["hold.applied"], "hold.released") and not matches(["call.*"], "callx.y")
+    with pytest.raises(BadEventPattern):
+        check_patterns(["ca*ll"])
+    with pytest.raises(BadEventPattern):
+        check_patterns([])
+
+
+async def test_deliveries_follow_active_matching_subscriptions(database):
+    clock = FakeClock(T0)
+    events, svc = wiring(database, clock)
+    calls, _ = await svc.create(url="http://127.0.0.1:9/a", event_types=["call.*"], description="", created_by="a")
+    every, _ = await svc.create(url="http://127.0.0.1:9/b", event_types=["*"], description="", created_by="a")
+    off, _ = await svc.create(url="http://127.0.0.1:9/c", event_types=["*"], description="", created_by="a")
+    await svc.update(off.id, active=False)
+    e1 = await emit(database, events, "call.ended", call_id="k1", case_id="c1")
+    e2 = await emit(database, events, "case.updated", case_id="c1")
+    async with database.read() as s:
+        rows = (await s.scalars(select(Delivery).order_by(Delivery.id))).all()
+    got = {(r.event_id, r.subscription_id) for r in rows}
+    assert got == {(e1, calls.id), (e1, every.id), (e2, every.id)}
+    assert all(r.ordering_key == "case:c1" and r.state == "pending" for r in rows)
+    assert {r.webhook_id for r in rows if r.event_id == e1} == {webhook_id(e1, calls.id), webhook_id(e1, every.id)}
+    assert webhook_id(e1, calls.id) == webhook_id(e1, calls.id) != webhook_id(e2, calls.id)
+
+
+async def test_a_rolled_back_change_leaves_no_delivery(database):
+    clock = FakeClock(T0)
+    events, svc = wiring(database, clock)
+    await svc.create(url="http://127.0.0.1:9/a", event_types=["*"], description="", created_by="a")
+    with pytest.raises(RuntimeError):
+        async with database.begin() as s:
+            await events.record(s, DomainEvent(type="case.updated", case_id="c1", payload={}))
+            raise RuntimeError("the change failed")
+    async with database.read() as s:
+        assert (await s.scalars(select(Delivery))).all() == []
