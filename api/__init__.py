@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def extra_routers() -> list[Router]:
-    """Routers of the feature packages beyond calls (recordings, compliance, cases, hooks, reports)."""
-    from api import compliance
+    """Routers of the feature packages beyond calls (compliance, cases, hooks, recordings, reports)."""
+    from api import cases, compliance, hooks
 
-    return [compliance.router, *(__import__(f"api.{m}", fromlist=["router"]).router for m in ("cases", "hooks"))]
+    return [compliance.router, cases.router, hooks.router]

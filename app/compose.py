@@ -15,8 +15,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from cases.service import record_contact
 from config.settings import Settings
 from core.clock import Clock
 from core.events import EventLog
@@ -26,9 +28,12 @@ from db.engine import Database
 from db.migrate import migrate
 from dialer.ami import AmiClient, AmiMessage
 from dialer.gate import DialGate
+from dialer.models import Call
 from dialer.pbx import PbxGateway
 from dialer.service import CallService
+from dialer.states import CallState
 from dialer.translate import INTERESTING, translate
+from hooks.service import start_hooks
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +67,16 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=pbx,
                               calls=None)  # type: ignore[arg-type]  # set just below
         if gate is None:
+            from cases.directory import CaseDirectoryAdapter
             from compliance.service import ComplianceGate
 
             gate = ComplianceGate(db=db, events=events, settings=settings.compliance,
-                                  dialer=settings.dialer, clock=clock)
+                                  dialer=settings.dialer, clock=clock, cases=CaseDirectoryAdapter())
         container.calls = CallService(db=db, events=events, pbx=pbx, gate=gate, settings=settings.dialer,
                                       clock=clock)
         container.extras["gate"] = gate
+        container.calls.add_state_listener(_record_contact_when_ended)
+        start_hooks(container, tasks, name=instance_name(settings))
         for name, client in clients.items():
             _wire_pbx(name, client, container, tasks)
         tasks.spawn(stream.run(), name="event-stream")
@@ -76,6 +84,12 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         stack.callback(stream.close)
         container.extras["tasks"] = tasks
         yield container
+
+
+async def _record_contact_when_ended(session: AsyncSession, call: Call, state: CallState) -> None:
+    """Every ended call of a case goes into the case's immutable contact log."""
+    if state is CallState.ENDED and call.case_id:
+        await record_contact(session, call)
 
 
 def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> None:

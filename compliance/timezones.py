@@ -96,7 +96,7 @@ def resolve_zones(number_e164: str, *, case_zone: str | None = None, address_zon
         if zone is None or not zone.strip():
             continue
         if is_valid_zone(zone.strip()):
-            candidates.append(ZoneCandidate(zone=zone.strip(), source=source))  # type: ignore[arg-type]
+            candidates.append(ZoneCandidate(zone=zone.strip(), source=source))
         else:
             rejected.append(f"{source}:{zone}")
     phone, phone_source = _phone_zones(number_e164, unknown, have_other=bool(candidates))

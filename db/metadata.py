@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import auth.models
-import cases.models, hooks.models  # noqa: E401, I001 - feature tables (cases, hooks)
+import cases.models
 import compliance.models
 import core.models
 import dialer.models
+import hooks.models
 from db.base import Base
 
-MODEL_MODULES = (auth.models, compliance.models, core.models, dialer.models)
+MODEL_MODULES = (auth.models, cases.models, compliance.models, core.models, dialer.models, hooks.models)
 target_metadata = Base.metadata

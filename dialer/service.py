@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,13 +35,16 @@ from dialer.states import CallFacts, CallState, CallStatus, derive, transitions
 from dialer.translate import FactUpdate
 
 log = logging.getLogger(__name__)
+StateListener = Callable[[AsyncSession, Call, CallState], Awaitable[None]]
 
 _COLUMN_FACTS = (
     "originated_at", "agent_ringing_at", "agent_answered_at", "customer_ringing_at", "answered_at",
     "ended_at", "cancel_requested_at", "dial_status", "failure", "agent_channel", "customer_channel",
     "customer_uniqueid",
 )
-_JSON_FACTS = ("agent_dial_status", "originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text")
+_JSON_FACTS = (
+    "agent_dial_status", "originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text",
+)
 DIAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
 SEE_ALL_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
 
@@ -92,6 +96,12 @@ class CallService:
                  settings: DialerSettings, clock: Clock) -> None:
         self.db, self.events, self.pbx, self.gate = db, events, pbx, gate
         self.settings, self.clock = settings, clock
+        self._state_listeners: list[StateListener] = []
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener(session, call, state)`` inside the transaction whenever a call reaches a new state
+        (other features hook in here: the contact log when a call ends, recordings when the agent answers)."""
+        self._state_listeners.append(listener)
 
     # -- requesting -----------------------------------------------------------------------------
     async def request_call(self, principal: Principal, *, agent_id: str, number: str,
@@ -184,6 +194,8 @@ class CallService:
             store(call, after_facts, after)
             for state in transitions(before, after):
                 await self._record(s, f"call.{state.value}", call)
+                for listener in self._state_listeners:
+                    await listener(s, call, state)
             if before.state == after.state == CallState.ENDED and before != after:
                 await self._record(s, "call.corrected", call)
             post.extend(await self._decide_actions(s, call, before_facts, after_facts))

@@ -9,7 +9,7 @@ from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
 from sandbox.phones.client import PhonesProcess
 from sandbox.phones.config import AgentPhone, PhonesConfig
-from tests.integration.pbx.conftest import AGENTS
+from tests.integration.conftest import AGENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -54,10 +54,10 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         stream = EventStream(db, poll_interval=0.05)
         events.add_commit_listener(stream.wake)
         clock = Clock()
-        calls = CallService(db=db, events=events, pbx=pbx, gate=AllowAllGate(),  # type: ignore[arg-type]
+        calls = CallService(db=db, events=events, pbx=pbx, gate=AllowAllGate(),
                             settings=settings.dialer, clock=clock)
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream,
-                              pbx=pbx, calls=calls)  # type: ignore[arg-type]
+                              pbx=pbx, calls=calls)
         tasks.spawn(stream.run(), name="stream")
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

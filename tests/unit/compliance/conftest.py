@@ -25,7 +25,7 @@ def local(
 
 def window_policy(start: str, end: str, **kw: object) -> Policy:
     """A policy with the same single interval every day and nothing else."""
-    return Policy(id="T", name="test", windows=WeeklyWindows.every_day(interval(start, end)), **kw)  # type: ignore[arg-type]
+    return Policy(id="T", name="test", windows=WeeklyWindows.every_day(interval(start, end)), **kw)
 
 
 @pytest.fixture

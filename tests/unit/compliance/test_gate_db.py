@@ -68,7 +68,7 @@ async def make(db: Database, *, profile: str = "CN", at: datetime = MORNING_SHAN
     events = EventLog()
     gate = ComplianceGate(db=db, events=events, settings=ComplianceSettings(default_profile=profile),
                           dialer=DialerSettings(), clock=clock, cases=cases)
-    calls = CallService(db=db, events=events, pbx=pbx, gate=gate, settings=DialerSettings(), clock=clock)  # type: ignore[arg-type]
+    calls = CallService(db=db, events=events, pbx=pbx, gate=gate, settings=DialerSettings(), clock=clock)
     return Harness(db, clock, pbx, calls, cases)
 
 
