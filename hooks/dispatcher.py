@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import HookSettings
 from core.clock import Clock
+from core.errors import UpstreamUnavailable
 from core.models import DomainEventRow
 from db.engine import Database
 from hooks.backoff import next_attempt_at
@@ -117,7 +118,11 @@ class Dispatcher:
             await asyncio.gather(*self._inflight, return_exceptions=True)
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
-            await self._flush_now()
+            try:
+                await self._flush_now()
+            except UpstreamUnavailable:
+                # Results not recorded now are re-sent after the lease expires, with the same webhook-id.
+                log.warning("webhook results could not be recorded at shutdown; they will be re-sent")
 
     async def _claim_and_start(self) -> int:
         limit = min(self.settings.batch_size, self.settings.concurrency * 4)
