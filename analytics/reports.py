@@ -135,6 +135,8 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     for row in (await session.execute(stmt)).all():
         key = tuple(_label(d, v) for d, v in zip(q.group_by, row[:len(q.group_by)], strict=True))
         vals = [float(v or 0) for v in row[len(q.group_by):]]
+        if not any(vals):  # the single row of an ungrouped aggregate over nothing
+            continue
         acc = groups.get(key)
         if acc is None:
             groups[key] = vals

@@ -48,11 +48,12 @@ class Plan:
     tz: str = "Asia/Shanghai"
     end: date = date(2025, 6, 30)
     clients: int = 8
+    per_agent_day: int = CALLS_PER_AGENT_DAY
 
     @property
     def agents(self) -> int:
         """About 300 working days of history, 10..400 agents."""
-        return max(10, min(400, math.ceil(self.calls / CALLS_PER_AGENT_DAY / 300)))
+        return max(10, min(400, math.ceil(self.calls / self.per_agent_day / 300)))
 
 
 def _w(pairs: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
@@ -68,7 +69,7 @@ def generate(plan: Plan) -> Iterator[tuple[Any, ...]]:
     skill = {a: rng.uniform(0.7, 1.3) for a in agents}
     clients = [f"bank{i + 1}" for i in range(plan.clients)]
     client_of = {a: clients[i % plan.clients] for i, a in enumerate(agents)}
-    per_day = max(1, plan.agents * CALLS_PER_AGENT_DAY)
+    per_day = max(1, plan.agents * plan.per_agent_day)
     days = []
     d = plan.end
     while len(days) * per_day < plan.calls:
