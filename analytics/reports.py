@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.errors import BadGroupBy, NoSuchReport
@@ -32,6 +32,7 @@ from analytics.rollup import calls, raw_hourly
 from analytics.timezones import local_minute, offset_segments, time_key, time_label
 
 DIM_COLUMN = dict(zip(ENTITY_DIMENSIONS, DIM_COLUMNS, strict=True))
+DIMENSION_OF = {v: k for k, v in DIM_COLUMN.items()}
 TALK_COLS = tuple(f"t{i:02d}" for i in range(TALK_BUCKETS))
 RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
 
@@ -210,7 +211,11 @@ def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
             cond.append(r.hour < h1)
             dcond.append(dirty.c.hour < h1)
         cond += [r[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
-        parts.append(select(r.hour, *(r[d] for d in DIM_COLUMNS), *(r[b] for b in base)).where(*cond))
+        # pre-grouped by (hour, requested dimensions): on SQLite a prefix of the primary key streams without a sort
+        kept = [r[d] if DIMENSION_OF[d] in q.group_by else literal("").label(d) for d in DIM_COLUMNS]
+        grouped = [r[d] for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
+        parts.append(select(r.hour, *kept, *(func.sum(r[b]).label(b) for b in base)).where(*cond)
+                     .group_by(r.hour, *grouped))
         stmt, group = raw_hourly(dialect, base)
         join = and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at)
         parts.append(stmt.join(dirty, join).where(*dcond, *_raw_filters(q)).group_by(*group))
