@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, String, column, false, func, literal, select, table
 
-from analytics.probe import has_table
+from analytics.probe import dialect_of, has_table
 from analytics.rollup import epoch_hour_sql
 from analytics.timezones import local_minute, time_key, time_label
 from db.base import UTCDateTime
@@ -31,7 +31,7 @@ async def blocked_counts(session: AsyncSession, q: ReportQuery,
     if any(d not in BLOCKED_DIMENSIONS for d in dims) or not await has_table(session, "compliance_decisions"):
         return None
     d = decisions.c
-    lm = local_minute(epoch_hour_sql(d.at, session.bind.dialect.name), segments)
+    lm = local_minute(epoch_hour_sql(d.at, dialect_of(session)), segments)
     keys = [(time_key(g, lm) if g in TIME else func.coalesce(d[BLOCKED_DIMENSIONS[g]], literal(""))).label(g)
             for g in q.group_by]
     cond = [d.allowed == false()]

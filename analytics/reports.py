@@ -28,6 +28,7 @@ from analytics.metrics import (
     TIME_DIMENSIONS,
 )
 from analytics.models import DIM_COLUMNS, dirty, epoch_hour, rollup
+from analytics.probe import dialect_of
 from analytics.rollup import calls, raw_hourly
 from analytics.timezones import local_minute, offset_segments, time_key, time_label
 
@@ -129,13 +130,13 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         from analytics.sla import first_call_sla
 
         return await first_call_sla(session, q, spec, now=now or datetime.now(UTC))
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     segments = await _segments(session, q) if any(d in TIME_DIMENSIONS for d in q.group_by) else ((0, 0),)
     stmt = _report_stmt(dialect, q, spec.base, segments)
     groups: dict[tuple[Any, ...], list[float]] = {}
-    for row in (await session.execute(stmt)).all():
-        key = tuple(_label(d, v) for d, v in zip(q.group_by, row[:len(q.group_by)], strict=True))
-        vals = [float(v or 0) for v in row[len(q.group_by):]]
+    for rec in (await session.execute(stmt)).all():
+        key = tuple(_label(d, v) for d, v in zip(q.group_by, rec[:len(q.group_by)], strict=True))
+        vals = [float(v or 0) for v in rec[len(q.group_by):]]
         if not any(vals):  # the single row of an ungrouped aggregate over nothing
             continue
         acc = groups.get(key)
@@ -162,9 +163,9 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     if blocked is not None:
         for key in blocked:
             if key not in groups:  # groups with blocked attempts only
-                row = dict(zip(q.group_by, key, strict=True))
-                row.update(derive(spec, dict.fromkeys(spec.base, 0.0), blocked[key]))
-                rows.append(row)
+                extra = dict(zip(q.group_by, key, strict=True))
+                extra.update(derive(spec, dict.fromkeys(spec.base, 0.0), blocked[key]))
+                rows.append(extra)
         rows.sort(key=lambda r: _sort_key(tuple(r[d] for d in q.group_by)))
     return Report(spec.name, spec.title, [*q.group_by, *spec.metrics], rows, totals, q, notes)
 
@@ -238,7 +239,7 @@ def _raw_filters(q: ReportQuery) -> list[ColumnElement[bool]]:
 
 
 def _raw_part(dialect: str, q: ReportQuery, base: tuple[str, ...], start: datetime | None,
-              end: datetime | None) -> Select[Any]:
+              end: datetime | None) -> Any:
     stmt, group = raw_hourly(dialect, base)
     cond = _raw_filters(q)
     if start is not None:

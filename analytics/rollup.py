@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Select,
     and_,
     case,
     cast,
@@ -33,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.metrics import END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES, TALK_EDGES
 from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup
+from analytics.probe import dialect_of
 from core.errors import UpstreamUnavailable
 from db.engine import Database
 from dialer.models import Call
@@ -78,7 +78,7 @@ def raw_measures(names: tuple[str, ...] = MEASURE_COLUMNS) -> list[ColumnElement
     return [out[name].label(name) for name in names]
 
 
-def raw_hourly(dialect: str, names: tuple[str, ...] = MEASURE_COLUMNS) -> tuple[Select[Any], list[Any]]:
+def raw_hourly(dialect: str, names: tuple[str, ...] = MEASURE_COLUMNS) -> tuple[Any, list[Any]]:
     """``SELECT hour, dims..., measures FROM calls`` (caller adds WHERE/joins), and its GROUP BY list."""
     hour = epoch_hour_sql(calls.c.created_at, dialect)
     dims = [func.coalesce(calls.c[d], literal("")).label(d) for d in DIM_COLUMNS]
@@ -95,7 +95,7 @@ def _recompute_stmt(dialect: str, hours: list[int]) -> Any:
 
 async def refresh_once(session: AsyncSession, *, batch: int = 200) -> int:
     """Recompute up to ``batch`` dirty hours in the caller's transaction; returns how many."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     pick = select(dirty.c.hour).order_by(dirty.c.hour).limit(batch).with_for_update(skip_locked=True)
     hours = list((await session.execute(pick)).scalars())
     if not hours:
@@ -120,7 +120,7 @@ async def refresh(db: Database, *, batch: int = 200) -> int:
 async def rebuild(db: Database) -> int:
     """Recompute the whole rollup from the raw calls (after a bulk load or to repair); returns rollup rows."""
     async with db.begin() as s:
-        dialect = s.bind.dialect.name
+        dialect = dialect_of(s)
         if dialect != "sqlite":
             # serialise with concurrent refreshes; reports (ACCESS SHARE) are not blocked
             await s.execute(text("LOCK TABLE call_rollup_hourly IN EXCLUSIVE MODE"))

@@ -71,7 +71,7 @@ def generate(plan: Plan) -> Iterator[tuple[Any, ...]]:
     clients = [f"bank{i + 1}" for i in range(plan.clients)]
     client_of = {a: clients[i % plan.clients] for i, a in enumerate(agents)}
     per_day = max(1, plan.agents * plan.per_agent_day)
-    days = []
+    days: list[date] = []
     d = plan.end
     while len(days) * per_day < plan.calls:
         if d.weekday() < 6:  # Monday..Saturday
@@ -101,17 +101,16 @@ def generate(plan: Plan) -> Iterator[tuple[Any, ...]]:
             agent_rings = originated + timedelta(seconds=rng.uniform(2, 8))
             if rng.random() < p_connect:
                 reason = "completed"
-                ring = round(rng.uniform(3, 25), 3)
-                answered = agent_rings + timedelta(seconds=ring)
-                talk = round(min(3600.0, rng.lognormvariate(4.3, 0.9)), 3)
-                ended = answered + timedelta(seconds=talk)
+                ring: float | None = round(rng.uniform(3, 25), 3)
+                answered = agent_rings + timedelta(seconds=ring or 0.0)
+                talk: float | None = round(min(3600.0, rng.lognormvariate(4.3, 0.9)), 3)
+                ended = answered + timedelta(seconds=talk or 0.0)
                 outcome: str | None = rng.choices(outs, out_w)[0]
                 cause: int | None = 16
                 cring: datetime | None = agent_rings
             else:
                 reason = rng.choices(misses, miss_w)[0]
                 answered = None
-                talk_v = None
                 outcome = None
                 cause = {"customer_busy": 17, "customer_no_answer": 19, "customer_unreachable": 1
                          if rng.random() < 0.4 else 27}.get(reason, 16)

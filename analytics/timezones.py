@@ -45,7 +45,7 @@ def offset_segments(tz: ZoneInfo, h0: int, h1: int) -> tuple[tuple[int, int], ..
     return tuple(segs)
 
 
-def local_minute(hour: Any, segments: tuple[tuple[int, int], ...]) -> ColumnElement[int]:
+def local_minute(hour: Any, segments: tuple[tuple[int, int], ...]) -> Any:
     """SQL: local minutes since the epoch of the start of UTC epoch ``hour``."""
     if len(segments) == 1:
         return hour * 60 + literal(segments[0][1])

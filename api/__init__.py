@@ -10,4 +10,6 @@ if TYPE_CHECKING:
 
 def extra_routers() -> list[Router]:
     """Routers of the feature packages beyond calls (recordings, compliance, cases, hooks, reports)."""
-    return []
+    from api import reports
+
+    return [reports.router]
