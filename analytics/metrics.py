@@ -14,6 +14,11 @@ OUTCOMES = (
 )
 # Dispositions that mean the debtor in person was reached.
 RIGHT_PARTY_OUTCOMES = ("right_party_contact", "promise_to_pay", "refuses", "dispute", "callback_requested")
+# Derived base measures: summed in one aggregate over the sum of their rollup columns.
+COMPOSITES: dict[str, tuple[str, ...]] = {
+    "agent_not_answered": ("agent_no_answer", "agent_rejected", "agent_unavailable"),
+    "rpc": tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES),
+}
 # Q.850 causes meaning the dialled number does not exist: 1 unallocated, 22 number changed, 28 invalid format.
 INVALID_NUMBER_CAUSES = (1, 22, 28)
 # Talk-time histogram bucket lower edges (seconds); the last bucket is open-ended.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.errors import BadGroupBy, NoSuchReport
 from analytics.metrics import (
-    END_REASONS,
+    COMPOSITES,
     ENTITY_DIMENSIONS,
     METRICS,
     OUTCOMES,
@@ -29,7 +29,7 @@ from analytics.metrics import (
 )
 from analytics.models import DIM_COLUMNS, dirty, epoch_hour, rollup
 from analytics.probe import dialect_of
-from analytics.rollup import calls, raw_hourly
+from analytics.rollup import calls, raw_hourly, sum_of
 from analytics.timezones import local_minute, offset_segments, time_key, time_label
 
 DIM_COLUMN = dict(zip(ENTITY_DIMENSIONS, DIM_COLUMNS, strict=True))
@@ -50,8 +50,8 @@ class ReportSpec:
 
 REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
     ReportSpec("connect-rate", "Attempts, connections and why calls did not connect",
-               ("attempts", "connected", "in_progress", *END_REASONS, "invalid_number", *RPC_COLS, "tta_n",
-                "tta_sum"),
+               ("attempts", "connected", "in_progress", "customer_busy", "customer_no_answer", "customer_unreachable",
+                "failed", "cancelled", "agent_not_answered", "invalid_number", "rpc", "tta_n", "tta_sum"),
                ("attempts", "blocked", "connected", "connect_rate", "agent_not_answered", "busy", "no_answer",
                 "unreachable", "failed", "cancelled", "invalid_number", "in_progress", "right_party_contacts",
                 "right_party_rate", "time_to_answer_mean")),
@@ -215,7 +215,8 @@ def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
         # pre-grouped by (hour, requested dimensions): on SQLite a prefix of the primary key streams without a sort
         kept = [r[d] if DIMENSION_OF[d] in q.group_by else literal("").label(d) for d in DIM_COLUMNS]
         grouped = [r[d] for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
-        parts.append(select(r.hour, *kept, *(func.sum(r[b]).label(b) for b in base)).where(*cond)
+        sums = [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
+        parts.append(select(r.hour, *kept, *sums).where(*cond)
                      .group_by(r.hour, *grouped))
         stmt, group = raw_hourly(dialect, base)
         join = and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at)
@@ -292,11 +293,12 @@ def talk_percentile(hist: Sequence[float], q: float) -> float | None:
 def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None) -> dict[str, Any]:
     """The report's metrics from summed base measures."""
     g = b.get
-    rpc = sum(g(c, 0.0) for c in RPC_COLS)
+    rpc = g("rpc", 0.0) + sum(g(c, 0.0) for c in RPC_COLS)
     vals: dict[str, Any] = {
         "attempts": g("attempts"), "blocked": blocked, "connected": g("connected"),
         "connect_rate": _ratio(g("connected", 0.0), g("attempts", 0.0)),
-        "agent_not_answered": sum(g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")),
+        "agent_not_answered": g("agent_not_answered", 0.0) + sum(
+            g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")),
         "busy": g("customer_busy"), "no_answer": g("customer_no_answer"), "unreachable": g("customer_unreachable"),
         "failed": g("failed"), "cancelled": g("cancelled"), "invalid_number": g("invalid_number"),
         "in_progress": g("in_progress"), "right_party_contacts": rpc,

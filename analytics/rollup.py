@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.metrics import END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES, TALK_EDGES
+from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES, TALK_EDGES
 from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup
 from analytics.probe import dialect_of
 from core.errors import UpstreamUnavailable
@@ -75,7 +75,15 @@ def raw_measures(names: tuple[str, ...] = MEASURE_COLUMNS) -> list[ColumnElement
         hi = edges[i + 1]
         cond = and_(has_talk, talk >= lo) if hi is None else and_(has_talk, talk >= lo, talk < hi)
         out[f"t{i:02d}"] = _n(cond)
-    return [out[name].label(name) for name in names]
+    return [(out[name] if name in out else sum_of(out, COMPOSITES[name])).label(name) for name in names]
+
+
+def sum_of(cols: Any, names: tuple[str, ...]) -> Any:
+    """``cols[a] + cols[b] + ...`` (one aggregate over a sum is cheaper than one aggregate per column)."""
+    expr = cols[names[0]]
+    for n in names[1:]:
+        expr = expr + cols[n]
+    return expr
 
 
 def raw_hourly(dialect: str, names: tuple[str, ...] = MEASURE_COLUMNS) -> tuple[Any, list[Any]]:
