@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import analytics.models  # noqa: F401  (rollup tables; created by analytics.schema.install_sync)
 import auth.models
 import core.models
 import dialer.models
