@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import analytics.models
 import auth.models
 import cases.models
 import compliance.models
@@ -10,5 +11,5 @@ import dialer.models
 import hooks.models
 from db.base import Base
 
-MODEL_MODULES = (auth.models, cases.models, compliance.models, core.models, dialer.models, hooks.models)
+MODEL_MODULES = (analytics.models, auth.models, cases.models, compliance.models, core.models, dialer.models, hooks.models)
 target_metadata = Base.metadata

@@ -1,0 +1,81 @@
+"""Report serialisations: JSON document, CSV (csv module) and XLSX (openpyxl, run off the event loop)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from analytics.reports import Report
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The JSON document of a report."""
+    q = report.query
+    doc: dict[str, Any] = {
+        "report": report.name, "title": report.title, "group_by": list(q.group_by),
+        "from": q.start.isoformat() if q.start else None, "to": q.end.isoformat() if q.end else None,
+        "tz": q.tz.key, "filters": {k: list(v) for k, v in q.filters.items()},
+        "columns": report.columns, "definitions": report.definitions(), "rows": report.rows,
+        "totals": report.totals, "notes": report.notes,
+    }
+    if report.late_cases is not None:
+        doc["late_cases"] = report.late_cases
+    return doc
+
+
+def _cell(v: Any) -> Any:
+    return "" if v is None else v
+
+
+def to_csv(report: Report) -> bytes:
+    """CSV with a header row, the rows and a final ``total`` row (UTF-8 with BOM so Excel reads CJK)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(report.columns)
+    for row in report.rows:
+        w.writerow([_cell(row.get(c)) for c in report.columns])
+    dims = len(report.query.group_by)
+    w.writerow(["total"] * min(dims, 1) + [""] * max(dims - 1, 0)
+               + [_cell(report.totals.get(c)) for c in report.columns[dims:]])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(report: Report) -> bytes:
+    """An XLSX workbook: the report sheet (with a total row), definitions, and late cases when present.
+
+    Blocking (openpyxl): call through ``asyncio.to_thread``.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=False)
+    ws = wb.active
+    ws.title = report.name[:31]
+    ws.append(report.columns)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in report.rows:
+        ws.append([row.get(c) for c in report.columns])
+    dims = len(report.query.group_by)
+    ws.append(["total"] * min(dims, 1) + [None] * max(dims - 1, 0)
+              + [report.totals.get(c) for c in report.columns[dims:]])
+    ws.freeze_panes = "A2"
+    defs = wb.create_sheet("definitions")
+    defs.append(["metric", "definition"])
+    for k, v in report.definitions().items():
+        defs.append([k, v])
+    q = report.query
+    defs.append([])
+    defs.append(["from", q.start.isoformat() if q.start else ""])
+    defs.append(["to", q.end.isoformat() if q.end else ""])
+    defs.append(["tz", q.tz.key])
+    if report.late_cases:
+        late = wb.create_sheet("late cases")
+        keys = list(report.late_cases[0])
+        late.append(keys)
+        for c in report.late_cases:
+            late.append([c[k] for k in keys])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

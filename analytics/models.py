@@ -1,0 +1,46 @@
+"""Rollup tables: per UTC hour and call dimensions, summed call measures; and the dirty-hour marks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, Float, Integer, String, Table
+
+from analytics.metrics import END_REASONS, OUTCOMES, TALK_BUCKETS
+from db.base import Base, UTCDateTime
+
+DIM_COLUMNS = ("agent_id", "team", "client_id", "batch_id", "number_kind")
+COUNT_COLUMNS = (
+    "attempts", "connected", "in_progress", *END_REASONS, "invalid_number", *(f"o_{o}" for o in OUTCOMES),
+    "talk_n", *(f"t{i:02d}" for i in range(TALK_BUCKETS)), "tta_n",
+)
+SUM_COLUMNS = ("talk_sum", "tta_sum")
+MEASURE_COLUMNS = COUNT_COLUMNS + SUM_COLUMNS
+
+rollup = Table(
+    "call_rollup_hourly", Base.metadata,
+    Column("hour", BigInteger, primary_key=True, comment="UTC hours since 1970-01-01 of calls.created_at"),
+    *(Column(d, String(64), primary_key=True, default="") for d in DIM_COLUMNS),
+    *(Column(c, Integer, nullable=False, default=0) for c in COUNT_COLUMNS),
+    *(Column(c, Float, nullable=False, default=0.0) for c in SUM_COLUMNS),
+    comment="Exact sums of calls per UTC hour and dimensions, for every hour absent from call_rollup_dirty.",
+)
+
+dirty = Table(
+    "call_rollup_dirty", Base.metadata,
+    Column("hour", BigInteger, primary_key=True),
+    Column("gen", Integer, nullable=False, default=1),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    comment="UTC hours whose calls changed since they were rolled up (set by triggers on calls).",
+)
+
+
+def hour_start(hour: int) -> datetime:
+    """The aware UTC start of an epoch hour."""
+    return datetime.fromtimestamp(hour * 3600, UTC)
+
+
+def epoch_hour(at: datetime) -> int:
+    """The epoch hour (UTC hours since 1970) containing ``at``."""
+    return int(at.timestamp() // 3600)

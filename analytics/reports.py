@@ -1,0 +1,322 @@
+"""Call reports: rollup for clean hours + raw calls for dirty/partial hours, one SQL statement, exact.
+
+``run_report`` is the use case the API calls. Every report sums base measures grouped by the requested
+dimensions (see ``analytics.metrics``), then derives rates, means and percentiles in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.errors import BadGroupBy, NoSuchReport
+from analytics.metrics import (
+    COMPOSITES,
+    ENTITY_DIMENSIONS,
+    METRICS,
+    OUTCOMES,
+    RIGHT_PARTY_OUTCOMES,
+    TALK_BUCKETS,
+    TALK_EDGES,
+    TIME_DIMENSIONS,
+)
+from analytics.models import DIM_COLUMNS, dirty, epoch_hour, rollup
+from analytics.probe import dialect_of
+from analytics.rollup import calls, raw_hourly, sum_of
+from analytics.timezones import local_minute, offset_segments, time_key, time_label
+
+DIM_COLUMN = dict(zip(ENTITY_DIMENSIONS, DIM_COLUMNS, strict=True))
+DIMENSION_OF = {v: k for k, v in DIM_COLUMN.items()}
+TALK_COLS = tuple(f"t{i:02d}" for i in range(TALK_BUCKETS))
+RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A report: the base measures it sums and the metrics it shows."""
+
+    name: str
+    title: str
+    base: tuple[str, ...]
+    metrics: tuple[str, ...]
+
+
+REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
+    ReportSpec("connect-rate", "Attempts, connections and why calls did not connect",
+               ("attempts", "connected", "in_progress", "customer_busy", "customer_no_answer", "customer_unreachable",
+                "failed", "cancelled", "agent_not_answered", "invalid_number", "rpc", "tta_n", "tta_sum"),
+               ("attempts", "blocked", "connected", "connect_rate", "agent_not_answered", "busy", "no_answer",
+                "unreachable", "failed", "cancelled", "invalid_number", "in_progress", "right_party_contacts",
+                "right_party_rate", "time_to_answer_mean")),
+    ReportSpec("talk-time", "Talk time of connected calls",
+               ("attempts", "connected", "talk_n", "talk_sum", *TALK_COLS, "tta_n", "tta_sum"),
+               ("attempts", "connected", "talk_total", "talk_mean", "talk_median", "talk_p90",
+                "time_to_answer_mean")),
+    ReportSpec("outcomes", "Dispositions, right-party contacts and promises to pay",
+               ("attempts", "connected", *(f"o_{o}" for o in OUTCOMES)),
+               ("attempts", "connected", *(f"outcome_{o}" for o in OUTCOMES), "outcome_none",
+                "right_party_contacts", "right_party_rate", "promises", "promise_rate")),
+    ReportSpec("first-call-sla", "Share of cases first called within N days of receipt", (),
+               ("cases", "first_call_within_sla", "late", "pending", "first_call_sla_rate")),
+]}
+SLA_DIMENSIONS = ("client", "batch", "day", "week", "month", "weekday")
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What to report: dimensions, half-open UTC range, zone, filters (dimension -> allowed values)."""
+
+    report: str
+    group_by: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sla_days: int = 2
+
+
+@dataclass
+class Report:
+    """A computed report: ``columns`` (dimensions then metrics), ``rows``, ``totals`` and notes."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    query: ReportQuery
+    notes: list[str] = field(default_factory=list)
+    late_cases: list[dict[str, Any]] | None = None
+
+    def definitions(self) -> dict[str, str]:
+        """Definitions of the metrics shown."""
+        return {c: _definition(c) for c in self.columns if c not in self.query.group_by}
+
+
+def _definition(metric: str) -> str:
+    if metric.startswith("outcome_"):
+        return METRICS["outcome_<name>"].definition.replace("<name>", metric.removeprefix("outcome_"))
+    if metric == "late":
+        return "Cases first called after the deadline, or never called once it passed (listed in late_cases)."
+    if metric == "pending":
+        return "Cases not yet called whose deadline has not passed."
+    return METRICS[metric].definition
+
+
+def validate(q: ReportQuery) -> ReportSpec:
+    """The report's spec; NoSuchReport / BadGroupBy when the query cannot be answered."""
+    spec = REPORTS.get(q.report)
+    if spec is None:
+        raise NoSuchReport(q.report, list(REPORTS))
+    allowed = SLA_DIMENSIONS if spec.name == "first-call-sla" else (*ENTITY_DIMENSIONS, *TIME_DIMENSIONS)
+    bad = [d for d in q.group_by if d not in allowed] + [
+        d for d in q.filters if d not in (ENTITY_DIMENSIONS if spec.name != "first-call-sla" else ("client", "batch"))]
+    if bad or len(set(q.group_by)) != len(q.group_by):
+        raise BadGroupBy(bad or list(q.group_by), list(allowed))
+    return spec
+
+
+async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | None = None) -> Report:
+    """Compute report ``q`` in one read session."""
+    spec = validate(q)
+    if spec.name == "first-call-sla":
+        from analytics.sla import first_call_sla
+
+        return await first_call_sla(session, q, spec, now=now or datetime.now(UTC))
+    dialect = dialect_of(session)
+    segments = await _segments(session, q) if any(d in TIME_DIMENSIONS for d in q.group_by) else ((0, 0),)
+    stmt = _report_stmt(dialect, q, spec.base, segments)
+    groups: dict[tuple[Any, ...], list[float]] = {}
+    for rec in (await session.execute(stmt)).all():
+        key = tuple(_label(d, v) for d, v in zip(q.group_by, rec[:len(q.group_by)], strict=True))
+        vals = [float(v or 0) for v in rec[len(q.group_by):]]
+        if not any(vals):  # the single row of an ungrouped aggregate over nothing
+            continue
+        acc = groups.get(key)
+        if acc is None:
+            groups[key] = vals
+        else:
+            for i, v in enumerate(vals):
+                acc[i] += v
+    blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
+    rows = []
+    totals_base = [0.0] * len(spec.base)
+    for key in sorted(groups, key=_sort_key):
+        base = dict(zip(spec.base, groups[key], strict=True))
+        for i, v in enumerate(groups[key]):
+            totals_base[i] += v
+        row: dict[str, Any] = dict(zip(q.group_by, key, strict=True))
+        row.update(derive(spec, base, blocked.get(key, 0) if blocked is not None else None))
+        rows.append(row)
+    total_blocked = sum(blocked.values()) if blocked is not None else None
+    totals = derive(spec, dict(zip(spec.base, totals_base, strict=True)), total_blocked)
+    notes = []
+    if blocked is None and "blocked" in spec.metrics:
+        notes.append("blocked is null: the decision log has no such dimension, or no decision log exists")
+    if blocked is not None:
+        for key in blocked:
+            if key not in groups:  # groups with blocked attempts only
+                extra = dict(zip(q.group_by, key, strict=True))
+                extra.update(derive(spec, dict.fromkeys(spec.base, 0.0), blocked[key]))
+                rows.append(extra)
+        rows.sort(key=lambda r: _sort_key(tuple(r[d] for d in q.group_by)))
+    return Report(spec.name, spec.title, [*q.group_by, *spec.metrics], rows, totals, q, notes)
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((v is None, str(v) if not isinstance(v, int) else f"{v:08d}") for v in key)
+
+
+def _label(dim: str, value: Any) -> Any:
+    if dim in TIME_DIMENSIONS:
+        return time_label(dim, int(value))
+    return value or None
+
+
+async def _segments(session: AsyncSession, q: ReportQuery) -> tuple[tuple[int, int], ...]:
+    h0 = epoch_hour(q.start) if q.start else None
+    h1 = epoch_hour(q.end) if q.end else None
+    if h0 is None or h1 is None:
+        lo, hi = (await session.execute(select(func.min(rollup.c.hour), func.max(rollup.c.hour)))).one()
+        c_lo, c_hi = (await session.execute(select(func.min(calls.c.created_at),
+                                                   func.max(calls.c.created_at)))).one()
+        cand_lo = [x for x in (lo, epoch_hour(c_lo) if c_lo else None) if x is not None]
+        cand_hi = [x for x in (hi, epoch_hour(c_hi) if c_hi else None) if x is not None]
+        h0 = h0 if h0 is not None else min(cand_lo, default=0)
+        h1 = h1 if h1 is not None else max(cand_hi, default=0)
+    return offset_segments(q.tz, h0, max(h0, h1))
+
+
+def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
+                 segments: tuple[tuple[int, int], ...]) -> Select[Any]:
+    parts: list[Select[Any]] = []
+    h0 = _ceil_hour(q.start) if q.start else None
+    h1 = epoch_hour(q.end) if q.end else None
+    if h0 is not None and h1 is not None and h0 >= h1:
+        parts.append(_raw_part(dialect, q, base, q.start, q.end))
+    else:
+        r = rollup.c
+        cond: list[ColumnElement[bool]] = [r.hour.not_in(select(dirty.c.hour))]
+        dcond: list[ColumnElement[bool]] = []
+        if h0 is not None:
+            cond.append(r.hour >= h0)
+            dcond.append(dirty.c.hour >= h0)
+        if h1 is not None:
+            cond.append(r.hour < h1)
+            dcond.append(dirty.c.hour < h1)
+        cond += [r[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
+        # pre-grouped by (hour, requested dimensions): on SQLite a prefix of the primary key streams without a sort
+        kept = [r[d] if DIMENSION_OF[d] in q.group_by else literal("").label(d) for d in DIM_COLUMNS]
+        grouped = [r[d] for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
+        sums = [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
+        parts.append(select(r.hour, *kept, *sums).where(*cond)
+                     .group_by(r.hour, *grouped))
+        stmt, group = raw_hourly(dialect, base)
+        join = and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at)
+        parts.append(stmt.join(dirty, join).where(*dcond, *_raw_filters(q)).group_by(*group))
+        if q.start is not None and h0 is not None and _hour_dt(h0) > q.start:
+            parts.append(_raw_part(dialect, q, base, q.start, _hour_dt(h0)))
+        if q.end is not None and h1 is not None and _hour_dt(h1) < q.end:
+            parts.append(_raw_part(dialect, q, base, _hour_dt(h1), q.end))
+    src = union_all(*parts).subquery("src")
+    keys: list[ColumnElement[Any]] = []
+    lm = local_minute(src.c.hour, segments)
+    for d in q.group_by:
+        keys.append((time_key(d, lm) if d in TIME_DIMENSIONS else src.c[DIM_COLUMN[d]]).label(f"k_{d}"))
+    sums = [func.sum(src.c[b]).label(b) for b in base]
+    out = select(*keys, *sums)
+    return out.group_by(*keys) if keys else out
+
+
+def _raw_filters(q: ReportQuery) -> list[ColumnElement[bool]]:
+    return [calls.c[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
+
+
+def _raw_part(dialect: str, q: ReportQuery, base: tuple[str, ...], start: datetime | None,
+              end: datetime | None) -> Any:
+    stmt, group = raw_hourly(dialect, base)
+    cond = _raw_filters(q)
+    if start is not None:
+        cond.append(calls.c.created_at >= start)
+    if end is not None:
+        cond.append(calls.c.created_at < end)
+    return stmt.where(*cond).group_by(*group)
+
+
+def _hour_dt(h: int) -> datetime:
+    return datetime.fromtimestamp(h * 3600, UTC)
+
+
+def _ceil_hour(at: datetime) -> int:
+    return math.ceil(at.timestamp() / 3600)
+
+
+async def _blocked(session: AsyncSession, q: ReportQuery,
+                   segments: tuple[tuple[int, int], ...]) -> dict[tuple[Any, ...], float] | None:
+    """Blocked attempts from the compliance decision log, when it exists and has the dimensions asked."""
+    from analytics.blocked import blocked_counts
+
+    return await blocked_counts(session, q, segments)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+def _mean(total: float, n: float) -> float | None:
+    return round(total / n, 3) if n else None
+
+
+def talk_percentile(hist: Sequence[float], q: float) -> float | None:
+    """Estimated ``q`` quantile from the talk histogram: nearest-rank bucket, linear within it."""
+    n = sum(hist)
+    if not n:
+        return None
+    rank = max(1, math.ceil(q * n))
+    cum = 0.0
+    for i, c in enumerate(hist):
+        if c and cum + c >= rank:
+            lo = TALK_EDGES[i]
+            hi = TALK_EDGES[i + 1] if i + 1 < len(TALK_EDGES) else lo * 2
+            return round(lo + (hi - lo) * (rank - cum - 0.5) / c, 1)
+        cum += c
+    return None
+
+
+def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None) -> dict[str, Any]:
+    """The report's metrics from summed base measures."""
+    g = b.get
+    rpc = g("rpc", 0.0) + sum(g(c, 0.0) for c in RPC_COLS)
+    vals: dict[str, Any] = {
+        "attempts": g("attempts"), "blocked": blocked, "connected": g("connected"),
+        "connect_rate": _ratio(g("connected", 0.0), g("attempts", 0.0)),
+        "agent_not_answered": g("agent_not_answered", 0.0) + sum(
+            g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")),
+        "busy": g("customer_busy"), "no_answer": g("customer_no_answer"), "unreachable": g("customer_unreachable"),
+        "failed": g("failed"), "cancelled": g("cancelled"), "invalid_number": g("invalid_number"),
+        "in_progress": g("in_progress"), "right_party_contacts": rpc,
+        "right_party_rate": _ratio(rpc, g("connected", 0.0)),
+        "time_to_answer_mean": _mean(g("tta_sum", 0.0), g("tta_n", 0.0)),
+        "talk_total": round(g("talk_sum", 0.0), 3), "talk_mean": _mean(g("talk_sum", 0.0), g("talk_n", 0.0)),
+    }
+    if "talk_median" in spec.metrics:
+        hist = [g(c, 0.0) for c in TALK_COLS]
+        vals["talk_median"] = talk_percentile(hist, 0.5)
+        vals["talk_p90"] = talk_percentile(hist, 0.9)
+    if spec.name == "outcomes":
+        for o in OUTCOMES:
+            vals[f"outcome_{o}"] = g(f"o_{o}")
+        vals["outcome_none"] = g("attempts", 0.0) - sum(g(f"o_{o}", 0.0) for o in OUTCOMES)
+        vals["promises"] = g("o_promise_to_pay")
+        vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
+    out = {m: vals[m] for m in spec.metrics}
+    return {k: int(v) if isinstance(v, float) and v.is_integer() and not k.endswith(("rate", "mean", "total",
+            "median", "p90")) else v for k, v in out.items()}
+

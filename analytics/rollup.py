@@ -1,0 +1,159 @@
+"""Keep ``call_rollup_hourly`` equal to the raw calls: recompute dirty hours, or rebuild everything.
+
+Correctness: a call change and its hour's dirty mark commit together (triggers, ``analytics.schema``).
+``refresh`` locks a set of dirty marks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer),
+replaces those hours' rollup rows by a fresh aggregation of the raw calls and deletes the marks, all in one
+transaction. A call change racing with it blocks on the locked mark and re-creates it after the commit, so
+it is picked up next time. Reports never trust a dirty hour: they read it from the raw calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES, TALK_EDGES
+from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup
+from analytics.probe import dialect_of
+from core.errors import UpstreamUnavailable
+from db.engine import Database
+from dialer.models import Call
+
+log = logging.getLogger(__name__)
+calls = Call.__table__
+
+
+def epoch_hour_sql(col: Any, dialect: str) -> ColumnElement[int]:
+    """SQL for the UTC epoch hour of a timestamp column, on SQLite (stored text) or PostgreSQL."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", col), BigInteger) // 3600
+    return cast(func.floor(extract("epoch", col) / 3600), BigInteger)
+
+
+def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def raw_measures(names: tuple[str, ...] = MEASURE_COLUMNS) -> list[ColumnElement[Any]]:
+    """Aggregates over raw calls, one per rollup measure column in ``names``, labelled like it."""
+    c = calls.c
+    connected = c.answered_at.is_not(None)
+    talk = c.talk_seconds
+    has_talk = and_(connected, talk.is_not(None))
+    out: dict[str, ColumnElement[Any]] = {
+        "attempts": func.count(),
+        "connected": _n(connected),
+        "in_progress": _n(c.end_reason.is_(None)),
+        **{r: _n(c.end_reason == r) for r in END_REASONS},
+        "invalid_number": _n(and_(c.answered_at.is_(None), c.hangup_cause.in_(INVALID_NUMBER_CAUSES))),
+        **{f"o_{o}": _n(c.outcome == o) for o in OUTCOMES},
+        "talk_n": _n(has_talk),
+        "tta_n": _n(and_(connected, c.ring_seconds.is_not(None))),
+        "talk_sum": func.coalesce(func.sum(case((has_talk, talk), else_=None)), 0.0),
+        "tta_sum": func.coalesce(func.sum(case((connected, c.ring_seconds), else_=None)), 0.0),
+    }
+    edges = (*TALK_EDGES, None)
+    for i, lo in enumerate(TALK_EDGES):
+        hi = edges[i + 1]
+        cond = and_(has_talk, talk >= lo) if hi is None else and_(has_talk, talk >= lo, talk < hi)
+        out[f"t{i:02d}"] = _n(cond)
+    return [(out[name] if name in out else sum_of(out, COMPOSITES[name])).label(name) for name in names]
+
+
+def sum_of(cols: Any, names: tuple[str, ...]) -> Any:
+    """``cols[a] + cols[b] + ...`` (one aggregate over a sum is cheaper than one aggregate per column)."""
+    expr = cols[names[0]]
+    for n in names[1:]:
+        expr = expr + cols[n]
+    return expr
+
+
+def raw_hourly(dialect: str, names: tuple[str, ...] = MEASURE_COLUMNS) -> tuple[Any, list[Any]]:
+    """``SELECT hour, dims..., measures FROM calls`` (caller adds WHERE/joins), and its GROUP BY list."""
+    hour = epoch_hour_sql(calls.c.created_at, dialect)
+    dims = [func.coalesce(calls.c[d], literal("")).label(d) for d in DIM_COLUMNS]
+    stmt = select(hour.label("hour"), *dims, *raw_measures(names)).select_from(calls)
+    return stmt, [hour, *(calls.c[d] for d in DIM_COLUMNS)]
+
+
+def _recompute_stmt(dialect: str, hours: list[int]) -> Any:
+    stmt, group = raw_hourly(dialect)
+    stmt = (stmt.join(dirty, and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at))
+            .where(dirty.c.hour.in_(hours)).group_by(*group))
+    return insert(rollup).from_select(["hour", *DIM_COLUMNS, *MEASURE_COLUMNS], stmt)
+
+
+async def refresh_once(session: AsyncSession, *, batch: int = 200) -> int:
+    """Recompute up to ``batch`` dirty hours in the caller's transaction; returns how many."""
+    dialect = dialect_of(session)
+    pick = select(dirty.c.hour).order_by(dirty.c.hour).limit(batch).with_for_update(skip_locked=True)
+    hours = list((await session.execute(pick)).scalars())
+    if not hours:
+        return 0
+    await session.execute(delete(rollup).where(rollup.c.hour.in_(hours)))
+    await session.execute(_recompute_stmt(dialect, hours))
+    await session.execute(delete(dirty).where(dirty.c.hour.in_(hours)))
+    return len(hours)
+
+
+async def refresh(db: Database, *, batch: int = 200) -> int:
+    """Recompute every dirty hour, one transaction per batch; returns the number of hours recomputed."""
+    total = 0
+    while True:
+        async with db.begin() as s:
+            n = await refresh_once(s, batch=batch)
+        total += n
+        if n < batch:
+            return total
+
+
+async def rebuild(db: Database) -> int:
+    """Recompute the whole rollup from the raw calls (after a bulk load or to repair); returns rollup rows."""
+    async with db.begin() as s:
+        dialect = dialect_of(s)
+        if dialect != "sqlite":
+            # serialise with concurrent refreshes; reports (ACCESS SHARE) are not blocked
+            await s.execute(text("LOCK TABLE call_rollup_hourly IN EXCLUSIVE MODE"))
+        # marks first, then the aggregation: a change committed after the mark deletion waits on it or is
+        # visible to the aggregation (READ COMMITTED takes a new snapshot per statement).
+        await s.execute(delete(dirty))
+        await s.execute(delete(rollup))
+        stmt, group = raw_hourly(dialect)
+        await s.execute(insert(rollup).from_select(["hour", *DIM_COLUMNS, *MEASURE_COLUMNS],
+                                                   stmt.group_by(*group)))
+        n = (await s.execute(select(func.count()).select_from(rollup))).scalar_one()
+    if db.is_sqlite:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ANALYZE call_rollup_hourly"))
+    return int(n)
+
+
+async def run_refresher(db: Database, *, interval: float = 30.0) -> None:
+    """Background loop for the composition root: refresh dirty hours every ``interval`` seconds."""
+    while True:
+        try:
+            n = await refresh(db)
+            if n:
+                log.debug("rollup: recomputed %d hours", n)
+        except (UpstreamUnavailable, SQLAlchemyError):
+            # keep the loop alive; reports stay exact meanwhile (dirty hours are read from the raw calls)
+            log.exception("rollup refresh failed")
+        await asyncio.sleep(interval)
