@@ -6,6 +6,7 @@ import auth.models
 import compliance.models
 import core.models
 import dialer.models
+import recordings.models  # noqa: F401 - recordings tables
 from db.base import Base
 
 MODEL_MODULES = (auth.models, compliance.models, core.models, dialer.models)
