@@ -10,6 +10,6 @@ if TYPE_CHECKING:
 
 def extra_routers() -> list[Router]:
     """Routers of the feature packages beyond calls (recordings, compliance, cases, hooks, reports)."""
-    from api import compliance
+    from api import compliance, recordings
 
-    return [compliance.router]
+    return [compliance.router, recordings.router]

@@ -69,6 +69,18 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         container.calls = CallService(db=db, events=events, pbx=pbx, gate=gate, settings=settings.dialer,
                                       clock=clock)
         container.extras["gate"] = gate
+        # --- recordings (branch recdb) -------------------------------------------------------------
+        from recordings.runtime import RecordingsFeature
+
+        recordings = await stack.enter_async_context(RecordingsFeature(
+            settings=settings, db=db, events=events, clock=clock, instance=instance_name(settings),
+            stream=stream, pbx=pbx))
+        container.extras["recordings"] = recordings
+        container.readiness["recordings"] = recordings.readiness
+        state_hooks = getattr(container.calls, "state_hooks", None)  # dialer hook, once it exists
+        if isinstance(state_hooks, list):
+            state_hooks.append(recordings.service.on_call_state)
+        # --- end recordings ------------------------------------------------------------------------
         for name, client in clients.items():
             _wire_pbx(name, client, container, tasks)
         tasks.spawn(stream.run(), name="event-stream")

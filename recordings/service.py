@@ -22,6 +22,7 @@ from recordings import events as ev
 from recordings.access import Action, log_access, may_access
 from recordings.errors import NoSuchRecording, NotStored, PauseNotAllowed, RecordingAccessDenied
 from recordings.models import Recording, RecordingPause
+from recordings.ranges import parse_range
 from recordings.states import RecordingState, advance
 from recordings.storage import ByteRange, RecordingStore
 
@@ -128,15 +129,20 @@ class RecordingService:
         """Metadata of one recording (logged)."""
         return await self.authorize(who, recording_id, "metadata")
 
-    async def open_audio(self, who: Requester, recording_id: str, start: int, end: int | None, *,
-                         download: bool = False) -> tuple[Recording, ByteRange]:
-        """Authorise (logged as audio or download) and open ``start..end`` of the stored audio."""
+    async def open_audio(self, who: Requester, recording_id: str, range_header: str | None, *,
+                         download: bool = False) -> tuple[Recording, ByteRange, bool]:
+        """Authorise (logged as audio or download) and open the requested range of the stored audio.
+
+        Returns (recording, open range, partial?); ``RangeNotSatisfiable`` for a range outside it.
+        """
         rec = await self.authorize(who, recording_id, "download" if download else "audio")
         if rec.state != RecordingState.STORED or rec.key is None:
             raise NotStored(f"recording {recording_id} has no stored audio ({rec.state})",
                             details={"recording_id": recording_id, "state": rec.state})
+        wanted = parse_range(range_header, rec.size or 0)
+        start, end = wanted if wanted is not None else (0, None)
         rng = await self.store.open_range(rec.key, start, end, version_id=rec.version_id)
-        return rec, rng
+        return rec, rng, wanted is not None
 
     # -- pause / resume (PCI DSS: only if the client's policy allows; every interval logged) ------
     async def pause(self, who: Requester, recording_id: str, reason: str) -> RecordingPause:
