@@ -113,11 +113,13 @@ class Reconciler:
     async def counts(self) -> dict[str, Any]:
         """Open gaps per kind and recordings per unfinished state (for /readyz)."""
         async with self.db.read() as s:
-            gaps = dict((await s.execute(select(RecordingGap.kind, func.count()).where(
-                RecordingGap.resolved_at.is_(None)).group_by(RecordingGap.kind))).tuples().all())
-            states = dict((await s.execute(select(Recording.state, func.count()).where(Recording.state.in_(
+            gap_rows = (await s.execute(select(RecordingGap.kind, func.count()).where(
+                RecordingGap.resolved_at.is_(None)).group_by(RecordingGap.kind))).all()
+            state_rows = (await s.execute(select(Recording.state, func.count()).where(Recording.state.in_(
                 [RecordingState.PENDING.value, RecordingState.FAILED.value, RecordingState.RECORDING.value]))
-                .group_by(Recording.state))).tuples().all())
+                .group_by(Recording.state))).all()
+        gaps = {kind: n for kind, n in gap_rows}
+        states = {state: n for state, n in state_rows}
         return {"missing": int(gaps.get("missing", 0)), "orphans": int(gaps.get("orphan", 0)),
                 "pending": int(states.get("pending", 0)), "failed": int(states.get("failed", 0)),
                 "recording": int(states.get("recording", 0))}
