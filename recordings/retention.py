@@ -107,7 +107,7 @@ class Retention:
 
     async def set_legal_hold(self, who: Requester, rec_id: str, on: bool) -> Recording:
         """Legal hold on/off through the API (audited); pushed to the store at once if it answers."""
-        await self.service.authorize(who, rec_id, "legal_hold")
+        await self.service.authorize(who, rec_id, "legal_hold", detail="on" if on else "off")
         now = self.clock.now()
         async with self.db.begin() as s:
             rec = (await s.execute(self.db.for_update(select(Recording).where(Recording.id == rec_id)))).scalar_one()
@@ -115,8 +115,6 @@ class Retention:
                 rec.legal_hold, rec.hold_synced, rec.updated_at = on, False, now
                 await self.events.record(s, ev.recording_event(ev.RECORDING_HOLD_CHANGED, rec, now, legal_hold=on,
                                                                by=who.principal.user_id))
-            log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action="legal_hold",
-                       result="granted", detail="on" if on else "off")
         self.events.committed()
         await self.sync_holds()
         async with self.db.read() as s:

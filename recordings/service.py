@@ -100,7 +100,8 @@ class RecordingService:
         self.events.committed()
 
     # -- access ---------------------------------------------------------------------------------
-    async def authorize(self, who: Requester, recording_id: str, action: Action) -> Recording:
+    async def authorize(self, who: Requester, recording_id: str, action: Action, *,
+                        detail: str | None = None) -> Recording:
         """The recording if ``who`` may do ``action`` on it; logs granted/denied/not_found either way."""
         async with self.db.begin() as s:
             rec = await s.get(Recording, recording_id)
@@ -113,12 +114,12 @@ class RecordingService:
             elif not may_access(who.principal, rec, action,
                                 agents_may_listen_own=self.settings.agents_may_listen_own):
                 log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
-                           result="denied")
+                           result="denied", detail=detail)
                 outcome = RecordingAccessDenied("you may not access this recording",
                                                 details={"recording_id": recording_id, "action": action})
             else:
                 log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
-                           result="granted")
+                           result="granted", detail=detail)
                 outcome = None
         if outcome is not None:
             raise outcome
