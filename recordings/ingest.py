@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import RecordingSettings
 from core.clock import Clock
+from core.errors import UpstreamUnavailable
 from core.events import EventLog
 from db.base import new_id
 from db.engine import Database
@@ -207,6 +208,16 @@ class Ingestor:
         if claim.cleanup_only:
             await self._blocking(remove_spool, self.spool, call_id)
             return "cleaned"
+        try:
+            return await self._process(claim)
+        except UpstreamUnavailable:
+            raise  # the database: the lease expires and the next scan retries
+        except Exception as exc:  # noqa: BLE001 - a bug in one recording must not stop the others
+            log.exception("ingest of %s failed unexpectedly", call_id)
+            return await self._failed(claim, f"unexpected {type(exc).__name__}: {exc}", permanent=False)
+
+    async def _process(self, claim: Claim) -> str:
+        call_id = claim.call_id
         fmt = self.settings.format
         try:
             prepared: Prepared = await self._blocking(functools.partial(

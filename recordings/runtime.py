@@ -175,6 +175,8 @@ class RecordingsFeature:
                 await self.ingest.scan_once()
             except UpstreamUnavailable as exc:
                 log.warning("spool scan skipped: %s unavailable", exc.upstream)
+            except Exception:  # noqa: BLE001 - the scan loop must outlive any one bad round
+                log.exception("spool scan failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()

@@ -6,6 +6,6 @@ working there) and re-exported here so other areas (recordings, ...) use the sam
 
 from __future__ import annotations
 
-from tests.integration.pbx.conftest import AGENT_PASSWORD, AGENT_PHONES, AGENTS, ami, phones, pbx
+from tests.integration.pbx.conftest import AGENT_PASSWORD, AGENT_PHONES, AGENTS, ami, pbx, phones
 
 __all__ = ["AGENTS", "AGENT_PASSWORD", "AGENT_PHONES", "ami", "pbx", "phones"]

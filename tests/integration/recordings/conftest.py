@@ -45,13 +45,16 @@ async def service(pbx: PbxSandbox, tmp: Path, *, storage: dict[str, Any] | None 
                     "retry_max_backoff_s": 1.0, "reconcile_interval_s": 2.0, **recordings},
         storage=storage or {"backend": "local", "local_root": str(tmp / "store")},
     )
-    async with compose(settings, gate=AllowAllGate()) as c:  # type: ignore[arg-type]
+    async with compose(settings, gate=AllowAllGate()) as c:
         async with c.db.begin() as s:
             for uid, role, sip in [("alice", Role.AGENT, "1001"), ("quinn", Role.QA, None),
                                    ("ada", Role.ADMIN, None)]:
                 await create_user(s, user_id=uid, role=role, sip_user=sip, pbx="local" if sip else None, team="t1")
         async with asyncio.timeout(10):
-            while not c.pbx.state()["local"]["connected"]:
+            while True:
+                state: Any = c.pbx.state()["local"]
+                if state["connected"]:
+                    break
                 await asyncio.sleep(0.05)
         yield c
 
