@@ -351,6 +351,9 @@ class Ingestor:
         now = self.clock.now()
         async with self.db.begin() as s:
             rec = await self._locked(s, claim.recording_id)
+            if rec.state in (RecordingState.STORED, RecordingState.EMPTY):
+                log.warning("recording %s: %s after it was %s (spool cleanup retried)", rec.id, error, rec.state)
+                return rec.state
             rec.attempts += 1
             rec.last_error, rec.updated_at = error[:2000], now
             rec.lease_owner = rec.lease_until = None

@@ -11,10 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from compliance.models import ClientPolicy
-from recordings.errors import IngestFault
 from recordings.models import Recording
 from recordings.tone import detect_tone
 from tests.unit.recordings.conftest import Rig
+
+
+class Killed(BaseException):
+    """The process dies at this point (nothing after it runs, no except clause catches it)."""
 
 
 async def _row(rig: Rig, call_id: str) -> Recording:
@@ -119,10 +122,10 @@ async def test_crash_after_put_before_db_update_stores_once(rig: Rig, step: str)
 
     async def crash(at: str) -> None:
         if at == step:
-            raise IngestFault(f"killed at {at}")
+            raise Killed(at)
 
     async with rig.feature(fault=crash) as f:
-        with pytest.raises(IngestFault):
+        with pytest.raises(Killed):
             await f.ingest.ingest(call.id)
     rec = await _row(rig, call.id)
     assert rec.state == "pending" and rec.lease_owner == "i1"  # the dead run's lease
@@ -166,10 +169,10 @@ async def test_crash_after_commit_before_spool_delete_only_cleans_up(rig: Rig) -
 
     async def crash(at: str) -> None:
         if at == "marked":
-            raise IngestFault("killed after commit")
+            raise Killed(at)
 
     async with rig.feature(fault=crash) as f:
-        with pytest.raises(IngestFault):
+        with pytest.raises(Killed):
             await f.ingest.ingest(call.id)
     assert (await _row(rig, call.id)).state == "stored" and len(rig.spool_names()) == 4
     async with rig.feature() as f:
@@ -230,3 +233,22 @@ async def test_disk_nearly_full_is_reported_not_a_crash(rig: Rig, tmp_path: Path
         await f.check_health()
         ready = await f.readiness()
     assert ready["ok"] is False and ready["disk"]["ok"] is False and ready["disk"]["free_bytes"] > 0
+
+
+async def test_unexpected_error_is_a_counted_retry_not_a_crash(rig: Rig) -> None:
+    from recordings.errors import IngestFault
+
+    call = await rig.add_call()
+    rig.write_legs(call.id)
+
+    async def boom(at: str) -> None:
+        if at == "put":
+            raise IngestFault("bug")
+
+    async with rig.feature(fault=boom, max_attempts=2) as f:
+        assert await f.ingest.ingest(call.id) == "pending"
+        rec = await _row(rig, call.id)
+        assert rec.attempts == 1 and rec.next_attempt_at is not None and rec.lease_owner is None
+        rig.clock.advance(seconds=5)
+        assert await f.ingest.ingest(call.id) == "failed"  # max_attempts reached; files kept
+    assert len(rig.spool_names()) == 4
