@@ -104,13 +104,13 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(sqlite_db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
     spool = tmp_path / "spool"
     spool.mkdir()
-    settings = load_settings(None, database={"url": sqlite_db.url},
+    settings = load_settings(None, database={"url": db.url},
                              recordings={"spool_dir": str(spool), "min_free_bytes": 0, "lease_s": 60},
                              storage={"local_root": str(tmp_path / "store")})
     clock = FakeClock(T0)
     store = FlakyStore(tmp_path / "store", clock)
     async with store:
-        yield Rig(sqlite_db, settings, clock, store, spool, tmp_path)
+        yield Rig(db, settings, clock, store, spool, tmp_path)
