@@ -216,3 +216,58 @@ async def test_openapi_documents_recordings(api: Api) -> None:
     assert "/v1/recordings/{recording_id}/audio" in spec["paths"] and "/v1/qa/samples" in spec["paths"]
 
 
+
+
+async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None:
+    from compliance.models import ClientPolicy
+
+    muted: list[tuple[str, str, bool]] = []
+
+    async def mute(pbx: str, channel: str, pause: bool) -> None:
+        muted.append((pbx, channel, pause))
+
+    api.feature.service.mute = mute
+    call = await api.rig.add_call(ended=False, client="bank-p")
+    async with api.rig.db.begin() as s:
+        from dialer.models import Call
+
+        got = await s.get(Call, call.id)
+        assert got is not None
+        got.agent_channel = "PJSIP/1001-00000001"
+        rec = await api.feature.service.on_call_state(s, got)
+        assert rec is not None
+        s.add(ClientPolicy(client_id="bank-p", jurisdiction="CN", policy={}, retention_days=None, updated_by="t"))
+    url = f"/v1/recordings/{rec.id}"
+    r = await api.client.post(f"{url}/pause", json={"reason": "card payment"}, headers=api.auth("sam"))
+    assert r.status == 409 and (await r.json())["error"]["code"] == "recording-pause-not-allowed"
+    assert muted == []
+    async with api.rig.db.begin() as s:
+        pol = await s.get(ClientPolicy, "bank-p")
+        assert pol is not None
+        pol.policy = {"recording_pause_allowed": True}
+    r = await api.client.post(f"{url}/pause", json={"reason": "card payment"}, headers=api.auth("sam"))
+    assert r.status == 200 and (await r.json())["reason"] == "card payment"
+    assert (await api.client.post(f"{url}/pause", json={"reason": "again"}, headers=api.auth("sam"))).status == 409
+    r = await api.client.post(f"{url}/resume", headers=api.auth("sam"))
+    assert r.status == 200 and (await r.json())["resumed_at"]
+    assert muted == [("local", "PJSIP/1001-00000001", True), ("local", "PJSIP/1001-00000001", False)]
+    assert (await api.client.post(f"{url}/pause", json={"reason": "x" * 5},
+                                  headers=api.auth("alice"))).status == 403  # agents cannot pause
+    assert [e.type for e in await api.rig.events("recording.paused")] == ["recording.paused"]
+
+
+async def test_legal_hold_of_a_whole_case(api: Api) -> None:
+    from recordings.retention import legal_hold_case
+
+    a = await api.stored()
+    b = await api.stored()
+    async with api.rig.db.begin() as s:
+        assert await legal_hold_case(s, "case-1", True, "cases-service", now=api.rig.clock.now()) == 2
+        assert await legal_hold_case(s, "case-1", True, "cases-service") == 0  # idempotent
+    assert await api.feature.retention.sync_holds() == 2
+    for rec in (a, b):
+        assert (await api.rig.store.head(rec["key"])).legal_hold is True
+    api.rig.clock.advance(days=800)
+    assert await api.feature.retention.purge_expired() == 0
+    log = [e for e in await api.log() if e["action"] == "legal_hold"]
+    assert {e["recording_id"] for e in log} == {a["id"], b["id"]} and all(e["user_id"] == "cases-service" for e in log)
