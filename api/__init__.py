@@ -10,6 +10,6 @@ if TYPE_CHECKING:
 
 def extra_routers() -> list[Router]:
     """Routers of the feature packages beyond calls (compliance, cases, hooks, recordings, reports)."""
-    from api import cases, compliance, hooks, reports
+    from api import cases, compliance, hooks, recordings, reports
 
-    return [compliance.router, cases.router, hooks.router, reports.router]
+    return [compliance.router, cases.router, hooks.router, recordings.router, reports.router]

@@ -41,7 +41,7 @@ def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for r in routes:
         op: dict[str, Any] = {
-            "operationId": r.handler.__name__,
+            "operationId": f"{r.tag}.{r.handler.__name__}",
             "summary": r.summary,
             "description": r.description.strip(),
             "tags": [r.tag],

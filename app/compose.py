@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.rollup import run_refresher
 from app.container import Container
 from cases.service import record_contact
 from config.settings import Settings
@@ -77,9 +78,24 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         container.extras["gate"] = gate
         container.calls.add_state_listener(_record_contact_when_ended)
         start_hooks(container, tasks, name=instance_name(settings))
+        # --- recordings (branch recdb) -------------------------------------------------------------
+        from recordings.runtime import RecordingsFeature
+
+        recordings = await stack.enter_async_context(RecordingsFeature(
+            settings=settings, db=db, events=events, clock=clock, instance=instance_name(settings),
+            stream=stream, pbx=pbx))
+        container.extras["recordings"] = recordings
+        container.readiness["recordings"] = recordings.readiness
+
+        async def recording_row(session: AsyncSession, call: Call, state: CallState) -> None:
+            await recordings.service.on_call_state(session, call)
+
+        container.calls.add_state_listener(recording_row)
+        # --- end recordings ------------------------------------------------------------------------
         for name, client in clients.items():
             _wire_pbx(name, client, container, tasks)
         tasks.spawn(stream.run(), name="event-stream")
+        tasks.spawn(run_refresher(db), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
         stack.callback(stream.close)
         container.extras["tasks"] = tasks

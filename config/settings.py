@@ -90,6 +90,18 @@ class RecordingSettings(BaseModel):
     min_free_bytes: int = Field(512 * 1_048_576, ge=0)
     agents_may_listen_own: bool = True
     probe_interval_s: float = Field(0, ge=0, description="0 disables the scheduled recording probe")
+    ingest_concurrency: int = Field(4, ge=1, le=64, description="Recordings ingested at once per instance")
+    ingest_workers: int = Field(2, ge=1, le=32, description="Threads for merge/transcode/hash")
+    lease_s: float = Field(120.0, gt=0, description="How long an instance owns a recording it ingests")
+    retry_max_backoff_s: float = Field(300.0, gt=0, description="Longest wait between ingest retries")
+    max_attempts: int = Field(10, ge=1, description="Ingest attempts (other than storage outages) before failed")
+    purge_interval_s: float = Field(3600.0, gt=0, description="How often expired recordings are purged")
+    probe_sip_user: str = Field("", description="SIP account the probe phone registers with; '' = no probe")
+    probe_sip_password: SecretStr = SecretStr("")
+    probe_sip_host: str = "127.0.0.1"
+    probe_sip_port: int = Field(5060, ge=1, le=65535)
+    probe_call_seconds: float = Field(3.0, gt=0, le=60, description="How long the probe call lasts")
+    probe_timeout_s: float = Field(60.0, gt=0, description="Probe call + ingest must finish within this")
 
     @model_validator(mode="after")
     def _floor(self) -> RecordingSettings:

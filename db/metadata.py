@@ -9,7 +9,11 @@ import compliance.models
 import core.models
 import dialer.models
 import hooks.models
+import recordings.models
 from db.base import Base
 
-MODEL_MODULES = (analytics.models, auth.models, cases.models, compliance.models, core.models, dialer.models, hooks.models)
+MODEL_MODULES = (
+    analytics.models, auth.models, cases.models, compliance.models, core.models, dialer.models, hooks.models,
+    recordings.models,
+)
 target_metadata = Base.metadata

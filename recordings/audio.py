@@ -308,7 +308,9 @@ def transcode(src: Path, dst: Path, fmt: AudioFormat, bitrate: str | None = None
               timeout_s: float = 600.0) -> Path:
     """Convert ``src`` to ``fmt`` at ``dst`` with ffmpeg (blocking); atomic, no temp left on failure.
 
-    Defaults: Ogg/Opus 24 kbit/s (voip tuning), MP3 32 kbit/s. Raises ``TranscodeFailed`` with
+    Defaults: Ogg/Opus 24 kbit/s (voip tuning), MP3 32 kbit/s. Output is bit-exact (no random Ogg
+    serial, no encoder tag), so re-running an interrupted ingest yields the same bytes and SHA-256
+    and the store's idempotent put accepts it. Raises ``TranscodeFailed`` with
     ffmpeg's stderr on a non-zero exit, a timeout or a missing ffmpeg.
     """
     rate = bitrate or DEFAULT_BITRATES[fmt]
@@ -319,7 +321,7 @@ def transcode(src: Path, dst: Path, fmt: AudioFormat, bitrate: str | None = None
         raise TranscodeFailed(src, str(exc)) from exc
     with _atomic_output(dst) as tmp:
         cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src),
-               "-map_metadata", "-1", *codec, str(tmp)]
+               "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", *codec, str(tmp)]
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired as exc:

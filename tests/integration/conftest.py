@@ -1,6 +1,6 @@
 """Session-scoped real PBX (Asterisk 22 in the cached rootfs) + simulated phones on free ports.
 
-Written to move to ``tests/integration/conftest.py`` unchanged. Agents:
+Shared by every integration area. Agents:
 1001 answers after 0.3 s, 1002 never answers, 1003 rejects (486), 1004 is offline (never
 registers), 1005 answers (used by the recording probe test).
 """

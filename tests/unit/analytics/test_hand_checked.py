@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, text
 from analytics.models import dirty
 from analytics.reports import ReportQuery, run_report
 from analytics.rollup import rebuild, refresh
+from compliance.models import ComplianceDecision
 from db.engine import Database
 from tests.unit.analytics.conftest import make_call
 
@@ -44,7 +46,7 @@ EXPECTED_TOTAL = {
 }
 
 
-async def _report(db: Database, name: str, group_by: tuple[str, ...] = (), **kw) -> object:
+async def _report(db: Database, name: str, group_by: tuple[str, ...] = (), **kw) -> Any:
     async with db.read() as s:
         return await run_report(s, ReportQuery(name, group_by, **kw))
 
@@ -61,7 +63,7 @@ async def test_hand_checked_figures(adb: Database, path: str) -> None:
             assert (await s.execute(select(func.count()).select_from(dirty))).scalar_one() == 0
 
     cr = await _report(adb, "connect-rate")
-    assert cr.totals == {**EXPECTED_TOTAL, "blocked": None}
+    assert cr.totals == {**EXPECTED_TOTAL, "blocked": 0}
     by_agent = await _report(adb, "connect-rate", ("agent",))
     assert [(r["agent"], r["attempts"], r["connected"], r["connect_rate"]) for r in by_agent.rows] == [
         ("a1", 5, 2, 0.4), ("a2", 5, 1, 0.2)]
@@ -104,17 +106,14 @@ async def test_changes_after_rollup_are_seen_at_once_and_after_refresh(adb: Data
 async def test_blocked_attempts_are_counted_apart(adb: Database) -> None:
     async with adb.begin() as s:
         s.add_all(dataset())
-        await s.execute(text("CREATE TABLE compliance_decisions (id VARCHAR(36) PRIMARY KEY, at TIMESTAMP WITH TIME "
-                             "ZONE, agent_id VARCHAR(64), case_id VARCHAR(36), client_id VARCHAR(64), "
-                             "number VARCHAR(20), allowed BOOLEAN, code VARCHAR(64))"))
     rows = [("d1", at(9), "a1", True), ("d2", at(9, 20), "a1", False), ("d3", at(10), "a1", False),
             ("d4", at(11), "a3", False)]
     async with adb.begin() as s:
         for i, when, agent, allowed in rows:
-            await s.execute(text("INSERT INTO compliance_decisions (id, at, agent_id, client_id, allowed, code) "
-                                 "VALUES (:i, :at, :a, 'c1', :ok, 'x')"),
-                            {"i": i, "at": when if not adb.is_sqlite else when.strftime("%Y-%m-%d %H:%M:%S.%f"),
-                             "a": agent, "ok": allowed})
+            s.add(ComplianceDecision(
+                id=i, at=when, kind="dial", actor=agent, actor_role="agent", agent_id=agent, client_id="c1",
+                number="+8613800000001", allowed=allowed, code=None if allowed else "frequency-cap", rule_ids=[],
+                zones=[], policy_id="CN", message="", details={}))
     r = await _report(adb, "connect-rate", ("agent",))
     assert [(x["agent"], x["attempts"], x["blocked"]) for x in r.rows] == [("a1", 5, 2), ("a2", 5, 0), ("a3", 0, 1)]
     assert r.totals["blocked"] == 3 and r.totals["attempts"] == 10

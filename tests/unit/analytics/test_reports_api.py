@@ -77,6 +77,6 @@ async def test_csv_and_xlsx_parse_back(api: Api) -> None:  # noqa: F811
     wb = load_workbook(io.BytesIO(await r.read()))
     sheet = list(wb["connect-rate"].iter_rows(values_only=True))
     assert sheet[0][:5] == ("agent", "day", "attempts", "blocked", "connected")
-    assert sheet[1][:5] == ("a1", "2025-03-03", 2, None, 1) and sheet[2][:5] == ("a2", "2025-03-03", 2, None, 1)
+    assert sheet[1][:5] == ("a1", "2025-03-03", 2, 0, 1) and sheet[2][:5] == ("a2", "2025-03-03", 2, 0, 1)
     assert sheet[3][0] == "total" and sheet[3][2] == 4
     assert "definitions" in wb.sheetnames

@@ -1,0 +1,226 @@
+"""HTTP handlers of recordings and QA: validate, call the recordings feature, serialise.
+
+Read endpoints accept every role at the router and let the service decide, so that denials are
+written to the access log too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from api.keys import CONTAINER
+from api.routing import Router, body, error_response, json_response, principal, query
+from auth.models import Role
+from core.errors import UpstreamUnavailable
+from core.pagination import decode_cursor, encode_cursor
+from recordings.access import read_log
+from recordings.schemas import (
+    AccessList,
+    AccessQuery,
+    AudioQuery,
+    GapList,
+    GapQuery,
+    PauseIn,
+    ProbeOut,
+    RecordingList,
+    RecordingOut,
+    RecordingQuery,
+    ReviewIn,
+    ReviewList,
+    ReviewOut,
+    SampleOut,
+    SampleRequest,
+    access_out,
+    gap_out,
+    recording_out,
+    review_out,
+)
+from recordings.service import Requester
+from recordings.storage import RangeNotSatisfiable
+
+if TYPE_CHECKING:
+    from recordings.runtime import RecordingsFeature
+
+router = Router()
+TAG = "recordings"
+OVERSEERS = (Role.QA, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+
+
+def feature(request: web.Request) -> RecordingsFeature:
+    """The recordings feature of this process (503 when it is not running)."""
+    found: RecordingsFeature | None = request.app[CONTAINER].extras.get("recordings")
+    if found is None:
+        raise UpstreamUnavailable("recordings", "the recordings feature is not running")
+    return found
+
+
+def requester(request: web.Request) -> Requester:
+    """The caller and their address, for the access log."""
+    return Requester(principal(request), request.remote)
+
+
+# static paths first: aiohttp matches in registration order, and {recording_id} would swallow them
+@router.route("GET", "/v1/recordings/gaps", summary="Completeness gaps", tag=TAG, roles=OVERSEERS,
+              query=GapQuery, response=GapList, errors=(401, 403))
+async def list_gaps(request: web.Request) -> web.StreamResponse:
+    """Answered calls without a stored recording after ``missing_after_s``, and files without a call."""
+    q = query(request, GapQuery)
+    gaps = await feature(request).reconciler.gaps(open_only=not q.include_resolved)
+    return json_response(GapList(items=[gap_out(g) for g in gaps]))
+
+
+@router.route("GET", "/v1/recordings/access-log", summary="Recording access log", tag=TAG, roles=(Role.ADMIN,),
+              query=AccessQuery, response=AccessList, errors=(401, 403))
+async def access_log(request: web.Request) -> web.StreamResponse:
+    """Who read which recording's metadata or audio, when, from where, and the result (admins only)."""
+    q = query(request, AccessQuery)
+    async with request.app[CONTAINER].db.read() as s:
+        rows = await read_log(s, recording_id=q.recording_id, user_id=q.user, before_id=q.before, limit=q.limit)
+    nxt = rows[-1].id if len(rows) == q.limit else None
+    return json_response(AccessList(items=[access_out(r) for r in rows], next_before=nxt))
+
+
+@router.route("POST", "/v1/recordings/probe", summary="Run the recording probe", tag=TAG,
+              roles=(Role.SUPERVISOR, Role.ADMIN), response=ProbeOut, errors=(401, 403, 503))
+async def run_probe(request: web.Request) -> web.StreamResponse:
+    """Place a synthetic call, wait for its stored recording, check both tones on their channels."""
+    return json_response(await feature(request).prober.run())
+
+
+@router.route("GET", "/v1/recordings/probe", summary="Latest recording probe", tag=TAG, roles=OVERSEERS,
+              errors=(401, 403))
+async def latest_probe(request: web.Request) -> web.StreamResponse:
+    """The latest probe result (``null`` if none ran)."""
+    return json_response({"latest": feature(request).prober.latest})
+
+
+@router.route("GET", "/v1/recordings", summary="Find recordings", tag=TAG, query=RecordingQuery,
+              response=RecordingList, errors=(400, 401, 403, 422))
+async def list_recordings(request: web.Request) -> web.StreamResponse:
+    """Filter by agent, team, client, case, time range, duration, outcome; newest first; cursor pages."""
+    q = query(request, RecordingQuery)
+    rows = await feature(request).qa.search(requester(request), q.to_filter(q.state),
+                                            cursor=decode_cursor(q.cursor) if q.cursor else None, limit=q.limit)
+    nxt = encode_cursor(rows[-1].started_at, rows[-1].id) if len(rows) == q.limit else None
+    return json_response(RecordingList(items=[recording_out(r) for r in rows], next_cursor=nxt))
+
+
+@router.route("GET", "/v1/recordings/{recording_id}", summary="One recording", tag=TAG, response=RecordingOut,
+              errors=(401, 403, 404))
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """Metadata of a recording (logged in the access log)."""
+    rec = await feature(request).service.get(requester(request), request.match_info["recording_id"])
+    return json_response(recording_out(rec))
+
+
+@router.route("GET", "/v1/recordings/{recording_id}/audio", summary="Stream a recording", tag=TAG,
+              query=AudioQuery, errors=(401, 403, 404, 409, 416, 503), content_type="audio/ogg")
+async def get_audio(request: web.Request) -> web.StreamResponse:
+    """The audio, with HTTP Range (206 + Content-Range; 416 outside) so a browser can seek.
+
+    ``?download=true`` adds ``Content-Disposition: attachment`` and is logged as a download.
+    """
+    q = query(request, AudioQuery)
+    f = feature(request)
+    try:
+        rec, rng, partial = await f.service.open_audio(
+            requester(request), request.match_info["recording_id"], request.headers.get("Range"),
+            download=q.download)
+    except RangeNotSatisfiable as exc:
+        total = exc.details.get("total_size")
+        return error_response(exc, headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"}
+                              if total is not None else None)
+    async with rng:
+        resp = web.StreamResponse(status=206 if partial else 200)
+        resp.content_type = rec.content_type or rng.content_type
+        resp.content_length = rng.length
+        resp.headers["Accept-Ranges"] = "bytes"
+        resp.headers["Cache-Control"] = "private, no-store"
+        if rec.sha256:
+            resp.headers["ETag"] = f'"{rec.sha256}"'
+        if partial:
+            resp.headers["Content-Range"] = rng.content_range
+        if q.download:
+            ext = (rec.key or "").rsplit(".", 1)[-1]
+            resp.headers["Content-Disposition"] = f'attachment; filename="{rec.call_id}.{ext}"'
+        await resp.prepare(request)
+        async for chunk in rng:
+            await resp.write(chunk)
+        await resp.write_eof()
+    return resp
+
+
+@router.route("DELETE", "/v1/recordings/{recording_id}", summary="Delete an expired recording", tag=TAG,
+              response=RecordingOut, errors=(401, 403, 404, 409, 503))
+async def delete_recording(request: web.Request) -> web.StreamResponse:
+    """Admins only; refused with 409 ``retention-active`` before retention ends or under legal hold."""
+    rec = await feature(request).retention.delete(requester(request), request.match_info["recording_id"])
+    return json_response(recording_out(rec))
+
+
+@router.route("PUT", "/v1/recordings/{recording_id}/legal-hold", summary="Put a legal hold", tag=TAG,
+              response=RecordingOut, errors=(401, 403, 404))
+async def put_hold(request: web.Request) -> web.StreamResponse:
+    """Hold the recording beyond retention (audited; pushed to the store's Object Lock legal hold)."""
+    rec = await feature(request).retention.set_legal_hold(requester(request), request.match_info["recording_id"],
+                                                          True)
+    return json_response(recording_out(rec))
+
+
+@router.route("DELETE", "/v1/recordings/{recording_id}/legal-hold", summary="Release a legal hold", tag=TAG,
+              response=RecordingOut, errors=(401, 403, 404))
+async def delete_hold(request: web.Request) -> web.StreamResponse:
+    """Release the legal hold (audited); retention still applies."""
+    rec = await feature(request).retention.set_legal_hold(requester(request), request.match_info["recording_id"],
+                                                          False)
+    return json_response(recording_out(rec))
+
+
+@router.route("POST", "/v1/recordings/{recording_id}/reviews", summary="Add a QA review", tag=TAG, body=ReviewIn,
+              response=ReviewOut, status=201, errors=(401, 403, 404, 422))
+async def add_review(request: web.Request) -> web.StreamResponse:
+    """Score 0-100, checklist items and notes; the reviewer is the caller."""
+    req = await body(request, ReviewIn)
+    review = await feature(request).qa.add_review(
+        requester(request), request.match_info["recording_id"], score=req.score,
+        checklist=[i.model_dump() for i in req.checklist], notes=req.notes)
+    return json_response(review_out(review), status=201)
+
+
+@router.route("GET", "/v1/recordings/{recording_id}/reviews", summary="QA reviews of a recording", tag=TAG,
+              response=ReviewList, errors=(401, 403, 404))
+async def list_reviews(request: web.Request) -> web.StreamResponse:
+    """Every review of the recording, oldest first."""
+    rows = await feature(request).qa.reviews(requester(request), request.match_info["recording_id"])
+    return json_response(ReviewList(items=[review_out(r) for r in rows]))
+
+
+@router.route("POST", "/v1/recordings/{recording_id}/pause", summary="Pause recording (card payment)", tag=TAG,
+              body=PauseIn, errors=(401, 403, 404, 409, 503))
+async def pause(request: web.Request) -> web.StreamResponse:
+    """MixMonitorMute on, if the client's policy allows it; the interval is stored with who and why."""
+    req = await body(request, PauseIn)
+    row = await feature(request).service.pause(requester(request), request.match_info["recording_id"], req.reason)
+    return json_response({"id": row.id, "paused_at": row.paused_at.isoformat(), "reason": row.reason})
+
+
+@router.route("POST", "/v1/recordings/{recording_id}/resume", summary="Resume recording", tag=TAG,
+              errors=(401, 403, 404, 409, 503))
+async def resume(request: web.Request) -> web.StreamResponse:
+    """MixMonitorMute off; closes the paused interval."""
+    row = await feature(request).service.resume(requester(request), request.match_info["recording_id"])
+    return json_response({"id": row.id, "paused_at": row.paused_at.isoformat(),
+                          "resumed_at": row.resumed_at.isoformat() if row.resumed_at else None})
+
+
+@router.route("POST", "/v1/qa/samples", summary="Stratified QA sample", tag="qa", roles=OVERSEERS,
+              body=SampleRequest, response=SampleOut, errors=(401, 403, 422))
+async def sample(request: web.Request) -> web.StreamResponse:
+    """``per_agent: N`` or ``percent: P`` of the stored recordings matching ``filters``, per agent;
+    the same ``seed`` over the same data gives the same sample."""
+    req = await body(request, SampleRequest)
+    rows = await feature(request).qa.sample(requester(request), req.filters.to_filter(), seed=req.seed,
+                                            per_agent=req.per_agent, percent=req.percent)
+    return json_response(SampleOut(seed=req.seed, items=[recording_out(r) for r in rows]))

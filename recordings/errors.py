@@ -1,0 +1,54 @@
+"""Recording domain errors (HTTP status + stable code)."""
+
+from __future__ import annotations
+
+from core.errors import CallguardError, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from recordings.storage.errors import RetentionActive
+
+__all__ = ["InvalidTransition", "NoSuchRecording", "NotStored", "PauseNotAllowed", "ProbeUnavailable",
+           "RecordingAccessDenied", "RetentionActive"]
+
+
+class NoSuchRecording(NotFound):
+    """No recording with that id (or not visible to the caller)."""
+
+    code = "no-such-recording"
+
+
+class RecordingAccessDenied(Forbidden):
+    """The caller may not see or hear this recording."""
+
+    code = "recording-access-denied"
+
+
+class NotStored(Conflict):
+    """The recording has no stored audio (still pending, empty, failed or purged)."""
+
+    code = "recording-not-stored"
+
+
+class InvalidTransition(Conflict):
+    """A state change the recording state machine does not allow."""
+
+    code = "invalid-recording-transition"
+
+
+class PauseNotAllowed(Conflict):
+    """The client's policy does not allow pausing recordings (or nothing to pause/resume)."""
+
+    code = "recording-pause-not-allowed"
+
+
+class ProbeUnavailable(UpstreamUnavailable):
+    """The probe phone cannot run (pjsua2 missing, no probe account configured)."""
+
+    code = "probe-unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("probe-phone", message)
+
+
+class IngestFault(CallguardError):
+    """Raised by a fault injected in tests at a named ingest step (never in production)."""
+
+    code = "ingest-fault"

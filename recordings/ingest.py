@@ -1,0 +1,418 @@
+"""Spool ingest: ``<id>.done`` marker -> validate -> stereo merge -> transcode -> sha256 -> store ->
+read back and verify -> row ``stored`` (+ event, + case contact log) -> only then delete spool files.
+
+Crash safety: the row's state and a lease are the claim; the storage key is deterministic and the
+transcode bit-exact, so a re-run after a crash between ``put`` and the database update produces
+the same bytes, the store's idempotent ``put`` recognises them, and the recording is stored once.
+Spool files are deleted only after the ``stored``/``empty`` commit; a crash after that commit just
+leaves files that the next scan removes. Storage outages keep the recording ``pending`` and retry
+with capped backoff (forever); other failures count attempts and end in ``failed`` (files kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.settings import RecordingSettings
+from core.clock import Clock
+from core.errors import UpstreamUnavailable
+from core.events import EventLog
+from db.base import new_id
+from db.engine import Database
+from dialer.models import Call
+from recordings import events as ev
+from recordings.audio import (
+    AudioFormat,
+    InvalidRecording,
+    TranscodeFailed,
+    content_type_for,
+    extension_for,
+    inspect_wav,
+    merge_stereo,
+    sha256_file,
+    transcode,
+)
+from recordings.models import Recording, RecordingGap
+from recordings.policy import backoff_s, is_spool_id, recording_key, retain_until, retention_days
+from recordings.service import link_to_call
+from recordings.states import RecordingState, advance
+from recordings.storage import IntegrityFailed, RecordingStore, StorageRefused, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+MARKER = ".done"
+WORK_DIR = ".callguard-work"
+CASES_ATTACH_HOOK = ("cases.service", "attach_recording")
+Fault = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What the claim transaction hands to the off-loop work."""
+
+    recording_id: str
+    call_id: str
+    started_at: datetime
+    retain_until: datetime
+    legal_hold: bool
+    cleanup_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The result of the blocking part: the file to store (or the fact there was no audio)."""
+
+    empty: bool
+    path: Path | None = None
+    sha256: str = ""
+    duration_s: float = 0.0
+    channels: int = 0
+
+
+def spool_files(spool: Path, call_id: str) -> list[Path]:
+    """The spool files of one recording, the marker last (it is deleted last)."""
+    return [spool / f"{call_id}-rx.wav", spool / f"{call_id}-tx.wav", spool / f"{call_id}.wav",
+            spool / f"{call_id}{MARKER}"]
+
+
+def list_markers(spool: Path) -> list[str]:
+    """Call ids with a ``.done`` marker, oldest first (blocking)."""
+    try:
+        found = [(p.stat().st_mtime, p.name[: -len(MARKER)]) for p in spool.iterdir()
+                 if p.name.endswith(MARKER) and p.is_file()]
+    except FileNotFoundError:
+        return []
+    return [cid for _, cid in sorted(found) if is_spool_id(cid)]
+
+
+def prepare(spool: Path, work: Path, call_id: str, fmt: AudioFormat, *, bitrate: str, stereo: bool) -> Prepared:
+    """Blocking: validate the legs, merge (agent left, customer right) or take the mix, transcode, hash."""
+    rx, tx, mixed, _ = spool_files(spool, call_id)
+    infos = {p: inspect_wav(p) for p in (rx, tx, mixed) if p.exists()}
+    if not infos:
+        raise InvalidRecording(mixed, "no recording file next to the marker")
+    if all(i.is_empty for i in infos.values()):
+        return Prepared(empty=True)
+    work.mkdir(parents=True, exist_ok=True)
+    if stereo and rx in infos and tx in infos:
+        src = work / "stereo.wav"
+        info = merge_stereo(rx, tx, src)
+    elif mixed in infos:
+        src, info = mixed, infos[mixed]
+    else:  # mono wanted but no mix: fall back to the legs (stereo), never lose audio
+        src = work / "stereo.wav"
+        info = merge_stereo(rx if rx in infos else tx, tx if tx in infos else rx, src)
+    out = work / f"recording{extension_for(fmt)}"
+    transcode(src, out, fmt, bitrate)
+    return Prepared(empty=False, path=out, sha256=sha256_file(out), duration_s=round(info.duration_s, 3),
+                    channels=info.channels)
+
+
+def remove_spool(spool: Path, call_id: str) -> None:
+    """Blocking: delete the spool files (marker last) and the work dir."""
+    for p in spool_files(spool, call_id):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(spool / WORK_DIR / call_id, ignore_errors=True)
+
+
+def cases_attach() -> Callable[..., Awaitable[Any]] | None:
+    """``cases.service.attach_recording(session, call_id, recording_id, sha256)`` if the cases feature has it."""
+    try:
+        module = importlib.import_module(CASES_ATTACH_HOOK[0])
+    except ModuleNotFoundError:
+        return None
+    hook = getattr(module, CASES_ATTACH_HOOK[1], None)
+    return hook if callable(hook) else None
+
+
+class Ingestor:
+    """Scans the spool and ingests finished recordings; one per feature, tasks owned by the feature."""
+
+    def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
+                 store: RecordingStore, executor: ThreadPoolExecutor, instance: str,
+                 fault: Fault | None = None) -> None:
+        self.db, self.events, self.clock, self.settings, self.store = db, events, clock, settings, store
+        self.executor, self.instance, self.fault = executor, instance, fault
+        self.spool = Path(settings.spool_dir)
+        self.work = self.spool / WORK_DIR
+        self._inflight: set[str] = set()
+        self._sem = asyncio.Semaphore(settings.ingest_concurrency)
+        self.storage_error: str | None = None
+        self.storage_error_since: datetime | None = None
+        self.stored_count = 0
+
+    async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def _step(self, name: str) -> None:
+        if self.fault is not None:
+            await self.fault(name)
+
+    # -- scanning ---------------------------------------------------------------------------------
+    async def scan_once(self) -> int:
+        """Ingest every due marker in the spool (bounded concurrency); returns how many were looked at."""
+        ids = await self._blocking(list_markers, self.spool)
+        due = await self._due(ids)
+        todo = [cid for cid in due if cid not in self._inflight]
+        if todo:
+            await asyncio.gather(*(self._guarded(cid) for cid in todo))
+        return len(todo)
+
+    async def _due(self, ids: list[str]) -> list[str]:
+        """Drop markers whose row waits for a retry or is leased by another live instance."""
+        if not ids:
+            return []
+        now = self.clock.now()
+        blocked: set[str] = set()
+        async with self.db.read() as s:
+            for chunk in range(0, len(ids), 500):
+                rows = (await s.execute(select(Recording.call_id, Recording.state, Recording.next_attempt_at,
+                                               Recording.lease_owner, Recording.lease_until)
+                                        .where(Recording.call_id.in_(ids[chunk:chunk + 500])))).all()
+                for cid, state, nxt, owner, until in rows:
+                    waiting = (nxt is not None and nxt > now) or (
+                        owner and owner != self.instance and until is not None and until > now)
+                    active = state in (RecordingState.PENDING, RecordingState.RECORDING)
+                    if state == RecordingState.FAILED or (active and waiting):
+                        blocked.add(cid)
+        return [cid for cid in ids if cid not in blocked]
+
+    async def _guarded(self, call_id: str) -> None:
+        self._inflight.add(call_id)
+        try:
+            async with self._sem:
+                await self.ingest(call_id)
+        finally:
+            self._inflight.discard(call_id)
+
+    # -- one recording ---------------------------------------------------------------------------
+    async def ingest(self, call_id: str) -> str | None:
+        """Ingest one marked recording; returns the resulting state (None when claimed elsewhere)."""
+        claim = await self._claim(call_id)
+        if claim is None:
+            return None
+        if claim.cleanup_only:
+            await self._blocking(remove_spool, self.spool, call_id)
+            return "cleaned"
+        try:
+            return await self._process(claim)
+        except UpstreamUnavailable:
+            raise  # the database: the lease expires and the next scan retries
+        except Exception as exc:  # noqa: BLE001 - a bug in one recording must not stop the others
+            log.exception("ingest of %s failed unexpectedly", call_id)
+            return await self._failed(claim, f"unexpected {type(exc).__name__}: {exc}", permanent=False)
+
+    async def _process(self, claim: Claim) -> str:
+        call_id = claim.call_id
+        fmt = self.settings.format
+        try:
+            prepared: Prepared = await self._blocking(functools.partial(
+                prepare, self.spool, self.work / call_id, call_id, fmt, bitrate=self.settings.bitrate,
+                stereo=self.settings.stereo))
+        except InvalidRecording as exc:
+            return await self._failed(claim, f"invalid recording: {exc.reason}", permanent=True)
+        except (TranscodeFailed, OSError) as exc:
+            return await self._failed(claim, f"{type(exc).__name__}: {exc}", permanent=False)
+        await self._step("prepared")
+        if prepared.empty:
+            await self._finish_empty(claim)
+            await self._blocking(remove_spool, self.spool, call_id)
+            return RecordingState.EMPTY.value
+        assert prepared.path is not None
+        key = recording_key(call_id, claim.started_at, fmt)
+        try:
+            stored = await self.store.put(key, prepared.path, sha256=prepared.sha256,
+                                          content_type=content_type_for(fmt), retain_until=claim.retain_until,
+                                          legal_hold=claim.legal_hold)
+            await self._step("put")
+            if not await self.store.verify(key, prepared.sha256, version_id=stored.version_id):
+                raise IntegrityFailed("read-back does not match", details={"key": key})
+            await self._step("verified")
+        except StorageUnavailable as exc:
+            return await self._retry_storage(claim, exc.message)
+        except IntegrityFailed as exc:
+            return await self._failed(claim, f"integrity: {exc.message}", permanent=False)
+        except StorageRefused as exc:
+            return await self._failed(claim, f"storage refused: {exc.message}", permanent=True)
+        self._storage_ok()
+        await self._finish_stored(claim, key=key, version_id=stored.version_id, size=stored.size,
+                                  prepared=prepared, fmt=fmt)
+        await self._step("marked")
+        await self._blocking(remove_spool, self.spool, call_id)
+        self.stored_count += 1
+        return RecordingState.STORED.value
+
+    async def _claim(self, call_id: str) -> Claim | None:
+        from compliance.models import ClientPolicy
+
+        now = self.clock.now()
+        async with self.db.begin() as s:
+            rec = await self._row_for_update(s, call_id)
+            if rec is None:
+                rec = await self._create_row(s, call_id, now)
+            if rec.state in (RecordingState.STORED, RecordingState.EMPTY, RecordingState.PURGED):
+                return Claim(rec.id, call_id, rec.started_at, now, False, cleanup_only=True)
+            if rec.state == RecordingState.FAILED:
+                return None
+            if rec.lease_owner and rec.lease_owner != self.instance and rec.lease_until and rec.lease_until > now:
+                return None
+            if rec.next_attempt_at is not None and rec.next_attempt_at > now:
+                return None
+            call = await s.get(Call, call_id) if rec.kind == "call" else None
+            if call is not None:
+                link_to_call(rec, call)
+            rec.state = advance(rec.state, RecordingState.PENDING).value
+            rec.lease_owner, rec.lease_until = self.instance, now + timedelta(seconds=self.settings.lease_s)
+            rec.updated_at = now
+            policy = await s.get(ClientPolicy, rec.client_id) if rec.client_id else None
+            days = retention_days(default_days=self.settings.retention_days,
+                                  floor_days=self.settings.retention_floor_days,
+                                  client_days=policy.retention_days if policy else None)
+            until = retain_until(rec.call_ended_at or now, days)
+            return Claim(rec.id, call_id, rec.started_at, until, rec.legal_hold)
+
+    async def _row_for_update(self, s: AsyncSession, call_id: str) -> Recording | None:
+        q = self.db.for_update(select(Recording).where(Recording.call_id == call_id))
+        return (await s.execute(q)).scalar()
+
+    async def _create_row(self, s: AsyncSession, call_id: str, now: datetime) -> Recording:
+        """A marker without a row: the hook did not run (or this is a file of no call: an orphan)."""
+        call = await s.get(Call, call_id)
+        if call is None:
+            rec = Recording(id=new_id(), call_id=call_id, kind="orphan", state=RecordingState.PENDING.value,
+                            started_at=now, created_at=now, updated_at=now)
+            log.warning("recording %s has no call: ingested as an orphan", call_id)
+        else:
+            rec = Recording(id=new_id(), call_id=call_id, kind="call", state=RecordingState.PENDING.value,
+                            started_at=call.agent_answered_at or call.created_at, created_at=now, updated_at=now)
+            link_to_call(rec, call)
+        s.add(rec)
+        await s.flush()
+        return rec
+
+    async def _locked(self, s: AsyncSession, rec_id: str) -> Recording:
+        q = self.db.for_update(select(Recording).where(Recording.id == rec_id))
+        rec = (await s.execute(q)).scalar_one()
+        return rec
+
+    async def _finish_stored(self, claim: Claim, *, key: str, version_id: str | None, size: int,
+                             prepared: Prepared, fmt: AudioFormat) -> None:
+        now = self.clock.now()
+        async with self.db.begin() as s:
+            rec = await self._locked(s, claim.recording_id)
+            if rec.state == RecordingState.STORED:
+                return  # another instance finished the same (idempotent) upload first
+            rec.state = advance(rec.state, RecordingState.STORED).value
+            rec.key, rec.version_id, rec.size, rec.sha256 = key, version_id, size, prepared.sha256
+            rec.format, rec.content_type = fmt, content_type_for(fmt)
+            rec.duration_s, rec.channels = prepared.duration_s, prepared.channels
+            rec.retain_until, rec.stored_at, rec.updated_at = claim.retain_until, now, now
+            rec.lease_owner = rec.lease_until = rec.next_attempt_at = None
+            rec.last_error = None
+            rec.hold_synced = rec.legal_hold == claim.legal_hold
+            await self.events.record(s, ev.recording_event(ev.RECORDING_STORED, rec, now))
+            await s.execute(update(RecordingGap).where(RecordingGap.ref == rec.call_id,
+                                                       RecordingGap.kind == "missing",
+                                                       RecordingGap.resolved_at.is_(None))
+                            .values(resolved_at=now))
+            attach = cases_attach() if rec.kind == "call" else None
+            if attach is not None:
+                await attach(s, rec.call_id, rec.id, prepared.sha256)
+        self.events.committed()
+        log.info("recording %s of call %s stored as %s (%d bytes)", claim.recording_id, claim.call_id, key, size)
+
+    async def _finish_empty(self, claim: Claim) -> None:
+        now = self.clock.now()
+        async with self.db.begin() as s:
+            rec = await self._locked(s, claim.recording_id)
+            if rec.state == RecordingState.EMPTY:
+                return
+            rec.state = advance(rec.state, RecordingState.EMPTY).value
+            rec.duration_s, rec.updated_at = 0.0, now
+            rec.lease_owner = rec.lease_until = rec.next_attempt_at = None
+            await self.events.record(s, ev.recording_event(ev.RECORDING_EMPTY, rec, now))
+        self.events.committed()
+
+    async def _failed(self, claim: Claim, error: str, *, permanent: bool) -> str:
+        now = self.clock.now()
+        async with self.db.begin() as s:
+            rec = await self._locked(s, claim.recording_id)
+            if rec.state in (RecordingState.STORED, RecordingState.EMPTY):
+                log.warning("recording %s: %s after it was %s (spool cleanup retried)", rec.id, error, rec.state)
+                return rec.state
+            rec.attempts += 1
+            rec.last_error, rec.updated_at = error[:2000], now
+            rec.lease_owner = rec.lease_until = None
+            if permanent or rec.attempts >= self.settings.max_attempts:
+                rec.state = advance(rec.state, RecordingState.FAILED).value
+                rec.next_attempt_at = None
+                await self.events.record(s, ev.recording_event(ev.RECORDING_FAILED, rec, now, error=error[:200]))
+                log.error("recording %s of call %s failed: %s (spool files kept)", rec.id, rec.call_id, error)
+            else:
+                rec.next_attempt_at = now + timedelta(seconds=backoff_s(
+                    rec.attempts, cap=self.settings.retry_max_backoff_s))
+                log.warning("recording %s: attempt %d failed: %s", rec.id, rec.attempts, error)
+            state = rec.state
+        self.events.committed()
+        return state
+
+    async def _retry_storage(self, claim: Claim, error: str) -> str:
+        now = self.clock.now()
+        if self.storage_error is None:
+            log.warning("recording storage unavailable: %s; recordings wait in the spool", error)
+            self.storage_error_since = now
+        self.storage_error = error
+        async with self.db.begin() as s:
+            rec = await self._locked(s, claim.recording_id)
+            n = rec.attempts + 1  # storage outages never make a recording 'failed'
+            rec.attempts = n
+            rec.last_error, rec.updated_at = f"storage unavailable: {error}"[:2000], now
+            rec.lease_owner = rec.lease_until = None
+            rec.next_attempt_at = now + timedelta(seconds=backoff_s(n, cap=self.settings.retry_max_backoff_s))
+        return RecordingState.PENDING.value
+
+    def _storage_ok(self) -> None:
+        if self.storage_error is not None:
+            log.info("recording storage is back")
+        self.storage_error = None
+        self.storage_error_since = None
+
+    async def storage_recovered(self) -> None:
+        """Storage answers again: make waiting recordings due now instead of at their backoff time."""
+        self._storage_ok()
+        async with self.db.begin() as s:
+            await s.execute(update(Recording).where(Recording.state == RecordingState.PENDING.value,
+                                                    Recording.last_error.like("storage unavailable%"))
+                            .values(next_attempt_at=None))
+
+    async def release_own_leases(self) -> int:
+        """At start-up: leases this instance name held before a crash are void."""
+        async with self.db.begin() as s:
+            res = await s.execute(update(Recording).where(Recording.lease_owner == self.instance)
+                                  .values(lease_owner=None, lease_until=None))
+            return int(getattr(res, "rowcount", 0) or 0)
+
+    async def cleanup_work(self) -> None:
+        """Remove work dirs of recordings that no longer have a marker (blocking part off the loop)."""
+        def _clean() -> None:
+            if not self.work.exists():
+                return
+            for d in self.work.iterdir():
+                if not (self.spool / f"{d.name}{MARKER}").exists():
+                    with contextlib.suppress(OSError):
+                        shutil.rmtree(d)
+        await self._blocking(_clean)

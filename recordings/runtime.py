@@ -1,0 +1,232 @@
+"""The recordings feature as one async context manager: store, ingest, retention, reconcile, probe.
+
+``app.compose`` builds it once and registers ``readiness`` under ``/readyz``. Every background job
+is a named task of the feature's own ``TaskGroup`` (cancelled first on exit), blocking audio work
+runs on one small dedicated ``ThreadPoolExecutor``, the S3 client on the store's own pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings, StorageSettings
+from core.clock import Clock
+from core.errors import UpstreamUnavailable
+from core.events import EventLog
+from core.stream import EventStream
+from core.tasks import TaskGroup
+from db.engine import Database
+from recordings.ingest import Fault, Ingestor
+from recordings.probe import OwnPhonesProbePhone, ProbePhone, Prober
+from recordings.qa import QaService
+from recordings.reconcile import Reconciler
+from recordings.retention import Retention
+from recordings.service import RecordingService
+from recordings.storage import RecordingStore, StorageRefused, StorageUnavailable
+from recordings.storage.local import LocalStore
+from recordings.storage.s3 import S3Store
+
+log = logging.getLogger(__name__)
+CALL_EVENTS = frozenset({"call.agent_answered", "call.customer_ringing", "call.answered", "call.ended",
+                         "call.corrected"})
+HEALTH_INTERVAL_S = 5.0
+
+
+def build_store(s: StorageSettings) -> LocalStore | S3Store:
+    """The configured backend (not yet entered)."""
+    if s.backend == "s3":
+        return S3Store(s.s3_bucket, endpoint_url=s.s3_endpoint_url or None, region=s.s3_region,
+                       access_key=s.s3_access_key.get_secret_value(),
+                       secret_key=s.s3_secret_key.get_secret_value(), max_workers=s.s3_max_workers)
+    return LocalStore(s.local_root)
+
+
+class MixMonitorMute:
+    """Pause/resume a channel's MixMonitor through AMI (the one AMI action of this feature)."""
+
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, pbx: str, channel: str, pause: bool) -> None:
+        """``MixMonitorMute`` both directions on/off; PBX errors become ``PbxUnavailable``."""
+        from dialer.ami import AmiError
+        from dialer.errors import PbxUnavailable
+
+        try:
+            await self.gateway.client(pbx).send_action(
+                "MixMonitorMute", [("Channel", channel), ("Direction", "both"), ("State", "1" if pause else "0")])
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"MixMonitorMute failed: {exc}") from exc
+
+
+class RecordingsFeature:
+    """Owns the store, the executor and the background jobs; exposes the services to the API."""
+
+    def __init__(self, *, settings: Settings, db: Database, events: EventLog, clock: Clock, instance: str,
+                 stream: EventStream | None = None, pbx: Any | None = None, store: RecordingStore | None = None,
+                 probe_phone: ProbePhone | None = None, fault: Fault | None = None,
+                 run_jobs: bool = True) -> None:
+        self.settings, self.db, self.events, self.clock = settings, db, events, clock
+        self.instance, self.stream, self.pbx = instance, stream, pbx
+        self._given_store, self._given_phone, self._fault, self._run_jobs = store, probe_phone, fault, run_jobs
+        self._stack = AsyncExitStack()
+        self._wake = asyncio.Event()
+        self.storage_health: dict[str, Any] = {"status": "unknown"}
+        self.disk: dict[str, Any] = {"ok": True}
+        self._bucket_ready = True
+
+    async def __aenter__(self) -> RecordingsFeature:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        rs = self.settings.recordings
+        await asyncio.to_thread(Path(rs.spool_dir).mkdir, parents=True, exist_ok=True)
+        store: Any = self._given_store
+        if store is None:
+            store = await self._stack.enter_async_context(build_store(self.settings.storage))
+            if isinstance(store, S3Store):
+                self._bucket_ready = await self._ensure_bucket(store)
+        self.store: RecordingStore = store
+        executor = ThreadPoolExecutor(rs.ingest_workers, thread_name_prefix="rec-ingest")
+        self._stack.push_async_callback(asyncio.to_thread, executor.shutdown, True)
+        mute = MixMonitorMute(self.pbx) if self.pbx is not None else None
+        self.service = RecordingService(db=self.db, events=self.events, clock=self.clock, settings=rs,
+                                        store=store, mute=mute)
+        self.ingest = Ingestor(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
+                               executor=executor, instance=self.instance, fault=self._fault)
+        self.retention = Retention(db=self.db, events=self.events, clock=self.clock, store=store,
+                                   service=self.service)
+        self.reconciler = Reconciler(db=self.db, events=self.events, clock=self.clock, settings=rs)
+        self.qa = QaService(db=self.db, clock=self.clock, service=self.service)
+        phone, reason = await self._probe_phone()
+        self.prober = Prober(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
+                             phone=phone, unavailable_reason=reason)
+        released = await self.ingest.release_own_leases()
+        if released:
+            log.warning("released %d ingest lease(s) left by a previous run of %s", released, self.instance)
+        await self.prober.load_latest()
+        self.tasks = await self._stack.enter_async_context(TaskGroup())
+        if self._run_jobs:
+            self._start_jobs()
+
+    def _start_jobs(self) -> None:
+        rs = self.settings.recordings
+        self.tasks.spawn(self._ingest_loop(), name="recordings-ingest")
+        self.tasks.every(HEALTH_INTERVAL_S, self.check_health, name="recordings-health")
+        self.tasks.every(rs.reconcile_interval_s, self.reconciler.run_once, name="recordings-reconcile",
+                         initial_delay=min(5.0, rs.reconcile_interval_s))
+        self.tasks.every(rs.purge_interval_s, self.retention.purge_expired, name="recordings-purge",
+                         initial_delay=min(30.0, rs.purge_interval_s))
+        if rs.probe_interval_s > 0 and self.prober.phone is not None:
+            self.tasks.every(rs.probe_interval_s, self.prober.run, name="recordings-probe",
+                             initial_delay=min(60.0, rs.probe_interval_s))
+        if self.stream is not None:
+            self.tasks.spawn(self._tail_calls(self.stream), name="recordings-call-tail")
+
+    async def _probe_phone(self) -> tuple[ProbePhone | None, str]:
+        if self._given_phone is not None:
+            return self._given_phone, ""
+        rs = self.settings.recordings
+        if not rs.probe_sip_user:
+            return None, "no probe SIP account configured ([recordings] probe_sip_user)"
+        own = OwnPhonesProbePhone(user=rs.probe_sip_user, password=rs.probe_sip_password.get_secret_value(),
+                                  host=rs.probe_sip_host, port=rs.probe_sip_port)
+        try:
+            return await self._stack.enter_async_context(own), ""
+        except (UpstreamUnavailable, RuntimeError, OSError) as exc:
+            log.warning("recording probe unavailable: %s", exc)
+            return None, f"probe unavailable: {exc}"
+
+    async def _ensure_bucket(self, store: S3Store) -> bool:
+        try:
+            await store.ensure_bucket()
+        except StorageUnavailable as exc:
+            log.warning("recording storage unavailable at start-up: %s (will retry)", exc.message)
+            self.storage_health = {"status": "down", "error": exc.message}
+            return False
+        except StorageRefused as exc:
+            raise StorageRefused(f"recording bucket unusable: {exc.message}", details=exc.details) from exc
+        return True
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Scan the spool now (a call just ended)."""
+        self._wake.set()
+
+    async def _ingest_loop(self) -> None:
+        interval = self.settings.recordings.scan_interval_s
+        while not self.tasks.stopping.is_set():
+            try:
+                await self.ingest.scan_once()
+            except UpstreamUnavailable as exc:
+                log.warning("spool scan skipped: %s unavailable", exc.upstream)
+            except Exception:  # noqa: BLE001 - the scan loop must outlive any one bad round
+                log.exception("spool scan failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+
+    async def _tail_calls(self, stream: EventStream) -> None:
+        async for item in stream.subscribe(lambda e: e.get("type") in CALL_EVENTS):
+            call_id = item.get("call_id")
+            if not call_id:
+                continue
+            try:
+                await self.service.sync_call(call_id)
+            except UpstreamUnavailable as exc:
+                log.warning("recording row of call %s not synced (%s down); reconcile will", call_id, exc.upstream)
+            if item.get("type") == "call.ended":
+                self.wake()
+
+    async def check_health(self) -> dict[str, Any]:
+        """Storage health (+ bucket creation retry, hold sync, prompt retry when storage returns) and disk."""
+        store = self.store
+        if not self._bucket_ready and isinstance(store, S3Store):
+            self._bucket_ready = await self._ensure_bucket(store)
+        health = await store.health()
+        was_down = self.storage_health.get("status") == "down" or self.ingest.storage_error is not None
+        self.storage_health = health
+        if health.get("status") != "down":
+            if was_down:
+                await self.ingest.storage_recovered()
+                self.wake()
+            await self.retention.sync_holds()
+        self.disk = await asyncio.to_thread(self._disk)
+        return health
+
+    def _disk(self) -> dict[str, Any]:
+        rs = self.settings.recordings
+        try:
+            usage = shutil.disk_usage(rs.spool_dir)
+        except OSError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": usage.free >= rs.min_free_bytes, "free_bytes": usage.free,
+                "min_free_bytes": rs.min_free_bytes}
+
+    async def readiness(self) -> dict[str, Any]:
+        """The ``/readyz`` entry: storage, disk, backlog, gaps, latest probe; ``ok`` false on a problem."""
+        counts = await self.reconciler.counts()
+        storage = dict(self.storage_health)
+        if self.ingest.storage_error is not None:
+            storage.update(status="down", error=self.ingest.storage_error,
+                           since=self.ingest.storage_error_since.isoformat()
+                           if self.ingest.storage_error_since else None)
+        probe = self.prober.latest or {"status": "never-run" if self.prober.phone else "unavailable",
+                                       "reason": self.prober.unavailable_reason or None}
+        ok = storage.get("status") != "down" and bool(self.disk.get("ok")) and probe.get("status") != "failed"
+        return {"ok": ok, "storage": storage, "disk": self.disk, **counts, "probe": probe}

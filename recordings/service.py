@@ -1,0 +1,191 @@
+"""Recording use cases: the row's lifecycle from the call, reads with access checks, pause/resume."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.service import Principal
+from config.settings import RecordingSettings
+from core.clock import Clock
+from core.events import EventLog
+from db.base import new_id
+from db.engine import Database
+from dialer.models import Call
+from recordings import events as ev
+from recordings.access import Action, log_access, may_access
+from recordings.errors import NoSuchRecording, NotStored, PauseNotAllowed, RecordingAccessDenied
+from recordings.models import Recording, RecordingPause
+from recordings.ranges import parse_range
+from recordings.states import RecordingState, advance
+from recordings.storage import ByteRange, RecordingStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks, and from where (for the access log)."""
+
+    principal: Principal
+    remote: str | None = None
+
+
+def link_to_call(rec: Recording, call: Call) -> None:
+    """Copy the call's links (case, agent, team, client) and end facts onto the recording."""
+    rec.case_id = rec.case_id or call.case_id
+    rec.agent_id = rec.agent_id or call.agent_id
+    rec.team = rec.team or call.team
+    rec.client_id = rec.client_id or call.client_id
+    if call.ended_at is not None:
+        rec.call_ended_at = call.ended_at
+        rec.outcome = call.end_reason
+
+
+async def on_call_state(session: AsyncSession, call: Call, *, events: EventLog, now: datetime) -> Recording | None:
+    """Keep the call's recording row in step with the call, inside the caller's transaction.
+
+    Called when a call reaches ``agent_answered`` (MixMonitor starts then) and when it ends: creates
+    the row in state ``recording`` at agent answer, moves it to ``pending`` at call end. Calls whose
+    agent never answered have no recording. Idempotent; safe when several instances call it.
+    """
+    if call.agent_answered_at is None:
+        return None
+    rec = await session.scalar(select(Recording).where(Recording.call_id == call.id))
+    if rec is None:
+        rec = Recording(id=new_id(), call_id=call.id, kind="call", state=RecordingState.RECORDING.value,
+                        started_at=call.agent_answered_at, created_at=now, updated_at=now)
+        link_to_call(rec, call)
+        try:
+            async with session.begin_nested():
+                session.add(rec)
+                await session.flush()
+        except IntegrityError:  # another instance created it first
+            rec = await session.scalar(select(Recording).where(Recording.call_id == call.id))
+            if rec is None:
+                raise
+        else:
+            await events.record(session, ev.recording_event(ev.RECORDING_STARTED, rec, now))
+    link_to_call(rec, call)
+    if call.ended_at is not None and rec.state == RecordingState.RECORDING:
+        rec.state = advance(rec.state, RecordingState.PENDING).value
+        rec.updated_at = now
+    return rec
+
+
+class RecordingService:
+    """Reads (with the access rule and the access log), audio streams, pause/resume."""
+
+    def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
+                 store: RecordingStore, mute: Any | None = None) -> None:
+        self.db, self.events, self.clock, self.settings, self.store = db, events, clock, settings, store
+        self.mute = mute  # recordings.runtime.MixMonitorMute or None
+
+    async def on_call_state(self, session: AsyncSession, call: Call) -> Recording | None:
+        """The dialer's hook (see ``on_call_state``), bound to this feature's clock and event log."""
+        return await on_call_state(session, call, events=self.events, now=self.clock.now())
+
+    async def sync_call(self, call_id: str) -> None:
+        """Apply ``on_call_state`` for one call in its own transaction (used by the event tail)."""
+        async with self.db.begin() as s:
+            call = await s.get(Call, call_id)
+            if call is not None:
+                await self.on_call_state(s, call)
+        self.events.committed()
+
+    # -- access ---------------------------------------------------------------------------------
+    async def authorize(self, who: Requester, recording_id: str, action: Action, *,
+                        detail: str | None = None) -> Recording:
+        """The recording if ``who`` may do ``action`` on it; logs granted/denied/not_found either way."""
+        async with self.db.begin() as s:
+            rec = await s.get(Recording, recording_id)
+            now = self.clock.now()
+            if rec is None:
+                log_access(s, who.principal, at=now, remote=who.remote, recording_id=recording_id[:64],
+                           action=action, result="not_found")
+                outcome: Exception | None = NoSuchRecording(f"no recording {recording_id}",
+                                                            details={"recording_id": recording_id})
+            elif not may_access(who.principal, rec, action,
+                                agents_may_listen_own=self.settings.agents_may_listen_own):
+                log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
+                           result="denied", detail=detail)
+                outcome = RecordingAccessDenied("you may not access this recording",
+                                                details={"recording_id": recording_id, "action": action})
+            else:
+                log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
+                           result="granted", detail=detail)
+                outcome = None
+        if outcome is not None:
+            raise outcome
+        assert rec is not None
+        return rec
+
+    async def get(self, who: Requester, recording_id: str) -> Recording:
+        """Metadata of one recording (logged)."""
+        return await self.authorize(who, recording_id, "metadata")
+
+    async def open_audio(self, who: Requester, recording_id: str, range_header: str | None, *,
+                         download: bool = False) -> tuple[Recording, ByteRange, bool]:
+        """Authorise (logged as audio or download) and open the requested range of the stored audio.
+
+        Returns (recording, open range, partial?); ``RangeNotSatisfiable`` for a range outside it.
+        """
+        rec = await self.authorize(who, recording_id, "download" if download else "audio")
+        if rec.state != RecordingState.STORED or rec.key is None:
+            raise NotStored(f"recording {recording_id} has no stored audio ({rec.state})",
+                            details={"recording_id": recording_id, "state": rec.state})
+        wanted = parse_range(range_header, rec.size or 0)
+        start, end = wanted if wanted is not None else (0, None)
+        rng = await self.store.open_range(rec.key, start, end, version_id=rec.version_id)
+        return rec, rng, wanted is not None
+
+    # -- pause / resume (PCI DSS: only if the client's policy allows; every interval logged) ------
+    async def pause(self, who: Requester, recording_id: str, reason: str) -> RecordingPause:
+        """Mute the recording (MixMonitorMute) and open a paused interval."""
+        return await self._pause_or_resume(who, recording_id, reason, pause=True)
+
+    async def resume(self, who: Requester, recording_id: str) -> RecordingPause:
+        """Unmute and close the open paused interval."""
+        return await self._pause_or_resume(who, recording_id, "", pause=False)
+
+    async def _pause_or_resume(self, who: Requester, recording_id: str, reason: str, *,
+                               pause: bool) -> RecordingPause:
+        from compliance.models import ClientPolicy
+
+        rec = await self.authorize(who, recording_id, "pause")
+        async with self.db.begin() as s:
+            rec = await s.get(Recording, recording_id)  # type: ignore[assignment]
+            call = await s.get(Call, rec.call_id)
+            policy = await s.get(ClientPolicy, rec.client_id) if rec.client_id else None
+            allowed = bool(policy and (policy.policy or {}).get("recording_pause_allowed"))
+            if not allowed or rec.state != RecordingState.RECORDING or call is None or not call.agent_channel:
+                raise PauseNotAllowed("pausing is not allowed for this recording",
+                                      details={"recording_id": recording_id, "policy_allows": allowed,
+                                               "state": rec.state})
+            now = self.clock.now()
+            open_ = await s.scalar(select(RecordingPause).where(RecordingPause.recording_id == rec.id,
+                                                                 RecordingPause.resumed_at.is_(None)))
+            if pause == (open_ is not None):
+                raise PauseNotAllowed("already paused" if pause else "not paused",
+                                      details={"recording_id": recording_id})
+            if pause:
+                row = RecordingPause(id=new_id(), recording_id=rec.id, paused_at=now,
+                                     paused_by=who.principal.user_id, reason=reason)
+                s.add(row)
+            else:
+                assert open_ is not None
+                row = open_
+                row.resumed_at, row.resumed_by = now, who.principal.user_id
+            if self.mute is None:
+                raise PauseNotAllowed("no PBX connection to pause through", details={})
+            await self.mute(call.pbx, call.agent_channel, pause)  # inside the tx: a failed mute rolls back
+            await self.events.record(s, ev.recording_event(
+                ev.RECORDING_PAUSED if pause else ev.RECORDING_RESUMED, rec, now, by=who.principal.user_id))
+        self.events.committed()
+        return row

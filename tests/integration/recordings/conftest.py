@@ -1,0 +1,87 @@
+"""The real service (``app.compose``) against the session PBX and phones, with local or S3 storage."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from app.compose import compose
+from app.container import Container
+from auth.models import Role
+from auth.service import Principal, create_user
+from config.settings import load_settings
+from recordings.models import Recording
+from recordings.runtime import RecordingsFeature
+from sandbox.pbx import PbxSandbox
+from sandbox.phones.client import PhonesProcess
+from sandbox.seaweed import SeaweedS3
+from tests.support.doubles import AllowAllGate
+
+ALICE = Principal("alice", Role.AGENT, "t1")
+ANSWERS = "+8613800000001"  # the customer line answers numbers ending in 0001 and plays 1000 Hz
+
+
+def s3_storage(weed: SeaweedS3, bucket: str) -> dict[str, Any]:
+    """Storage settings for SeaweedFS."""
+    return {"backend": "s3", "s3_bucket": bucket, "s3_endpoint_url": weed.endpoint_url, "s3_region": weed.region,
+            "s3_access_key": weed.access_key, "s3_secret_key": weed.secret_key, "s3_max_workers": 4}
+
+
+@asynccontextmanager
+async def service(pbx: PbxSandbox, tmp: Path, *, storage: dict[str, Any] | None = None,
+                  db_name: str = "svc.db", **recordings: Any) -> AsyncIterator[Container]:
+    """The composed service (gate allows all: compliance is not the subject) with agent alice = 1001."""
+    settings = load_settings(
+        None, database={"url": f"sqlite+aiosqlite:///{tmp / db_name}"},
+        server={"instance_id": "it-recordings"},
+        pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": pbx.ami_port, "ami_user": pbx.ami_user,
+              "ami_secret": pbx.ami_secret}],
+        recordings={"spool_dir": str(pbx.spool_dir), "scan_interval_s": 0.2, "min_free_bytes": 0,
+                    "retry_max_backoff_s": 1.0, "reconcile_interval_s": 2.0, **recordings},
+        storage=storage or {"backend": "local", "local_root": str(tmp / "store")},
+    )
+    async with compose(settings, gate=AllowAllGate()) as c:
+        async with c.db.begin() as s:
+            for uid, role, sip in [("alice", Role.AGENT, "1001"), ("quinn", Role.QA, None),
+                                   ("ada", Role.ADMIN, None)]:
+                await create_user(s, user_id=uid, role=role, sip_user=sip, pbx="local" if sip else None, team="t1")
+        async with asyncio.timeout(10):
+            while True:
+                state: Any = c.pbx.state()["local"]
+                if state["connected"]:
+                    break
+                await asyncio.sleep(0.05)
+        yield c
+
+
+def feature(c: Container) -> RecordingsFeature:
+    """The composed recordings feature."""
+    f: RecordingsFeature = c.extras["recordings"]
+    return f
+
+
+async def talk(c: Container, phones: PhonesProcess, *, seconds: float = 2.0) -> str:
+    """Place a call from alice to the answering customer, let both tones flow, hang up; the call id."""
+    mark = phones.mark()
+    call = await c.calls.request_call(ALICE, agent_id="alice", number=ANSWERS)
+    await phones.wait_for("answered", phone="customer", since=mark, timeout=15)
+    await asyncio.sleep(seconds)  # audio content for the tone check, not a timing assertion
+    await c.calls.hangup(ALICE, call.id)
+    return call.id
+
+
+async def wait_state(c: Container, call_id: str, states: tuple[str, ...] = ("stored",),
+                     within: float = 30.0) -> Recording:
+    """Poll until the call's recording reaches one of ``states``."""
+    async with asyncio.timeout(within):
+        while True:
+            async with c.db.read() as s:
+                rec = await s.scalar(select(Recording).where(Recording.call_id == call_id))
+            if rec is not None and rec.state in states:
+                return rec
+            await asyncio.sleep(0.1)
