@@ -76,8 +76,9 @@ async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = No
             for user, sip in AGENT_USERS.items():
                 await create_user(s, user_id=user, role=Role.AGENT, sip_user=sip, team="e2e")
                 tokens[user] = await issue_token(s, user_id=user)
-            await create_user(s, user_id="sup", role=Role.SUPERVISOR)
-            tokens["sup"] = await issue_token(s, user_id="sup")
+            for user, role in (("sup", Role.SUPERVISOR), ("casesys", Role.INTEGRATION), ("ada", Role.ADMIN)):
+                await create_user(s, user_id=user, role=role)
+                tokens[user] = await issue_token(s, user_id=user)
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()
         try:
