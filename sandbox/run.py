@@ -28,7 +28,8 @@ from sandbox.phones.numberplan import EXAMPLE_NUMBERS
 from sandbox.ports import free_port, free_tcp_udp_port
 
 RUN_DIR = Path(".run")
-DEMO_CLIENT = "demo-bank"
+DEMO_CLIENT = "demo-bank"  # DEMO policy: any hour
+STRICT_CLIENT = "cn-bank"  # CN policy: 08:00-21:00 Shanghai time; shows outside-hours blocks at night
 BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a blocked call at any hour
 
 # name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
@@ -73,10 +74,30 @@ async def _seed(container: Any, sip_passwords: dict[str, str]) -> list[dict[str,
             })
         if await s.get(ClientPolicy, DEMO_CLIENT) is None:
             s.add(ClientPolicy(client_id=DEMO_CLIENT, jurisdiction="DEMO", policy={}, updated_by="make-run"))
+        if await s.get(ClientPolicy, STRICT_CLIENT) is None:
+            s.add(ClientPolicy(client_id=STRICT_CLIENT, jurisdiction="CN", policy={}, updated_by="make-run"))
         if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact")) is None:
             s.add(DoNotCall(value=BLOCKED_NUMBER, kind="exact", reason="demo: shows a blocked call",
                             added_by="make-run"))
     return users
+
+
+async def _demo_cases(container: Any) -> dict[str, str]:
+    """One case per demo client (idempotent), dialled with ``case_id``."""
+    from cases.rows import CaseIn
+    from cases.service import CaseService
+
+    svc = CaseService(db=container.db, events=container.events, clock=container.clock)
+    out = {}
+    for client, external_id, number in ((DEMO_CLIENT, "DEMO-001", EXAMPLE_NUMBERS["answer"][0]),
+                                        (STRICT_CLIENT, "CN-001", EXAMPLE_NUMBERS["answer_then_hangup"][0])):
+        data = CaseIn.model_validate({
+            "external_id": external_id, "batch": "demo-batch", "debtor_name": "Demo Debtor", "amount": "8800.00",
+            "currency": "CNY", "days_overdue": 92, "contacts": [{"number": number, "kind": "mobile"}],
+            "agent": "agent1", "team": "team-a"}, context={"default_region": "CN"})
+        result = await svc.upsert(client_id=client, data=data, by="make-run")
+        out[client] = result.case_id
+    return out
 
 
 async def main() -> None:
@@ -107,10 +128,11 @@ async def main() -> None:
                   "ami_secret": pbx.ami_secret}],
             recordings={"spool_dir": str(pbx.spool_dir)},
             storage={"backend": "local", "local_root": str(RUN_DIR / "recordings")},
-            compliance={"default_profile": "DEMO"},  # all hours: local demo only
+            compliance={"default_profile": "DEMO"},  # calls without a case: all hours, local demo only
         )
         container = await stack.enter_async_context(compose(settings))
         users = await _seed(container, sip_passwords)
+        cases = await _demo_cases(container)
         runner = web.AppRunner(make_app(container), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -127,7 +149,13 @@ async def main() -> None:
                 "unreachable": EXAMPLE_NUMBERS["unavailable"][0],
                 "blocked_do_not_call": BLOCKED_NUMBER,
             },
-            "demo_client": DEMO_CLIENT,
+            "cases": {
+                "any_hour": {"case_id": cases[DEMO_CLIENT], "client": DEMO_CLIENT,
+                             "number": EXAMPLE_NUMBERS["answer"][0], "policy": "DEMO (all hours, local demo only)"},
+                "calling_hours": {"case_id": cases[STRICT_CLIENT], "client": STRICT_CLIENT,
+                                  "number": EXAMPLE_NUMBERS["answer_then_hangup"][0],
+                                  "policy": "CN (08:00-21:00 Asia/Shanghai): blocked outside those hours"},
+            },
         }
         await asyncio.to_thread((RUN_DIR / "demo.json").write_text, json.dumps(demo, indent=2, ensure_ascii=False))
         _print(demo)
@@ -154,7 +182,9 @@ def _print(demo: dict[str, Any]) -> None:
         "Demo users (bearer tokens):",
         *(f"  {u['name']:<9} {u['role']:<11} {u['token']}{_sip(u)}" for u in demo["users"]),
         "", f"SIP registrar: udp {demo['sip']['host']}:{demo['sip']['port']}",
-        "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()), "",
+        "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()),
+        *(f"Case {c['case_id']} ({c['client']}, {c['number']}): {c['policy']}" for c in demo["cases"].values()),
+        "",
         "Try it:",
         f"  curl -N -H 'Authorization: Bearer {sup['token']}' {demo['url']}/v1/events &",
         f"  curl -s -X POST -H 'Authorization: Bearer {agent['token']}' -H 'Content-Type: application/json' "
