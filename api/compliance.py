@@ -22,7 +22,7 @@ from compliance.schemas import (
 )
 from compliance.service import ComplianceGate
 from core.errors import NotFound, ValidationFailed
-from core.pagination import after, decode_cursor, encode_cursor
+from core.pagination import after, decode_cursor, encode_cursor, where_equal
 from db.base import utcnow
 
 router = Router()
@@ -50,12 +50,9 @@ def _entry(row: ComplianceDecision) -> dict[str, object]:
 async def list_decisions(request: web.Request) -> web.StreamResponse:
     """Every decision, allowed or blocked, newest first; never updated or deleted."""
     q = query(request, DecisionQuery)
-    stmt = select(ComplianceDecision)
-    for col, value in ((ComplianceDecision.case_id, q.case_id), (ComplianceDecision.number, q.number),
-                       (ComplianceDecision.agent_id, q.agent), (ComplianceDecision.allowed, q.allowed),
-                       (ComplianceDecision.code, q.code)):
-        if value is not None:
-            stmt = stmt.where(col == value)
+    stmt = where_equal(select(ComplianceDecision), (ComplianceDecision.case_id, q.case_id),
+                       (ComplianceDecision.number, q.number), (ComplianceDecision.agent_id, q.agent),
+                       (ComplianceDecision.allowed, q.allowed), (ComplianceDecision.code, q.code))
     if q.since:
         stmt = stmt.where(ComplianceDecision.at >= q.since)
     if q.until:

@@ -1,15 +1,18 @@
-"""Opaque keyset cursors for list endpoints (stable under concurrent inserts)."""
+"""List queries: opaque keyset cursors (stable under concurrent inserts) and optional equality filters."""
 
 from __future__ import annotations
 
 import base64
 import json
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from core.errors import BadRequest
+
+Sel = TypeVar("Sel", bound=Select[Any])
 
 
 class BadCursor(BadRequest):
@@ -42,3 +45,11 @@ def after(at_col: SQLCoreOperations[datetime], id_col: SQLCoreOperations[str], c
     """The keyset condition 'strictly after ``cursor`` in (at, id) descending order'."""
     at, row_id = cursor
     return or_(at_col < at, and_(at_col == at, id_col < row_id))
+
+
+def where_equal(stmt: Sel, *pairs: tuple[SQLCoreOperations[Any], object]) -> Sel:
+    """``stmt`` filtered by ``column == value`` for every pair whose value is given (not None or empty)."""
+    for column, value in pairs:
+        if value is not None and value != "":
+            stmt = stmt.where(column == value)
+    return stmt

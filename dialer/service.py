@@ -16,7 +16,7 @@ from auth.service import Principal
 from config.settings import DialerSettings
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
-from core.pagination import after
+from core.pagination import after, where_equal
 from core.phone import normalize
 from db.base import new_id
 from db.engine import Database
@@ -262,12 +262,7 @@ class CallService:
             q = q.where(Call.agent_id == principal.user_id)
         elif not principal.is_any(SEE_ALL_ROLES):
             principal.require(*SEE_ALL_ROLES)
-        if agent:
-            q = q.where(Call.agent_id == agent)
-        if state:
-            q = q.where(Call.state == state)
-        if case_id:
-            q = q.where(Call.case_id == case_id)
+        q = where_equal(q, (Call.agent_id, agent), (Call.state, state), (Call.case_id, case_id))
         if since:
             q = q.where(Call.created_at >= since)
         if until:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import HookSettings
 from core.clock import Clock
+from core.pagination import where_equal
 from db.engine import Database
 from hooks.dispatcher import Dispatcher, disable_subscription
 from hooks.errors import NoSuchDelivery, NoSuchSubscription
@@ -109,13 +110,8 @@ class HookService:
                          event_type: str | None = None, before_id: int | None = None,
                          limit: int = 50) -> list[Delivery]:
         """Deliveries newest first (``state='dead'`` is the dead-letter list)."""
-        q = select(Delivery)
-        if subscription_id:
-            q = q.where(Delivery.subscription_id == subscription_id)
-        if state:
-            q = q.where(Delivery.state == state)
-        if event_type:
-            q = q.where(Delivery.event_type == event_type)
+        q = where_equal(select(Delivery), (Delivery.subscription_id, subscription_id), (Delivery.state, state),
+                        (Delivery.event_type, event_type))
         if before_id:
             q = q.where(Delivery.id < before_id)
         async with self.db.read() as s:
