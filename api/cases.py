@@ -3,13 +3,12 @@ dispositions, the contact log and evidence. Validate, call the service, serialis
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from api.keys import CONTAINER
-from api.routing import Router, body, json_response, principal, query, validate
+from api.routing import Router, body, json_response, principal, query
 from app.container import Container
 from auth.models import Role
 from cases.dispositions import disposition_json, record_disposition
@@ -27,7 +26,7 @@ from cases.schemas import (
     WindowIn,
 )
 from cases.service import CaseService
-from core.errors import BadRequest, UpstreamUnavailable
+from core.errors import UpstreamUnavailable
 
 router = Router()
 WRITERS = (Role.INTEGRATION, Role.ADMIN)
@@ -93,13 +92,7 @@ async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
               roles=WRITERS, body=CaseIn, errors=(401, 403, 422))
 async def put_case(request: web.Request) -> web.StreamResponse:
     """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
-    try:
-        raw = json.loads(await request.read() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body is not valid JSON", code="bad-json") from None
-    if not isinstance(raw, dict):
-        raise BadRequest("the body must be a JSON object", code="bad-json")
-    data = validate(CaseIn, {**raw, "external_id": request.match_info["external_id"]})
+    data = await body(request, CaseIn, extra={"external_id": request.match_info["external_id"]})
     svc = _svc(request)
     result = await svc.upsert(client_id=request.match_info["client"], data=data, by=principal(request).user_id)
     doc = await _full(svc, result.case_id)
@@ -112,7 +105,7 @@ async def put_case(request: web.Request) -> web.StreamResponse:
               roles=WRITERS, body=BulkIn, errors=(401, 403, 413, 422))
 async def bulk_cases(request: web.Request) -> web.StreamResponse:
     """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
-    req = await body(request, BulkIn)
+    req = await body(request, BulkIn, bulk=True)
     results = await _svc(request).bulk_upsert(client_id=request.match_info["client"], items=req.cases,
                                               by=principal(request).user_id, batch=req.batch)
     counts: dict[str, int] = {}

@@ -86,24 +86,37 @@ def principal(request: web.Request) -> Principal:
     return p
 
 
-async def body(request: web.Request, model: type[M], *, bulk: bool = False) -> M:
-    """The JSON body validated against ``model`` (413 too large, 400 bad JSON, 422 invalid fields)."""
+async def body(request: web.Request, model: type[M], *, bulk: bool = False,
+               extra: dict[str, Any] | None = None) -> M:
+    """The JSON body validated against ``model`` (413 too large, 400 bad JSON, 422 invalid fields).
+
+    ``extra`` adds fields taken from elsewhere (the path), which win over the body's.
+    """
+    data = await json_body(request, bulk=bulk)
+    if extra:
+        if not isinstance(data, dict):
+            raise BadRequest("the body must be a JSON object", code="bad-json")
+        data = {**data, **extra}
+    return validate(model, data)
+
+
+async def json_body(request: web.Request, *, bulk: bool = False) -> Any:
+    """The parsed JSON body, read up to the configured limit (413 beyond it, 400 when not JSON)."""
     from api.keys import CONTAINER
 
     server = request.app[CONTAINER].settings.server
     limit = server.max_bulk_body_bytes if bulk else server.max_body_bytes
+    too_large = CallguardError("the request body is too large", code="body-too-large", status=413,
+                               details={"max_bytes": limit})
     if request.content_length is not None and request.content_length > limit:
-        raise CallguardError("the request body is too large", code="body-too-large", status=413,
-                             details={"max_bytes": limit})
+        raise too_large
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
-        raise CallguardError("the request body is too large", code="body-too-large", status=413,
-                             details={"max_bytes": limit})
+        raise too_large
     try:
-        data = json.loads(raw or b"null")
+        return json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadRequest("the body is not valid JSON", code="bad-json") from None
-    return validate(model, data)
 
 
 def query(request: web.Request, model: type[M]) -> M:
