@@ -95,10 +95,14 @@ async def test_ami_cut_mid_call_and_restored_ends_right_without_a_second_origina
         pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> None:
     async with TcpProxy(pbx.ami_host, pbx.ami_port) as proxy, \
             service_stack(pbx, tmp_path, ami_port=proxy.port) as stack:
+        ready = await (await stack.client.get("/readyz")).json()
+        assert ready["checks"]["database"]["ok"] and ready["checks"]["pbx"]["local"]["connected"]
         call = await stack.dial("ana", "+8613800000001")
         await stack.wait_state(call["id"], "answered")
         await proxy.cut()
         await asyncio.sleep(1.0)  # the service notices the drop and starts reconnecting
+        r = await stack.client.get("/readyz")
+        assert r.status == 503 and (await r.json())["checks"]["pbx"]["local"]["connected"] is False
         proxy.resume()
         ami = stack.container.pbx.client("local")
         await ami.wait_connected(15)
