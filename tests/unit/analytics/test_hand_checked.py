@@ -72,9 +72,12 @@ async def test_hand_checked_figures(adb: Database, path: str) -> None:
         (17, 2, 2), (18, 2, 1), (19, 2, 0), (20, 2, 0), (21, 2, 0)]
 
     tt = await _report(adb, "talk-time")
-    # 30, 60, 90 s: total 180, mean 60; median = 2nd value, bucket [60, 70) -> 65.0; p90 = 3rd, [90, 100) -> 95.0
+    # 30, 60, 90 s: total 180, mean 60; median = ceil(3/2) = 2nd value 60; p90 = ceil(2.7) = 3rd value 90
     assert tt.totals == {"attempts": 10, "connected": 3, "talk_total": 180.0, "talk_mean": 60.0,
-                         "talk_median": 65.0, "talk_p90": 95.0, "time_to_answer_mean": 10.0}
+                         "talk_median": 60.0, "talk_p90": 90.0, "time_to_answer_mean": 10.0}
+    by_agent_tt = await _report(adb, "talk-time", ("agent", "month"))
+    assert [(r["agent"], r["month"], r["talk_median"], r["talk_p90"]) for r in by_agent_tt.rows] == [
+        ("a1", "2025-03", 30.0, 60.0), ("a2", "2025-03", 90.0, 90.0)]
 
     oc = await _report(adb, "outcomes", ("client",))
     c1 = oc.rows[0]
