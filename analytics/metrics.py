@@ -59,8 +59,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("right_party_rate", "right_party_contacts / connected.", "ratio"),
     _m("promises", "Calls dispositioned promise_to_pay."),
     _m("promise_rate", "promises / right_party_contacts.", "ratio"),
-    _m("promise_amount", "Sum of promised amounts per currency (needs the dispositions table; else null).",
-       "money"),
+    _m("promise_amount", "Sum of promise_amount of promise_to_pay dispositions, per currency ({currency: "
+                         "amount}), bucketed by the call's creation time.", "money"),
     _m("talk_total", "Sum of talk seconds (customer answer to hang-up) of connected calls.", "s"),
     _m("talk_mean", "talk_total / connected calls with a talk time.", "s"),
     _m("talk_median", "Median talk time of connected calls (nearest rank: the ceil(n/2)-th smallest), over talk "

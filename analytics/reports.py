@@ -26,6 +26,7 @@ from analytics.metrics import (
 from analytics.models import epoch_hour, rollup
 from analytics.percentiles import talk_percentiles
 from analytics.probe import dialect_of
+from analytics.promises import as_json, promise_amounts
 from analytics.rollup import calls, raw_hourly, sum_of
 from analytics.sources import DIM_COLUMN, hourly_union
 from analytics.timezones import local_minute, offset_segments, time_key, time_label
@@ -57,7 +58,7 @@ REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
     ReportSpec("outcomes", "Dispositions, right-party contacts and promises to pay",
                ("attempts", "connected", *(f"o_{o}" for o in OUTCOMES)),
                ("attempts", "connected", *(f"outcome_{o}" for o in OUTCOMES), "outcome_none",
-                "right_party_contacts", "right_party_rate", "promises", "promise_rate")),
+                "right_party_contacts", "right_party_rate", "promises", "promise_rate", "promise_amount")),
     ReportSpec("first-call-sla", "Share of cases first called within N days of receipt", (),
                ("cases", "first_call_within_sla", "late", "pending", "first_call_sla_rate")),
 ]}
@@ -142,6 +143,7 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
                 acc[i] += v
     blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
     pct = await talk_percentiles(session, q, segments) if "talk_median" in spec.metrics else None
+    promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
     rows = []
     totals_base = [0.0] * len(spec.base)
     for key in sorted(groups, key=_sort_key):
@@ -151,10 +153,14 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         row: dict[str, Any] = dict(zip(q.group_by, key, strict=True))
         row.update(derive(spec, base, blocked.get(key, 0) if blocked is not None else None,
                           pct.groups.get(key) if pct is not None else None))
+        if promised is not None:
+            row["promise_amount"] = as_json(promised[0].get(key))
         rows.append(row)
     total_blocked = sum(blocked.values()) if blocked is not None else None
     totals = derive(spec, dict(zip(spec.base, totals_base, strict=True)), total_blocked,
                     pct.totals if pct is not None else None)
+    if promised is not None:
+        totals["promise_amount"] = as_json(promised[1])
     notes = []
     if blocked is None and "blocked" in spec.metrics:
         notes.append("blocked is null: the decision log has no such dimension, or no decision log exists")
@@ -250,6 +256,7 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
         vals["outcome_none"] = g("attempts", 0.0) - sum(g(f"o_{o}", 0.0) for o in OUTCOMES)
         vals["promises"] = g("o_promise_to_pay")
         vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
+        vals["promise_amount"] = {}  # filled from the dispositions by run_report
     out = {m: vals[m] for m in spec.metrics}
     return {k: int(v) if isinstance(v, float) and v.is_integer() and not k.endswith(("rate", "mean", "total",
             "median", "p90")) else v for k, v in out.items()}
