@@ -25,7 +25,13 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def _cell(v: Any) -> Any:
+    if isinstance(v, dict):  # amounts per currency
+        return "; ".join(f"{k} {x}" for k, x in v.items())
     return "" if v is None else v
+
+
+def _xcell(v: Any) -> Any:
+    return _cell(v) if isinstance(v, dict) else v
 
 
 def to_csv(report: Report) -> bytes:
@@ -56,10 +62,10 @@ def to_xlsx(report: Report) -> bytes:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in report.rows:
-        ws.append([row.get(c) for c in report.columns])
+        ws.append([_xcell(row.get(c)) for c in report.columns])
     dims = len(report.query.group_by)
     ws.append(["total"] * min(dims, 1) + [None] * max(dims - 1, 0)
-              + [report.totals.get(c) for c in report.columns[dims:]])
+              + [_xcell(report.totals.get(c)) for c in report.columns[dims:]])
     ws.freeze_panes = "A2"
     defs = wb.create_sheet("definitions")
     defs.append(["metric", "definition"])

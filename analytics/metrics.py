@@ -21,11 +21,8 @@ COMPOSITES: dict[str, tuple[str, ...]] = {
 }
 # Q.850 causes meaning the dialled number does not exist: 1 unallocated, 22 number changed, 28 invalid format.
 INVALID_NUMBER_CAUSES = (1, 22, 28)
-# Talk-time histogram bucket lower edges (seconds); the last bucket is open-ended.
-TALK_EDGES: tuple[int, ...] = (
-    *range(0, 180, 10), 180, 240, 300, 360, 420, 480, 540, 600, 900, 1200, 1500, 1800, 3600,
-)
-TALK_BUCKETS = len(TALK_EDGES)
+# Percentiles of talk time are taken over whole seconds: talk_seconds rounded half up (floor(t + 0.5)).
+PERCENTILES = {"talk_median": (1, 2), "talk_p90": (9, 10)}  # name -> q as a fraction (num, den)
 
 
 @dataclass(frozen=True)
@@ -62,13 +59,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("right_party_rate", "right_party_contacts / connected.", "ratio"),
     _m("promises", "Calls dispositioned promise_to_pay."),
     _m("promise_rate", "promises / right_party_contacts.", "ratio"),
-    _m("promise_amount", "Sum of promised amounts per currency (needs the dispositions table; else null).",
-       "money"),
+    _m("promise_amount", "Sum of promise_amount of promise_to_pay dispositions, per currency ({currency: "
+                         "amount}), bucketed by the call's creation time.", "money"),
     _m("talk_total", "Sum of talk seconds (customer answer to hang-up) of connected calls.", "s"),
     _m("talk_mean", "talk_total / connected calls with a talk time.", "s"),
-    _m("talk_median", "Median talk time, estimated from the 10 s (under 3 min) talk histogram: exact bucket, "
-                      "linear within it.", "s"),
-    _m("talk_p90", "90th percentile talk time, estimated like talk_median.", "s"),
+    _m("talk_median", "Median talk time of connected calls (nearest rank: the ceil(n/2)-th smallest), over talk "
+                      "seconds rounded to whole seconds (half up); exact.", "s"),
+    _m("talk_p90", "90th percentile talk time (nearest rank: the ceil(0.9 n)-th smallest), whole seconds like "
+                   "talk_median; exact.", "s"),
     _m("time_to_answer_mean", "Mean seconds from the customer's phone ringing to the answer, connected calls.",
        "s"),
     _m("outcome_<name>", "Calls dispositioned <name>; outcome_none = attempts without a disposition."),

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, Float, Integer, String, Table
 
-from analytics.metrics import END_REASONS, OUTCOMES, TALK_BUCKETS
+from analytics.metrics import END_REASONS, OUTCOMES
 from db.base import Base, UTCDateTime
 
 DIM_COLUMNS = ("agent_id", "team", "client_id", "batch_id", "number_kind")
 COUNT_COLUMNS = (
     "attempts", "connected", "in_progress", *END_REASONS, "invalid_number", *(f"o_{o}" for o in OUTCOMES),
-    "talk_n", *(f"t{i:02d}" for i in range(TALK_BUCKETS)), "tta_n",
+    "talk_n", "tta_n",
 )
 SUM_COLUMNS = ("talk_sum", "tta_sum")
 MEASURE_COLUMNS = COUNT_COLUMNS + SUM_COLUMNS
@@ -24,6 +24,18 @@ rollup = Table(
     *(Column(c, Integer, nullable=False, default=0) for c in COUNT_COLUMNS),
     *(Column(c, Float, nullable=False, default=0.0) for c in SUM_COLUMNS),
     comment="Exact sums of calls per UTC hour and dimensions, for every hour absent from call_rollup_dirty.",
+    sqlite_with_rowid=False,
+)
+
+talk_hist = Table(
+    "call_talk_hourly", Base.metadata,
+    Column("hour", BigInteger, primary_key=True, comment="UTC hours since 1970-01-01 of calls.created_at"),
+    *(Column(d, String(64), primary_key=True, default="") for d in DIM_COLUMNS),
+    Column("sec", Integer, primary_key=True, comment="talk seconds rounded half up to a whole second"),
+    Column("n", Integer, nullable=False),
+    comment="Sparse 1-second talk-time histogram of connected calls per UTC hour and dimensions (exact "
+            "percentiles); kept with call_rollup_hourly, same dirty hours.",
+    sqlite_with_rowid=False,
 )
 
 dirty = Table(

@@ -6,14 +6,12 @@ dimensions (see ``analytics.metrics``), then derives rates, means and percentile
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.errors import BadGroupBy, NoSuchReport
@@ -23,18 +21,16 @@ from analytics.metrics import (
     METRICS,
     OUTCOMES,
     RIGHT_PARTY_OUTCOMES,
-    TALK_BUCKETS,
-    TALK_EDGES,
     TIME_DIMENSIONS,
 )
-from analytics.models import DIM_COLUMNS, dirty, epoch_hour, rollup
+from analytics.models import epoch_hour, rollup
+from analytics.percentiles import talk_percentiles
 from analytics.probe import dialect_of
+from analytics.promises import as_json, promise_amounts
 from analytics.rollup import calls, raw_hourly, sum_of
+from analytics.sources import DIM_COLUMN, hourly_union
 from analytics.timezones import local_minute, offset_segments, time_key, time_label
 
-DIM_COLUMN = dict(zip(ENTITY_DIMENSIONS, DIM_COLUMNS, strict=True))
-DIMENSION_OF = {v: k for k, v in DIM_COLUMN.items()}
-TALK_COLS = tuple(f"t{i:02d}" for i in range(TALK_BUCKETS))
 RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
 
 
@@ -56,13 +52,13 @@ REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
                 "unreachable", "failed", "cancelled", "invalid_number", "in_progress", "right_party_contacts",
                 "right_party_rate", "time_to_answer_mean")),
     ReportSpec("talk-time", "Talk time of connected calls",
-               ("attempts", "connected", "talk_n", "talk_sum", *TALK_COLS, "tta_n", "tta_sum"),
+               ("attempts", "connected", "talk_n", "talk_sum", "tta_n", "tta_sum"),
                ("attempts", "connected", "talk_total", "talk_mean", "talk_median", "talk_p90",
                 "time_to_answer_mean")),
     ReportSpec("outcomes", "Dispositions, right-party contacts and promises to pay",
                ("attempts", "connected", *(f"o_{o}" for o in OUTCOMES)),
                ("attempts", "connected", *(f"outcome_{o}" for o in OUTCOMES), "outcome_none",
-                "right_party_contacts", "right_party_rate", "promises", "promise_rate")),
+                "right_party_contacts", "right_party_rate", "promises", "promise_rate", "promise_amount")),
     ReportSpec("first-call-sla", "Share of cases first called within N days of receipt", (),
                ("cases", "first_call_within_sla", "late", "pending", "first_call_sla_rate")),
 ]}
@@ -146,6 +142,8 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
             for i, v in enumerate(vals):
                 acc[i] += v
     blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
+    pct = await talk_percentiles(session, q, segments) if "talk_median" in spec.metrics else None
+    promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
     rows = []
     totals_base = [0.0] * len(spec.base)
     for key in sorted(groups, key=_sort_key):
@@ -153,10 +151,16 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         for i, v in enumerate(groups[key]):
             totals_base[i] += v
         row: dict[str, Any] = dict(zip(q.group_by, key, strict=True))
-        row.update(derive(spec, base, blocked.get(key, 0) if blocked is not None else None))
+        row.update(derive(spec, base, blocked.get(key, 0) if blocked is not None else None,
+                          pct.groups.get(key) if pct is not None else None))
+        if promised is not None:
+            row["promise_amount"] = as_json(promised[0].get(key))
         rows.append(row)
     total_blocked = sum(blocked.values()) if blocked is not None else None
-    totals = derive(spec, dict(zip(spec.base, totals_base, strict=True)), total_blocked)
+    totals = derive(spec, dict(zip(spec.base, totals_base, strict=True)), total_blocked,
+                    pct.totals if pct is not None else None)
+    if promised is not None:
+        totals["promise_amount"] = as_json(promised[1])
     notes = []
     if blocked is None and "blocked" in spec.metrics:
         notes.append("blocked is null: the decision log has no such dimension, or no decision log exists")
@@ -185,8 +189,9 @@ async def _segments(session: AsyncSession, q: ReportQuery) -> tuple[tuple[int, i
     h1 = epoch_hour(q.end) if q.end else None
     if h0 is None or h1 is None:
         lo, hi = (await session.execute(select(func.min(rollup.c.hour), func.max(rollup.c.hour)))).one()
-        c_lo, c_hi = (await session.execute(select(func.min(calls.c.created_at),
-                                                   func.max(calls.c.created_at)))).one()
+        # two statements: SQLite answers a lone min() or max() from the index, both together by a scan
+        c_lo = (await session.execute(select(func.min(calls.c.created_at)))).scalar_one()
+        c_hi = (await session.execute(select(func.max(calls.c.created_at)))).scalar_one()
         cand_lo = [x for x in (lo, epoch_hour(c_lo) if c_lo else None) if x is not None]
         cand_hi = [x for x in (hi, epoch_hour(c_hi) if c_hi else None) if x is not None]
         h0 = h0 if h0 is not None else min(cand_lo, default=0)
@@ -196,36 +201,10 @@ async def _segments(session: AsyncSession, q: ReportQuery) -> tuple[tuple[int, i
 
 def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
                  segments: tuple[tuple[int, int], ...]) -> Select[Any]:
-    parts: list[Select[Any]] = []
-    h0 = _ceil_hour(q.start) if q.start else None
-    h1 = epoch_hour(q.end) if q.end else None
-    if h0 is not None and h1 is not None and h0 >= h1:
-        parts.append(_raw_part(dialect, q, base, q.start, q.end))
-    else:
-        r = rollup.c
-        cond: list[ColumnElement[bool]] = [r.hour.not_in(select(dirty.c.hour))]
-        dcond: list[ColumnElement[bool]] = []
-        if h0 is not None:
-            cond.append(r.hour >= h0)
-            dcond.append(dirty.c.hour >= h0)
-        if h1 is not None:
-            cond.append(r.hour < h1)
-            dcond.append(dirty.c.hour < h1)
-        cond += [r[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
-        # pre-grouped by (hour, requested dimensions): on SQLite a prefix of the primary key streams without a sort
-        kept = [r[d] if DIMENSION_OF[d] in q.group_by else literal("").label(d) for d in DIM_COLUMNS]
-        grouped = [r[d] for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
-        sums = [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
-        parts.append(select(r.hour, *kept, *sums).where(*cond)
-                     .group_by(r.hour, *grouped))
-        stmt, group = raw_hourly(dialect, base)
-        join = and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at)
-        parts.append(stmt.join(dirty, join).where(*dcond, *_raw_filters(q)).group_by(*group))
-        if q.start is not None and h0 is not None and _hour_dt(h0) > q.start:
-            parts.append(_raw_part(dialect, q, base, q.start, _hour_dt(h0)))
-        if q.end is not None and h1 is not None and _hour_dt(h1) < q.end:
-            parts.append(_raw_part(dialect, q, base, _hour_dt(h1), q.end))
-    src = union_all(*parts).subquery("src")
+    def clean(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[list[Any], list[Any]]:
+        return [], [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
+
+    src = hourly_union(q, rollup, clean, lambda: raw_hourly(dialect, base))
     keys: list[ColumnElement[Any]] = []
     lm = local_minute(src.c.hour, segments)
     for d in q.group_by:
@@ -233,29 +212,6 @@ def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
     sums = [func.sum(src.c[b]).label(b) for b in base]
     out = select(*keys, *sums)
     return out.group_by(*keys) if keys else out
-
-
-def _raw_filters(q: ReportQuery) -> list[ColumnElement[bool]]:
-    return [calls.c[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
-
-
-def _raw_part(dialect: str, q: ReportQuery, base: tuple[str, ...], start: datetime | None,
-              end: datetime | None) -> Any:
-    stmt, group = raw_hourly(dialect, base)
-    cond = _raw_filters(q)
-    if start is not None:
-        cond.append(calls.c.created_at >= start)
-    if end is not None:
-        cond.append(calls.c.created_at < end)
-    return stmt.where(*cond).group_by(*group)
-
-
-def _hour_dt(h: int) -> datetime:
-    return datetime.fromtimestamp(h * 3600, UTC)
-
-
-def _ceil_hour(at: datetime) -> int:
-    return math.ceil(at.timestamp() / 3600)
 
 
 async def _blocked(session: AsyncSession, q: ReportQuery,
@@ -274,24 +230,9 @@ def _mean(total: float, n: float) -> float | None:
     return round(total / n, 3) if n else None
 
 
-def talk_percentile(hist: Sequence[float], q: float) -> float | None:
-    """Estimated ``q`` quantile from the talk histogram: nearest-rank bucket, linear within it."""
-    n = sum(hist)
-    if not n:
-        return None
-    rank = max(1, math.ceil(q * n))
-    cum = 0.0
-    for i, c in enumerate(hist):
-        if c and cum + c >= rank:
-            lo = TALK_EDGES[i]
-            hi = TALK_EDGES[i + 1] if i + 1 < len(TALK_EDGES) else lo * 2
-            return round(lo + (hi - lo) * (rank - cum - 0.5) / c, 1)
-        cum += c
-    return None
-
-
-def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None) -> dict[str, Any]:
-    """The report's metrics from summed base measures."""
+def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
+           pct: dict[str, float | None] | None = None) -> dict[str, Any]:
+    """The report's metrics from summed base measures (and exact talk percentiles when the report has them)."""
     g = b.get
     rpc = g("rpc", 0.0) + sum(g(c, 0.0) for c in RPC_COLS)
     vals: dict[str, Any] = {
@@ -307,15 +248,15 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None) -> dict
         "talk_total": round(g("talk_sum", 0.0), 3), "talk_mean": _mean(g("talk_sum", 0.0), g("talk_n", 0.0)),
     }
     if "talk_median" in spec.metrics:
-        hist = [g(c, 0.0) for c in TALK_COLS]
-        vals["talk_median"] = talk_percentile(hist, 0.5)
-        vals["talk_p90"] = talk_percentile(hist, 0.9)
+        vals["talk_median"] = (pct or {}).get("talk_median")
+        vals["talk_p90"] = (pct or {}).get("talk_p90")
     if spec.name == "outcomes":
         for o in OUTCOMES:
             vals[f"outcome_{o}"] = g(f"o_{o}")
         vals["outcome_none"] = g("attempts", 0.0) - sum(g(f"o_{o}", 0.0) for o in OUTCOMES)
         vals["promises"] = g("o_promise_to_pay")
         vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
+        vals["promise_amount"] = {}  # filled from the dispositions by run_report
     out = {m: vals[m] for m in spec.metrics}
     return {k: int(v) if isinstance(v, float) and v.is_integer() and not k.endswith(("rate", "mean", "total",
             "median", "p90")) else v for k, v in out.items()}

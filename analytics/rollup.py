@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES, TALK_EDGES
-from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup
+from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES
+from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup, talk_hist
 from analytics.probe import dialect_of
 from core.errors import UpstreamUnavailable
 from db.engine import Database
@@ -70,11 +70,6 @@ def raw_measures(names: tuple[str, ...] = MEASURE_COLUMNS) -> list[ColumnElement
         "talk_sum": func.coalesce(func.sum(case((has_talk, talk), else_=None)), 0.0),
         "tta_sum": func.coalesce(func.sum(case((connected, c.ring_seconds), else_=None)), 0.0),
     }
-    edges = (*TALK_EDGES, None)
-    for i, lo in enumerate(TALK_EDGES):
-        hi = edges[i + 1]
-        cond = and_(has_talk, talk >= lo) if hi is None else and_(has_talk, talk >= lo, talk < hi)
-        out[f"t{i:02d}"] = _n(cond)
     return [(out[name] if name in out else sum_of(out, COMPOSITES[name])).label(name) for name in names]
 
 
@@ -94,11 +89,35 @@ def raw_hourly(dialect: str, names: tuple[str, ...] = MEASURE_COLUMNS) -> tuple[
     return stmt, [hour, *(calls.c[d] for d in DIM_COLUMNS)]
 
 
-def _recompute_stmt(dialect: str, hours: list[int]) -> Any:
+def talk_second_sql(col: Any, dialect: str) -> ColumnElement[int]:
+    """SQL: talk seconds rounded half up to a whole second (the unit of the exact talk percentiles)."""
+    if dialect == "sqlite":
+        return cast(col + 0.5, BigInteger)  # CAST truncates; talk is never negative
+    return cast(func.floor(col + 0.5), BigInteger)
+
+
+def raw_talk_hourly(dialect: str) -> tuple[Any, list[Any]]:
+    """``SELECT hour, dims..., sec, n FROM calls`` over connected calls with a talk time, and its GROUP BY."""
+    hour = epoch_hour_sql(calls.c.created_at, dialect)
+    sec = talk_second_sql(calls.c.talk_seconds, dialect)
+    dims = [func.coalesce(calls.c[d], literal("")).label(d) for d in DIM_COLUMNS]
+    stmt = (select(hour.label("hour"), *dims, sec.label("sec"), func.count().label("n")).select_from(calls)
+            .where(calls.c.answered_at.is_not(None), calls.c.talk_seconds.is_not(None)))
+    return stmt, [hour, *(calls.c[d] for d in DIM_COLUMNS), sec]
+
+
+def _in_dirty(stmt: Any, hours: list[int]) -> Any:
+    return (stmt.join(dirty, and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at))
+            .where(dirty.c.hour.in_(hours)))
+
+
+def _recompute_stmts(dialect: str, hours: list[int]) -> list[Any]:
     stmt, group = raw_hourly(dialect)
-    stmt = (stmt.join(dirty, and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at))
-            .where(dirty.c.hour.in_(hours)).group_by(*group))
-    return insert(rollup).from_select(["hour", *DIM_COLUMNS, *MEASURE_COLUMNS], stmt)
+    tstmt, tgroup = raw_talk_hourly(dialect)
+    return [insert(rollup).from_select(["hour", *DIM_COLUMNS, *MEASURE_COLUMNS],
+                                       _in_dirty(stmt, hours).group_by(*group)),
+            insert(talk_hist).from_select(["hour", *DIM_COLUMNS, "sec", "n"],
+                                          _in_dirty(tstmt, hours).group_by(*tgroup))]
 
 
 async def refresh_once(session: AsyncSession, *, batch: int = 200) -> int:
@@ -109,7 +128,9 @@ async def refresh_once(session: AsyncSession, *, batch: int = 200) -> int:
     if not hours:
         return 0
     await session.execute(delete(rollup).where(rollup.c.hour.in_(hours)))
-    await session.execute(_recompute_stmt(dialect, hours))
+    await session.execute(delete(talk_hist).where(talk_hist.c.hour.in_(hours)))
+    for stmt in _recompute_stmts(dialect, hours):
+        await session.execute(stmt)
     await session.execute(delete(dirty).where(dirty.c.hour.in_(hours)))
     return len(hours)
 
@@ -136,13 +157,18 @@ async def rebuild(db: Database) -> int:
         # visible to the aggregation (READ COMMITTED takes a new snapshot per statement).
         await s.execute(delete(dirty))
         await s.execute(delete(rollup))
+        await s.execute(delete(talk_hist))
         stmt, group = raw_hourly(dialect)
         await s.execute(insert(rollup).from_select(["hour", *DIM_COLUMNS, *MEASURE_COLUMNS],
                                                    stmt.group_by(*group)))
+        tstmt, tgroup = raw_talk_hourly(dialect)
+        await s.execute(insert(talk_hist).from_select(["hour", *DIM_COLUMNS, "sec", "n"],
+                                                      tstmt.group_by(*tgroup)))
         n = (await s.execute(select(func.count()).select_from(rollup))).scalar_one()
     if db.is_sqlite:
         async with db.engine.begin() as conn:
             await conn.execute(text("ANALYZE call_rollup_hourly"))
+            await conn.execute(text("ANALYZE call_talk_hourly"))
     return int(n)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from analytics.models import dirty, rollup
+from analytics.models import dirty, rollup, talk_hist
 from db.engine import Database
 
 # Columns whose change can change a rollup row.
@@ -54,6 +54,7 @@ END $$""",
 def install_sync(conn: Connection) -> None:
     """Create the rollup tables and triggers if missing (for a migration: ``install_sync(op.get_bind())``)."""
     rollup.create(conn, checkfirst=True)
+    talk_hist.create(conn, checkfirst=True)
     dirty.create(conn, checkfirst=True)
     statements = SQLITE_TRIGGERS if conn.dialect.name == "sqlite" else PG_TRIGGERS
     for stmt in statements:

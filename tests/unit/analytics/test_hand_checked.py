@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, text
 from analytics.models import dirty
 from analytics.reports import ReportQuery, run_report
 from analytics.rollup import rebuild, refresh
+from cases.models import Disposition
 from compliance.models import ComplianceDecision
 from db.engine import Database
 from tests.unit.analytics.conftest import make_call
@@ -72,9 +74,12 @@ async def test_hand_checked_figures(adb: Database, path: str) -> None:
         (17, 2, 2), (18, 2, 1), (19, 2, 0), (20, 2, 0), (21, 2, 0)]
 
     tt = await _report(adb, "talk-time")
-    # 30, 60, 90 s: total 180, mean 60; median = 2nd value, bucket [60, 70) -> 65.0; p90 = 3rd, [90, 100) -> 95.0
+    # 30, 60, 90 s: total 180, mean 60; median = ceil(3/2) = 2nd value 60; p90 = ceil(2.7) = 3rd value 90
     assert tt.totals == {"attempts": 10, "connected": 3, "talk_total": 180.0, "talk_mean": 60.0,
-                         "talk_median": 65.0, "talk_p90": 95.0, "time_to_answer_mean": 10.0}
+                         "talk_median": 60.0, "talk_p90": 90.0, "time_to_answer_mean": 10.0}
+    by_agent_tt = await _report(adb, "talk-time", ("agent", "month"))
+    assert [(r["agent"], r["month"], r["talk_median"], r["talk_p90"]) for r in by_agent_tt.rows] == [
+        ("a1", "2025-03", 30.0, 60.0), ("a2", "2025-03", 90.0, 90.0)]
 
     oc = await _report(adb, "outcomes", ("client",))
     c1 = oc.rows[0]
@@ -82,6 +87,7 @@ async def test_hand_checked_figures(adb: Database, path: str) -> None:
     assert c1["outcome_no_answer"] == 1 and c1["outcome_none"] == 2 and c1["promise_rate"] == 0.5
     assert oc.totals["right_party_contacts"] == 2 and oc.totals["promises"] == 1
     assert oc.totals["outcome_wrong_number"] == 1 and oc.totals["outcome_none"] == 6
+    assert oc.totals["promise_amount"] == {} and c1["promise_amount"] == {}  # no dispositions recorded
 
     # filters and a partial-hour range (09:30 .. 12:30 UTC): calls at 09:40, 10:00 x2, 11:00 x2, 12:15 x2
     part = await _report(adb, "connect-rate", ("team",), start=at(9, 30), end=at(12, 30))
@@ -119,3 +125,26 @@ async def test_blocked_attempts_are_counted_apart(adb: Database) -> None:
     assert r.totals["blocked"] == 3 and r.totals["attempts"] == 10
     # the decision log has no team: blocked is unknown rather than wrong
     assert (await _report(adb, "connect-rate", ("team",))).totals["blocked"] is None
+
+
+async def test_promise_amounts_per_currency_and_group(adb: Database) -> None:
+    calls = dataset()
+    async with adb.begin() as s:
+        s.add_all(calls)
+    promised = [(calls[0], "promise_to_pay", "120.50", "CNY"), (calls[1], "promise_to_pay", "79.50", "CNY"),
+                (calls[2], "promise_to_pay", "30.00", "USD"), (calls[3], "refuses", None, None)]
+    async with adb.begin() as s:
+        for call, outcome, amount, cur in promised:
+            s.add(Disposition(call_id=call.id, agent_id=call.agent_id, recorded_by=call.agent_id, outcome=outcome,
+                              promise_amount=Decimal(amount) if amount else None, promise_currency=cur))
+    for step in ("raw", "rollup"):
+        if step == "rollup":
+            await refresh(adb)
+        oc = await _report(adb, "outcomes", ("agent",))
+        assert [(r["agent"], r["promise_amount"]) for r in oc.rows] == [
+            ("a1", {"CNY": "200.00"}), ("a2", {"USD": "30.00"})]
+        assert oc.totals["promise_amount"] == {"CNY": "200.00", "USD": "30.00"}
+        # the range and filters apply through the call: 09:30.. excludes the 09:15 promise
+        part = await _report(adb, "outcomes", ("hour",), start=at(9, 30), filters={"client": ("c1",)})
+        assert part.totals["promise_amount"] == {"CNY": "79.50"}
+        assert [(r["hour"], r["promise_amount"]) for r in part.rows][:1] == [(9, {"CNY": "79.50"})]

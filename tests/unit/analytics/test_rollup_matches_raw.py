@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,33 @@ from analytics.synth import COLUMNS, Plan, generate, load
 from db.engine import Database
 
 GROUPINGS = [("agent", "day"), ("team", "hour"), ("client", "weekday"), ("month", "number_kind"), ("week",), ()]
+
+
+def nearest_rank(values: list[float], num: int, den: int) -> float | None:
+    """Nearest-rank quantile num/den of talk seconds rounded half up to whole seconds."""
+    if not values:
+        return None
+    secs = sorted(math.floor(v + 0.5) for v in values)
+    return float(secs[-(-len(secs) * num // den) - 1])
+
+
+def talk_oracle(rows: list[dict[str, Any]], group_by: tuple[str, ...],
+                tz: ZoneInfo) -> dict[tuple[Any, ...], tuple[float | None, float | None]]:
+    """(median, p90) per group straight from the rows."""
+    talks: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for r in rows:
+        if r["answered_at"] is not None and r["talk_seconds"] is not None:
+            talks[_key(r, group_by, tz)].append(r["talk_seconds"])
+    return {k: (nearest_rank(v, 1, 2), nearest_rank(v, 9, 10)) for k, v in talks.items()}
+
+
+def _key(r: dict[str, Any], group_by: tuple[str, ...], tz: ZoneInfo) -> tuple[Any, ...]:
+    local = r["created_at"].astimezone(tz)
+    return tuple({
+        "agent": r["agent_id"], "team": r["team"], "client": r["client_id"], "batch": r["batch_id"],
+        "number_kind": r["number_kind"], "day": local.date().isoformat(), "month": local.strftime("%Y-%m"),
+        "week": (local.date() - timedelta(days=local.weekday())).isoformat(), "hour": local.hour,
+        "weekday": local.isoweekday()}[d] for d in group_by)
 
 
 def oracle(rows: list[dict[str, Any]], group_by: tuple[str, ...], tz: ZoneInfo,
@@ -51,6 +79,12 @@ async def _check(db: Database, rows: list[dict[str, Any]], tz: ZoneInfo, **kw: A
         talk = {tuple(r[d] for d in gb): r["talk_total"] for r in tt.rows}
         want = oracle(rows, gb, tz, kw.get("start"), kw.get("end"))
         assert got == {k: v[:2] for k, v in want.items()}, gb
+        if not kw:
+            pct = {tuple(r[d] for d in gb): (r["talk_median"], r["talk_p90"]) for r in tt.rows if r["connected"]}
+            assert pct == talk_oracle(rows, gb, tz), gb
+            everything = [r["talk_seconds"] for r in rows if r["answered_at"] is not None]
+            assert (tt.totals["talk_median"], tt.totals["talk_p90"]) == (
+                nearest_rank(everything, 1, 2), nearest_rank(everything, 9, 10))
         assert talk.keys() == want.keys()
         for k, v in want.items():
             assert abs(talk[k] - v[2]) < 1e-6, (gb, k)

@@ -1,0 +1,182 @@
+"""Exact talk-time percentiles (median, p90) per report group, from the sparse 1-second talk histogram.
+
+Talk seconds are rounded half up to whole seconds; the q-quantile is the nearest-rank value: the smallest
+second whose cumulative count reaches ceil(q * n). SQL does all the work (group, running sum, pick) so only
+one row per group travels to Python, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, case, func, select
+
+from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
+from analytics.models import talk_hist
+from analytics.probe import dialect_of
+from analytics.rollup import raw_talk_hourly
+from analytics.sources import DIM_COLUMN, hourly_union
+from analytics.timezones import local_minute, time_key, time_label
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from analytics.reports import ReportQuery
+
+
+@dataclass
+class Percentiles:
+    """Percentiles per group key (labelled like the report's rows) and over everything."""
+
+    groups: dict[tuple[Any, ...], dict[str, float | None]] = field(default_factory=dict)
+    totals: dict[str, float | None] = field(default_factory=dict)
+
+
+def _month_label(day: Any, dialect: str) -> ColumnElement[str]:
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m", day * 86400, "unixepoch")
+    return func.to_char(func.timezone("UTC", func.to_timestamp(day * 86400)), "YYYY-MM")
+
+
+def _clean(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[list[Any], list[Any]]:
+    return [r.sec], [r.sec, func.sum(r.n).label("n")]
+
+
+def _as_stored(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[None, list[Any]]:
+    return None, [r.sec, r.n]
+
+
+def _keys(src: Any, dialect: str, group_by: tuple[str, ...],
+          segments: tuple[tuple[int, int], ...]) -> list[ColumnElement[Any]]:
+    lm = local_minute(src.c.hour, segments)
+    keys: list[ColumnElement[Any]] = []
+    for d in group_by:
+        if d == "month":
+            k: Any = _month_label(time_key("day", lm), dialect)
+        elif d in TIME_DIMENSIONS:
+            k = time_key(d, lm)
+        else:
+            k = src.c[DIM_COLUMN[d]]
+        keys.append(k.label(f"k_{d}"))
+    return keys
+
+
+def histogram_stmt(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...]) -> Any:
+    """``SELECT keys..., sec, n``: the histogram rows as stored (SQLite path: Python merges and picks)."""
+    src = hourly_union(q, talk_hist, _as_stored, lambda: raw_talk_hourly(dialect))
+    return select(*_keys(src, dialect, q.group_by, segments), src.c.sec, src.c.n)
+
+
+def percentile_stmt(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
+                    segments: tuple[tuple[int, int], ...]) -> Any:
+    """``SELECT keys..., talk_median, talk_p90`` grouped by ``group_by`` (one row per non-empty group)."""
+    src = hourly_union(q, talk_hist, _clean, lambda: raw_talk_hourly(dialect))
+    keys = _keys(src, dialect, group_by, segments)
+    per_sec = select(*keys, src.c.sec, func.sum(src.c.n).label("n")).group_by(*keys, src.c.sec).subquery("per_sec")
+    pkeys = [per_sec.c[f"k_{d}"] for d in group_by]
+    part = pkeys or None
+    run = select(*pkeys, per_sec.c.sec,
+                 func.sum(per_sec.c.n).over(partition_by=part, order_by=per_sec.c.sec).label("cum"),
+                 func.sum(per_sec.c.n).over(partition_by=part).label("tot")).subquery("run")
+    rkeys = [run.c[f"k_{d}"] for d in group_by]
+    picks = [func.min(case((run.c.cum * den >= run.c.tot * num, run.c.sec))).label(name)
+             for name, (num, den) in PERCENTILES.items()]
+    out = select(*rkeys, *picks)
+    return out.group_by(*rkeys) if rkeys else out
+
+
+def _label(dim: str, value: Any) -> Any:
+    if dim == "month":
+        return str(value)
+    if dim in TIME_DIMENSIONS:
+        return time_label(dim, int(value))
+    return value or None
+
+
+async def talk_percentiles(session: AsyncSession, q: ReportQuery,
+                           segments: tuple[tuple[int, int], ...]) -> Percentiles:
+    """Exact talk percentiles for every group of ``q`` and for the whole report."""
+    dialect = dialect_of(session)
+    if dialect == "sqlite":
+        return await _merged_in_python(session, q, segments)
+    out = Percentiles()
+    names = list(PERCENTILES)
+    n = len(q.group_by)
+    if n:
+        for rec in (await session.execute(percentile_stmt(dialect, q, q.group_by, segments))).all():
+            key = tuple(_label(d, v) for d, v in zip(q.group_by, rec[:n], strict=True))
+            out.groups[key] = {m: _num(v) for m, v in zip(names, rec[n:], strict=True)}
+    total = (await session.execute(percentile_stmt(dialect, q, (), segments))).first()
+    out.totals = {m: _num(v) for m, v in zip(names, total or (None,) * len(names), strict=True)}
+    if not n:
+        out.groups[()] = out.totals
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+async def _merged_in_python(session: AsyncSession, q: ReportQuery,
+                            segments: tuple[tuple[int, int], ...]) -> Percentiles:
+    """SQLite: stream the stored histogram rows and merge them off the event loop.
+
+    SQLite's window functions cost about 1 us per row and pass; one scan of the (clustered) histogram plus a
+    dictionary merge is about three times faster. The figures are the same nearest-rank values.
+    """
+    compiled = histogram_stmt("sqlite", q, segments).compile(dialect=session.get_bind().dialect)
+    params = compiled.construct_params()
+    args = [params[name] for name in compiled.positiontup or ()]
+    conn = await (await session.connection()).get_raw_connection()
+    driver = conn.driver_connection
+    if driver is None:
+        raise RuntimeError("no DBAPI connection")
+    # the driver's plain tuples: ~2x cheaper than ORM rows for a few hundred thousand histogram rows
+    cursor = await driver.execute(str(compiled), args)
+    rows = await cursor.fetchall()
+    await cursor.close()
+    return await asyncio.to_thread(merge_rows, q.group_by, rows)
+
+
+def merge_rows(group_by: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> Percentiles:
+    """Percentiles from ``(keys..., sec, n)`` rows (pure; any order, keys repeated)."""
+    n = len(group_by)
+    flat: dict[tuple[Any, ...], int] = {}
+    get = flat.get
+    for rec in rows:
+        k = tuple(rec[:-1])
+        flat[k] = get(k, 0) + rec[-1]
+    hists: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
+    total: dict[int, int] = defaultdict(int)
+    for k, cnt in flat.items():
+        sec = int(k[-1])
+        hists[k[:-1]][sec] = cnt
+        total[sec] += cnt
+    out = Percentiles(totals=pick(total))
+    for raw_key, hist in hists.items():
+        out.groups[tuple(_label(d, v) for d, v in zip(group_by, raw_key, strict=True))] = pick(hist)
+    if not n:
+        out.groups[()] = out.totals
+    return out
+
+
+def pick(hist: dict[int, int]) -> dict[str, float | None]:
+    """Nearest-rank percentiles of a ``second -> count`` histogram."""
+    tot = sum(hist.values())
+    found: dict[str, float | None] = dict.fromkeys(PERCENTILES)
+    if not tot:
+        return found
+    ranks = {name: -(-tot * num // den) for name, (num, den) in PERCENTILES.items()}
+    cum = 0
+    for sec in sorted(hist):
+        cum += hist[sec]
+        for name, rank in ranks.items():
+            if found[name] is None and cum >= rank:
+                found[name] = float(sec)
+        if all(v is not None for v in found.values()):
+            break
+    return found
