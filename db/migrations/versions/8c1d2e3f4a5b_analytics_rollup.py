@@ -1,4 +1,4 @@
-"""analytics: hourly rollup of calls and the triggers that mark changed hours
+"""analytics: hourly rollup and 1-second talk-time histogram of calls, and the triggers that mark changed hours
 
 Revision ID: 8c1d2e3f4a5b
 Revises: 74454f9ad67d
@@ -22,4 +22,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("call_rollup_dirty")
+    op.drop_table("call_talk_hourly")
     op.drop_table("call_rollup_hourly")
