@@ -6,9 +6,9 @@ begun before the clock starts and rolled back after it stops, so the ledger neve
 profile CN, at a fixed instant (Monday 2025-06-30 12:00 Asia/Shanghai) inside the calling window.
 
 Ledger: N calls (default 1,000,000) to N/10 cases of 8 clients (1-3 own numbers each, a fifth with a
-third-party number), skewed (a few debtors dialled often), 45 % in the last 7 days and the rest over the
+third-party number), skewed (the busiest debtor has ~140 calls), 45 % in the last 7 days and the rest over the
 83 days before; about a quarter answered with talk time. Checks pick debtors with the same skew.
-Cached: SQLite under bench/.data/, PostgreSQL as database ``bench_compliance_<n>_<seed>``.
+Cached: SQLite under bench/.data/, PostgreSQL as database ``bench_compliance_<version>_<n>_<seed>``.
 
 Baselines measured in the same run, over the same checks: ``evaluate_only`` (the pure rule evaluation
 inside each check: the floor) and ``indexed_count_query`` (one ``SELECT count(*)`` on the number's
@@ -20,6 +20,7 @@ Env: BENCH_COMPLIANCE_CALLS (1_000_000), BENCH_COMPLIANCE_CHECKS (2_000), CALLGU
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import sys
@@ -56,6 +57,8 @@ NOW = datetime(2025, 6, 30, 4, 0, tzinfo=UTC)  # Monday 12:00 in Asia/Shanghai
 TARGET_P99_MS = 5.0
 CLIENTS = 8
 WARMUP = 200
+SKEW = 1.3  # debtor k of N is picked with P ~ (k/N)^(1/SKEW): at 1 M calls the busiest has ~140 calls in 90 days
+DATASET = "v2"  # bump when the generator changes: cached datasets are keyed by it
 CALL_COLUMNS = ("id", "agent_id", "team", "requested_by", "number", "number_kind", "case_id", "client_id",
                 "batch_id", "debtor_key", "pbx", "sip_user", "state", "end_reason", "outcome", "created_at",
                 "customer_ringing_at", "answered_at", "ended_at", "talk_seconds", "facts")
@@ -100,7 +103,7 @@ def gen_cases(n: int, seed: int) -> list[CaseRow]:
 
 def pick(rng: random.Random, cases: list[CaseRow]) -> tuple[CaseRow, str, str]:
     """A skewed debtor (low indexes dialled more) and one of its numbers (own 90 %)."""
-    case = cases[int(len(cases) * rng.random() ** 2)]
+    case = cases[int(len(cases) * rng.random() ** SKEW)]
     third = [num for kind, num in case.numbers if kind == "third_party"]
     own = [num for kind, num in case.numbers if kind != "third_party"]
     if third and rng.random() < 0.1:
@@ -255,6 +258,8 @@ async def bench(url: str, label: str, n: int, checks: int) -> list[str]:
         check_ms: list[float] = []
         count_ms: list[float] = []
         outcomes: dict[str, int] = {}
+        gc.collect()
+        gc.freeze()  # the generated cases are the bench's, not the service's: keep them out of GC passes
         try:
             for i, (case, number, _kind) in enumerate(picks):
                 measured = i >= WARMUP
@@ -281,6 +286,7 @@ async def bench(url: str, label: str, n: int, checks: int) -> list[str]:
                     key = "allowed" if decision.allowed else f"blocked:{decision.body.get('code')}"
                     outcomes[key] = outcomes.get(key, 0) + 1
         finally:
+            gc.unfreeze()
             for t in timers:
                 t.restore()
     evaluate_ms = timers[0].samples
@@ -320,10 +326,10 @@ async def main() -> None:
     print(f"compliance_check: {n:,} calls in the ledger, {checks:,} checks per database", flush=True)
     data = ROOT / "bench" / ".data"
     data.mkdir(parents=True, exist_ok=True)
-    names = await bench(f"sqlite+aiosqlite:///{data / f'compliance-{n}-seed{SEED}.db'}", "sqlite", n, checks)
+    names = await bench(f"sqlite+aiosqlite:///{data / f'compliance-{DATASET}-{n}-seed{SEED}.db'}", "sqlite", n, checks)
     admin = os.environ.get("CALLGUARD_BENCH_PG_URL")
     if admin:
-        url = await pg_database(admin, f"bench_compliance_{n}_{SEED}")
+        url = await pg_database(admin, f"bench_compliance_{DATASET}_{n}_{SEED}")
         names += await bench(url, "postgresql", n, checks)
     else:
         print("PostgreSQL skipped: set CALLGUARD_BENCH_PG_URL (make bench does)")
