@@ -36,12 +36,21 @@ def record(
     RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def fmt(value: float) -> str:
+    """A number with as many decimals as its size needs (1,035 / 56.8 / 0.0917)."""
+    if value == 0 or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
 def print_table(names: list[str] | None = None) -> None:
     """Print name, value and the ratio of value to each baseline for recorded benchmarks."""
     for b in _load()["benchmarks"]:
         if names is not None and b["name"] not in names:
             continue
-        print(f"{b['name']}: {b['value']:,.0f} {b['unit']}")
+        print(f"{b['name']}: {fmt(b['value'])} {b['unit']}")
         for base, base_value in b.get("baselines", {}).items():
             ratio = b["value"] / base_value if base_value else float("inf")
-            print(f"    vs {base:<28} {base_value:>14,.0f}  ratio {ratio:6.2f}x")
+            print(f"    vs {base:<28} {fmt(base_value):>14}  ratio {ratio:8.2f}x")
