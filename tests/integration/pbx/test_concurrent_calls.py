@@ -59,8 +59,17 @@ async def test_twenty_simultaneous_calls_all_bridge_and_record(
         await ami.wait_event("BridgeEnter", Uniqueid=call_id, within=15)
         await ami.wait_event("BridgeEnter", Uniqueid=customer_uid, within=15)
 
-    # all 20 are up at the same moment: none has ended yet, and more than one pjsua process's worth
-    answered = {m["call"] for m in phones.events[mark:] if m["event"] == "answered" and m["phone"] == "customer"}
+    # the customer line answered 20 distinct calls, one per originated call (its events come on their
+    # own pipe, possibly after Asterisk's), and all are up at once: more than one pjsua process's worth
+    answered: set[str] = set()
+    since = mark
+    while len(answered) < CALLS:
+        message = await phones.wait_for("answered", phone="customer", since=since, timeout=15)
+        since = next(i for i in range(since, len(phones.events)) if phones.events[i] is message) + 1
+        answered.add(message["call"])
+    incoming = [m for m in phones.events[mark:] if m["event"] == "incoming" and m["phone"] == "customer"]
+    assert {m["call"] for m in incoming} == answered
+    assert sorted(m["headers"]["x-callguard-call-id"] for m in incoming) == sorted(call_ids)
     assert len(answered) == CALLS > PJSUA_MAX_CALLS
     assert ami.find(lambda m: m.get("Event") == "Hangup" and m.get("Linkedid") in call_ids) is None
     assert phones.find("ended", since=mark) is None
