@@ -1,4 +1,8 @@
-"""``python -m sandbox.phones --config FILE``: run the simulated phones, JSON lines on stdin/stdout."""
+"""``python -m sandbox.phones --config FILE``: run the simulated phones, JSON lines on stdin/stdout.
+
+Without ``--shard`` this is the supervisor (``sandbox.phones.supervisor``), which runs one ``--shard``
+process (a single pjsua Endpoint, ``SipThread``) per group of phones.
+"""
 
 from __future__ import annotations
 
@@ -41,9 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.phones")
     parser.add_argument("--config", type=Path, required=True, help="JSON config (see sandbox.phones.config)")
+    parser.add_argument("--shard", action="store_true", help="run one pjsua process (started by the supervisor)")
     args = parser.parse_args(argv)
     config = PhonesConfig.load(args.config)
     output = _Output(_protocol_stream())
+    if not args.shard:
+        from sandbox.phones import supervisor
+
+        return supervisor.main(config, output)
 
     from sandbox.phones.sipthread import SipThread  # pjsua2 imported only here
 

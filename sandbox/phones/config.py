@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 AgentMode = Literal["answer", "never", "reject", "offline"]
+# The PyPI pjsua2-python wheel is compiled with PJSUA_MAX_CALLS = 4 and pjsua clamps
+# ``UaConfig.maxCalls`` to it silently; PJSUA_MAX_ACC is 8 (a 9th account aborts the process).
+# So one pjsua process holds at most 4 calls: the phones process shards its phones over several.
+PJSUA_MAX_CALLS = 4
+PJSUA_MAX_ACC = 8
 AGENT_MODES: frozenset[str] = frozenset({"answer", "never", "reject", "offline"})
 
 
@@ -55,6 +60,10 @@ class PhonesConfig:
     registration_expires: int = 60
     log_file: str | None = None
     log_level: int = 3
+    # 0 = as many customer-line processes as the agents could need (one customer call per agent)
+    customer_processes: int = 0
+    # shard-internal: False for a process that hosts only agents (no customer transport/account)
+    customer_line: bool = True
 
     def to_json(self) -> str:
         """Serialise (the controller writes this file for the process)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import pjsua2 as pj
 
-from sandbox.phones.config import AgentPhone, PhonesConfig
+from sandbox.phones.config import PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
 from sandbox.phones.numberplan import behaviour_for
 from sandbox.phones.protocol import Message, event, parse_sip_request, uri_user_host_port
 
@@ -97,6 +97,7 @@ class SipThread(threading.Thread):
         self._customer_overrides: dict[str, Any] = {}
         self._running = True
         self._agent_port = 0
+        self._customer_port = 0
 
     # ---- thread API --------------------------------------------------------------------------
     def submit(self, command: Message) -> None:
@@ -111,7 +112,7 @@ class SipThread(threading.Thread):
         """Thread body: start pjsua2, poll events and commands, tear down."""
         try:
             self._start()
-            self._emit(event("ready", agent_port=self._agent_port, customer_port=self.config.customer_port))
+            self._emit(event("ready", agent_port=self._agent_port, customer_port=self._customer_port))
             while self._running:
                 assert self._ep is not None
                 self._ep.libHandleEvents(POLL_MS)
@@ -132,6 +133,7 @@ class SipThread(threading.Thread):
         ep.libCreate()
         ep_cfg = pj.EpConfig()
         ep_cfg.uaConfig.threadCnt = 0
+        ep_cfg.uaConfig.maxCalls = PJSUA_MAX_CALLS  # the wheel's compiled ceiling; more is clamped to it
         ep_cfg.uaConfig.mainThreadOnly = False
         ep_cfg.uaConfig.userAgent = "callguard-sandbox-phone"
         ep_cfg.logConfig.consoleLevel = 0
@@ -145,12 +147,16 @@ class SipThread(threading.Thread):
         ep.libInit(ep_cfg)
         agent_tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, self._transport_config(cfg.agent_port))
         self._agent_port = int(ep.transportGetInfo(agent_tid).localName.rsplit(":", 1)[-1])
-        customer_tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, self._transport_config(cfg.customer_port))
+        customer_tid = None
+        if cfg.customer_line:
+            customer_tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, self._transport_config(cfg.customer_port))
+            self._customer_port = int(ep.transportGetInfo(customer_tid).localName.rsplit(":", 1)[-1])
         ep.libStart()
         ep.audDevManager().setNullDev()
         for agent in cfg.agents:
             self._accounts[agent.sip_user] = self._create_agent_account(agent, agent_tid)
-        self._accounts[CUSTOMER] = self._create_customer_account(customer_tid)
+        if customer_tid is not None:
+            self._accounts[CUSTOMER] = self._create_customer_account(customer_tid)
 
     @staticmethod
     def _transport_config(port: int) -> Any:
@@ -189,7 +195,7 @@ class SipThread(threading.Thread):
         return account
 
     def _create_customer_account(self, transport_id: int) -> _Account:
-        acfg = self._account_config(f"sip:customers@127.0.0.1:{self.config.customer_port}", transport_id)
+        acfg = self._account_config(f"sip:customers@127.0.0.1:{self._customer_port}", transport_id)
         acfg.regConfig.registerOnAdd = False
         account = _Account(self, CUSTOMER)
         account.create(acfg)
@@ -224,7 +230,9 @@ class SipThread(threading.Thread):
     def _select_account(self, prm: Any) -> None:
         _method, uri, _headers = parse_sip_request(prm.rdata.wholeMsg)
         user, _host, port = uri_user_host_port(uri)
-        target = CUSTOMER if port == self.config.customer_port else user
+        # A customer-line shard behind the relay sees the trunk port in the URI: it only has the customer.
+        by_port = port in (self.config.customer_port, self._customer_port)
+        target = CUSTOMER if CUSTOMER in self._accounts and (by_port or not self._agents) else user
         account = self._accounts.get(target)
         if account is not None:
             prm.accountIndex = account.getId()
