@@ -30,6 +30,7 @@ from sandbox.ports import free_port, free_tcp_udp_port
 RUN_DIR = Path(".run")
 DEMO_CLIENT = "demo-bank"  # DEMO policy: any hour
 STRICT_CLIENT = "cn-bank"  # CN policy: 08:00-21:00 Shanghai time; shows outside-hours blocks at night
+PROBE_SIP_USER = "1099"  # the scheduled recording probe registers as this account
 BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a blocked call at any hour
 
 # name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
@@ -107,12 +108,14 @@ async def main() -> None:
     from config.settings import load_settings
 
     sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _ in DEMO_USERS if sip}
+    probe_password = secrets.token_urlsafe(12)  # the recording probe's own SIP account
     http_port = _port(8080)
     ami_secret = secrets.token_urlsafe(16)
     async with AsyncExitStack() as stack:
         pbx = await stack.enter_async_context(PbxSandbox(
             ami_port=free_port(), sip_port=_port(5060, socket.SOCK_DGRAM), customer_trunk_port=free_tcp_udp_port(),
-            agents=[AgentAccount(sip, pw) for sip, pw in sip_passwords.items()], ami_secret=ami_secret,
+            agents=[*(AgentAccount(sip, pw) for sip, pw in sip_passwords.items()),
+                    AgentAccount(PROBE_SIP_USER, probe_password)], ami_secret=ami_secret,
         ))
         phones = PhonesConfig(
             pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,
@@ -126,7 +129,9 @@ async def main() -> None:
             database={"url": f"sqlite+aiosqlite:///{RUN_DIR / 'callguard.db'}"},
             pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": pbx.ami_port, "ami_user": pbx.ami_user,
                   "ami_secret": pbx.ami_secret}],
-            recordings={"spool_dir": str(pbx.spool_dir)},
+            recordings={"spool_dir": str(pbx.spool_dir), "probe_interval_s": 3600,
+                        "probe_sip_user": PROBE_SIP_USER, "probe_sip_password": probe_password,
+                        "probe_sip_host": pbx.sip_host, "probe_sip_port": pbx.sip_port},
             storage={"backend": "local", "local_root": str(RUN_DIR / "recordings")},
             compliance={"default_profile": "DEMO"},  # calls without a case: all hours, local demo only
         )
