@@ -64,11 +64,15 @@ class TaskGroup:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def close(self) -> None:
-        """Cancel every task and wait for them to finish."""
+    async def close(self, *, grace: float = 15.0) -> None:
+        """Cancel every task and wait for them to finish (a task that ignores cancellation is named in
+        the log after ``grace`` seconds, and shutdown goes on without it rather than hanging)."""
         self.stopping.set()
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
+        for t in pending:
+            log.error("task %s did not stop within %.0f s of cancellation", t.get_name(), grace)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,26 @@ class Stack:
 
 
 @asynccontextmanager
+async def _diagnosed_exit(cm: AbstractAsyncContextManager[Container], within: float = 60.0
+                          ) -> AsyncIterator[Container]:
+    """Enter ``cm``; if leaving it takes longer than ``within``, print every pending task's stack and fail."""
+    container = await cm.__aenter__()
+    try:
+        yield container
+    finally:
+        exit_task = asyncio.create_task(cm.__aexit__(None, None, None), name="service-shutdown")
+        done, _ = await asyncio.wait({exit_task}, timeout=within)
+        if not done:
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    print(f"pending task {task.get_name()}: {task.get_coro()}", file=sys.stderr)
+                    task.print_stack(limit=8, file=sys.stderr)
+            exit_task.cancel()
+            raise AssertionError(f"the service did not shut down within {within} s (pending tasks above)")
+        exit_task.result()
+
+
+@asynccontextmanager
 async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = None,
                         **overrides: Any) -> AsyncIterator[Stack]:
     """Compose the service against ``pbx`` (optionally through a proxy port) and serve its API."""
@@ -70,7 +91,7 @@ async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = No
         compliance={"default_profile": "DEMO"},
         **overrides,
     )
-    async with compose(settings) as container:
+    async with _diagnosed_exit(compose(settings)) as container:
         tokens = {}
         async with container.db.begin() as s:
             for user, sip in AGENT_USERS.items():
