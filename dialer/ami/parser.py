@@ -8,9 +8,10 @@ Design notes (why it looks like this; measured with bench/ami_parse.py):
   so `get()` is one `str.find("\\n<key>: ")` plus one `find("\\r\\n")` (whose -1 for the last line is
   exactly the slice end that drops the final `\\r`). Nothing else is split until asked for.
 - Fast path (pure CRLF, what Asterisk sends): a read is cut at the last blank line, split into messages
-  with ONE `bytes.split(b"\\n\\r")` (in a CRLF stream `\\n\\r` occurs only where a blank line follows a
-  line end, and the pieces are already in canonical form), and each message is decoded whole, so a
-  multi-byte UTF-8 character split across reads is never cut; invalid UTF-8 becomes U+FFFD.
+  with ONE decode and ONE `str.split("\\n\\r")` (in a CRLF stream `\\n\\r` occurs only where a blank line
+  follows a line end, and the pieces are already in canonical form). Only complete messages are
+  decoded, so a multi-byte UTF-8 character split across reads is never cut; invalid UTF-8 becomes
+  U+FFFD (a frame ends on ASCII bytes, so the replacement never swallows a frame byte).
   Three C-speed byte counts prove the buffer has no bare LF or CR before the fast path is taken.
 - Slow path (bare LF, bare CR, detected per read): CRLF is normalised to LF, blank lines separate
   messages, lines are split on LF, and the message is rebuilt in canonical form (a bare CR stays data).
@@ -253,10 +254,11 @@ class AmiParser:
             crlf = buf.count(b"\r\n", 0, stop)
             if buf.count(b"\n", 0, stop) == crlf + 1 and buf.count(b"\r", 0, stop) == crlf:
                 self._buf = buf[end + 2 :]
-                pieces = buf[:end].split(b"\n\r")  # each b"\n<line>\r\n...\r\n<line>\r"
-                if b"" in pieces:  # extra blank lines between messages
-                    pieces = [p for p in pieces if p]
-                return [AmiMessage(p.decode("utf-8", "replace")) for p in pieces]
+                # One decode (measured faster than one per message), then each "\n<line>\r\n...<line>\r".
+                texts = buf[:end].decode("utf-8", "replace").split("\n\r")
+                if "" in texts:  # extra blank lines between messages
+                    texts = [t for t in texts if t]
+                return list(map(AmiMessage, texts))
         elif end < 0 and b"\n\n" not in buf:
             self._buf = buf
             return []
