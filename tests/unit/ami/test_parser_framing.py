@@ -121,3 +121,18 @@ def test_chan_variable_lookups_are_cached_per_key_and_still_exact() -> None:
         assert msg.get("ChanVariable(NOPE)", "d") == "d"
         assert msg.get("Event") == "X"
         assert msg.get("Nope") is None
+
+
+def test_get_stays_exact_when_the_needle_cache_is_full() -> None:
+    from dialer.ami import parser as parser_module
+
+    msg = AmiMessage.from_lines(["Event: X", "ChanVariable: FRESH_A=abc", "ChanVariable(FRESH_B): 7", "Fresh: v"])
+    for i in range(parser_module._NEEDLE_CACHE_MAX + 10):  # fill the cache with other keys
+        msg.get(f"Other{i}")
+    assert len(parser_module._NEEDLES) <= parser_module._NEEDLE_CACHE_MAX
+    for _ in range(2):  # keys never seen before, and not cacheable now
+        assert msg.get("ChanVariable(FRESH_A)") == "abc"
+        assert msg.get("ChanVariable(FRESH_B)") == "7"
+        assert msg.get("Fresh") == "v"
+        assert msg.get("Other0", "d") == "d"
+    assert "Fresh" not in parser_module._NEEDLES
