@@ -96,7 +96,7 @@ class ComplianceGate:
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
         """Decide, log the decision, and (when blocked) record ``call.blocked``."""
         info = await self._case_info(session, request)
-        policy = await self.policy_for(session, info.client_id)
+        policy = await self.policy_for(session, info.client_id, number=request.number)
         ctx = self._context(request, info)
         ranges = ranges_for(ctx, policy, request.now)
         await self._serialise(session, request.number, info.debtor_key)
@@ -131,9 +131,14 @@ class ComplianceGate:
         return "case-on-hold" if policy_blocking else None
 
     # -- policy -----------------------------------------------------------------------------------
-    async def policy_for(self, session: AsyncSession, client_id: str | None) -> Policy:
+    async def policy_for(self, session: AsyncSession, client_id: str | None, *, number: str | None = None) -> Policy:
         """The effective policy: the client's jurisdiction profile tightened by the client's own rules,
-        plus the global do-not-call list."""
+        plus the global do-not-call list.
+
+        With ``number`` (a dial), only the do-not-call entries that can match it are read -- the exact
+        number and the prefixes it starts with, by primary key -- which decide that dial exactly as the
+        whole list would; without it (showing a policy), the whole list.
+        """
         base = get_profile(self.settings.default_profile)
         if client_id is not None:
             row = await session.get(ClientPolicy, client_id)
@@ -142,7 +147,11 @@ class ComplianceGate:
                 own = Policy.model_validate({**row.policy, "id": f"client:{client_id}",
                                              "name": row.policy.get("name", client_id)})
                 base = merge_strictest([profile, own]) if row.policy else profile
-        dnc = (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()
+        query = select(DoNotCall.value, DoNotCall.kind)
+        if number is not None:
+            query = query.where(DoNotCall.value.in_(_prefixes(number)))
+        dnc = [(v, k) for v, k in (await session.execute(query)).all()
+               if number is None or k == "prefix" or v == number]
         if dnc:
             base = base.model_copy(update={
                 "do_not_call_numbers": base.do_not_call_numbers | {v for v, k in dnc if k == "exact"},
@@ -200,6 +209,11 @@ class ComplianceGate:
         session.add(row)
         await session.flush()
         return row
+
+
+def _prefixes(number: str) -> list[str]:
+    """Every leading part of ``number``, itself included: the do-not-call values that can match it."""
+    return [number[:k] for k in range(1, len(number) + 1)]
 
 
 def _iso(value: datetime | None) -> str | None:
