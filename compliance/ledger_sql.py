@@ -9,8 +9,9 @@ create a call, so they are never counted.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.ledger import LedgerCounts, LedgerRanges
@@ -21,23 +22,39 @@ _ATTEMPT = or_(Call.customer_ringing_at.is_not(None), Call.ended_at.is_(None))
 _CONVERSATION_LOOKBACK = timedelta(days=31)
 
 
+_OWN_STREAK_LIMIT = 50
+
+
 async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, case_id: str | None,
                         ranges: LedgerRanges, conversation_min_talk_s: float) -> LedgerCounts:
-    """Everything ``compliance.gate.evaluate`` needs to know from the ledger (see compliance.ledger)."""
+    """Everything ``compliance.gate.evaluate`` needs to know from the ledger (see compliance.ledger).
+
+    Usually two round trips: the number's counts (with the case's third-party count as a scalar
+    subquery), and the debtor's attempts of the conversation lookback, from which the streak of failed
+    own attempts is taken too; only when that streak reaches back past the lookback (and is shorter than
+    the limit of 50) are the older own attempts read.
+    """
     now = ranges.now
     since = min(ranges.day_start_utc, now - timedelta(days=1))
     unanswered = and_(_ATTEMPT, Call.answered_at.is_(None))
+    third_party_q: Any = literal(0)
+    if case_id is not None:
+        third_party_q = select(func.count()).select_from(Call).where(
+            Call.case_id == case_id, Call.number == number, Call.number_kind == "third_party", _ATTEMPT,
+        ).scalar_subquery()
     row = (await session.execute(
         select(
             func.sum(case((and_(unanswered, Call.created_at >= ranges.day_start_utc), 1), else_=0)),
             type_coerce(func.max(case((unanswered, Call.created_at), else_=None)), UTCDateTime()),
+            third_party_q,
         ).where(Call.number == number, Call.created_at >= since)
     )).one()
-    unanswered_today, last_unanswered = int(row[0] or 0), row[1]
+    unanswered_today, last_unanswered, third_party = int(row[0] or 0), row[1], int(row[2] or 0)
 
+    lookback_start = now - _CONVERSATION_LOOKBACK
     debtor_rows = (await session.execute(
-        select(Call.created_at, Call.answered_at, Call.talk_seconds, Call.outcome)
-        .where(Call.debtor_key == debtor_key, Call.created_at > now - _CONVERSATION_LOOKBACK, _ATTEMPT)
+        select(Call.created_at, Call.answered_at, Call.talk_seconds, Call.outcome, Call.number_kind)
+        .where(Call.debtor_key == debtor_key, Call.created_at > lookback_start, _ATTEMPT)
     )).all()
     attempts_7d = tuple(sorted(r.created_at for r in debtor_rows if r.created_at > ranges.rolling_7d_start_utc))
     connected_today = sum(1 for r in debtor_rows if r.answered_at is not None
@@ -45,22 +62,22 @@ async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, 
     conversations = [r.created_at for r in debtor_rows if r.answered_at is not None and (
         (r.talk_seconds or 0) >= conversation_min_talk_s or r.outcome == "right_party_contact")]
 
-    own = (await session.execute(
-        select(Call.answered_at).where(Call.debtor_key == debtor_key, Call.number_kind == "own", _ATTEMPT)
-        .order_by(Call.created_at.desc()).limit(50)
-    )).scalars().all()
+    # the newest own attempts first, as far as the lookback reaches
+    own = [r.answered_at for r in sorted((r for r in debtor_rows if r.number_kind == "own"),
+                                         key=lambda r: r.created_at, reverse=True)][:_OWN_STREAK_LIMIT]
+    if len(own) < _OWN_STREAK_LIMIT and all(a is None for a in own):
+        older = (await session.execute(
+            select(Call.answered_at).where(Call.debtor_key == debtor_key, Call.number_kind == "own", _ATTEMPT,
+                                           Call.created_at <= lookback_start)
+            .order_by(Call.created_at.desc()).limit(_OWN_STREAK_LIMIT - len(own))
+        )).scalars().all()
+        own.extend(older)
     failed_own = 0
     for answered in own:
         if answered is not None:
             break
         failed_own += 1
 
-    third_party = 0
-    if case_id is not None:
-        third_party = int(await session.scalar(
-            select(func.count()).select_from(Call).where(
-                Call.case_id == case_id, Call.number == number, Call.number_kind == "third_party", _ATTEMPT)
-        ) or 0)
     return LedgerCounts(
         unanswered_to_number_today=unanswered_today,
         last_unanswered_to_number_at=last_unanswered,
@@ -70,4 +87,3 @@ async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, 
         consecutive_failed_own_attempts=failed_own,
         third_party_calls_to_number=third_party,
     )
-
