@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Select, and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -95,6 +96,27 @@ class CaseDialInfo:
     own_numbers_all_invalid: bool = False
 
 
+def _dial_row_query() -> Select[*tuple[Any, ...]]:
+    """The case, the dialled number's contact, and whether holds, windows and a valid own number exist."""
+    contact = aliased(CaseContact)
+    has_holds = exists().where(CaseHold.case_id == Case.id, CaseHold.released_at.is_(None))
+    has_windows = exists().where(AgreedWindow.case_id == Case.id, AgreedWindow.revoked_at.is_(None))
+    own_valid = exists().where(CaseContact.case_id == Case.id, CaseContact.kind.in_(OWN_KINDS),
+                               CaseContact.removed_at.is_(None), CaseContact.status == "valid")
+    return (
+        select(Case.id, Case.client_id, Case.batch_id, Case.external_id, Case.status, Case.timezone, Case.region,
+               contact.id.label("contact_id"), contact.kind, contact.status.label("contact_status"),
+               contact.relation, contact.third_party_objected, contact.zone, contact.removed_at,
+               has_holds.label("has_holds"), has_windows.label("has_windows"), own_valid.label("own_valid"))
+        .outerjoin(contact, and_(contact.case_id == Case.id, contact.number == bindparam("number")))
+        .where(Case.id == bindparam("case_id"))
+    )
+
+
+# built once: constructing it (an alias, three EXISTS) per dial cost more than running it
+_DIAL_ROW = _dial_row_query()
+
+
 async def dial_context(session: AsyncSession, *, case_id: str, number: str,
                        now: datetime | None = None) -> CaseDialInfo | None:
     """Everything about ``case_id`` and ``number`` (E.164) the gate needs; None when there is no such case.
@@ -103,19 +125,7 @@ async def dial_context(session: AsyncSession, *, case_id: str, number: str,
     ``now`` when given). One round trip (the case, the number's contact, and whether holds, windows and
     a valid own number exist); holds and windows are read only when the case has some.
     """
-    contact = aliased(CaseContact)
-    has_holds = exists().where(CaseHold.case_id == Case.id, CaseHold.released_at.is_(None))
-    has_windows = exists().where(AgreedWindow.case_id == Case.id, AgreedWindow.revoked_at.is_(None))
-    own_valid = exists().where(CaseContact.case_id == Case.id, CaseContact.kind.in_(OWN_KINDS),
-                               CaseContact.removed_at.is_(None), CaseContact.status == "valid")
-    row = (await session.execute(
-        select(Case.id, Case.client_id, Case.batch_id, Case.external_id, Case.status, Case.timezone, Case.region,
-               contact.id.label("contact_id"), contact.kind, contact.status.label("contact_status"),
-               contact.relation, contact.third_party_objected, contact.zone, contact.removed_at,
-               has_holds.label("has_holds"), has_windows.label("has_windows"), own_valid.label("own_valid"))
-        .outerjoin(contact, and_(contact.case_id == Case.id, contact.number == number))
-        .where(Case.id == case_id)
-    )).first()
+    row = (await session.execute(_DIAL_ROW, {"case_id": case_id, "number": number})).first()
     if row is None:
         return None
     known = row.contact_id is not None and row.removed_at is None

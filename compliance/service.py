@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -147,11 +147,12 @@ class ComplianceGate:
                 own = Policy.model_validate({**row.policy, "id": f"client:{client_id}",
                                              "name": row.policy.get("name", client_id)})
                 base = merge_strictest([profile, own]) if row.policy else profile
-        query = select(DoNotCall.value, DoNotCall.kind)
-        if number is not None:
-            query = query.where(DoNotCall.value.in_(_prefixes(number)))
-        dnc = [(v, k) for v, k in (await session.execute(query)).all()
-               if number is None or k == "prefix" or v == number]
+        dnc: list[tuple[str, str]]
+        if number is None:
+            dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
+        else:
+            dnc = [(v, k) for v, k in (await session.execute(_DNC_FOR, {"values": _prefixes(number)})).all()
+                   if k == "prefix" or v == number]
         if dnc:
             base = base.model_copy(update={
                 "do_not_call_numbers": base.do_not_call_numbers | {v for v, k in dnc if k == "exact"},
@@ -186,13 +187,15 @@ class ComplianceGate:
         """Two dials to the same debtor or number never pass a cap together.
 
         SQLite transactions already begin IMMEDIATE (one writer at a time); on PostgreSQL take
-        transaction-scoped advisory locks on the number and the debtor, in a fixed order.
+        transaction-scoped advisory locks on the number and the debtor, in a fixed order (one statement:
+        its select list is evaluated in the same order by every session).
         """
         if self.db.is_sqlite:
             return
-        for key in sorted({f"n:{number}", f"d:{debtor_key}"}):
-            lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        ids = [int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+               for key in sorted({f"n:{number}", f"d:{debtor_key}"})]
+        locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ids)))
+        await session.execute(text(f"SELECT {locks}"), {f"k{i}": k for i, k in enumerate(ids)})
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
                    *, kind: str) -> ComplianceDecision:
@@ -209,6 +212,10 @@ class ComplianceGate:
         session.add(row)
         await session.flush()
         return row
+
+
+# built once (constructing statements per dial costs more than running them)
+_DNC_FOR = select(DoNotCall.value, DoNotCall.kind).where(DoNotCall.value.in_(bindparam("values", expanding=True)))
 
 
 def _prefixes(number: str) -> list[str]:
