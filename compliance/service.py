@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -135,24 +135,27 @@ class ComplianceGate:
         """The effective policy: the client's jurisdiction profile tightened by the client's own rules,
         plus the global do-not-call list.
 
-        With ``number`` (a dial), only the do-not-call entries that can match it are read -- the exact
-        number and the prefixes it starts with, by primary key -- which decide that dial exactly as the
-        whole list would; without it (showing a policy), the whole list.
+        With ``number`` (a dial), one query reads the client's row and, from the do-not-call list by
+        primary key, whether the number itself is listed and the first (shortest) listed prefix it starts
+        with: they decide that dial, and name the same prefix, exactly as the whole list would. Without
+        it (showing a policy), the row and the whole list.
         """
         base = get_profile(self.settings.default_profile)
-        if client_id is not None:
-            row = await session.get(ClientPolicy, client_id)
-            if row is not None:
-                profile = get_profile(row.jurisdiction)
-                own = Policy.model_validate({**row.policy, "id": f"client:{client_id}",
-                                             "name": row.policy.get("name", client_id)})
-                base = merge_strictest([profile, own]) if row.policy else profile
         dnc: list[tuple[str, str]]
         if number is None:
+            row = await session.get(ClientPolicy, client_id) if client_id is not None else None
+            found = (row.jurisdiction, row.policy) if row is not None else None
             dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
         else:
-            dnc = [(v, k) for v, k in (await session.execute(_DNC_FOR, {"values": _prefixes(number)})).all()
-                   if k == "prefix" or v == number]
+            got = (await session.execute(_POLICY_AND_DNC, {"client_id": client_id, "number": number,
+                                                           "values": _prefixes(number)})).one()
+            found = (got.jurisdiction, got.policy) if got.jurisdiction is not None else None
+            dnc = ([(number, "exact")] if got.listed else []) + ([(got.prefix, "prefix")] if got.prefix else [])
+        if client_id is not None and found is not None:
+            jurisdiction, rules = found
+            profile = get_profile(jurisdiction)
+            own = Policy.model_validate({**rules, "id": f"client:{client_id}", "name": rules.get("name", client_id)})
+            base = merge_strictest([profile, own]) if rules else profile
         if dnc:
             base = base.model_copy(update={
                 "do_not_call_numbers": base.do_not_call_numbers | {v for v, k in dnc if k == "exact"},
@@ -214,8 +217,18 @@ class ComplianceGate:
         return row
 
 
-# built once (constructing statements per dial costs more than running them)
-_DNC_FOR = select(DoNotCall.value, DoNotCall.kind).where(DoNotCall.value.in_(bindparam("values", expanding=True)))
+# built once (constructing statements per dial costs more than running them): the client's policy row
+# and the do-not-call facts of one number, as scalar subqueries of one SELECT
+_POLICY_AND_DNC = select(
+    select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == bindparam("client_id"))
+    .scalar_subquery().label("jurisdiction"),
+    select(ClientPolicy.policy).where(ClientPolicy.client_id == bindparam("client_id"))
+    .scalar_subquery().label("policy"),
+    exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("listed"),
+    select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix",
+                                           DoNotCall.value.in_(bindparam("values", expanding=True)))
+    .scalar_subquery().label("prefix"),
+)
 
 
 def _prefixes(number: str) -> list[str]:
