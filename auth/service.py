@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import ApiToken, Role, User
@@ -70,15 +70,17 @@ async def issue_token(session: AsyncSession, *, user_id: str, label: str = "", t
     return token
 
 
+# the token and its user in one query, built once (every request runs it)
+_TOKEN_USER = (
+    select(User.id, User.role, User.team, User.active, ApiToken.revoked_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 async def authenticate(session: AsyncSession, token: str) -> Principal:
     """Resolve a bearer token to a principal, or raise Unauthorized."""
-    row = (
-        await session.execute(
-            select(User.id, User.role, User.team, User.active, ApiToken.revoked_at)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == hash_token(token))
-        )
-    ).first()
+    row = (await session.execute(_TOKEN_USER, {"token_hash": hash_token(token)})).first()
     if row is None or not row.active or row.revoked_at is not None:
         raise Unauthorized("the bearer token is unknown or revoked")
     return Principal(user_id=row.id, role=Role(row.role), team=row.team)

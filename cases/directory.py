@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import time
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.dialinfo import WindowInfo, dial_context
 from cases.holds import holds_for
-from cases.models import OWN_KINDS, CaseContact
+from cases.models import OWN_KINDS
 from compliance.policy import DAY_NAMES
 from compliance.service import CaseDialInfo
 from compliance.windows import AgreedWindow
@@ -44,9 +43,6 @@ class CaseDirectoryAdapter:
         info = await dial_context(session, case_id=case_id, number=number)
         if info is None:
             return None
-        statuses = (await session.scalars(select(CaseContact.status).where(
-            CaseContact.case_id == case_id, CaseContact.kind.in_(OWN_KINDS),
-            CaseContact.removed_at.is_(None)))).all()
         own = info.number_kind in OWN_KINDS
         return CaseDialInfo(
             client_id=info.client_id, batch_id=info.batch_id, debtor_key=info.debtor_key,
@@ -54,7 +50,7 @@ class CaseDirectoryAdapter:
             number_status=info.number_status or "invalid", third_party_objected=info.third_party_objected,
             case_zone=info.case_zone, address_zone=info.address_zone, number_zone=info.number_zone,
             agreed_windows=tuple(_window(w, case_id) for w in info.agreed_windows),
-            own_numbers_all_invalid=all(s != "valid" for s in statuses),
+            own_numbers_all_invalid=info.own_numbers_all_invalid,
         )
 
     async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:

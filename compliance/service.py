@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -96,7 +96,7 @@ class ComplianceGate:
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
         """Decide, log the decision, and (when blocked) record ``call.blocked``."""
         info = await self._case_info(session, request)
-        policy = await self.policy_for(session, info.client_id)
+        policy = await self.policy_for(session, info.client_id, number=request.number)
         ctx = self._context(request, info)
         ranges = ranges_for(ctx, policy, request.now)
         await self._serialise(session, request.number, info.debtor_key)
@@ -131,18 +131,31 @@ class ComplianceGate:
         return "case-on-hold" if policy_blocking else None
 
     # -- policy -----------------------------------------------------------------------------------
-    async def policy_for(self, session: AsyncSession, client_id: str | None) -> Policy:
+    async def policy_for(self, session: AsyncSession, client_id: str | None, *, number: str | None = None) -> Policy:
         """The effective policy: the client's jurisdiction profile tightened by the client's own rules,
-        plus the global do-not-call list."""
+        plus the global do-not-call list.
+
+        With ``number`` (a dial), one query reads the client's row and, from the do-not-call list by
+        primary key, whether the number itself is listed and the first (shortest) listed prefix it starts
+        with: they decide that dial, and name the same prefix, exactly as the whole list would. Without
+        it (showing a policy), the row and the whole list.
+        """
         base = get_profile(self.settings.default_profile)
-        if client_id is not None:
-            row = await session.get(ClientPolicy, client_id)
-            if row is not None:
-                profile = get_profile(row.jurisdiction)
-                own = Policy.model_validate({**row.policy, "id": f"client:{client_id}",
-                                             "name": row.policy.get("name", client_id)})
-                base = merge_strictest([profile, own]) if row.policy else profile
-        dnc = (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()
+        dnc: list[tuple[str, str]]
+        if number is None:
+            row = await session.get(ClientPolicy, client_id) if client_id is not None else None
+            found = (row.jurisdiction, row.policy) if row is not None else None
+            dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
+        else:
+            got = (await session.execute(_POLICY_AND_DNC, {"client_id": client_id, "number": number,
+                                                           "values": _prefixes(number)})).one()
+            found = (got.jurisdiction, got.policy) if got.jurisdiction is not None else None
+            dnc = ([(number, "exact")] if got.listed else []) + ([(got.prefix, "prefix")] if got.prefix else [])
+        if client_id is not None and found is not None:
+            jurisdiction, rules = found
+            profile = get_profile(jurisdiction)
+            own = Policy.model_validate({**rules, "id": f"client:{client_id}", "name": rules.get("name", client_id)})
+            base = merge_strictest([profile, own]) if rules else profile
         if dnc:
             base = base.model_copy(update={
                 "do_not_call_numbers": base.do_not_call_numbers | {v for v, k in dnc if k == "exact"},
@@ -177,13 +190,15 @@ class ComplianceGate:
         """Two dials to the same debtor or number never pass a cap together.
 
         SQLite transactions already begin IMMEDIATE (one writer at a time); on PostgreSQL take
-        transaction-scoped advisory locks on the number and the debtor, in a fixed order.
+        transaction-scoped advisory locks on the number and the debtor, in a fixed order (one statement:
+        its select list is evaluated in the same order by every session).
         """
         if self.db.is_sqlite:
             return
-        for key in sorted({f"n:{number}", f"d:{debtor_key}"}):
-            lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        ids = [int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+               for key in sorted({f"n:{number}", f"d:{debtor_key}"})]
+        locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ids)))
+        await session.execute(text(f"SELECT {locks}"), {f"k{i}": k for i, k in enumerate(ids)})
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
                    *, kind: str) -> ComplianceDecision:
@@ -200,6 +215,25 @@ class ComplianceGate:
         session.add(row)
         await session.flush()
         return row
+
+
+# built once (constructing statements per dial costs more than running them): the client's policy row
+# and the do-not-call facts of one number, as scalar subqueries of one SELECT
+_POLICY_AND_DNC = select(
+    select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == bindparam("client_id"))
+    .scalar_subquery().label("jurisdiction"),
+    select(ClientPolicy.policy).where(ClientPolicy.client_id == bindparam("client_id"))
+    .scalar_subquery().label("policy"),
+    exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("listed"),
+    select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix",
+                                           DoNotCall.value.in_(bindparam("values", expanding=True)))
+    .scalar_subquery().label("prefix"),
+)
+
+
+def _prefixes(number: str) -> list[str]:
+    """Every leading part of ``number``, itself included: the do-not-call values that can match it."""
+    return [number[:k] for k in range(1, len(number) + 1)]
 
 
 def _iso(value: datetime | None) -> str | None:

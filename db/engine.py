@@ -2,15 +2,20 @@
 
 SQLite's default transaction handling lost 474 of 500 concurrent read-modify-write updates in a
 measurement here, so every SQLite transaction begins with ``BEGIN IMMEDIATE`` (one writer at a time,
-readers unaffected thanks to WAL). On PostgreSQL, code that reads then writes uses
-``SELECT ... FOR UPDATE`` (see ``lock_for_update``).
+readers unaffected thanks to WAL). Within one process, SQLite write transactions also queue (FIFO) on an
+``asyncio.Lock`` taken before ``BEGIN IMMEDIATE``: concurrent BEGINs on separate pooled connections
+otherwise collide and SQLite's busy handler sleeps and polls (p99 of 50 concurrent dials: seconds). The
+wait for the lock is bounded by the same ``sqlite_busy_timeout_ms`` as SQLite's own wait. On PostgreSQL,
+code that reads then writes uses ``SELECT ... FOR UPDATE`` (see ``lock_for_update``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +28,10 @@ from core.errors import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=Select[Any])
+# Set while the current task runs inside ``Database.begin`` on SQLite: a nested ``begin`` (which SQLite
+# itself can only answer with 'database is locked' after the busy timeout) must not wait on the lock
+# its own outer transaction holds.
+_IN_SQLITE_WRITE: ContextVar[bool] = ContextVar("callguard_in_sqlite_write", default=False)
 
 
 class Database:
@@ -37,6 +46,8 @@ class Database:
         # SQLite readers get their own engine with deferred BEGIN, so reports never queue behind writers.
         self.read_engine = _create_engine(settings, immediate=False) if self.is_sqlite else self.engine
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite: write transactions of this process queue here before BEGIN IMMEDIATE (see module doc).
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     async def __aenter__(self) -> Database:
         return self
@@ -50,8 +61,37 @@ class Database:
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: a session in a transaction, committed on success, rolled back on error.
 
-        Database outages become ``UpstreamUnavailable('database')`` instead of a stack trace.
+        Database outages become ``UpstreamUnavailable('database')`` instead of a stack trace. On SQLite
+        the transaction first waits its turn on the process's write lock (at most the busy timeout).
         """
+        lock = self._write_lock
+        if lock is None or _IN_SQLITE_WRITE.get():
+            async with self._transaction() as session:
+                yield session
+            return
+        await self._acquire_write_lock(lock)
+        token = _IN_SQLITE_WRITE.set(True)
+        try:
+            async with self._transaction() as session:
+                yield session
+        finally:
+            _IN_SQLITE_WRITE.reset(token)
+            lock.release()
+
+    async def _acquire_write_lock(self, lock: asyncio.Lock) -> None:
+        """Wait for ``lock`` as SQLite would wait for its write lock: up to the busy timeout, then 'unavailable'.
+
+        A waiter cancelled (or timed out) while queued never holds the lock afterwards (asyncio.Lock
+        marks itself locked only when ``acquire`` returns).
+        """
+        try:
+            async with asyncio.timeout(self.settings.sqlite_busy_timeout_ms / 1000):
+                await lock.acquire()
+        except TimeoutError as exc:
+            raise UpstreamUnavailable("database", "the database is unavailable (write lock busy)") from exc
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
         try:
             async with self.sessionmaker.begin() as session:
                 yield session

@@ -125,8 +125,7 @@ class CallService:
                             number_kind=decision.number_kind, decision_id=decision.decision_id,
                             pbx=agent.pbx or self.pbx.default, sip_user=agent.sip_user or "",
                             state=CallState.REQUESTED.value, created_at=request.now, facts={})
-                s.add(call)
-                await s.flush()
+                s.add(call)  # inserted by the event's flush, in the same transaction
                 await self._record(s, "call.requested", call)
         self.events.committed()
         if blocked is not None:

@@ -1,0 +1,75 @@
+"""dial_context in one round trip: the facts that used to take their own queries still come out the same."""
+
+from datetime import time
+
+from sqlalchemy import update
+
+from cases.directory import CaseDirectoryAdapter
+from cases.models import AgreedWindow, CaseContact
+from cases.service import dial_context
+from tests.unit.cases.test_service import T0, _case, _svc
+
+MOBILE, HOME, THIRD = "+8613800138000", "+861062345678", "+8613900139000"
+
+
+def _two_own(**over):
+    return _case(contacts=[{"number": MOBILE, "kind": "mobile"}, {"number": HOME, "kind": "home"},
+                           {"number": THIRD, "kind": "third_party", "relation": "spouse"}], **over)
+
+
+async def _set(database, cid, number, **values):
+    async with database.begin() as s:
+        await s.execute(update(CaseContact).where(CaseContact.case_id == cid, CaseContact.number == number)
+                        .values(**values))
+
+
+async def test_own_numbers_all_invalid_follows_the_valid_listed_own_numbers(database):
+    svc = _svc(database)
+    cid = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
+    directory = CaseDirectoryAdapter()
+
+    async def all_invalid() -> bool:
+        async with database.read() as s:
+            info = await directory.dial_info(s, case_id=cid, number=THIRD)
+        assert info is not None
+        return info.own_numbers_all_invalid
+
+    assert await all_invalid() is False
+    await _set(database, cid, MOBILE, status="invalid")
+    assert await all_invalid() is False  # the home number is still valid
+    await _set(database, cid, HOME, removed_at=T0)  # valid, but no longer listed
+    assert await all_invalid() is True
+    await _set(database, cid, THIRD, status="valid")  # a valid third-party number is not an own number
+    assert await all_invalid() is True
+
+
+async def test_a_case_without_own_numbers_counts_as_all_invalid(database):
+    svc = _svc(database)
+    cid = (await svc.upsert(client_id="bank1", data=_case(contacts=[
+        {"number": THIRD, "kind": "third_party", "relation": "spouse"}]), by="i")).case_id
+    async with database.read() as s:
+        info = await CaseDirectoryAdapter().dial_info(s, case_id=cid, number=THIRD)
+    assert info is not None and info.own_numbers_all_invalid and info.number_kind == "third_party"
+
+
+async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(database):
+    svc = _svc(database)
+    cid = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
+    await svc.hold(cid, reason="hardship", by="sup")
+    await svc.add_window(cid, scope="case", number=None, weekdays=[0], start=time(9), end=time(10),
+                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", call_id=None)
+    await _set(database, cid, HOME, removed_at=T0)
+    async with database.read() as s:
+        home = await dial_context(s, case_id=cid, number=HOME, now=T0)
+        mobile = await dial_context(s, case_id=cid, number=MOBILE, now=T0)
+    assert home is not None and mobile is not None
+    assert not home.number_known and home.number_kind is None and home.number_status is None
+    assert mobile.number_known and mobile.hold_reasons == ("hardship",) and len(mobile.agreed_windows) == 1
+
+    await svc.release(cid, reason="hardship", by="sup")
+    async with database.begin() as s:
+        await s.execute(update(AgreedWindow).where(AgreedWindow.case_id == cid).values(revoked_at=T0))
+    async with database.read() as s:
+        after = await dial_context(s, case_id=cid, number=MOBILE, now=T0)
+    assert after is not None and after.hold_reasons == () and after.agreed_windows == ()
+    assert after.case_status == "active"
