@@ -114,9 +114,9 @@ class Database:
         return stmt if self.is_sqlite else stmt.with_for_update()
 
     async def ping(self) -> dict[str, Any]:
-        """Health of the database, for /readyz."""
+        """Health of the database, for /readyz (a reader: never waits for, or takes, the write lock)."""
         try:
-            async with self.engine.connect() as conn:
+            async with self.read_engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return {"ok": True, "dialect": self.engine.dialect.name}
         except (OperationalError, DBAPIError, OSError) as exc:
