@@ -86,7 +86,7 @@ async def _both(db: Database, calls: list[Call]) -> tuple[LedgerCounts, LedgerCo
     async with db.read() as s:
         kw = {"number": NUMBER, "debtor_key": DEBTOR, "case_id": CASE, "ranges": RANGES,
               "conversation_min_talk_s": 30.0}
-        return await ledger_counts(s, **kw), await reference_counts(s, **kw)  # type: ignore[arg-type]
+        return await ledger_counts(s, **kw), await reference_counts(s, **kw)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
