@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -18,9 +18,9 @@ from sqlalchemy import ColumnElement, case, func, select
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import talk_hist
 from analytics.probe import dialect_of
-from analytics.rollup import raw_talk_hourly
-from analytics.sources import DIM_COLUMN, hourly_union
-from analytics.timezones import local_minute, time_key, time_label
+from analytics.rollup import raw_talk
+from analytics.sources import DIM_COLUMN, hourly_union, time_keys
+from analytics.timezones import time_label
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,32 +50,40 @@ def _as_stored(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[None, lis
     return None, [r.sec, r.n]
 
 
-def _keys(src: Any, dialect: str, group_by: tuple[str, ...],
-          segments: tuple[tuple[int, int], ...]) -> list[ColumnElement[Any]]:
-    lm = local_minute(src.c.hour, segments)
+def _keys(src: Any, dialect: str, group_by: tuple[str, ...]) -> list[ColumnElement[Any]]:
     keys: list[ColumnElement[Any]] = []
     for d in group_by:
         if d == "month":
-            k: Any = _month_label(time_key("day", lm), dialect)
+            k: Any = _month_label(src.c.k_month, dialect)  # the union's month key is the local day
         elif d in TIME_DIMENSIONS:
-            k = time_key(d, lm)
+            k = src.c[f"k_{d}"]
         else:
             k = src.c[DIM_COLUMN[d]]
         keys.append(k.label(f"k_{d}"))
     return keys
 
 
+def _source(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...], clean: Any) -> Any:
+    return hourly_union(q, talk_hist, clean, lambda c: raw_talk(dialect, c),
+                        lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect)
+
+
+def _source_by(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
+               segments: tuple[tuple[int, int], ...], clean: Any) -> Any:
+    return _source(dialect, replace(q, group_by=group_by), segments, clean)
+
+
 def histogram_stmt(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...]) -> Any:
     """``SELECT keys..., sec, n``: the histogram rows as stored (SQLite path: Python merges and picks)."""
-    src = hourly_union(q, talk_hist, _as_stored, lambda: raw_talk_hourly(dialect))
-    return select(*_keys(src, dialect, q.group_by, segments), src.c.sec, src.c.n)
+    src = _source(dialect, q, segments, _as_stored)
+    return select(*_keys(src, dialect, q.group_by), src.c.sec, src.c.n)
 
 
 def percentile_stmt(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
                     segments: tuple[tuple[int, int], ...]) -> Any:
     """``SELECT keys..., talk_median, talk_p90`` grouped by ``group_by`` (one row per non-empty group)."""
-    src = hourly_union(q, talk_hist, _clean, lambda: raw_talk_hourly(dialect))
-    keys = _keys(src, dialect, group_by, segments)
+    src = _source_by(dialect, q, group_by, segments, _clean)
+    keys = _keys(src, dialect, group_by)
     per_sec = select(*keys, src.c.sec, func.sum(src.c.n).label("n")).group_by(*keys, src.c.sec).subquery("per_sec")
     pkeys = [per_sec.c[f"k_{d}"] for d in group_by]
     part = pkeys or None
