@@ -130,7 +130,9 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     if dialect == "postgresql":
         # compiling these plans with LLVM costs ~0.5-1.5 s, far more than running them (~0.1 s); a local
         # setting, it ends with the caller's transaction
+        # and a sort of a few hundred thousand histogram rows should stay in memory
         await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
     segments = await _segments(session, q) if any(d in TIME_DIMENSIONS for d in q.group_by) else ((0, 0),)
     stmt = _report_stmt(dialect, q, spec.base, segments)
     groups: dict[tuple[Any, ...], list[float]] = {}
