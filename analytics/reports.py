@@ -6,8 +6,10 @@ dimensions (see ``analytics.metrics``), then derives rates, means and percentile
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -135,12 +137,14 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         await session.execute(text("SET LOCAL work_mem = '64MB'"))
     segments = await _segments(session, q) if any(d in TIME_DIMENSIONS for d in q.group_by) else ((0, 0),)
     stmt = _report_stmt(dialect, q, spec.base, segments)
+    n = len(q.group_by)
+    label = _labeller(q.group_by)
     groups: dict[tuple[Any, ...], list[float]] = {}
     for rec in (await session.execute(stmt)).all():
-        key = tuple(_label(d, v) for d, v in zip(q.group_by, rec[:len(q.group_by)], strict=True))
-        vals = [float(v or 0) for v in rec[len(q.group_by):]]
+        vals = [float(v or 0) for v in rec[n:]]
         if not any(vals):  # the single row of an ungrouped aggregate over nothing
             continue
+        key = label(rec[:n])
         acc = groups.get(key)
         if acc is None:
             groups[key] = vals
@@ -150,16 +154,22 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
     pct = await talk_percentiles(session, q, segments) if "talk_median" in spec.metrics else None
     promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
-    rows = []
     totals_base = [0.0] * len(spec.base)
-    for key in sorted(groups, key=_sort_key):
-        base = dict(zip(spec.base, groups[key], strict=True))
-        for i, v in enumerate(groups[key]):
+    for vals in groups.values():
+        for i, v in enumerate(vals):
             totals_base[i] += v
+    zeros = [0.0] * len(spec.base)
+    keys = list(groups)
+    if blocked is not None:
+        keys += [k for k in blocked if k not in groups]  # groups with blocked attempts only
+    rows = []
+    for key in sorted(keys, key=_sort_key):
+        in_groups = key in groups
         row: dict[str, Any] = dict(zip(q.group_by, key, strict=True))
-        row.update(derive(spec, base, blocked.get(key, 0) if blocked is not None else None,
-                          pct.groups.get(key) if pct is not None else None))
-        if promised is not None:
+        row.update(derive(spec, dict(zip(spec.base, groups[key] if in_groups else zeros, strict=True)),
+                          blocked.get(key, 0) if blocked is not None else None,
+                          pct.groups.get(key) if pct is not None and in_groups else None))
+        if promised is not None and in_groups:
             row["promise_amount"] = as_json(promised[0].get(key))
         rows.append(row)
     total_blocked = sum(blocked.values()) if blocked is not None else None
@@ -170,14 +180,24 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     notes = []
     if blocked is None and "blocked" in spec.metrics:
         notes.append("blocked is null: the decision log has no such dimension, or no decision log exists")
-    if blocked is not None:
-        for key in blocked:
-            if key not in groups:  # groups with blocked attempts only
-                extra = dict(zip(q.group_by, key, strict=True))
-                extra.update(derive(spec, dict.fromkeys(spec.base, 0.0), blocked[key]))
-                rows.append(extra)
-        rows.sort(key=lambda r: _sort_key(tuple(r[d] for d in q.group_by)))
     return Report(spec.name, spec.title, [*q.group_by, *spec.metrics], rows, totals, q, notes)
+
+
+def _labeller(group_by: tuple[str, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Raw SQL keys -> row labels, each distinct value of a dimension labelled once (rows repeat them)."""
+    memos: list[dict[Any, Any]] = [{} for _ in group_by]
+    dims = list(zip(group_by, memos, strict=True))
+
+    def label(raw: Sequence[Any]) -> tuple[Any, ...]:
+        out = []
+        for (d, memo), v in zip(dims, raw, strict=True):
+            lab = memo.get(v, memo)
+            if lab is memo:
+                lab = memo[v] = _label(d, v)
+            out.append(lab)
+        return tuple(out)
+
+    return label
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -262,7 +282,16 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
         vals["promises"] = g("o_promise_to_pay")
         vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
         vals["promise_amount"] = {}  # filled from the dispositions by run_report
-    out = {m: vals[m] for m in spec.metrics}
-    return {k: int(v) if isinstance(v, float) and v.is_integer() and not k.endswith(("rate", "mean", "total",
-            "median", "p90")) else v for k, v in out.items()}
+    out = {}
+    counts = _count_metrics(spec)
+    for m in spec.metrics:
+        v = vals[m]
+        out[m] = int(v) if m in counts and v.__class__ is float and v.is_integer() else v
+    return out
+
+
+@cache
+def _count_metrics(spec: ReportSpec) -> frozenset[str]:
+    """The metrics of ``spec`` shown as whole numbers when whole (not rates, means, totals, percentiles)."""
+    return frozenset(m for m in spec.metrics if not m.endswith(("rate", "mean", "total", "median", "p90")))
 
