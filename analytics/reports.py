@@ -259,20 +259,29 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
            pct: dict[str, float | None] | None = None) -> dict[str, Any]:
     """The report's metrics from summed base measures (and exact talk percentiles when the report has them)."""
     g = b.get
-    rpc = g("rpc", 0.0) + sum(g(c, 0.0) for c in RPC_COLS)
+    need = _needs(spec)
     vals: dict[str, Any] = {
         "attempts": g("attempts"), "blocked": blocked, "connected": g("connected"),
-        "connect_rate": _ratio(g("connected", 0.0), g("attempts", 0.0)),
-        "agent_not_answered": g("agent_not_answered", 0.0) + sum(
-            g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")),
         "busy": g("customer_busy"), "no_answer": g("customer_no_answer"), "unreachable": g("customer_unreachable"),
         "failed": g("failed"), "cancelled": g("cancelled"), "invalid_number": g("invalid_number"),
-        "in_progress": g("in_progress"), "right_party_contacts": rpc,
-        "right_party_rate": _ratio(rpc, g("connected", 0.0)),
-        "time_to_answer_mean": _mean(g("tta_sum", 0.0), g("tta_n", 0.0)),
-        "talk_total": round(g("talk_sum", 0.0), 3), "talk_mean": _mean(g("talk_sum", 0.0), g("talk_n", 0.0)),
+        "in_progress": g("in_progress"),
     }
-    if "talk_median" in spec.metrics:
+    # called once per report row (tens of thousands): compute only what the report shows
+    if "connect_rate" in need:
+        vals["connect_rate"] = _ratio(g("connected", 0.0), g("attempts", 0.0))
+    if "agent_not_answered" in need:
+        vals["agent_not_answered"] = g("agent_not_answered", 0.0) + sum(
+            [g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")])
+    if "rpc" in need:
+        rpc = g("rpc", 0.0) + sum([g(c, 0.0) for c in RPC_COLS])
+        vals["right_party_contacts"] = rpc
+        vals["right_party_rate"] = _ratio(rpc, g("connected", 0.0))
+    if "time_to_answer_mean" in need:
+        vals["time_to_answer_mean"] = _mean(g("tta_sum", 0.0), g("tta_n", 0.0))
+    if "talk_total" in need:
+        vals["talk_total"] = round(g("talk_sum", 0.0), 3)
+        vals["talk_mean"] = _mean(g("talk_sum", 0.0), g("talk_n", 0.0))
+    if "talk_median" in need:
         vals["talk_median"] = (pct or {}).get("talk_median")
         vals["talk_p90"] = (pct or {}).get("talk_p90")
     if spec.name == "outcomes":
@@ -288,6 +297,18 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
         v = vals[m]
         out[m] = int(v) if m in counts and v.__class__ is float and v.is_integer() else v
     return out
+
+
+@cache
+def _needs(spec: ReportSpec) -> frozenset[str]:
+    """Which derived groups ``derive`` must compute for ``spec``."""
+    m = set(spec.metrics)
+    out = m & {"connect_rate", "agent_not_answered", "time_to_answer_mean", "talk_median"}
+    if m & {"talk_total", "talk_mean"}:
+        out.add("talk_total")
+    if m & {"right_party_contacts", "right_party_rate"} or spec.name == "outcomes":
+        out.add("rpc")
+    return frozenset(out)
 
 
 @cache
