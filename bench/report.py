@@ -23,6 +23,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from analytics.reports import ReportQuery, run_report  # noqa: E402
+from analytics.schema import install  # noqa: E402
 from analytics.synth import Plan, load  # noqa: E402
 from bench._common import print_table, record  # noqa: E402
 from config.settings import DatabaseSettings  # noqa: E402
@@ -41,6 +42,7 @@ BASELINE = {
 
 async def _ensure(db: Database, n: int) -> None:
     await migrate(db)
+    await install(db)  # a cached database gets indexes added since it was generated
     async with db.read() as s:
         have = (await s.execute(text("SELECT count(*) FROM calls"))).scalar_one()
     if have != n:
