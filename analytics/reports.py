@@ -214,8 +214,9 @@ async def _segments(session: AsyncSession, q: ReportQuery) -> tuple[tuple[int, i
     h0 = epoch_hour(q.start) if q.start else None
     h1 = epoch_hour(q.end) if q.end else None
     if h0 is None or h1 is None:
-        lo, hi = (await session.execute(select(func.min(rollup.c.hour), func.max(rollup.c.hour)))).one()
-        # two statements: SQLite answers a lone min() or max() from the index, both together by a scan
+        # one statement each: SQLite answers a lone min() or max() from the index, both together by a scan
+        lo = (await session.execute(select(func.min(rollup.c.hour)))).scalar_one()
+        hi = (await session.execute(select(func.max(rollup.c.hour)))).scalar_one()
         c_lo = (await session.execute(select(func.min(calls.c.created_at)))).scalar_one()
         c_hi = (await session.execute(select(func.max(calls.c.created_at)))).scalar_one()
         cand_lo = [x for x in (lo, epoch_hour(c_lo) if c_lo else None) if x is not None]
