@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import BigInteger, Select, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.errors import BadGroupBy, NoSuchReport
@@ -25,7 +24,7 @@ from analytics.metrics import (
     RIGHT_PARTY_OUTCOMES,
     TIME_DIMENSIONS,
 )
-from analytics.models import epoch_hour, rollup
+from analytics.models import SUM_COLUMNS, epoch_hour, rollup
 from analytics.percentiles import talk_percentiles
 from analytics.probe import dialect_of
 from analytics.promises import as_json, promise_amounts
@@ -235,7 +234,9 @@ def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
                        lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect)
     keys = [(src.c[f"k_{d}"] if d in TIME_DIMENSIONS else src.c[DIM_COLUMN[d]]).label(f"k_{d}")
             for d in q.group_by]
-    sums = [func.sum(src.c[b]).label(b) for b in base]
+    # PostgreSQL sums bigints as numeric (decoded as Decimal, slowly); counts fit a bigint
+    sums = [(cast(func.sum(src.c[b]), BigInteger) if dialect == "postgresql" and b not in SUM_COLUMNS
+             else func.sum(src.c[b])).label(b) for b in base]
     out = select(*keys, *sums)
     return out.group_by(*keys) if keys else out
 
@@ -256,11 +257,18 @@ def _mean(total: float, n: float) -> float | None:
     return round(total / n, 3) if n else None
 
 
+# per report name: (its spec, the groups derive computes, the whole-number metrics); looked up per row
+_PLANS: dict[str, tuple[ReportSpec, frozenset[str], frozenset[str]]] = {}
+
+
 def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
            pct: dict[str, float | None] | None = None) -> dict[str, Any]:
     """The report's metrics from summed base measures (and exact talk percentiles when the report has them)."""
     g = b.get
-    need = _needs(spec)
+    plan = _PLANS.get(spec.name)
+    if plan is None or plan[0] is not spec:
+        plan = _PLANS[spec.name] = (spec, _needs(spec.name, spec.metrics), _count_metrics(spec.metrics))
+    _, need, counts = plan
     vals: dict[str, Any] = {
         "attempts": g("attempts"), "blocked": blocked, "connected": g("connected"),
         "busy": g("customer_busy"), "no_answer": g("customer_no_answer"), "unreachable": g("customer_unreachable"),
@@ -293,27 +301,24 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
         vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
         vals["promise_amount"] = {}  # filled from the dispositions by run_report
     out = {}
-    counts = _count_metrics(spec)
     for m in spec.metrics:
         v = vals[m]
         out[m] = int(v) if m in counts and v.__class__ is float and v.is_integer() else v
     return out
 
 
-@cache
-def _needs(spec: ReportSpec) -> frozenset[str]:
-    """Which derived groups ``derive`` must compute for ``spec``."""
-    m = set(spec.metrics)
+def _needs(name: str, metrics: tuple[str, ...]) -> frozenset[str]:
+    """Which derived groups ``derive`` must compute for report ``name`` showing ``metrics``."""
+    m = set(metrics)
     out = m & {"connect_rate", "agent_not_answered", "time_to_answer_mean", "talk_median"}
     if m & {"talk_total", "talk_mean"}:
         out.add("talk_total")
-    if m & {"right_party_contacts", "right_party_rate"} or spec.name == "outcomes":
+    if m & {"right_party_contacts", "right_party_rate"} or name == "outcomes":
         out.add("rpc")
     return frozenset(out)
 
 
-@cache
-def _count_metrics(spec: ReportSpec) -> frozenset[str]:
-    """The metrics of ``spec`` shown as whole numbers when whole (not rates, means, totals, percentiles)."""
-    return frozenset(m for m in spec.metrics if not m.endswith(("rate", "mean", "total", "median", "p90")))
+def _count_metrics(metrics: tuple[str, ...]) -> frozenset[str]:
+    """The metrics shown as whole numbers when whole (not rates, means, totals, percentiles)."""
+    return frozenset(m for m in metrics if not m.endswith(("rate", "mean", "total", "median", "p90")))
 

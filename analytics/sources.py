@@ -12,7 +12,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, literal, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    all_,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 
 from analytics.metrics import ENTITY_DIMENSIONS, TIME_DIMENSIONS
 from analytics.models import DIM_COLUMNS, dirty, epoch_hour
@@ -50,7 +62,7 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
         parts.append(_raw_part(q, raw, keys, dialect, start=q.start, end=q.end))
     else:
         r = table.c
-        cond: list[ColumnElement[bool]] = [r.hour.not_in(select(dirty.c.hour))]
+        cond: list[ColumnElement[bool]] = [_not_dirty(r.hour, dialect)]
         dcond: list[ColumnElement[bool]] = []
         if h0 is not None:
             cond.append(r.hour >= h0)
@@ -71,6 +83,16 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
         if q.end is not None and h1 is not None and hour_dt(h1) < q.end:
             parts.append(_raw_part(q, raw, keys, dialect, start=hour_dt(h1), end=q.end))
     return union_all(*parts).subquery("src")
+
+
+def _not_dirty(hour: ColumnElement[int], dialect: str) -> ColumnElement[bool]:
+    """SQL: ``hour`` has no dirty mark."""
+    if dialect == "postgresql":
+        # hour <> ALL(array of marks): an InitPlan computed once, so the rollup scan may run in parallel
+        # (NOT IN (subquery) is a parallel-restricted SubPlan; NOT EXISTS becomes a per-row anti-join loop)
+        marks = select(func.array_agg(dirty.c.hour)).scalar_subquery()
+        return hour != all_(func.coalesce(marks, literal_column("'{}'::bigint[]")))
+    return hour.not_in(select(dirty.c.hour))
 
 
 def raw_filters(q: ReportQuery) -> list[ColumnElement[bool]]:
