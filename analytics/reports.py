@@ -6,12 +6,13 @@ dimensions (see ``analytics.metrics``), then derives rates, means and percentile
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import BigInteger, Select, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.errors import BadGroupBy, NoSuchReport
@@ -23,13 +24,13 @@ from analytics.metrics import (
     RIGHT_PARTY_OUTCOMES,
     TIME_DIMENSIONS,
 )
-from analytics.models import epoch_hour, rollup
+from analytics.models import SUM_COLUMNS, epoch_hour, rollup
 from analytics.percentiles import talk_percentiles
 from analytics.probe import dialect_of
 from analytics.promises import as_json, promise_amounts
-from analytics.rollup import calls, raw_hourly, sum_of
-from analytics.sources import DIM_COLUMN, hourly_union
-from analytics.timezones import local_minute, offset_segments, time_key, time_label
+from analytics.rollup import calls, raw_measures, sum_of
+from analytics.sources import DIM_COLUMN, hourly_union, time_keys
+from analytics.timezones import offset_segments, time_label
 
 RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
 
@@ -127,14 +128,22 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
 
         return await first_call_sla(session, q, spec, now=now or datetime.now(UTC))
     dialect = dialect_of(session)
+    if dialect == "postgresql":
+        # compiling these plans with LLVM costs ~0.5-1.5 s, far more than running them (~0.1 s); a local
+        # setting, it ends with the caller's transaction
+        # and a sort of a few hundred thousand histogram rows should stay in memory
+        await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
     segments = await _segments(session, q) if any(d in TIME_DIMENSIONS for d in q.group_by) else ((0, 0),)
     stmt = _report_stmt(dialect, q, spec.base, segments)
+    n = len(q.group_by)
+    label = _labeller(q.group_by)
     groups: dict[tuple[Any, ...], list[float]] = {}
     for rec in (await session.execute(stmt)).all():
-        key = tuple(_label(d, v) for d, v in zip(q.group_by, rec[:len(q.group_by)], strict=True))
-        vals = [float(v or 0) for v in rec[len(q.group_by):]]
+        vals = [float(v or 0) for v in rec[n:]]
         if not any(vals):  # the single row of an ungrouped aggregate over nothing
             continue
+        key = label(rec[:n])
         acc = groups.get(key)
         if acc is None:
             groups[key] = vals
@@ -144,16 +153,22 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
     pct = await talk_percentiles(session, q, segments) if "talk_median" in spec.metrics else None
     promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
-    rows = []
     totals_base = [0.0] * len(spec.base)
-    for key in sorted(groups, key=_sort_key):
-        base = dict(zip(spec.base, groups[key], strict=True))
-        for i, v in enumerate(groups[key]):
+    for vals in groups.values():
+        for i, v in enumerate(vals):
             totals_base[i] += v
+    zeros = [0.0] * len(spec.base)
+    keys = list(groups)
+    if blocked is not None:
+        keys += [k for k in blocked if k not in groups]  # groups with blocked attempts only
+    rows = []
+    for key in sorted(keys, key=_sort_key):
+        in_groups = key in groups
         row: dict[str, Any] = dict(zip(q.group_by, key, strict=True))
-        row.update(derive(spec, base, blocked.get(key, 0) if blocked is not None else None,
-                          pct.groups.get(key) if pct is not None else None))
-        if promised is not None:
+        row.update(derive(spec, dict(zip(spec.base, groups[key] if in_groups else zeros, strict=True)),
+                          blocked.get(key, 0) if blocked is not None else None,
+                          pct.groups.get(key) if pct is not None and in_groups else None))
+        if promised is not None and in_groups:
             row["promise_amount"] = as_json(promised[0].get(key))
         rows.append(row)
     total_blocked = sum(blocked.values()) if blocked is not None else None
@@ -164,14 +179,24 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     notes = []
     if blocked is None and "blocked" in spec.metrics:
         notes.append("blocked is null: the decision log has no such dimension, or no decision log exists")
-    if blocked is not None:
-        for key in blocked:
-            if key not in groups:  # groups with blocked attempts only
-                extra = dict(zip(q.group_by, key, strict=True))
-                extra.update(derive(spec, dict.fromkeys(spec.base, 0.0), blocked[key]))
-                rows.append(extra)
-        rows.sort(key=lambda r: _sort_key(tuple(r[d] for d in q.group_by)))
     return Report(spec.name, spec.title, [*q.group_by, *spec.metrics], rows, totals, q, notes)
+
+
+def _labeller(group_by: tuple[str, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Raw SQL keys -> row labels, each distinct value of a dimension labelled once (rows repeat them)."""
+    memos: list[dict[Any, Any]] = [{} for _ in group_by]
+    dims = list(zip(group_by, memos, strict=True))
+
+    def label(raw: Sequence[Any]) -> tuple[Any, ...]:
+        out = []
+        for (d, memo), v in zip(dims, raw, strict=True):
+            lab = memo.get(v, memo)
+            if lab is memo:
+                lab = memo[v] = _label(d, v)
+            out.append(lab)
+        return tuple(out)
+
+    return label
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -188,8 +213,9 @@ async def _segments(session: AsyncSession, q: ReportQuery) -> tuple[tuple[int, i
     h0 = epoch_hour(q.start) if q.start else None
     h1 = epoch_hour(q.end) if q.end else None
     if h0 is None or h1 is None:
-        lo, hi = (await session.execute(select(func.min(rollup.c.hour), func.max(rollup.c.hour)))).one()
-        # two statements: SQLite answers a lone min() or max() from the index, both together by a scan
+        # one statement each: SQLite answers a lone min() or max() from the index, both together by a scan
+        lo = (await session.execute(select(func.min(rollup.c.hour)))).scalar_one()
+        hi = (await session.execute(select(func.max(rollup.c.hour)))).scalar_one()
         c_lo = (await session.execute(select(func.min(calls.c.created_at)))).scalar_one()
         c_hi = (await session.execute(select(func.max(calls.c.created_at)))).scalar_one()
         cand_lo = [x for x in (lo, epoch_hour(c_lo) if c_lo else None) if x is not None]
@@ -204,12 +230,13 @@ def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
     def clean(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[list[Any], list[Any]]:
         return [], [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
 
-    src = hourly_union(q, rollup, clean, lambda: raw_hourly(dialect, base))
-    keys: list[ColumnElement[Any]] = []
-    lm = local_minute(src.c.hour, segments)
-    for d in q.group_by:
-        keys.append((time_key(d, lm) if d in TIME_DIMENSIONS else src.c[DIM_COLUMN[d]]).label(f"k_{d}"))
-    sums = [func.sum(src.c[b]).label(b) for b in base]
+    src = hourly_union(q, rollup, clean, lambda c: (raw_measures(base, c), [], []),
+                       lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect)
+    keys = [(src.c[f"k_{d}"] if d in TIME_DIMENSIONS else src.c[DIM_COLUMN[d]]).label(f"k_{d}")
+            for d in q.group_by]
+    # PostgreSQL sums bigints as numeric (decoded as Decimal, slowly); counts fit a bigint
+    sums = [(cast(func.sum(src.c[b]), BigInteger) if dialect == "postgresql" and b not in SUM_COLUMNS
+             else func.sum(src.c[b])).label(b) for b in base]
     out = select(*keys, *sums)
     return out.group_by(*keys) if keys else out
 
@@ -230,24 +257,40 @@ def _mean(total: float, n: float) -> float | None:
     return round(total / n, 3) if n else None
 
 
+# per report name: (its spec, the groups derive computes, the whole-number metrics); looked up per row
+_PLANS: dict[str, tuple[ReportSpec, frozenset[str], frozenset[str]]] = {}
+
+
 def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
            pct: dict[str, float | None] | None = None) -> dict[str, Any]:
     """The report's metrics from summed base measures (and exact talk percentiles when the report has them)."""
     g = b.get
-    rpc = g("rpc", 0.0) + sum(g(c, 0.0) for c in RPC_COLS)
+    plan = _PLANS.get(spec.name)
+    if plan is None or plan[0] is not spec:
+        plan = _PLANS[spec.name] = (spec, _needs(spec.name, spec.metrics), _count_metrics(spec.metrics))
+    _, need, counts = plan
     vals: dict[str, Any] = {
         "attempts": g("attempts"), "blocked": blocked, "connected": g("connected"),
-        "connect_rate": _ratio(g("connected", 0.0), g("attempts", 0.0)),
-        "agent_not_answered": g("agent_not_answered", 0.0) + sum(
-            g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")),
         "busy": g("customer_busy"), "no_answer": g("customer_no_answer"), "unreachable": g("customer_unreachable"),
         "failed": g("failed"), "cancelled": g("cancelled"), "invalid_number": g("invalid_number"),
-        "in_progress": g("in_progress"), "right_party_contacts": rpc,
-        "right_party_rate": _ratio(rpc, g("connected", 0.0)),
-        "time_to_answer_mean": _mean(g("tta_sum", 0.0), g("tta_n", 0.0)),
-        "talk_total": round(g("talk_sum", 0.0), 3), "talk_mean": _mean(g("talk_sum", 0.0), g("talk_n", 0.0)),
+        "in_progress": g("in_progress"),
     }
-    if "talk_median" in spec.metrics:
+    # called once per report row (tens of thousands): compute only what the report shows
+    if "connect_rate" in need:
+        vals["connect_rate"] = _ratio(g("connected", 0.0), g("attempts", 0.0))
+    if "agent_not_answered" in need:
+        vals["agent_not_answered"] = g("agent_not_answered", 0.0) + sum(
+            [g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")])
+    if "rpc" in need:
+        rpc = g("rpc", 0.0) + sum([g(c, 0.0) for c in RPC_COLS])
+        vals["right_party_contacts"] = rpc
+        vals["right_party_rate"] = _ratio(rpc, g("connected", 0.0))
+    if "time_to_answer_mean" in need:
+        vals["time_to_answer_mean"] = _mean(g("tta_sum", 0.0), g("tta_n", 0.0))
+    if "talk_total" in need:
+        vals["talk_total"] = round(g("talk_sum", 0.0), 3)
+        vals["talk_mean"] = _mean(g("talk_sum", 0.0), g("talk_n", 0.0))
+    if "talk_median" in need:
         vals["talk_median"] = (pct or {}).get("talk_median")
         vals["talk_p90"] = (pct or {}).get("talk_p90")
     if spec.name == "outcomes":
@@ -257,7 +300,25 @@ def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
         vals["promises"] = g("o_promise_to_pay")
         vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
         vals["promise_amount"] = {}  # filled from the dispositions by run_report
-    out = {m: vals[m] for m in spec.metrics}
-    return {k: int(v) if isinstance(v, float) and v.is_integer() and not k.endswith(("rate", "mean", "total",
-            "median", "p90")) else v for k, v in out.items()}
+    out = {}
+    for m in spec.metrics:
+        v = vals[m]
+        out[m] = int(v) if m in counts and v.__class__ is float and v.is_integer() else v
+    return out
+
+
+def _needs(name: str, metrics: tuple[str, ...]) -> frozenset[str]:
+    """Which derived groups ``derive`` must compute for report ``name`` showing ``metrics``."""
+    m = set(metrics)
+    out = m & {"connect_rate", "agent_not_answered", "time_to_answer_mean", "talk_median"}
+    if m & {"talk_total", "talk_mean"}:
+        out.add("talk_total")
+    if m & {"right_party_contacts", "right_party_rate"} or name == "outcomes":
+        out.add("rpc")
+    return frozenset(out)
+
+
+def _count_metrics(metrics: tuple[str, ...]) -> frozenset[str]:
+    """The metrics shown as whole numbers when whole (not rates, means, totals, percentiles)."""
+    return frozenset(m for m in metrics if not m.endswith(("rate", "mean", "total", "median", "p90")))
 

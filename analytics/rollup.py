@@ -52,9 +52,8 @@ def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
-def raw_measures(names: tuple[str, ...] = MEASURE_COLUMNS) -> list[ColumnElement[Any]]:
-    """Aggregates over raw calls, one per rollup measure column in ``names``, labelled like it."""
-    c = calls.c
+def raw_measures(names: tuple[str, ...] = MEASURE_COLUMNS, c: Any = calls.c) -> list[ColumnElement[Any]]:
+    """Aggregates over raw calls (columns ``c``), one per rollup measure column in ``names``, labelled like it."""
     connected = c.answered_at.is_not(None)
     talk = c.talk_seconds
     has_talk = and_(connected, talk.is_not(None))
@@ -96,14 +95,20 @@ def talk_second_sql(col: Any, dialect: str) -> ColumnElement[int]:
     return cast(func.floor(col + 0.5), BigInteger)
 
 
+def raw_talk(dialect: str, c: Any = calls.c) -> tuple[list[Any], list[Any], list[Any]]:
+    """Talk histogram over raw calls ``c``: (``sec``, ``n`` columns, extra GROUP BY, WHERE conditions)."""
+    sec = talk_second_sql(c.talk_seconds, dialect)
+    return ([sec.label("sec"), func.count().label("n")], [sec],
+            [c.answered_at.is_not(None), c.talk_seconds.is_not(None)])
+
+
 def raw_talk_hourly(dialect: str) -> tuple[Any, list[Any]]:
     """``SELECT hour, dims..., sec, n FROM calls`` over connected calls with a talk time, and its GROUP BY."""
     hour = epoch_hour_sql(calls.c.created_at, dialect)
-    sec = talk_second_sql(calls.c.talk_seconds, dialect)
+    cols, extra, where = raw_talk(dialect)
     dims = [func.coalesce(calls.c[d], literal("")).label(d) for d in DIM_COLUMNS]
-    stmt = (select(hour.label("hour"), *dims, sec.label("sec"), func.count().label("n")).select_from(calls)
-            .where(calls.c.answered_at.is_not(None), calls.c.talk_seconds.is_not(None)))
-    return stmt, [hour, *(calls.c[d] for d in DIM_COLUMNS), sec]
+    stmt = select(hour.label("hour"), *dims, *cols).select_from(calls).where(*where)
+    return stmt, [hour, *(calls.c[d] for d in DIM_COLUMNS), *extra]
 
 
 def _in_dirty(stmt: Any, hours: list[int]) -> Any:
@@ -165,10 +170,10 @@ async def rebuild(db: Database) -> int:
         await s.execute(insert(talk_hist).from_select(["hour", *DIM_COLUMNS, "sec", "n"],
                                                       tstmt.group_by(*tgroup)))
         n = (await s.execute(select(func.count()).select_from(rollup))).scalar_one()
-    if db.is_sqlite:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("ANALYZE call_rollup_hourly"))
-            await conn.execute(text("ANALYZE call_talk_hourly"))
+    async with db.engine.begin() as conn:
+        # fresh statistics for the planner (PostgreSQL's autovacuum would get there, but later)
+        for name in ("call_rollup_hourly", "call_talk_hourly", "call_rollup_dirty"):
+            await conn.execute(text(f"ANALYZE {name}"))
     return int(n)
 
 

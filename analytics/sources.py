@@ -12,11 +12,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    all_,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 
-from analytics.metrics import ENTITY_DIMENSIONS
+from analytics.metrics import ENTITY_DIMENSIONS, TIME_DIMENSIONS
 from analytics.models import DIM_COLUMNS, dirty, epoch_hour
-from analytics.rollup import calls
+from analytics.rollup import calls, epoch_hour_sql
+from analytics.timezones import local_minute, time_key
 
 if TYPE_CHECKING:
     from sqlalchemy import Subquery
@@ -28,20 +41,28 @@ DIMENSION_OF = {v: k for k, v in DIM_COLUMN.items()}
 # (rollup columns, kept dimension columns, grouped dimension columns) -> (extra group-by columns, measures);
 # extra None: the rows are read as stored, without a GROUP BY
 CleanMeasures = Callable[[Any, list[Any], list[Any]], tuple[list[Any] | None, list[Any]]]
-# () -> (SELECT hour, dims..., measures FROM calls, its GROUP BY list)
-RawHourly = Callable[[], tuple[Any, list[Any]]]
+# (calls columns) -> (measures, extra group-by columns, WHERE conditions) over raw calls
+RawMeasures = Callable[[Any], tuple[list[Any], list[Any], list[Any]]]
+# (SQL epoch hour) -> the labelled time keys ``k_<dim>`` of the report's time dimensions
+TimeKeys = Callable[[Any], list[Any]]
 
 
-def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawHourly) -> Subquery:
-    """``SELECT hour, dims..., measures`` over [q.start, q.end) with q.filters, exact, as a subquery ``src``."""
+def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMeasures, keys: TimeKeys, *,
+                 dialect: str) -> Subquery:
+    """``SELECT k_<time dim>..., dims..., measures`` over [q.start, q.end) with q.filters, exact, as ``src``.
+
+    Every part is already grouped by the time keys and the requested dimensions (the time keys are computed
+    from the part's epoch hour, so the zone's offset ``CASE`` runs once per rollup row, never per call); the
+    caller sums the parts again by the same keys.
+    """
     parts: list[Select[Any]] = []
     h0 = math.ceil(q.start.timestamp() / 3600) if q.start else None
     h1 = epoch_hour(q.end) if q.end else None
     if h0 is not None and h1 is not None and h0 >= h1:
-        parts.append(_raw_part(q, raw, q.start, q.end))
+        parts.append(_raw_part(q, raw, keys, dialect, start=q.start, end=q.end))
     else:
         r = table.c
-        cond: list[ColumnElement[bool]] = [r.hour.not_in(select(dirty.c.hour))]
+        cond: list[ColumnElement[bool]] = [_not_dirty(r.hour, dialect)]
         dcond: list[ColumnElement[bool]] = []
         if h0 is not None:
             cond.append(r.hour >= h0)
@@ -50,20 +71,28 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawHou
             cond.append(r.hour < h1)
             dcond.append(dirty.c.hour < h1)
         cond += [r[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
-        # pre-grouped by (hour, requested dimensions): on SQLite a prefix of the primary key streams without a sort
         kept = [r[d] if DIMENSION_OF[d] in q.group_by else literal("").label(d) for d in DIM_COLUMNS]
         grouped = [r[d] for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
         extra, measures = clean(r, kept, grouped)
-        part = select(r.hour, *kept, *measures).where(*cond)
-        parts.append(part if extra is None else part.group_by(r.hour, *grouped, *extra))
-        stmt, group = raw()
-        join = and_(calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at)
-        parts.append(stmt.join(dirty, join).where(*dcond, *raw_filters(q)).group_by(*group))
+        tkeys = keys(r.hour)
+        part = select(*tkeys, *kept, *measures).where(*cond)
+        parts.append(part if extra is None else part.group_by(*tkeys, *grouped, *extra))
+        parts.append(_dirty_part(q, raw, keys, dialect, dcond))
         if q.start is not None and h0 is not None and hour_dt(h0) > q.start:
-            parts.append(_raw_part(q, raw, q.start, hour_dt(h0)))
+            parts.append(_raw_part(q, raw, keys, dialect, start=q.start, end=hour_dt(h0)))
         if q.end is not None and h1 is not None and hour_dt(h1) < q.end:
-            parts.append(_raw_part(q, raw, hour_dt(h1), q.end))
+            parts.append(_raw_part(q, raw, keys, dialect, start=hour_dt(h1), end=q.end))
     return union_all(*parts).subquery("src")
+
+
+def _not_dirty(hour: ColumnElement[int], dialect: str) -> ColumnElement[bool]:
+    """SQL: ``hour`` has no dirty mark."""
+    if dialect == "postgresql":
+        # hour <> ALL(array of marks): an InitPlan computed once, so the rollup scan may run in parallel
+        # (NOT IN (subquery) is a parallel-restricted SubPlan; NOT EXISTS becomes a per-row anti-join loop)
+        marks = select(func.array_agg(dirty.c.hour)).scalar_subquery()
+        return hour != all_(func.coalesce(marks, literal_column("'{}'::bigint[]")))
+    return hour.not_in(select(dirty.c.hour))
 
 
 def raw_filters(q: ReportQuery) -> list[ColumnElement[bool]]:
@@ -71,14 +100,48 @@ def raw_filters(q: ReportQuery) -> list[ColumnElement[bool]]:
     return [calls.c[DIM_COLUMN[d]].in_(v) for d, v in q.filters.items()]
 
 
-def _raw_part(q: ReportQuery, raw: RawHourly, start: datetime | None, end: datetime | None) -> Any:
-    stmt, group = raw()
-    cond = raw_filters(q)
+def _raw_dims(q: ReportQuery) -> tuple[list[Any], list[Any]]:
+    kept = [func.coalesce(calls.c[d], literal("")).label(d) if DIMENSION_OF[d] in q.group_by
+            else literal("").label(d) for d in DIM_COLUMNS]
+    return kept, [calls.c[d] for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
+
+
+def _dirty_part(q: ReportQuery, raw: RawMeasures, keys: TimeKeys, dialect: str,
+                dcond: list[ColumnElement[bool]]) -> Any:
+    """The dirty hours from the raw calls, each hour one range scan of ``calls(created_at)``."""
+    kept, grouped = _raw_dims(q)
+    measures, extra, where = raw(calls.c)
+    inside = [calls.c.created_at >= dirty.c.starts_at, calls.c.created_at < dirty.c.ends_at]
+    if dialect == "postgresql":
+        # LATERAL with an aggregate cannot be flattened: the plan is a loop over the (few) marks with an index
+        # range scan each, whatever the planner believes about the size of the volatile marks table
+        per_hour = (select(*kept, *measures).where(*inside, *where, *raw_filters(q))
+                    .group_by(*grouped, *extra).lateral("per_hour"))
+        return select(*keys(dirty.c.hour), *per_hour.c).select_from(dirty.join(per_hour, true())).where(*dcond)
+    tkeys = keys(dirty.c.hour)
+    return (select(*tkeys, *kept, *measures).select_from(dirty.join(calls, and_(*inside)))
+            .where(*dcond, *where, *raw_filters(q)).group_by(*tkeys, *grouped, *extra))
+
+
+def _raw_part(q: ReportQuery, raw: RawMeasures, keys: TimeKeys, dialect: str, *,
+              start: datetime | None, end: datetime | None) -> Any:
+    kept, grouped = _raw_dims(q)
+    measures, extra, where = raw(calls.c)
+    cond = [*where, *raw_filters(q)]
     if start is not None:
         cond.append(calls.c.created_at >= start)
     if end is not None:
         cond.append(calls.c.created_at < end)
-    return stmt.where(*cond).group_by(*group)
+    tkeys = keys(epoch_hour_sql(calls.c.created_at, dialect))
+    return select(*tkeys, *kept, *measures).select_from(calls).where(*cond).group_by(*tkeys, *grouped, *extra)
+
+
+def time_keys(group_by: tuple[str, ...], hour: Any, segments: tuple[tuple[int, int], ...]) -> list[Any]:
+    """SQL: the labelled keys ``k_<dim>`` of the time dimensions in ``group_by`` for epoch ``hour``."""
+    if not any(d in TIME_DIMENSIONS for d in group_by):
+        return []
+    lm = local_minute(hour, segments)
+    return [time_key(d, lm).label(f"k_{d}") for d in group_by if d in TIME_DIMENSIONS]
 
 
 def hour_dt(h: int) -> datetime:
