@@ -170,6 +170,22 @@ async def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("\nstopping...", file=sys.stderr)
+        await _drain(pbx)
+
+
+async def _drain(pbx: PbxSandbox, within: float = 20.0) -> None:
+    """Stop Asterisk first (calls in progress end and their recordings are closed), then let the
+    still-running service ingest every finished recording before the sandbox's spool is removed."""
+    await pbx.stop()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    markers: list[Path] = []
+    while loop.time() < deadline:
+        markers = await asyncio.to_thread(lambda: list(pbx.spool_dir.glob("*.done")))
+        if not markers:
+            return
+        await asyncio.sleep(0.5)
+    print(f"warning: {len(markers)} recording(s) still in the spool at exit", file=sys.stderr)
 
 
 def _sip(user: dict[str, Any]) -> str:
