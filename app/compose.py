@@ -1,7 +1,8 @@
 """The composition root: the one place that builds every resource and hands it to each feature.
 
-Resources are entered on an AsyncExitStack and torn down in reverse order: background tasks first,
-then the AMI connections, then the database.
+Resources are entered on an AsyncExitStack and torn down in reverse order: the AMI connections are
+opened last (after every listener is wired, so no event or first "connected" notice is missed) and closed
+first, then the recordings feature, the background tasks, and the database.
 """
 
 from __future__ import annotations
@@ -55,11 +56,10 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         db = await stack.enter_async_context(Database(settings.database))
         if settings.database.migrate_on_start:
             await migrate(db)
-        clients: dict[str, AmiClient] = {}
-        for p in settings.pbx:
-            client = AmiClient(p.ami_host, p.ami_port, p.ami_user, p.ami_secret.get_secret_value(),
-                               name=p.name, ping_interval=p.ping_interval_s, pong_timeout=p.pong_timeout_s)
-            clients[p.name] = await stack.enter_async_context(client)
+        # AMI clients are built now but connected last, once every listener is wired (no event is missed)
+        clients = {p.name: AmiClient(p.ami_host, p.ami_port, p.ami_user, p.ami_secret.get_secret_value(),
+                                     name=p.name, ping_interval=p.ping_interval_s, pong_timeout=p.pong_timeout_s)
+                   for p in settings.pbx}
         tasks = await stack.enter_async_context(TaskGroup())
         events = EventLog()
         stream = EventStream(db)
@@ -78,7 +78,6 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         container.extras["gate"] = gate
         container.calls.add_state_listener(_record_contact_when_ended)
         start_hooks(container, tasks, name=instance_name(settings))
-        # --- recordings (branch recdb) -------------------------------------------------------------
         from recordings.runtime import RecordingsFeature
 
         recordings = await stack.enter_async_context(RecordingsFeature(
@@ -91,9 +90,9 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
             await recordings.service.on_call_state(session, call)
 
         container.calls.add_state_listener(recording_row)
-        # --- end recordings ------------------------------------------------------------------------
         for name, client in clients.items():
             _wire_pbx(name, client, container, tasks)
+            await stack.enter_async_context(client)
         tasks.spawn(stream.run(), name="event-stream")
         tasks.spawn(run_refresher(db), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
