@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role
 from auth.service import Principal
+from core.pagination import where_equal
 from recordings.models import Recording, RecordingAccess
 
 Action = Literal["metadata", "audio", "download", "list", "legal_hold", "delete", "review", "pause"]
@@ -49,11 +50,8 @@ def log_access(session: AsyncSession, principal: Principal, *, at: datetime, rem
 async def read_log(session: AsyncSession, *, recording_id: str | None = None, user_id: str | None = None,
                    before_id: int | None = None, limit: int = 100) -> list[RecordingAccess]:
     """Access-log rows, newest first (keyset pagination on the id)."""
-    q = select(RecordingAccess)
-    if recording_id:
-        q = q.where(RecordingAccess.recording_id == recording_id)
-    if user_id:
-        q = q.where(RecordingAccess.user_id == user_id)
+    q = where_equal(select(RecordingAccess), (RecordingAccess.recording_id, recording_id),
+                    (RecordingAccess.user_id, user_id))
     if before_id is not None:
         q = q.where(RecordingAccess.id < before_id)
     q = q.order_by(RecordingAccess.id.desc()).limit(limit)

@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 
 from auth.models import Role
 from core.clock import Clock
-from core.pagination import after
+from core.pagination import after, where_equal
 from db.base import new_id
 from db.engine import Database
 from recordings.access import LISTENERS, METADATA_READERS, log_access
@@ -44,15 +44,9 @@ class RecordingFilter:
 
 def apply_filter(q: S, f: RecordingFilter) -> S:
     """``q`` restricted by ``f``."""
+    q = where_equal(q, (Recording.agent_id, f.agent), (Recording.team, f.team), (Recording.client_id, f.client),
+                    (Recording.case_id, f.case), (Recording.outcome, f.outcome), (Recording.state, f.state))
     conds = []
-    if f.agent:
-        conds.append(Recording.agent_id == f.agent)
-    if f.team:
-        conds.append(Recording.team == f.team)
-    if f.client:
-        conds.append(Recording.client_id == f.client)
-    if f.case:
-        conds.append(Recording.case_id == f.case)
     if f.since:
         conds.append(Recording.started_at >= f.since)
     if f.until:
@@ -61,10 +55,6 @@ def apply_filter(q: S, f: RecordingFilter) -> S:
         conds.append(Recording.duration_s >= f.min_duration_s)
     if f.max_duration_s is not None:
         conds.append(Recording.duration_s <= f.max_duration_s)
-    if f.outcome:
-        conds.append(Recording.outcome == f.outcome)
-    if f.state:
-        conds.append(Recording.state == f.state)
     return q.where(*conds) if conds else q
 
 
