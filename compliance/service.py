@@ -20,7 +20,7 @@ from compliance.policy import HARD_STOPS, Policy, merge_strictest
 from compliance.profiles import get_profile
 from compliance.windows import AgreedWindow
 from config.settings import ComplianceSettings, DialerSettings
-from core.clock import Clock
+from core.clock import Clock, iso_or_none
 from core.errors import CallguardError, ValidationFailed
 from core.events import DomainEvent, EventLog
 from db.base import new_id
@@ -115,7 +115,7 @@ class ComplianceGate:
                     client_id=info.client_id, occurred_at=request.now,
                     payload={"decision_id": row.id, "agent_id": request.agent_id, "case_id": request.case_id,
                              "code": decision.code, "rule_ids": decision.rule_ids,
-                             "next_allowed_at": _iso(decision.next_allowed_at)},
+                             "next_allowed_at": iso_or_none(decision.next_allowed_at)},
                 ))
         return GateDecision(allowed=decision.allowed, decision_id=row.id, error=error, client_id=info.client_id,
                             batch_id=info.batch_id, debtor_key=info.debtor_key, number_kind=info.number_kind,
@@ -234,10 +234,6 @@ _POLICY_AND_DNC = select(
 def _prefixes(number: str) -> list[str]:
     """Every leading part of ``number``, itself included: the do-not-call values that can match it."""
     return [number[:k] for k in range(1, len(number) + 1)]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:

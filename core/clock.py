@@ -32,3 +32,8 @@ class FakeClock(Clock):
     def set(self, at: datetime) -> None:
         """Jump to ``at``."""
         self._now = at
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    """ISO 8601 text of an instant, or None."""
+    return value.isoformat() if value else None

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import Role, User
 from auth.service import Principal
 from config.settings import DialerSettings
-from core.clock import Clock
+from core.clock import Clock, iso_or_none
 from core.events import DomainEvent, EventLog
 from core.pagination import after, where_equal
 from core.phone import normalize
@@ -306,9 +306,7 @@ class CallService:
 
 def call_to_json(call: Call) -> dict[str, Any]:
     """The API representation of a call."""
-    def iso(v: datetime | None) -> str | None:
-        return v.isoformat() if v else None
-
+    iso = iso_or_none
     return {
         "id": call.id, "agent": call.agent_id, "team": call.team, "number": call.number,
         "case_id": call.case_id, "client_id": call.client_id, "batch_id": call.batch_id,
