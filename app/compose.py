@@ -81,13 +81,14 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         from recordings.runtime import RecordingsFeature
 
         recordings = await stack.enter_async_context(RecordingsFeature(
-            settings=settings, db=db, events=events, clock=clock, instance=instance_name(settings),
-            stream=stream, pbx=pbx))
+            settings=settings, db=db, events=events, clock=clock, instance=instance_name(settings), pbx=pbx))
         container.extras["recordings"] = recordings
         container.readiness["recordings"] = recordings.readiness
 
         async def recording_row(session: AsyncSession, call: Call, state: CallState) -> None:
             await recordings.service.on_call_state(session, call)
+            if state is CallState.ENDED:
+                recordings.wake()  # the marker appears right after the hang-up: scan now, not at the next tick
 
         container.calls.add_state_listener(recording_row)
         for name, client in clients.items():

@@ -99,8 +99,9 @@ class CallService:
         self._state_listeners: list[StateListener] = []
 
     def add_state_listener(self, listener: StateListener) -> None:
-        """Call ``listener(session, call, state)`` inside the transaction whenever a call reaches a new state
-        (other features hook in here: the contact log when a call ends, recordings when the agent answers)."""
+        """Call ``listener(session, call, state)`` inside the transaction whenever a call reaches a new state,
+        or an ended call's facts are corrected (state ``ended`` again). Other features hook in here: the
+        contact log when a call ends, the recording row from the agent's answer on."""
         self._state_listeners.append(listener)
 
     # -- requesting -----------------------------------------------------------------------------
@@ -191,12 +192,13 @@ class CallService:
                 return
             before, after = derive(before_facts), derive(after_facts)
             store(call, after_facts, after)
-            for state in transitions(before, after):
-                await self._record(s, f"call.{state.value}", call)
+            changed = [(f"call.{state.value}", state) for state in transitions(before, after)]
+            if before.state == after.state == CallState.ENDED and before != after:
+                changed.append(("call.corrected", CallState.ENDED))
+            for type_, state in changed:
+                await self._record(s, type_, call)
                 for listener in self._state_listeners:
                     await listener(s, call, state)
-            if before.state == after.state == CallState.ENDED and before != after:
-                await self._record(s, "call.corrected", call)
             post.extend(await self._decide_actions(s, call, before_facts, after_facts))
         self.events.committed()
         for p in post:

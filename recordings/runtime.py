@@ -20,7 +20,6 @@ from config.settings import Settings, StorageSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
 from core.events import EventLog
-from core.stream import EventStream
 from core.tasks import TaskGroup
 from db.engine import Database
 from recordings.ingest import Fault, Ingestor
@@ -34,8 +33,6 @@ from recordings.storage.local import LocalStore
 from recordings.storage.s3 import S3Store
 
 log = logging.getLogger(__name__)
-CALL_EVENTS = frozenset({"call.agent_answered", "call.customer_ringing", "call.answered", "call.ended",
-                         "call.corrected"})
 HEALTH_INTERVAL_S = 5.0
 
 
@@ -70,11 +67,11 @@ class RecordingsFeature:
     """Owns the store, the executor and the background jobs; exposes the services to the API."""
 
     def __init__(self, *, settings: Settings, db: Database, events: EventLog, clock: Clock, instance: str,
-                 stream: EventStream | None = None, pbx: Any | None = None, store: RecordingStore | None = None,
+                 pbx: Any | None = None, store: RecordingStore | None = None,
                  probe_phone: ProbePhone | None = None, fault: Fault | None = None,
                  run_jobs: bool = True) -> None:
         self.settings, self.db, self.events, self.clock = settings, db, events, clock
-        self.instance, self.stream, self.pbx = instance, stream, pbx
+        self.instance, self.pbx = instance, pbx
         self._given_store, self._given_phone, self._fault, self._run_jobs = store, probe_phone, fault, run_jobs
         self._stack = AsyncExitStack()
         self._wake = asyncio.Event()
@@ -135,8 +132,6 @@ class RecordingsFeature:
         if rs.probe_interval_s > 0 and self.prober.phone is not None:
             self.tasks.every(rs.probe_interval_s, self.prober.run, name="recordings-probe",
                              initial_delay=min(60.0, rs.probe_interval_s))
-        if self.stream is not None:
-            self.tasks.spawn(self._tail_calls(self.stream), name="recordings-call-tail")
 
     async def _probe_phone(self) -> tuple[ProbePhone | None, str]:
         if self._given_phone is not None:
@@ -180,18 +175,6 @@ class RecordingsFeature:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
-
-    async def _tail_calls(self, stream: EventStream) -> None:
-        async for item in stream.subscribe(lambda e: e.get("type") in CALL_EVENTS):
-            call_id = item.get("call_id")
-            if not call_id:
-                continue
-            try:
-                await self.service.sync_call(call_id)
-            except UpstreamUnavailable as exc:
-                log.warning("recording row of call %s not synced (%s down); reconcile will", call_id, exc.upstream)
-            if item.get("type") == "call.ended":
-                self.wake()
 
     async def check_health(self) -> dict[str, Any]:
         """Storage health (+ bucket creation retry, hold sync, prompt retry when storage returns) and disk."""

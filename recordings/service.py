@@ -91,14 +91,6 @@ class RecordingService:
         """The dialer's hook (see ``on_call_state``), bound to this feature's clock and event log."""
         return await on_call_state(session, call, events=self.events, now=self.clock.now())
 
-    async def sync_call(self, call_id: str) -> None:
-        """Apply ``on_call_state`` for one call in its own transaction (used by the event tail)."""
-        async with self.db.begin() as s:
-            call = await s.get(Call, call_id)
-            if call is not None:
-                await self.on_call_state(s, call)
-        self.events.committed()
-
     # -- access ---------------------------------------------------------------------------------
     async def authorize(self, who: Requester, recording_id: str, action: Action, *,
                         detail: str | None = None) -> Recording:
