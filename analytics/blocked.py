@@ -25,7 +25,7 @@ TIME = ("day", "week", "month", "hour", "weekday")
 
 
 async def blocked_counts(session: AsyncSession, q: ReportQuery,
-                         segments: tuple[tuple[int, int], ...]) -> dict[tuple[Any, ...], float] | None:
+                         segments: tuple[tuple[int, int], ...]) -> dict[tuple[Any, ...], int] | None:
     """Refused attempts per group key, or None when the log is absent or lacks a requested dimension."""
     dims = [d for d in (*q.group_by, *q.filters) if d not in TIME]
     if any(d not in BLOCKED_DIMENSIONS for d in dims) or not await has_table(session, "compliance_decisions"):
@@ -43,9 +43,9 @@ async def blocked_counts(session: AsyncSession, q: ReportQuery,
     stmt = select(*keys, func.count()).where(*cond)
     if keys:
         stmt = stmt.group_by(*keys)
-    out: dict[tuple[Any, ...], float] = {}
+    out: dict[tuple[Any, ...], int] = {}
     for row in (await session.execute(stmt)).all():
         key = tuple(time_label(g, int(v)) if g in TIME else (v or None)
                     for g, v in zip(q.group_by, row[:-1], strict=True))
-        out[key] = out.get(key, 0) + float(row[-1])
+        out[key] = out.get(key, 0) + int(row[-1])
     return out

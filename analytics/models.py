@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, String, Table
 
 from analytics.metrics import END_REASONS, OUTCOMES
 from db.base import Base, UTCDateTime
@@ -40,6 +40,41 @@ talk_hist = Table(
 # reports filtered by agent or client (the primary keys lead with the hour, for ranges of time)
 FILTER_INDEXES = tuple(
     Index(f"ix_{t.name}_{d}_hour", t.c[d], t.c.hour) for t in (rollup, talk_hist) for d in ("agent_id", "client_id"))
+
+zones = Table(
+    "call_rollup_zones", Base.metadata,
+    Column("zone", String(64), primary_key=True, comment="IANA zone whose offset is always a whole hour"),
+    Column("built_at", UTCDateTime(), nullable=True, comment="NULL until the zone's daily rows are complete"),
+    comment="Zones with a daily rollup (call_rollup_daily / call_talk_daily); shared by every instance.",
+)
+
+rollup_daily = Table(
+    "call_rollup_daily", Base.metadata,
+    Column("zone", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True, comment="local days since 1970-01-01 in the row's zone"),
+    *(Column(d, String(64), primary_key=True, default="") for d in DIM_COLUMNS),
+    *(Column(c, Integer, nullable=False, default=0) for c in COUNT_COLUMNS),
+    *(Column(c, Float, nullable=False, default=0.0) for c in SUM_COLUMNS),
+    comment="call_rollup_hourly summed per local day of a zone in call_rollup_zones; a day is exact when "
+            "none of its hours is in call_rollup_dirty.",
+    sqlite_with_rowid=False,
+)
+
+# number kind left out: it would triple the rows (one per kind for each agent and day); talk time by number
+# kind is read from the hourly histogram
+TALK_DAILY_DIMS = ("agent_id", "team", "client_id", "batch_id")
+talk_daily = Table(
+    "call_talk_daily", Base.metadata,
+    Column("zone", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True, comment="local days since 1970-01-01 in the row's zone"),
+    *(Column(d, String(64), primary_key=True, default="") for d in TALK_DAILY_DIMS),
+    Column("n", Integer, nullable=False, comment="connected calls with a talk time"),
+    Column("secs", LargeBinary, nullable=False,
+           comment="their talk seconds (rounded half up), sorted, little-endian uint32, repeated per call"),
+    comment="Talk seconds per local day of a zone, agent, team, client and batch, for exact percentiles "
+            "without a row per second; kept with call_rollup_daily.",
+    sqlite_with_rowid=False,
+)
 
 dirty = Table(
     "call_rollup_dirty", Base.metadata,

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, collate, func, select
 
+from analytics.daily import DailyPlan, day_key, picks_off_loop
+from analytics.fetch import fetch_plain
+from analytics.grouping import group_index, label_columns
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
-from analytics.models import talk_hist
+from analytics.models import TALK_DAILY_DIMS, talk_daily, talk_hist
 from analytics.probe import dialect_of
 from analytics.rollup import raw_talk
-from analytics.sources import DIM_COLUMN, hourly_union, time_keys
+from analytics.sources import DIM_COLUMN, Range, hourly_union, time_keys
 from analytics.timezones import time_label
 
 if TYPE_CHECKING:
@@ -62,9 +65,10 @@ def _keys(src: Any, dialect: str, group_by: tuple[str, ...]) -> list[ColumnEleme
     return keys
 
 
-def _source(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...], clean: Any) -> Any:
+def _source(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...], clean: Any,
+            ranges: Sequence[Range] | None = None) -> Any:
     return hourly_union(q, talk_hist, clean, lambda c: raw_talk(dialect, c),
-                        lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect)
+                        lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect, ranges=ranges)
 
 
 def _source_by(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
@@ -72,9 +76,10 @@ def _source_by(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
     return _source(dialect, replace(q, group_by=group_by), segments, clean)
 
 
-def histogram_stmt(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...]) -> Any:
+def histogram_stmt(dialect: str, q: ReportQuery, segments: tuple[tuple[int, int], ...],
+                   ranges: Sequence[Range] | None = None) -> Any:
     """``SELECT keys..., sec, n``: the histogram rows as stored (SQLite path: Python merges and picks)."""
-    src = _source(dialect, q, segments, _as_stored)
+    src = _source(dialect, q, segments, _as_stored, ranges)
     return select(*_keys(src, dialect, q.group_by), src.c.sec, src.c.n)
 
 
@@ -115,10 +120,13 @@ def _label(dim: str, value: Any) -> Any:
     return value or None
 
 
-async def talk_percentiles(session: AsyncSession, q: ReportQuery,
-                           segments: tuple[tuple[int, int], ...]) -> Percentiles:
+async def talk_percentiles(session: AsyncSession, q: ReportQuery, segments: tuple[tuple[int, int], ...],
+                           days: DailyPlan | None = None) -> Percentiles:
     """Exact talk percentiles for every group of ``q`` and for the whole report."""
     dialect = dialect_of(session)
+    if days is not None and all(DIM_COLUMN[d] in TALK_DAILY_DIMS for d in (*q.filters, *q.group_by)
+                                if d not in TIME_DIMENSIONS):
+        return await _from_days(session, q, segments, days)
     if dialect == "sqlite":
         return await _merged_in_python(session, q, segments)
     out = Percentiles()
@@ -135,6 +143,42 @@ async def talk_percentiles(session: AsyncSession, q: ReportQuery,
     return out
 
 
+async def _from_days(session: AsyncSession, q: ReportQuery, segments: tuple[tuple[int, int], ...],
+                     days: DailyPlan) -> Percentiles:
+    """The planned days' packed talk seconds plus the rest's histogram rows, merged by numpy (both dialects)."""
+    dialect = dialect_of(session)
+    d = talk_daily.c
+    keys: list[Any] = []
+    for dim in q.group_by:
+        if dim == "month":
+            keys.append(_month_label(d.day, dialect))
+        elif dim in TIME_DIMENSIONS:
+            keys.append(day_key(dim, d.day))
+        else:
+            keys.append(d[DIM_COLUMN[dim]])
+    cond = [*days.where(d), *(d[DIM_COLUMN[k]].in_(v) for k, v in q.filters.items())]
+    rows = await fetch_plain(session, select(*keys, d.secs).where(*cond))
+    hist_rows = await fetch_plain(session, histogram_stmt(dialect, q, segments, days.rest)) if days.rest else []
+    n = len(q.group_by)
+    index: dict[tuple[Any, ...], int] = {}
+    blobs: list[tuple[int, bytes]] = []
+    hist: list[tuple[int, int, int]] = []
+    if rows:
+        raw = list(zip(*rows, strict=True))
+        _, gids = group_index(label_columns(q.group_by, raw[:n], _label), len(rows), index)
+        blobs = list(zip(gids, raw[n], strict=True))
+    if hist_rows:
+        raw = list(zip(*hist_rows, strict=True))
+        _, gids = group_index(label_columns(q.group_by, raw[:n], _label), len(hist_rows), index)
+        hist = list(zip(gids, raw[n], raw[n + 1], strict=True))
+    gid = index
+    per, totals = await picks_off_loop(blobs, hist, len(gid))
+    out = Percentiles(totals=totals, groups={key: per[g] for key, g in gid.items()})
+    if not n:
+        out.groups[()] = out.totals
+    return out
+
+
 def _num(v: Any) -> float | None:
     return None if v is None else float(v)
 
@@ -146,17 +190,8 @@ async def _merged_in_python(session: AsyncSession, q: ReportQuery,
     SQLite's window functions cost about 1 us per row and pass; one scan of the (clustered) histogram plus a
     dictionary merge is about three times faster. The figures are the same nearest-rank values.
     """
-    compiled = histogram_stmt("sqlite", q, segments).compile(dialect=session.get_bind().dialect)
-    params = compiled.construct_params()
-    args = [params[name] for name in compiled.positiontup or ()]
-    conn = await (await session.connection()).get_raw_connection()
-    driver = conn.driver_connection
-    if driver is None:
-        raise RuntimeError("no DBAPI connection")
     # the driver's plain tuples: ~2x cheaper than ORM rows for a few hundred thousand histogram rows
-    cursor = await driver.execute(str(compiled), args)
-    rows = await cursor.fetchall()
-    await cursor.close()
+    rows = await fetch_plain(session, histogram_stmt("sqlite", q, segments))
     return await asyncio.to_thread(merge_rows, q.group_by, rows)
 
 

@@ -6,16 +6,20 @@ dimensions (see ``analytics.metrics``), then derives rates, means and percentile
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Select, cast, func, select, text
+from sqlalchemy import BigInteger, Float, Select, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.daily import DailyPlan, day_keys
+from analytics.daily import plan as daily_plan
 from analytics.errors import BadGroupBy, NoSuchReport
+from analytics.fetch import fetch_plain
+from analytics.grouping import label_columns, merge
 from analytics.metrics import (
     COMPOSITES,
     ENTITY_DIMENSIONS,
@@ -24,12 +28,12 @@ from analytics.metrics import (
     RIGHT_PARTY_OUTCOMES,
     TIME_DIMENSIONS,
 )
-from analytics.models import SUM_COLUMNS, epoch_hour, rollup
+from analytics.models import DIM_COLUMNS, SUM_COLUMNS, epoch_hour, rollup, rollup_daily
 from analytics.percentiles import talk_percentiles
 from analytics.probe import dialect_of
 from analytics.promises import as_json, promise_amounts
 from analytics.rollup import calls, raw_measures, sum_of
-from analytics.sources import DIM_COLUMN, hourly_union, time_keys
+from analytics.sources import DIM_COLUMN, DIMENSION_OF, hourly_union, time_keys
 from analytics.timezones import offset_segments, time_label
 
 RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
@@ -128,6 +132,9 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
 
         return await first_call_sla(session, q, spec, now=now or datetime.now(UTC))
     dialect = dialect_of(session)
+    if dialect == "postgresql" and not session.in_transaction():
+        # one snapshot for every statement of the report (which days are clean, the days, the rest)
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     if dialect == "postgresql":
         # compiling these plans with LLVM costs ~0.5-1.5 s, far more than running them (~0.1 s); a local
         # setting, it ends with the caller's transaction
@@ -135,72 +142,41 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         await session.execute(text("SET LOCAL jit = off"))
         await session.execute(text("SET LOCAL work_mem = '64MB'"))
     segments = await _segments(session, q) if any(d in TIME_DIMENSIONS for d in q.group_by) else ((0, 0),)
-    stmt = _report_stmt(dialect, q, spec.base, segments)
+    days = await daily_plan(session, q)
+    stmt = _report_stmt(dialect, q, spec.base, segments, days)
     n = len(q.group_by)
-    label = _labeller(q.group_by)
-    groups: dict[tuple[Any, ...], list[float]] = {}
-    for rec in (await session.execute(stmt)).all():
-        vals = [float(v or 0) for v in rec[n:]]
-        if not any(vals):  # the single row of an ungrouped aggregate over nothing
-            continue
-        key = label(rec[:n])
-        acc = groups.get(key)
-        if acc is None:
-            groups[key] = vals
-        else:
-            for i, v in enumerate(vals):
-                acc[i] += v
+    recs = await fetch_plain(session, stmt)
+    if not n:  # one row; all NULL when there was nothing to sum
+        recs = [r for r in recs if any(v is not None for v in r)]
+    raw = list(zip(*recs, strict=True)) if recs else [() for _ in range(n + len(spec.base))]
+    labels = label_columns(q.group_by, raw[:n], _label)
     blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
-    pct = await talk_percentiles(session, q, segments) if "talk_median" in spec.metrics else None
+    pct = await talk_percentiles(session, q, segments, days) if "talk_median" in spec.metrics else None
     promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
-    totals_base = [0.0] * len(spec.base)
-    for vals in groups.values():
-        for i, v in enumerate(vals):
-            totals_base[i] += v
-    zeros = [0.0] * len(spec.base)
-    keys = list(groups)
-    if blocked is not None:
-        keys += [k for k in blocked if k not in groups]  # groups with blocked attempts only
-    rows = []
-    for key in sorted(keys, key=_sort_key):
-        in_groups = key in groups
-        row: dict[str, Any] = dict(zip(q.group_by, key, strict=True))
-        row.update(derive(spec, dict(zip(spec.base, groups[key] if in_groups else zeros, strict=True)),
-                          blocked.get(key, 0) if blocked is not None else None,
-                          pct.groups.get(key) if pct is not None and in_groups else None))
-        if promised is not None and in_groups:
-            row["promise_amount"] = as_json(promised[0].get(key))
-        rows.append(row)
+    # groups with blocked attempts only are added with zeros
+    keys, sums, has_calls = merge(labels, raw[n:], blocked or ())
+    base = dict(zip(spec.base, sums, strict=True))
+    metrics = derive_columns(
+        spec, base, [blocked.get(k, 0) for k in keys] if blocked is not None else None,
+        [pct.groups.get(k) if ok else None for k, ok in zip(keys, has_calls, strict=True)]
+        if pct is not None else None)
+    if promised is not None:
+        metrics["promise_amount"] = [as_json(promised[0].get(k)) if ok else {}
+                                     for k, ok in zip(keys, has_calls, strict=True)]
+    names = [*q.group_by, *spec.metrics]
+    columns = [*zip(*keys, strict=True), *(metrics[m] for m in spec.metrics)] if keys else []
+    rows = [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)]
     total_blocked = sum(blocked.values()) if blocked is not None else None
-    totals = derive(spec, dict(zip(spec.base, totals_base, strict=True)), total_blocked,
-                    pct.totals if pct is not None else None)
+    totals_base = {b: [sum(col)] for b, col in base.items()}
+    totals = {m: col[0] for m, col in derive_columns(
+        spec, totals_base, [total_blocked] if blocked is not None else None,
+        [pct.totals] if pct is not None else None).items()}
     if promised is not None:
         totals["promise_amount"] = as_json(promised[1])
     notes = []
     if blocked is None and "blocked" in spec.metrics:
         notes.append("blocked is null: the decision log has no such dimension, or no decision log exists")
     return Report(spec.name, spec.title, [*q.group_by, *spec.metrics], rows, totals, q, notes)
-
-
-def _labeller(group_by: tuple[str, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """Raw SQL keys -> row labels, each distinct value of a dimension labelled once (rows repeat them)."""
-    memos: list[dict[Any, Any]] = [{} for _ in group_by]
-    dims = list(zip(group_by, memos, strict=True))
-
-    def label(raw: Sequence[Any]) -> tuple[Any, ...]:
-        out = []
-        for (d, memo), v in zip(dims, raw, strict=True):
-            lab = memo.get(v, memo)
-            if lab is memo:
-                lab = memo[v] = _label(d, v)
-            out.append(lab)
-        return tuple(out)
-
-    return label
-
-
-def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((v is None, str(v) if not isinstance(v, int) else f"{v:08d}") for v in key)
 
 
 def _label(dim: str, value: Any) -> Any:
@@ -226,85 +202,100 @@ async def _segments(session: AsyncSession, q: ReportQuery) -> tuple[tuple[int, i
 
 
 def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
-                 segments: tuple[tuple[int, int], ...]) -> Select[Any]:
+                 segments: tuple[tuple[int, int], ...], days: DailyPlan | None) -> Select[Any]:
     def clean(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[list[Any], list[Any]]:
         return [], [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
 
     src = hourly_union(q, rollup, clean, lambda c: (raw_measures(base, c), [], []),
-                       lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect)
+                       lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect,
+                       ranges=days.rest if days else None, extra=[_daily_part(q, base, days)] if days else ())
     keys = [(src.c[f"k_{d}"] if d in TIME_DIMENSIONS else src.c[DIM_COLUMN[d]]).label(f"k_{d}")
             for d in q.group_by]
-    # PostgreSQL sums bigints as numeric (decoded as Decimal, slowly); counts fit a bigint
-    sums = [(cast(func.sum(src.c[b]), BigInteger) if dialect == "postgresql" and b not in SUM_COLUMNS
+    # PostgreSQL sums bigints as numeric (slow to add, decoded as Decimal); as float8 the sum of counts is
+    # exact below 2**53 and several times cheaper
+    sums = [(cast(func.sum(cast(src.c[b], Float)), BigInteger) if dialect == "postgresql" and b not in SUM_COLUMNS
              else func.sum(src.c[b])).label(b) for b in base]
+    if days is not None and not days.rest:  # one part, already grouped by these keys: no second aggregate
+        return select(*keys, *(src.c[b] for b in base))
     out = select(*keys, *sums)
     return out.group_by(*keys) if keys else out
 
 
+def _daily_part(q: ReportQuery, base: tuple[str, ...], days: DailyPlan) -> Select[Any]:
+    """The planned days from ``call_rollup_daily``, shaped like the hourly parts."""
+    d = rollup_daily.c
+    kept = [d[c] if DIMENSION_OF[c] in q.group_by else literal("").label(c) for c in DIM_COLUMNS]
+    grouped = [d[c] for c in DIM_COLUMNS if DIMENSION_OF[c] in q.group_by]
+    tkeys = day_keys(q.group_by, d.day)
+    sums = [func.sum(sum_of(d, COMPOSITES[b]) if b in COMPOSITES else d[b]).label(b) for b in base]
+    cond = [*days.where(d), *(d[DIM_COLUMN[k]].in_(v) for k, v in q.filters.items())]
+    return select(*tkeys, *kept, *sums).where(*cond).group_by(*tkeys, *grouped)
+
+
 async def _blocked(session: AsyncSession, q: ReportQuery,
-                   segments: tuple[tuple[int, int], ...]) -> dict[tuple[Any, ...], float] | None:
+                   segments: tuple[tuple[int, int], ...]) -> dict[tuple[Any, ...], int] | None:
     """Blocked attempts from the compliance decision log, when it exists and has the dimensions asked."""
     from analytics.blocked import blocked_counts
 
     return await blocked_counts(session, q, segments)
 
 
-def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 6) if b else None
+def _ratios(a: Sequence[Any], b: Sequence[Any], ndigits: int) -> list[float | None]:
+    return [round(x / y, ndigits) if y else None for x, y in zip(a, b, strict=True)]
 
 
-def _mean(total: float, n: float) -> float | None:
-    return round(total / n, 3) if n else None
+def _add(*cols: Sequence[Any]) -> list[Any]:
+    return [sum(v) for v in zip(*cols, strict=True)]
 
 
-# per report name: (its spec, the groups derive computes, the whole-number metrics); looked up per row
-_PLANS: dict[str, tuple[ReportSpec, frozenset[str], frozenset[str]]] = {}
+def derive_columns(spec: ReportSpec, b: Mapping[str, Sequence[Any]], blocked: Sequence[Any] | None,
+                   pct: Sequence[dict[str, float | None] | None] | None = None) -> dict[str, list[Any]]:
+    """The report's metric columns from columns of summed base measures (one entry per row).
 
-
-def derive(spec: ReportSpec, b: dict[str, float], blocked: float | None,
-           pct: dict[str, float | None] | None = None) -> dict[str, Any]:
-    """The report's metrics from summed base measures (and exact talk percentiles when the report has them)."""
+    Column-wise: a report by agent and day over a year has tens of thousands of rows, and a loop per column
+    costs a fraction of a dictionary of intermediate values per row. ``pct``: each row's exact talk
+    percentiles (None: no connected call with a talk time).
+    """
+    rows = len(next(iter(b.values()))) if b else len(blocked or ())
+    zero = [0] * rows
     g = b.get
-    plan = _PLANS.get(spec.name)
-    if plan is None or plan[0] is not spec:
-        plan = _PLANS[spec.name] = (spec, _needs(spec.name, spec.metrics), _count_metrics(spec.metrics))
-    _, need, counts = plan
-    vals: dict[str, Any] = {
-        "attempts": g("attempts"), "blocked": blocked, "connected": g("connected"),
-        "busy": g("customer_busy"), "no_answer": g("customer_no_answer"), "unreachable": g("customer_unreachable"),
-        "failed": g("failed"), "cancelled": g("cancelled"), "invalid_number": g("invalid_number"),
-        "in_progress": g("in_progress"),
-    }
-    # called once per report row (tens of thousands): compute only what the report shows
+    need = _needs(spec.name, spec.metrics)
+    out: dict[str, list[Any]] = {}
+    plain = {"attempts": "attempts", "connected": "connected", "busy": "customer_busy",
+             "no_answer": "customer_no_answer", "unreachable": "customer_unreachable", "failed": "failed",
+             "cancelled": "cancelled", "invalid_number": "invalid_number", "in_progress": "in_progress"}
+    for metric, source in plain.items():
+        if metric in spec.metrics:
+            out[metric] = list(b[source]) if source in b else [None] * rows
+    if "blocked" in spec.metrics:
+        out["blocked"] = list(blocked) if blocked is not None else [None] * rows
     if "connect_rate" in need:
-        vals["connect_rate"] = _ratio(g("connected", 0.0), g("attempts", 0.0))
+        out["connect_rate"] = _ratios(g("connected", zero), g("attempts", zero), 6)
     if "agent_not_answered" in need:
-        vals["agent_not_answered"] = g("agent_not_answered", 0.0) + sum(
-            [g(c, 0.0) for c in ("agent_no_answer", "agent_rejected", "agent_unavailable")])
+        out["agent_not_answered"] = _add(*(g(c, zero) for c in (
+            "agent_not_answered", "agent_no_answer", "agent_rejected", "agent_unavailable")))
+    rpc: list[Any] = zero
     if "rpc" in need:
-        rpc = g("rpc", 0.0) + sum([g(c, 0.0) for c in RPC_COLS])
-        vals["right_party_contacts"] = rpc
-        vals["right_party_rate"] = _ratio(rpc, g("connected", 0.0))
+        rpc = _add(g("rpc", zero), *(g(c, zero) for c in RPC_COLS))
+        out["right_party_contacts"] = rpc
+        out["right_party_rate"] = _ratios(rpc, g("connected", zero), 6)
     if "time_to_answer_mean" in need:
-        vals["time_to_answer_mean"] = _mean(g("tta_sum", 0.0), g("tta_n", 0.0))
+        out["time_to_answer_mean"] = _ratios(g("tta_sum", zero), g("tta_n", zero), 3)
     if "talk_total" in need:
-        vals["talk_total"] = round(g("talk_sum", 0.0), 3)
-        vals["talk_mean"] = _mean(g("talk_sum", 0.0), g("talk_n", 0.0))
+        out["talk_total"] = [round(v, 3) for v in g("talk_sum", zero)]
+        out["talk_mean"] = _ratios(g("talk_sum", zero), g("talk_n", zero), 3)
     if "talk_median" in need:
-        vals["talk_median"] = (pct or {}).get("talk_median")
-        vals["talk_p90"] = (pct or {}).get("talk_p90")
+        for m in ("talk_median", "talk_p90"):
+            out[m] = [p.get(m) if p else None for p in (pct or [None] * rows)]
     if spec.name == "outcomes":
         for o in OUTCOMES:
-            vals[f"outcome_{o}"] = g(f"o_{o}")
-        vals["outcome_none"] = g("attempts", 0.0) - sum(g(f"o_{o}", 0.0) for o in OUTCOMES)
-        vals["promises"] = g("o_promise_to_pay")
-        vals["promise_rate"] = _ratio(g("o_promise_to_pay", 0.0), rpc)
-        vals["promise_amount"] = {}  # filled from the dispositions by run_report
-    out = {}
-    for m in spec.metrics:
-        v = vals[m]
-        out[m] = int(v) if m in counts and v.__class__ is float and v.is_integer() else v
-    return out
+            out[f"outcome_{o}"] = list(g(f"o_{o}", [None] * rows))
+        out["outcome_none"] = [a - s for a, s in zip(
+            g("attempts", zero), _add(*(g(f"o_{o}", zero) for o in OUTCOMES)), strict=True)]
+        out["promises"] = list(g("o_promise_to_pay", [None] * rows))
+        out["promise_rate"] = _ratios(g("o_promise_to_pay", zero), rpc, 6)
+        out["promise_amount"] = [{} for _ in range(rows)]  # filled from the dispositions by run_report
+    return {m: out[m] for m in spec.metrics}
 
 
 def _needs(name: str, metrics: tuple[str, ...]) -> frozenset[str]:
@@ -316,9 +307,3 @@ def _needs(name: str, metrics: tuple[str, ...]) -> frozenset[str]:
     if m & {"right_party_contacts", "right_party_rate"} or name == "outcomes":
         out.add("rpc")
     return frozenset(out)
-
-
-def _count_metrics(metrics: tuple[str, ...]) -> frozenset[str]:
-    """The metrics shown as whole numbers when whole (not rates, means, totals, percentiles)."""
-    return frozenset(m for m in metrics if not m.endswith(("rate", "mean", "total", "median", "p90")))
-

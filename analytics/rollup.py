@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,8 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics import daily
 from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES
-from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup, talk_hist
+from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup, talk_hist, zones
 from analytics.probe import dialect_of
 from core.errors import UpstreamUnavailable
 from db.engine import Database
@@ -128,6 +130,7 @@ def _recompute_stmts(dialect: str, hours: list[int]) -> list[Any]:
 async def refresh_once(session: AsyncSession, *, batch: int = 200) -> int:
     """Recompute up to ``batch`` dirty hours in the caller's transaction; returns how many."""
     dialect = dialect_of(session)
+    await daily.serialise(session)
     pick = select(dirty.c.hour).order_by(dirty.c.hour).limit(batch).with_for_update(skip_locked=True)
     hours = list((await session.execute(pick)).scalars())
     if not hours:
@@ -136,12 +139,19 @@ async def refresh_once(session: AsyncSession, *, batch: int = 200) -> int:
     await session.execute(delete(talk_hist).where(talk_hist.c.hour.in_(hours)))
     for stmt in _recompute_stmts(dialect, hours):
         await session.execute(stmt)
+    await daily.recompute_hours(session, hours)
     await session.execute(delete(dirty).where(dirty.c.hour.in_(hours)))
     return len(hours)
 
 
 async def refresh(db: Database, *, batch: int = 200) -> int:
-    """Recompute every dirty hour, one transaction per batch; returns the number of hours recomputed."""
+    """Build registered zones not built yet, then recompute every dirty hour, one transaction per batch.
+
+    Returns the number of hours recomputed.
+    """
+    async with db.begin() as s:
+        await daily.serialise(s)
+        await daily.build_unbuilt(s, datetime.now(UTC))
     total = 0
     while True:
         async with db.begin() as s:
@@ -155,9 +165,7 @@ async def rebuild(db: Database) -> int:
     """Recompute the whole rollup from the raw calls (after a bulk load or to repair); returns rollup rows."""
     async with db.begin() as s:
         dialect = dialect_of(s)
-        if dialect != "sqlite":
-            # serialise with concurrent refreshes; reports (ACCESS SHARE) are not blocked
-            await s.execute(text("LOCK TABLE call_rollup_hourly IN EXCLUSIVE MODE"))
+        await daily.serialise(s)  # with concurrent refreshes; reports are not blocked
         # marks first, then the aggregation: a change committed after the mark deletion waits on it or is
         # visible to the aggregation (READ COMMITTED takes a new snapshot per statement).
         await s.execute(delete(dirty))
@@ -170,11 +178,20 @@ async def rebuild(db: Database) -> int:
         await s.execute(insert(talk_hist).from_select(["hour", *DIM_COLUMNS, "sec", "n"],
                                                       tstmt.group_by(*tgroup)))
         n = (await s.execute(select(func.count()).select_from(rollup))).scalar_one()
+        for zone in (await s.execute(select(zones.c.zone))).scalars().all():
+            await daily.build(s, zone, datetime.now(UTC))
     async with db.engine.begin() as conn:
         # fresh statistics for the planner (PostgreSQL's autovacuum would get there, but later)
-        for name in ("call_rollup_hourly", "call_talk_hourly", "call_rollup_dirty"):
+        for name in ("call_rollup_hourly", "call_talk_hourly", "call_rollup_dirty", "call_rollup_daily",
+                     "call_talk_daily"):
             await conn.execute(text(f"ANALYZE {name}"))
     return int(n)
+
+
+async def register_zones(db: Database, names: list[str]) -> list[str]:
+    """Register the configured reporting zones (built by the next refresh); returns those new."""
+    async with db.begin() as s:
+        return await daily.register(s, names)
 
 
 async def run_refresher(db: Database, *, interval: float = 30.0) -> None:

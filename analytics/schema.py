@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from analytics.models import FILTER_INDEXES, dirty, rollup, talk_hist
+from analytics.models import FILTER_INDEXES, dirty, rollup, rollup_daily, talk_daily, talk_hist, zones
 from db.engine import Database
 
 # Columns whose change can change a rollup row.
@@ -56,6 +56,8 @@ def install_sync(conn: Connection) -> None:
     rollup.create(conn, checkfirst=True)
     talk_hist.create(conn, checkfirst=True)
     dirty.create(conn, checkfirst=True)
+    for table in (zones, rollup_daily, talk_daily):
+        table.create(conn, checkfirst=True)
     for index in FILTER_INDEXES:  # tables created before the indexes existed get them too
         index.create(conn, checkfirst=True)
     statements = SQLITE_TRIGGERS if conn.dialect.name == "sqlite" else PG_TRIGGERS

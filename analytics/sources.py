@@ -8,7 +8,7 @@ at the edges of the range are aggregated from ``calls`` in the same statement.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,18 +48,34 @@ TimeKeys = Callable[[Any], list[Any]]
 
 
 def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMeasures, keys: TimeKeys, *,
-                 dialect: str) -> Subquery:
+                 dialect: str, ranges: Sequence[Range] | None = None, extra: Sequence[Select[Any]] = ()) -> Subquery:
     """``SELECT k_<time dim>..., dims..., measures`` over [q.start, q.end) with q.filters, exact, as ``src``.
 
     Every part is already grouped by the time keys and the requested dimensions (the time keys are computed
     from the part's epoch hour, so the zone's offset ``CASE`` runs once per rollup row, never per call); the
-    caller sums the parts again by the same keys.
+    caller sums the parts again by the same keys. ``ranges``: read these UTC ranges instead of the query's
+    (the rest of a daily plan, ``analytics.daily``); ``extra``: parts of the same shape to add (the days).
     """
+    parts: list[Select[Any]] = list(extra)
+    for start, end in ([(q.start, q.end)] if ranges is None else ranges):
+        parts += hourly_parts(q, table, clean, raw, keys, dialect=dialect, start=start, end=end)
+    if not parts:  # nothing to read: one empty part keeps the shape
+        parts = hourly_parts(q, table, clean, raw, keys, dialect=dialect, start=_EPOCH, end=_EPOCH)
+    return union_all(*parts).subquery("src")
+
+
+Range = tuple[datetime | None, datetime | None]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def hourly_parts(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMeasures, keys: TimeKeys, *,
+                 dialect: str, start: datetime | None, end: datetime | None) -> list[Select[Any]]:
+    """The parts of ``hourly_union`` for the UTC range [start, end): clean hours, dirty hours, partial edges."""
     parts: list[Select[Any]] = []
-    h0 = math.ceil(q.start.timestamp() / 3600) if q.start else None
-    h1 = epoch_hour(q.end) if q.end else None
+    h0 = math.ceil(start.timestamp() / 3600) if start else None
+    h1 = epoch_hour(end) if end else None
     if h0 is not None and h1 is not None and h0 >= h1:
-        parts.append(_raw_part(q, raw, keys, dialect, start=q.start, end=q.end))
+        parts.append(_raw_part(q, raw, keys, dialect, start=start, end=end))
     else:
         r = table.c
         cond: list[ColumnElement[bool]] = [_not_dirty(r.hour, dialect)]
@@ -78,11 +94,11 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
         part = select(*tkeys, *kept, *measures).where(*cond)
         parts.append(part if extra is None else part.group_by(*tkeys, *grouped, *extra))
         parts.append(_dirty_part(q, raw, keys, dialect, dcond))
-        if q.start is not None and h0 is not None and hour_dt(h0) > q.start:
-            parts.append(_raw_part(q, raw, keys, dialect, start=q.start, end=hour_dt(h0)))
-        if q.end is not None and h1 is not None and hour_dt(h1) < q.end:
-            parts.append(_raw_part(q, raw, keys, dialect, start=hour_dt(h1), end=q.end))
-    return union_all(*parts).subquery("src")
+        if start is not None and h0 is not None and hour_dt(h0) > start:
+            parts.append(_raw_part(q, raw, keys, dialect, start=start, end=hour_dt(h0)))
+        if end is not None and h1 is not None and hour_dt(h1) < end:
+            parts.append(_raw_part(q, raw, keys, dialect, start=hour_dt(h1), end=end))
+    return parts
 
 
 def _not_dirty(hour: ColumnElement[int], dialect: str) -> ColumnElement[bool]:

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, case, literal
 EPOCH = date(1970, 1, 1)
 
 
-def _offset_min(tz: ZoneInfo, hour: int) -> int:
+def offset_min(tz: ZoneInfo, hour: int) -> int:
+    """The UTC offset of ``tz`` in minutes at the start of UTC epoch ``hour``."""
     off = datetime.fromtimestamp(hour * 3600, UTC).astimezone(tz).utcoffset()
     return int(off.total_seconds() // 60) if off is not None else 0
 
@@ -28,16 +29,16 @@ def _offset_min(tz: ZoneInfo, hour: int) -> int:
 @lru_cache(maxsize=256)
 def offset_segments(tz: ZoneInfo, h0: int, h1: int) -> tuple[tuple[int, int], ...]:
     """``(first hour, offset minutes)`` segments covering UTC hours [h0, h1], in order."""
-    segs = [(h0, _offset_min(tz, h0))]
+    segs = [(h0, offset_min(tz, h0))]
     prev = h0
     for h in range(h0 + 24, h1 + 24, 24):
         h = min(h, h1)
-        off = _offset_min(tz, h)
+        off = offset_min(tz, h)
         if off != segs[-1][1]:
             # the change lies in (prev, h]: find its first hour
             for x in range(prev + 1, h + 1):
-                if _offset_min(tz, x) != segs[-1][1]:
-                    segs.append((x, _offset_min(tz, x)))
+                if offset_min(tz, x) != segs[-1][1]:
+                    segs.append((x, offset_min(tz, x)))
                     break
         prev = h
         if h == h1:

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.rollup import run_refresher
+from analytics.rollup import register_zones, run_refresher
 from app.container import Container
 from cases.service import record_contact
 from config.settings import Settings
@@ -95,7 +95,8 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
             _wire_pbx(name, client, container, tasks)
             await stack.enter_async_context(client)
         tasks.spawn(stream.run(), name="event-stream")
-        tasks.spawn(run_refresher(db), name="analytics-rollup")
+        await register_zones(db, settings.analytics.rollup_zones)
+        tasks.spawn(run_refresher(db, interval=settings.analytics.refresh_interval_s), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
         stack.callback(stream.close)
         container.extras["tasks"] = tasks

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.clock import whole_hour_zone
+
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 
@@ -131,6 +133,23 @@ class ComplianceSettings(BaseModel):
     conversation_min_talk_s: int = Field(30, ge=0)
 
 
+class AnalyticsSettings(BaseModel):
+    """Reports."""
+
+    rollup_zones: list[str] = Field(
+        default_factory=lambda: ["UTC", "Asia/Shanghai"],
+        description="Zones reports are usually read in: each gets a daily rollup (whole-hour offsets only)")
+    refresh_interval_s: float = Field(30.0, gt=0, description="How often changed hours are rolled up again")
+
+    @field_validator("rollup_zones")
+    @classmethod
+    def _whole_hour_zones(cls, v: list[str]) -> list[str]:
+        bad = [z for z in v if not whole_hour_zone(z)]
+        if bad:
+            raise ValueError(f"not IANA zones with whole-hour offsets: {', '.join(bad)}")
+        return v
+
+
 class HookSettings(BaseModel):
     """Outbound webhooks."""
 
@@ -163,6 +182,7 @@ class Settings(BaseSettings):
     recordings: RecordingSettings = Field(default_factory=RecordingSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 

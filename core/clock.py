@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock:
@@ -37,3 +39,19 @@ class FakeClock(Clock):
 def iso_or_none(value: datetime | None) -> str | None:
     """ISO 8601 text of an instant, or None."""
     return value.isoformat() if value else None
+
+
+@lru_cache(maxsize=64)
+def whole_hour_zone(name: str) -> bool:
+    """Whether IANA zone ``name`` exists and its UTC offset was a whole hour every week of 1970-2100."""
+    try:
+        tz = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    t = datetime(1970, 1, 1, tzinfo=UTC)
+    while t.year <= 2100:
+        off = t.astimezone(tz).utcoffset()
+        if off is None or off.total_seconds() % 3600:
+            return False
+        t += timedelta(days=7)
+    return True

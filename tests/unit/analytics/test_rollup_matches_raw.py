@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
+from analytics.daily import plan as daily_plan
+from analytics.models import rollup_daily, talk_daily
 from analytics.reports import ReportQuery, run_report
-from analytics.rollup import refresh
+from analytics.rollup import refresh, register_zones
 from analytics.synth import COLUMNS, Plan, generate, load
 from db.engine import Database
 
@@ -94,7 +96,12 @@ async def test_reports_equal_python_aggregation_through_rollup_and_changes(adb: 
     plan = Plan(calls=3000, seed=7, end=date(2025, 4, 2), tz="Europe/Berlin", per_agent_day=30)
     # ten working days spanning the 2025-03-30 DST change
     rows = [dict(zip(COLUMNS, r, strict=True)) for r in generate(plan)]
+    # Berlin and Shanghai get daily rollups (built by the load's rebuild); New York is read hourly
+    assert await register_zones(adb, ["Europe/Berlin", "Asia/Shanghai"]) == ["Europe/Berlin", "Asia/Shanghai"]
     await load(adb, plan)
+    async with adb.read() as s:
+        assert (await s.execute(select(func.count()).select_from(rollup_daily))).scalar_one() > 0
+        assert (await s.execute(select(func.count()).select_from(talk_daily))).scalar_one() > 0
     for tz in (ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Shanghai")):
         await _check(adb, rows, tz)
     berlin = ZoneInfo("Europe/Berlin")
@@ -121,6 +128,9 @@ async def test_reports_equal_python_aggregation_through_rollup_and_changes(adb: 
             del by_id[r["id"]]
             await s.execute(text("DELETE FROM calls WHERE id = :i"), {"i": r["id"]})
     rows = list(by_id.values())
+    async with adb.read() as s:
+        berlin_plan = await daily_plan(s, ReportQuery("connect-rate", ("day",), tz=berlin))
+    assert berlin_plan is not None and berlin_plan.skip and berlin_plan.rest  # changed days are read hourly
     await _check(adb, rows, berlin)  # dirty hours read raw
     assert await refresh(adb) > 0
     await _check(adb, rows, berlin)  # all from the rollup

@@ -1,0 +1,308 @@
+"""Daily rollup per reporting zone: the hourly rollup summed by local day, talk seconds packed per row.
+
+Why: at ten million calls ``call_rollup_hourly`` still holds about two million rows (some five calls per
+hour, agent, client, batch and number kind), and its 1-second talk histogram about as many; a report by
+agent and day read in one zone needs a tenth of the measure rows once the hours are summed by local day,
+and one packed array of talk seconds per row instead of a row per second. A local day is a whole number of
+UTC hours only in zones whose offset is always a whole hour, so only such zones get a daily rollup
+(``whole_hour_zone``); reports in other zones, or by hour of day, read the hourly rollup as before.
+
+Exactness: a daily row is the sum of the hourly rows of its day, and the hourly rows of a day are exact
+when none of its hours is marked dirty. ``analytics.rollup.refresh_once`` recomputes the days of every hour
+it recomputes, for every registered zone, in the same transaction and after the hours. Readers use a day
+only when none of its hours is dirty (within one snapshot) and read every other day from the hourly source.
+Refreshes are serialised (one advisory lock on PostgreSQL; SQLite has one writer), so an instance never sums
+a day from hours another instance is still rewriting. Zones live in ``call_rollup_zones``, shared by every
+instance: each refresh keeps all of them, whichever instance registered them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import ColumnElement, delete, func, insert, literal, select, text, update
+
+from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
+from analytics.models import (
+    DIM_COLUMNS,
+    MEASURE_COLUMNS,
+    TALK_DAILY_DIMS,
+    epoch_hour,
+    hour_start,
+    rollup,
+    rollup_daily,
+    talk_daily,
+    talk_hist,
+    zones,
+)
+from analytics.probe import dialect_of
+from analytics.timezones import local_minute, offset_min, offset_segments, time_key
+from core.clock import whole_hour_zone
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from analytics.reports import ReportQuery
+
+# pg_advisory_xact_lock key serialising rollup refreshes, rebuilds and zone builds across instances
+LOCK_KEY = 0x63677275  # "cgru"
+# more dirty days than this in a report's range: read the whole range from the hourly source
+MAX_SKIPPED_DAYS = 62
+_BATCH = 5000
+
+
+def local_day(tz: ZoneInfo, hour: int) -> int:
+    """The local day (days since 1970-01-01 in ``tz``) that UTC epoch ``hour`` lies in."""
+    return (hour * 60 + offset_min(tz, hour)) // 1440
+
+
+def first_hour(tz: ZoneInfo, day: int) -> int:
+    """The first UTC epoch hour of local ``day`` (whole-hour zones)."""
+    h = day * 24 - offset_min(tz, day * 24) // 60 - 2  # a little before: DST moves it by at most an hour
+    while local_day(tz, h) < day:
+        h += 1
+    return h
+
+
+def _runs(days: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted days as inclusive runs of consecutive days."""
+    out: list[tuple[int, int]] = []
+    for d in sorted(set(days)):
+        if out and out[-1][1] == d - 1:
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+async def serialise(session: AsyncSession) -> None:
+    """Take the rollup lock for the rest of the caller's transaction (PostgreSQL; SQLite has one writer)."""
+    if dialect_of(session) == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+
+
+# ---- maintenance ---------------------------------------------------------------------------------------
+
+
+async def register(session: AsyncSession, names: Sequence[str]) -> list[str]:
+    """Add zones ``names`` (validated whole-hour zones) to the registry, unbuilt; returns those added."""
+    bad = [n for n in names if not whole_hour_zone(n)]
+    if bad:
+        raise ValueError(f"not whole-hour IANA zones: {bad}")
+    have = set((await session.execute(select(zones.c.zone))).scalars())
+    new = [n for n in dict.fromkeys(names) if n not in have]
+    if new:
+        await session.execute(insert(zones), [{"zone": n, "built_at": None} for n in new])
+    return new
+
+
+async def build_unbuilt(session: AsyncSession, now: datetime) -> list[str]:
+    """Build every registered zone not built yet (caller holds the rollup lock); returns them."""
+    names = list((await session.execute(select(zones.c.zone).where(zones.c.built_at.is_(None)))).scalars())
+    for name in names:
+        await build(session, name, now)
+    return names
+
+
+async def build(session: AsyncSession, name: str, now: datetime) -> None:
+    """Replace all daily rows of zone ``name`` from the hourly rollup (caller holds the rollup lock)."""
+    await session.execute(delete(rollup_daily).where(rollup_daily.c.zone == name))
+    await session.execute(delete(talk_daily).where(talk_daily.c.zone == name))
+    lo = (await session.execute(select(func.min(rollup.c.hour)))).scalar_one()
+    hi = (await session.execute(select(func.max(rollup.c.hour)))).scalar_one()
+    if lo is not None and hi is not None:
+        await _fill(session, name, int(lo), int(hi) + 1)
+    await session.execute(update(zones).where(zones.c.zone == name).values(built_at=now))
+
+
+async def recompute_hours(session: AsyncSession, hours: Sequence[int]) -> None:
+    """Recompute, in every built zone, the days containing ``hours`` (just recomputed hourly)."""
+    if not hours:
+        return
+    names = list((await session.execute(select(zones.c.zone).where(zones.c.built_at.is_not(None)))).scalars())
+    for name in names:
+        tz = ZoneInfo(name)
+        for d0, d1 in _runs(local_day(tz, h) for h in hours):
+            for table in (rollup_daily, talk_daily):
+                await session.execute(delete(table).where(table.c.zone == name, table.c.day.between(d0, d1)))
+            await _fill(session, name, first_hour(tz, d0), first_hour(tz, d1 + 1))
+
+
+def _day_of(hour: Any, tz: ZoneInfo, h0: int, h1: int) -> ColumnElement[int]:
+    return time_key("day", local_minute(hour, offset_segments(tz, h0, max(h0, h1 - 1))))
+
+
+async def _fill(session: AsyncSession, name: str, h0: int, h1: int) -> None:
+    """Insert the daily rows of zone ``name`` summed from the hourly rows of hours [h0, h1)."""
+    tz = ZoneInfo(name)
+    day = _day_of(rollup.c.hour, tz, h0, h1)
+    dims = [rollup.c[d] for d in DIM_COLUMNS]
+    sums = [func.sum(rollup.c[m]) for m in MEASURE_COLUMNS]
+    await session.execute(insert(rollup_daily).from_select(
+        ["zone", "day", *DIM_COLUMNS, *MEASURE_COLUMNS],
+        select(literal(name), day, *dims, *sums).where(rollup.c.hour >= h0, rollup.c.hour < h1)
+        .group_by(day, *dims)))
+
+    tday = _day_of(talk_hist.c.hour, tz, h0, h1)
+    tdims = [talk_hist.c[d] for d in TALK_DAILY_DIMS]
+    order = [tday, *tdims, talk_hist.c.sec]
+    stmt = (select(*order, func.sum(talk_hist.c.n))
+            .where(talk_hist.c.hour >= h0, talk_hist.c.hour < h1).group_by(*order).order_by(*order))
+    n_keys = 1 + len(TALK_DAILY_DIMS)
+    batch: list[dict[str, Any]] = []
+    key: tuple[Any, ...] | None = None
+    secs: list[int] = []
+    ns: list[int] = []
+
+    def flush() -> None:
+        if key is not None:
+            blob = np.repeat(np.asarray(secs, dtype="<u4"), np.asarray(ns, dtype=np.int64)).tobytes()
+            batch.append({"zone": name, "day": key[0], **dict(zip(TALK_DAILY_DIMS, key[1:], strict=True)),
+                          "n": int(sum(ns)), "secs": blob})
+
+    async for row in await session.stream(stmt):
+        k = tuple(row[:n_keys])
+        if k != key:
+            flush()
+            key, secs, ns = k, [], []
+            if len(batch) >= _BATCH:
+                await session.execute(insert(talk_daily), batch)
+                batch = []
+        secs.append(int(row[n_keys]))
+        ns.append(int(row[n_keys + 1]))
+    flush()
+    if batch:
+        await session.execute(insert(talk_daily), batch)
+
+
+# ---- reading -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyPlan:
+    """Which local days of ``zone`` a report reads from the daily rollup, and the ranges it reads hourly.
+
+    Days ``d0 <= day < d1`` (None: unbounded) except ``skip`` (days with a dirty hour); ``rest``: the UTC
+    ranges left over (partial days at the edges, skipped days), read from the hourly source.
+    """
+
+    zone: str
+    d0: int | None
+    d1: int | None
+    skip: frozenset[int] = frozenset()
+    rest: tuple[tuple[datetime | None, datetime | None], ...] = field(default_factory=tuple)
+
+    def where(self, c: Any) -> list[ColumnElement[bool]]:
+        """SQL conditions selecting the planned days of a daily table's columns ``c``."""
+        cond: list[ColumnElement[bool]] = [c.zone == self.zone]
+        if self.d0 is not None:
+            cond.append(c.day >= self.d0)
+        if self.d1 is not None:
+            cond.append(c.day < self.d1)
+        if self.skip:
+            cond.append(c.day.not_in(sorted(self.skip)))
+        return cond
+
+
+async def plan(session: AsyncSession, q: ReportQuery) -> DailyPlan | None:
+    """The daily plan for ``q``, or None when the daily rollup cannot serve it (zone, hour of day, no day)."""
+    name = q.tz.key
+    if "hour" in q.group_by or not whole_hour_zone(name):
+        return None
+    built = (await session.execute(select(zones.c.built_at).where(zones.c.zone == name))).scalar_one_or_none()
+    if built is None:
+        return None
+    tz = q.tz
+    d0 = d1 = None
+    if q.start is not None:
+        d = local_day(tz, epoch_hour(q.start))
+        d0 = d if hour_start(first_hour(tz, d)) == q.start else d + 1
+    if q.end is not None:
+        d1 = local_day(tz, epoch_hour(q.end))
+    if d0 is not None and d1 is not None and d0 >= d1:
+        return None
+    from analytics.models import dirty
+
+    hours = (await session.execute(select(dirty.c.hour))).scalars()
+    skip = frozenset(d for d in {local_day(tz, int(h)) for h in hours}
+                     if (d0 is None or d >= d0) and (d1 is None or d < d1))
+    if len(skip) > MAX_SKIPPED_DAYS:
+        return None
+    rest: list[tuple[datetime | None, datetime | None]] = []
+    if q.start is not None and d0 is not None and q.start < hour_start(first_hour(tz, d0)):
+        rest.append((q.start, hour_start(first_hour(tz, d0))))
+    rest += [(hour_start(first_hour(tz, a)), hour_start(first_hour(tz, b + 1))) for a, b in _runs(skip)]
+    if q.end is not None and d1 is not None and hour_start(first_hour(tz, d1)) < q.end:
+        rest.append((hour_start(first_hour(tz, d1)), q.end))
+    return DailyPlan(name, d0, d1, skip, tuple(rest))
+
+
+def day_key(dim: str, day: Any) -> Any:
+    """SQL: the integer key of time dimension ``dim`` (as ``time_key``) for local ``day``."""
+    if dim in ("day", "month"):
+        return day  # plain column: the planner knows how many distinct days there are
+    if dim == "week":
+        return (day + 3) // 7
+    if dim == "weekday":
+        return (day + 3) % 7 + 1
+    raise ValueError(dim)  # hour of day: never planned from days
+
+
+def day_keys(group_by: tuple[str, ...], day: Any) -> list[Any]:
+    """SQL: the labelled keys ``k_<dim>`` of the time dimensions in ``group_by`` for local ``day``."""
+    return [day_key(d, day).label(f"k_{d}") for d in group_by if d in TIME_DIMENSIONS]
+
+
+# ---- exact percentiles from packed talk seconds -------------------------------------------------------
+
+
+def nearest_rank_picks(blobs: Sequence[tuple[int, bytes]], hist: Sequence[tuple[int, int, int]],
+                       n_groups: int) -> tuple[list[dict[str, float | None]], dict[str, float | None]]:
+    """Nearest-rank percentiles per group id and over all, from packed seconds and ``(group, sec, n)`` rows.
+
+    ``blobs``: ``(group, little-endian uint32 seconds)``. All values of all groups are sorted once as
+    ``group << 32 | second``; group g's q-quantile is then element ``start[g] + ceil(q * n[g]) - 1``.
+    """
+    blobs = sorted(blobs, key=itemgetter(0))  # each group's values become adjacent sorted runs
+    parts_v = [np.frombuffer(b"".join(b for _, b in blobs), dtype="<u4").astype(np.int64)]
+    parts_g = [np.repeat(np.fromiter((g for g, _ in blobs), np.int64, len(blobs)),
+                         np.fromiter((len(b) >> 2 for _, b in blobs), np.int64, len(blobs)))]
+    if hist:
+        arr = np.asarray(hist, dtype=np.int64).reshape(-1, 3)
+        parts_v.append(np.repeat(arr[:, 1], arr[:, 2]))
+        parts_g.append(np.repeat(arr[:, 0], arr[:, 2]))
+    values = np.concatenate(parts_v)
+    groups = np.concatenate(parts_g)
+    empty: dict[str, float | None] = dict.fromkeys(PERCENTILES)
+    if not len(values):
+        return [dict(empty) for _ in range(n_groups)], dict(empty)
+    combined = (groups << 32) | values
+    combined.sort(kind="stable")  # timsort: linear on runs already in group order
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    has_list = has.tolist()
+    total = len(values)
+    cumulative = np.cumsum(np.bincount(values))  # over all groups: calls with at most s seconds
+    totals: dict[str, float | None] = {
+        name: float(np.searchsorted(cumulative, -(-total * num // den))) for name, (num, den) in PERCENTILES.items()}
+    columns = []
+    for num, den in PERCENTILES.values():
+        idx = np.where(has, starts + (counts * num + den - 1) // den - 1, 0)
+        vals = ((combined[idx] & 0xFFFFFFFF).astype(np.float64)).tolist()
+        columns.append([v if h else None for v, h in zip(vals, has_list, strict=True)])
+    names = list(PERCENTILES)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)], totals
+
+
+async def picks_off_loop(blobs: Sequence[tuple[int, bytes]], hist: Sequence[tuple[int, int, int]],
+                         n_groups: int) -> tuple[list[dict[str, float | None]], dict[str, float | None]]:
+    """``nearest_rank_picks`` in a worker thread (numpy sorts millions of values)."""
+    return await asyncio.to_thread(nearest_rank_picks, blobs, hist, n_groups)
