@@ -29,11 +29,13 @@ def nearest_rank(values: list[float], num: int, den: int) -> float | None:
     return float(secs[-(-len(secs) * num // den) - 1])
 
 
-def talk_oracle(rows: list[dict[str, Any]], group_by: tuple[str, ...],
-                tz: ZoneInfo) -> dict[tuple[Any, ...], tuple[float | None, float | None]]:
+def talk_oracle(rows: list[dict[str, Any]], group_by: tuple[str, ...], tz: ZoneInfo, start: datetime | None = None,
+                end: datetime | None = None) -> dict[tuple[Any, ...], tuple[float | None, float | None]]:
     """(median, p90) per group straight from the rows."""
     talks: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     for r in rows:
+        if (start and r["created_at"] < start) or (end and r["created_at"] >= end):
+            continue
         if r["answered_at"] is not None and r["talk_seconds"] is not None:
             talks[_key(r, group_by, tz)].append(r["talk_seconds"])
     return {k: (nearest_rank(v, 1, 2), nearest_rank(v, 9, 10)) for k, v in talks.items()}
@@ -81,9 +83,9 @@ async def _check(db: Database, rows: list[dict[str, Any]], tz: ZoneInfo, **kw: A
         talk = {tuple(r[d] for d in gb): r["talk_total"] for r in tt.rows}
         want = oracle(rows, gb, tz, kw.get("start"), kw.get("end"))
         assert got == {k: v[:2] for k, v in want.items()}, gb
+        pct = {tuple(r[d] for d in gb): (r["talk_median"], r["talk_p90"]) for r in tt.rows if r["connected"]}
+        assert pct == talk_oracle(rows, gb, tz, kw.get("start"), kw.get("end")), gb
         if not kw:
-            pct = {tuple(r[d] for d in gb): (r["talk_median"], r["talk_p90"]) for r in tt.rows if r["connected"]}
-            assert pct == talk_oracle(rows, gb, tz), gb
             everything = [r["talk_seconds"] for r in rows if r["answered_at"] is not None]
             assert (tt.totals["talk_median"], tt.totals["talk_p90"]) == (
                 nearest_rank(everything, 1, 2), nearest_rank(everything, 9, 10))
@@ -107,6 +109,12 @@ async def test_reports_equal_python_aggregation_through_rollup_and_changes(adb: 
     berlin = ZoneInfo("Europe/Berlin")
     await _check(adb, rows, berlin, start=datetime(2025, 3, 29, 7, 30, tzinfo=UTC),
                  end=datetime(2025, 3, 31, 16, 45, tzinfo=UTC))
+    # bounds given in another offset, aligned to Berlin midnights (whole days from the daily rollup) or not
+    shanghai = ZoneInfo("Asia/Shanghai")
+    await _check(adb, rows, berlin, start=datetime(2025, 3, 25, tzinfo=berlin).astimezone(shanghai),
+                 end=datetime(2025, 3, 31, tzinfo=berlin).astimezone(shanghai))
+    await _check(adb, rows, ZoneInfo("America/New_York"), start=datetime(2025, 3, 28, 9, 15, tzinfo=shanghai),
+                 end=datetime(2025, 4, 1, 18, 5, tzinfo=shanghai))
 
     # change a random sample of calls (connect some, disconnect others, delete a few) and compare again
     rng = random.Random(3)

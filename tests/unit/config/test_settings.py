@@ -52,6 +52,9 @@ def test_bad_value_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     cfg.write_text('[servr]\nport = 1\n')
     with pytest.raises(ConfigError, match="servr"):
         load_settings(cfg)
+    cfg.write_text('[analytics]\nrollup_zones = ["UTC", "Asia/Kolkata"]\n')  # +05:30: no whole-hour days
+    with pytest.raises(ConfigError, match=r"analytics\.rollup_zones.*Asia/Kolkata"):
+        load_settings(cfg)
     cfg.write_text("not toml [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(cfg)
