@@ -153,8 +153,10 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
     pct = await talk_percentiles(session, q, segments, days) if "talk_median" in spec.metrics else None
     promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
-    # groups with blocked attempts only are added with zeros
-    keys, sums, has_calls = merge(labels, raw[n:], blocked or ())
+    # groups with blocked attempts only are added with zeros; SQL grouped by keys labelled one-to-one,
+    # except days labelled by their month
+    key_cols, sums, has_calls = merge(labels, raw[n:], blocked or (), unique="month" not in q.group_by)
+    keys = list(zip(*key_cols, strict=True)) if n else [()] * len(has_calls)
     base = dict(zip(spec.base, sums, strict=True))
     metrics = derive_columns(
         spec, base, [blocked.get(k, 0) for k in keys] if blocked is not None else None,
@@ -164,8 +166,8 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         metrics["promise_amount"] = [as_json(promised[0].get(k)) if ok else {}
                                      for k, ok in zip(keys, has_calls, strict=True)]
     names = [*q.group_by, *spec.metrics]
-    columns = [*zip(*keys, strict=True), *(metrics[m] for m in spec.metrics)] if keys else []
-    rows = [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)]
+    rows = [dict(zip(names, vals, strict=True))
+            for vals in zip(*key_cols, *(metrics[m] for m in spec.metrics), strict=True)]
     total_blocked = sum(blocked.values()) if blocked is not None else None
     totals_base = {b: [sum(col)] for b, col in base.items()}
     totals = {m: col[0] for m, col in derive_columns(

@@ -77,13 +77,19 @@ def test_merge_sums_shared_labels_adds_extra_keys_and_orders_none_last() -> None
     labels = [["b", "a", None, "a"], ["2025-01", "2025-02", "2025-01", "2025-02"]]
     values = [[1, 2, 3, 4], [0.5, 1.0, 1.5, 2.0]]
     keys, sums, had_rows = merge(labels, values, [("a", "2025-01"), ("b", "2025-01")])
-    assert keys == [("a", "2025-01"), ("a", "2025-02"), ("b", "2025-01"), (None, "2025-01")]
+    assert list(zip(*keys, strict=True)) == [("a", "2025-01"), ("a", "2025-02"), ("b", "2025-01"), (None, "2025-01")]
     assert sums == [[0, 6, 1, 3], [0, 3.0, 0.5, 1.5]]
     assert had_rows == [False, True, True, True]
+    # rows known to be distinct are kept as they are, only ordered
+    keys, sums, had_rows = merge([["b", None, "a"]], [[1, 2, 3]], [("c",)], unique=True)
+    assert keys == [["a", "b", "c", None]] and sums == [[3, 1, 0, 2]] and had_rows == [True, True, False, True]
+    # no dimensions: one group, or none
+    assert merge([], [[5], [1.5]]) == ([], [[5], [1.5]], [True])
+    assert merge([], [[], []], [()]) == ([], [[0], [0]], [False])
 
 
 def test_ordering_matches_sorting_tuples() -> None:
     rng = random.Random(5)
     keys = list({(rng.choice(["x", "y", None, "z"]), rng.randint(0, 30)) for _ in range(200)})
     want = sorted(keys, key=lambda k: tuple((v is None, 0 if v is None else v) for v in k))
-    assert [keys[i] for i in ordering(keys)] == want
+    assert [keys[i] for i in ordering(list(map(list, zip(*keys, strict=True))), len(keys))] == want
