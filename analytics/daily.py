@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import ColumnElement, delete, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import (
@@ -99,7 +101,10 @@ async def register(session: AsyncSession, names: Sequence[str]) -> list[str]:
     have = set((await session.execute(select(zones.c.zone))).scalars())
     new = [n for n in dict.fromkeys(names) if n not in have]
     if new:
-        await session.execute(insert(zones), [{"zone": n, "built_at": None} for n in new])
+        # instances starting together may register the same zone: the first one wins, the others do nothing
+        upsert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+        await session.execute(upsert(zones).on_conflict_do_nothing(index_elements=["zone"]),
+                              [{"zone": n, "built_at": None} for n in new])
     return new
 
 

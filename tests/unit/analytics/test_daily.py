@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections import defaultdict
@@ -9,13 +10,18 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from analytics import daily
 from analytics.daily import first_hour, local_day, nearest_rank_picks
 from analytics.grouping import merge, ordering
-from analytics.models import epoch_hour, hour_start
+from analytics.models import epoch_hour, hour_start, zones
+from analytics.rollup import register_zones
 from core.clock import whole_hour_zone
+from db.engine import Database
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -93,3 +99,16 @@ def test_ordering_matches_sorting_tuples() -> None:
     keys = list({(rng.choice(["x", "y", None, "z"]), rng.randint(0, 30)) for _ in range(200)})
     want = sorted(keys, key=lambda k: tuple((v is None, 0 if v is None else v) for v in k))
     assert [keys[i] for i in ordering(list(map(list, zip(*keys, strict=True))), len(keys))] == want
+
+
+async def test_instances_registering_the_same_zones_together_agree(adb: Database) -> None:
+    async with adb.begin() as first:
+        assert await daily.register(first, ["UTC", "Europe/Berlin"]) == ["UTC", "Europe/Berlin"]
+        # another instance starts meanwhile: it waits for the first one's commit, then has nothing to add
+        second = asyncio.create_task(register_zones(adb, ["UTC"]))
+        await asyncio.sleep(0.3)
+    await second
+    async with adb.read() as s:
+        assert sorted((await s.execute(select(zones.c.zone))).scalars()) == ["Europe/Berlin", "UTC"]
+    with pytest.raises(ValueError, match="Asia/Kolkata"):
+        await register_zones(adb, ["Asia/Kolkata"])

@@ -142,7 +142,16 @@ async def test_reports_equal_python_aggregation_through_rollup_and_changes(adb: 
     await _check(adb, rows, berlin)  # dirty hours read raw
     assert await refresh(adb) > 0
     await _check(adb, rows, berlin)  # all from the rollup
-    await _check(adb, rows, ZoneInfo("America/New_York"))
+    ny = ZoneInfo("America/New_York")
+    await _check(adb, rows, ny)
+    # a zone registered later is built by the next refresh, from then on read by days
+    await register_zones(adb, ["America/New_York"])
+    async with adb.read() as s:
+        assert await daily_plan(s, ReportQuery("talk-time", ("day",), tz=ny)) is None  # not built yet
+    await refresh(adb)
+    async with adb.read() as s:
+        assert await daily_plan(s, ReportQuery("talk-time", ("day",), tz=ny)) is not None
+    await _check(adb, rows, ny)
 
 
 def _bind(db: Database, at: datetime) -> Any:
