@@ -10,6 +10,11 @@ Timestamps, both ``time.perf_counter()`` in the server process:
 - written: ``asyncio.StreamWriter.write`` is wrapped in this process; the Originate bytes carry
   ``ChannelId: <call id>``, and the response body gives the call id of each bench id.
 
+Also measured: the same dials sent one at a time (the overhead a dial sees when it does not queue behind
+49 others: ``_one_at_a_time`` entries), and the service process's CPU time per dial, from which the
+queueing floor of n simultaneous dials on one event loop follows (``queueing_floor_p99_ms`` = 0.99 n x CPU
+per dial).
+
 Floor in the same run: the same middleware, the same load process, 50 concurrent requests to a
 trivial aiohttp handler that parses the JSON body, encodes the same Originate and writes it to a
 socket (no auth, no database, no gate). With CALLGUARD_BENCH_PG_URL set, the service is also measured
@@ -171,11 +176,17 @@ def _rounds(label: str, rounds: int, n: int, number_base: int, tokens: list[str]
 
 
 async def measure(url: str, label: str, rounds: int, n: int, number_base: int, tokens: list[str],
-                  agents: list[str]) -> dict[str, Any]:
-    """One warm-up round, then ``rounds`` rounds of ``n`` concurrent requests; overheads in ms."""
+                  agents: list[str], *, pause_s: float = SETTLE_S) -> dict[str, Any]:
+    """One warm-up round, then ``rounds`` rounds of ``n`` concurrent requests; overheads in ms.
+
+    Also the CPU time this (the service's) process spent per dial over the whole load (process_time, which
+    includes the pauses' idle background work, so an upper bound).
+    """
     warm = _rounds(f"{label}-warm", 1, n, number_base, tokens, agents)
     measured = _rounds(label, rounds, n, number_base + n, tokens, agents)
-    answers = await run_load({"url": url, "rounds": warm + measured, "pause_s": SETTLE_S})
+    cpu0 = time.process_time()
+    answers = await run_load({"url": url, "rounds": warm + measured, "pause_s": pause_s})
+    cpu_ms_per_dial = (time.process_time() - cpu0) * 1000 / ((rounds + 1) * n)
     samples: list[float] = []
     steps: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
@@ -199,6 +210,7 @@ async def measure(url: str, label: str, rounds: int, n: int, number_base: int, t
         raise RuntimeError(f"{label}: no successful request ({errors})")
     return {"p50": pct(samples, 0.50), "p99": pct(samples, 0.99), "max": max(samples),
             "mean": statistics.fmean(samples), "n": len(samples), "errors": errors,
+            "cpu_ms_per_dial": round(cpu_ms_per_dial, 3),
             "steps_ms": {k: {"p50": round(pct(v, 0.5), 3), "p99": round(pct(v, 0.99), 3)} for k, v in steps.items()}}
 
 
@@ -282,6 +294,11 @@ async def service(pbx: Any, db_url: str, label: str, rounds: int, n: int, number
         async with serve(make_app(container)) as url:
             result = await measure(url, label, rounds, n, number_base, tokens, agents)
             await asyncio.sleep(SETTLE_S)  # let the PBX events of the last round land before teardown
+            # the same dials one at a time: what a dial costs when it does not queue behind 49 others
+            single = await measure(url, f"{label}-single", rounds * n, 1, number_base + 5_000, tokens[:1],
+                                   agents[:1], pause_s=0.05)
+            result["single"] = {k: single[k] for k in ("p50", "p99", "n", "errors", "cpu_ms_per_dial")}
+            await asyncio.sleep(SETTLE_S)
     return result
 
 
@@ -329,9 +346,15 @@ async def main(rounds: int, n: int) -> None:
         if db == "floor":
             continue
         suffix = "" if db == "sqlite" else f"_{db}"
+        single = r["single"]
         extra = {"db": db, "concurrency": n, "rounds": rounds, "samples": r["n"], "errors": r["errors"],
                  "max_ms": round(r["max"], 2), "mean_ms": round(r["mean"], 2), "profile": "DEMO",
-                 "floor_max_ms": round(f["max"], 2), "steps_ms": r["steps_ms"]}
+                 "floor_max_ms": round(f["max"], 2), "steps_ms": r["steps_ms"],
+                 "service_cpu_ms_per_dial": r["cpu_ms_per_dial"],
+                 # n dials arriving together on one event loop: the last waits for the others' CPU at least
+                 "queueing_floor_p99_ms": round(r["cpu_ms_per_dial"] * n * 0.99, 1),
+                 "one_at_a_time": {"p50_ms": round(single["p50"], 3), "p99_ms": round(single["p99"], 3),
+                                   "samples": single["n"], "errors": single["errors"]}}
         for q in ("p99", "p50"):
             base = {"trivial_handler_floor": round(f[q], 3)}
             if q == "p99":
@@ -340,6 +363,12 @@ async def main(rounds: int, n: int) -> None:
                 base["sqlite"] = round(results["sqlite"][q], 3)
             name = f"originate_overhead_ms_{q}{suffix}"
             record(name, "ms", round(r[q], 3), base, extra)
+            names.append(name)
+            name = f"originate_overhead_ms_{q}_one_at_a_time{suffix}"
+            record(name, "ms", round(single[q], 3), {"trivial_handler_floor": round(f[q], 3),
+                                                     **({"target": TARGET_P99_MS} if q == "p99" else {})},
+                   {"db": db, "samples": single["n"], "errors": single["errors"],
+                    "service_cpu_ms_per_dial": single["cpu_ms_per_dial"]})
             names.append(name)
     print_table(names)
 
