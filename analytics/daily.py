@@ -35,7 +35,7 @@ from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import (
     DIM_COLUMNS,
     MEASURE_COLUMNS,
-    TALK_DAILY_DIMS,
+    TALK_GRAINS,
     epoch_hour,
     hour_start,
     rollup,
@@ -155,12 +155,18 @@ async def _fill(session: AsyncSession, name: str, h0: int, h1: int) -> None:
         select(literal(name), day, *dims, *sums).where(rollup.c.hour >= h0, rollup.c.hour < h1)
         .group_by(day, *dims)))
 
-    tday = _day_of(talk_hist.c.hour, tz, h0, h1)
-    tdims = [talk_hist.c[d] for d in TALK_DAILY_DIMS]
-    order = [tday, *tdims, talk_hist.c.sec]
+    for grain in TALK_GRAINS:
+        await _fill_talk(session, name, grain, h0, h1)
+
+
+async def _fill_talk(session: AsyncSession, name: str, grain: int, h0: int, h1: int) -> None:
+    """Insert the packed talk rows of one grain from the hourly histogram rows of hours [h0, h1)."""
+    grain_dims = TALK_GRAINS[grain]
+    tday = _day_of(talk_hist.c.hour, ZoneInfo(name), h0, h1)
+    order = [tday, *(talk_hist.c[d] for d in grain_dims), talk_hist.c.sec]
     stmt = (select(*order, func.sum(talk_hist.c.n))
             .where(talk_hist.c.hour >= h0, talk_hist.c.hour < h1).group_by(*order).order_by(*order))
-    n_keys = 1 + len(TALK_DAILY_DIMS)
+    n_keys = 1 + len(grain_dims)
     batch: list[dict[str, Any]] = []
     key: tuple[Any, ...] | None = None
     secs: list[int] = []
@@ -169,8 +175,8 @@ async def _fill(session: AsyncSession, name: str, h0: int, h1: int) -> None:
     def flush() -> None:
         if key is not None:
             blob = np.repeat(np.asarray(secs, dtype="<u4"), np.asarray(ns, dtype=np.int64)).tobytes()
-            batch.append({"zone": name, "day": key[0], **dict(zip(TALK_DAILY_DIMS, key[1:], strict=True)),
-                          "n": int(sum(ns)), "secs": blob})
+            batch.append({"zone": name, "grain": grain, "day": key[0], **dict.fromkeys(DIM_COLUMNS, ""),
+                          **dict(zip(grain_dims, key[1:], strict=True)), "n": int(sum(ns)), "secs": blob})
 
     async for row in await session.stream(stmt):
         k = tuple(row[:n_keys])
@@ -185,6 +191,13 @@ async def _fill(session: AsyncSession, name: str, h0: int, h1: int) -> None:
     flush()
     if batch:
         await session.execute(insert(talk_daily), batch)
+
+
+def talk_grain(columns: Iterable[str]) -> int | None:
+    """The smallest talk grain keyed by every one of ``columns`` (dimension columns), or None."""
+    need = set(columns)
+    fits = [g for g, dims in TALK_GRAINS.items() if need <= set(dims)]
+    return min(fits, key=lambda g: len(TALK_GRAINS[g])) if fits else None
 
 
 # ---- reading -------------------------------------------------------------------------------------------

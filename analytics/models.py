@@ -60,18 +60,24 @@ rollup_daily = Table(
     sqlite_with_rowid=False,
 )
 
-# number kind left out: it would triple the rows (one per kind for each agent and day); talk time by number
-# kind is read from the hourly histogram
-TALK_DAILY_DIMS = ("agent_id", "team", "client_id", "batch_id")
+# Talk seconds are packed at two grains (each a set of dimensions; the other dimensions are ''): by agent,
+# team, client and batch (number kind left out: it would triple the rows, one per kind for each agent and
+# day), and by client and number kind. A report uses the smallest grain holding every dimension it groups or
+# filters by, or the hourly histogram when none does.
+TALK_GRAINS: dict[int, tuple[str, ...]] = {
+    0: ("agent_id", "team", "client_id", "batch_id"),
+    1: ("client_id", "number_kind"),
+}
 talk_daily = Table(
     "call_talk_daily", Base.metadata,
     Column("zone", String(64), primary_key=True),
+    Column("grain", Integer, primary_key=True, comment="which dimensions the row is keyed by (TALK_GRAINS)"),
     Column("day", Integer, primary_key=True, comment="local days since 1970-01-01 in the row's zone"),
-    *(Column(d, String(64), primary_key=True, default="") for d in TALK_DAILY_DIMS),
+    *(Column(d, String(64), primary_key=True, default="") for d in DIM_COLUMNS),
     Column("n", Integer, nullable=False, comment="connected calls with a talk time"),
     Column("secs", LargeBinary, nullable=False,
            comment="their talk seconds (rounded half up), sorted, little-endian uint32, repeated per call"),
-    comment="Talk seconds per local day of a zone, agent, team, client and batch, for exact percentiles "
+    comment="Talk seconds per local day of a zone and the dimensions of a grain, for exact percentiles "
             "without a row per second; kept with call_rollup_daily.",
     sqlite_with_rowid=False,
 )

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, collate, func, select
 
-from analytics.daily import DailyPlan, day_key, picks_off_loop
+from analytics.daily import DailyPlan, day_key, picks_off_loop, talk_grain
 from analytics.fetch import fetch_plain
 from analytics.grouping import group_index, label_columns
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
-from analytics.models import TALK_DAILY_DIMS, talk_daily, talk_hist
+from analytics.models import talk_daily, talk_hist
 from analytics.probe import dialect_of
 from analytics.rollup import raw_talk
 from analytics.sources import DIM_COLUMN, Range, hourly_union, time_keys
@@ -124,9 +124,9 @@ async def talk_percentiles(session: AsyncSession, q: ReportQuery, segments: tupl
                            days: DailyPlan | None = None) -> Percentiles:
     """Exact talk percentiles for every group of ``q`` and for the whole report."""
     dialect = dialect_of(session)
-    if days is not None and all(DIM_COLUMN[d] in TALK_DAILY_DIMS for d in (*q.filters, *q.group_by)
-                                if d not in TIME_DIMENSIONS):
-        return await _from_days(session, q, segments, days)
+    grain = talk_grain(DIM_COLUMN[d] for d in (*q.filters, *q.group_by) if d not in TIME_DIMENSIONS)
+    if days is not None and grain is not None:
+        return await _from_days(session, q, segments, days, grain)
     if dialect == "sqlite":
         return await _merged_in_python(session, q, segments)
     out = Percentiles()
@@ -144,7 +144,7 @@ async def talk_percentiles(session: AsyncSession, q: ReportQuery, segments: tupl
 
 
 async def _from_days(session: AsyncSession, q: ReportQuery, segments: tuple[tuple[int, int], ...],
-                     days: DailyPlan) -> Percentiles:
+                     days: DailyPlan, grain: int) -> Percentiles:
     """The planned days' packed talk seconds plus the rest's histogram rows, merged by numpy (both dialects)."""
     dialect = dialect_of(session)
     d = talk_daily.c
@@ -156,7 +156,7 @@ async def _from_days(session: AsyncSession, q: ReportQuery, segments: tuple[tupl
             keys.append(day_key(dim, d.day))
         else:
             keys.append(d[DIM_COLUMN[dim]])
-    cond = [*days.where(d), *(d[DIM_COLUMN[k]].in_(v) for k, v in q.filters.items())]
+    cond = [*days.where(d), d.grain == grain, *(d[DIM_COLUMN[k]].in_(v) for k, v in q.filters.items())]
     rows = await fetch_plain(session, select(*keys, d.secs).where(*cond))
     hist_rows = await fetch_plain(session, histogram_stmt(dialect, q, segments, days.rest)) if days.rest else []
     n = len(q.group_by)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from analytics import daily
-from analytics.daily import first_hour, local_day, nearest_rank_picks
+from analytics.daily import first_hour, local_day, nearest_rank_picks, talk_grain
 from analytics.grouping import merge, ordering
 from analytics.models import epoch_hour, hour_start, zones
 from analytics.rollup import register_zones
@@ -112,3 +112,9 @@ async def test_instances_registering_the_same_zones_together_agree(adb: Database
         assert sorted((await s.execute(select(zones.c.zone))).scalars()) == ["Europe/Berlin", "UTC"]
     with pytest.raises(ValueError, match="Asia/Kolkata"):
         await register_zones(adb, ["Asia/Kolkata"])
+
+
+def test_talk_grain_is_the_smallest_holding_every_dimension() -> None:
+    assert talk_grain([]) == 1 and talk_grain(["client_id"]) == 1 and talk_grain(["number_kind"]) == 1
+    assert talk_grain(["agent_id", "client_id"]) == 0 and talk_grain(["batch_id"]) == 0
+    assert talk_grain(["batch_id", "number_kind"]) is None  # read from the hourly histogram

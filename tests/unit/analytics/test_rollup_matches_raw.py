@@ -18,7 +18,8 @@ from analytics.rollup import refresh, register_zones
 from analytics.synth import COLUMNS, Plan, generate, load
 from db.engine import Database
 
-GROUPINGS = [("agent", "day"), ("team", "hour"), ("client", "weekday"), ("month", "number_kind"), ("week",), ()]
+GROUPINGS = [("agent", "day"), ("team", "hour"), ("client", "weekday"), ("month", "number_kind"), ("week",), (),
+             ("batch", "number_kind"), ("team", "month")]
 
 
 def nearest_rank(values: list[float], num: int, den: int) -> float | None:
