@@ -3,16 +3,20 @@ dispositions, the contact log and evidence. Validate, call the service, serialis
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from api.keys import CONTAINER
+from api.recordings import feature as recordings_feature
+from api.recordings import requester
 from api.routing import Router, body, json_response, principal, query
 from app.container import Container
 from auth.models import Role
 from cases.dispositions import disposition_json, record_disposition
-from cases.evidence import RecordingSource, contact_json, contacts, evidence, export_zip
+from cases.evidence import contact_json, contacts, evidence
+from cases.export import prepare_export, stream_zip
 from cases.models import AgreedWindow, Case, CaseContact, CaseHold
 from cases.rows import CaseIn
 from cases.schemas import (
@@ -26,8 +30,9 @@ from cases.schemas import (
     WindowIn,
 )
 from cases.service import CaseService
-from core.errors import UpstreamUnavailable
+from recordings.export import ExportRecordings
 
+log = logging.getLogger(__name__)
 router = Router()
 WRITERS = (Role.INTEGRATION, Role.ADMIN)
 HOLDERS = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR)
@@ -248,9 +253,14 @@ async def get_contacts(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/cases/{case_id}/evidence", summary="Evidence of valid collection", tag="cases",
-              roles=EVIDENCE, query=EvidenceQuery, errors=(401, 404, 503))
+              roles=EVIDENCE, query=EvidenceQuery, errors=(401, 403, 404, 409, 503))
 async def get_evidence(request: web.Request) -> web.StreamResponse:
-    """Two valid collections 30+ days apart and since when 3 months passed; ``?format=zip`` exports them."""
+    """Two valid collections 30+ days apart and since when 3 months passed; ``?format=zip`` exports them.
+
+    The zip streams (chunked, bounded memory) once every recording in it is authorised and logged in
+    the recordings access log as a download; refusals and failures before the first byte get the one
+    error shape, a failure after it aborts the response (the archive is then visibly truncated).
+    """
     q = query(request, EvidenceQuery)
     c = request.app[CONTAINER]
     case_id = request.match_info["case_id"]
@@ -259,13 +269,23 @@ async def get_evidence(request: web.Request) -> web.StreamResponse:
         _case, rows = await contacts(s, case_id)
     if q.format == "json":
         return json_response(ev.to_json())
-    source = c.extras.get("recording_source")
-    if source is None:
-        raise UpstreamUnavailable("recordings", "recording storage is not configured")
-    blob = await export_zip(ev, rows, _as_source(source))
-    return web.Response(body=blob, content_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="evidence-{case_id}.zip"'})
-
-
-def _as_source(obj: Any) -> RecordingSource:
-    return obj  # type: ignore[no-any-return]
+    source = None
+    if any(r.recording_id for r in ev.valid_collections):
+        source = ExportRecordings(recordings_feature(request).service, requester(request),
+                                  purpose=f"evidence export of case {case_id}")
+    plan = await prepare_export(ev, rows, source)
+    async with stream_zip(plan, source) as chunks:
+        first = await anext(chunks, b"")  # a failure up to here still gets the JSON error shape
+        resp = web.StreamResponse(headers={
+            "Content-Type": "application/zip", "Cache-Control": "private, no-store",
+            "Content-Disposition": f'attachment; filename="evidence-{case_id}.zip"'})
+        await resp.prepare(request)
+        try:
+            await resp.write(first)
+            async for chunk in chunks:
+                await resp.write(chunk)
+        except ConnectionResetError:
+            log.info("evidence export of case %s: the client went away", case_id)
+            return resp
+        await resp.write_eof()
+    return resp

@@ -22,10 +22,16 @@ QUERY_TOKEN_PATHS = frozenset({"/v1/events"})
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure leaves as {"error": {"code", "message", "details"}}."""
+    """Every failure leaves as {"error": {"code", "message", "details"}}.
+
+    Except once a streamed response has begun: the error is then re-raised, so that aiohttp aborts
+    the connection instead of writing a JSON body into the middle of the stream.
+    """
     try:
         return await handler(request)
     except CallguardError as err:
+        if _already_streaming(request, err):
+            raise
         if isinstance(err, UpstreamUnavailable):
             log.warning("%s %s: %s unavailable: %s", request.method, request.path, err.upstream, err.message)
         return error_response(err)
@@ -42,9 +48,19 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             details={"allowed": sorted(exc.allowed_methods)}), headers={"Allow": ",".join(exc.allowed_methods)})
     except web.HTTPException:
         raise
-    except Exception:  # noqa: BLE001 - the edge turns any bug into a 500 with the one shape
+    except Exception as exc:  # noqa: BLE001 - the edge turns any bug into a 500 with the one shape
+        if _already_streaming(request, exc):
+            raise
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(CallguardError("internal error"))
+
+
+def _already_streaming(request: web.Request, exc: Exception) -> bool:
+    """True (and logged) if part of the response was sent before ``exc``: it can only be aborted."""
+    if request.writer.output_size == 0:
+        return False
+    log.warning("%s %s failed after the response began; aborting it: %r", request.method, request.path, exc)
+    return True
 
 
 @web.middleware

@@ -1,5 +1,5 @@
 """Evidence of valid collection (有效催收): the contact log, whether two valid collections at least 30 days
-apart exist and since when more than three months have passed, and a zip export with a SHA-256 manifest.
+apart exist and since when more than three months have passed (the zip export is ``cases.export``).
 
 A *valid collection* is a contact-log row of the case that: reached one of the debtor's own numbers
 (mobile, home, work), was answered, was a conversation with the debtor (disposition right_party_contact,
@@ -9,15 +9,9 @@ a stored recording (id and SHA-256 on the row).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import io
-import json
-import zipfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,14 +22,6 @@ from cases.service import get_case
 DEBTOR_OUTCOMES = ("right_party_contact", "promise_to_pay", "refuses", "dispute")
 MIN_GAP = timedelta(days=30)
 TALK_THRESHOLD_S = 30.0
-
-
-class RecordingSource(Protocol):
-    """Where recording bytes come from (implemented by the recordings feature)."""
-
-    def open(self, recording_id: str) -> AsyncIterator[bytes]:
-        """The recording's bytes in chunks (an async generator)."""
-        ...
 
 
 def add_months(at: datetime, months: int) -> datetime:
@@ -113,37 +99,3 @@ async def evidence(session: AsyncSession, case_id: str, *, now: datetime,
     second = next((r for r in valid if first is not None and r.at >= first.at + MIN_GAP), None)
     after = add_months(second.at, 3) if second is not None else None
     return Evidence(case.id, case.status, valid, first, second, after, now)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-async def export_zip(ev: Evidence, all_contacts: list[ContactLog], source: RecordingSource) -> bytes:
-    """A zip with the recordings of the valid collections, the contact log and a manifest of SHA-256s."""
-    files: list[tuple[str, bytes]] = []
-    manifest: list[dict[str, Any]] = []
-    for row in ev.valid_collections:
-        assert row.recording_id is not None
-        chunks = [chunk async for chunk in source.open(row.recording_id)]
-        data = b"".join(chunks)
-        digest = await asyncio.to_thread(_sha256, data)
-        name = f"recordings/{row.call_id}-{row.recording_id}"
-        files.append((name, data))
-        manifest.append({"file": name, "sha256": digest, "bytes": len(data), "call_id": row.call_id,
-                         "contact_log_sha256": row.recording_sha256,
-                         "matches_contact_log": digest == row.recording_sha256})
-    for name, doc in (("evidence.json", ev.to_json()), ("contacts.json", [contact_json(r) for r in all_contacts])):
-        data = json.dumps(doc, ensure_ascii=False, indent=2, default=str).encode("utf-8")
-        files.append((name, data))
-        manifest.append({"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
-
-    def build() -> bytes:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in files:
-                zf.writestr(name, data)
-            zf.writestr("manifest.json", json.dumps({"case_id": ev.case_id, "files": manifest}, indent=2))
-        return buf.getvalue()
-
-    return await asyncio.to_thread(build)

@@ -6,7 +6,8 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 
-from cases.evidence import add_months, contacts, evidence, export_zip
+from cases.evidence import add_months, contacts, evidence
+from cases.export import prepare_export, stream_zip
 from cases.models import ContactLog
 from cases.service import CaseService
 from core.clock import FakeClock
@@ -19,6 +20,13 @@ AUDIO = {"r1": b"RIFF-one" * 1000, "r2": b"RIFF-two" * 500, "r3": b"RIFF-three"}
 
 class FakeRecordings:
     """Stands in for the recordings feature."""
+
+    def __init__(self):
+        self.prepared = []
+
+    async def prepare(self, recording_ids):
+        self.prepared = list(recording_ids)
+        return {rid: len(AUDIO[rid]) for rid in recording_ids}
 
     async def open(self, recording_id):
         data = AUDIO[recording_id]
@@ -67,13 +75,19 @@ async def test_two_valid_collections_30_days_apart_and_three_months(database):
     assert late.to_json()["since"] == doc["three_months_after_second"]
     assert len(log) == 6
 
-    blob = await export_zip(early, log, FakeRecordings())
+    source = FakeRecordings()
+    plan = await prepare_export(early, log, source)
+    assert source.prepared == ["r1", "r3", "r2"]
+    async with stream_zip(plan, source) as chunks:
+        blob = b"".join([c async for c in chunks])
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         for entry in manifest["files"]:
             assert hashlib.sha256(zf.read(entry["file"])).hexdigest() == entry["sha256"]
     recs = [e for e in manifest["files"] if e["file"].startswith("recordings/")]
     assert len(recs) == 3 and all(e["matches_contact_log"] for e in recs)
+    assert [e["file"] for e in manifest["files"]] == [
+        "recordings/c1-r1", "recordings/c2-r3", "recordings/c6-r2", "evidence.json", "contacts.json"]
 
 
 async def test_no_pair_when_valid_collections_are_too_close(database):
