@@ -27,6 +27,7 @@ from recordings.schemas import (
     RecordingList,
     RecordingOut,
     RecordingQuery,
+    RetryIn,
     ReviewIn,
     ReviewList,
     ReviewOut,
@@ -213,6 +214,19 @@ async def resume(request: web.Request) -> web.StreamResponse:
     row = await feature(request).service.resume(requester(request), request.match_info["recording_id"])
     return json_response({"id": row.id, "paused_at": row.paused_at.isoformat(),
                           "resumed_at": row.resumed_at.isoformat() if row.resumed_at else None})
+
+
+@router.route("POST", "/v1/recordings/{recording_id}/retry", summary="Retry a failed ingest", tag=TAG,
+              body=RetryIn, response=RecordingOut, errors=(401, 403, 404, 409, 422, 503))
+async def retry(request: web.Request) -> web.StreamResponse:
+    """Supervisors and admins: a ``failed`` recording goes back to ``pending`` with its attempts reset and
+    the next attempt due now, and the spool is scanned at once. Fix the cause first (the spool files a
+    failed ingest keeps are what is retried). Who asked and the required ``reason`` go to the access log
+    (action ``retry``). 409 ``recording-not-failed`` for any other state; nothing changes on an error.
+    ``GET /v1/recordings?state=failed`` lists the candidates with their ``last_error``."""
+    req = await body(request, RetryIn)
+    rec = await feature(request).service.retry(requester(request), request.match_info["recording_id"], req.reason)
+    return json_response(recording_out(rec))
 
 
 @router.route("POST", "/v1/qa/samples", summary="Stratified QA sample", tag="qa", roles=OVERSEERS,

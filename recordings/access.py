@@ -13,7 +13,7 @@ from auth.service import Principal
 from core.pagination import where_equal
 from recordings.models import Recording, RecordingAccess
 
-Action = Literal["metadata", "audio", "download", "list", "legal_hold", "delete", "review", "pause"]
+Action = Literal["metadata", "audio", "download", "list", "legal_hold", "delete", "review", "pause", "retry"]
 Result = Literal["granted", "denied", "not_found"]
 
 LISTENERS = frozenset({Role.QA, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
@@ -21,6 +21,9 @@ LISTENERS = frozenset({Role.QA, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 METADATA_READERS = LISTENERS | {Role.INTEGRATION}
 HOLDERS = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 REVIEWERS = LISTENERS
+# re-running a failed ingest is floor operations (supervisors) and platform operations (admins); it gives
+# no access to the audio, and QA, managers and the case system have no reason to drive the ingest
+RETRIERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
 def may_access(principal: Principal, rec: Recording, action: Action, *, agents_may_listen_own: bool) -> bool:
@@ -36,6 +39,8 @@ def may_access(principal: Principal, rec: Recording, action: Action, *, agents_m
         return principal.role in HOLDERS
     if action == "delete":
         return principal.role == Role.ADMIN
+    if action == "retry":
+        return principal.role in RETRIERS
     return principal.role in METADATA_READERS
 
 

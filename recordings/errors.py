@@ -5,8 +5,8 @@ from __future__ import annotations
 from core.errors import CallguardError, Conflict, Forbidden, NotFound, UpstreamUnavailable
 from recordings.storage.errors import RetentionActive
 
-__all__ = ["InvalidTransition", "NoSuchRecording", "NotStored", "PauseNotAllowed", "ProbeUnavailable",
-           "RecordingAccessDenied", "RetentionActive"]
+__all__ = ["InvalidTransition", "NoSuchRecording", "NotFailed", "NotStored", "PauseNotAllowed",
+           "ProbeUnavailable", "RecordingAccessDenied", "RetentionActive"]
 
 
 class NoSuchRecording(NotFound):
@@ -25,6 +25,12 @@ class NotStored(Conflict):
     """The recording has no stored audio (still pending, empty, failed or purged)."""
 
     code = "recording-not-stored"
+
+
+class NotFailed(Conflict):
+    """An operator retry of a recording whose ingest has not ended in ``failed``."""
+
+    code = "recording-not-failed"
 
 
 class InvalidTransition(Conflict):

@@ -103,7 +103,7 @@ class RecordingsFeature:
         self._stack.push_async_callback(asyncio.to_thread, executor.shutdown, True)
         mute = MixMonitorMute(self.pbx) if self.pbx is not None else None
         self.service = RecordingService(db=self.db, events=self.events, clock=self.clock, settings=rs,
-                                        store=store, mute=mute)
+                                        store=store, mute=mute, wake=self.wake)
         self.ingest = Ingestor(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
                                executor=executor, instance=self.instance, fault=self._fault)
         self.retention = Retention(db=self.db, events=self.events, clock=self.clock, store=store,

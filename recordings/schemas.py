@@ -246,6 +246,14 @@ class PauseIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
+class RetryIn(BaseModel):
+    """Why a failed recording is retried (kept in the access log with who asked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class ProbeOut(BaseModel):
     """A recording-probe result."""
 

@@ -1,9 +1,10 @@
-"""Recording use cases: the row's lifecycle from the call, reads with access checks, pause/resume."""
+"""Recording use cases: the row's lifecycle from the call, reads with access checks, pause/resume,
+the operator retry of a failed ingest."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from db.engine import Database
 from dialer.models import Call
 from recordings import events as ev
 from recordings.access import Action, Result, log_access, may_access
-from recordings.errors import NoSuchRecording, NotStored, PauseNotAllowed, RecordingAccessDenied
+from recordings.errors import NoSuchRecording, NotFailed, NotStored, PauseNotAllowed, RecordingAccessDenied
 from recordings.models import Recording, RecordingPause
 from recordings.ranges import parse_range
 from recordings.states import RecordingState, advance
@@ -85,9 +86,10 @@ class RecordingService:
     """Reads (with the access rule and the access log), audio streams, pause/resume."""
 
     def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
-                 store: RecordingStore, mute: Any | None = None) -> None:
+                 store: RecordingStore, mute: Any | None = None, wake: Callable[[], None] | None = None) -> None:
         self.db, self.events, self.clock, self.settings, self.store = db, events, clock, settings, store
         self.mute = mute  # recordings.runtime.MixMonitorMute or None
+        self.wake = wake  # scans the spool now (RecordingsFeature.wake)
 
     async def on_call_state(self, session: AsyncSession, call: Call) -> Recording | None:
         """The dialer's hook (see ``on_call_state``), bound to this feature's clock and event log."""
@@ -99,22 +101,7 @@ class RecordingService:
         """The recording if ``who`` may do ``action`` on it; logs granted/denied/not_found either way."""
         async with self.db.begin() as s:
             rec = await s.get(Recording, recording_id)
-            now = self.clock.now()
-            if rec is None:
-                log_access(s, who.principal, at=now, remote=who.remote, recording_id=recording_id[:64],
-                           action=action, result="not_found")
-                outcome: Exception | None = NoSuchRecording(f"no recording {recording_id}",
-                                                            details={"recording_id": recording_id})
-            elif not may_access(who.principal, rec, action,
-                                agents_may_listen_own=self.settings.agents_may_listen_own):
-                log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
-                           result="denied", detail=detail)
-                outcome = RecordingAccessDenied("you may not access this recording",
-                                                details={"recording_id": recording_id, "action": action})
-            else:
-                log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
-                           result="granted", detail=detail)
-                outcome = None
+            outcome = self._check(s, who, recording_id, rec, action, detail=detail, log_granted=True)
         if outcome is not None:
             raise outcome
         assert rec is not None
@@ -156,6 +143,24 @@ class RecordingService:
                                         details={"recording_ids": denied, "action": action})
         return [found[rid] for rid in wanted]
 
+    def _check(self, s: AsyncSession, who: Requester, recording_id: str, rec: Recording | None, action: Action,
+               *, detail: str | None, log_granted: bool) -> Exception | None:
+        """The refusal (404/403) of ``action`` on ``rec``, or None; logs it in ``s`` (and a grant if asked)."""
+        now = self.clock.now()
+        if rec is None:
+            log_access(s, who.principal, at=now, remote=who.remote, recording_id=recording_id[:64],
+                       action=action, result="not_found")
+            return NoSuchRecording(f"no recording {recording_id}", details={"recording_id": recording_id})
+        if not may_access(who.principal, rec, action, agents_may_listen_own=self.settings.agents_may_listen_own):
+            log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
+                       result="denied", detail=detail)
+            return RecordingAccessDenied("you may not access this recording",
+                                         details={"recording_id": recording_id, "action": action})
+        if log_granted:
+            log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
+                       result="granted", detail=detail)
+        return None
+
     async def get(self, who: Requester, recording_id: str) -> Recording:
         """Metadata of one recording (logged)."""
         return await self.authorize(who, recording_id, "metadata")
@@ -174,6 +179,45 @@ class RecordingService:
         start, end = wanted if wanted is not None else (0, None)
         rng = await self.store.open_range(rec.key, start, end, version_id=rec.version_id)
         return rec, rng, wanted is not None
+
+    # -- operator retry of a failed ingest -------------------------------------------------------
+    async def retry(self, who: Requester, recording_id: str, reason: str) -> Recording:
+        """Move a ``failed`` recording back to ``pending``: attempts reset, next attempt due now, ingest woken.
+
+        One transaction: the row change, the access-log entry (action ``retry``, ``reason`` as detail) and
+        the ``recording.retried`` event commit together. Refusals are logged like every access (404
+        ``not_found``, 403 ``denied``); a recording that is not ``failed`` is 409 ``recording-not-failed``
+        and leaves no trace. The spool files a failed ingest keeps are what the next scan picks up.
+        """
+        async with self.db.begin() as s:
+            rec = (await s.execute(self.db.for_update(select(Recording).where(Recording.id == recording_id)))
+                   ).scalar()
+            refused = self._check(s, who, recording_id, rec, "retry", detail=reason, log_granted=False)
+            if refused is None:
+                assert rec is not None
+                self._reopen(s, who, rec, reason)
+                await self.events.record(s, ev.recording_event(
+                    ev.RECORDING_RETRIED, rec, rec.updated_at, by=who.principal.user_id, reason=reason[:200]))
+        if refused is not None:
+            raise refused
+        assert rec is not None
+        self.events.committed()
+        log.info("recording %s of call %s retried by %s: %s", rec.id, rec.call_id, who.principal.user_id, reason)
+        if self.wake is not None:
+            self.wake()
+        return rec
+
+    def _reopen(self, s: AsyncSession, who: Requester, rec: Recording, reason: str) -> None:
+        """The retry's row change and its access-log entry; ``NotFailed`` (rolling back) unless ``failed``."""
+        if rec.state != RecordingState.FAILED:
+            raise NotFailed(f"recording {rec.id} is {rec.state}, not failed: nothing to retry",
+                            details={"recording_id": rec.id, "state": rec.state})
+        now = self.clock.now()
+        rec.state = advance(rec.state, RecordingState.PENDING).value
+        rec.attempts, rec.next_attempt_at, rec.updated_at = 0, now, now
+        rec.lease_owner = rec.lease_until = None  # last_error stays until the next attempt replaces it
+        log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action="retry",
+                   result="granted", detail=reason)
 
     # -- pause / resume (PCI DSS: only if the client's policy allows; every interval logged) ------
     async def pause(self, who: Requester, recording_id: str, reason: str) -> RecordingPause:

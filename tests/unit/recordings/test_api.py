@@ -214,8 +214,67 @@ async def test_openapi_documents_recordings(api: Api) -> None:
     spec = await (await api.client.get("/v1/openapi.json")).json()
     validate(spec)
     assert "/v1/recordings/{recording_id}/audio" in spec["paths"] and "/v1/qa/samples" in spec["paths"]
+    retry = spec["paths"]["/v1/recordings/{recording_id}/retry"]["post"]
+    assert retry["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/RetryIn")
+    assert {"404", "409", "422"} <= set(retry["responses"])
 
 
+async def test_failed_recording_is_listed_retried_after_the_fix_and_stored(api: Api) -> None:
+    call = await api.rig.add_call()
+    api.rig.write_legs(call.id)
+    (api.rig.spool / f"{call.id}-rx.wav").write_bytes(b"ffmpeg cannot decode this")
+    assert await api.feature.ingest.ingest(call.id) == "failed"
+    r = await api.client.get("/v1/recordings", params={"state": "failed"}, headers=api.auth("sam"))
+    [failed] = (await r.json())["items"]
+    assert failed["call_id"] == call.id and "invalid recording" in failed["last_error"]
+    url = f"/v1/recordings/{failed['id']}/retry"
+    for user in ("alice", "quinn", "hook"):  # agents, QA and the case system may not drive the ingest
+        r = await api.client.post(url, json={"reason": "fixed the file"}, headers=api.auth(user))
+        assert r.status == 403 and (await r.json())["error"]["code"] == "recording-access-denied"
+    for bad in ({}, {"reason": ""}, {"reason": "ok", "extra": 1}, {"reason": "x" * 501}):
+        r = await api.client.post(url, json=bad, headers=api.auth("sam"))
+        assert r.status == 422 and (await r.json())["error"]["code"] == "validation-failed"
+    r = await api.client.post("/v1/recordings/nope/retry", json={"reason": "typo"}, headers=api.auth("sam"))
+    assert r.status == 404 and (await r.json())["error"]["code"] == "no-such-recording"
+    r = await api.client.get(f"/v1/recordings/{failed['id']}", headers=api.auth("sam"))
+    assert await r.json() == failed  # nothing changed by the refusals
+
+    api.rig.write_legs(call.id)  # the cause is fixed: a decodable leg in the spool again
+    api.rig.clock.advance(seconds=7)
+    assert not api.feature._wake.is_set()
+    r = await api.client.post(url, json={"reason": "re-exported the leg from the PBX"}, headers=api.auth("sam"))
+    assert r.status == 200
+    body = await r.json()
+    assert (body["state"], body["attempts"]) == ("pending", 0)
+    async with api.rig.db.read() as s:
+        from recordings.models import Recording
+
+        row = await s.get(Recording, failed["id"])
+        assert row is not None and row.next_attempt_at == api.rig.clock.now() and row.lease_owner is None
+    assert api.feature._wake.is_set()  # the ingest loop scans at once
+    [event] = await api.rig.events("recording.retried")
+    assert event.payload["by"] == "sam" and event.payload["reason"] == "re-exported the leg from the PBX"
+
+    r = await api.client.post(url, json={"reason": "again"}, headers=api.auth("ada"))
+    err = (await r.json())["error"]
+    assert r.status == 409 and err["code"] == "recording-not-failed"
+    assert err["details"] == {"recording_id": failed["id"], "state": "pending"}
+    assert await api.feature.ingest.scan_once() == 1
+    r = await api.client.get(f"/v1/recordings/{failed['id']}", headers=api.auth("sam"))
+    stored = await r.json()
+    assert stored["state"] == "stored" and stored["last_error"] is None and stored["audio_url"]
+    r = await api.client.post(url, json={"reason": "once more"}, headers=api.auth("ada"))
+    assert r.status == 409 and (await r.json())["error"]["details"]["state"] == "stored"
+    retries = [(e["user_id"], e["result"], e["recording_id"], e["detail"]) for e in await api.log()
+               if e["action"] == "retry"]
+    assert retries == [  # newest first; the 409s and 422s left no entry
+        ("sam", "granted", failed["id"], "re-exported the leg from the PBX"),
+        ("sam", "not_found", "nope", None),
+        ("hook", "denied", failed["id"], "fixed the file"),
+        ("quinn", "denied", failed["id"], "fixed the file"),
+        ("alice", "denied", failed["id"], "fixed the file"),
+    ]
+    assert len(await api.rig.events("recording.retried")) == 1
 
 
 async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None:

@@ -252,3 +252,41 @@ async def test_unexpected_error_is_a_counted_retry_not_a_crash(rig: Rig) -> None
         rig.clock.advance(seconds=5)
         assert await f.ingest.ingest(call.id) == "failed"  # max_attempts reached; files kept
     assert len(rig.spool_names()) == 4
+
+
+async def test_retry_of_a_recording_failed_after_max_attempts_then_stored(rig: Rig) -> None:
+    from auth.models import Role
+    from auth.service import Principal
+    from recordings.errors import IngestFault, NotFailed
+    from recordings.service import Requester
+
+    call = await rig.add_call()
+    rig.write_legs(call.id)
+    broken = True
+
+    async def storage_bug(at: str) -> None:
+        if at == "put" and broken:
+            raise IngestFault("bug")
+
+    sam = Requester(Principal("sam", Role.SUPERVISOR))
+    async with rig.feature(fault=storage_bug, max_attempts=2) as f:
+        assert await f.ingest.ingest(call.id) == "pending"
+        rig.clock.advance(seconds=5)
+        assert await f.ingest.ingest(call.id) == "failed"
+        assert await f.ingest.scan_once() == 0  # failed: never picked up again by itself
+        rec = await _row(rig, call.id)
+        assert rec.attempts == 2
+        broken = False  # the cause is fixed
+        # two operators at once: exactly one retry happens, the other is told it is no longer failed
+        results = await asyncio.gather(f.service.retry(sam, rec.id, "storage bug fixed"),
+                                       f.service.retry(sam, rec.id, "storage bug fixed"), return_exceptions=True)
+        assert sorted(type(r).__name__ for r in results) == ["NotFailed", "Recording"]
+        rec = await _row(rig, call.id)
+        assert (rec.state, rec.attempts, rec.next_attempt_at) == ("pending", 0, rig.clock.now())
+        assert await f.ingest.scan_once() == 1
+        with pytest.raises(NotFailed):
+            await f.service.retry(sam, rec.id, "stored already")
+    rec = await _row(rig, call.id)
+    assert rec.state == "stored" and rec.attempts == 0 and rec.last_error is None
+    assert rig.spool_names() == set()
+    assert len(await rig.events("recording.retried")) == 1 and len(await rig.events("recording.stored")) == 1
