@@ -27,6 +27,18 @@ class StoredObject:
     content_type: str = "application/octet-stream"
 
 
+@dataclass(frozen=True, slots=True)
+class KeyPage:
+    """One page of a store's key listing.
+
+    ``cursor`` is where the next page starts, opaque to the caller (an S3 continuation token, the
+    local store's last key) and safe to persist between runs; ``None`` once the listing is complete.
+    """
+
+    keys: tuple[str, ...]
+    cursor: str | None
+
+
 class ByteRange:
     """An open byte range of an object: sizes for the HTTP headers, then chunks.
 
@@ -116,4 +128,17 @@ class RecordingStore(Protocol):
 
     async def health(self) -> dict[str, Any]:
         """A JSON-able health summary; never raises (``{"status": "ok"|"down"|"degraded", ...}``)."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the objects live (``file:///root``, ``s3://bucket/prefix``): names a scan position."""
+        ...
+
+    async def list_keys(self, *, cursor: str | None = None, limit: int = 1000) -> KeyPage:
+        """Up to ``limit`` keys from ``cursor`` on (the start when None), in the backend's listing order.
+
+        Every key present for the whole listing is returned exactly once across the pages; internal
+        files of the backend are not keys. Never loads more than one page.
+        """
         ...

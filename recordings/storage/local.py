@@ -20,12 +20,12 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from recordings.storage.base import CHUNK_SIZE, ByteRange, StoredObject, resolve_range
+from recordings.storage.base import CHUNK_SIZE, ByteRange, KeyPage, StoredObject, resolve_range
 from recordings.storage.errors import (
     IntegrityFailed,
     InvalidKey,
@@ -68,6 +68,11 @@ class LocalStore:
     def __init__(self, root: Path, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self.root = Path(root).resolve()
         self._clock = clock
+
+    @property
+    def location(self) -> str:
+        """``file://`` + the resolved root."""
+        return self.root.as_uri()
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -244,6 +249,22 @@ class LocalStore:
         """Writable root and free space."""
         return await asyncio.to_thread(self._health_sync)
 
+    async def list_keys(self, *, cursor: str | None = None, limit: int = 1000) -> KeyPage:
+        """Regular files under the root (not ``.meta``/``.tmp`` or other dot names) in path-component
+        order; the cursor is the last key returned. Resuming reads only the directories on the
+        cursor's path and what follows it, never the whole tree."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        return await self._run(self._list_sync, cursor, limit)
+
+    def _list_sync(self, cursor: str | None, limit: int) -> KeyPage:
+        keys: list[str] = []
+        for key in _walk(self.root, (), tuple(cursor.split("/")) if cursor else ()):
+            if len(keys) == limit:  # one more exists: the page is full and not the last
+                return KeyPage(tuple(keys), keys[-1])
+            keys.append(key)
+        return KeyPage(tuple(keys), None)
+
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking file IO in a thread; an OS-level failure means the storage is unusable."""
         try:
@@ -259,6 +280,30 @@ class LocalStore:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def _walk(directory: Path, parts: tuple[str, ...], after: tuple[str, ...]) -> Iterator[str]:
+    """Keys under ``directory`` in component order, strictly after the key whose components are ``after``.
+
+    Component order (``a/z`` before ``a-b``, because directory ``a`` sorts before ``a-b``) lets a listing
+    resume by descending only along ``after``: entries before its component at this depth are skipped,
+    the equal directory is entered with the same bound, later entries are listed whole.
+    """
+    depth = len(parts)
+    bound = after[depth] if depth < len(after) else None
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if bound is not None and entry.name < bound:
+            continue
+        here = (*parts, entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), here, after if entry.name == bound else ())
+        elif entry.is_file(follow_symlinks=False) and entry.name != bound:
+            yield "/".join(here)
 
 
 def _hash_file(path: Path) -> str:

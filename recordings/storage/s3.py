@@ -32,7 +32,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from core.errors import CallguardError
-from recordings.storage.base import CHUNK_SIZE, ByteRange, StoredObject
+from recordings.storage.base import CHUNK_SIZE, ByteRange, KeyPage, StoredObject
 from recordings.storage.errors import (
     IntegrityFailed,
     ObjectNotFound,
@@ -109,6 +109,11 @@ class S3Store:
 
     def __repr__(self) -> str:
         return f"S3Store(bucket={self.bucket!r}, endpoint={self._client_args['endpoint_url']!r})"
+
+    @property
+    def location(self) -> str:
+        """``s3://bucket/prefix`` (not the endpoint: instances may reach one bucket by different names)."""
+        return f"s3://{self.bucket}/{self.prefix}"
 
     async def __aenter__(self) -> S3Store:
         self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="s3-store")
@@ -294,6 +299,28 @@ class S3Store:
                                            "legal_hold": obj.legal_hold})
         await self._call(self._client.delete_object, Bucket=self.bucket, Key=self._key(key),
                          **self._version_args(obj.version_id))
+
+    async def list_keys(self, *, cursor: str | None = None, limit: int = 1000) -> KeyPage:
+        """One ListObjectsV2 page under the prefix (current versions only); the cursor is the
+        continuation token. Not ``StartAfter`` with the last key: SeaweedFS cuts pages in its directory
+        order but returns each page sorted, so the last key of a page is not where the next one starts
+        (measured: keys repeated); only its token walks every key exactly once."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        args: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": min(limit, 1000)}
+        if self.prefix:
+            args["Prefix"] = self.prefix
+        if cursor:
+            args["ContinuationToken"] = cursor
+        r = await self._call(self._client.list_objects_v2, **args)
+        keys = tuple(str(o["Key"])[len(self.prefix):] for o in r.get("Contents", ()))
+        if not r.get("IsTruncated"):
+            return KeyPage(keys, None)
+        token = r.get("NextContinuationToken")
+        if not token:
+            raise StorageRefused("a truncated listing without a continuation token",
+                                 details={"bucket": self.bucket, "operation": "ListObjectsV2"})
+        return KeyPage(keys, str(token))
 
     async def ensure_bucket(self) -> None:
         """Create the bucket with Object Lock if missing; refuse a bucket without Object Lock."""

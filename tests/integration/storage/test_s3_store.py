@@ -118,3 +118,42 @@ async def test_ensure_bucket_refuses_a_bucket_without_object_lock(weed: SeaweedS
 async def test_health(store: S3Store) -> None:
     h = await store.health()
     assert h["status"] == "ok" and h["object_lock"] is True and h["bucket"] == store.bucket
+
+
+async def _walk(store: S3Store, limit: int, cursor: str | None = None) -> list[list[str]]:
+    pages = []
+    while True:
+        page = await store.list_keys(cursor=cursor, limit=limit)
+        pages.append(list(page.keys))
+        if page.cursor is None:
+            return pages
+        cursor = page.cursor
+
+
+async def test_list_keys_walks_every_key_once_with_continuation_tokens(weed: SeaweedS3, raw: Any,
+                                                                        tmp_path: Path) -> None:
+    bucket = f"list-{uuid.uuid4().hex[:12]}"
+    # names where byte order and directory order disagree ('a-c' < 'a/b' < 'a/bz'): SeaweedFS cuts pages
+    # in directory order, so resuming after a page's last key would repeat or skip keys
+    ours = ["a/b", "a-c", "a.d", "a/a/z", "b", "recordings/2026/05/04/x.ogg", "recordings/2026/05/04.txt",
+            "recordings/2026/05/04-1/y.ogg"]
+    async with make_store(weed, bucket) as s, make_store(weed, bucket, prefix="tenant-a") as scoped:
+        await s.ensure_bucket()
+        path, sha = src(tmp_path, 2000)
+        for key in ours:
+            await s.put(key, path, sha256=sha, content_type="audio/ogg", retain_until=until(1))
+        raw.put_object(Bucket=bucket, Key="stray file.wav", Body=b"dropped by hand")
+        await scoped.put("2026/t.ogg", path, sha256=sha, content_type="audio/ogg", retain_until=until(1))
+        everything = {*ours, "stray file.wav", "tenant-a/2026/t.ogg"}
+        for limit in (1, 2, 3, 4, 1000):
+            pages = await _walk(s, limit)
+            flat = [k for p in pages for k in p]
+            assert len(flat) == len(everything) and set(flat) == everything, limit
+            assert all(len(p) == limit for p in pages[:-1])
+        assert await _walk(scoped, 1000) == [["2026/t.ogg"]]  # only under its prefix, prefix stripped
+        assert (s.location, scoped.location) == (f"s3://{bucket}/", f"s3://{bucket}/tenant-a/")
+        first = await s.list_keys(limit=3)
+        assert first.cursor is not None
+    async with make_store(weed, bucket) as again:  # another instance (or a restart) resumes from the token
+        rest = [k for p in await _walk(again, 3, first.cursor) for k in p]
+    assert sorted([*first.keys, *rest]) == sorted(everything)

@@ -10,6 +10,7 @@ import pytest
 from recordings.storage import (
     IntegrityFailed,
     InvalidKey,
+    KeyPage,
     ObjectNotFound,
     RangeNotSatisfiable,
     RecordingStore,
@@ -165,3 +166,49 @@ async def test_delete_only_after_retention_and_without_hold(store: LocalStore, t
 async def test_health(store: LocalStore) -> None:
     h = await store.health()
     assert h["status"] == "ok" and h["backend"] == "local" and h["free_bytes"] > 0
+
+
+async def _all_pages(store: LocalStore, limit: int, cursor: str | None = None) -> list[list[str]]:
+    pages = []
+    while True:
+        page = await store.list_keys(cursor=cursor, limit=limit)
+        pages.append(list(page.keys))
+        if page.cursor is None:
+            return pages
+        assert page.cursor == page.keys[-1]
+        cursor = page.cursor
+
+
+async def test_list_keys_pages_in_component_order_resumably(store: LocalStore, tmp_path: Path) -> None:
+    keys = ["a-c.ogg", "a/b.ogg", "a/a/z.ogg", "a.d", "b", "recordings/2026/05/04/x.ogg", "recordings/2026/05/04.txt",
+            "recordings/2026/05/04-1/y.ogg", "stray file.wav"]
+    for key in keys:
+        (store.root / key).parent.mkdir(parents=True, exist_ok=True)
+        (store.root / key).write_bytes(b"x")
+    src, sha = src_file(tmp_path, b"stored")
+    await store.put("recordings/2026/05/04/w.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
+    (store.root / "recordings/.hidden").write_bytes(b"internal")
+    (store.root / "link").symlink_to(tmp_path)  # never followed out of the root
+    expected = ["a/a/z.ogg", "a/b.ogg", "a-c.ogg", "a.d", "b", "recordings/2026/05/04/w.ogg",
+                "recordings/2026/05/04/x.ogg", "recordings/2026/05/04-1/y.ogg", "recordings/2026/05/04.txt",
+                "stray file.wav"]  # .meta, .tmp and dot names are the store's own
+    assert await _all_pages(store, 1000) == [expected]
+    for limit in (1, 2, 3, 9, 10):
+        pages = await _all_pages(store, limit)
+        assert [k for p in pages for k in p] == expected
+        assert all(len(p) == limit for p in pages[:-1])
+    # a cursor stays valid when its key is gone, and keys added before it wait for the next pass
+    (store.root / "a/b.ogg").unlink()
+    (store.root / "a/0.ogg").write_bytes(b"late")
+    assert await _all_pages(store, 2, cursor="a/b.ogg") == [expected[2:4], expected[4:6], expected[6:8],
+                                                            expected[8:]]
+
+
+async def test_list_keys_of_an_empty_or_missing_root(tmp_path: Path) -> None:
+    async with LocalStore(tmp_path / "never-created") as store:
+        (store.root / ".tmp").rmdir()
+        store.root.rmdir()
+        assert await store.list_keys() == KeyPage((), None)
+        assert store.location == (tmp_path / "never-created").resolve().as_uri()
+    with pytest.raises(ValueError):
+        await LocalStore(tmp_path).list_keys(limit=0)
