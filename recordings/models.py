@@ -1,5 +1,5 @@
 """Recording tables: the recording row (from the moment recording starts), paused intervals,
-reviews, the access log, completeness gaps and probe results."""
+reviews, the access log, completeness gaps, the store scan's position and probe results."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class Recording(Base):
         Index("ix_recordings_client_started", "client_id", "started_at"),
         Index("ix_recordings_started", "started_at"),
         Index("ix_recordings_retain", "state", "retain_until"),
+        Index("ix_recordings_key", "key"),  # the store scan asks which listed keys have a row
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -106,18 +107,40 @@ class RecordingAccess(Base):
 
 
 class RecordingGap(Base):
-    """A completeness finding: an answered call without a stored recording, or a file without a call."""
+    """A completeness finding: an answered call without a stored recording, a file without a call, or an
+    object in the store without a recording row."""
 
     __tablename__ = "recording_gaps"
     __table_args__ = (UniqueConstraint("kind", "ref", name="uq_recording_gaps_kind_ref"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))  # missing | orphan
-    ref: Mapped[str] = mapped_column(String(64))  # call id / spool id
+    kind: Mapped[str] = mapped_column(String(16))  # missing | orphan | store-orphan
+    ref: Mapped[str] = mapped_column(String(1024))  # call id / spool id / store key (S3: <= 1024 bytes)
     location: Mapped[str] = mapped_column(String(8))  # db | spool | store
     detail: Mapped[str] = mapped_column(Text, default="")
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+
+
+class RecordingStoreScan(Base):
+    """How far the scan of one store for objects without a recording row has got (one row per location).
+
+    ``cursor`` is the store's opaque position (the S3 continuation token), ``None`` at the start of a
+    pass; ``seq`` grows with every page, so two instances that read the same position cannot both
+    advance it (the second one's compare-and-set finds ``seq`` moved and its page is dropped).
+    """
+
+    __tablename__ = "recording_store_scans"
+
+    location: Mapped[str] = mapped_column(String(255), primary_key=True)  # RecordingStore.location
+    cursor: Mapped[str | None] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
+    passes: Mapped[int] = mapped_column(default=0)  # complete passes over the store
+    pass_started_at: Mapped[datetime | None]
+    pass_keys: Mapped[int] = mapped_column(BigId, default=0)  # keys examined so far in this pass
+    last_pass_finished_at: Mapped[datetime | None]
+    last_pass_keys: Mapped[int | None] = mapped_column(BigId)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProbeResult(Base):
