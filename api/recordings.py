@@ -66,9 +66,10 @@ def requester(request: web.Request) -> Requester:
 @router.route("GET", "/v1/recordings/gaps", summary="Completeness gaps", tag=TAG, roles=OVERSEERS,
               query=GapQuery, response=GapList, errors=(401, 403))
 async def list_gaps(request: web.Request) -> web.StreamResponse:
-    """Answered calls without a stored recording after ``missing_after_s``, and files without a call."""
+    """Answered calls without a stored recording after ``missing_after_s``, files without a call, and
+    objects in the store without a recording row (``store-orphan``, found by a resumable scan)."""
     q = query(request, GapQuery)
-    gaps = await feature(request).reconciler.gaps(open_only=not q.include_resolved)
+    gaps = await feature(request).reconciler.gaps(open_only=not q.include_resolved, kind=q.kind)
     return json_response(GapList(items=[gap_out(g) for g in gaps]))
 
 

@@ -89,6 +89,10 @@ class RecordingSettings(BaseModel):
     retention_floor_days: int = Field(730, ge=1)
     reconcile_interval_s: float = Field(60.0, gt=0)
     missing_after_s: int = Field(300, ge=10, description="Answered call without stored recording after this")
+    store_scan_page_size: int = Field(1000, ge=1, le=1000,
+                                      description="Keys per page of the store scan for objects without a row")
+    store_scan_pages_per_run: int = Field(1, ge=0, le=10_000,
+                                          description="Store-scan pages per reconcile run; 0 = no store scan")
     min_free_bytes: int = Field(512 * 1_048_576, ge=0)
     agents_may_listen_own: bool = True
     probe_interval_s: float = Field(0, ge=0, description="0 disables the scheduled recording probe")

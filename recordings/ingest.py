@@ -51,6 +51,7 @@ from recordings.policy import backoff_s, is_spool_id, recording_key, retain_unti
 from recordings.service import link_to_call
 from recordings.states import RecordingState, advance
 from recordings.storage import IntegrityFailed, RecordingStore, StorageRefused, StorageUnavailable
+from recordings.storescan import STORE_ORPHAN
 
 log = logging.getLogger(__name__)
 
@@ -325,10 +326,10 @@ class Ingestor:
             rec.last_error = None
             rec.hold_synced = rec.legal_hold == claim.legal_hold
             await self.events.record(s, ev.recording_event(ev.RECORDING_STORED, rec, now))
-            await s.execute(update(RecordingGap).where(RecordingGap.ref == rec.call_id,
-                                                       RecordingGap.kind == "missing",
-                                                       RecordingGap.resolved_at.is_(None))
-                            .values(resolved_at=now))
+            await s.execute(update(RecordingGap).where(
+                ((RecordingGap.kind == "missing") & (RecordingGap.ref == rec.call_id))
+                | ((RecordingGap.kind == STORE_ORPHAN) & (RecordingGap.ref == key)),
+                RecordingGap.resolved_at.is_(None)).values(resolved_at=now))
             attach = cases_attach() if rec.kind == "call" else None
             if attach is not None:
                 await attach(s, rec.call_id, rec.id, prepared.sha256)

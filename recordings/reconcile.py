@@ -1,4 +1,5 @@
-"""Completeness: every answered call has a stored recording within ``missing_after_s``; every file has a call.
+"""Completeness: every answered call has a stored recording within ``missing_after_s``; every file has a
+call; every object in the store has a recording row (a bounded, resumable scan: ``recordings.storescan``).
 
 Also the safety net of the row lifecycle: answered calls that have no recording row yet (the dialer
 hook did not run, or this instance was down) get one, and rows of ended calls move to ``pending``.
@@ -23,6 +24,8 @@ from recordings import events as ev
 from recordings.models import Recording, RecordingGap
 from recordings.service import on_call_state
 from recordings.states import RecordingState
+from recordings.storage import RecordingStore
+from recordings.storescan import STORE_ORPHAN, StoreScan
 
 log = logging.getLogger(__name__)
 _DONE_STATES = (RecordingState.STORED.value, RecordingState.PURGED.value)
@@ -31,15 +34,19 @@ _DONE_STATES = (RecordingState.STORED.value, RecordingState.PURGED.value)
 class Reconciler:
     """Runs the completeness checks and lists their findings."""
 
-    def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings) -> None:
+    def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
+                 store: RecordingStore) -> None:
         self.db, self.events, self.clock, self.settings = db, events, clock, settings
+        self.store_scan = StoreScan(db=db, clock=clock, settings=settings, store=store)
 
     async def run_once(self) -> dict[str, int]:
-        """One pass: create missing rows, advance ended ones, record new gaps. Returns counts."""
+        """One pass: create missing rows, advance ended ones, record new gaps, scan the next store page(s)."""
         synced = await self._sync_rows()
         missing = await self._find_missing()
         orphans = await self._find_orphans()
-        return {"synced": synced, "new_missing": missing, "new_orphans": orphans}
+        store_orphans = await self.store_scan.run_once()
+        return {"synced": synced, "new_missing": missing, "new_orphans": orphans,
+                "new_store_orphans": store_orphans}
 
     async def _sync_rows(self) -> int:
         no_row = ~exists().where(Recording.call_id == Call.id)
@@ -101,9 +108,11 @@ class Reconciler:
         self.events.committed()
         log.warning("recording gap (%s, %s): %s", kind, ref, detail)
 
-    async def gaps(self, *, open_only: bool = True, limit: int = 500) -> list[RecordingGap]:
-        """Gaps newest first."""
+    async def gaps(self, *, open_only: bool = True, kind: str | None = None, limit: int = 500) -> list[RecordingGap]:
+        """Gaps newest first (of one kind if given)."""
         q = select(RecordingGap)
+        if kind is not None:
+            q = q.where(RecordingGap.kind == kind)
         if open_only:
             q = q.where(RecordingGap.resolved_at.is_(None))
         q = q.order_by(RecordingGap.detected_at.desc(), RecordingGap.id).limit(limit)
@@ -121,5 +130,6 @@ class Reconciler:
         gaps = {kind: n for kind, n in gap_rows}
         states = {state: n for state, n in state_rows}
         return {"missing": int(gaps.get("missing", 0)), "orphans": int(gaps.get("orphan", 0)),
+                "store_orphans": int(gaps.get(STORE_ORPHAN, 0)),
                 "pending": int(states.get("pending", 0)), "failed": int(states.get("failed", 0)),
                 "recording": int(states.get("recording", 0))}

@@ -108,7 +108,7 @@ class RecordingsFeature:
                                executor=executor, instance=self.instance, fault=self._fault)
         self.retention = Retention(db=self.db, events=self.events, clock=self.clock, store=store,
                                    service=self.service)
-        self.reconciler = Reconciler(db=self.db, events=self.events, clock=self.clock, settings=rs)
+        self.reconciler = Reconciler(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store)
         self.qa = QaService(db=self.db, clock=self.clock, service=self.service)
         phone, reason = await self._probe_phone()
         self.prober = Prober(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
@@ -212,4 +212,5 @@ class RecordingsFeature:
         probe = self.prober.latest or {"status": "never-run" if self.prober.phone else "unavailable",
                                        "reason": self.prober.unavailable_reason or None}
         ok = storage.get("status") != "down" and bool(self.disk.get("ok")) and probe.get("status") != "failed"
-        return {"ok": ok, "storage": storage, "disk": self.disk, **counts, "probe": probe}
+        return {"ok": ok, "storage": storage, "disk": self.disk, **counts,
+                "store_scan": await self.reconciler.store_scan.status(), "probe": probe}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -161,7 +161,9 @@ class ReviewList(BaseModel):
 
 
 class GapOut(BaseModel):
-    """A completeness finding."""
+    """A completeness finding: ``missing`` (answered call, no stored recording; ``ref`` = call id),
+    ``orphan`` (recording of no call; ``ref`` = spool id) or ``store-orphan`` (object in the store that no
+    recording row points to; ``ref`` = store key)."""
 
     id: str
     kind: str
@@ -190,6 +192,7 @@ class GapQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     include_resolved: bool = False
+    kind: Literal["missing", "orphan", "store-orphan"] | None = None
 
 
 class AccessOut(BaseModel):

@@ -18,7 +18,7 @@ from core.models import DomainEventRow
 from db.engine import Database
 from dialer.models import Call
 from recordings.runtime import RecordingsFeature
-from recordings.storage import StorageUnavailable, StoredObject
+from recordings.storage import KeyPage, StorageUnavailable, StoredObject
 from recordings.storage.local import LocalStore
 from tests.unit.recordings.wavgen import tone_samples, write_wav
 
@@ -45,6 +45,10 @@ class FlakyStore(LocalStore):
     async def verify(self, key: str, sha256: str, *, version_id: str | None = None) -> bool:
         self._check()
         return await super().verify(key, sha256, version_id=version_id)
+
+    async def list_keys(self, *, cursor: str | None = None, limit: int = 1000) -> KeyPage:
+        self._check()
+        return await super().list_keys(cursor=cursor, limit=limit)
 
     async def health(self) -> dict[str, Any]:
         if self.down:

@@ -203,6 +203,28 @@ async def test_gaps_and_readiness(api: Api) -> None:
     assert (await r.json())["items"] == []
 
 
+async def test_store_orphans_are_gaps_of_their_own_kind(api: Api) -> None:
+    rec = await api.stored()
+    stray = api.rig.store.root / "recordings/2026/05/04/copied-by-hand.ogg"
+    stray.write_bytes(b"an object no recording row points to")
+    call = await api.rig.add_call()  # and a missing recording, for the filter
+    api.rig.clock.advance(seconds=api.rig.settings.recordings.missing_after_s + 1)
+    counts = await api.feature.reconciler.run_once()
+    assert (counts["new_store_orphans"], counts["new_missing"]) == (1, 1)
+    r = await api.client.get("/v1/recordings/gaps", params={"kind": "store-orphan"}, headers=api.auth("sam"))
+    [gap] = (await r.json())["items"]
+    assert (gap["kind"], gap["ref"], gap["location"]) == ("store-orphan", "recordings/2026/05/04/copied-by-hand.ogg",
+                                                         "store")
+    r = await api.client.get("/v1/recordings/gaps", headers=api.auth("sam"))
+    assert {(g["kind"], g["ref"]) for g in (await r.json())["items"]} == {
+        ("store-orphan", gap["ref"]), ("missing", call.id)}
+    r = await api.client.get("/v1/recordings/gaps", params={"kind": "lost"}, headers=api.auth("sam"))
+    assert r.status == 422
+    checks = (await (await api.client.get("/readyz")).json())["checks"]["recordings"]
+    assert checks["store_orphans"] == 1 and checks["store_scan"]["passes"] == 1
+    assert stray.exists() and (api.rig.store.root / rec["key"]).exists()  # reported, never deleted
+
+
 async def test_probe_without_phone_is_503(api: Api) -> None:
     r = await api.client.post("/v1/recordings/probe", headers=api.auth("ada"))
     assert r.status == 503 and (await r.json())["error"]["code"] == "probe-unavailable"
