@@ -188,3 +188,27 @@ async def test_long_store_location_and_keys_fit_the_columns(rig: Rig, tmp_path: 
     assert result is not None and result.new_orphans == 1 and result.pass_done
     [ref] = await store_orphans(rig)
     assert len(ref) == 1024
+
+
+async def test_a_position_the_store_refuses_starts_the_pass_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recordings.storage import StorageRefused
+
+    for i in range(3):
+        drop(rig, f"stray/{i}.ogg")
+    list_keys = rig.store.list_keys
+
+    async def token_expired(*, cursor: str | None = None, limit: int = 1000) -> KeyPage:
+        if cursor is not None:
+            raise StorageRefused("the continuation token provided is incorrect")
+        return await list_keys(cursor=cursor, limit=limit)
+
+    async with rig.feature(store_scan_page_size=2) as f:
+        assert (await f.reconciler.run_once())["new_store_orphans"] == 2
+        monkeypatch.setattr(rig.store, "list_keys", token_expired)
+        assert await f.reconciler.store_scan.scan_page() is None
+        row = await position(rig)
+        assert (row.cursor, row.seq, row.passes) == (None, 2, 0)
+        monkeypatch.undo()
+        assert (await f.reconciler.run_once())["new_store_orphans"] == 0  # the first page again: known
+        assert (await f.reconciler.run_once())["new_store_orphans"] == 1
+        assert (await position(rig)).passes == 1
