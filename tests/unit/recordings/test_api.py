@@ -239,6 +239,8 @@ async def test_openapi_documents_recordings(api: Api) -> None:
     retry = spec["paths"]["/v1/recordings/{recording_id}/retry"]["post"]
     assert retry["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/RetryIn")
     assert {"404", "409", "422"} <= set(retry["responses"])
+    [kind] = [p for p in spec["paths"]["/v1/recordings/gaps"]["get"]["parameters"] if p["name"] == "kind"]
+    assert "store-orphan" in str(kind["schema"])
 
 
 async def test_failed_recording_is_listed_retried_after_the_fix_and_stored(api: Api) -> None:
