@@ -22,6 +22,7 @@ from analytics.rollup import register_zones, run_refresher
 from app.container import Container
 from cases.service import record_contact
 from config.settings import Settings
+from core import heap
 from core.clock import Clock
 from core.events import EventLog
 from core.stream import EventStream
@@ -151,6 +152,7 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = N
             log.info("Callguard %s listening on %s", instance_name(settings), url)
             if on_ready:
                 on_ready(url)
+            heap.settle()  # start-up is over: its objects are never garbage (core/heap.py)
             await asyncio.Event().wait()  # until cancelled
         finally:
             await runner.cleanup()
