@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, exists, func, select, text
+from sqlalchemy import Select, Table, bindparam, exists, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -105,21 +105,21 @@ class ComplianceGate:
                                      conversation_min_talk_s=self.settings.conversation_min_talk_s)
         decision = evaluate(ctx, policy, counts, request.now)
         kind = "check" if request.dry_run else "dial"
-        row = await self._log(session, request, info, decision, kind=kind)
+        decision_id = await self._log(session, request, info, decision, kind=kind)
         error = None
         if not decision.allowed:
-            error = blocked_error(decision, row.id)
+            error = blocked_error(decision, decision_id)
             if not request.dry_run:
                 await self.events.record(session, DomainEvent(
                     type="call.blocked", case_id=request.case_id, agent_id=request.agent_id,
                     client_id=info.client_id, occurred_at=request.now,
-                    payload={"decision_id": row.id, "agent_id": request.agent_id, "case_id": request.case_id,
+                    payload={"decision_id": decision_id, "agent_id": request.agent_id, "case_id": request.case_id,
                              "code": decision.code, "rule_ids": decision.rule_ids,
                              "next_allowed_at": iso_or_none(decision.next_allowed_at)},
                 ))
-        return GateDecision(allowed=decision.allowed, decision_id=row.id, error=error, client_id=info.client_id,
-                            batch_id=info.batch_id, debtor_key=info.debtor_key, number_kind=info.number_kind,
-                            body=decision_body(decision, row.id))
+        return GateDecision(allowed=decision.allowed, decision_id=decision_id, error=error,
+                            client_id=info.client_id, batch_id=info.batch_id, debtor_key=info.debtor_key,
+                            number_kind=info.number_kind, body=decision_body(decision, decision_id))
 
     async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
                                     now: datetime) -> str | None:
@@ -147,8 +147,7 @@ class ComplianceGate:
             found = (row.jurisdiction, row.policy) if row is not None else None
             dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
         else:
-            got = (await session.execute(_POLICY_AND_DNC, {"client_id": client_id, "number": number,
-                                                           "values": _prefixes(number)})).one()
+            got = (await session.execute(*_policy_and_dnc(client_id, number))).one()
             found = (got.jurisdiction, got.policy) if got.jurisdiction is not None else None
             dnc = ([(number, "exact")] if got.listed else []) + ([(got.prefix, "prefix")] if got.prefix else [])
         if client_id is not None and found is not None:
@@ -201,34 +200,56 @@ class ComplianceGate:
         await session.execute(text(f"SELECT {locks}"), {f"k{i}": k for i, k in enumerate(ids)})
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
-                   *, kind: str) -> ComplianceDecision:
+                   *, kind: str) -> str:
+        """Append the decision to the log (one Core INSERT, no ORM unit of work); its id."""
         principal: Principal = request.principal
-        row = ComplianceDecision(
-            id=new_id(), at=request.now, kind=kind, actor=principal.user_id, actor_role=principal.role.value,
-            agent_id=request.agent_id, case_id=request.case_id, client_id=info.client_id, number=request.number,
-            call_id=request.call_id if decision.allowed and not request.dry_run else None,
-            allowed=decision.allowed, code=decision.code, rule_ids=list(decision.rule_ids),
-            zones=[z.model_dump() for z in decision.zones], next_allowed_at=decision.next_allowed_at,
-            overridden=decision.overridden, override_reason=decision.override_reason, policy_id=decision.policy_id,
-            message=decision.message, details=decision.to_dict()["details"],
-        )
-        session.add(row)
-        await session.flush()
-        return row
+        decision_id = new_id()
+        await session.execute(_INSERT_DECISION, {
+            "id": decision_id, "at": request.now, "kind": kind, "actor": principal.user_id,
+            "actor_role": principal.role.value, "agent_id": request.agent_id, "case_id": request.case_id,
+            "client_id": info.client_id, "number": request.number,
+            "call_id": request.call_id if decision.allowed and not request.dry_run else None,
+            "allowed": decision.allowed, "code": decision.code, "rule_ids": list(decision.rule_ids),
+            "zones": [z.model_dump() for z in decision.zones], "next_allowed_at": decision.next_allowed_at,
+            "overridden": decision.overridden, "override_reason": decision.override_reason,
+            "policy_id": decision.policy_id, "message": decision.message, "details": decision.to_dict()["details"],
+        })
+        return decision_id
 
 
-# built once (constructing statements per dial costs more than running them): the client's policy row
-# and the do-not-call facts of one number, as scalar subqueries of one SELECT
-_POLICY_AND_DNC = select(
-    select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == bindparam("client_id"))
-    .scalar_subquery().label("jurisdiction"),
-    select(ClientPolicy.policy).where(ClientPolicy.client_id == bindparam("client_id"))
-    .scalar_subquery().label("policy"),
-    exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("listed"),
-    select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix",
-                                           DoNotCall.value.in_(bindparam("values", expanding=True)))
-    .scalar_subquery().label("prefix"),
-)
+# built once (constructing statements per dial costs more than running them): the decision log's INSERT
+_INSERT_DECISION = insert(cast(Table, ComplianceDecision.__table__))
+
+
+# the client's policy row and the do-not-call facts of one number, as scalar subqueries of one SELECT
+def _policy_and_dnc_query(prefixes: Any) -> Select[Any]:
+    return select(
+        select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == bindparam("client_id"))
+        .scalar_subquery().label("jurisdiction"),
+        select(ClientPolicy.policy).where(ClientPolicy.client_id == bindparam("client_id"))
+        .scalar_subquery().label("policy"),
+        exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("listed"),
+        select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix", DoNotCall.value.in_(prefixes))
+        .scalar_subquery().label("prefix"),
+    )
+
+
+# The prefixes as a fixed list of parameters (an expanding IN would re-render the SQL on every dial):
+# enough for any E.164 number (at most 16 characters with the '+'); longer input takes the expanding form.
+_PREFIX_SLOTS = 20
+_POLICY_AND_DNC = _policy_and_dnc_query([bindparam(f"p{i}") for i in range(_PREFIX_SLOTS)])
+_POLICY_AND_DNC_LONG = _policy_and_dnc_query(bindparam("values", expanding=True))
+
+
+def _policy_and_dnc(client_id: str | None, number: str) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement and parameters reading ``client_id``'s policy and the do-not-call facts of ``number``."""
+    prefixes = _prefixes(number)
+    params: dict[str, Any] = {"client_id": client_id, "number": number}
+    if not prefixes or len(prefixes) > _PREFIX_SLOTS:
+        return _POLICY_AND_DNC_LONG, {**params, "values": prefixes}
+    # the unused slots repeat the number itself: a value repeated in an IN list changes nothing
+    return _POLICY_AND_DNC, {**params, **{f"p{i}": prefixes[min(i, len(prefixes) - 1)]
+                                          for i in range(_PREFIX_SLOTS)}}
 
 
 def _prefixes(number: str) -> list[str]:
