@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, bindparam, exists, func, insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -17,6 +17,7 @@ from compliance.gate import evaluate, ranges_for
 from compliance.ledger_sql import ledger_counts
 from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import HARD_STOPS, Policy, merge_strictest
+from compliance.policy_sql import PolicyFacts, read_policy_facts
 from compliance.profiles import get_profile
 from compliance.windows import AgreedWindow
 from config.settings import ComplianceSettings, DialerSettings
@@ -56,6 +57,9 @@ class CaseDialInfo:
     number_zone: str | None = None
     agreed_windows: tuple[AgreedWindow, ...] = ()
     own_numbers_all_invalid: bool = False
+    # the client's policy and the number's do-not-call facts, when the directory read them in the same round
+    # trip (see compliance.policy_sql); None: the gate reads them itself
+    policy_facts: PolicyFacts | None = None
 
 
 class CaseDirectory(Protocol):
@@ -96,7 +100,7 @@ class ComplianceGate:
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
         """Decide, log the decision, and (when blocked) record ``call.blocked``."""
         info = await self._case_info(session, request)
-        policy = await self.policy_for(session, info.client_id, number=request.number)
+        policy = await self._policy(session, info, request.number)
         ctx = self._context(request, info)
         ranges = ranges_for(ctx, policy, request.now)
         await self._serialise(session, request.number, info.debtor_key)
@@ -140,16 +144,28 @@ class ComplianceGate:
         with: they decide that dial, and name the same prefix, exactly as the whole list would. Without
         it (showing a policy), the row and the whole list.
         """
+        if number is not None:
+            return self._effective(client_id, await read_policy_facts(session, client_id, number), number)
+        row = await session.get(ClientPolicy, client_id) if client_id is not None else None
+        found = (row.jurisdiction, row.policy) if row is not None else None
+        dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
+        return self._merged(client_id, found, dnc)
+
+    async def _policy(self, session: AsyncSession, info: CaseDialInfo, number: str) -> Policy:
+        """The policy of a dial, from the facts the directory read with the case or (if it did not) read here."""
+        facts = info.policy_facts
+        if facts is None:
+            facts = await read_policy_facts(session, info.client_id, number)
+        return self._effective(info.client_id, facts, number)
+
+    def _effective(self, client_id: str | None, facts: PolicyFacts, number: str) -> Policy:
+        found = (facts.jurisdiction, facts.rules) if facts.jurisdiction is not None else None
+        dnc = ([(number, "exact")] if facts.listed else []) + ([(facts.prefix, "prefix")] if facts.prefix else [])
+        return self._merged(client_id, found, dnc)
+
+    def _merged(self, client_id: str | None, found: tuple[str, Any] | None,
+                dnc: list[tuple[str, str]]) -> Policy:
         base = get_profile(self.settings.default_profile)
-        dnc: list[tuple[str, str]]
-        if number is None:
-            row = await session.get(ClientPolicy, client_id) if client_id is not None else None
-            found = (row.jurisdiction, row.policy) if row is not None else None
-            dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
-        else:
-            got = (await session.execute(*_policy_and_dnc(client_id, number))).one()
-            found = (got.jurisdiction, got.policy) if got.jurisdiction is not None else None
-            dnc = ([(number, "exact")] if got.listed else []) + ([(got.prefix, "prefix")] if got.prefix else [])
         if client_id is not None and found is not None:
             jurisdiction, rules = found
             profile = get_profile(jurisdiction)
@@ -196,8 +212,7 @@ class ComplianceGate:
             return
         ids = [int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
                for key in sorted({f"n:{number}", f"d:{debtor_key}"})]
-        locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ids)))
-        await session.execute(text(f"SELECT {locks}"), {f"k{i}": k for i, k in enumerate(ids)})
+        await session.execute(_ADVISORY_LOCKS[len(ids)], {f"k{i}": k for i, k in enumerate(ids)})
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
                    *, kind: str) -> str:
@@ -219,42 +234,8 @@ class ComplianceGate:
 
 # built once (constructing statements per dial costs more than running them): the decision log's INSERT
 _INSERT_DECISION = insert(cast(Table, ComplianceDecision.__table__))
-
-
-# the client's policy row and the do-not-call facts of one number, as scalar subqueries of one SELECT
-def _policy_and_dnc_query(prefixes: Any) -> Select[Any]:
-    return select(
-        select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == bindparam("client_id"))
-        .scalar_subquery().label("jurisdiction"),
-        select(ClientPolicy.policy).where(ClientPolicy.client_id == bindparam("client_id"))
-        .scalar_subquery().label("policy"),
-        exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("listed"),
-        select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix", DoNotCall.value.in_(prefixes))
-        .scalar_subquery().label("prefix"),
-    )
-
-
-# The prefixes as a fixed list of parameters (an expanding IN would re-render the SQL on every dial):
-# enough for any E.164 number (at most 16 characters with the '+'); longer input takes the expanding form.
-_PREFIX_SLOTS = 20
-_POLICY_AND_DNC = _policy_and_dnc_query([bindparam(f"p{i}") for i in range(_PREFIX_SLOTS)])
-_POLICY_AND_DNC_LONG = _policy_and_dnc_query(bindparam("values", expanding=True))
-
-
-def _policy_and_dnc(client_id: str | None, number: str) -> tuple[Select[Any], dict[str, Any]]:
-    """The statement and parameters reading ``client_id``'s policy and the do-not-call facts of ``number``."""
-    prefixes = _prefixes(number)
-    params: dict[str, Any] = {"client_id": client_id, "number": number}
-    if not prefixes or len(prefixes) > _PREFIX_SLOTS:
-        return _POLICY_AND_DNC_LONG, {**params, "values": prefixes}
-    # the unused slots repeat the number itself: a value repeated in an IN list changes nothing
-    return _POLICY_AND_DNC, {**params, **{f"p{i}": prefixes[min(i, len(prefixes) - 1)]
-                                          for i in range(_PREFIX_SLOTS)}}
-
-
-def _prefixes(number: str) -> list[str]:
-    """Every leading part of ``number``, itself included: the do-not-call values that can match it."""
-    return [number[:k] for k in range(1, len(number) + 1)]
+# the advisory locks of _serialise, by their number (one or two keys)
+_ADVISORY_LOCKS = {n: text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(n))) for n in (1, 2)}
 
 
 def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
