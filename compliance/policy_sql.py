@@ -14,14 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, Select, String, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, Label, Select, String, bindparam, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from compliance.models import ClientPolicy, DoNotCall
 
-# The prefixes are a fixed list of parameters (an expanding IN would re-render the SQL on every dial),
-# enough for any E.164 number (at most 16 characters with the '+'); longer input takes the expanding form.
+# The number's prefixes are cut from the number parameter in SQL, a fixed list of them (an expanding IN
+# would re-render the SQL on every dial): enough for any E.164 number (at most 16 characters with the
+# '+'); longer input takes the expanding form (prefixes as parameters).
 _PREFIX_SLOTS = 20
 
 _ClientId = ColumnElement[Any] | QueryableAttribute[Any]
@@ -58,16 +59,15 @@ def _columns(client_id: _ClientId, prefixes: Any) -> list[Label[Any]]:
 def policy_columns(client_id: _ClientId) -> list[Label[Any]]:
     """The facts as columns, for the client ``client_id`` (a parameter, or a column of the query they join)
     and the number given by the parameters of ``policy_params``."""
-    return _columns(client_id, [bindparam(f"p{i}", type_=String()) for i in range(_PREFIX_SLOTS)])
+    # substr past the end of the number is the number itself: a value repeated in an IN list changes nothing
+    number = bindparam("number", type_=String())
+    return _columns(client_id, [func.substr(number, literal_column("1"), literal_column(str(k)))
+                                for k in range(1, _PREFIX_SLOTS + 1)])
 
 
 def policy_params(number: str) -> dict[str, Any] | None:
     """The parameters of ``policy_columns`` for ``number``; None when it is too long for them."""
-    prefixes = _prefixes(number)
-    if not prefixes or len(prefixes) > _PREFIX_SLOTS:
-        return None
-    # the unused slots repeat the number itself: a value repeated in an IN list changes nothing
-    return {"number": number, **{f"p{i}": prefixes[min(i, len(prefixes) - 1)] for i in range(_PREFIX_SLOTS)}}
+    return {"number": number} if 0 < len(number) <= _PREFIX_SLOTS else None
 
 
 # built once: constructing statements per dial costs more than running them
