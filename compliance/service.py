@@ -3,12 +3,11 @@ the pure ``evaluate``, and an append-only decision log, all inside the dial's tr
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -19,6 +18,7 @@ from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import HARD_STOPS, Policy, merge_strictest
 from compliance.policy_sql import PolicyFacts, read_policy_facts
 from compliance.profiles import get_profile
+from compliance.serialise import lock_statement
 from compliance.windows import AgreedWindow
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import Clock, iso_or_none
@@ -60,6 +60,8 @@ class CaseDialInfo:
     # the client's policy and the number's do-not-call facts, when the directory read them in the same round
     # trip (see compliance.policy_sql); None: the gate reads them itself
     policy_facts: PolicyFacts | None = None
+    # True when the directory took the dial's locks (compliance.serialise.lock_columns) in the same round trip
+    serialised: bool = False
 
 
 class CaseDirectory(Protocol):
@@ -103,7 +105,8 @@ class ComplianceGate:
         policy = await self._policy(session, info, request.number)
         ctx = self._context(request, info)
         ranges = ranges_for(ctx, policy, request.now)
-        await self._serialise(session, request.number, info.debtor_key)
+        if not info.serialised:
+            await self._serialise(session, request.number, info.debtor_key)
         counts = await ledger_counts(session, number=request.number, debtor_key=info.debtor_key,
                                      case_id=request.case_id, ranges=ranges,
                                      conversation_min_talk_s=self.settings.conversation_min_talk_s)
@@ -202,17 +205,10 @@ class ComplianceGate:
         })
 
     async def _serialise(self, session: AsyncSession, number: str, debtor_key: str) -> None:
-        """Two dials to the same debtor or number never pass a cap together.
-
-        SQLite transactions already begin IMMEDIATE (one writer at a time); on PostgreSQL take
-        transaction-scoped advisory locks on the number and the debtor, in a fixed order (one statement:
-        its select list is evaluated in the same order by every session).
-        """
+        """Two dials to the same debtor or number never pass a cap together (see compliance.serialise)."""
         if self.db.is_sqlite:
             return
-        ids = [int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-               for key in sorted({f"n:{number}", f"d:{debtor_key}"})]
-        await session.execute(_ADVISORY_LOCKS[len(ids)], {f"k{i}": k for i, k in enumerate(ids)})
+        await session.execute(*lock_statement(number, debtor_key))
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
                    *, kind: str) -> str:
@@ -234,8 +230,6 @@ class ComplianceGate:
 
 # built once (constructing statements per dial costs more than running them): the decision log's INSERT
 _INSERT_DECISION = insert(cast(Table, ComplianceDecision.__table__))
-# the advisory locks of _serialise, by their number (one or two keys)
-_ADVISORY_LOCKS = {n: text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(n))) for n in (1, 2)}
 
 
 def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
