@@ -47,7 +47,11 @@ class CaseDirectoryAdapter:
     """Implements ``compliance.service.CaseDirectory`` over the cases tables."""
 
     async def dial_info(self, session: AsyncSession, *, case_id: str, number: str) -> CaseDialInfo | None:
-        """Case and number facts for a dial, or None when the case does not exist."""
+        """Case and number facts for a dial, or None when the case does not exist.
+
+        In the same round trip: the policy facts of the case's client and of the number and, on
+        PostgreSQL, the dial's advisory locks (transaction-scoped; ``serialised``), as the gate takes them.
+        """
         params = policy_params(number)
         facts, serialised = None, False
         if params is None:  # a number too long for the one-statement form: the gate reads the policy itself
