@@ -254,7 +254,7 @@ async def bench(url: str, label: str, n: int, checks: int) -> list[str]:
         rng = random.Random(SEED + 2)
         picks = [pick(rng, cases) for _ in range(WARMUP + checks)]
         timers = [Timed(gate_module, "evaluate"), Timed(gate_module, "ledger_counts"), Timed(gate, "_case_info"),
-                  Timed(gate, "policy_for"), Timed(gate, "_log")]
+                  Timed(gate, "_policy"), Timed(gate, "_log")]
         check_ms: list[float] = []
         count_ms: list[float] = []
         outcomes: dict[str, int] = {}

@@ -7,7 +7,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, and_, bindparam, exists, select
+from sqlalchemy import Row, Select, and_, bindparam, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -96,12 +96,14 @@ class CaseDialInfo:
     own_numbers_all_invalid: bool = False
 
 
-def _dial_row_query() -> Select[*tuple[Any, ...]]:
-    """The case, the dialled number's contact, and whether holds, windows and a valid own number exist."""
+def dial_row_query() -> Select[*tuple[Any, ...]]:
+    """The case, the dialled number's contact, and whether holds, windows and a valid own number exist
+    (parameters ``case_id`` and ``number``)."""
     contact = aliased(CaseContact)
     has_holds = exists().where(CaseHold.case_id == Case.id, CaseHold.released_at.is_(None))
     has_windows = exists().where(AgreedWindow.case_id == Case.id, AgreedWindow.revoked_at.is_(None))
-    own_valid = exists().where(CaseContact.case_id == Case.id, CaseContact.kind.in_(OWN_KINDS),
+    # the kinds as plain parameters: an IN over a Python list is 'expanding', re-rendered at every execution
+    own_valid = exists().where(CaseContact.case_id == Case.id, CaseContact.kind.in_([literal(k) for k in OWN_KINDS]),
                                CaseContact.removed_at.is_(None), CaseContact.status == "valid")
     return (
         select(Case.id, Case.client_id, Case.batch_id, Case.external_id, Case.status, Case.timezone, Case.region,
@@ -114,7 +116,7 @@ def _dial_row_query() -> Select[*tuple[Any, ...]]:
 
 
 # built once: constructing it (an alias, three EXISTS) per dial cost more than running it
-_DIAL_ROW = _dial_row_query()
+_DIAL_ROW = dial_row_query()
 
 
 async def dial_context(session: AsyncSession, *, case_id: str, number: str,
@@ -125,14 +127,22 @@ async def dial_context(session: AsyncSession, *, case_id: str, number: str,
     ``now`` when given). One round trip (the case, the number's contact, and whether holds, windows and
     a valid own number exist); holds and windows are read only when the case has some.
     """
-    row = (await session.execute(_DIAL_ROW, {"case_id": case_id, "number": number})).first()
+    found = await dial_context_row(session, case_id=case_id, number=number, statement=_DIAL_ROW, params={}, now=now)
+    return None if found is None else found[0]
+
+
+async def dial_context_row(session: AsyncSession, *, case_id: str, number: str, statement: Select[Any],
+                           params: dict[str, Any], now: datetime | None = None) -> tuple[CaseDialInfo, Row[Any]] | None:
+    """``dial_context`` run with ``statement``: ``dial_row_query()`` with more columns added by the caller,
+    bound by ``params``. The facts and the row (to read the added columns from); None when there is no case."""
+    row = (await session.execute(statement, {**params, "case_id": case_id, "number": number})).first()
     if row is None:
         return None
     known = row.contact_id is not None and row.removed_at is None
     windows = [w for w in await list_windows(session, case_id, now=now)
                if w.scope == "case" or w.number == number] if row.has_windows else []
     holds = await holds_for(session, case_id) if row.has_holds else []
-    return CaseDialInfo(
+    info = CaseDialInfo(
         case_id=row.id, client_id=row.client_id, batch_id=row.batch_id, external_id=row.external_id,
         debtor_key=debtor_key(row.client_id, row.external_id), case_status=row.status,
         hold_reasons=tuple(holds), number=number, number_known=known,
@@ -145,3 +155,4 @@ async def dial_context(session: AsyncSession, *, case_id: str, number: str,
                                         w.zone, w.expires_at, w.agreed_on_call_id) for w in windows),
         own_numbers_all_invalid=not row.own_valid,
     )
+    return info, row

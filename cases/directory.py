@@ -11,12 +11,20 @@ from datetime import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.dialinfo import WindowInfo, dial_context
+from cases.dialinfo import WindowInfo, dial_context, dial_context_row, dial_row_query
 from cases.holds import holds_for
-from cases.models import OWN_KINDS
+from cases.models import OWN_KINDS, Case, debtor_key_sql
 from compliance.policy import DAY_NAMES
+from compliance.policy_sql import PolicyFacts, policy_columns, policy_params
+from compliance.serialise import lock_columns, lock_params
 from compliance.service import CaseDialInfo
 from compliance.windows import AgreedWindow
+
+# The case row and, in the same round trip, the policy facts of its client and of the dialled number; on
+# PostgreSQL also the dial's locks, the debtor's key computed from the row (compliance.serialise).
+_DIAL_ROW_AND_POLICY = dial_row_query().add_columns(*policy_columns(Case.client_id))
+_DIAL_ROW_POLICY_AND_LOCKS = _DIAL_ROW_AND_POLICY.add_columns(
+    *lock_columns(debtor_key_sql(Case.client_id, Case.external_id)))
 
 
 def _hhmm(t: time) -> str:
@@ -39,8 +47,24 @@ class CaseDirectoryAdapter:
     """Implements ``compliance.service.CaseDirectory`` over the cases tables."""
 
     async def dial_info(self, session: AsyncSession, *, case_id: str, number: str) -> CaseDialInfo | None:
-        """Case and number facts for a dial, or None when the case does not exist."""
-        info = await dial_context(session, case_id=case_id, number=number)
+        """Case and number facts for a dial, or None when the case does not exist.
+
+        In the same round trip: the policy facts of the case's client and of the number and, on
+        PostgreSQL, the dial's advisory locks (transaction-scoped; ``serialised``), as the gate takes them.
+        """
+        params = policy_params(number)
+        facts, serialised = None, False
+        if params is None:  # a number too long for the one-statement form: the gate reads the policy itself
+            info = await dial_context(session, case_id=case_id, number=number)
+        else:
+            statement = _DIAL_ROW_AND_POLICY
+            if session.get_bind().dialect.name == "postgresql":
+                statement, params, serialised = _DIAL_ROW_POLICY_AND_LOCKS, {**params, **lock_params(number)}, True
+            found = await dial_context_row(session, case_id=case_id, number=number, statement=statement,
+                                           params=params)
+            if found is None:
+                return None
+            info, facts = found[0], PolicyFacts.from_row(found[1])
         if info is None:
             return None
         own = info.number_kind in OWN_KINDS
@@ -50,7 +74,7 @@ class CaseDirectoryAdapter:
             number_status=info.number_status or "invalid", third_party_objected=info.third_party_objected,
             case_zone=info.case_zone, address_zone=info.address_zone, number_zone=info.number_zone,
             agreed_windows=tuple(_window(w, case_id) for w in info.agreed_windows),
-            own_numbers_all_invalid=info.own_numbers_all_invalid,
+            own_numbers_all_invalid=info.own_numbers_all_invalid, policy_facts=facts, serialised=serialised,
         )
 
     async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:

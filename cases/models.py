@@ -7,8 +7,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, Time, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ColumnElement, Date, ForeignKey, Index, Numeric, String, Text, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, QueryableAttribute, mapped_column
 
 from db.base import Base, new_id, utcnow
 
@@ -63,6 +63,15 @@ class Case(Base):
 def debtor_key(client_id: str, external_id: str) -> str:
     """``client:external_id``: one debtor of one client."""
     return f"{client_id}:{external_id}"
+
+
+_StrColumn = ColumnElement[str] | QueryableAttribute[str]
+
+
+def debtor_key_sql(client_id: _StrColumn, external_id: _StrColumn) -> ColumnElement[str]:
+    """``debtor_key`` in SQL, over columns."""
+    return client_id + ":" + external_id
+
 
 
 class CaseContact(Base):

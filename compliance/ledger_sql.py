@@ -8,9 +8,23 @@ create a call, so they are never counted.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, type_coerce
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.ledger import LedgerCounts, LedgerRanges
@@ -19,67 +33,93 @@ from dialer.models import Call
 
 _ATTEMPT = or_(Call.customer_ringing_at.is_not(None), Call.ended_at.is_(None))
 _CONVERSATION_LOOKBACK = timedelta(days=31)
-
-
 _OWN_STREAK_LIMIT = 50
-_UNANSWERED = and_(_ATTEMPT, Call.answered_at.is_(None))
 
-# Built once with bind parameters: constructing the statements per dial cost more than running them.
-# The number's counts, with the case's third-party count as a scalar subquery (a NULL case_id matches
-# no row: 0, as without a case).
-_NUMBER_COUNTS = select(
-    func.sum(case((and_(_UNANSWERED, Call.created_at >= bindparam("day_start", type_=UTCDateTime())), 1),
-                  else_=0)),
-    type_coerce(func.max(case((_UNANSWERED, Call.created_at), else_=None)), UTCDateTime()),
-    select(func.count()).select_from(Call).where(
-        Call.case_id == bindparam("case_id"), Call.number == bindparam("number"),
-        Call.number_kind == "third_party", _ATTEMPT,
-    ).scalar_subquery(),
-).where(Call.number == bindparam("number"), Call.created_at >= bindparam("since", type_=UTCDateTime()))
-# The debtor's attempts in the conversation lookback.
-_DEBTOR_ROWS = select(Call.created_at, Call.answered_at, Call.talk_seconds, Call.outcome, Call.number_kind).where(
-    Call.debtor_key == bindparam("debtor_key"), Call.created_at > bindparam("lookback_start", type_=UTCDateTime()),
-    _ATTEMPT)
-# The debtor's own attempts before the lookback, newest first.
-_OLDER_OWN = select(Call.answered_at).where(
-    Call.debtor_key == bindparam("debtor_key"), Call.number_kind == "own", _ATTEMPT,
-    Call.created_at <= bindparam("lookback_start", type_=UTCDateTime()),
-).order_by(Call.created_at.desc()).limit(_OWN_STREAK_LIMIT)
+# The parts of the one ledger statement (its first column).
+_DEBTOR, _NUMBER, _OLDER_OWN = 0, 1, 2
+
+
+def _part(n: int) -> Any:
+    return literal_column(str(n), Integer()).label("part")
+
+
+def _null(type_: Any, name: str) -> Any:
+    return type_coerce(null(), type_).label(name)
+
+
+def _ledger_statement() -> CompoundSelect[Any]:
+    """All the ledger facts of one dial in one statement, three parts in a UNION ALL (first column ``part``).
+
+    - ``_DEBTOR``: the debtor's attempts in the conversation lookback, one row each (``at`` = created_at,
+      answered_at, talk_seconds, outcome, number_kind). First, so the columns take its types.
+    - ``_NUMBER``: one row: ``n`` = the number's unanswered attempts since ``day_start``, ``at`` = the
+      newest unanswered attempt since ``since``, ``m`` = the case's attempts to it as a third party
+      (a NULL case_id matches no row: 0, as without a case).
+    - ``_OLDER_OWN``: when no own attempt of the lookback was answered (the streak of failed own attempts
+      may reach back past it), the newest 50 own attempts before the lookback (``at``, answered_at).
+
+    Each part is answered from one index (``ix_calls_debtor_ledger``, ``ix_calls_number_ledger``) that
+    holds every column it reads: no row of calls is visited.
+    """
+    debtor = Call.debtor_key == bindparam("debtor_key")
+    number = Call.number == bindparam("number")
+    lookback_start = bindparam("lookback_start", type_=UTCDateTime())
+    own = and_(debtor, Call.number_kind == "own", _ATTEMPT)
+    debtor_rows = select(
+        _part(_DEBTOR), Call.created_at.label("at"), Call.answered_at, Call.talk_seconds, Call.outcome,
+        Call.number_kind, _null(Integer(), "n"), _null(Integer(), "m"),
+    ).where(debtor, Call.created_at > lookback_start, _ATTEMPT)
+    third_party = select(func.count()).select_from(Call).where(
+        Call.case_id == bindparam("case_id"), number, Call.number_kind == "third_party", _ATTEMPT,
+    ).scalar_subquery()
+    number_row = select(
+        _part(_NUMBER), type_coerce(func.max(Call.created_at), UTCDateTime()), null(), null(), null(), null(),
+        func.count(case((Call.created_at >= bindparam("day_start", type_=UTCDateTime()), 1))), third_party,
+    ).where(number, Call.created_at >= bindparam("since", type_=UTCDateTime()), _ATTEMPT,
+            Call.answered_at.is_(None))
+    older = select(Call.created_at, Call.answered_at).where(own, Call.created_at <= lookback_start) \
+        .order_by(Call.created_at.desc()).limit(_OWN_STREAK_LIMIT).subquery()
+    older_rows = select(
+        _part(_OLDER_OWN), older.c.created_at, older.c.answered_at, null(), null(), null(), null(), null(),
+    ).where(~select(literal_column("1")).where(own, Call.created_at > lookback_start,
+                                              Call.answered_at.is_not(None)).exists())
+    return union_all(debtor_rows, number_row, older_rows)
+
+
+# Built once with bind parameters: constructing the statement per dial cost more than running it.
+_LEDGER = _ledger_statement()
 
 
 async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, case_id: str | None,
                         ranges: LedgerRanges, conversation_min_talk_s: float) -> LedgerCounts:
     """Everything ``compliance.gate.evaluate`` needs to know from the ledger (see compliance.ledger).
 
-    Usually two round trips: the number's counts (with the case's third-party count as a scalar
-    subquery), and the debtor's attempts of the conversation lookback, from which the streak of failed
-    own attempts is taken too; only when that streak reaches back past the lookback (and is shorter than
-    the limit of 50) are the older own attempts read.
+    One round trip (see ``_ledger_statement``): the number's counts, the debtor's attempts of the
+    conversation lookback, from which the streak of failed own attempts is taken too, and the older own
+    attempts when that streak may reach back past the lookback (it stops at 50).
     """
     now = ranges.now
-    since = min(ranges.day_start_utc, now - timedelta(days=1))
-    row = (await session.execute(_NUMBER_COUNTS, {
-        "day_start": ranges.day_start_utc, "case_id": case_id, "number": number, "since": since})).one()
-    unanswered_today, last_unanswered, third_party = int(row[0] or 0), row[1], int(row[2] or 0)
-
     lookback_start = now - _CONVERSATION_LOOKBACK
-    debtor_rows = (await session.execute(_DEBTOR_ROWS, {"debtor_key": debtor_key,
-                                                        "lookback_start": lookback_start})).all()
-    attempts_7d = tuple(sorted(r.created_at for r in debtor_rows if r.created_at > ranges.rolling_7d_start_utc))
-    connected_today = sum(1 for r in debtor_rows if r.answered_at is not None
-                          and r.created_at >= ranges.day_start_utc)
-    conversations = [r.created_at for r in debtor_rows if r.answered_at is not None and (
+    rows = (await session.execute(_LEDGER, {
+        "debtor_key": debtor_key, "lookback_start": lookback_start, "number": number, "case_id": case_id,
+        "day_start": ranges.day_start_utc, "since": min(ranges.day_start_utc, now - timedelta(days=1)),
+    })).all()
+    debtor_rows = [r for r in rows if r.part == _DEBTOR]
+    number_row = next(r for r in rows if r.part == _NUMBER)
+    unanswered_today, last_unanswered, third_party = int(number_row.n or 0), number_row.at, int(number_row.m or 0)
+
+    attempts_7d = tuple(sorted(r.at for r in debtor_rows if r.at > ranges.rolling_7d_start_utc))
+    connected_today = sum(1 for r in debtor_rows if r.answered_at is not None and r.at >= ranges.day_start_utc)
+    conversations = [r.at for r in debtor_rows if r.answered_at is not None and (
         (r.talk_seconds or 0) >= conversation_min_talk_s or r.outcome == "right_party_contact")]
 
-    # the newest own attempts first, as far as the lookback reaches
-    own = [r.answered_at for r in sorted((r for r in debtor_rows if r.number_kind == "own"),
-                                         key=lambda r: r.created_at, reverse=True)][:_OWN_STREAK_LIMIT]
+    # the newest own attempts first: those of the lookback, then (if read) the older ones
+    own: list[datetime | None] = [r.answered_at for r in _newest_first(r for r in debtor_rows
+                                                                       if r.number_kind == "own")]
     if len(own) < _OWN_STREAK_LIMIT and all(a is None for a in own):
-        older = (await session.execute(_OLDER_OWN, {"debtor_key": debtor_key,
-                                                    "lookback_start": lookback_start})).scalars().all()
-        own.extend(older[:_OWN_STREAK_LIMIT - len(own)])
+        own.extend(r.answered_at for r in _newest_first(r for r in rows if r.part == _OLDER_OWN))
     failed_own = 0
-    for answered in own:
+    for answered in own[:_OWN_STREAK_LIMIT]:
         if answered is not None:
             break
         failed_own += 1
@@ -93,3 +133,7 @@ async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, 
         consecutive_failed_own_attempts=failed_own,
         third_party_calls_to_number=third_party,
     )
+
+
+def _newest_first(rows: Any) -> list[Any]:
+    return sorted(rows, key=lambda r: r.at, reverse=True)

@@ -3,12 +3,11 @@ the pure ``evaluate``, and an append-only decision log, all inside the dial's tr
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, exists, func, select, text
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
@@ -17,7 +16,9 @@ from compliance.gate import evaluate, ranges_for
 from compliance.ledger_sql import ledger_counts
 from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import HARD_STOPS, Policy, merge_strictest
+from compliance.policy_sql import PolicyFacts, read_policy_facts
 from compliance.profiles import get_profile
+from compliance.serialise import lock_statement
 from compliance.windows import AgreedWindow
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import Clock, iso_or_none
@@ -56,6 +57,11 @@ class CaseDialInfo:
     number_zone: str | None = None
     agreed_windows: tuple[AgreedWindow, ...] = ()
     own_numbers_all_invalid: bool = False
+    # the client's policy and the number's do-not-call facts, when the directory read them in the same round
+    # trip (see compliance.policy_sql); None: the gate reads them itself
+    policy_facts: PolicyFacts | None = None
+    # True when the directory took the dial's locks (compliance.serialise.lock_columns) in the same round trip
+    serialised: bool = False
 
 
 class CaseDirectory(Protocol):
@@ -96,30 +102,31 @@ class ComplianceGate:
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
         """Decide, log the decision, and (when blocked) record ``call.blocked``."""
         info = await self._case_info(session, request)
-        policy = await self.policy_for(session, info.client_id, number=request.number)
+        policy = await self._policy(session, info, request.number)
         ctx = self._context(request, info)
         ranges = ranges_for(ctx, policy, request.now)
-        await self._serialise(session, request.number, info.debtor_key)
+        if not info.serialised:
+            await self._serialise(session, request.number, info.debtor_key)
         counts = await ledger_counts(session, number=request.number, debtor_key=info.debtor_key,
                                      case_id=request.case_id, ranges=ranges,
                                      conversation_min_talk_s=self.settings.conversation_min_talk_s)
         decision = evaluate(ctx, policy, counts, request.now)
         kind = "check" if request.dry_run else "dial"
-        row = await self._log(session, request, info, decision, kind=kind)
+        decision_id = await self._log(session, request, info, decision, kind=kind)
         error = None
         if not decision.allowed:
-            error = blocked_error(decision, row.id)
+            error = blocked_error(decision, decision_id)
             if not request.dry_run:
                 await self.events.record(session, DomainEvent(
                     type="call.blocked", case_id=request.case_id, agent_id=request.agent_id,
                     client_id=info.client_id, occurred_at=request.now,
-                    payload={"decision_id": row.id, "agent_id": request.agent_id, "case_id": request.case_id,
+                    payload={"decision_id": decision_id, "agent_id": request.agent_id, "case_id": request.case_id,
                              "code": decision.code, "rule_ids": decision.rule_ids,
                              "next_allowed_at": iso_or_none(decision.next_allowed_at)},
                 ))
-        return GateDecision(allowed=decision.allowed, decision_id=row.id, error=error, client_id=info.client_id,
-                            batch_id=info.batch_id, debtor_key=info.debtor_key, number_kind=info.number_kind,
-                            body=decision_body(decision, row.id))
+        return GateDecision(allowed=decision.allowed, decision_id=decision_id, error=error,
+                            client_id=info.client_id, batch_id=info.batch_id, debtor_key=info.debtor_key,
+                            number_kind=info.number_kind, body=decision_body(decision, decision_id))
 
     async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
                                     now: datetime) -> str | None:
@@ -140,17 +147,28 @@ class ComplianceGate:
         with: they decide that dial, and name the same prefix, exactly as the whole list would. Without
         it (showing a policy), the row and the whole list.
         """
+        if number is not None:
+            return self._effective(client_id, await read_policy_facts(session, client_id, number), number)
+        row = await session.get(ClientPolicy, client_id) if client_id is not None else None
+        found = (row.jurisdiction, row.policy) if row is not None else None
+        dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
+        return self._merged(client_id, found, dnc)
+
+    async def _policy(self, session: AsyncSession, info: CaseDialInfo, number: str) -> Policy:
+        """The policy of a dial, from the facts the directory read with the case or (if it did not) read here."""
+        facts = info.policy_facts
+        if facts is None:
+            facts = await read_policy_facts(session, info.client_id, number)
+        return self._effective(info.client_id, facts, number)
+
+    def _effective(self, client_id: str | None, facts: PolicyFacts, number: str) -> Policy:
+        found = (facts.jurisdiction, facts.rules) if facts.jurisdiction is not None else None
+        dnc = ([(number, "exact")] if facts.listed else []) + ([(facts.prefix, "prefix")] if facts.prefix else [])
+        return self._merged(client_id, found, dnc)
+
+    def _merged(self, client_id: str | None, found: tuple[str, Any] | None,
+                dnc: list[tuple[str, str]]) -> Policy:
         base = get_profile(self.settings.default_profile)
-        dnc: list[tuple[str, str]]
-        if number is None:
-            row = await session.get(ClientPolicy, client_id) if client_id is not None else None
-            found = (row.jurisdiction, row.policy) if row is not None else None
-            dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
-        else:
-            got = (await session.execute(_POLICY_AND_DNC, {"client_id": client_id, "number": number,
-                                                           "values": _prefixes(number)})).one()
-            found = (got.jurisdiction, got.policy) if got.jurisdiction is not None else None
-            dnc = ([(number, "exact")] if got.listed else []) + ([(got.prefix, "prefix")] if got.prefix else [])
         if client_id is not None and found is not None:
             jurisdiction, rules = found
             profile = get_profile(jurisdiction)
@@ -187,53 +205,31 @@ class ComplianceGate:
         })
 
     async def _serialise(self, session: AsyncSession, number: str, debtor_key: str) -> None:
-        """Two dials to the same debtor or number never pass a cap together.
-
-        SQLite transactions already begin IMMEDIATE (one writer at a time); on PostgreSQL take
-        transaction-scoped advisory locks on the number and the debtor, in a fixed order (one statement:
-        its select list is evaluated in the same order by every session).
-        """
+        """Two dials to the same debtor or number never pass a cap together (see compliance.serialise)."""
         if self.db.is_sqlite:
             return
-        ids = [int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-               for key in sorted({f"n:{number}", f"d:{debtor_key}"})]
-        locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ids)))
-        await session.execute(text(f"SELECT {locks}"), {f"k{i}": k for i, k in enumerate(ids)})
+        await session.execute(*lock_statement(number, debtor_key))
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
-                   *, kind: str) -> ComplianceDecision:
+                   *, kind: str) -> str:
+        """Append the decision to the log (one Core INSERT, no ORM unit of work); its id."""
         principal: Principal = request.principal
-        row = ComplianceDecision(
-            id=new_id(), at=request.now, kind=kind, actor=principal.user_id, actor_role=principal.role.value,
-            agent_id=request.agent_id, case_id=request.case_id, client_id=info.client_id, number=request.number,
-            call_id=request.call_id if decision.allowed and not request.dry_run else None,
-            allowed=decision.allowed, code=decision.code, rule_ids=list(decision.rule_ids),
-            zones=[z.model_dump() for z in decision.zones], next_allowed_at=decision.next_allowed_at,
-            overridden=decision.overridden, override_reason=decision.override_reason, policy_id=decision.policy_id,
-            message=decision.message, details=decision.to_dict()["details"],
-        )
-        session.add(row)
-        await session.flush()
-        return row
+        decision_id = new_id()
+        await session.execute(_INSERT_DECISION, {
+            "id": decision_id, "at": request.now, "kind": kind, "actor": principal.user_id,
+            "actor_role": principal.role.value, "agent_id": request.agent_id, "case_id": request.case_id,
+            "client_id": info.client_id, "number": request.number,
+            "call_id": request.call_id if decision.allowed and not request.dry_run else None,
+            "allowed": decision.allowed, "code": decision.code, "rule_ids": list(decision.rule_ids),
+            "zones": [z.model_dump() for z in decision.zones], "next_allowed_at": decision.next_allowed_at,
+            "overridden": decision.overridden, "override_reason": decision.override_reason,
+            "policy_id": decision.policy_id, "message": decision.message, "details": decision.to_dict()["details"],
+        })
+        return decision_id
 
 
-# built once (constructing statements per dial costs more than running them): the client's policy row
-# and the do-not-call facts of one number, as scalar subqueries of one SELECT
-_POLICY_AND_DNC = select(
-    select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == bindparam("client_id"))
-    .scalar_subquery().label("jurisdiction"),
-    select(ClientPolicy.policy).where(ClientPolicy.client_id == bindparam("client_id"))
-    .scalar_subquery().label("policy"),
-    exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("listed"),
-    select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix",
-                                           DoNotCall.value.in_(bindparam("values", expanding=True)))
-    .scalar_subquery().label("prefix"),
-)
-
-
-def _prefixes(number: str) -> list[str]:
-    """Every leading part of ``number``, itself included: the do-not-call values that can match it."""
-    return [number[:k] for k in range(1, len(number) + 1)]
+# built once (constructing statements per dial costs more than running them): the decision log's INSERT
+_INSERT_DECISION = insert(cast(Table, ComplianceDecision.__table__))
 
 
 def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:

@@ -73,3 +73,33 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
         after = await dial_context(s, case_id=cid, number=MOBILE, now=T0)
     assert after is not None and after.hold_reasons == () and after.agreed_windows == ()
     assert after.case_status == "active"
+
+
+async def test_the_policy_facts_read_with_the_case_equal_those_read_alone(database):
+    from compliance.models import ClientPolicy, DoNotCall
+    from compliance.policy_sql import read_policy_facts
+
+    svc = _svc(database)
+    with_row = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
+    without_row = (await svc.upsert(client_id="bank2", data=_two_own(ext="C-2"), by="i")).case_id
+    async with database.begin() as s:
+        s.add(ClientPolicy(client_id="bank1", jurisdiction="CN", policy={"max_attempts_per_debtor_rolling_7d": 3},
+                           updated_by="t"))
+        for value, kind in ((MOBILE, "exact"), ("+86139", "prefix"), ("+8613900", "prefix"), ("+8610", "prefix"),
+                            ("+86138001380001", "prefix"), (HOME[:-1], "exact")):
+            s.add(DoNotCall(value=value, kind=kind, reason="test", added_by="t"))
+    directory = CaseDirectoryAdapter()
+    async with database.read() as s:
+        for cid, client in ((with_row, "bank1"), (without_row, "bank2")):
+            for number in (MOBILE, HOME, THIRD, "+8613700137000"):
+                info = await directory.dial_info(s, case_id=cid, number=number)
+                assert info is not None and info.policy_facts is not None
+                assert info.policy_facts == await read_policy_facts(s, client, number)
+        facts = (await directory.dial_info(s, case_id=with_row, number=THIRD)).policy_facts
+        assert facts.jurisdiction == "CN" and facts.rules == {"max_attempts_per_debtor_rolling_7d": 3}
+        assert not facts.listed and facts.prefix == "+86139"
+        mobile = (await directory.dial_info(s, case_id=without_row, number=MOBILE)).policy_facts
+        assert mobile.jurisdiction is None and mobile.listed and mobile.prefix is None
+        # too long for the one-statement form: the gate reads the facts itself
+        long = await directory.dial_info(s, case_id=with_row, number="+86" + "1" * 20)
+        assert long is not None and long.policy_facts is None
