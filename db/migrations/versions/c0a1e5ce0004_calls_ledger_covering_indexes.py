@@ -6,7 +6,7 @@ query is answered from the indexes alone, without visiting rows of calls. Every 
 served is served by the new ones (same leading columns).
 
 Revision ID: c0a1e5ce0004
-Revises: 8c1d2e3f4a5b
+Revises: e5c0rd0ps006
 Create Date: 2026-11-29 19:18:15.702708
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = 'c0a1e5ce0004'
-down_revision: str | None = '8c1d2e3f4a5b'
+down_revision: str | None = 'e5c0rd0ps006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
