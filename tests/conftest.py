@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from config.settings import DatabaseSettings
 from db.engine import Database
 from db.migrate import migrate
-
-PG_URL_ENV = "CALLGUARD_TEST_PG_URL"
-
-
-def pg_admin_url() -> str:
-    """The PostgreSQL server the suite uses; `make test` starts it and sets the variable."""
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        pytest.fail(f"{PG_URL_ENV} is not set: run the suite through `make test`, which starts PostgreSQL "
-                    f"(or set {PG_URL_ENV}=postgresql+asyncpg://user@host/db yourself)")
-    return url
-
-
-async def _create_pg_database() -> tuple[str, str]:
-    admin = pg_admin_url()
-    name = f"cgtest_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    return admin.rsplit("/", 1)[0] + "/" + name, name
-
-
-async def _drop_pg_database(name: str) -> None:
-    engine = create_async_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
+from tests.support import pgdb
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -50,11 +19,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
-    url, name = await _create_pg_database()
+    url, name = await pgdb.create_pg_database()
     try:
         yield url
     finally:
-        await _drop_pg_database(name)
+        await pgdb.drop_pg_database(name)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""A fresh database per test: SQLite in a temp dir, and PostgreSQL too when CALLGUARD_TEST_PG_URL is set."""
+"""A fresh database per test with every table created from the models: SQLite in a temp dir, and a database
+of its own on the suite's PostgreSQL (so suites running side by side never share tables)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,25 +12,31 @@ import db.metadata  # noqa: F401 - every table
 from config.settings import DatabaseSettings
 from db.base import Base
 from db.engine import Database
+from tests.support.pgdb import create_pg_database, drop_pg_database
 
-PG_URL = os.environ.get("CALLGUARD_TEST_PG_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+BACKENDS = ["sqlite", "postgresql"]
 
 
-async def open_database(backend: str, tmp_path: Path) -> Database:
-    """Create every table on a clean database of ``backend``."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/test.db" if backend == "sqlite" else str(PG_URL)
+async def open_database(url: str) -> Database:
+    """Create every table on the empty database at ``url``."""
     database = Database(DatabaseSettings(url=url, migrate_on_start=False))
     async with database.engine.begin() as conn:
-        if backend != "sqlite":
-            await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
     return database
 
 
 @pytest.fixture(params=BACKENDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """The database under test (parametrised over the available backends)."""
-    d = await open_database(request.param, tmp_path)
-    async with d:
-        yield d
+    """The database under test (parametrised over both backends)."""
+    if request.param == "sqlite":
+        d = await open_database(f"sqlite+aiosqlite:///{tmp_path}/test.db")
+        async with d:
+            yield d
+        return
+    url, name = await create_pg_database()
+    try:
+        d = await open_database(url)
+        async with d:
+            yield d
+    finally:
+        await drop_pg_database(name)
