@@ -36,6 +36,7 @@ from analytics.models import (
     DIM_COLUMNS,
     MEASURE_COLUMNS,
     TALK_GRAINS,
+    dirty,
     epoch_hour,
     hour_start,
     rollup,
@@ -246,8 +247,6 @@ async def plan(session: AsyncSession, q: ReportQuery) -> DailyPlan | None:
         d1 = local_day(tz, epoch_hour(q.end))
     if d0 is not None and d1 is not None and d0 >= d1:
         return None
-    from analytics.models import dirty
-
     hours = (await session.execute(select(dirty.c.hour))).scalars()
     skip = frozenset(d for d in {local_day(tz, int(h)) for h in hours}
                      if (d0 is None or d >= d0) and (d1 is None or d < d1))

@@ -171,9 +171,8 @@ async def _from_days(session: AsyncSession, q: ReportQuery, segments: tuple[tupl
         raw = list(zip(*hist_rows, strict=True))
         _, gids = group_index(label_columns(q.group_by, raw[:n], _label), len(hist_rows), index)
         hist = list(zip(gids, raw[n], raw[n + 1], strict=True))
-    gid = index
-    per, totals = await picks_off_loop(blobs, hist, len(gid))
-    out = Percentiles(totals=totals, groups={key: per[g] for key, g in gid.items()})
+    per, totals = await picks_off_loop(blobs, hist, len(index))
+    out = Percentiles(totals=totals, groups={key: per[g] for key, g in index.items()})
     if not n:
         out.groups[()] = out.totals
     return out

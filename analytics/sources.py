@@ -59,13 +59,10 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
     parts: list[Select[Any]] = list(extra)
     for start, end in ([(q.start, q.end)] if ranges is None else ranges):
         parts += hourly_parts(q, table, clean, raw, keys, dialect=dialect, start=start, end=end)
-    if not parts:  # nothing to read: one empty part keeps the shape
-        parts = hourly_parts(q, table, clean, raw, keys, dialect=dialect, start=_EPOCH, end=_EPOCH)
     return union_all(*parts).subquery("src")
 
 
 Range = tuple[datetime | None, datetime | None]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def hourly_parts(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMeasures, keys: TimeKeys, *,
