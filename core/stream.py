@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from core.events import event_to_json
 from core.models import DomainEventRow
+from core.tasks import wait_set
 from db.engine import Database
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,7 @@ class EventStream:
         """The tailing loop (a tracked task of the composition root)."""
         await self.start_position()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await wait_set(self._wake, self.poll_interval)
             self._wake.clear()
             if not self._subs:
                 continue

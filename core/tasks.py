@@ -12,6 +12,20 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+async def wait_set(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` have passed; whether it is set.
+
+    Not ``asyncio.wait_for(event.wait(), timeout)``: on Python 3.11 that returns normally when the event is
+    set in the same loop turn as the waiting task is cancelled, so the cancellation is lost and a loop built
+    on it never stops (seen as the webhook dispatcher hanging on shutdown). ``asyncio.timeout`` tells its own
+    expiry from a cancellation from outside and lets the latter through.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    return event.is_set()
+
+
 class TaskGroup:
     """Owns long-running tasks; ``async with`` cancels and awaits all of them on exit."""
 
@@ -54,9 +68,7 @@ class TaskGroup:
         """Sleep unless shutdown starts first; True means 'stop now'."""
         if seconds <= 0:
             return self.stopping.is_set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
-        return self.stopping.is_set()
+        return await wait_set(self.stopping, seconds)
 
     async def __aenter__(self) -> TaskGroup:
         return self

@@ -15,7 +15,6 @@ expires (or at once when the same instance name restarts): at-least-once, same `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ from config.settings import HookSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
 from core.models import DomainEventRow
+from core.tasks import wait_set
 from db.engine import Database
 from hooks.backoff import next_attempt_at
 from hooks.delivery import DeliveryResult, create_session, deliver
@@ -110,8 +110,7 @@ class Dispatcher:
                 if len(self._inflight) < self.settings.concurrency:
                     started = await self._claim_and_start()
                 if started == 0 or len(self._inflight) >= self.settings.concurrency:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+                    await wait_set(self._wake, self.settings.poll_interval_s)
         finally:
             for task in list(self._inflight):
                 task.cancel()

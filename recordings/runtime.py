@@ -8,7 +8,6 @@ runs on one small dedicated ``ThreadPoolExecutor``, the S3 client on the store's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from config.settings import Settings, StorageSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
 from core.events import EventLog
-from core.tasks import TaskGroup
+from core.tasks import TaskGroup, wait_set
 from db.engine import Database
 from recordings.ingest import Fault, Ingestor
 from recordings.probe import OwnPhonesProbePhone, ProbePhone, Prober
@@ -172,8 +171,7 @@ class RecordingsFeature:
                 log.warning("spool scan skipped: %s unavailable", exc.upstream)
             except Exception:  # noqa: BLE001 - the scan loop must outlive any one bad round
                 log.exception("spool scan failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+            await wait_set(self._wake, interval)
             self._wake.clear()
 
     async def check_health(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from core.tasks import TaskGroup
+from core.tasks import TaskGroup, wait_set
 
 
 async def test_periodic_job_keeps_running_after_an_error() -> None:
@@ -59,3 +59,31 @@ async def test_sleep_is_interrupted_by_shutdown() -> None:
     await asyncio.sleep(0)
     await tasks.close()
     assert await asyncio.wait_for(sleeper, 1) is True
+
+
+async def test_a_cancel_arriving_as_the_event_is_set_stops_the_loop() -> None:
+    wake = asyncio.Event()
+    rounds = 0
+
+    async def poll_loop() -> None:  # the shape of the dispatcher's, the ingest's and the stream's loops
+        nonlocal rounds
+        while True:
+            await wait_set(wake, 10)
+            wake.clear()
+            rounds += 1
+
+    task = asyncio.create_task(poll_loop())
+    await asyncio.sleep(0)
+    wake.set()  # in the same loop turn as the shutdown's cancel
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(2):  # a lost cancel would leave the loop polling forever
+            await task
+    assert rounds == 0
+
+
+async def test_wait_set_answers_whether_the_event_was_set() -> None:
+    event = asyncio.Event()
+    assert await wait_set(event, 0.01) is False
+    asyncio.get_running_loop().call_later(0.01, event.set)
+    assert await wait_set(event, 5) is True
