@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, String, column, false, func, literal, select, table
 
-from analytics.probe import dialect_of, has_table
 from analytics.rollup import epoch_hour_sql
 from analytics.timezones import local_minute, time_key, time_label
 from db.base import UTCDateTime
+from db.dialect import dialect_of, has_table
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -45,9 +45,9 @@ from analytics.models import (
     talk_hist,
     zones,
 )
-from analytics.probe import dialect_of
 from analytics.timezones import local_minute, offset_min, offset_segments, time_key
 from core.clock import whole_hour_zone
+from db.dialect import dialect_of
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

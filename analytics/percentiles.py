@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, case, collate, func, select
 
 from analytics.daily import DailyPlan, day_key, picks_off_loop, talk_grain
-from analytics.fetch import fetch_plain
 from analytics.grouping import group_index, label_columns
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import talk_daily, talk_hist
-from analytics.probe import dialect_of
 from analytics.rollup import raw_talk
 from analytics.sources import DIM_COLUMN, Range, hourly_union, time_keys
 from analytics.timezones import time_label
+from db.dialect import dialect_of
+from db.fetch import fetch_plain
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from analytics.metrics import TIME_DIMENSIONS
-from analytics.probe import dialect_of
 from analytics.rollup import calls, epoch_hour_sql
 from analytics.sources import DIM_COLUMN, raw_filters
 from analytics.timezones import local_minute, time_key, time_label
 from cases.models import Disposition
+from db.dialect import dialect_of
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analytics.daily import DailyPlan, day_keys
 from analytics.daily import plan as daily_plan
 from analytics.errors import BadGroupBy, NoSuchReport
-from analytics.fetch import fetch_plain
 from analytics.grouping import label_columns, merge
 from analytics.metrics import (
     COMPOSITES,
@@ -30,11 +29,12 @@ from analytics.metrics import (
 )
 from analytics.models import DIM_COLUMNS, SUM_COLUMNS, epoch_hour, rollup, rollup_daily
 from analytics.percentiles import talk_percentiles
-from analytics.probe import dialect_of
 from analytics.promises import as_json, promise_amounts
 from analytics.rollup import calls, raw_measures, sum_of
 from analytics.sources import DIM_COLUMN, DIMENSION_OF, hourly_union, time_keys
 from analytics.timezones import offset_segments, time_label
+from db.dialect import dialect_of
+from db.fetch import fetch_plain
 
 RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
 

@@ -1,6 +1,6 @@
 """Keep ``call_rollup_hourly`` equal to the raw calls: recompute dirty hours, or rebuild everything.
 
-Correctness: a call change and its hour's dirty mark commit together (triggers, ``analytics.schema``).
+Correctness: a call change and its hour's dirty mark commit together (triggers, ``analytics.ddl``).
 ``refresh`` locks a set of dirty marks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer),
 replaces those hours' rollup rows by a fresh aggregation of the raw calls and deletes the marks, all in one
 transaction. A call change racing with it blocks on the locked mark and re-creates it after the commit, so
@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analytics import daily
 from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES
 from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS, dirty, rollup, talk_hist, zones
-from analytics.probe import dialect_of
 from core.errors import UpstreamUnavailable
+from db.dialect import dialect_of
 from db.engine import Database
 from dialer.models import Call
 

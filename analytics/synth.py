@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from analytics.ddl import install, set_triggers_sync
 from analytics.rollup import rebuild
-from analytics.schema import install, set_triggers_sync
 from config.settings import DatabaseSettings
 from db.engine import Database
 
