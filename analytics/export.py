@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from analytics.reports import Report
+from analytics.query import Report
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from analytics.export import to_csv, to_json, to_xlsx
 from analytics.metrics import DIMENSIONS, METRICS
-from analytics.reports import REPORTS, ReportQuery, run_report
+from analytics.query import REPORTS, ReportQuery
+from analytics.reports import run_report
 from analytics.schemas import ReportParams
 from api.keys import CONTAINER
 from api.routing import Router, json_response, query
