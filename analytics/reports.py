@@ -1,6 +1,7 @@
 """Call reports: rollup for clean hours + raw calls for dirty/partial hours, one SQL statement, exact.
 
-``run_report`` is the use case the API calls. Every report sums base measures grouped by the requested
+``run_report`` computes one report in the caller's session (the API reaches it through
+``analytics.service.ReportService``). Every report sums base measures grouped by the requested
 dimensions (see ``analytics.metrics``), then derives rates, means and percentiles in Python.
 """
 
