@@ -55,7 +55,6 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
     return union_all(*parts).subquery("src")
 
 
-
 def hourly_parts(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMeasures, keys: TimeKeys, *,
                  dialect: str, start: datetime | None, end: datetime | None) -> list[Select[Any]]:
     """The parts of ``hourly_union`` for the UTC range [start, end): clean hours, dirty hours, partial edges."""
