@@ -1,14 +1,15 @@
-"""Query parameters of ``GET /v1/reports/{report}`` (documented in the OpenAPI schema)."""
+"""Query parameters of ``GET /v1/reports/{report}`` (documented in the OpenAPI schema) and the catalogue document."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from analytics.metrics import DIMENSIONS, METRICS
+from analytics.query import REPORTS, ReportQuery
 
 
 def _describe() -> str:
@@ -70,3 +71,16 @@ class ReportParams(BaseModel):
     def dims(self) -> tuple[str, ...]:
         """The group_by dimensions."""
         return tuple(x.strip() for x in self.group_by.split(",") if x.strip())
+
+    def to_query(self, report: str) -> ReportQuery:
+        """The query for report ``report`` (validated against the report by the service)."""
+        return ReportQuery(report, self.dims(), self.instant(self.from_), self.instant(self.to), self.zone(),
+                           self.filters(), self.sla_days)
+
+
+def catalogue_json() -> dict[str, Any]:
+    """``GET /v1/reports``: every report with its metrics, the dimensions and the metric definitions."""
+    return {
+        "reports": [{"name": s.name, "title": s.title, "metrics": list(s.metrics)} for s in REPORTS.values()],
+        "dimensions": DIMENSIONS, "metrics": {m.name: m.definition for m in METRICS.values()},
+    }

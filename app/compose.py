@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.rollup import register_zones, run_refresher
+from analytics.service import ReportService
 from app.container import Container
 from cases.service import record_contact
 from config.settings import Settings
@@ -67,7 +67,8 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         events.add_commit_listener(stream.wake)
         pbx = PbxGateway(clients, settings.pbx)
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=pbx,
-                              calls=None)  # type: ignore[arg-type]  # set just below
+                              calls=None,  # type: ignore[arg-type]  # set just below
+                              reports=ReportService(db, settings.analytics, clock))
         if gate is None:
             from cases.directory import CaseDirectoryAdapter
             from compliance.service import ComplianceGate
@@ -96,8 +97,8 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
             _wire_pbx(name, client, container, tasks)
             await stack.enter_async_context(client)
         tasks.spawn(stream.run(), name="event-stream")
-        await register_zones(db, settings.analytics.rollup_zones)
-        tasks.spawn(run_refresher(db, interval=settings.analytics.refresh_interval_s), name="analytics-rollup")
+        await container.reports.register_zones()
+        tasks.spawn(container.reports.run_refresher(), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
         stack.callback(stream.close)
         container.extras["tasks"] = tasks

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.service import ReportService
 from config.settings import Settings
 from core.clock import Clock
 from core.events import EventLog
@@ -25,5 +26,6 @@ class Container:
     stream: EventStream
     pbx: PbxGateway
     calls: CallService
+    reports: ReportService
     extras: dict[str, Any] = field(default_factory=dict)
     readiness: dict[str, Any] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from analytics.service import ReportService
 from api.app import make_app
 from app.container import Container
 from auth.models import Role
@@ -57,7 +58,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         calls = CallService(db=db, events=events, pbx=pbx, gate=AllowAllGate(),
                             settings=settings.dialer, clock=clock)
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream,
-                              pbx=pbx, calls=calls)
+                              pbx=pbx, calls=calls, reports=ReportService(db, settings.analytics, clock))
         tasks.spawn(stream.run(), name="stream")
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

@@ -29,6 +29,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from analytics.service import ReportService
 from api.app import make_app
 from app.container import Container
 from auth.models import Role
@@ -142,7 +143,7 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
     calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(), settings=settings.dialer,
                         clock=clock)
     container = Container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
-                          pbx=RecordingPbx(), calls=calls)
+                          pbx=RecordingPbx(), calls=calls, reports=ReportService(db, settings.analytics, clock))
     async with FailingStore(tmp_path / "store") as store, RecordingsFeature(
             settings=settings, db=db, events=events, clock=clock, instance="t", store=store,
             run_jobs=False) as feature:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from analytics.service import ReportService
 from api.app import make_app
 from app.container import Container
 from auth.models import Role
@@ -61,7 +62,8 @@ async def api(rig: Rig) -> AsyncIterator[Api]:
     calls = CallService(db=rig.db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(),
                         settings=rig.settings.dialer, clock=rig.clock)
     container = Container(settings=rig.settings, clock=rig.clock, db=rig.db, events=events, stream=stream,
-                          pbx=RecordingPbx(), calls=calls)
+                          pbx=RecordingPbx(), calls=calls,
+                          reports=ReportService(rig.db, rig.settings.analytics, rig.clock))
     async with rig.feature() as feature:
         container.extras["recordings"] = feature
         container.readiness["recordings"] = feature.readiness
