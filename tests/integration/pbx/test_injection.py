@@ -203,6 +203,26 @@ async def test_a_ringing_calls_id_is_refused_before_its_recording_exists(
         await phones.send({"cmd": "set_behaviour", "phone": VICTIM, "answer_delay": 0.2})
 
 
+async def test_callguard_record_refuses_a_call_id_that_is_not_a_uuid(
+    pbx: PbxSandbox, phones: PhonesProcess, ami: AmiTap
+) -> None:
+    """Defence in depth: even an Originate's CALL_ID is checked before it names a file."""
+    token = secrets.token_hex(6)
+    before, refused, mark = spool_names(pbx), refusals(pbx), phones.mark()
+    channel_id = str(uuid.uuid4())
+    response = await ami.action(
+        "Originate", Channel=f"PJSIP/{VICTIM}", Context="callguard-outbound", Exten=ANSWERS, Priority="1",
+        Async="true", ChannelId=channel_id, Variable=f"__CALL_ID=x; touch /tmp/pwned-{token},CALLGUARD_GO=yes",
+        Timeout="10000")
+    assert response["Response"] == "Success", response
+    await ami.wait_event("Hangup", Uniqueid=channel_id, within=15)
+    assert refusals(pbx) - refused == 1
+    assert phones.find("incoming", phone="customer", since=mark) is None  # refused before the customer leg
+    await asyncio.sleep(1.0)
+    assert spool_names(pbx) == before
+    assert await asyncio.to_thread(files_named, pbx.rootfs, token) == []
+
+
 async def test_asterisk_runs_as_the_unprivileged_user(pbx: PbxSandbox) -> None:
     uid, gid = rootfs.run_ids(pbx.rootfs)
     assert uid != 0 and gid != 0
