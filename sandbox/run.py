@@ -30,7 +30,7 @@ from sandbox.ports import free_port, free_tcp_udp_port
 RUN_DIR = Path(".run")
 DEMO_CLIENT = "demo-bank"  # DEMO policy: any hour
 STRICT_CLIENT = "cn-bank"  # CN policy: 08:00-21:00 Shanghai time; shows outside-hours blocks at night
-PROBE_SIP_USER = "1099"  # the scheduled recording probe registers as this account
+PROBE_SIP_USER = "1099"  # the scheduled recording probe registers as this account (the only one that may dial probe)
 BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a blocked call at any hour
 
 # name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
@@ -114,8 +114,8 @@ async def main() -> None:
     async with AsyncExitStack() as stack:
         pbx = await stack.enter_async_context(PbxSandbox(
             ami_port=free_port(), sip_port=_port(5060, socket.SOCK_DGRAM), customer_trunk_port=free_tcp_udp_port(),
-            agents=[*(AgentAccount(sip, pw) for sip, pw in sip_passwords.items()),
-                    AgentAccount(PROBE_SIP_USER, probe_password)], ami_secret=ami_secret,
+            agents=[AgentAccount(sip, pw) for sip, pw in sip_passwords.items()],
+            probe_accounts=[AgentAccount(PROBE_SIP_USER, probe_password)], ami_secret=ami_secret,
         ))
         phones = PhonesConfig(
             pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,

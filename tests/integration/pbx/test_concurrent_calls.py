@@ -37,7 +37,7 @@ async def crowd() -> AsyncIterator[tuple[PbxSandbox, PhonesProcess, AmiTap]]:
                               customer_port=pbx.settings.customer_trunk_port,
                               agents=[AgentPhone(a, PASSWORD, behaviour="answer", answer_delay=0.3) for a in AGENTS])
         async with PhonesProcess(config, start_timeout=60) as phones, \
-                AmiTap(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret) as ami:
+                AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami:
             yield pbx, phones, ami
 
 
