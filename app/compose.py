@@ -33,6 +33,7 @@ from dialer.ami import AmiClient, AmiMessage
 from dialer.gate import DialGate
 from dialer.models import Call
 from dialer.pbx import PbxGateway
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
 from dialer.translate import INTERESTING, translate
@@ -68,7 +69,8 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         pbx = PbxGateway(clients, settings.pbx)
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=pbx,
                               calls=None,  # type: ignore[arg-type]  # set just below
-                              reports=ReportService(db, settings.analytics, clock))
+                              reports=ReportService(db, settings.analytics, clock),
+                              presented=PresentedNumberService(db=db, clock=clock))
         if gate is None:
             from cases.directory import CaseDirectoryAdapter
             from compliance.service import ComplianceGate

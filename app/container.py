@@ -12,6 +12,7 @@ from core.events import EventLog
 from core.stream import EventStream
 from db.engine import Database
 from dialer.pbx import PbxGateway
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 
 
@@ -27,5 +28,6 @@ class Container:
     pbx: PbxGateway
     calls: CallService
     reports: ReportService
+    presented: PresentedNumberService
     extras: dict[str, Any] = field(default_factory=dict)
     readiness: dict[str, Any] = field(default_factory=dict)

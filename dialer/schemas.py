@@ -45,6 +45,9 @@ class CallOut(BaseModel):
     pbx: str
     requested_by: str
     decision_id: str | None
+    presented_number: str | None = Field(
+        description="The caller number the customer was shown (the client's presented number); "
+                    "null: the PBX default")
     created_at: datetime
     originated_at: datetime | None
     agent_ringing_at: datetime | None
@@ -75,3 +78,24 @@ class CallQuery(BaseModel):
     until: AwareDatetime | None = Field(None, alias="to")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=500)
+
+
+class PresentedNumbersIn(BaseModel):
+    """A client's presented numbers, replacing the current list; the first is the primary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[str] = Field(
+        max_length=20,
+        description="E.164 numbers ('+' then 7 to 15 digits, valid for their country), primary first. "
+                    "An empty list removes them: the client's calls then present the PBX default")
+
+
+class PresentedNumbersOut(BaseModel):
+    """The caller numbers a client's calls present to its customers."""
+
+    client_id: str
+    numbers: list[str]
+    primary: str | None = Field(description="What the client's calls present; null: the PBX default")
+    updated_at: datetime
+    updated_by: str

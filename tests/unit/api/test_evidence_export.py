@@ -41,6 +41,7 @@ from core.clock import FakeClock
 from core.events import EventLog
 from core.stream import EventStream
 from db.engine import Database
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from recordings.models import Recording, RecordingAccess
 from recordings.runtime import RecordingsFeature
@@ -143,7 +144,8 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
     calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(), settings=settings.dialer,
                         clock=clock)
     container = Container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
-                          pbx=RecordingPbx(), calls=calls, reports=ReportService(db, settings.analytics, clock))
+                          pbx=RecordingPbx(), calls=calls, reports=ReportService(db, settings.analytics, clock),
+                          presented=PresentedNumberService(db=db, clock=clock))
     async with FailingStore(tmp_path / "store") as store, RecordingsFeature(
             settings=settings, db=db, events=events, clock=clock, instance="t", store=store,
             run_jobs=False) as feature:

@@ -17,6 +17,7 @@ from auth.models import Role
 from auth.service import create_user, issue_token
 from core.events import EventLog
 from core.stream import EventStream
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from recordings.runtime import RecordingsFeature
 from tests.support.doubles import AllowAllGate, RecordingPbx
@@ -63,7 +64,8 @@ async def api(rig: Rig) -> AsyncIterator[Api]:
                         settings=rig.settings.dialer, clock=rig.clock)
     container = Container(settings=rig.settings, clock=rig.clock, db=rig.db, events=events, stream=stream,
                           pbx=RecordingPbx(), calls=calls,
-                          reports=ReportService(rig.db, rig.settings.analytics, rig.clock))
+                          reports=ReportService(rig.db, rig.settings.analytics, rig.clock),
+                          presented=PresentedNumberService(db=rig.db, clock=rig.clock))
     async with rig.feature() as feature:
         container.extras["recordings"] = feature
         container.readiness["recordings"] = feature.readiness
