@@ -7,12 +7,15 @@ what the service sends (``OUTBOUND_CLI``). The service's own path is in tests/in
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
 from sandbox.amitap import AmiTap
-from sandbox.pbx import PbxSandbox
+from sandbox.pbx import AgentAccount, PbxSandbox
 from sandbox.phones.client import PhonesProcess
+from sandbox.phones.config import AgentPhone, PhonesConfig
+from sandbox.ports import free_port, free_tcp_udp_port
 from tests.integration.pbx.helpers import dominant_frequency, originate, wait_for_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -50,6 +53,24 @@ async def test_without_a_presented_number_the_pbx_default_applies_never_the_cust
     assert number not in str(incoming["remote"])
     assert (incoming["caller"], incoming["from_number"], incoming["pai_number"]) == ("anonymous", "anonymous", None)
     await _hang_up(phones, ami, "1001", call_id, answered["call"])
+
+
+async def test_a_pbx_with_a_default_cli_presents_it_when_the_service_sends_none() -> None:
+    """Its own PBX (the session's withholds): DEFAULT_CLI is what a call without OUTBOUND_CLI presents."""
+    async with PbxSandbox(ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM),
+                          customer_trunk_port=free_tcp_udp_port(), agents=[AgentAccount("2001", "pw-2001")],
+                          default_cli="+861012345678") as pbx, \
+            PhonesProcess(PhonesConfig(pbx_host=pbx.sip_host, pbx_port=pbx.sip_port,
+                                       customer_port=pbx.settings.customer_trunk_port,
+                                       agents=[AgentPhone("2001", "pw-2001", answer_delay=0.2)])) as phones, \
+            AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami:
+        call_id, incoming, answered = await _customer_answers(phones, ami, "2001", "+8613800080001", None)
+        assert (incoming["caller"], incoming["pai_number"]) == ("+861012345678", "+861012345678")
+        await _hang_up(phones, ami, "2001", call_id, answered["call"])
+        # OUTBOUND_CLI still wins over the default
+        call_id, incoming, answered = await _customer_answers(phones, ami, "2001", "+8613800090001", "+862161234567")
+        assert incoming["caller"] == "+862161234567"
+        await _hang_up(phones, ami, "2001", call_id, answered["call"])
 
 
 async def test_the_customer_line_calls_in_and_callguard_no_inbound_refuses_it(
