@@ -38,6 +38,7 @@ from dialer.ami import AmiClient, AmiMessage
 from dialer.gate import DialGate
 from dialer.models import Call
 from dialer.pbx import PbxGateway
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
 from dialer.translate import INTERESTING, translate
@@ -116,7 +117,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     cases = CaseService(db=db, events=events, clock=clock)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
-        calls=calls, reports=ReportService(db, settings.analytics, clock), cases=cases,
+        calls=calls, reports=ReportService(db, settings.analytics, clock),
+        presented=PresentedNumberService(db=db, clock=clock), cases=cases,
         hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake),
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock,
                                    retention_floor_days=settings.recordings.retention_floor_days),

@@ -18,6 +18,7 @@ from core.tasks import TaskGroup
 from db.engine import Database
 from dialer.gate import DialGate
 from dialer.pbx import PbxGateway
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
 from recordings.runtime import RecordingsFeature
@@ -39,6 +40,7 @@ class Container:
     gate: DialGate
     calls: CallService
     reports: ReportService
+    presented: PresentedNumberService
     cases: CaseService
     hooks: HookService
     compliance: ComplianceAdmin
