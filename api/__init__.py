@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
 
 def extra_routers() -> list[Router]:
-    """Routers of the feature packages beyond calls (compliance, cases, hooks, recordings, reports)."""
-    from api import cases, compliance, hooks, recordings, reports
+    """Routers of the feature packages beyond calls (compliance, cases, hooks, recordings, reports, users, audit)."""
+    from api import audit, auth, cases, compliance, hooks, recordings, reports
 
-    return [compliance.router, cases.router, hooks.router, recordings.router, reports.router]
+    return [compliance.router, cases.router, hooks.router, recordings.router, reports.router, auth.router,
+            audit.router]

@@ -11,6 +11,7 @@ from aiohttp_sse import sse_response
 
 from api.keys import CONTAINER
 from api.routing import Router, principal
+from auth.events import SESSION_EVENTS, ends_session
 from auth.models import Role
 
 router = Router()
@@ -22,13 +23,17 @@ SEE_ALL = {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA}
 async def events(request: web.Request) -> web.StreamResponse:
     """``text/event-stream`` of domain events (``call.agent_ringing``, ``call.answered``, ``call.ended``...).
 
-    Each message's ``event`` is the type and ``data`` the JSON event. Browsers' EventSource may pass
-    the token as ``?access_token=``. Optional ``types`` (comma-separated prefixes) narrows the stream.
+    Each message's ``event`` is the type and ``data`` the JSON event. Browsers' EventSource pass a
+    single-use ``?ticket=`` from ``POST /v1/events/tickets``. Optional ``types`` (comma-separated prefixes)
+    narrows the stream. The stream ends (last message ``session.ended``) when the caller's token is revoked
+    or expires, or the user is deactivated or changed, on any instance.
     """
     who = principal(request)
     prefixes = tuple(p for p in request.query.get("types", "").split(",") if p)
 
     def keep(ev: dict[str, Any]) -> bool:
+        if ev["type"] in SESSION_EVENTS:
+            return ends_session(who, ev)  # never forwarded: only this user's or token's end the stream
         if who.role not in SEE_ALL and ev.get("agent_id") != who.user_id:
             return False
         return not prefixes or str(ev["type"]).startswith(prefixes)
@@ -37,9 +42,16 @@ async def events(request: web.Request) -> web.StreamResponse:
     async with sse_response(request) as resp:
         await resp.send(json.dumps({"user": who.user_id, "role": who.role.value}), event="hello")
         agen = stream.subscribe(keep)
+        ttl = (who.expires_at - request.app[CONTAINER].clock.now()).total_seconds() if who.expires_at else None
         try:
-            async for ev in agen:
-                await resp.send(json.dumps(ev, ensure_ascii=False), event=ev["type"], id=str(ev["seq"]))
+            async with asyncio.timeout(ttl):
+                async for ev in agen:
+                    if ev["type"] in SESSION_EVENTS:
+                        await resp.send(json.dumps({"reason": ev["type"]}), event="session.ended")
+                        break
+                    await resp.send(json.dumps(ev, ensure_ascii=False), event=ev["type"], id=str(ev["seq"]))
+        except TimeoutError:
+            await resp.send(json.dumps({"reason": "token.expired"}), event="session.ended")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.service import ReportService
 from app.container import Container
+from audit.service import AuditService
+from auth.admin import UserAdmin
+from auth.service import Authenticator
 from cases.service import record_contact
 from config.settings import Settings
 from core import heap
@@ -66,9 +69,12 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         stream = EventStream(db)
         events.add_commit_listener(stream.wake)
         pbx = PbxGateway(clients, settings.pbx)
+        audit = AuditService(db=db, clock=clock)
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=pbx,
                               calls=None,  # type: ignore[arg-type]  # set just below
-                              reports=ReportService(db, settings.analytics, clock))
+                              reports=ReportService(db, settings.analytics, clock),
+                              audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
+                              users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit))
         if gate is None:
             from cases.directory import CaseDirectoryAdapter
             from compliance.service import ComplianceGate
@@ -100,6 +106,7 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         await container.reports.register_zones()
         tasks.spawn(container.reports.run_refresher(), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
+        tasks.every(3600.0, container.auth.purge, name="auth-purge", initial_delay=60.0)
         stack.callback(stream.close)
         container.extras["tasks"] = tasks
         yield container

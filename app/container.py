@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.service import ReportService
+from audit.service import AuditService
+from auth.admin import UserAdmin
+from auth.service import Authenticator
 from config.settings import Settings
 from core.clock import Clock
 from core.events import EventLog
@@ -27,5 +30,8 @@ class Container:
     pbx: PbxGateway
     calls: CallService
     reports: ReportService
+    audit: AuditService
+    auth: Authenticator
+    users: UserAdmin
     extras: dict[str, Any] = field(default_factory=dict)
     readiness: dict[str, Any] = field(default_factory=dict)

@@ -24,6 +24,7 @@ from db.engine import Database
 from db.migrate import migrate
 from dialer.service import CallService
 from tests.support.doubles import AllowAllGate, RecordingPbx
+from tests.support.identity import identity_services
 
 
 @dataclass
@@ -58,7 +59,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         calls = CallService(db=db, events=events, pbx=pbx, gate=AllowAllGate(),
                             settings=settings.dialer, clock=clock)
         container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream,
-                              pbx=pbx, calls=calls, reports=ReportService(db, settings.analytics, clock))
+                              pbx=pbx, calls=calls, reports=ReportService(db, settings.analytics, clock),
+                              **identity_services(db, settings, clock, events))
         tasks.spawn(stream.run(), name="stream")
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

@@ -47,6 +47,7 @@ from recordings.runtime import RecordingsFeature
 from recordings.storage import ByteRange, StorageUnavailable
 from recordings.storage.local import LocalStore
 from tests.support.doubles import AllowAllGate, RecordingPbx
+from tests.support.identity import identity_services
 from tests.unit.cases.test_service import _case
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -143,7 +144,8 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
     calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(), settings=settings.dialer,
                         clock=clock)
     container = Container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
-                          pbx=RecordingPbx(), calls=calls, reports=ReportService(db, settings.analytics, clock))
+                          pbx=RecordingPbx(), calls=calls, reports=ReportService(db, settings.analytics, clock),
+                          **identity_services(db, settings, clock, events))
     async with FailingStore(tmp_path / "store") as store, RecordingsFeature(
             settings=settings, db=db, events=events, clock=clock, instance="t", store=store,
             run_jobs=False) as feature:

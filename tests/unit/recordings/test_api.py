@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from core.stream import EventStream
 from dialer.service import CallService
 from recordings.runtime import RecordingsFeature
 from tests.support.doubles import AllowAllGate, RecordingPbx
+from tests.support.identity import identity_services
 from tests.unit.recordings.conftest import Rig
 
 
@@ -56,14 +58,16 @@ async def api(rig: Rig) -> AsyncIterator[Api]:
                                ("sam", Role.SUPERVISOR, None), ("quinn", Role.QA, None), ("ada", Role.ADMIN, None),
                                ("hook", Role.INTEGRATION, None)]:
             await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
-            tokens[uid] = await issue_token(s, user_id=uid)
+            # tokens outlive the retention periods these tests jump across
+            tokens[uid] = await issue_token(s, user_id=uid, expires_at=rig.clock.now() + timedelta(days=3650))
     events = EventLog()
     stream = EventStream(rig.db)
     calls = CallService(db=rig.db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(),
                         settings=rig.settings.dialer, clock=rig.clock)
     container = Container(settings=rig.settings, clock=rig.clock, db=rig.db, events=events, stream=stream,
                           pbx=RecordingPbx(), calls=calls,
-                          reports=ReportService(rig.db, rig.settings.analytics, rig.clock))
+                          reports=ReportService(rig.db, rig.settings.analytics, rig.clock),
+                          **identity_services(rig.db, rig.settings, rig.clock, events))
     async with rig.feature() as feature:
         container.extras["recordings"] = feature
         container.readiness["recordings"] = feature.readiness
