@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from auth.models import ApiToken, AuthFailure
 from auth.service import issue_token
-from tests.unit.auth.conftest import Cluster, Instance
+from tests.support.cluster import Cluster, Instance
 
 
 def code(body: dict[str, Any]) -> str:
