@@ -19,7 +19,7 @@ SEE_ALL = {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA}
 
 
 @router.route("GET", "/v1/events", summary="Live domain events (SSE)", tag="events",
-              content_type="text/event-stream", errors=(401,))
+              content_type="text/event-stream", errors=(401, 429))
 async def events(request: web.Request) -> web.StreamResponse:
     """``text/event-stream`` of domain events (``call.agent_ringing``, ``call.answered``, ``call.ended``...).
 
