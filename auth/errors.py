@@ -38,9 +38,13 @@ class QueryTokenRefused(Unauthorized):
 
 
 class InvalidTicket(Unauthorized):
-    """An EventSource ticket that is unknown, used, expired or for another purpose."""
+    """An EventSource ticket that is unknown, used, expired or for another purpose (one code for all)."""
 
     code = "invalid-ticket"
+
+    def __init__(self, message: str, *, reason: str = "invalid-ticket") -> None:
+        super().__init__(message)
+        self.reason = reason  # recorded: "unknown-ticket" (a guess, throttled) or "invalid-ticket"
 
 
 class TooManyFailedSignIns(CallguardError):

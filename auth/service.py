@@ -211,7 +211,9 @@ class Authenticator:
                     .returning(EventTicket.token_id)
                 )).first()
                 if claimed is None:
-                    raise InvalidTicket("the ticket is unknown, used, expired or for another purpose")
+                    known = await s.scalar(select(EventTicket.id).where(EventTicket.ticket_hash == hash_token(ticket)))
+                    raise InvalidTicket("the ticket is unknown, used, expired or for another purpose",
+                                        reason="invalid-ticket" if known else "unknown-ticket")
                 row = (await s.execute(_BY_ID, {"token_id": claimed.token_id})).first()
                 return _principal(row, now)
         except Unauthorized as err:
@@ -236,7 +238,8 @@ class Authenticator:
         """Record the failure, then hold the answer back if the address keeps failing."""
         now = self.clock.now()
         async with self.db.begin() as s:
-            s.add(AuthFailure(at=now, address=address[:64], reason=err.code, user_id=user_id, token_id=token_id))
+            reason = err.reason if isinstance(err, InvalidTicket) else err.code
+            s.add(AuthFailure(at=now, address=address[:64], reason=reason, user_id=user_id, token_id=token_id))
             await s.flush()
             recent = await throttle.recent_failures(s, address, now, self.settings)
         log.info("failed authentication from %s: %s (%d in window)", address, err.code, recent.count)

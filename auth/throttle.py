@@ -1,7 +1,10 @@
 """Failed sign-ins per client address: slow the failures down, then refuse the address for a while.
 
 The decisions are pure functions of the recent failures (counted in the shared database, so the limit
-holds across every instance); the two queries sit beside them.
+holds across every instance); the queries sit beside them. Every failure is recorded, but only guesses
+(a token or ticket nobody was ever given) count: a revoked or expired token, a deactivated user or a spent
+ticket is a client that has not caught up, and a call center behind one NAT address must not be locked
+out because one agent's browser keeps presenting its old token.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import AuthFailure
 from config.settings import AuthSettings
+
+# the failure reasons that count towards the throttle: credentials that never existed
+GUESSES = ("unknown-token", "unknown-ticket")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +47,11 @@ def failure_delay_s(failures: int, s: AuthSettings) -> float:
 
 
 async def recent_failures(session: AsyncSession, address: str, now: datetime, s: AuthSettings) -> RecentFailures:
-    """Count the address's failures in the window (one indexed range scan)."""
+    """Count the address's guesses in the window (one indexed range scan)."""
     since = now - timedelta(seconds=s.failure_window_s)
     row = (await session.execute(
         select(func.count(), func.max(AuthFailure.at))
-        .where(AuthFailure.address == address, AuthFailure.at >= since)
+        .where(AuthFailure.address == address, AuthFailure.at >= since, AuthFailure.reason.in_(GUESSES))
     )).one()
     last = row[1]
     if isinstance(last, str):  # SQLite returns max() of a datetime column as text

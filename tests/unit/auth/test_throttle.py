@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
-from auth.errors import InvalidTicket, TooManyFailedSignIns, UnknownToken
-from auth.models import Role
+from auth.errors import InvalidTicket, TokenExpired, TooManyFailedSignIns, UnknownToken
+from auth.models import AuthFailure, Role
 from auth.service import Authenticator, Principal, create_user, issue_token
 from auth.throttle import RecentFailures, failure_delay_s, lockout_remaining_s
 from config.settings import AuthSettings
@@ -88,3 +89,32 @@ async def test_a_ticket_is_single_use_short_lived_and_bound_to_its_token(db: Dat
     other = await auth.issue_ticket(who, purpose="events")
     with pytest.raises(InvalidTicket):
         await auth.redeem_ticket(other.ticket, address="a", purpose="audio")  # another purpose
+
+
+async def test_stale_credentials_are_recorded_but_only_guesses_lock_an_address_out(db: Database) -> None:
+    clock = FakeClock(T0)
+    async with db.begin() as s:
+        await create_user(s, user_id="ada", role=Role.ADMIN)
+        good = await issue_token(s, user_id="ada", expires_at=T0 + timedelta(days=1))
+        stale = await issue_token(s, user_id="ada", expires_at=T0 - timedelta(days=1))
+    auth = Authenticator(db=db, settings=S, clock=clock, sleep=_no_sleep)
+    ticket = await auth.issue_ticket(await auth.authenticate(good, address="office"))
+    await auth.redeem_ticket(ticket.ticket, address="office")
+    for _ in range(6):  # a browser that keeps presenting an expired token and a spent ticket
+        with pytest.raises(TokenExpired):
+            await auth.authenticate(stale, address="office")
+        with pytest.raises(InvalidTicket):
+            await auth.redeem_ticket(ticket.ticket, address="office")
+    assert (await auth.authenticate(good, address="office")).user_id == "ada"  # the office is not locked out
+    for _ in range(5):
+        with pytest.raises(InvalidTicket):
+            await auth.redeem_ticket("cgt_guess", address="office")
+    with pytest.raises(TooManyFailedSignIns):
+        await auth.authenticate(good, address="office")
+    async with db.read() as s:
+        reasons = dict((await s.execute(select(AuthFailure.reason, func.count()).group_by(AuthFailure.reason))).all())
+    assert reasons == {"token-expired": 6, "invalid-ticket": 6, "unknown-ticket": 5}
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
