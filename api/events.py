@@ -13,13 +13,14 @@ from api.keys import CONTAINER
 from api.routing import Router, principal
 from auth.events import SESSION_EVENTS, ends_session
 from auth.models import Role
+from auth.schemas import EventsQuery
 
 router = Router()
 SEE_ALL = {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA}
 
 
 @router.route("GET", "/v1/events", summary="Live domain events (SSE)", tag="events",
-              content_type="text/event-stream", errors=(401, 429))
+              query=EventsQuery, content_type="text/event-stream", errors=(401, 429))
 async def events(request: web.Request) -> web.StreamResponse:
     """``text/event-stream`` of domain events (``call.agent_ringing``, ``call.answered``, ``call.ended``...).
 

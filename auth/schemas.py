@@ -129,3 +129,11 @@ class TicketOut(BaseModel):
     ticket: str
     purpose: str
     expires_at: datetime
+
+
+class EventsQuery(BaseModel):
+    """Query of the live event stream."""
+
+    types: str | None = Field(None, max_length=500, description="Comma-separated type prefixes, e.g. 'call.'")
+    ticket: str | None = Field(None, max_length=512,
+                               description="A single-use ticket from POST /v1/events/tickets (for EventSource)")

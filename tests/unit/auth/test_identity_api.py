@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
+from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
 from auth.models import ApiToken, AuthFailure
@@ -179,3 +180,6 @@ async def test_identity_routes_are_in_the_openapi_document(cluster: Cluster) -> 
         assert path in spec["paths"], path
     assert "429" in spec["paths"]["/v1/events/tickets"]["post"]["responses"]
     assert json.dumps(spec).count("IssuedToken") >= 1
+    params = {p["name"] for p in spec["paths"]["/v1/events"]["get"]["parameters"]}
+    assert params == {"types", "ticket"}
+    validate(spec)
