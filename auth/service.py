@@ -184,6 +184,17 @@ class Authenticator:
         await self._touch(who, row.last_used_at if row else None, now)
         return who
 
+    async def still_valid(self, who: Principal) -> bool:
+        """Whether ``who``'s token is still good and its user unchanged (role, team, clients)."""
+        if who.token_id is None:
+            return False
+        async with self.db.read() as s:
+            row = (await s.execute(_BY_ID, {"token_id": who.token_id})).first()
+        try:
+            return _principal(row, self.clock.now()) == who
+        except Unauthorized:
+            return False
+
     async def issue_ticket(self, who: Principal, *, purpose: str = EVENTS_PURPOSE) -> TicketOut:
         """A single-use ticket for one purpose, valid ``auth.ticket_ttl_s``; only its hash is stored."""
         if who.token_id is None:

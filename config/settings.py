@@ -173,6 +173,8 @@ class AuthSettings(BaseModel):
                                         description="Lifetime of an integration token when none is given")
     last_used_resolution_s: int = Field(60, ge=1, description="A token's last-used time is written at most this often")
     ticket_ttl_s: int = Field(60, ge=5, le=600, description="Lifetime of an EventSource ticket (single use)")
+    stream_recheck_s: float = Field(15.0, gt=0, le=3600,
+                                    description="An open event stream re-checks its token and user this often")
     failure_window_s: int = Field(900, ge=10, description="Failed sign-ins are counted per address over this window")
     delay_after_failures: int = Field(5, ge=1, description="Failed answers are slowed down from this many failures")
     delay_step_ms: int = Field(500, ge=0, description="Each failure past the threshold adds this delay")

@@ -51,7 +51,8 @@ class Cluster:
 def cluster_settings(database_url: str) -> Settings:
     return load_settings(None, database={"url": database_url},
                          auth={"delay_after_failures": 2, "delay_step_ms": 100, "max_delay_ms": 250,
-                               "lockout_after_failures": 4, "lockout_s": 60, "failure_window_s": 600})
+                               "lockout_after_failures": 4, "lockout_s": 60, "failure_window_s": 600,
+                               "stream_recheck_s": 0.3})
 
 
 async def _instance(stack: AsyncExitStack, settings: Settings, sleeps: list[float]) -> Instance:

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from openapi_spec_validator import validate
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from auth.models import ApiToken, AuthFailure
+from auth.models import ApiToken, AuthFailure, User
 from auth.service import issue_token
 from tests.support.cluster import Cluster, Instance
 
@@ -115,6 +115,19 @@ async def test_deactivation_refuses_the_next_request_and_ends_open_streams_on_ot
     r = await cluster.b.client.patch("/v1/users/alice", headers=cluster.auth("ada"), json={"active": True})
     assert (await r.json())["active"] is True
     assert (await cluster.a.client.get("/v1/calls", headers=cluster.auth("alice"))).status == 200
+
+
+async def test_a_stream_that_missed_the_session_event_still_ends_at_its_next_recheck(cluster: Cluster) -> None:
+    resp, names = await open_stream(cluster.a, headers=cluster.auth("mia"))
+    other, other_names = await open_stream(cluster.a, headers=cluster.auth("ada"))
+    async with cluster.b.container.db.begin() as s:  # behind the service's back: no session event is written
+        await s.execute(update(User).where(User.id == "mia").values(role="qa"))
+    assert await asyncio.wait_for(names, 5) == ["hello", "session.ended"]
+    await asyncio.sleep(0.7)
+    assert not other_names.done()  # ada's checks pass: her stream goes on
+    other_names.cancel()
+    other.close()
+    resp.release()
 
 
 async def test_a_ticket_opens_one_stream_once_and_its_token_revocation_ends_it(cluster: Cluster) -> None:
