@@ -27,6 +27,12 @@ ADMIN = (Role.ADMIN,)
 REQUEST_ID_HEADER = "X-Request-Id"
 
 
+def scope(request: web.Request) -> frozenset[str] | None:
+    """The clients an admin manages users of: None for a global admin."""
+    who = principal(request)
+    return None if who.is_global else who.clients
+
+
 def actor(request: web.Request) -> Actor:
     """The audited actor of a request: its principal, address and request id."""
     who = principal(request)
@@ -50,7 +56,7 @@ async def create_ticket(request: web.Request) -> web.StreamResponse:
               response=UserList, errors=(401, 403, 422))
 async def list_users(request: web.Request) -> web.StreamResponse:
     """Users by id, filtered by role, client, team or active."""
-    items = await request.app[CONTAINER].users.list_users(query(request, UserQuery))
+    items = await request.app[CONTAINER].users.list_users(query(request, UserQuery), scope=scope(request))
     return json_response(UserList(items=items))
 
 
@@ -59,14 +65,16 @@ async def list_users(request: web.Request) -> web.StreamResponse:
 async def create_user(request: web.Request) -> web.StreamResponse:
     """A user with a role, clients (none only for a global admin; exactly one for integration) and team."""
     req = await body(request, UserIn)
-    return json_response(await request.app[CONTAINER].users.create_user(actor(request), req), status=201)
+    return json_response(await request.app[CONTAINER].users.create_user(actor(request), req, scope=scope(request)),
+                         status=201)
 
 
 @router.route("GET", "/v1/users/{user_id}", summary="One user", tag="users", roles=ADMIN, response=UserOut,
               errors=(401, 403, 404))
 async def get_user(request: web.Request) -> web.StreamResponse:
     """One user."""
-    return json_response(await request.app[CONTAINER].users.get_user(request.match_info["user_id"]))
+    users = request.app[CONTAINER].users
+    return json_response(await users.get_user(request.match_info["user_id"], scope=scope(request)))
 
 
 @router.route("PATCH", "/v1/users/{user_id}", summary="Change or (de)activate a user", tag="users", roles=ADMIN,
@@ -74,7 +82,8 @@ async def get_user(request: web.Request) -> web.StreamResponse:
 async def update_user(request: web.Request) -> web.StreamResponse:
     """Change role, clients, team...; ``active: false`` refuses the user's next request and ends their streams."""
     req = await body(request, UserPatch)
-    out = await request.app[CONTAINER].users.update_user(actor(request), request.match_info["user_id"], req)
+    out = await request.app[CONTAINER].users.update_user(actor(request), request.match_info["user_id"], req,
+                                                          scope=scope(request))
     return json_response(out)
 
 
@@ -82,7 +91,7 @@ async def update_user(request: web.Request) -> web.StreamResponse:
               response=TokenList, errors=(401, 403, 404))
 async def list_tokens(request: web.Request) -> web.StreamResponse:
     """Every token of the user, newest first, with expiry and last use (never the secret)."""
-    items = await request.app[CONTAINER].users.list_tokens(request.match_info["user_id"])
+    items = await request.app[CONTAINER].users.list_tokens(request.match_info["user_id"], scope=scope(request))
     return json_response(TokenList(items=items))
 
 
@@ -91,7 +100,8 @@ async def list_tokens(request: web.Request) -> web.StreamResponse:
 async def issue_token(request: web.Request) -> web.StreamResponse:
     """A new bearer token: the secret is in this answer only."""
     req = await body(request, TokenIn)
-    out = await request.app[CONTAINER].users.issue_token(actor(request), request.match_info["user_id"], req)
+    out = await request.app[CONTAINER].users.issue_token(actor(request), request.match_info["user_id"], req,
+                                                          scope=scope(request))
     return json_response(out, status=201)
 
 
@@ -101,5 +111,5 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     """Refused from the next request on, and the token's open event streams end within seconds."""
     req = await body(request, RevokeIn)
     out = await request.app[CONTAINER].users.revoke_token(actor(request), request.match_info["token_id"],
-                                                          reason=req.reason)
+                                                          reason=req.reason, scope=scope(request))
     return json_response(out)

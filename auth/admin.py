@@ -23,11 +23,12 @@ from auth.schemas import CLIENT, IssuedToken, TokenIn, TokenOut, UserIn, UserOut
 from auth.service import add_token
 from config.settings import AuthSettings
 from core.clock import Clock
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
 from core.events import EventLog
 from db.engine import Database
 
 _CLIENT_RE = re.compile(CLIENT)
+Scope = frozenset[str] | None  # the acting admin's clients; None: global
 # a change to any of these changes what the user may see or do: their open streams end
 _SESSION_FIELDS = ("role", "clients", "team")
 
@@ -66,7 +67,12 @@ def _client_of(*client_lists: list[str]) -> str | None:
 
 
 class UserAdmin:
-    """Users and tokens: create, update, (de)activate, issue, list, revoke."""
+    """Users and tokens: create, update, (de)activate, issue, list, revoke.
+
+    ``scope`` is the acting admin's clients: None for a global admin (and the CLI). A scoped admin sees and
+    manages only users all of whose clients it serves (others answer 404, as if absent) and gives users
+    only its own clients, so it can never create a global admin or reach another bank's staff.
+    """
 
     def __init__(self, *, db: Database, settings: AuthSettings, clock: Clock, events: EventLog,
                  audit: AuditService) -> None:
@@ -76,7 +82,7 @@ class UserAdmin:
         self.events = events
         self.audit = audit
 
-    async def list_users(self, q: UserQuery) -> list[UserOut]:
+    async def list_users(self, q: UserQuery, *, scope: Scope = None) -> list[UserOut]:
         """Users matching the filters, by id."""
         stmt = select(User).order_by(User.id)
         if q.role is not None:
@@ -87,16 +93,17 @@ class UserAdmin:
             stmt = stmt.where(User.active.is_(q.active))
         async with self.db.read() as s:
             users = (await s.scalars(stmt)).all()
-        return [UserOut.model_validate(u) for u in users if q.client is None or q.client in (u.clients or [])]
+        return [UserOut.model_validate(u) for u in users
+                if (q.client is None or q.client in (u.clients or [])) and _within(u, scope)]
 
-    async def get_user(self, user_id: str) -> UserOut:
+    async def get_user(self, user_id: str, *, scope: Scope = None) -> UserOut:
         """One user; 404 no-such-user."""
         async with self.db.read() as s:
-            return UserOut.model_validate(await _user(s, user_id))
+            return UserOut.model_validate(await _user(s, user_id, scope=scope))
 
-    async def create_user(self, actor: Actor, body: UserIn) -> UserOut:
+    async def create_user(self, actor: Actor, body: UserIn, *, scope: Scope = None) -> UserOut:
         """A new user; 409 user-exists when the id is taken."""
-        clients = check_clients(body.role, body.clients)
+        clients = _in_scope(check_clients(body.role, body.clients), scope)
         _check_agent(body.role, body.sip_user)
         async with self.db.begin() as s:
             if await s.get(User, body.id) is not None:
@@ -110,11 +117,11 @@ class UserAdmin:
                                     client_id=_client_of(clients), reason=body.reason, after=snapshot(user))
             return UserOut.model_validate(user)
 
-    async def update_user(self, actor: Actor, user_id: str, patch: UserPatch) -> UserOut:
+    async def update_user(self, actor: Actor, user_id: str, patch: UserPatch, *, scope: Scope = None) -> UserOut:
         """Apply ``patch``; a deactivation or a change of role, clients or team ends the user's sessions."""
         async with self.db.begin() as s:
-            user = await _user(s, user_id, lock=True)
-            out = await self._apply(s, actor, user, patch.model_dump(exclude_unset=True))
+            user = await _user(s, user_id, lock=True, scope=scope)
+            out = await self._apply(s, actor, user, patch.model_dump(exclude_unset=True), scope)
         self.events.committed()
         return out
 
@@ -141,11 +148,12 @@ class UserAdmin:
         return await self.update_user(actor, user_id, UserPatch.model_validate(
             {**{k: v for k, v in changes.items() if v is not None}, "reason": reason}))
 
-    async def _apply(self, s: AsyncSession, actor: Actor, user: User, changes: dict[str, Any]) -> UserOut:
+    async def _apply(self, s: AsyncSession, actor: Actor, user: User, changes: dict[str, Any],
+                     scope: Scope = None) -> UserOut:
         reason = changes.pop("reason", None)
         before = snapshot(user)
         role = Role(changes.get("role") or user.role)
-        clients = check_clients(role, changes.get("clients", user.clients or []))
+        clients = _in_scope(check_clients(role, changes.get("clients", user.clients or [])), scope)
         sip_user = changes.get("sip_user", user.sip_user)
         _check_agent(role, sip_user)
         now = self.clock.now()
@@ -175,10 +183,10 @@ class UserAdmin:
                                 before=before, after=after)
         return UserOut.model_validate(user)
 
-    async def issue_token(self, actor: Actor, user_id: str, body: TokenIn) -> IssuedToken:
+    async def issue_token(self, actor: Actor, user_id: str, body: TokenIn, *, scope: Scope = None) -> IssuedToken:
         """A new token for an active user, shown once; people's tokens live at most ``person_token_days``."""
         async with self.db.begin() as s:
-            user = await _user(s, user_id)
+            user = await _user(s, user_id, scope=scope)
             if not user.active:
                 raise Conflict(f"user {user_id} is deactivated", code="user-deactivated",
                                details={"user_id": user_id})
@@ -197,19 +205,21 @@ class UserAdmin:
                                     after={**_token_snapshot(row), "user_id": user_id})
             return IssuedToken(**TokenOut.model_validate(row).model_dump(), token=token)
 
-    async def list_tokens(self, user_id: str) -> list[TokenOut]:
+    async def list_tokens(self, user_id: str, *, scope: Scope = None) -> list[TokenOut]:
         """A user's tokens, newest first (never a secret)."""
         async with self.db.read() as s:
-            await _user(s, user_id)
+            await _user(s, user_id, scope=scope)
             rows = (await s.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
                                     .order_by(ApiToken.created_at.desc(), ApiToken.id))).all()
         return [TokenOut.model_validate(r) for r in rows]
 
-    async def revoke_token(self, actor: Actor, token_id: str, *, reason: str | None = None) -> TokenOut:
+    async def revoke_token(self, actor: Actor, token_id: str, *, reason: str | None = None,
+                           scope: Scope = None) -> TokenOut:
         """Revoke one token at once (idempotent: an already revoked token is returned as it is)."""
         async with self.db.begin() as s:
             row = await s.get(ApiToken, token_id, with_for_update=True)
-            if row is None:
+            owner = await s.get(User, row.user_id) if row is not None else None
+            if row is None or owner is None or not _within(owner, scope):
                 raise NoSuchToken(f"no token {token_id}", details={"token_id": token_id})
             if row.revoked_at is None:
                 await self._revoke(s, actor, row, reason)
@@ -241,11 +251,24 @@ class UserAdmin:
                                 before=before, after=_token_snapshot(row))
 
 
-async def _user(s: AsyncSession, user_id: str, *, lock: bool = False) -> User:
+async def _user(s: AsyncSession, user_id: str, *, lock: bool = False, scope: Scope = None) -> User:
     user = await s.get(User, user_id, with_for_update=lock)
-    if user is None:
+    if user is None or not _within(user, scope):
         raise NoSuchUser(f"no user {user_id}", details={"user_id": user_id})
     return user
+
+
+def _within(user: User, scope: Scope) -> bool:
+    """Whether an admin of ``scope`` may see and manage ``user`` (all of its clients are in scope)."""
+    return scope is None or (bool(user.clients) and set(user.clients) <= scope)
+
+
+def _in_scope(clients: list[str], scope: Scope) -> list[str]:
+    """``clients`` if an admin of ``scope`` may give them (a scoped admin gives only its own, never none)."""
+    if scope is not None and (not clients or not set(clients) <= scope):
+        raise Forbidden("an admin of some clients gives users only those clients", code="client-out-of-scope",
+                        details={"clients": clients, "allowed": sorted(scope)})
+    return clients
 
 
 def _check_agent(role: Role, sip_user: str | None) -> None:

@@ -196,3 +196,31 @@ async def test_identity_routes_are_in_the_openapi_document(cluster: Cluster) -> 
     params = {p["name"] for p in spec["paths"]["/v1/events"]["get"]["parameters"]}
     assert params == {"types", "ticket"}
     validate(spec)
+
+
+async def test_an_admin_of_some_clients_manages_only_their_users_and_never_makes_a_global_admin(
+        cluster: Cluster) -> None:
+    c, ada = cluster.a.client, cluster.auth("ada")
+    r = await c.post("/v1/users", headers=ada, json={"id": "bob", "role": "admin", "clients": ["bank1"]})
+    assert r.status == 201
+    issued = await (await c.post("/v1/users/bob/tokens", headers=ada, json={})).json()
+    bob = {"Authorization": f"Bearer {issued['token']}"}
+    await c.post("/v1/users", headers=ada, json={"id": "zed", "role": "qa", "clients": ["bank2"]})
+    for body in ({"id": "x1", "role": "qa", "clients": ["bank2"]}, {"id": "x2", "role": "admin"},
+                 {"id": "x3", "role": "qa", "clients": ["bank1", "bank2"]}):
+        r = await c.post("/v1/users", headers=bob, json=body)
+        assert r.status == 403 and code(await r.json()) == "client-out-of-scope", body
+    assert (await c.post("/v1/users", headers=bob, json={"id": "q1", "role": "qa", "clients": ["bank1"]})).status == 201
+    r = await c.get("/v1/users", headers=bob)
+    assert [u["id"] for u in (await r.json())["items"]] == ["alice", "bob", "hook", "mia", "q1"]
+    for path in ("/v1/users/ada", "/v1/users/zed", "/v1/users/zed/tokens"):
+        r = await c.get(path, headers=bob)
+        assert r.status == 404 and code(await r.json()) == "no-such-user", path
+    r = await c.patch("/v1/users/mia", headers=bob, json={"clients": ["bank1", "bank2"]})
+    assert r.status == 403 and code(await r.json()) == "client-out-of-scope"
+    r = await c.patch("/v1/users/zed", headers=bob, json={"active": False})
+    assert r.status == 404
+    ada_token = (await (await c.get("/v1/users/ada/tokens", headers=ada)).json())["items"][0]["id"]
+    r = await c.post(f"/v1/tokens/{ada_token}/revoke", headers=bob, json={})
+    assert r.status == 404 and code(await r.json()) == "no-such-token"
+    assert (await c.get("/v1/calls", headers=ada)).status == 200  # untouched
