@@ -134,8 +134,9 @@ def _principal(row: Row[*tuple[Any, ...]] | None, now: datetime) -> Principal:
         raise UnknownToken("the bearer token is unknown")
     if row.revoked_at is not None:
         raise TokenRevoked("the bearer token was revoked")
-    if row.expires_at <= now:
-        raise TokenExpired("the bearer token has expired", details={"expired_at": row.expires_at.isoformat()})
+    if row.expires_at is None or row.expires_at <= now:
+        raise TokenExpired("the bearer token has expired",
+                           details={"expired_at": row.expires_at.isoformat() if row.expires_at else None})
     if not row.active:
         raise UserDeactivated("the user is deactivated")
     return Principal(user_id=row.id, role=Role(row.role), team=row.team, clients=frozenset(row.clients or ()),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from analytics.service import ReportService
 from api.app import make_app
 from app.container import Container
 from auth.models import Role
@@ -68,7 +69,8 @@ async def _instance(stack: AsyncExitStack, settings: Settings, sleeps: list[floa
     calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(), settings=settings.dialer,
                         clock=clock)
     container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=RecordingPbx(),
-                          calls=calls, **identity_services(db, settings, clock, events, sleep))
+                          calls=calls, reports=ReportService(db, settings.analytics, clock),
+                          **identity_services(db, settings, clock, events, sleep))
     tasks.spawn(stream.run(), name="stream")
     stack.callback(stream.close)
     client = TestClient(TestServer(make_app(container)))

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-import db.base
 
 revision: str = '1d3a0d170008'
 down_revision: str | None = 'c0a1e5ce0004'
@@ -24,19 +23,21 @@ EXISTING_TOKEN_DAYS = 90
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('clients', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
-        batch_op.add_column(sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('deactivated_at', db.base.UTCDateTime(timezone=True), nullable=True))
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('expires_at', db.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('last_used_at', db.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('revoked_by', sa.String(length=64), nullable=True))
-    tokens = sa.table('api_tokens', sa.column('expires_at', db.base.UTCDateTime(timezone=True)))
-    op.execute(tokens.update().values(
-        expires_at=datetime.now(UTC) + timedelta(days=EXISTING_TOKEN_DAYS)))
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.alter_column('expires_at', existing_type=db.base.UTCDateTime(timezone=True), nullable=False)
+    # plain ALTER TABLE ADD COLUMN (no batch copy): on SQLite, copying users would drop a table that
+    # api_tokens references, which the foreign keys refuse once tokens exist
+    op.add_column('users', sa.Column('clients', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+    op.add_column('users', sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('users', sa.Column('deactivated_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('api_tokens', sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('api_tokens', sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('api_tokens', sa.Column('revoked_by', sa.String(length=64), nullable=True))
+    # every token gets an expiry (the application refuses one without); nullable in the table because
+    # SQLite adds a NOT NULL column only with a default, and a copy of the table would reorder its constraints
+    expires_at = datetime.now(UTC) + timedelta(days=EXISTING_TOKEN_DAYS)
+    if op.get_bind().dialect.name == "sqlite":  # stored as naive UTC there, as the application stores it
+        expires_at = expires_at.replace(tzinfo=None)
+    tokens = sa.table('api_tokens', sa.column('expires_at', sa.DateTime(timezone=True)))
+    op.execute(tokens.update().values(expires_at=expires_at))
 
     op.create_table('auth_tickets',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -44,9 +45,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('token_id', sa.String(length=36), nullable=False),
     sa.Column('purpose', sa.String(length=20), nullable=False),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_auth_tickets')),
     sa.UniqueConstraint('ticket_hash', name=op.f('uq_auth_tickets_ticket_hash'))
     )
@@ -55,7 +56,7 @@ def upgrade() -> None:
 
     op.create_table('auth_failures',
     sa.Column('id', BigId, autoincrement=True, nullable=False),
-    sa.Column('at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=64), nullable=True),
@@ -68,7 +69,7 @@ def upgrade() -> None:
 
     op.create_table('audit_log',
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.String(length=64), nullable=False),
     sa.Column('actor_role', sa.String(length=20), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=True),
@@ -119,11 +120,8 @@ def downgrade() -> None:
     op.drop_table('audit_log')  # the SQLite triggers go with the table
     op.drop_table('auth_failures')
     op.drop_table('auth_tickets')
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.drop_column('revoked_by')
-        batch_op.drop_column('last_used_at')
-        batch_op.drop_column('expires_at')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('deactivated_at')
-        batch_op.drop_column('updated_at')
-        batch_op.drop_column('clients')
+    # in place (SQLite >= 3.35): a batch copy would reorder constraints, or drop a referenced table
+    for table, column in (('api_tokens', 'revoked_by'), ('api_tokens', 'last_used_at'),
+                          ('api_tokens', 'expires_at'), ('users', 'deactivated_at'), ('users', 'updated_at'),
+                          ('users', 'clients')):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
