@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import calls, events, health
+from api import audit, auth, calls, cases, compliance, events, health, hooks, recordings, reports
 from api.keys import CONTAINER
 from api.middleware import auth_middleware, errors_middleware
 from api.openapi import build_spec
@@ -16,9 +16,8 @@ VERSION = "0.1.0"
 
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
-    from api import extra_routers
-
-    return [health.router, calls.router, events.router, *extra_routers()]
+    return [health.router, calls.router, events.router, compliance.router, cases.router, hooks.router,
+            recordings.router, reports.router, auth.router, audit.router]
 
 
 def all_routes() -> list[RouteSpec]:

@@ -11,10 +11,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from app.serve import serve
 from audit.service import Actor, AuditService
 from auth.admin import UserAdmin
 from auth.models import Role
 from auth.schemas import TokenIn
+from cases.cli import main as import_cases
 from config.settings import ConfigError, Settings, load_settings
 from core.clock import Clock
 from core.errors import CallguardError
@@ -123,8 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callguard`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["import-cases"]:  # its own options: see cases/cli.py
-        from cases.cli import main as import_cases
-
         return import_cases(argv[1:])
     args = build_parser().parse_args(argv)
     settings = _settings(args)
@@ -147,8 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0
     if args.cmd == "serve":
-        from app.compose import serve
-
         try:
             asyncio.run(serve(settings))
         except KeyboardInterrupt:

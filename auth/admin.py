@@ -122,7 +122,6 @@ class UserAdmin:
         async with self.db.begin() as s:
             user = await _user(s, user_id, lock=True, scope=scope)
             out = await self._apply(s, actor, user, patch.model_dump(exclude_unset=True), scope)
-        self.events.committed()
         return out
 
     async def save_user(self, actor: Actor, *, user_id: str, role: Role | None, clients: list[str] | None,
@@ -171,13 +170,13 @@ class UserAdmin:
         await s.flush()
         if before["active"] and not after["active"]:
             action = "user.deactivated"
-            await record_session_event(s, USER_DEACTIVATED, at=now, user_id=user.id)
+            await record_session_event(s, self.events, USER_DEACTIVATED, at=now, user_id=user.id)
         elif not before["active"] and after["active"]:
             action = "user.activated"
         else:
             action = "user.updated"
         if action != "user.deactivated" and any(before[f] != after[f] for f in _SESSION_FIELDS):
-            await record_session_event(s, USER_CHANGED, at=now, user_id=user.id)
+            await record_session_event(s, self.events, USER_CHANGED, at=now, user_id=user.id)
         await self.audit.record(s, actor=actor, action=action, target_type="user", target_id=user.id,
                                 client_id=_client_of(after["clients"], before["clients"]), reason=reason,
                                 before=before, after=after)
@@ -224,7 +223,6 @@ class UserAdmin:
             if row.revoked_at is None:
                 await self._revoke(s, actor, row, reason)
             out = TokenOut.model_validate(row)
-        self.events.committed()
         return out
 
     async def revoke_user_tokens(self, actor: Actor, user_id: str, *, reason: str | None = None) -> list[TokenOut]:
@@ -236,7 +234,6 @@ class UserAdmin:
             for row in rows:
                 await self._revoke(s, actor, row, reason)
             out = [TokenOut.model_validate(r) for r in rows]
-        self.events.committed()
         return out
 
     async def _revoke(self, s: AsyncSession, actor: Actor, row: ApiToken, reason: str | None) -> None:
@@ -245,7 +242,7 @@ class UserAdmin:
         row.revoked_at, row.revoked_by = now, actor.user_id[:64]
         await s.flush()
         user = await s.get(User, row.user_id)
-        await record_session_event(s, TOKEN_REVOKED, at=now, user_id=row.user_id, token_id=row.id)
+        await record_session_event(s, self.events, TOKEN_REVOKED, at=now, user_id=row.user_id, token_id=row.id)
         await self.audit.record(s, actor=actor, action="token.revoked", target_type="token", target_id=row.id,
                                 client_id=_client_of(user.clients or []) if user else None, reason=reason,
                                 before=before, after=_token_snapshot(row))

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.events import EventLog
 from core.models import DomainEventRow
 from db.base import new_id
+from db.engine import after_commit
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,14 +28,16 @@ TOKEN_REVOKED = "token.revoked"
 SESSION_EVENTS = frozenset({USER_DEACTIVATED, USER_CHANGED, TOKEN_REVOKED})
 
 
-async def record_session_event(session: AsyncSession, type_: str, *, at: datetime, user_id: str,
-                               token_id: str | None = None) -> None:
-    """Append a session event in the caller's transaction (no outbox: internal only)."""
+async def record_session_event(session: AsyncSession, events: EventLog, type_: str, *, at: datetime,
+                               user_id: str, token_id: str | None = None) -> None:
+    """Append a session event in the caller's transaction (no outbox: internal only); the unit of work
+    wakes the event log's tailers once it commits."""
     payload: dict[str, Any] = {"user_id": user_id}
     if token_id is not None:
         payload["token_id"] = token_id
     session.add(DomainEventRow(event_id=new_id(), type=type_, occurred_at=at, agent_id=None, payload=payload))
     await session.flush()
+    after_commit(session, events, events.committed)
 
 
 def ends_session(who: Principal, event: dict[str, Any]) -> bool:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from compliance.models import ClientPolicy, ComplianceDecision
+from compliance.policy import Policy
 from dialer.schemas import CallRequest
 
 
@@ -120,3 +122,16 @@ class DoNotCallIn(BaseModel):
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"
     reason: str = Field("", max_length=500)
+
+
+def decision_entry_json(row: ComplianceDecision) -> dict[str, Any]:
+    """The API form of one decision-log row."""
+    out: dict[str, Any] = DecisionLogEntry.model_validate(row, from_attributes=True).model_dump(mode="json")
+    return out
+
+
+def policy_json(row: ClientPolicy, effective: Policy) -> dict[str, Any]:
+    """The API form of a client's stored policy with the effective one."""
+    return {"client_id": row.client_id, "jurisdiction": row.jurisdiction, "rules": row.policy,
+            "retention_days": row.retention_days, "effective": effective.model_dump(mode="json"),
+            "updated_at": row.updated_at.isoformat(), "updated_by": row.updated_by}

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sandbox.amitap import AmiTap, Message
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 
 PASSWORD = "capture-secret"
 SUMMARY_FIELDS = (

@@ -21,11 +21,19 @@ from typing import Any
 
 from aiohttp import web
 
+from api.app import make_app
+from app.compose import compose
+from app.container import Container
+from auth.models import Role
+from auth.service import create_user, issue_token, revoke_tokens
+from cases.rows import CaseIn
+from compliance.models import ClientPolicy, DoNotCall
+from config.settings import load_settings
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
 from sandbox.phones.numberplan import EXAMPLE_NUMBERS
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 
 RUN_DIR = Path(".run")
 DEMO_CLIENT = "demo-bank"  # DEMO policy: any hour
@@ -55,12 +63,8 @@ def _port(preferred: int, kind: int = socket.SOCK_STREAM) -> int:
     return preferred
 
 
-async def _seed(container: Any, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
+async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
     """Demo users with fresh tokens, the demo client's all-hours policy, the do-not-call example."""
-    from auth.models import Role
-    from auth.service import create_user, issue_token, revoke_tokens
-    from compliance.models import ClientPolicy, DoNotCall
-
     users = []
     async with container.db.begin() as s:
         for name, role, sip_user, behaviour in DEMO_USERS:
@@ -83,12 +87,9 @@ async def _seed(container: Any, sip_passwords: dict[str, str]) -> list[dict[str,
     return users
 
 
-async def _demo_cases(container: Any) -> dict[str, str]:
+async def _demo_cases(container: Container) -> dict[str, str]:
     """One case per demo client (idempotent), dialled with ``case_id``."""
-    from cases.rows import CaseIn
-    from cases.service import CaseService
-
-    svc = CaseService(db=container.db, events=container.events, clock=container.clock)
+    svc = container.cases
     out = {}
     for client, external_id, number in ((DEMO_CLIENT, "DEMO-001", EXAMPLE_NUMBERS["answer"][0]),
                                         (STRICT_CLIENT, "CN-001", EXAMPLE_NUMBERS["answer_then_hangup"][0])):
@@ -103,10 +104,6 @@ async def _demo_cases(container: Any) -> dict[str, str]:
 
 async def main() -> None:
     """Run the stack until interrupted."""
-    from api.app import make_app
-    from app.compose import compose
-    from config.settings import load_settings
-
     sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _ in DEMO_USERS if sip}
     probe_password = secrets.token_urlsafe(12)  # the recording probe's own SIP account
     http_port = _port(8080)

@@ -16,9 +16,9 @@ import pytest_asyncio
 
 from sandbox.amitap import AmiTap
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 
 AGENT_PASSWORD = "agent-secret-1"
 AGENT_PHONES: tuple[AgentPhone, ...] = (

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from analytics.service import ReportService
 from api.app import make_app
+from app.compose import build_container
 from app.container import Container
 from auth.models import Role
-from auth.service import create_user, issue_token
+from auth.service import Authenticator, create_user, issue_token
 from config.settings import Settings, load_settings
 from core.clock import Clock
 from core.events import EventLog
@@ -22,9 +22,7 @@ from core.stream import EventStream
 from core.tasks import TaskGroup
 from db.engine import Database
 from db.migrate import migrate
-from dialer.service import CallService
 from tests.support.doubles import AllowAllGate, RecordingPbx
-from tests.support.identity import identity_services
 
 USERS = [("ada", Role.ADMIN, None, []), ("mia", Role.MANAGER, None, ["bank1"]),
          ("alice", Role.AGENT, "1001", ["bank1"]), ("hook", Role.INTEGRATION, None, ["bank1"])]
@@ -66,11 +64,9 @@ async def _instance(stack: AsyncExitStack, settings: Settings, sleeps: list[floa
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(), settings=settings.dialer,
-                        clock=clock)
-    container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=RecordingPbx(),
-                          calls=calls, reports=ReportService(db, settings.analytics, clock),
-                          **identity_services(db, settings, clock, events, sleep))
+    container = build_container(settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks,
+                                pbx=RecordingPbx(), gate=AllowAllGate())
+    container.auth = Authenticator(db=db, settings=settings.auth, clock=clock, sleep=sleep)  # no real waiting
     tasks.spawn(stream.run(), name="stream")
     stack.callback(stream.close)
     client = TestClient(TestServer(make_app(container)))

@@ -23,7 +23,7 @@ from analytics.models import dirty
 from analytics.rollup import refresh
 from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
 from tests.integration.stack import Stack, service_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
 from tests.integration.conftest import PROBE_PHONE
 from tests.integration.pbx.helpers import originate, wait_for_file, wav_frames
 

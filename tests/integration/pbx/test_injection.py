@@ -29,10 +29,10 @@ from dialer.translate import INTERESTING
 from sandbox import rootfs
 from sandbox.amitap import AmiTap
 from sandbox.pbx import MUTABLE_DIRS, AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.phones.protocol import Message
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
+from sip.protocol import Message
 from tests.integration.pbx.helpers import dominant_frequency, originate, wait_for_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

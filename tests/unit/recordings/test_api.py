@@ -11,17 +11,15 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from analytics.service import ReportService
 from api.app import make_app
-from app.container import Container
+from app.compose import build_container
 from auth.models import Role
 from auth.service import create_user, issue_token
 from core.events import EventLog
 from core.stream import EventStream
-from dialer.service import CallService
+from core.tasks import TaskGroup
 from recordings.runtime import RecordingsFeature
 from tests.support.doubles import AllowAllGate, RecordingPbx
-from tests.support.identity import identity_services
 from tests.unit.recordings.conftest import Rig
 
 
@@ -60,17 +58,10 @@ async def api(rig: Rig) -> AsyncIterator[Api]:
             await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
             # tokens outlive the retention periods these tests jump across
             tokens[uid] = await issue_token(s, user_id=uid, expires_at=rig.clock.now() + timedelta(days=3650))
-    events = EventLog()
-    stream = EventStream(rig.db)
-    calls = CallService(db=rig.db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(),
-                        settings=rig.settings.dialer, clock=rig.clock)
-    container = Container(settings=rig.settings, clock=rig.clock, db=rig.db, events=events, stream=stream,
-                          pbx=RecordingPbx(), calls=calls,
-                          reports=ReportService(rig.db, rig.settings.analytics, rig.clock),
-                          **identity_services(rig.db, rig.settings, rig.clock, events))
-    async with rig.feature() as feature:
-        container.extras["recordings"] = feature
-        container.readiness["recordings"] = feature.readiness
+    async with TaskGroup() as tasks, rig.feature() as feature:
+        container = build_container(settings=rig.settings, clock=rig.clock, db=rig.db, events=EventLog(),
+                                    stream=EventStream(rig.db), tasks=tasks, pbx=RecordingPbx(), gate=AllowAllGate(),
+                                    recordings=feature)
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()
         try:
