@@ -11,6 +11,7 @@ from api.routing import RouteSpec
 
 _STATUS_TEXT = {400: "Bad request", 401: "No or unknown token", 403: "Role not allowed", 404: "Not found",
                 409: "Conflict / blocked", 413: "Body too large", 422: "Invalid input",
+                429: "Too many failed sign-ins from this address (Retry-After)",
                 503: "An upstream (database, PBX, storage) is unavailable"}
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.service import ReportService
+from audit.service import AuditService
+from auth.admin import UserAdmin
+from auth.service import Authenticator
 from cases.service import CaseService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
@@ -44,6 +47,9 @@ class Container:
     cases: CaseService
     hooks: HookService
     compliance: ComplianceAdmin
+    audit: AuditService
+    auth: Authenticator
+    users: UserAdmin
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

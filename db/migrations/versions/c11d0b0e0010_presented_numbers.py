@@ -1,7 +1,7 @@
 """presented numbers: each client's caller numbers, and the number each call presented
 
 Revision ID: c11d0b0e0010
-Revises: c0a1e5ce0004
+Revises: 1d3a0d170008
 Create Date: 2026-12-04 18:30:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = 'c11d0b0e0010'
-down_revision: str | None = 'c0a1e5ce0004'
+down_revision: str | None = '1d3a0d170008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
