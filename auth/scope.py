@@ -1,0 +1,78 @@
+"""Who may see what: the data scope of a principal, applied by every service (never by handlers).
+
+The walls, from the outside in:
+- **clients**: a user serves one or more clients (banks); only a global admin (an admin with no client)
+  serves every client. An object of another client is answered exactly like one that does not exist (404).
+- **team**: a supervisor with a team sees that team's agents, calls and cases; one without a team oversees
+  every team of its clients.
+- **agent**: an agent sees its own calls and the cases assigned to it (and its team's unassigned pool
+  where the client allows pooling).
+Managers, QA and integrations see everything of their clients; an integration serves exactly one client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, false, true
+
+from auth.models import Role
+from auth.service import Principal
+
+S = TypeVar("S", bound=Select[Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The slice of the data one principal may see; ``clients=None`` means every client."""
+
+    clients: frozenset[str] | None
+    team: str | None = None
+    agent: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Scope:
+        """The scope of ``principal`` (see the module docstring for the rules)."""
+        clients = None if principal.is_global else frozenset(principal.clients)
+        if principal.role is Role.AGENT:
+            return cls(clients=clients, team=principal.team, agent=principal.user_id)
+        if principal.role is Role.SUPERVISOR:
+            return cls(clients=clients, team=principal.team)
+        return cls(clients=clients)
+
+    @classmethod
+    def everything(cls) -> Scope:
+        """The system's own scope (background jobs, the PBX's events, the CLI run by the operator)."""
+        return cls(clients=None)
+
+    @property
+    def is_everything(self) -> bool:
+        """True when nothing is filtered."""
+        return self.clients is None and self.team is None and self.agent is None
+
+    def sees_client(self, client_id: str | None) -> bool:
+        """May this scope see objects of ``client_id``? Objects of no client only by a global scope."""
+        if self.clients is None:
+            return True
+        return client_id is not None and client_id in self.clients
+
+    def visible_clients(self, wanted: Iterable[str] | None = None) -> frozenset[str] | None:
+        """The clients to read: ``wanted`` cut down to the scope (``None``: every client the scope sees)."""
+        if wanted is None:
+            return self.clients
+        wanted_set = frozenset(wanted)
+        return wanted_set if self.clients is None else wanted_set & self.clients
+
+    def client_clause(self, column: Any) -> ColumnElement[bool]:
+        """SQL: ``column`` is one of the scope's clients (always true for a global scope)."""
+        if self.clients is None:
+            return true()
+        if not self.clients:
+            return false()
+        return column.in_(sorted(self.clients))  # type: ignore[no-any-return]
+
+    def where_client(self, stmt: S, column: Any) -> S:
+        """``stmt`` restricted to the scope's clients."""
+        return stmt if self.clients is None else stmt.where(self.client_clause(column))
