@@ -38,8 +38,14 @@ class EventStream:
         self.queue_size = queue_size
         self._subs: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._wake = asyncio.Event()
+        self._subscribed = asyncio.Condition()
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._high = 0
+
+    async def wait_for_subscribers(self, n: int) -> None:
+        """Return once at least ``n`` subscriptions are live (every event committed from then on reaches them)."""
+        async with self._subscribed:
+            await self._subscribed.wait_for(lambda: len(self._subs) >= n)
 
     def wake(self) -> None:
         """New events may have been committed here: read now."""
@@ -90,6 +96,8 @@ class EventStream:
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
         self._subs.add(q)
         try:
+            async with self._subscribed:
+                self._subscribed.notify_all()
             while True:
                 item = await q.get()
                 if item is None:

@@ -19,6 +19,10 @@ from auth.models import Role
 from auth.service import create_user, issue_token
 from config.settings import load_settings
 from sandbox.pbx import PbxSandbox
+from tests.support import pgdb
+
+#: the backends the multi-instance scenarios run on (PostgreSQL is what several instances share)
+BACKENDS = ["sqlite", "postgres"]
 
 AGENT_USERS = {"ana": "1001", "nick": "1002", "rita": "1003", "olga": "1004", "pete": "1005"}
 
@@ -77,12 +81,33 @@ async def _diagnosed_exit(cm: AbstractAsyncContextManager[Container], within: fl
 
 
 @asynccontextmanager
-async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = None,
+async def database_url(backend: str, tmp: Path) -> AsyncIterator[str]:
+    """A fresh database: a SQLite file under ``tmp``, or a PostgreSQL database of its own (dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / 'svc.db'}"
+        return
+    url, name = await pgdb.create_pg_database()
+    try:
+        yield url
+    finally:
+        await pgdb.drop_pg_database(name)
+
+
+@asynccontextmanager
+async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = None, backend: str = "sqlite",
                         **overrides: Any) -> AsyncIterator[Stack]:
     """Compose the service against ``pbx`` (optionally through a proxy port) and serve its API."""
+    async with database_url(backend, tmp) as url, _service_stack(pbx, tmp, url, ami_port=ami_port,
+                                                                  **overrides) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def _service_stack(pbx: PbxSandbox, tmp: Path, url: str, *, ami_port: int | None,
+                         **overrides: Any) -> AsyncIterator[Stack]:
     settings = load_settings(
         None,
-        database={"url": f"sqlite+aiosqlite:///{tmp / 'svc.db'}"},
+        database={"url": url},
         pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": ami_port or pbx.ami_port,
               "ami_user": pbx.ami_user, "ami_secret": pbx.ami_secret, "ping_interval_s": 0.5,
               "pong_timeout_s": 1.0, "agent_ring_timeout_s": 5}],

@@ -20,6 +20,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._conns: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cut_before_originate_response = False
+        self.cut_done = asyncio.Event()
 
     @property
     def originates(self) -> int:
@@ -49,6 +51,12 @@ class TcpProxy:
                 w.transport.abort()
         self._conns.clear()
 
+    def cut_before_the_originate_response(self) -> None:
+        """Cut once the PBX has answered the next Originate, before the client sees that answer (its fate is
+        then unknown to the client, while the PBX goes on with the call); ``cut_done`` is set then."""
+        self._cut_before_originate_response = True
+        self.cut_done.clear()
+
     def resume(self) -> None:
         """Accept connections again."""
         self._accepting = True
@@ -74,6 +82,11 @@ class TcpProxy:
             while data := await reader.read(65536):
                 if record:
                     self.upstream += data
+                elif self._cut_before_originate_response and b"Originate successfully queued" in data:
+                    self._cut_before_originate_response = False
+                    await self.cut()
+                    self.cut_done.set()
+                    return
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()

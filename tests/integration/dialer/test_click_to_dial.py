@@ -10,22 +10,37 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
 from sip.client import PhonesProcess
-from tests.integration.stack import Stack, service_stack
+from tests.integration.stack import BACKENDS, Stack, service_stack
 from tests.support.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with service_stack(pbx, tmp_path) as s:
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
+async def stack(request: pytest.FixtureRequest, pbx: PbxSandbox, phones: PhonesProcess,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """One service per backend for the whole module (the scenarios below do not disturb each other)."""
+    async with service_stack(pbx, tmp_path_factory.mktemp("c2d"), backend=request.param) as s:
         yield s
+
+
+async def until_not_ready(stack: Stack, within: float = 15.0) -> dict[str, Any]:
+    """Poll /readyz until it answers 503 (the service noticed the AMI drop); its body."""
+    async with asyncio.timeout(within):
+        while True:
+            r = await stack.client.get("/readyz")
+            if r.status == 503:
+                body: dict[str, Any] = await r.json()
+                return body
+            await asyncio.sleep(0.05)
 
 
 async def test_answered_call_flows_through_every_state_live_and_completes(stack: Stack) -> None:
@@ -40,7 +55,7 @@ async def test_answered_call_flows_through_every_state_live_and_completes(stack:
                         return
 
     watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(stack.container.stream.wait_for_subscribers(1), 10)
     call = await stack.dial("ana", "+8613800000001")
     await stack.wait_state(call["id"], "answered")
     r = await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("ana"))
@@ -91,18 +106,17 @@ async def test_hangup_while_the_agent_phone_rings_cancels(stack: Stack) -> None:
     assert ended["end_reason"] == "cancelled"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_ami_cut_mid_call_and_restored_ends_right_without_a_second_originate(
-        pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> None:
+        pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path, backend: str) -> None:
     async with TcpProxy(pbx.ami_host, pbx.ami_port) as proxy, \
-            service_stack(pbx, tmp_path, ami_port=proxy.port) as stack:
+            service_stack(pbx, tmp_path, ami_port=proxy.port, backend=backend) as stack:
         ready = await (await stack.client.get("/readyz")).json()
         assert ready["checks"]["database"]["ok"] and ready["checks"]["pbx"]["local"]["connected"]
         call = await stack.dial("ana", "+8613800000001")
         await stack.wait_state(call["id"], "answered")
         await proxy.cut()
-        await asyncio.sleep(1.0)  # the service notices the drop and starts reconnecting
-        r = await stack.client.get("/readyz")
-        assert r.status == 503 and (await r.json())["checks"]["pbx"]["local"]["connected"] is False
+        assert (await until_not_ready(stack))["checks"]["pbx"]["local"]["connected"] is False
         proxy.resume()
         ami = stack.container.pbx.client("local")
         await ami.wait_connected(15)
@@ -111,6 +125,27 @@ async def test_ami_cut_mid_call_and_restored_ends_right_without_a_second_origina
         assert r.status == 202
         ended = await stack.wait_state(call["id"], "ended")
         assert ended["end_reason"] == "completed"
+        assert proxy.originates == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_ami_cut_with_the_originate_pending_the_call_is_reconciled_on_reconnect(
+        pbx: PbxSandbox, phones: PhonesProcess, ami: AmiTap, tmp_path: Path, backend: str) -> None:
+    """The PBX took the Originate but the answer was lost; the call then ends on the PBX while the AMI is down.
+    On reconnect the CoreShowChannels reconciliation finds it gone and ends it; nothing is sent twice."""
+    async with TcpProxy(pbx.ami_host, pbx.ami_port) as proxy, \
+            service_stack(pbx, tmp_path, ami_port=proxy.port, backend=backend) as stack:
+        proxy.cut_before_the_originate_response()
+        call = await stack.dial("nick", "+8613800000001")  # 1002 never answers: the PBX gives up after 5 s
+        await asyncio.wait_for(proxy.cut_done.wait(), 10)
+        assert (await until_not_ready(stack))["checks"]["pbx"]["local"]["connected"] is False
+        await ami.wait_event("Hangup", Uniqueid=call["id"], within=30)  # gone from the PBX, unseen by the service
+        missed = await stack.call(call["id"])
+        assert missed["state"] == "requested" and missed["ended_at"] is None  # fate unknown: not failed
+        proxy.resume()
+        await stack.container.pbx.client("local").wait_connected(15)
+        ended = await stack.wait_state(call["id"], "ended")
+        assert (ended["end_reason"], ended["failure"]) == ("failed", "lost-by-pbx")  # by the reconciliation
         assert proxy.originates == 1
 
 

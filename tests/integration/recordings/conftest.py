@@ -14,13 +14,13 @@ from app.compose import compose
 from app.container import Container
 from auth.models import Role
 from auth.service import Principal, create_user
+from compliance.models import ComplianceDecision
 from config.settings import load_settings
 from recordings.models import Recording
 from recordings.runtime import RecordingsFeature
 from sandbox.pbx import PbxSandbox
 from sandbox.seaweed import SeaweedS3
 from sip.client import PhonesProcess
-from tests.support.doubles import AllowAllGate
 
 ALICE = Principal("alice", Role.AGENT, "t1")
 ANSWERS = "+8613800000001"  # the customer line answers numbers ending in 0001 and plays 1000 Hz
@@ -34,10 +34,12 @@ def s3_storage(weed: SeaweedS3, bucket: str) -> dict[str, Any]:
 
 @asynccontextmanager
 async def service(pbx: PbxSandbox, tmp: Path, *, storage: dict[str, Any] | None = None,
-                  db_name: str = "svc.db", **recordings: Any) -> AsyncIterator[Container]:
-    """The composed service (gate allows all: compliance is not the subject) with agent alice = 1001."""
+                  db_name: str = "svc.db", url: str | None = None, **recordings: Any) -> AsyncIterator[Container]:
+    """The composed service with its real compliance gate (the DEMO profile allows every hour; the test number
+    is on no do-not-call list) and agent alice = 1001; on ``url``, else a SQLite file ``db_name``."""
     settings = load_settings(
-        None, database={"url": f"sqlite+aiosqlite:///{tmp / db_name}"},
+        None, database={"url": url or f"sqlite+aiosqlite:///{tmp / db_name}"},
+        compliance={"default_profile": "DEMO"},
         server={"instance_id": "it-recordings"},
         pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": pbx.ami_port, "ami_user": pbx.ami_user,
               "ami_secret": pbx.ami_secret}],
@@ -45,7 +47,7 @@ async def service(pbx: PbxSandbox, tmp: Path, *, storage: dict[str, Any] | None 
                     "retry_max_backoff_s": 1.0, "reconcile_interval_s": 2.0, **recordings},
         storage=storage or {"backend": "local", "local_root": str(tmp / "store")},
     )
-    async with compose(settings, gate=AllowAllGate()) as c:
+    async with compose(settings) as c:
         async with c.db.begin() as s:
             for uid, role, sip in [("alice", Role.AGENT, "1001"), ("quinn", Role.QA, None),
                                    ("ada", Role.ADMIN, None)]:
@@ -68,6 +70,9 @@ async def talk(c: Container, phones: PhonesProcess, *, seconds: float = 2.0) -> 
     """Place a call from alice to the answering customer, let both tones flow, hang up; the call id."""
     mark = phones.mark()
     call = await c.calls.request_call(ALICE, agent_id="alice", number=ANSWERS)
+    async with c.db.read() as s:  # the real gate decided and logged the dial
+        decision = await s.get(ComplianceDecision, call.decision_id)
+    assert decision is not None and decision.allowed and decision.call_id == call.id
     await phones.wait_for("answered", phone="customer", since=mark, timeout=15)
     await asyncio.sleep(seconds)  # audio content for the tone check, not a timing assertion
     await c.calls.hangup(ALICE, call.id)

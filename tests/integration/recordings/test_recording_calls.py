@@ -24,6 +24,7 @@ from sip.client import PhonesProcess
 from sip.probe import PhonesProbePhone
 from tests.integration.conftest import PROBE_PHONE
 from tests.integration.recordings.conftest import feature, s3_storage, service, talk, wait_state
+from tests.integration.stack import BACKENDS, database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -46,9 +47,10 @@ def _assert_tones(path: Path) -> None:
     assert not detect_tone(path, 1000, 0).present and not detect_tone(path, 600, 1).present
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_call_is_recorded_stereo_and_served_with_ranges(pbx: PbxSandbox, phones: PhonesProcess,
-                                                             tmp_path: Path) -> None:
-    async with service(pbx, tmp_path) as c:
+                                                             tmp_path: Path, backend: str) -> None:
+    async with database_url(backend, tmp_path) as url, service(pbx, tmp_path, url=url) as c:
         call_id = await talk(c, phones)
         rec = await wait_state(c, call_id)
         assert (rec.agent_id, rec.team, rec.kind, rec.channels) == ("alice", "t1", "call", 2)
@@ -126,11 +128,12 @@ async def test_storage_stopped_while_calls_end_then_everything_stored(pbx: PbxSa
                 await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_killed_mid_ingest_after_the_put_nothing_lost_nothing_twice(pbx: PbxSandbox, phones: PhonesProcess,
-                                                                          tmp_path: Path) -> None:
+                                                                          tmp_path: Path, backend: str) -> None:
     weed_dir = tmp_path / "weed"
     bucket = f"rec-{uuid.uuid4().hex[:10]}"
-    async with SeaweedS3(weed_dir) as weed:
+    async with SeaweedS3(weed_dir) as weed, database_url(backend, tmp_path) as url:
         reached = asyncio.Event()
 
         async def die_after_put(step: str) -> None:
@@ -138,13 +141,13 @@ async def test_killed_mid_ingest_after_the_put_nothing_lost_nothing_twice(pbx: P
                 reached.set()
                 await asyncio.Event().wait()
 
-        async with service(pbx, tmp_path, storage=s3_storage(weed, bucket)) as c:
+        async with service(pbx, tmp_path, storage=s3_storage(weed, bucket), url=url) as c:
             feature(c).ingest.fault = die_after_put
             call_id = await talk(c, phones, seconds=1.0)
             async with asyncio.timeout(30):
                 await reached.wait()
         # the service is gone (every task cancelled at that await): restart it on the same database
-        async with service(pbx, tmp_path, storage=s3_storage(weed, bucket)) as c:
+        async with service(pbx, tmp_path, storage=s3_storage(weed, bucket), url=url) as c:
             rec = await wait_state(c, call_id)
             async with c.db.read() as s:
                 stored_events = await s.scalar(select(func.count()).select_from(DomainEventRow).where(

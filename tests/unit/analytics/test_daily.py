@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from analytics import daily
 from analytics.daily import first_hour, local_day, talk_grain
@@ -102,12 +102,31 @@ def test_ordering_matches_sorting_tuples() -> None:
     assert [keys[i] for i in ordering(list(map(list, zip(*keys, strict=True))), len(keys))] == want
 
 
+async def _until_blocked(db: Database, task: asyncio.Task[object]) -> None:
+    """Return once ``task`` waits on the open transaction: the write lock (SQLite) or a row lock (PostgreSQL)."""
+    if db.is_sqlite:
+        for _ in range(20):  # no I/O before the lock: a few turns of the loop bring the task to it
+            await asyncio.sleep(0)
+        assert not task.done()
+        return
+    async with asyncio.timeout(20):
+        while True:
+            async with db.read() as s:
+                waiting = (await s.execute(text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN "
+                    "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"))).scalar_one()
+            if waiting or task.done():
+                break
+            await asyncio.sleep(0.01)
+    assert waiting and not task.done(), "the second registration never waited for the first"
+
+
 async def test_instances_registering_the_same_zones_together_agree(adb: Database) -> None:
     async with adb.begin() as first:
         assert await daily.register(first, ["UTC", "Europe/Berlin"]) == ["UTC", "Europe/Berlin"]
         # another instance starts meanwhile: it waits for the first one's commit, then has nothing to add
         second = asyncio.create_task(register_zones(adb, ["UTC"]))
-        await asyncio.sleep(0.3)
+        await _until_blocked(adb, second)
     await second
     async with adb.read() as s:
         assert sorted((await s.execute(select(zones.c.zone))).scalars()) == ["Europe/Berlin", "UTC"]

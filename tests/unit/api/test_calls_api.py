@@ -148,7 +148,7 @@ async def test_events_stream_agent_sees_own_supervisor_sees_all(api: Api) -> Non
 
     bob_task = asyncio.create_task(collect("bob", 1))
     sam_task = asyncio.create_task(collect("sam", 2))
-    await asyncio.sleep(0.3)  # let both subscribe before the events happen
+    await asyncio.wait_for(api.container.stream.wait_for_subscribers(2), 10)  # both before the events happen
     await api.client.post("/v1/calls", json={"agent": "alice", "number": CN_MOBILE}, headers=api.auth("alice"))
     await api.client.post("/v1/calls", json={"agent": "bob", "number": CN_MOBILE}, headers=api.auth("bob"))
     sam = await asyncio.wait_for(sam_task, 5)

@@ -1,4 +1,4 @@
-"""A fresh database per test with every table created from the models: SQLite in a temp dir, and a database
+"""A fresh database per test, migrated as production migrates it: SQLite in a temp dir, and a database
 of its own on the suite's PostgreSQL (so suites running side by side never share tables)."""
 
 from __future__ import annotations
@@ -8,20 +8,18 @@ from pathlib import Path
 
 import pytest
 
-import db.metadata  # noqa: F401 - every table
 from config.settings import DatabaseSettings
-from db.base import Base
 from db.engine import Database
+from db.migrate import migrate
 from tests.support.pgdb import create_pg_database, drop_pg_database
 
 BACKENDS = ["sqlite", "postgresql"]
 
 
 async def open_database(url: str) -> Database:
-    """Create every table on the empty database at ``url``."""
+    """Run the migrations on the empty database at ``url`` (the tables the service itself would have)."""
     database = Database(DatabaseSettings(url=url, migrate_on_start=False))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await migrate(database)
     return database
 
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from compliance.decision import DialContext
+from compliance.gate import evaluate
+from compliance.ledger import LedgerCounts
 from compliance.policy import HARD_STOPS, Policy, WeeklyWindows, interval, merge_strictest
 from compliance.profiles import CN, DEMO, US, get_profile
+
+NOON_SHANGHAI = datetime(2026, 6, 10, 4, tzinfo=UTC)  # a Wednesday, 12:00 in Asia/Shanghai
 
 
 def test_default_window_is_0800_2100_every_day() -> None:
@@ -120,3 +125,30 @@ def test_do_not_call_entries_must_be_e164() -> None:
     assert Policy(id="p", name="p", do_not_call_prefixes=frozenset({"+1900"})).do_not_call_prefixes == {
         "+1900"
     }
+
+
+@pytest.mark.parametrize("order", [(True, False), (False, True), (False, False)])
+def test_a_ban_on_third_party_calls_survives_the_merge(order: tuple[bool, bool]) -> None:
+    policies = [Policy(id=f"p{i}", name="p", third_party_allowed=allowed) for i, allowed in enumerate(order)]
+    merged = merge_strictest(policies)
+    assert merged.third_party_allowed is False
+    ctx = DialContext(number="+8613800138000", number_kind="third_party", case_id="c", address_zone="Asia/Shanghai")
+    decision = evaluate(ctx, merged, LedgerCounts(consecutive_failed_own_attempts=9), NOON_SHANGHAI)
+    assert not decision.allowed
+    assert "third-party:disabled" in decision.rule_ids
+
+
+def test_do_not_call_prefixes_of_every_policy_survive_the_merge() -> None:
+    always = WeeklyWindows.every_day(interval("00:00", "24:00"))
+    first = Policy(id="bank", name="bank", windows=always, do_not_call_prefixes=frozenset({"+1208"}))
+    second = Policy(id="cn", name="cn", windows=always, do_not_call_prefixes=frozenset({"+86138", "+86139"}))
+    third = Policy(id="uk", name="uk", windows=always, do_not_call_prefixes=frozenset({"+44"}))
+    merged = merge_strictest([first, second, third])
+    assert merged.do_not_call_prefixes == {"+1208", "+86138", "+86139", "+44"}
+    for number in ("+12085551234", "+8613800138000", "+8613900139000", "+442071234567"):
+        ctx = DialContext(number=number, case_id="c", address_zone="Asia/Shanghai")
+        decision = evaluate(ctx, merged, LedgerCounts(), NOON_SHANGHAI)
+        assert not decision.allowed, number
+        assert decision.rule_ids == ["do-not-call:prefix"], number
+    clean = DialContext(number="+8613700137000", case_id="c", address_zone="Asia/Shanghai")
+    assert evaluate(clean, merged, LedgerCounts(), NOON_SHANGHAI).allowed
