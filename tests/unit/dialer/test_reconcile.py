@@ -34,8 +34,9 @@ class LivePbx(RecordingPbx):
         self.listed: list[str] = []
         self.lose_originate = False
 
-    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str) -> None:
-        await super().originate(pbx, call_id=call_id, sip_user=sip_user, number=number)
+    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str,
+                        presented: str | None = None) -> None:
+        await super().originate(pbx, call_id=call_id, sip_user=sip_user, number=number, presented=presented)
         if self.lose_originate:
             raise OriginateFateUnknown("connection lost after the Originate was written")
 
