@@ -21,7 +21,7 @@ from recordings.storage import (
 )
 from recordings.storage.s3 import S3Store
 from sandbox.seaweed import SeaweedS3
-from tests.integration.storage.conftest import make_store
+from tests.integration.recordings.storage.conftest import make_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
