@@ -194,7 +194,7 @@ async def test_recording_probe_end_to_end(pbx: PbxSandbox, phones: PhonesProcess
 
 
 def _versions(weed: SeaweedS3, bucket: str, key: str) -> list[str]:
-    from tests.integration.storage.conftest import raw_client
+    from tests.integration.recordings.storage.conftest import raw_client
 
     client = raw_client(weed)
     try:

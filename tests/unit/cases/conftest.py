@@ -1,1 +1,1 @@
-from tests.unit.cases.db_support import database  # noqa: F401
+from tests.support.db_support import database  # noqa: F401

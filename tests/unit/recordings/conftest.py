@@ -20,7 +20,7 @@ from dialer.models import Call
 from recordings.runtime import RecordingsFeature
 from recordings.storage import KeyPage, StorageUnavailable, StoredObject
 from recordings.storage.local import LocalStore
-from tests.unit.recordings.wavgen import tone_samples, write_wav
+from tests.support.wavgen import tone_samples, write_wav
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 

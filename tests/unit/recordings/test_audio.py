@@ -15,7 +15,7 @@ from recordings.audio import (
     sha256_file,
     transcode,
 )
-from tests.unit.recordings.wavgen import tone_samples, write_wav
+from tests.support.wavgen import tone_samples, write_wav
 
 
 def test_inspect_valid_wav(tmp_path: Path) -> None:

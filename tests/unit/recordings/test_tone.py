@@ -6,7 +6,7 @@ import pytest
 
 from recordings.audio import merge_stereo, transcode
 from recordings.tone import analyse_tone, detect_tone, tone_power, tone_ratio
-from tests.unit.recordings.wavgen import tone_samples, write_wav
+from tests.support.wavgen import tone_samples, write_wav
 
 
 def test_goertzel_power_of_pure_tone() -> None:

@@ -10,7 +10,7 @@ from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
 from sip.client import PhonesProcess
 from tests.integration.conftest import PROBE_PHONE
-from tests.integration.pbx.helpers import originate, wait_for_file, wav_frames
+from tests.integration.sandbox.helpers import originate, wait_for_file, wav_frames
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

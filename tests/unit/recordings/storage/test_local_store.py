@@ -1,3 +1,6 @@
+"""What only the local store does (files on disk, modes, sidecars, a settable clock); the shared
+``RecordingStore`` contract runs on both backends in tests/integration/recordings/storage/test_store_contract.py."""
+
 import hashlib
 import os
 import stat
@@ -12,10 +15,7 @@ from recordings.storage import (
     InvalidKey,
     KeyPage,
     ObjectNotFound,
-    RangeNotSatisfiable,
-    RecordingStore,
     RetentionActive,
-    StorageRefused,
 )
 from recordings.storage.local import LocalStore
 
@@ -47,10 +47,6 @@ def src_file(tmp_path: Path, data: bytes, name: str = "src.ogg") -> tuple[Path, 
     return p, hashlib.sha256(data).hexdigest()
 
 
-async def test_is_a_recording_store(store: LocalStore) -> None:
-    assert isinstance(store, RecordingStore)
-
-
 async def test_put_is_read_only_atomic_and_described(store: LocalStore, tmp_path: Path) -> None:
     data = os.urandom(300_000)
     src, sha = src_file(tmp_path, data)
@@ -65,19 +61,6 @@ async def test_put_is_read_only_atomic_and_described(store: LocalStore, tmp_path
     assert list((store.root / ".tmp").iterdir()) == []
     head = await store.head("2026/01/call-1.ogg")
     assert head == obj
-    assert await store.verify("2026/01/call-1.ogg", sha)
-    assert not await store.verify("2026/01/call-1.ogg", "0" * 64)
-
-
-@pytest.mark.parametrize("key", ["../x", "/etc/passwd", "a\x00b", "a/../../b", "", "a//b", "a/", ".meta/x",
-                                 "a/.hidden", "a b", "ä", "x" * 513, "..", "./a"])
-async def test_key_injection_refused(store: LocalStore, tmp_path: Path, key: str) -> None:
-    src, sha = src_file(tmp_path, b"data")
-    with pytest.raises(InvalidKey):
-        await store.put(key, src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
-    with pytest.raises(InvalidKey):
-        await store.head(key)
-    assert not (tmp_path / "x").exists()
 
 
 async def test_symlink_escape_refused(store: LocalStore, tmp_path: Path) -> None:
@@ -90,17 +73,6 @@ async def test_symlink_escape_refused(store: LocalStore, tmp_path: Path) -> None
     assert list(outside.iterdir()) == []
 
 
-async def test_put_is_idempotent_and_never_overwrites(store: LocalStore, tmp_path: Path) -> None:
-    src, sha = src_file(tmp_path, b"first")
-    a = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
-    b = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
-    assert a == b
-    other, other_sha = src_file(tmp_path, b"second", "other.ogg")
-    with pytest.raises(StorageRefused):
-        await store.put("k.ogg", other, sha256=other_sha, content_type="audio/ogg", retain_until=NOW)
-    assert (store.root / "k.ogg").read_bytes() == b"first"
-
-
 async def test_put_with_wrong_sha_stores_nothing(store: LocalStore, tmp_path: Path) -> None:
     src, _ = src_file(tmp_path, b"payload")
     with pytest.raises(IntegrityFailed):
@@ -109,39 +81,11 @@ async def test_put_with_wrong_sha_stores_nothing(store: LocalStore, tmp_path: Pa
     assert list((store.root / ".tmp").iterdir()) == []
 
 
-async def test_naive_retain_until_refused(store: LocalStore, tmp_path: Path) -> None:
-    src, sha = src_file(tmp_path, b"x")
-    with pytest.raises(ValueError, match="aware"):
-        await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg",
-                        retain_until=datetime(2030, 1, 1))
-
-
 async def test_crash_before_sidecar_is_completed_by_retry(store: LocalStore, tmp_path: Path) -> None:
     src, sha = src_file(tmp_path, b"payload")
     (store.root / "k.ogg").write_bytes(b"payload")  # as if the process died before the sidecar
     obj = await store.put("k.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
     assert (await store.head("k.ogg")) == obj
-
-
-async def test_range_reads_stream_in_chunks(store: LocalStore, tmp_path: Path) -> None:
-    data = os.urandom(1_000_000)
-    src, sha = src_file(tmp_path, data)
-    await store.put("r.ogg", src, sha256=sha, content_type="audio/ogg", retain_until=NOW)
-    async with await store.open_range("r.ogg", 100, 299_999) as r:
-        assert (r.start, r.end, r.total_size, r.length) == (100, 299_999, 1_000_000, 299_900)
-        assert r.content_range == "bytes 100-299999/1000000"
-        chunks = [c async for c in r]
-    assert len(chunks) > 1 and b"".join(chunks) == data[100:300_000]
-    async with await store.open_range("r.ogg", 999_990) as tail:
-        assert b"".join([c async for c in tail]) == data[999_990:]
-    async with await store.open_range("r.ogg", 0, 5_000_000) as clamped:
-        assert clamped.end == 999_999
-    with pytest.raises(RangeNotSatisfiable):
-        await store.open_range("r.ogg", 1_000_000)
-    with pytest.raises(RangeNotSatisfiable):
-        await store.open_range("r.ogg", 10, 5)
-    with pytest.raises(ObjectNotFound):
-        await store.open_range("nope.ogg")
 
 
 async def test_delete_only_after_retention_and_without_hold(store: LocalStore, tmp_path: Path,
@@ -165,7 +109,7 @@ async def test_delete_only_after_retention_and_without_hold(store: LocalStore, t
 
 async def test_health(store: LocalStore) -> None:
     h = await store.health()
-    assert h["status"] == "ok" and h["backend"] == "local" and h["free_bytes"] > 0
+    assert h["backend"] == "local" and h["free_bytes"] > 0
 
 
 async def _all_pages(store: LocalStore, limit: int, cursor: str | None = None) -> list[list[str]]:

@@ -33,7 +33,7 @@ from sip.client import PhonesProcess
 from sip.config import AgentPhone, PhonesConfig
 from sip.ports import free_port, free_tcp_udp_port
 from sip.protocol import Message
-from tests.integration.pbx.helpers import dominant_frequency, originate, wait_for_file
+from tests.integration.sandbox.helpers import dominant_frequency, originate, wait_for_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -9,7 +9,7 @@ import pytest
 from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
 from sip.client import PhonesProcess
-from tests.integration.pbx.helpers import (
+from tests.integration.sandbox.helpers import (
     customer_leg_hangup,
     dominant_frequency,
     originate,

@@ -11,7 +11,7 @@ import pytest
 
 from recordings.storage import StorageUnavailable
 from sandbox.seaweed import SeaweedS3
-from tests.integration.storage.conftest import make_store
+from tests.integration.recordings.storage.conftest import make_store
 
 pytestmark = [pytest.mark.integration]
 

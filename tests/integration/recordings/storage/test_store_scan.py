@@ -23,8 +23,8 @@ from recordings.runtime import RecordingsFeature
 from recordings.storage.s3 import S3Store
 from recordings.storescan import STORE_ORPHAN
 from sandbox.seaweed import SeaweedS3
-from tests.integration.storage.conftest import make_store, raw_client
-from tests.unit.recordings.wavgen import tone_samples, write_wav
+from tests.integration.recordings.storage.conftest import make_store, raw_client
+from tests.support.wavgen import tone_samples, write_wav
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
