@@ -23,8 +23,9 @@ currency                  币种                                         ISO 421
 days_overdue              逾期天数                                     integer >= 0
 address, region           地址, 地区/省份
 timezone                  时区                                         IANA name, e.g. Asia/Shanghai
-status, hold_reason       状态, 暂停原因                               active|on_hold|closed|paid
-                                                                       (正常|暂停|结案|已还款)
+status, hold_reason       状态, 暂停原因                               active|on_hold|closed|paid|
+                                                                       returned|recalled (正常|暂停|
+                                                                       结案|已还款|退案|撤案)
 agent, team               催收员, 小组/团队
 received_at               委案日期, 接收时间                           ISO 8601 or date; naive values are
                                                                        read in ``file_timezone``
@@ -85,7 +86,8 @@ REQUIRED_COLUMNS = ("external_id", "debtor_name", "amount")
 
 _NUMBER_COLUMNS = {"mobile": "mobile", "home": "home", "work": "work", "third_party_number": "third_party"}
 _CONTACT_STATUS = {"有效": "valid", "无效": "invalid", "勿扰": "do_not_call", "停机": "invalid"}
-_CASE_STATUS = {"正常": "active", "暂停": "on_hold", "结案": "closed", "已还款": "paid"}
+_CASE_STATUS = {"正常": "active", "暂停": "on_hold", "结案": "closed", "已还款": "paid", "退案": "returned",
+                "撤案": "recalled"}
 
 
 class ImportFileError(ValidationFailed):

@@ -135,6 +135,9 @@ class ComplianceSettings(BaseModel):
     default_profile: str = "CN"
     unknown_timezone: Literal["block", "country_zones"] = "block"
     conversation_min_talk_s: int = Field(30, ge=0)
+    window_evidence_max_age_s: int = Field(
+        1800, ge=0, description="An agent's agreed window names a call that ended at most this long ago")
+    window_max_days: int = Field(30, ge=1, le=366, description="An agreed calling window expires within this")
 
 
 class AnalyticsSettings(BaseModel):

@@ -38,6 +38,8 @@ class GateDecision:
     batch_id: str | None = None
     debtor_key: str | None = None
     number_kind: str | None = None
+    #: the case the call belongs to: the one named, or the one case holding a number dialled without one
+    case_id: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
 
 
