@@ -305,6 +305,7 @@ def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
         "next_allowed_at": data["next_allowed_at"], "overridden": decision.overridden,
         "override_reason": decision.override_reason, "policy_id": decision.policy_id,
         "blocks": data["details"].get("blocks", []),
+        "agreed_windows": data["details"].get("agreed_windows", []),
     }
 
 
