@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from analytics.service import ReportService
 from api.app import make_app
 from app.container import Container
 from auth.models import Role
@@ -64,7 +65,7 @@ async def api(db: Database) -> AsyncIterator[Api]:
                           cases=CaseDirectoryAdapter())
     calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=gate, settings=settings.dialer, clock=clock)
     container = Container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db), pbx=calls.pbx,
-                          calls=calls, extras={"gate": gate})
+                          calls=calls, reports=ReportService(db, settings.analytics, clock), extras={"gate": gate})
     client = TestClient(TestServer(make_app(container)))
     await client.start_server()
     try:
