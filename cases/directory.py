@@ -111,3 +111,7 @@ class CaseDirectoryAdapter:
     async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
         """Hold reasons currently on the case."""
         return await holds_for(session, case_id)
+
+    async def case_status(self, session: AsyncSession, case_id: str) -> str | None:
+        """The case's status, or None when there is no such case."""
+        return await session.scalar(select(Case.status).where(Case.id == case_id))

@@ -12,7 +12,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
-from compliance.decision import Decision, DialContext, OverrideRequest
+from compliance.decision import ENDED_CASE_STATUSES, Decision, DialContext, OverrideRequest
 from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
 from compliance.gate import evaluate, evaluate_cases, ranges_for
 from compliance.ledger_sql import ledger_counts
@@ -75,6 +75,10 @@ class CaseDirectory(Protocol):
         """Hold reasons currently on the case."""
         ...
 
+    async def case_status(self, session: AsyncSession, case_id: str) -> str | None:
+        """The case's status (``active``, ``closed``...), or None when there is no such case."""
+        ...
+
 
 class NoCases:
     """A directory with no cases (until the cases feature is wired)."""
@@ -91,6 +95,10 @@ class NoCases:
     async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
         """No holds."""
         return []
+
+    async def case_status(self, session: AsyncSession, case_id: str) -> str | None:
+        """No case."""
+        return None
 
 
 @dataclass
@@ -194,9 +202,13 @@ class ComplianceGate:
 
     async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
                                     now: datetime) -> str | None:
-        """When the agent answers: a hold that arrived while the phone rang stops the customer leg."""
+        """When the agent answers: a hold that arrived, or the case that ended (closed, paid, returned,
+        recalled), while the phone rang stops the customer leg."""
         if case_id is None:
             return None
+        status = await self.cases.case_status(session, case_id)
+        if status in ENDED_CASE_STATUSES:
+            return f"case-{status}"
         holds = await self.cases.active_holds(session, case_id)
         policy_blocking = [h for h in holds if h in HARD_STOPS or h in ("hardship", "illness", "pregnancy")]
         return "case-on-hold" if policy_blocking else None

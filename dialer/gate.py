@@ -54,6 +54,6 @@ class DialGate(Protocol):
                                     now: datetime) -> str | None:
         """Re-check holds when the agent answers, just before the customer is dialled.
 
-        Returns None to proceed, or a block code (``case-on-hold``) to stop the customer leg.
+        Returns None to proceed, or a block code (``case-on-hold``, ``case-closed``...) to stop the customer leg.
         """
         ...

@@ -52,6 +52,9 @@ class OneCase:
     async def active_holds(self, session, case_id: str) -> list[str]:
         return list(self.holds)
 
+    async def case_status(self, session, case_id: str) -> str | None:
+        return "active" if case_id == "case-1" else None
+
 
 @dataclass
 class Harness:

@@ -23,7 +23,9 @@ from config.settings import ComplianceSettings, DialerSettings
 from core.clock import FakeClock
 from core.events import EventLog
 from db.engine import Database
+from dialer.models import Call
 from dialer.service import CallService
+from dialer.translate import FactUpdate
 from tests.support.doubles import RecordingPbx
 
 MORNING_SHANGHAI = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
@@ -175,3 +177,19 @@ async def test_a_case_that_ended_blocks_every_dial(db: Database, status: str) ->
     await g.cases.set_status(cid, "active")  # reopened by the case system
     await g.calls.request_call(ALICE, agent_id="alice", number=MOBILE, case_id=cid)
     assert len(g.pbx.actions) == 1
+
+
+async def test_a_case_that_ends_while_the_agents_phone_rings_stops_the_customer_leg(db: Database) -> None:
+    g = await _gate(db)
+    cid = (await g.cases.upsert(client_id="bank1", data=_case("C-1", (MOBILE, "mobile")), by="i")).case_id
+    rings = await g.calls.request_call(ALICE, agent_id="alice", number=MOBILE, case_id=cid)
+    goes = await g.calls.request_call(ALICE, agent_id="alice", number=MOBILE, case_id=cid)
+    answered = {"agent_answered_at": g.clock.now()}
+    await g.calls.apply(FactUpdate(goes.id, "t", {**answered, "agent_channel": "PJSIP/1001-2"}))
+    assert g.pbx.actions[-1] == ("release", {"pbx": goes.pbx, "channel": "PJSIP/1001-2"})
+    await g.cases.set_status(cid, "recalled")
+    await g.calls.apply(FactUpdate(rings.id, "t", {**answered, "agent_channel": "PJSIP/1001-1"}))
+    assert g.pbx.actions[-1] == ("hangup", {"pbx": rings.pbx, "channel": "PJSIP/1001-1"})
+    async with db.read() as s:
+        call = await s.get(Call, rings.id)
+        assert call is not None and call.facts["cancel_reason"] == "case-recalled"
