@@ -11,20 +11,17 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from analytics.service import ReportService
 from api.app import make_app
-from app.container import Container
+from app.compose import build_container
 from auth.models import Role
 from auth.service import create_user, issue_token
-from cases.directory import CaseDirectoryAdapter
-from compliance.service import ComplianceGate
 from config.settings import load_settings
 from core.clock import FakeClock
 from core.events import EventLog
 from core.stream import EventStream
+from core.tasks import TaskGroup
 from db.engine import Database
 from dialer.models import Call
-from dialer.service import CallService
 from recordings.models import Recording
 from tests.support.doubles import RecordingPbx
 
@@ -61,17 +58,15 @@ async def api(db: Database) -> AsyncIterator[Api]:
                                ("casesys", Role.INTEGRATION, None)]:
             await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
             tokens[uid] = await issue_token(s, user_id=uid)
-    gate = ComplianceGate(db=db, events=events, settings=settings.compliance, dialer=settings.dialer, clock=clock,
-                          cases=CaseDirectoryAdapter())
-    calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=gate, settings=settings.dialer, clock=clock)
-    container = Container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db), pbx=calls.pbx,
-                          calls=calls, reports=ReportService(db, settings.analytics, clock), extras={"gate": gate})
-    client = TestClient(TestServer(make_app(container)))
-    await client.start_server()
-    try:
-        yield Api(client, clock, db, tokens)
-    finally:
-        await client.close()
+    async with TaskGroup() as tasks:
+        container = build_container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
+                                    tasks=tasks, pbx=RecordingPbx())  # the real gate and case directory
+        client = TestClient(TestServer(make_app(container)))
+        await client.start_server()
+        try:
+            yield Api(client, clock, db, tokens)
+        finally:
+            await client.close()
 
 
 async def test_dialling_a_held_cases_number_without_case_id_is_409_with_the_rule(api: Api) -> None:

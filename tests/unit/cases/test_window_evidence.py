@@ -17,7 +17,8 @@ from cases.models import AgreedWindow
 from cases.rows import CaseIn
 from cases.service import CaseService
 from cases.windows import WindowRules
-from compliance.service import CallBlockedError, ComplianceGate
+from compliance.errors import CallBlockedError
+from compliance.service import ComplianceGate
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import FakeClock
 from core.events import EventLog
