@@ -12,12 +12,16 @@ from compliance.windows import AgreedWindow
 
 BlockCode = Literal[
     "outside-calling-hours", "holiday", "frequency-cap", "case-on-hold", "do-not-call",
-    "third-party-restricted", "unknown-timezone",
+    "third-party-restricted", "unknown-timezone", "case-closed", "case-paid", "case-returned", "case-recalled",
 ]
+#: A case in one of these states is no longer ours to collect: every dial of it is blocked.
+ENDED_CASE_STATUSES: tuple[str, ...] = ("closed", "paid", "returned", "recalled")
+CaseStatus = Literal["active", "on_hold", "closed", "paid", "returned", "recalled"]
 #: Primary code choice: lower is more severe.
 SEVERITY: dict[str, int] = {
-    "case-on-hold": 0, "do-not-call": 1, "third-party-restricted": 2, "unknown-timezone": 3,
-    "holiday": 4, "outside-calling-hours": 5, "frequency-cap": 6,
+    "case-closed": 0, "case-paid": 0, "case-returned": 0, "case-recalled": 0,
+    "case-on-hold": 1, "do-not-call": 2, "third-party-restricted": 3, "unknown-timezone": 4,
+    "holiday": 5, "outside-calling-hours": 6, "frequency-cap": 7,
 }
 OVERRIDE_ROLES: frozenset[str] = frozenset({"supervisor", "admin"})
 
@@ -41,6 +45,7 @@ class DialContext(BaseModel):
     number_kind: Literal["own", "third_party"] = "own"
     third_party_objected: bool = False
     case_id: str
+    case_status: CaseStatus = "active"
     holds: tuple[HoldReason, ...] = ()
     number_status: Literal["valid", "invalid", "do_not_call"] = "valid"
     case_zone: str | None = None

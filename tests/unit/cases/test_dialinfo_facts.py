@@ -57,7 +57,8 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
     cid = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
     await svc.hold(cid, reason="hardship", by="sup")
     await svc.add_window(cid, scope="case", number=None, weekdays=[0], start=time(9), end=time(10),
-                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", call_id=None)
+                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", role="integration",
+                         call_id=None)
     await _set(database, cid, HOME, removed_at=T0)
     async with database.read() as s:
         home = await dial_context(s, case_id=cid, number=HOME, now=T0)
