@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hooks import signing
 from hooks.backoff import next_attempt_at, parse_retry_after
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -21,3 +22,24 @@ def test_bad_arguments_say_what_is_wrong():
         next_attempt_at(1, datetime(2026, 1, 1), retry_after=None, rng=random.Random())  # noqa: DTZ001
     with pytest.raises(ValueError, match="starts at 1"):
         next_attempt_at(0, NOW, retry_after=None, rng=random.Random())
+
+
+def test_a_fresh_secret_has_32_bytes_by_default():
+    key = signing.parse_secret(signing.generate_secret())
+    assert len(key) == 32
+
+
+def test_verification_failures_name_the_problem():
+    secret = signing.generate_secret()
+    good = signing.headers([secret], "msg_1", 1_700_000_000, b"{}")
+    with pytest.raises(signing.InvalidSignature, match="missing header webhook-signature"):
+        signing.verify(secret, {k: v for k, v in good.items() if k != "webhook-signature"}, b"{}",
+                       now=1_700_000_000)
+    with pytest.raises(signing.InvalidSignature, match="not an integer"):
+        signing.verify(secret, {**good, "webhook-timestamp": "soon"}, b"{}", now=1_700_000_000)
+
+
+def test_a_secret_with_characters_outside_base64_is_refused():
+    secret = signing.generate_secret()
+    with pytest.raises(signing.InvalidSecret, match="not valid base64"):
+        signing.parse_secret(secret + "*")
