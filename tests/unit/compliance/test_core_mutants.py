@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from compliance.decision import Decision, fmt_instant
-from compliance.ledger import day_start, ledger_ranges, next_day_start
+from compliance.decision import Block, Decision, DialContext, fmt_instant
+from compliance.ledger import LedgerCounts, day_start, ledger_ranges, next_day_start
+from compliance.policy import DAY_NAMES, Policy, WeeklyWindows, interval, merge_strictest
+from compliance.rules import frequency
+from compliance.windows import AgreedWindow, is_open, local_edge_to_utc
 
 NOW = datetime(2026, 3, 6, 4, 30, 15, 123456, tzinfo=UTC)  # 23:30:15 on 5 March in New York
 
@@ -42,3 +45,124 @@ def test_instants_are_written_in_utc_whatever_the_host_zone(host_in_new_york: No
 def test_a_decision_as_plain_json_types():
     d = Decision(allowed=True, message="ok", evaluated_at=NOW, next_allowed_at=NOW)
     assert d.to_dict()["evaluated_at"] == d.to_dict()["next_allowed_at"] == "2026-03-06T04:30:15.123456Z"
+
+
+# -- merging policies -------------------------------------------------------------------------------------------
+D1, D2 = date(2026, 10, 1), date(2026, 10, 2)
+BANK = Policy(
+    id="bank", name="Bank", windows=WeeklyWindows.every_day(interval("08:00", "20:00")), holidays=frozenset({D1}),
+    allow_agreed_windows=True, max_unanswered_per_number_per_day=3, max_connected_per_debtor_per_day=2,
+    quiet_days_after_conversation=2, min_gap_unanswered_same_number=timedelta(hours=1),
+    holds={"hardship": "allow", "illness": "supervisor_override", "pregnancy": "allow"},
+    third_party_allowed=True, third_party_min_failed_own_attempts=2, third_party_max_calls_per_number=3,
+    do_not_call_numbers=frozenset({"+8613800000001"}), do_not_call_prefixes=frozenset({"+86139"}),
+    unknown_timezone="country_zones", allow_supervisor_override=True)
+LAW = Policy(
+    id="cn", name="CN", windows=WeeklyWindows(**{**{d: (interval("09:00", "21:00"),) for d in DAY_NAMES},
+                                                "sun": (interval("10:00", "12:00"),)}),
+    holidays=frozenset({D2}), allow_agreed_windows=False, max_connected_per_debtor_per_day=1,
+    max_attempts_per_debtor_rolling_7d=7, min_gap_unanswered_same_number=timedelta(hours=2),
+    holds={"hardship": "supervisor_override", "illness": "allow", "pregnancy": "allow"},
+    third_party_allowed=False, third_party_min_failed_own_attempts=4, third_party_max_calls_per_number=1,
+    do_not_call_numbers=frozenset({"+8613800000002"}), do_not_call_prefixes=frozenset({"+86150"}),
+    unknown_timezone="country_zones", allow_supervisor_override=True)
+
+
+def test_merging_takes_the_strictest_of_every_field_from_whichever_policy_has_it():
+    for merged in (merge_strictest([BANK, LAW]), merge_strictest([LAW, BANK])):
+        assert merged.windows.minutes(0) == ((9 * 60, 20 * 60),) and merged.windows.minutes(6) == ((600, 720),)
+        assert merged.holidays == {D1, D2} and merged.allow_agreed_windows is False
+        assert merged.max_unanswered_per_number_per_day == 3 and merged.max_connected_per_debtor_per_day == 1
+        assert merged.max_attempts_per_debtor_rolling_7d == 7 and merged.quiet_days_after_conversation == 2
+        assert merged.min_gap_unanswered_same_number == timedelta(hours=2)
+        assert merged.holds == {"hardship": "supervisor_override", "illness": "supervisor_override",
+                                "pregnancy": "allow"}
+        assert merged.third_party_allowed is False and merged.third_party_min_failed_own_attempts == 4
+        assert merged.third_party_max_calls_per_number == 1
+        assert merged.do_not_call_numbers == {"+8613800000001", "+8613800000002"}
+        assert merged.do_not_call_prefixes == {"+86139", "+86150"}
+        assert merged.unknown_timezone == "country_zones" and merged.allow_supervisor_override is True
+    merged = merge_strictest([BANK, LAW])
+    assert (merged.id, merged.name) == ("bank+cn", "Bank + CN")
+
+
+def test_one_strict_input_is_enough_to_block_and_to_forbid_overrides():
+    strict = Policy(id="s", name="S", holds={"hardship": "block", "illness": "allow", "pregnancy": "allow"})
+    merged = merge_strictest([BANK, LAW, strict])
+    assert merged.holds["hardship"] == "block" and merged.holds["illness"] == "supervisor_override"
+    assert merged.unknown_timezone == "block" and merged.allow_supervisor_override is False
+    assert merge_strictest([strict, BANK]).holds["hardship"] == "block"
+
+
+def test_merging_one_policy_is_that_policy_and_merging_none_is_an_error():
+    assert merge_strictest([LAW]) is LAW
+    with pytest.raises(ValueError, match="at least one policy"):
+        merge_strictest([])
+
+
+# -- windows ------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def fresh_edges() -> Iterator[None]:
+    """Local edges are memoised process-wide; compute the DST edges of these tests afresh."""
+    local_edge_to_utc.cache_clear()
+    yield
+    local_edge_to_utc.cache_clear()
+
+
+@pytest.mark.parametrize(("zone", "day", "minute", "expected"), [
+    ("America/New_York", date(2026, 3, 8), 150, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),  # 02:30 skipped
+    ("America/New_York", date(2026, 3, 8), 120, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+    ("Europe/Berlin", date(2026, 3, 29), 150, datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+    ("Australia/Lord_Howe", date(2026, 10, 4), 135, datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),  # 30-min gap
+])
+def test_a_time_inside_a_spring_forward_gap_is_the_first_instant_after_it(fresh_edges: None, zone, day, minute,
+                                                                          expected):
+    for is_start in (True, False):
+        assert local_edge_to_utc(zone, day.toordinal(), minute, is_start) == expected
+
+
+def test_an_agreement_stops_applying_at_its_expiry():
+    agreed = AgreedWindow(scope="number", scope_value="+8613800138000", intervals=(interval("21:00", "22:00"),),
+                          expires_at=NOW, recorded_by="a")
+    assert agreed.applies_to(number="+8613800138000", case_id="c", now=NOW - timedelta(seconds=1))
+    assert not agreed.applies_to(number="+8613800138000", case_id="c", now=NOW)
+    assert not agreed.applies_to(number="+8613800138000", case_id="c", now=NOW + timedelta(days=1))
+    assert not agreed.applies_to(number="+8613800138001", case_id="c", now=NOW - timedelta(seconds=1))
+    by_case = agreed.model_copy(update={"scope": "case", "scope_value": "c"})
+    assert by_case.applies_to(number="+1", case_id="c", now=NOW - timedelta(seconds=1))
+
+
+def test_is_open_agrees_with_the_window():
+    policy = Policy(id="p", name="p", windows=WeeklyWindows.every_day(interval("09:00", "18:00")))
+    noon_shanghai = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)
+    assert is_open(noon_shanghai, ["Asia/Shanghai"], policy)
+    assert is_open(noon_shanghai, ["Asia/Shanghai", "Asia/Shanghai"], policy)
+    assert not is_open(noon_shanghai, ["Asia/Shanghai", "America/New_York"], policy)
+    assert not is_open(noon_shanghai, [], policy)
+    late = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
+    agreed = AgreedWindow(scope="number", scope_value="+1", intervals=(interval("19:30", "20:30"),),
+                          expires_at=late + timedelta(minutes=10), recorded_by="a")
+    assert not is_open(late, ["Asia/Shanghai"], policy)
+    assert is_open(late, ["Asia/Shanghai"], policy, [agreed])
+    assert not is_open(late + timedelta(minutes=10), ["Asia/Shanghai"], policy, [agreed])
+
+
+# -- rule messages ------------------------------------------------------------------------------------------------
+def _frequency(policy: Policy, ledger: LedgerCounts, zones: tuple[str, ...] = ("Asia/Shanghai",)) -> list[Block]:
+    ctx = DialContext(number="+8613800138000", case_id="case-1")
+    return frequency(ctx, policy, ledger, NOW, zones)
+
+
+@pytest.mark.parametrize(("gap", "words"), [(timedelta(seconds=45), "45 second(s)"),
+                                           (timedelta(seconds=3660), "61 minute(s)"),
+                                           (timedelta(seconds=150), "2 minute(s)")])
+def test_the_minimum_gap_is_stated_in_minutes_or_seconds(gap, words):
+    policy = Policy(id="p", name="p", min_gap_unanswered_same_number=gap)
+    (block,) = _frequency(policy, LedgerCounts(last_unanswered_to_number_at=NOW - timedelta(seconds=1)))
+    assert f"wait at least {words} between" in block.message and block.clears_at == NOW - timedelta(seconds=1) + gap
+
+
+def test_quiet_days_without_a_zone_count_utc_days():
+    policy = Policy(id="p", name="p", quiet_days_after_conversation=2)
+    (block,) = _frequency(policy, LedgerCounts(last_conversation_at=NOW - timedelta(hours=1)), zones=())
+    assert block.rule_id == "cap:quiet-after-conversation" and block.clears_at == datetime(2026, 3, 8, tzinfo=UTC)

@@ -1,6 +1,7 @@
 """Webhook retry schedule, signing and dispatcher edge cases that the mutation run found untested."""
 
 import random
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -43,3 +44,19 @@ def test_a_secret_with_characters_outside_base64_is_refused():
     secret = signing.generate_secret()
     with pytest.raises(signing.InvalidSecret, match="not valid base64"):
         signing.parse_secret(secret + "*")
+
+
+def test_signing_refuses_what_it_cannot_sign_and_says_why():
+    with pytest.raises(signing.InvalidSecret, match="24-64 bytes"):
+        signing.generate_secret(16)
+    with pytest.raises(signing.InvalidSecret, match="at least one secret"):
+        signing.headers([], "msg_1", 1_700_000_000, b"{}")
+    with pytest.raises(ValueError, match="without spaces, commas, dots or newlines"):
+        signing.headers([signing.generate_secret()], "msg.1", 1_700_000_000, b"{}")
+
+
+def test_any_id_without_separators_is_signed_and_verifies_against_the_clock():
+    secret = signing.generate_secret()
+    hdrs = signing.headers([secret], "msg_X1", int(time.time()), b"{}")
+    assert hdrs["webhook-id"] == "msg_X1"
+    signing.verify(secret, hdrs, b"{}")  # now defaults to the current time
