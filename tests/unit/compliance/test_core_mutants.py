@@ -11,8 +11,9 @@ import pytest
 from compliance.decision import Block, Decision, DialContext, fmt_instant
 from compliance.ledger import LedgerCounts, day_start, ledger_ranges, next_day_start
 from compliance.policy import DAY_NAMES, Policy, WeeklyWindows, interval, merge_strictest
-from compliance.rules import frequency
-from compliance.windows import AgreedWindow, is_open, local_edge_to_utc
+from compliance.rules import calling_window, do_not_call, frequency, holds, third_party, unknown_timezone
+from compliance.timezones import ZoneCandidate, ZoneResolution
+from compliance.windows import AgreedWindow, WindowResult, ZoneWindow, is_open, local_edge_to_utc
 
 NOW = datetime(2026, 3, 6, 4, 30, 15, 123456, tzinfo=UTC)  # 23:30:15 on 5 March in New York
 
@@ -166,3 +167,112 @@ def test_quiet_days_without_a_zone_count_utc_days():
     policy = Policy(id="p", name="p", quiet_days_after_conversation=2)
     (block,) = _frequency(policy, LedgerCounts(last_conversation_at=NOW - timedelta(hours=1)), zones=())
     assert block.rule_id == "cap:quiet-after-conversation" and block.clears_at == datetime(2026, 3, 8, tzinfo=UTC)
+
+
+# -- what each rule's block allows: who may override it, when it clears ------------------------------------------
+CTX = DialContext(number="+8613800138000", case_id="case-1")
+
+
+def _shape(blocks: list[Block]) -> list[tuple[str, str, bool, bool]]:
+    return [(b.rule_id, b.code, b.overridable, b.time_based) for b in blocks]
+
+
+def test_legal_stops_and_do_not_call_can_never_be_overridden():
+    policy = Policy(id="p", name="p", holds={"hardship": "supervisor_override", "illness": "block",
+                                             "pregnancy": "allow"},
+                    do_not_call_numbers=frozenset({CTX.number}), do_not_call_prefixes=frozenset({"+86138", "+8613"}))
+    ctx = CTX.model_copy(update={"holds": ("dispute", "hardship", "pregnancy", "illness", "dispute")})
+    blocks = holds(ctx, policy)
+    assert _shape(blocks) == [("hold:dispute", "case-on-hold", False, False),
+                              ("hold:hardship", "case-on-hold", True, False),
+                              ("hold:illness", "case-on-hold", False, False)]
+    assert "cannot be overridden until it is cleared with evidence" in blocks[0].message
+    assert blocks[1].message.endswith("policy p lets a supervisor override it.")
+    assert blocks[2].message.endswith("policy p blocks calls.")
+    for status, rule in (("do_not_call", "do-not-call:number-status"), ("invalid", "do-not-call:number-invalid")):
+        blocks = do_not_call(CTX.model_copy(update={"number_status": status}), policy)
+        assert _shape(blocks) == [(rule, "do-not-call", False, False),
+                                  ("do-not-call:list", "do-not-call", False, False),
+                                  ("do-not-call:prefix", "do-not-call", False, False)]
+        assert "prefix +8613 of policy p" in blocks[2].message  # the shortest matching prefix is named
+
+
+def test_third_party_blocks():
+    policy = Policy(id="p", name="p", third_party_allowed=False, third_party_min_failed_own_attempts=3,
+                    third_party_max_calls_per_number=1)
+    ctx = CTX.model_copy(update={"number_kind": "third_party", "third_party_objected": True})
+    blocks = third_party(ctx, policy, LedgerCounts(consecutive_failed_own_attempts=2, third_party_calls_to_number=1))
+    assert _shape(blocks) == [("third-party:disabled", "third-party-restricted", False, False),
+                              ("third-party:objected", "third-party-restricted", False, False),
+                              ("third-party:debtor-not-unreachable", "third-party-restricted", True, False),
+                              ("third-party:already-called", "third-party-restricted", True, False)]
+    assert blocks[1].message.endswith("it must never be called again.")
+    assert blocks[2].message.endswith("2 of 3 consecutive failed attempts on the debtor's own numbers so far.")
+    assert third_party(CTX, policy, LedgerCounts()) == []  # the debtor's own number
+
+
+def test_an_unknown_zone_blocks_overridably():
+    unknown = ZoneResolution(zones=(), unknown=True)
+    (block,) = unknown_timezone(CTX, unknown, Policy(id="p", name="p"))
+    assert _shape([block]) == [("timezone:unknown", "unknown-timezone", True, False)]
+    assert unknown_timezone(CTX, ZoneResolution(zones=(), unknown=False), Policy(id="p", name="p")) == []
+
+
+def _zone(zone: str, *, holiday: bool = False, inside: bool = False, allowed: list[str] | None = None) -> ZoneWindow:
+    return ZoneWindow(zone=zone, local_time="2026-03-06T12:00+08:00", local_weekday="fri", holiday=holiday,
+                      allowed_today=["09:00-18:00"] if allowed is None else allowed, agreed_today=[], inside=inside)
+
+
+def test_calling_window_blocks_name_every_zone_that_fails():
+    res = ZoneResolution(zones=(ZoneCandidate(zone="Asia/Shanghai", source="case"),
+                                ZoneCandidate(zone="Asia/Urumqi", source="phone_prefix")), unknown=False)
+    later = NOW + timedelta(hours=3)
+    window = WindowResult(open=False, next_allowed_at=later, zones=[
+        _zone("Asia/Shanghai", holiday=True), _zone("Asia/Urumqi", allowed=[])])
+    holiday, hours = calling_window(window, res)
+    assert _shape([holiday, hours]) == [("holiday", "holiday", True, True),
+                                        ("calling-hours", "outside-calling-hours", True, True)]
+    assert holiday.clears_at == hours.clears_at == later
+    assert holiday.message == "No calls on holidays: 2026-03-06 is a holiday in Asia/Shanghai (case)."
+    assert hours.message == "It is 12:00 (fri) in Asia/Urumqi (phone_prefix); calls are allowed no hours."
+    both_inside_apart = WindowResult(open=False, next_allowed_at=later, zones=[
+        _zone("Asia/Shanghai", inside=True), _zone("Asia/Urumqi", inside=True, allowed=["10:00-12:00", "14:00-16:00"])])
+    (block,) = calling_window(both_inside_apart, res)
+    assert block.message == ("It is 12:00 (fri) in Asia/Shanghai (case); calls are allowed 09:00-18:00. "
+                             "It is 12:00 (fri) in Asia/Urumqi (phone_prefix); "
+                             "calls are allowed 10:00-12:00, 14:00-16:00. "
+                             "the window does not hold in every candidate zone at once.")
+    only_holidays = WindowResult(open=False, next_allowed_at=later, zones=[_zone("Asia/Shanghai", holiday=True)])
+    assert [b.rule_id for b in calling_window(only_holidays, res)] == ["holiday"]
+    assert calling_window(WindowResult(open=True, next_allowed_at=NOW), res) == []
+
+
+@pytest.mark.parametrize("cap", [0, 1])
+def test_per_day_caps_clear_tomorrow_unless_the_cap_is_zero(cap):
+    policy = Policy(id="p", name="p", max_unanswered_per_number_per_day=cap, max_connected_per_debtor_per_day=cap)
+    blocks = _frequency(policy, LedgerCounts(unanswered_to_number_today=1, connected_with_debtor_today=1))
+    tomorrow = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # midnight in Shanghai
+    assert [(b.rule_id, b.clears_at, b.time_based) for b in blocks] == [
+        ("cap:unanswered-per-number-per-day", tomorrow if cap else None, bool(cap)),
+        ("cap:connected-per-debtor-per-day", tomorrow if cap else None, bool(cap))]
+
+
+def test_the_rolling_cap_counts_an_attempt_made_now_and_clears_when_enough_have_aged_out():
+    attempts = (NOW - timedelta(days=3), NOW)
+    (block,) = _frequency(Policy(id="p", name="p", max_attempts_per_debtor_rolling_7d=1),
+                          LedgerCounts(debtor_attempts_7d=attempts))
+    assert block.clears_at == NOW + timedelta(days=7) and "2 attempts on the debtor" in block.message
+    (block,) = _frequency(Policy(id="p", name="p", max_attempts_per_debtor_rolling_7d=2),
+                          LedgerCounts(debtor_attempts_7d=attempts))
+    assert block.clears_at == NOW + timedelta(days=4)
+    (block,) = _frequency(Policy(id="p", name="p", max_attempts_per_debtor_rolling_7d=0), LedgerCounts())
+    assert block.clears_at is None and not block.time_based
+
+
+def test_quiet_days_end_exactly_at_local_midnight():
+    policy = Policy(id="p", name="p", quiet_days_after_conversation=1)
+    ends = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)
+    ctx_ledger = LedgerCounts(last_conversation_at=NOW)
+    assert [b.clears_at for b in frequency(CTX, policy, ctx_ledger, ends - timedelta(seconds=1),
+                                           ("Asia/Shanghai",))] == [ends]
+    assert frequency(CTX, policy, ctx_ledger, ends, ("Asia/Shanghai",)) == []
