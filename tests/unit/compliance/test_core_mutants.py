@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
 from compliance.decision import Block, Decision, DialContext, fmt_instant
 from compliance.ledger import LedgerCounts, day_start, ledger_ranges, next_day_start
-from compliance.policy import DAY_NAMES, Policy, WeeklyWindows, interval, merge_strictest
+from compliance.policy import (
+    DAY_NAMES,
+    Policy,
+    WeeklyWindows,
+    intersect,
+    interval,
+    merge_strictest,
+    normalize,
+    parse_hhmm,
+)
 from compliance.rules import calling_window, do_not_call, frequency, holds, third_party, unknown_timezone
 from compliance.timezones import ZoneCandidate, ZoneResolution
-from compliance.windows import AgreedWindow, WindowResult, ZoneWindow, is_open, local_edge_to_utc
+from compliance.windows import (
+    AgreedWindow,
+    WindowResult,
+    ZoneWindow,
+    is_open,
+    local_edge_to_utc,
+    local_midnight_utc,
+    window_open,
+)
 
 NOW = datetime(2026, 3, 6, 4, 30, 15, 123456, tzinfo=UTC)  # 23:30:15 on 5 March in New York
 
@@ -276,3 +294,105 @@ def test_quiet_days_end_exactly_at_local_midnight():
     assert [b.clears_at for b in frequency(CTX, policy, ctx_ledger, ends - timedelta(seconds=1),
                                            ("Asia/Shanghai",))] == [ends]
     assert frequency(CTX, policy, ctx_ledger, ends, ("Asia/Shanghai",)) == []
+
+
+# -- times of day and interval lists -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("value", "words"), [(True, "must be 'HH:MM'"), (8.5, "must be 'HH:MM'"),
+                                              ("08:3", "is not 'HH:MM'"), ("ab:30", "is not 'HH:MM'"),
+                                              ("0830", "is not 'HH:MM'"), ("08:60", "minutes >= 60"),
+                                              ("24:01", "outside 00:00-24:00"), (1441, "outside 00:00-24:00")])
+def test_bad_times_of_day_are_refused_with_the_reason(value, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_hhmm(value)
+    assert parse_hhmm("08:59") == 539 and parse_hhmm(" 24:00 ") == 1440 and parse_hhmm(0) == 0
+
+
+def test_normalize_drops_empty_and_merges_touching_intervals():
+    assert normalize([(1, 1), (2, 3)]) == ((2, 3),)
+    assert normalize([(5, 3), (4, 4)]) == ()
+    assert normalize([(1, 2), (2, 3), (7, 9), (8, 8), (4, 5)]) == ((1, 3), (4, 5), (7, 9))
+
+
+def test_intersect_walks_both_lists_to_the_end():
+    many = ((1, 2), (3, 4), (5, 6))
+    assert intersect(many, ((0, 10),)) == many and intersect(((0, 10),), many) == many
+    assert intersect(((1, 2),), ((2, 3),)) == ()  # touching is not overlapping
+
+
+def test_a_missing_hold_entry_is_strict():
+    assert Policy(id="p", name="p", holds={}).hold_mode("hardship") == "block"
+
+
+# -- window edges -------------------------------------------------------------------------------------------------
+class _NoOffset(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+def test_window_times_must_be_aware_and_come_back_in_utc(host_in_new_york: None):
+    policy = Policy(id="p", name="p", windows=WeeklyWindows.every_day(interval("09:00", "18:00")))
+    for naive in (datetime(2026, 3, 6, 4), datetime(2026, 3, 6, 4, tzinfo=_NoOffset())):  # noqa: DTZ001
+        with pytest.raises(ValueError, match="datetimes must be timezone-aware"):
+            window_open(naive, ["Asia/Shanghai"], policy)
+    noon = datetime(2026, 3, 6, 4, 0, tzinfo=timezone(timedelta(hours=8))) + timedelta(hours=8)
+    result = window_open(noon, ["Asia/Shanghai"], policy)
+    assert result.open and result.next_allowed_at == noon and result.next_allowed_at.utcoffset() == timedelta(0)
+    assert window_open(noon, [], policy) == WindowResult(open=False, zones=[], next_allowed_at=None)
+
+
+def test_a_window_holds_from_its_first_instant_to_just_before_its_end():
+    policy = Policy(id="p", name="p", windows=WeeklyWindows.every_day(interval("09:00", "18:00")))
+    opens, closes = datetime(2026, 3, 6, 1, 0, tzinfo=UTC), datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+    assert is_open(opens, ["Asia/Shanghai"], policy) and not is_open(opens - timedelta(microseconds=1),
+                                                                     ["Asia/Shanghai"], policy)
+    assert not is_open(closes, ["Asia/Shanghai"], policy)
+    assert is_open(closes - timedelta(microseconds=1), ["Asia/Shanghai"], policy)
+
+
+def test_by_agreement_only_when_open_thanks_to_an_agreement():
+    policy = Policy(id="p", name="p", windows=WeeklyWindows.every_day(interval("09:00", "18:00")))
+    agreed = AgreedWindow(scope="number", scope_value="+1", intervals=(interval("19:00", "20:00"),), recorded_by="a")
+    evening = datetime(2026, 3, 6, 11, 30, tzinfo=UTC)  # 19:30 in Shanghai
+    assert window_open(evening, ["Asia/Shanghai"], policy, [agreed]).by_agreement is True
+    noon = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)
+    assert window_open(noon, ["Asia/Shanghai"], policy, [agreed]).by_agreement is False
+    night = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
+    closed = window_open(night, ["Asia/Shanghai"], policy, [agreed])
+    assert not closed.open and closed.by_agreement is False
+    assert window_open(noon, ["Asia/Shanghai"], policy).by_agreement is False
+
+
+def test_an_agreement_for_other_days_does_not_hide_the_next_one():
+    policy = Policy(id="p", name="p", windows=WeeklyWindows.every_day(interval("09:00", "18:00")))
+    monday = AgreedWindow(scope="number", scope_value="+1", days=("mon",), intervals=(interval("19:00", "20:00"),),
+                          recorded_by="a")
+    friday = AgreedWindow(scope="number", scope_value="+1", days=("fri",), intervals=(interval("20:00", "21:00"),),
+                          recorded_by="a")
+    friday_evening = datetime(2026, 3, 6, 12, 30, tzinfo=UTC)  # Friday 20:30 in Shanghai
+    assert is_open(friday_evening, ["Asia/Shanghai"], policy, [monday, friday])
+
+
+def test_on_a_fall_back_day_a_start_is_the_later_and_an_end_the_earlier_occurrence(fresh_edges: None):
+    # New York, 1 November 2026: 01:00-02:00 EDT, then 01:00-02:00 EST again
+    policy = Policy(id="p", name="p", windows=WeeklyWindows.every_day(interval("01:30", "03:00")))
+    before = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)  # 01:00 EDT
+    assert window_open(before, ["America/New_York"], policy).next_allowed_at == datetime(2026, 11, 1, 6, 30,
+                                                                                        tzinfo=UTC)
+    closed = Policy(id="p", name="p", windows=WeeklyWindows.every_day())
+    agreed = AgreedWindow(scope="number", scope_value="+1", intervals=(interval("01:30", "03:00"),), recorded_by="a")
+    assert not is_open(datetime(2026, 11, 1, 5, 35, tzinfo=UTC), ["America/New_York"], closed, [agreed])
+    assert is_open(datetime(2026, 11, 1, 6, 35, tzinfo=UTC), ["America/New_York"], closed, [agreed])
+    ends_in_fold = AgreedWindow(scope="number", scope_value="+1", intervals=(interval("00:30", "01:30"),),
+                                recorded_by="a")
+    assert not is_open(datetime(2026, 11, 1, 6, 0, tzinfo=UTC), ["America/New_York"], closed, [ends_in_fold])
+
+
+def test_a_midnight_that_occurs_twice_starts_the_day_at_its_later_occurrence(fresh_edges: None):
+    # Havana, 1 November 2026: at 01:00 CDT the clocks go back to 00:00 CST
+    assert local_midnight_utc("America/Havana", date(2026, 11, 1)) == datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
