@@ -22,7 +22,7 @@ from hooks.dispatcher import Dispatcher, Message
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 from tests.support.receiver import OK, Receiver, fail
 from tests.unit.cases.db_support import open_database
-from tests.unit.hooks.helpers import SETTINGS, emit, states, wiring
+from tests.unit.hooks.helpers import SETTINGS, emit, running, states, wait_until, wiring
 
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -127,7 +127,12 @@ async def test_claim_leases_one_chain_per_key_in_event_order(sqlite: Database):
     other = Dispatcher(sqlite, SETTINGS, None, clock, name="d2")
     assert len((await other.claim(50)).chains) == 4  # but another instance takes them over
     assert await d.release_own_leases() == 0
-    assert await other.release_own_leases() == 7
+    async with sqlite.begin() as s:  # one finished meanwhile: its lease fields are history, left alone
+        await s.execute(update(Delivery).where(Delivery.event_seq == 1).values(state="delivered"))
+    assert await other.release_own_leases() == 6
+    async with sqlite.read() as s:
+        rows = (await s.scalars(select(Delivery).order_by(Delivery.event_seq))).all()
+    assert [(r.leased_until is None, r.leased_by) for r in rows] == [(False, "d2")] + [(True, None)] * 6
 
 
 async def test_a_key_whose_oldest_message_is_held_elsewhere_waits(sqlite: Database):
@@ -199,13 +204,75 @@ async def test_410_disables_the_subscription_and_parks_its_other_messages(sqlite
     async with Receiver(secret="", script=[fail(410)]) as rx:
         clock = await queued(sqlite, rx.url, [("a", None), ("b", None)])
         async with sqlite.read() as s:
+            gone = (await s.scalars(select(Subscription))).one()
+        rx.secret = gone.secrets[0]
+        log, svc = wiring(sqlite, clock)
+        await svc.create(url="http://127.0.0.1:9/other", event_types=["*"], description="", created_by="a")
+        await emit(sqlite, log, "case.updated", case_id="c", n=9)
+        async with create_session(allow_private=True) as session:
+            d = Dispatcher(sqlite, SETTINGS, session, clock, name="d1")
+            first = (await d.claim(50)).chains[0]
+            await d._send_chain(first)
+            clock.advance(seconds=5)
+            await d._flush_now()
+    async with sqlite.read() as s:
+        sub = await s.get(Subscription, gone.id)
+        parked = (await s.scalars(select(Delivery).where(Delivery.subscription_id == gone.id)
+                                  .order_by(Delivery.event_seq))).all()
+        others = (await s.scalars(select(Delivery).where(Delivery.subscription_id != gone.id))).all()
+    assert sub is not None and not sub.active and sub.disabled_reason == "receiver answered 410 Gone"
+    assert sub.disabled_at == sub.updated_at == T0 + timedelta(seconds=5)
+    assert [(r.state, r.last_status, r.leased_until, r.leased_by) for r in parked] == [
+        ("disabled", 410, None, None), ("disabled", None, None, None), ("disabled", None, None, None)]
+    assert parked[1].finished_at == T0 + timedelta(seconds=5)
+    assert parked[1].last_error == "receiver answered 410 Gone"
+    assert [r.state for r in others] == ["pending"]
+
+
+async def test_an_attempt_on_a_row_finished_elsewhere_is_logged_only(sqlite: Database):
+    async with Receiver(secret="", script=[]) as rx:
+        clock = await queued(sqlite, rx.url, [("a", None), ("b", None)])
+        async with sqlite.read() as s:
             rx.secret = (await s.scalars(select(Subscription.secrets))).one()[0]
         async with create_session(allow_private=True) as session:
             d = Dispatcher(sqlite, SETTINGS, session, clock, name="d1")
-            first, _second = (await d.claim(50)).chains
-            await d._send_chain(first)
+            chains = (await d.claim(50)).chains
+            async with sqlite.begin() as s:  # another instance delivered "a" after its lease lapsed
+                first_id = chains[0][0].id
+                await s.execute(update(Delivery).where(Delivery.id == first_id).values(state="delivered", attempts=2))
+            for chain in chains:
+                await d._send_chain(chain)
             await d._flush_now()
+            assert d._wake.is_set()  # something was attempted: look for more at once
     async with sqlite.read() as s:
-        sub = (await s.scalars(select(Subscription))).one()
-    assert not sub.active and "410" in (sub.disabled_reason or "") and sub.disabled_at == T0
-    assert await states(sqlite) == {"disabled": 2}
+        rows = (await s.scalars(select(Delivery).order_by(Delivery.event_seq))).all()
+        attempts = (await s.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.delivery_id))).all()
+    assert [(r.state, r.attempts) for r in rows] == [("delivered", 2), ("delivered", 1)]
+    assert [(a.delivery_id, a.attempt_no, a.at, a.status, a.instance) for a in attempts] == [
+        (rows[0].id, 3, T0, 200, "d1"), (rows[1].id, 1, T0, 200, "d1")]
+
+
+async def test_giving_leases_back_does_not_wake_the_claimer(sqlite: Database):
+    clock = await queued(sqlite, "http://127.0.0.1:9/h", [("a", None)])
+    d = Dispatcher(sqlite, SETTINGS, None, clock, name="d1")
+    (chain,) = (await d.claim(50)).chains
+    clock.advance(seconds=SETTINGS.lease_s)
+    await d._send_chain(chain)
+    await d._flush_now()
+    assert not d._wake.is_set()
+
+
+async def test_the_running_loop_delivers_records_and_stops_when_cancelled(sqlite: Database):
+    async with Receiver(secret="", script=[]) as rx:
+        clock = await queued(sqlite, rx.url, [("a", None), ("a", None), ("b", None)])
+        async with sqlite.read() as s:
+            rx.secret = (await s.scalars(select(Subscription.secrets))).one()[0]
+        async with running(sqlite, clock) as d:
+            await wait_until(lambda: _delivered(sqlite, 3))
+        assert d.sent == 3 and len(rx.requests) == 3
+        async with sqlite.read() as s:
+            assert {(r.leased_by, r.attempts) for r in (await s.scalars(select(Delivery))).all()} == {(None, 1)}
+
+
+async def _delivered(database: Database, n: int) -> bool:
+    return (await states(database)).get("delivered", 0) == n

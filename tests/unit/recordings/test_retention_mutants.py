@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from core.clock import FakeClock
 from core.events import EventLog
 from core.models import DomainEventRow
 from db.engine import Database
-from recordings.errors import NotStored, RetentionActive
+from recordings.errors import NotStored, RecordingAccessDenied, RetentionActive
 from recordings.models import Recording, RecordingAccess
 from recordings.retention import Retention, is_expired, legal_hold_case
 from recordings.service import RecordingService, Requester
@@ -242,3 +243,50 @@ async def test_a_hold_of_the_whole_case_marks_logs_and_events_each_recording(rig
     assert {e.detail for e in await rig.access()} == {"on (case case-1)", "off (case case-1)"}
     assert len(await rig.events_of("recording.legal_hold_changed")) == 2
     assert await rig.retention.sync_holds() == 2
+
+
+async def test_held_rows_do_not_use_up_the_purge_limit(rig: Rig):
+    await rig.add("a-held", days=1, hold=True)
+    await rig.add("b-free", days=1)
+    rig.clock.advance(days=2)
+    assert await rig.retention.purge_expired(limit=1) == 1
+    assert (await rig.get("b-free")).state == RecordingState.PURGED.value
+
+
+async def test_deletes_and_holds_are_checked_and_logged_under_their_own_action(rig: Rig):
+    await rig.add("r", days=1)
+    rig.clock.advance(days=2)
+    with pytest.raises(RecordingAccessDenied):
+        await rig.retention.delete(SUPERVISOR, "r")  # only an admin deletes
+    with pytest.raises(RecordingAccessDenied):
+        await rig.retention.set_legal_hold(Requester(Principal(user_id="al", role=Role.AGENT)), "r", True)
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    await rig.retention.delete(ADMIN, "r")
+    assert [(e.user_id, e.action, e.result, e.detail) for e in await rig.access()] == [
+        ("sam", "delete", "denied", None), ("al", "legal_hold", "denied", "on"),
+        ("sam", "legal_hold", "granted", "on"), ("sam", "legal_hold", "granted", "off"),
+        ("ada", "delete", "granted", None)]
+
+
+async def test_a_case_hold_is_logged_as_the_integration(rig: Rig):
+    await rig.add("a")
+    async with rig.db.begin() as s:
+        await legal_hold_case(s, "case-1", True, "cases", events=rig.events)
+    (entry,) = await rig.access()
+    assert entry.role == str(Role.INTEGRATION)
+    (event,) = await rig.events_of("recording.legal_hold_changed")
+    assert event.occurred_at == entry.at
+
+
+async def test_each_purge_is_logged_with_what_was_deleted(rig: Rig, caplog: pytest.LogCaptureFixture):
+    await rig.add("r", days=1)
+    await rig.add("g", days=1)
+    rig.store.missing.add("k/g")
+    rig.clock.advance(days=2)
+    with caplog.at_level(logging.INFO, logger="recordings.retention"):
+        await rig.retention.purge_expired()
+    lines = [r.getMessage() for r in caplog.records]
+    until = T0 + timedelta(days=1)
+    assert f"recording r (call call-r, key k/r) purged by retention-job after retention until {until}" in lines
+    assert "recording g: object k/g already gone at purge" in lines
