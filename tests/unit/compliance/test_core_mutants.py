@@ -73,7 +73,7 @@ BANK = Policy(
     allow_agreed_windows=True, max_unanswered_per_number_per_day=3, max_connected_per_debtor_per_day=2,
     quiet_days_after_conversation=2, min_gap_unanswered_same_number=timedelta(hours=1),
     holds={"hardship": "allow", "illness": "supervisor_override", "pregnancy": "allow"},
-    third_party_allowed=True, third_party_min_failed_own_attempts=2, third_party_max_calls_per_number=3,
+    third_party_allowed=True, third_party_min_failed_own_attempts=2, third_party_max_calls_per_number=4,
     do_not_call_numbers=frozenset({"+8613800000001"}), do_not_call_prefixes=frozenset({"+86139"}),
     unknown_timezone="country_zones", allow_supervisor_override=True)
 LAW = Policy(
@@ -82,7 +82,7 @@ LAW = Policy(
     holidays=frozenset({D2}), allow_agreed_windows=False, max_connected_per_debtor_per_day=1,
     max_attempts_per_debtor_rolling_7d=7, min_gap_unanswered_same_number=timedelta(hours=2),
     holds={"hardship": "supervisor_override", "illness": "allow", "pregnancy": "allow"},
-    third_party_allowed=False, third_party_min_failed_own_attempts=4, third_party_max_calls_per_number=1,
+    third_party_allowed=False, third_party_min_failed_own_attempts=4, third_party_max_calls_per_number=2,
     do_not_call_numbers=frozenset({"+8613800000002"}), do_not_call_prefixes=frozenset({"+86150"}),
     unknown_timezone="country_zones", allow_supervisor_override=True)
 
@@ -97,7 +97,7 @@ def test_merging_takes_the_strictest_of_every_field_from_whichever_policy_has_it
         assert merged.holds == {"hardship": "supervisor_override", "illness": "supervisor_override",
                                 "pregnancy": "allow"}
         assert merged.third_party_allowed is False and merged.third_party_min_failed_own_attempts == 4
-        assert merged.third_party_max_calls_per_number == 1
+        assert merged.third_party_max_calls_per_number == 2
         assert merged.do_not_call_numbers == {"+8613800000001", "+8613800000002"}
         assert merged.do_not_call_prefixes == {"+86139", "+86150"}
         assert merged.unknown_timezone == "country_zones" and merged.allow_supervisor_override is True
@@ -204,7 +204,8 @@ def test_legal_stops_and_do_not_call_can_never_be_overridden():
     assert _shape(blocks) == [("hold:dispute", "case-on-hold", False, False),
                               ("hold:hardship", "case-on-hold", True, False),
                               ("hold:illness", "case-on-hold", False, False)]
-    assert "cannot be overridden until it is cleared with evidence" in blocks[0].message
+    assert blocks[0].message == ("Case case-1 is on hold because the debt is disputed; this legal stop cannot be "
+                                 "overridden until it is cleared with evidence.")
     assert blocks[1].message.endswith("policy p lets a supervisor override it.")
     assert blocks[2].message.endswith("policy p blocks calls.")
     for status, rule in (("do_not_call", "do-not-call:number-status"), ("invalid", "do-not-call:number-invalid")):
@@ -260,8 +261,11 @@ def test_calling_window_blocks_name_every_zone_that_fails():
                              "It is 12:00 (fri) in Asia/Urumqi (phone_prefix); "
                              "calls are allowed 10:00-12:00, 14:00-16:00. "
                              "the window does not hold in every candidate zone at once.")
-    only_holidays = WindowResult(open=False, next_allowed_at=later, zones=[_zone("Asia/Shanghai", holiday=True)])
-    assert [b.rule_id for b in calling_window(only_holidays, res)] == ["holiday"]
+    only_holidays = WindowResult(open=False, next_allowed_at=later, zones=[
+        _zone("Asia/Shanghai", holiday=True), _zone("Asia/Urumqi", holiday=True)])
+    (block,) = calling_window(only_holidays, res)
+    assert block.message == ("No calls on holidays: 2026-03-06 is a holiday in Asia/Shanghai (case); "
+                             "2026-03-06 is a holiday in Asia/Urumqi (phone_prefix).")
     assert calling_window(WindowResult(open=True, next_allowed_at=NOW), res) == []
 
 
@@ -270,9 +274,9 @@ def test_per_day_caps_clear_tomorrow_unless_the_cap_is_zero(cap):
     policy = Policy(id="p", name="p", max_unanswered_per_number_per_day=cap, max_connected_per_debtor_per_day=cap)
     blocks = _frequency(policy, LedgerCounts(unanswered_to_number_today=1, connected_with_debtor_today=1))
     tomorrow = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # midnight in Shanghai
-    assert [(b.rule_id, b.clears_at, b.time_based) for b in blocks] == [
-        ("cap:unanswered-per-number-per-day", tomorrow if cap else None, bool(cap)),
-        ("cap:connected-per-debtor-per-day", tomorrow if cap else None, bool(cap))]
+    assert [(b.rule_id, b.code, b.overridable, b.clears_at, b.time_based) for b in blocks] == [
+        ("cap:unanswered-per-number-per-day", "frequency-cap", True, tomorrow if cap else None, bool(cap)),
+        ("cap:connected-per-debtor-per-day", "frequency-cap", True, tomorrow if cap else None, bool(cap))]
 
 
 def test_the_rolling_cap_counts_an_attempt_made_now_and_clears_when_enough_have_aged_out():
