@@ -122,9 +122,11 @@ async def test_claim_leases_one_chain_per_key_in_event_order(sqlite: Database):
         rows = (await s.scalars(select(Delivery))).all()
     assert {(r.leased_until, r.leased_by) for r in rows} == {(T0 + timedelta(seconds=SETTINGS.lease_s), "d1")}
     assert (await d.claim(50)).chains == []  # all held by this instance
-    clock.advance(seconds=SETTINGS.lease_s + 1)
-    assert (await d.claim(50)).chains == []  # a lapsed lease of its own is never re-claimed
     other = Dispatcher(sqlite, SETTINGS, None, clock, name="d2")
+    clock.advance(seconds=SETTINGS.lease_s)
+    assert (await other.claim(50)).chains == []  # the lease still holds at its last instant
+    clock.advance(seconds=1)
+    assert (await d.claim(50)).chains == []  # a lapsed lease of its own is never re-claimed
     assert len((await other.claim(50)).chains) == 4  # but another instance takes them over
     assert await d.release_own_leases() == 0
     async with sqlite.begin() as s:  # one finished meanwhile: its lease fields are history, left alone
