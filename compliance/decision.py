@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.policy import HoldReason
+from compliance.timezones import get_zone
 from compliance.windows import AgreedWindow
 
 BlockCode = Literal[
@@ -103,7 +104,5 @@ def fmt_instant(instant: datetime, zone: str | None = None) -> str:
     utc = instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if zone is None:
         return utc
-    from compliance.timezones import get_zone
-
     local = instant.astimezone(get_zone(zone))
     return f"{utc} ({local.strftime('%Y-%m-%d %H:%M')} in {zone})"

@@ -7,6 +7,8 @@ from sqlalchemy import update
 from cases.directory import CaseDirectoryAdapter
 from cases.models import AgreedWindow, CaseContact
 from cases.service import dial_context
+from compliance.models import ClientPolicy, DoNotCall
+from compliance.policy_sql import read_policy_facts
 from tests.unit.cases.test_service import T0, _case, _svc
 
 MOBILE, HOME, THIRD = "+8613800138000", "+861062345678", "+8613900139000"
@@ -77,9 +79,6 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
 
 
 async def test_the_policy_facts_read_with_the_case_equal_those_read_alone(database):
-    from compliance.models import ClientPolicy, DoNotCall
-    from compliance.policy_sql import read_policy_facts
-
     svc = _svc(database)
     with_row = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
     without_row = (await svc.upsert(client_id="bank2", data=_two_own(ext="C-2"), by="i")).case_id

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from cases.directory import CaseDirectoryAdapter
 from cases.models import Case, CaseContact, CaseHold
 from cases.rows import CaseIn
 from cases.service import CaseService, dial_context, holds_for
@@ -144,8 +145,6 @@ async def test_dial_context_has_everything_the_gate_needs(database):
 
 
 async def test_directory_adapter_speaks_the_gates_language(database):
-    from cases.directory import CaseDirectoryAdapter
-
     svc = _svc(database)
     cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
     await svc.hold(cid, reason="dispute", by="sup")

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from auth.models import Role
+from auth.service import Principal
 from compliance.models import ClientPolicy
+from core.events import EventLog
+from dialer.models import Call
+from recordings.errors import IngestFault, NotFailed
 from recordings.models import Recording
+from recordings.service import Requester, on_call_state
 from recordings.tone import detect_tone
 from tests.unit.recordings.conftest import Rig
 
@@ -211,10 +217,6 @@ async def test_another_instances_live_lease_is_respected_and_two_instances_store
     call = await rig.add_call()
     rig.write_legs(call.id)
     async with rig.db.begin() as s:
-        from core.events import EventLog
-        from dialer.models import Call
-        from recordings.service import on_call_state
-
         got = await s.get(Call, call.id)
         assert got is not None
         rec = await on_call_state(s, got, events=EventLog(), now=rig.clock.now())
@@ -236,8 +238,6 @@ async def test_disk_nearly_full_is_reported_not_a_crash(rig: Rig, tmp_path: Path
 
 
 async def test_unexpected_error_is_a_counted_retry_not_a_crash(rig: Rig) -> None:
-    from recordings.errors import IngestFault
-
     call = await rig.add_call()
     rig.write_legs(call.id)
 
@@ -255,11 +255,6 @@ async def test_unexpected_error_is_a_counted_retry_not_a_crash(rig: Rig) -> None
 
 
 async def test_retry_of_a_recording_failed_after_max_attempts_then_stored(rig: Rig) -> None:
-    from auth.models import Role
-    from auth.service import Principal
-    from recordings.errors import IngestFault, NotFailed
-    from recordings.service import Requester
-
     call = await rig.add_call()
     rig.write_legs(call.id)
     broken = True
