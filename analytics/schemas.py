@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from analytics.metrics import DIMENSIONS, METRICS
+from core.schemas import DayOrTime
 
 
 def _describe() -> str:
@@ -23,9 +24,9 @@ class ReportParams(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     group_by: str = Field("", description=_describe())
-    from_: date | datetime | None = Field(None, alias="from", description=(
+    from_: DayOrTime | None = Field(None, alias="from", description=(
         "Start (inclusive): an ISO date (local midnight in tz) or an ISO datetime with offset."))
-    to: date | datetime | None = Field(None, description="End (exclusive), like from.")
+    to: DayOrTime | None = Field(None, description="End (exclusive), like from.")
     tz: str = Field("UTC", description="IANA time zone the report is read in (buckets and plain dates).")
     agent: str | None = Field(None, description="Comma-separated agent ids.")
     team: str | None = Field(None, description="Comma-separated teams.")

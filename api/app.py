@@ -10,6 +10,9 @@ from api.middleware import auth_middleware, errors_middleware
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
+from cases import events as case_events
+from dialer.states import CallState
+from recordings import events as recording_events
 
 VERSION = "0.1.0"
 
@@ -26,6 +29,15 @@ def all_routes() -> list[RouteSpec]:
     return [r for router in all_routers() for r in router.routes]
 
 
+def event_types() -> tuple[str, ...]:
+    """Every domain event type the live stream and webhooks carry."""
+    calls_ = ("call.requested", *(f"call.{s.value}" for s in CallState if s is not CallState.REQUESTED),
+              "call.corrected", "call.blocked")
+    recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
+                 and v.startswith("recording."))
+    return (*calls_, *case_events.ALL, *recs)
+
+
 def make_app(container: Container) -> web.Application:
     """Build the web application around an already-composed container."""
     app = web.Application(
@@ -35,7 +47,7 @@ def make_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     for router in all_routers():
         router.install(app)
-    spec = build_spec(all_routes(), version=VERSION)
+    spec = build_spec(all_routes(), version=VERSION, event_types=event_types())
 
     async def openapi(_request: web.Request) -> web.StreamResponse:
         return json_response(spec)

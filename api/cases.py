@@ -22,6 +22,7 @@ from cases.rows import CaseIn
 from cases.schemas import (
     AssignmentIn,
     BulkIn,
+    CasePut,
     DispositionIn,
     EvidenceQuery,
     HoldIn,
@@ -40,6 +41,10 @@ READERS = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.QA,
 EVIDENCE = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.QA)
 DISPOSERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 WINDOWS = (Role.AGENT, Role.SUPERVISOR, Role.INTEGRATION, Role.ADMIN)
+# path parameters: a client id as the compliance policies take it; an external id as CaseIn takes it, except
+# "bulk", which is the bulk import's path
+CLIENT = "{client:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}"
+EXTERNAL = "{external_id:(?!bulk$)[^\\s/\\\\?#%]{1,64}}"
 
 
 def service(c: Container) -> CaseService:
@@ -93,8 +98,8 @@ async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
     return case_json(case, cs, holds)
 
 
-@router.route("PUT", "/v1/clients/{client}/cases/{external_id}", summary="Create or update a case", tag="cases",
-              roles=WRITERS, body=CaseIn, errors=(401, 403, 422))
+@router.route("PUT", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="Create or update a case", tag="cases",
+              roles=WRITERS, body=CasePut, also=(201,), errors=(401, 403, 422))
 async def put_case(request: web.Request) -> web.StreamResponse:
     """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
     data = await body(request, CaseIn, extra={"external_id": request.match_info["external_id"]})
@@ -106,7 +111,7 @@ async def put_case(request: web.Request) -> web.StreamResponse:
                          headers={"Location": f"/v1/cases/{result.case_id}"})
 
 
-@router.route("POST", "/v1/clients/{client}/cases/bulk", summary="Import up to 10,000 cases", tag="cases",
+@router.route("POST", f"/v1/clients/{CLIENT}/cases/bulk", summary="Import up to 10,000 cases", tag="cases",
               roles=WRITERS, body=BulkIn, errors=(401, 403, 413, 422))
 async def bulk_cases(request: web.Request) -> web.StreamResponse:
     """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
@@ -121,7 +126,7 @@ async def bulk_cases(request: web.Request) -> web.StreamResponse:
          "errors": r.errors} for r in results]})
 
 
-@router.route("GET", "/v1/clients/{client}/cases/{external_id}", summary="A case by external id", tag="cases",
+@router.route("GET", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="A case by external id", tag="cases",
               roles=READERS, errors=(401, 404))
 async def get_case_by_external(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
@@ -137,7 +142,7 @@ async def get_case(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/holds", summary="Put a hold on a case", tag="cases", roles=HOLDERS,
-              body=HoldIn, errors=(401, 403, 404, 422))
+              body=HoldIn, also=(201,), errors=(401, 403, 404, 422))
 async def post_hold(request: web.Request) -> web.StreamResponse:
     """Takes effect for every dial not yet originated. 201 when new, 200 when that reason was already held."""
     req = await body(request, HoldIn)

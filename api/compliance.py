@@ -46,7 +46,7 @@ def _entry(row: ComplianceDecision) -> dict[str, object]:
 
 
 @router.route("GET", "/v1/compliance/decisions", summary="The decision log", tag="compliance", roles=AUDITORS,
-              query=DecisionQuery, response=DecisionPage, errors=(400, 401, 403, 422))
+              query=DecisionQuery, response=DecisionPage, errors=(401, 403, 422))
 async def list_decisions(request: web.Request) -> web.StreamResponse:
     """Every decision, allowed or blocked, newest first; never updated or deleted."""
     q = query(request, DecisionQuery)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from api.keys import CONTAINER
 from api.routing import Router, json_response
+from core.schemas import Readiness
 
 router = Router()
 
@@ -16,7 +17,8 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     return json_response({"status": "ok"})
 
 
-@router.route("GET", "/readyz", summary="Dependencies ready", tag="health", roles=None, errors=(503,))
+@router.route("GET", "/readyz", summary="Dependencies ready", tag="health", roles=None, response=Readiness,
+              also=(503,))
 async def readyz(request: web.Request) -> web.StreamResponse:
     """Database and AMI state (and recordings, storage, probe when enabled) as JSON; 503 when not ready."""
     c = request.app[CONTAINER]

@@ -41,6 +41,9 @@ class RouteSpec:
     content_type: str = "application/json"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter schemas beyond the regex
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # OpenAPI links of the success answer
+    also: tuple[int, ...] = ()  # other statuses answered with the success body (201 created, 503 not ready)
 
 
 class Router:
@@ -53,12 +56,15 @@ class Router:
               roles: tuple[Role, ...] | None = ALL_ROLES, body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, errors: tuple[int, ...] = (), content_type: str = "application/json",
-              description: str = "") -> Callable[[Handler], Handler]:
-        """Declare a handler."""
+              description: str = "", params: dict[str, dict[str, Any]] | None = None,
+              links: dict[str, dict[str, Any]] | None = None,
+              also: tuple[int, ...] = ()) -> Callable[[Handler], Handler]:
+        """Declare a handler (``errors``: statuses beyond those the registry derives, see ``api.openapi``)."""
 
         def deco(fn: Handler) -> Handler:
             self.routes.append(RouteSpec(method, path, fn, summary, tag, roles, body, query, response,
-                                         status, errors, content_type, description or (fn.__doc__ or "")))
+                                         status, errors, content_type, description or (fn.__doc__ or ""),
+                                         params=params or {}, links=links or {}, also=also))
             return fn
 
         return deco

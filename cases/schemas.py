@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cases.models import HOLD_REASONS
+from cases.rows import CaseIn
+from core.schemas import ClockTime, Day, Instant, PositiveMoney
 
 
 class Outcome(StrEnum):
@@ -38,10 +40,10 @@ class DispositionIn(_In):
     """``POST /v1/calls/{call_id}/disposition``."""
 
     outcome: Outcome
-    promise_amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=4)
+    promise_amount: PositiveMoney | None = Field(None, gt=0, max_digits=18, decimal_places=4)
     promise_currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
-    promise_date: date | None = None
-    callback_at: datetime | None = None
+    promise_date: Day | None = None
+    callback_at: Instant | None = None
     third_party_objected: bool | None = Field(None, description="the third party objects to further calls")
     notes: str | None = Field(None, max_length=2000)
 
@@ -75,6 +77,12 @@ class DispositionOut(BaseModel):
     notes: str | None
     recorded_at: datetime
     holds_applied: list[str] = Field(default_factory=list)
+
+
+class CasePut(CaseIn):
+    """``PUT /v1/clients/{client}/cases/{external_id}``: a case; the path's external id wins over the body's."""
+
+    external_id: Any = Field(None, description="ignored: the external id is the path's")
 
 
 class HoldIn(_In):
@@ -111,11 +119,12 @@ class WindowIn(_In):
 
     scope: Literal["number", "case"]
     number: str | None = Field(None, max_length=32)
-    weekdays: list[int] = Field(min_length=1, max_length=7)
-    start: time
-    end: time
+    weekdays: list[Annotated[int, Interval(ge=0, le=6)]] = Field(min_length=1, max_length=7,
+                                                          description="0 (Monday) to 6")
+    start: ClockTime
+    end: ClockTime
     zone: str = Field(max_length=64)
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     agreed_on_call_id: str | None = Field(None, max_length=36)
 
 

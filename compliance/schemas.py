@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from core.pagination import Cursor
+from core.schemas import Instant
 from dialer.schemas import CallRequest
 
 
@@ -80,9 +82,9 @@ class DecisionQuery(BaseModel):
     agent: str | None = Field(None, max_length=64)
     allowed: bool | None = None
     code: str | None = Field(None, max_length=32)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
-    cursor: str | None = Field(None, max_length=200)
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
 
 

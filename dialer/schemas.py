@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from core.pagination import Cursor
+from core.schemas import Instant
 from dialer.states import CallState, EndReason
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
@@ -71,7 +73,7 @@ class CallQuery(BaseModel):
     agent: str | None = Field(None, pattern=_ID)
     state: CallState | None = None
     case_id: str | None = Field(None, max_length=36)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
-    cursor: str | None = Field(None, max_length=200)
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)

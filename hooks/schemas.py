@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer (``7`` or ``7.0``), not a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected an integer")
+    return value
+
+
+DeliveryId = Annotated[int, Interval(ge=1, le=2**63 - 1), BeforeValidator(_whole_number)]
 
 
 class SubscriptionIn(BaseModel):
@@ -81,7 +93,7 @@ class DeliveryQuery(BaseModel):
     subscription_id: str | None = None
     state: str | None = Field(None, pattern="^(pending|delivered|dead|disabled)$")
     event_type: str | None = None
-    before_id: int | None = None
+    before_id: int | None = Field(None, ge=1, le=2**63 - 1)
     limit: int = Field(50, ge=1, le=500)
 
 
@@ -90,5 +102,5 @@ class ReplayIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    delivery_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    delivery_ids: list[DeliveryId] = Field(default_factory=list, max_length=10_000)
     subscription_id: str | None = None

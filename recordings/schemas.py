@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.pagination import Cursor
+from core.schemas import Instant
 from recordings.models import ProbeResult, Recording, RecordingAccess, RecordingGap, RecordingReview
 from recordings.qa import RecordingFilter
 
@@ -71,8 +73,8 @@ class FilterIn(BaseModel):
     team: str | None = Field(None, max_length=64)
     client: str | None = Field(None, max_length=64)
     case: str | None = Field(None, max_length=36)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
     min_duration: float | None = Field(None, ge=0)
     max_duration: float | None = Field(None, ge=0)
     outcome: str | None = Field(None, max_length=32)
@@ -88,14 +90,17 @@ class RecordingQuery(FilterIn):
     """Query of GET /v1/recordings."""
 
     state: str | None = Field(None, pattern=r"^(recording|pending|stored|failed|empty|purged)$")
-    cursor: str | None = Field(None, max_length=200)
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
 
 
 class SampleRequest(BaseModel):
     """POST /v1/qa/samples: a stratified (per agent) reproducible random sample."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["per_agent"], "properties": {"per_agent": {"type": "integer"}, "percent": {"type": "null"}}},
+        {"required": ["percent"], "properties": {"percent": {"type": "number"}, "per_agent": {"type": "null"}}},
+    ]})
 
     filters: FilterIn = Field(default_factory=FilterIn)
     per_agent: int | None = Field(None, ge=1, le=1000)
@@ -229,7 +234,7 @@ class AccessQuery(BaseModel):
 
     recording_id: str | None = Field(None, max_length=64)
     user: str | None = Field(None, max_length=64)
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=2**63 - 1)
     limit: int = Field(100, ge=1, le=1000)
 
 
