@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,7 +27,8 @@ class ReportParams(BaseModel):
     from_: DayOrTime | None = Field(None, alias="from", description=(
         "Start (inclusive): an ISO date (local midnight in tz) or an ISO datetime with offset."))
     to: DayOrTime | None = Field(None, description="End (exclusive), like from.")
-    tz: str = Field("UTC", description="IANA time zone the report is read in (buckets and plain dates).")
+    tz: str = Field("UTC", description="IANA time zone the report is read in (buckets and plain dates).",
+                    json_schema_extra={"enum": sorted(available_timezones())})
     agent: str | None = Field(None, description="Comma-separated agent ids.")
     team: str | None = Field(None, description="Comma-separated teams.")
     client: str | None = Field(None, description="Comma-separated clients (banks).")
@@ -70,4 +71,4 @@ class ReportParams(BaseModel):
 
     def dims(self) -> tuple[str, ...]:
         """The group_by dimensions."""
-        return tuple(x.strip() for x in self.group_by.split(",") if x.strip())
+        return tuple(dict.fromkeys(x.strip() for x in self.group_by.split(",") if x.strip()))

@@ -7,11 +7,11 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from cases.models import HOLD_REASONS
 from cases.rows import CaseIn
-from core.schemas import ClockTime, Day, Instant, PositiveMoney
+from core.schemas import ClockTime, Day, Instant, JsonBool, PositiveMoney, whole_number
 
 
 class Outcome(StrEnum):
@@ -40,11 +40,11 @@ class DispositionIn(_In):
     """``POST /v1/calls/{call_id}/disposition``."""
 
     outcome: Outcome
-    promise_amount: PositiveMoney | None = Field(None, gt=0, max_digits=18, decimal_places=4)
+    promise_amount: PositiveMoney | None = None
     promise_currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     promise_date: Day | None = None
     callback_at: Instant | None = None
-    third_party_objected: bool | None = Field(None, description="the third party objects to further calls")
+    third_party_objected: JsonBool | None = Field(None, description="the third party objects to further calls")
     notes: str | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
@@ -110,8 +110,11 @@ class NumberStatusIn(_In):
 
     number: str = Field(max_length=32)
     status: Literal["valid", "invalid", "do_not_call"] | None = None
-    third_party_objected: bool | None = None
+    third_party_objected: JsonBool | None = None
     zone: str | None = Field(None, max_length=64)
+
+
+Weekday = Annotated[int, Interval(ge=0, le=6), BeforeValidator(whole_number)]
 
 
 class WindowIn(_In):
@@ -119,8 +122,7 @@ class WindowIn(_In):
 
     scope: Literal["number", "case"]
     number: str | None = Field(None, max_length=32)
-    weekdays: list[Annotated[int, Interval(ge=0, le=6)]] = Field(min_length=1, max_length=7,
-                                                          description="0 (Monday) to 6")
+    weekdays: list[Weekday] = Field(min_length=1, max_length=7, description="0 (Monday) to 6")
     start: ClockTime
     end: ClockTime
     zone: str = Field(max_length=64)

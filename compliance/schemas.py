@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.pagination import Cursor
-from core.schemas import Instant
+from core.schemas import Instant, whole_number
 from dialer.schemas import CallRequest
 
 
@@ -99,7 +100,8 @@ class PolicyIn(BaseModel):
 
     jurisdiction: Literal["CN", "US", "DEMO"]
     rules: dict[str, Any] = Field(default_factory=dict)
-    retention_days: int | None = Field(None, ge=1, description="Recording retention for this client")
+    retention_days: Annotated[int, Interval(ge=1), BeforeValidator(whole_number)] | None = Field(
+        None, description="Recording retention for this client")
 
 
 class PolicyOut(BaseModel):

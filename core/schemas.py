@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any
 
+from annotated_types import Interval
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -96,10 +97,11 @@ def _money(value: Any) -> Any:
     raise ValueError('expected a decimal string with up to 4 places ("1234.56") or a whole number')
 
 
-Money = Annotated[Decimal, BeforeValidator(_money), WithJsonSchema(_MONEY_SCHEMA)]
+Money = Annotated[Decimal, Interval(ge=0), BeforeValidator(_money), WithJsonSchema(_MONEY_SCHEMA)]
 """An amount >= 0 with at most 14 integer digits and 4 decimal places."""
 
-PositiveMoney = Annotated[Decimal, BeforeValidator(_money), WithJsonSchema({**_MONEY_SCHEMA, "not": _ZERO})]
+PositiveMoney = Annotated[Decimal, Interval(gt=0), BeforeValidator(_money),
+                          WithJsonSchema({**_MONEY_SCHEMA, "not": _ZERO})]
 """A Money amount above zero."""
 
 
@@ -128,3 +130,33 @@ ClockTime = Annotated[time, BeforeValidator(_clock), WithJsonSchema({"type": "st
 
 Day = Annotated[date, BeforeValidator(_day)]
 """A calendar date given as YYYY-MM-DD."""
+
+
+def whole_number(value: Any) -> Any:
+    """A JSON integer (``7``, or ``7.0``, which JSON Schema counts as one), never a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected an integer")
+    return value
+
+
+def _json_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+def json_number(value: Any) -> Any:
+    """A JSON number, never a string or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(whole_number)]
+"""A body integer: pydantic's lax coercions ("5", true) are refused, as the document says."""
+
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
+"""A body boolean: only true or false."""
+
+JsonNumber = Annotated[float, BeforeValidator(json_number)]
+"""A body number: never a string or a boolean."""

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from core.schemas import JsonBool, whole_number
 
-def _whole_number(value: Any) -> Any:
-    """A JSON integer (``7`` or ``7.0``), not a boolean or a string."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("expected an integer")
-    return value
-
-
-DeliveryId = Annotated[int, Interval(ge=1, le=2**63 - 1), BeforeValidator(_whole_number)]
+DeliveryId = Annotated[int, Interval(ge=1, le=2**63 - 1), BeforeValidator(whole_number)]
 
 
 class SubscriptionIn(BaseModel):
@@ -37,9 +31,9 @@ class SubscriptionPatch(BaseModel):
     url: str | None = Field(None, min_length=8, max_length=2048)
     event_types: list[str] | None = Field(None, min_length=1, max_length=50)
     description: str | None = Field(None, max_length=200)
-    active: bool | None = None
-    rotate_secret: bool = Field(False, description="add a new secret (shown once); all sign until dropped")
-    drop_old_secrets: bool = False
+    active: JsonBool | None = None
+    rotate_secret: JsonBool = Field(False, description="add a new secret (shown once); all sign until dropped")
+    drop_old_secrets: JsonBool = False
 
 
 class SubscriptionOut(BaseModel):

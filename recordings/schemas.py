@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from core.pagination import Cursor
-from core.schemas import Instant
+from core.schemas import Instant, JsonBool, WholeNumber, json_number, whole_number
 from recordings.models import ProbeResult, Recording, RecordingAccess, RecordingGap, RecordingReview
 from recordings.qa import RecordingFilter
 
@@ -103,8 +104,8 @@ class SampleRequest(BaseModel):
     ]})
 
     filters: FilterIn = Field(default_factory=FilterIn)
-    per_agent: int | None = Field(None, ge=1, le=1000)
-    percent: float | None = Field(None, gt=0, le=100)
+    per_agent: Annotated[int, Interval(ge=1, le=1000), BeforeValidator(whole_number)] | None = None
+    percent: Annotated[float, Interval(gt=0, le=100), BeforeValidator(json_number)] | None = None
     seed: str = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
@@ -127,7 +128,7 @@ class ChecklistItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item: str = Field(min_length=1, max_length=200)
-    passed: bool
+    passed: JsonBool
     note: str = Field("", max_length=1000)
 
 
@@ -136,7 +137,7 @@ class ReviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    score: int = Field(ge=0, le=100)
+    score: WholeNumber = Field(ge=0, le=100)
     checklist: list[ChecklistItem] = Field(default_factory=list, max_length=100)
     notes: str = Field("", max_length=10_000)
 
