@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import calls, events, health
+from api.docs import add_docs_routes
 from api.keys import CONTAINER
 from api.middleware import auth_middleware, errors_middleware
 from api.openapi import build_spec
@@ -53,4 +54,5 @@ def make_app(container: Container) -> web.Application:
         return json_response(spec)
 
     app.router.add_get("/v1/openapi.json", openapi)
+    add_docs_routes(app)
     return app

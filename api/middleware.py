@@ -15,7 +15,7 @@ from core.errors import CallguardError, NotFound, Unauthorized, UpstreamUnavaila
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics", "/docs"})
 # EventSource cannot send headers, so the live stream also takes the token as a query parameter.
 QUERY_TOKEN_PATHS = frozenset({"/v1/events"})
 
@@ -66,7 +66,7 @@ def _already_streaming(request: web.Request, exc: Exception) -> bool:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the bearer token to a principal for every non-public path."""
-    if request.path in PUBLIC_PATHS or request.method == "OPTIONS":
+    if request.path in PUBLIC_PATHS or request.path.startswith("/docs/") or request.method == "OPTIONS":
         return await handler(request)
     header = request.headers.get("Authorization", "")
     token = ""
