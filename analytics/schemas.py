@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from analytics.metrics import DIMENSIONS, METRICS
 from core.schemas import DayOrTime
 
+_DIM = "(?:" + "|".join(DIMENSIONS) + ")"
+_GROUP_BY = f"^(?:{_DIM}(?:,{_DIM})*)?$"
+
 
 def _describe() -> str:
     dims = "; ".join(f"{k}: {v}" for k, v in DIMENSIONS.items())
@@ -23,7 +26,7 @@ class ReportParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    group_by: str = Field("", description=_describe())
+    group_by: str = Field("", description=_describe(), pattern=_GROUP_BY)
     from_: DayOrTime | None = Field(None, alias="from", description=(
         "Start (inclusive): an ISO date (local midnight in tz) or an ISO datetime with offset."))
     to: DayOrTime | None = Field(None, description="End (exclusive), like from.")

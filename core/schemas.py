@@ -83,15 +83,18 @@ _MONEY = re.compile(r"^[0-9]{1,14}(?:\.[0-9]{1,4})?$")
 _MONEY_SCHEMA: dict[str, Any] = {"anyOf": [
     {"type": "string", "pattern": _MONEY.pattern, "description": "decimal with up to 4 places, e.g. \"1234.56\""},
     {"type": "integer", "minimum": 0, "maximum": 99_999_999_999_999}]}
+_MONEY_MAX = 99_999_999_999_999
 _ZERO = {"anyOf": [{"type": "string", "pattern": r"^0+(?:\.0+)?$"}, {"const": 0}]}
 
 
 def _money(value: Any) -> Any:
     """Amounts as a decimal string or a whole number; a JSON fraction would be a binary float, so it is refused."""
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MONEY_MAX:
+        return value
+    if isinstance(value, Decimal):  # from the file importer, already parsed
+        return value
     if isinstance(value, str) and _MONEY.match(value):
         return value
     raise ValueError('expected a decimal string with up to 4 places ("1234.56") or a whole number')
