@@ -22,13 +22,17 @@ from cases.rows import CaseIn
 from cases.schemas import (
     AssignmentIn,
     BulkIn,
+    CaseOut,
     CasePut,
     DispositionIn,
+    DispositionOut,
     EvidenceQuery,
     HoldIn,
     NumberStatusIn,
     StatusIn,
     WindowIn,
+    WindowList,
+    WindowOut,
 )
 from cases.service import CaseService
 from recordings.export import ExportRecordings
@@ -99,7 +103,10 @@ async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
 
 
 @router.route("PUT", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="Create or update a case", tag="cases",
-              roles=WRITERS, body=CasePut, also=(201,), errors=(401, 403, 422))
+              roles=WRITERS, body=CasePut, response=CaseOut, also=(201,), errors=(401, 403, 422),
+              links={name: {"operationId": f"cases.{op}", "parameters": {"case_id": "$response.body#/id"}}
+                     for name, op in (("GetCase", "get_case"), ("GetWindows", "get_windows"),
+                                      ("PutHold", "post_hold"), ("GetContacts", "get_contacts"))})
 async def put_case(request: web.Request) -> web.StreamResponse:
     """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
     data = await body(request, CaseIn, extra={"external_id": request.match_info["external_id"]})
@@ -127,7 +134,7 @@ async def bulk_cases(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="A case by external id", tag="cases",
-              roles=READERS, errors=(401, 404))
+              roles=READERS, response=CaseOut, errors=(401, 404))
 async def get_case_by_external(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
     svc = _svc(request)
@@ -135,14 +142,15 @@ async def get_case_by_external(request: web.Request) -> web.StreamResponse:
     return json_response(await _full(svc, case.id))
 
 
-@router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, errors=(401, 404))
+@router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, response=CaseOut,
+              errors=(401, 404))
 async def get_case(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
     return json_response(await _full(_svc(request), request.match_info["case_id"]))
 
 
 @router.route("POST", "/v1/cases/{case_id}/holds", summary="Put a hold on a case", tag="cases", roles=HOLDERS,
-              body=HoldIn, also=(201,), errors=(401, 403, 404, 422))
+              body=HoldIn, response=CaseOut, also=(201,), errors=(401, 403, 404, 422))
 async def post_hold(request: web.Request) -> web.StreamResponse:
     """Takes effect for every dial not yet originated. 201 when new, 200 when that reason was already held."""
     req = await body(request, HoldIn)
@@ -155,7 +163,7 @@ async def post_hold(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("DELETE", "/v1/cases/{case_id}/holds/{reason}", summary="Release a hold", tag="cases",
-              roles=HOLDERS, errors=(401, 403, 404))
+              roles=HOLDERS, response=CaseOut, errors=(401, 403, 404))
 async def delete_hold(request: web.Request) -> web.StreamResponse:
     """Release the active holds with that reason (idempotent)."""
     svc = _svc(request)
@@ -167,7 +175,7 @@ async def delete_hold(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/status", summary="Close, mark paid or reopen", tag="cases",
-              roles=WRITERS, body=StatusIn, errors=(401, 403, 404, 422))
+              roles=WRITERS, body=StatusIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def post_status(request: web.Request) -> web.StreamResponse:
     """Set the case status (holds keep a reopened case on hold)."""
     req = await body(request, StatusIn)
@@ -177,7 +185,7 @@ async def post_status(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("PUT", "/v1/cases/{case_id}/assignment", summary="Assign a case", tag="cases",
-              roles=(*WRITERS, Role.SUPERVISOR), body=AssignmentIn, errors=(401, 403, 404, 422))
+              roles=(*WRITERS, Role.SUPERVISOR), body=AssignmentIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def put_assignment(request: web.Request) -> web.StreamResponse:
     """Assign to an agent and team."""
     req = await body(request, AssignmentIn)
@@ -187,7 +195,7 @@ async def put_assignment(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/numbers", summary="Change a number's status", tag="cases",
-              roles=HOLDERS, body=NumberStatusIn, errors=(401, 403, 404, 422))
+              roles=HOLDERS, body=NumberStatusIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def post_number(request: web.Request) -> web.StreamResponse:
     """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
     from core.phone import normalize
@@ -204,7 +212,7 @@ async def post_number(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/windows", summary="Record an agreed calling window", tag="cases",
-              roles=WINDOWS, body=WindowIn, status=201, errors=(401, 403, 404, 422))
+              roles=WINDOWS, body=WindowIn, response=WindowOut, status=201, errors=(401, 403, 404, 422))
 async def post_window(request: web.Request) -> web.StreamResponse:
     """A window agreed with the debtor or third party, for one number or the case."""
     from core.phone import normalize
@@ -220,7 +228,7 @@ async def post_window(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/cases/{case_id}/windows", summary="Agreed windows", tag="cases", roles=READERS,
-              errors=(401, 404))
+              response=WindowList, errors=(401, 404))
 async def get_windows(request: web.Request) -> web.StreamResponse:
     """Windows not revoked and not expired."""
     windows = await _svc(request).windows(request.match_info["case_id"])
@@ -228,7 +236,7 @@ async def get_windows(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("DELETE", "/v1/cases/{case_id}/windows/{window_id}", summary="Revoke an agreed window",
-              tag="cases", roles=WINDOWS, errors=(401, 403, 404))
+              tag="cases", roles=WINDOWS, response=WindowOut, errors=(401, 403, 404))
 async def delete_window(request: web.Request) -> web.StreamResponse:
     """Revoke (kept for history)."""
     w = await _svc(request).revoke_window(request.match_info["case_id"], request.match_info["window_id"])
@@ -236,7 +244,8 @@ async def delete_window(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/calls/{call_id}/disposition", summary="Record a call's outcome", tag="cases",
-              roles=DISPOSERS, body=DispositionIn, status=201, errors=(401, 403, 404, 409, 422))
+              roles=DISPOSERS, body=DispositionIn, response=DispositionOut, status=201,
+              errors=(401, 403, 404, 409, 422))
 async def post_disposition(request: web.Request) -> web.StreamResponse:
     """By the call's agent (or a supervisor); once per call. Dispute, deceased, fraud hold the case."""
     req = await body(request, DispositionIn)

@@ -9,7 +9,7 @@ from api.routing import Router, body, json_response, principal, query
 from app.container import Container
 from auth.models import Role
 from hooks.models import Delivery, DeliveryAttempt
-from hooks.schemas import DeliveryQuery, ReplayIn, SubscriptionIn, SubscriptionPatch
+from hooks.schemas import DeliveryQuery, ReplayIn, SubscriptionIn, SubscriptionOut, SubscriptionPatch
 from hooks.service import HookService, subscription_json
 
 router = Router()
@@ -44,7 +44,11 @@ def attempt_json(a: DeliveryAttempt) -> dict[str, object]:
 
 
 @router.route("POST", "/v1/hooks/subscriptions", summary="Create a webhook subscription", tag="hooks",
-              roles=ADMIN, body=SubscriptionIn, status=201, errors=(401, 403, 422))
+              roles=ADMIN, body=SubscriptionIn, response=SubscriptionOut, status=201, errors=(401, 403, 422),
+              links={name: {"operationId": f"hooks.{op}", "parameters": {"sub_id": "$response.body#/id"}}
+                     for name, op in (("GetSubscription", "get_subscription"),
+                                      ("PatchSubscription", "patch_subscription"),
+                                      ("DeleteSubscription", "delete_subscription"))})
 async def create_subscription(request: web.Request) -> web.StreamResponse:
     """The signing secret is in this answer only; private and loopback targets are refused unless allowed."""
     req = await body(request, SubscriptionIn)
@@ -61,14 +65,14 @@ async def list_subscriptions(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/subscriptions/{sub_id}", summary="One subscription", tag="hooks", roles=ADMIN,
-              errors=(401, 403, 404))
+              response=SubscriptionOut, errors=(401, 403, 404))
 async def get_subscription(request: web.Request) -> web.StreamResponse:
     """One subscription (without secrets)."""
     return json_response(subscription_json(await _svc(request).get(request.match_info["sub_id"])))
 
 
 @router.route("PATCH", "/v1/hooks/subscriptions/{sub_id}", summary="Change a subscription", tag="hooks",
-              roles=ADMIN, body=SubscriptionPatch, errors=(401, 403, 404, 422))
+              roles=ADMIN, body=SubscriptionPatch, response=SubscriptionOut, errors=(401, 403, 404, 422))
 async def patch_subscription(request: web.Request) -> web.StreamResponse:
     """URL, event types, active (re-activating re-queues parked deliveries), secret rotation."""
     req = await body(request, SubscriptionPatch)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -151,7 +152,14 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     return web.json_response(data, status=status, headers=headers,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    """Dates and times in ISO 8601 / RFC 3339 form (``T`` separator), anything else as its text."""
+    if isinstance(o, date | time):
+        return o.isoformat()
+    return str(o)
 
 
 def error_response(err: CallguardError, headers: dict[str, str] | None = None) -> web.Response:

@@ -143,3 +143,76 @@ class EvidenceQuery(BaseModel):
     """``GET /v1/cases/{id}/evidence``."""
 
     format: Literal["json", "zip"] = "json"
+
+
+class ContactOut(BaseModel):
+    """A number of a case."""
+
+    number: str
+    kind: str
+    relation: str | None
+    status: str
+    third_party_objected: bool
+    zone: str | None
+    removed: bool
+
+
+class HoldOut(BaseModel):
+    """A hold on a case (released ones keep who and when)."""
+
+    id: str
+    reason: str
+    note: str | None
+    source: str
+    applied_at: datetime
+    applied_by: str
+    released_at: datetime | None
+    released_by: str | None
+
+
+class CaseOut(BaseModel):
+    """A case with its numbers and active holds; ``result`` after an upsert, ``released`` after a release."""
+
+    id: str
+    client_id: str
+    batch_id: str | None
+    external_id: str
+    debtor_name: str
+    amount: str = Field(description="decimal string")
+    currency: str
+    days_overdue: int
+    address: str | None
+    region: str | None
+    timezone: str | None
+    status: str
+    assigned_agent: str | None
+    team: str | None
+    received_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    debtor_key: str
+    contacts: list[ContactOut]
+    holds: list[HoldOut]
+    result: Literal["created", "updated", "unchanged"] | None = None
+    released: list[HoldOut] | None = None
+
+
+class WindowOut(BaseModel):
+    """An agreed calling window."""
+
+    id: str
+    scope: str
+    number: str | None
+    weekdays: list[int]
+    start: str
+    end: str
+    zone: str
+    expires_at: datetime | None
+    recorded_by: str
+    agreed_on_call_id: str | None
+
+
+class WindowList(BaseModel):
+    """Windows not revoked and not expired."""
+
+    items: list[WindowOut]
