@@ -82,11 +82,20 @@ class DispositionOut(BaseModel):
 class CasePut(CaseIn):
     """``PUT /v1/clients/{client}/cases/{external_id}``: a case; the path's external id wins over the body's."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"debtor_name": "Li Lei", "amount": "1200.50", "currency": "CNY", "days_overdue": 45,
+         "timezone": "Asia/Shanghai", "received_at": "2026-01-05T09:00:00+08:00",
+         "contacts": [{"number": "+8613800000001", "kind": "mobile"},
+                      {"number": "+8613800000002", "kind": "third_party", "relation": "spouse"}]}]})
+
     external_id: Any = Field(None, description="ignored: the external id is the path's")
 
 
 class HoldIn(_In):
     """``POST /v1/cases/{id}/holds``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "dispute", "note": "debtor disputes the amount"}]})
 
     reason: Literal[HOLD_REASONS]  # type: ignore[valid-type]
     note: str | None = Field(None, max_length=256)

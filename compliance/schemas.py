@@ -96,7 +96,8 @@ class PolicyIn(BaseModel):
     effective policy is the strictest combination of the profile and these rules.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"jurisdiction": "CN", "rules": {"max_unanswered_per_number_per_day": 2}, "retention_days": 1095}]})
 
     jurisdiction: Literal["CN", "US", "DEMO"]
     rules: dict[str, Any] = Field(default_factory=dict)
@@ -119,7 +120,8 @@ class PolicyOut(BaseModel):
 class DoNotCallIn(BaseModel):
     """An exact number or a prefix nobody may dial."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"value": "+8613800000666", "kind": "exact", "reason": "asked not to be called"}]})
 
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"

@@ -16,7 +16,9 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 class CallRequest(BaseModel):
     """Ask for a click-to-dial call: the agent's phone rings first, then the customer is dialled."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"agent": "alice", "number": "+8613800000001"},
+        {"agent": "alice", "number": "138 0000 0001", "case_id": "6f1c2b9e-0c1d-4e7a-9a55-3c2d1e0f9a10"}]})
 
     agent: str = Field(pattern=_ID, description="The agent (user id) whose phone rings first")
     number: str = Field(min_length=3, max_length=40, description="Customer number; normalised to E.164")

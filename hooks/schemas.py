@@ -16,7 +16,9 @@ DeliveryId = Annotated[int, Interval(ge=1, le=2**63 - 1), BeforeValidator(whole_
 class SubscriptionIn(BaseModel):
     """Create a subscription."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"url": "https://cases.example.com/hooks/callguard", "event_types": ["call.ended", "case.*"],
+         "description": "case system"}]})
 
     url: str = Field(min_length=8, max_length=2048)
     event_types: list[str] = Field(min_length=1, max_length=50, description="'*', 'call.*' or exact types")

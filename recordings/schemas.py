@@ -135,7 +135,8 @@ class ChecklistItem(BaseModel):
 class ReviewIn(BaseModel):
     """A QA review."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"score": 85, "checklist": [{"item": "identified themselves", "passed": True}], "notes": "polite"}]})
 
     score: WholeNumber = Field(ge=0, le=100)
     checklist: list[ChecklistItem] = Field(default_factory=list, max_length=100)
