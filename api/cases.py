@@ -22,6 +22,7 @@ from cases.rows import CaseIn
 from cases.schemas import (
     AssignmentIn,
     BulkIn,
+    BulkOut,
     CaseOut,
     CasePut,
     DispositionIn,
@@ -119,7 +120,7 @@ async def put_case(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", f"/v1/clients/{CLIENT}/cases/bulk", summary="Import up to 10,000 cases", tag="cases",
-              roles=WRITERS, body=BulkIn, errors=(401, 403, 413, 422))
+              roles=WRITERS, body=BulkIn, response=BulkOut, errors=(401, 403, 413, 422))
 async def bulk_cases(request: web.Request) -> web.StreamResponse:
     """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
     req = await body(request, BulkIn, bulk=True)

@@ -131,7 +131,8 @@ async def get_policy(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/compliance/do-not-call", summary="Add a do-not-call entry", tag="compliance",
-              roles=(Role.ADMIN, Role.SUPERVISOR), body=DoNotCallIn, status=201, errors=(401, 403, 422))
+              roles=(Role.ADMIN, Role.SUPERVISOR), body=DoNotCallIn, response=DoNotCallIn, status=201,
+              errors=(401, 403, 422))
 async def add_dnc(request: web.Request) -> web.StreamResponse:
     """An exact number or a prefix that nobody may dial (idempotent)."""
     req = await body(request, DoNotCallIn)

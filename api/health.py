@@ -6,12 +6,12 @@ from aiohttp import web
 
 from api.keys import CONTAINER
 from api.routing import Router, json_response
-from core.schemas import Readiness
+from core.schemas import Health, Readiness
 
 router = Router()
 
 
-@router.route("GET", "/healthz", summary="Process alive", tag="health", roles=None)
+@router.route("GET", "/healthz", summary="Process alive", tag="health", roles=None, response=Health)
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Always 200 while the process serves requests."""
     return json_response({"status": "ok"})

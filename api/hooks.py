@@ -9,7 +9,17 @@ from api.routing import Router, body, json_response, principal, query
 from app.container import Container
 from auth.models import Role
 from hooks.models import Delivery, DeliveryAttempt
-from hooks.schemas import DeliveryQuery, ReplayIn, SubscriptionIn, SubscriptionOut, SubscriptionPatch
+from hooks.schemas import (
+    AttemptList,
+    DeliveryPage,
+    DeliveryQuery,
+    ReplayIn,
+    ReplayOut,
+    SubscriptionIn,
+    SubscriptionList,
+    SubscriptionOut,
+    SubscriptionPatch,
+)
 from hooks.service import HookService, subscription_json
 
 router = Router()
@@ -58,7 +68,7 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/subscriptions", summary="List subscriptions", tag="hooks", roles=ADMIN,
-              errors=(401, 403))
+              response=SubscriptionList, errors=(401, 403))
 async def list_subscriptions(request: web.Request) -> web.StreamResponse:
     """Every subscription (without secrets)."""
     return json_response({"items": [subscription_json(s) for s in await _svc(request).subscriptions()]})
@@ -91,7 +101,7 @@ async def delete_subscription(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/deliveries", summary="List deliveries (state=dead: dead letters)", tag="hooks",
-              roles=ADMIN, query=DeliveryQuery, errors=(401, 403, 422))
+              roles=ADMIN, query=DeliveryQuery, response=DeliveryPage, errors=(401, 403, 422))
 async def list_deliveries(request: web.Request) -> web.StreamResponse:
     """Newest first; page with ``before_id``."""
     q = query(request, DeliveryQuery)
@@ -102,7 +112,7 @@ async def list_deliveries(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/deliveries/{delivery_id}/attempts", summary="Attempts of a delivery",
-              tag="hooks", roles=ADMIN, errors=(401, 403, 404))
+              tag="hooks", roles=ADMIN, response=AttemptList, errors=(401, 403, 404))
 async def list_attempts(request: web.Request) -> web.StreamResponse:
     """Every attempt: status, duration, response excerpt, error."""
     try:
@@ -113,7 +123,7 @@ async def list_attempts(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/hooks/replay", summary="Replay dead or disabled deliveries", tag="hooks",
-              roles=ADMIN, body=ReplayIn, errors=(401, 403, 422))
+              roles=ADMIN, body=ReplayIn, response=ReplayOut, errors=(401, 403, 422))
 async def replay(request: web.Request) -> web.StreamResponse:
     """Queue them again with the same ``webhook-id``."""
     req = await body(request, ReplayIn)

@@ -225,3 +225,20 @@ class WindowList(BaseModel):
     """Windows not revoked and not expired."""
 
     items: list[WindowOut]
+
+
+class BulkItemOut(BaseModel):
+    """The result of one item of a bulk import (``errors`` name each bad field of an invalid one)."""
+
+    index: int
+    external_id: str | None
+    result: Literal["created", "updated", "unchanged", "invalid", "error"]
+    case_id: str | None
+    errors: list[dict[str, str]]
+
+
+class BulkOut(BaseModel):
+    """Counts per result and one result per item, in order."""
+
+    counts: dict[str, int]
+    results: list[BulkItemOut]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, WithJsonSchema
@@ -163,3 +163,9 @@ JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
 
 JsonNumber = Annotated[float, BeforeValidator(json_number)]
 """A body number: never a string or a boolean."""
+
+
+class Health(BaseModel):
+    """``GET /healthz``: the process serves requests."""
+
+    status: Literal["ok"]

@@ -100,3 +100,28 @@ class ReplayIn(BaseModel):
 
     delivery_ids: list[DeliveryId] = Field(default_factory=list, max_length=10_000)
     subscription_id: str | None = None
+
+
+class SubscriptionList(BaseModel):
+    """Every subscription (without secrets)."""
+
+    items: list[SubscriptionOut]
+
+
+class DeliveryPage(BaseModel):
+    """Deliveries newest first; ``next_before_id`` pages on."""
+
+    items: list[DeliveryOut]
+    next_before_id: int | None
+
+
+class AttemptList(BaseModel):
+    """Every attempt of a delivery."""
+
+    items: list[AttemptOut]
+
+
+class ReplayOut(BaseModel):
+    """How many deliveries were queued again."""
+
+    queued: int
