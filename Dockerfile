@@ -20,6 +20,7 @@ COPY dialer/ dialer/
 COPY hooks/ hooks/
 COPY recordings/ recordings/
 COPY sandbox/ sandbox/
+COPY sip/ sip/
 RUN pip install --no-cache-dir -c constraints.txt .
 
 EXPOSE 8080

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Boolean, String, column, false, func, literal, select, table
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.probe import dialect_of, has_table
-from analytics.rollup import epoch_hour_sql
+from analytics.query import ReportQuery, epoch_hour_sql
 from analytics.timezones import local_minute, time_key, time_label
 from db.base import UTCDateTime
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from analytics.reports import ReportQuery
+from db.dialect import dialect_of, has_table
 
 decisions = table(
     "compliance_decisions", column("at", UTCDateTime()), column("agent_id", String()),

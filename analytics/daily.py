@@ -18,20 +18,18 @@ instance: each refresh keeps all of them, whichever instance registered them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import ColumnElement, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import (
     DIM_COLUMNS,
     MEASURE_COLUMNS,
@@ -45,14 +43,10 @@ from analytics.models import (
     talk_hist,
     zones,
 )
-from analytics.probe import dialect_of
+from analytics.query import Range, ReportQuery
 from analytics.timezones import local_minute, offset_min, offset_segments, time_key
 from core.clock import whole_hour_zone
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from analytics.reports import ReportQuery
+from db.dialect import dialect_of
 
 # pg_advisory_xact_lock key serialising rollup refreshes, rebuilds and zone builds across instances
 LOCK_KEY = 0x63677275  # "cgru"
@@ -216,7 +210,7 @@ class DailyPlan:
     d0: int | None
     d1: int | None
     skip: frozenset[int] = frozenset()
-    rest: tuple[tuple[datetime | None, datetime | None], ...] = field(default_factory=tuple)
+    rest: tuple[Range, ...] = field(default_factory=tuple)
 
     def where(self, c: Any) -> list[ColumnElement[bool]]:
         """SQL conditions selecting the planned days of a daily table's columns ``c``."""
@@ -252,74 +246,10 @@ async def plan(session: AsyncSession, q: ReportQuery) -> DailyPlan | None:
                      if (d0 is None or d >= d0) and (d1 is None or d < d1))
     if len(skip) > MAX_SKIPPED_DAYS:
         return None
-    rest: list[tuple[datetime | None, datetime | None]] = []
+    rest: list[Range] = []
     if q.start is not None and d0 is not None and q.start < hour_start(first_hour(tz, d0)):
         rest.append((q.start, hour_start(first_hour(tz, d0))))
     rest += [(hour_start(first_hour(tz, a)), hour_start(first_hour(tz, b + 1))) for a, b in _runs(skip)]
     if q.end is not None and d1 is not None and hour_start(first_hour(tz, d1)) < q.end:
         rest.append((hour_start(first_hour(tz, d1)), q.end))
     return DailyPlan(name, d0, d1, skip, tuple(rest))
-
-
-def day_key(dim: str, day: Any) -> Any:
-    """SQL: the integer key of time dimension ``dim`` (as ``time_key``) for local ``day``."""
-    if dim in ("day", "month"):
-        return day  # plain column: the planner knows how many distinct days there are
-    if dim == "week":
-        return (day + 3) // 7
-    if dim == "weekday":
-        return (day + 3) % 7 + 1
-    raise ValueError(dim)  # hour of day: never planned from days
-
-
-def day_keys(group_by: tuple[str, ...], day: Any) -> list[Any]:
-    """SQL: the labelled keys ``k_<dim>`` of the time dimensions in ``group_by`` for local ``day``."""
-    return [day_key(d, day).label(f"k_{d}") for d in group_by if d in TIME_DIMENSIONS]
-
-
-# ---- exact percentiles from packed talk seconds -------------------------------------------------------
-
-
-def nearest_rank_picks(blobs: Sequence[tuple[int, bytes]], hist: Sequence[tuple[int, int, int]],
-                       n_groups: int) -> tuple[list[dict[str, float | None]], dict[str, float | None]]:
-    """Nearest-rank percentiles per group id and over all, from packed seconds and ``(group, sec, n)`` rows.
-
-    ``blobs``: ``(group, little-endian uint32 seconds)``. All values of all groups are sorted once as
-    ``group << 32 | second``; group g's q-quantile is then element ``start[g] + ceil(q * n[g]) - 1``.
-    """
-    blobs = sorted(blobs, key=itemgetter(0))  # each group's values become adjacent sorted runs
-    parts_v = [np.frombuffer(b"".join(b for _, b in blobs), dtype="<u4").astype(np.int64)]
-    parts_g = [np.repeat(np.fromiter((g for g, _ in blobs), np.int64, len(blobs)),
-                         np.fromiter((len(b) >> 2 for _, b in blobs), np.int64, len(blobs)))]
-    if hist:
-        arr = np.asarray(hist, dtype=np.int64).reshape(-1, 3)
-        parts_v.append(np.repeat(arr[:, 1], arr[:, 2]))
-        parts_g.append(np.repeat(arr[:, 0], arr[:, 2]))
-    values = np.concatenate(parts_v)
-    groups = np.concatenate(parts_g)
-    empty: dict[str, float | None] = dict.fromkeys(PERCENTILES)
-    if not len(values):
-        return [dict(empty) for _ in range(n_groups)], dict(empty)
-    combined = (groups << 32) | values
-    combined.sort(kind="stable")  # timsort: linear on runs already in group order
-    counts = np.bincount(groups, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    has = counts > 0
-    has_list = has.tolist()
-    total = len(values)
-    cumulative = np.cumsum(np.bincount(values))  # over all groups: calls with at most s seconds
-    totals: dict[str, float | None] = {
-        name: float(np.searchsorted(cumulative, -(-total * num // den))) for name, (num, den) in PERCENTILES.items()}
-    columns = []
-    for num, den in PERCENTILES.values():
-        idx = np.where(has, starts + (counts * num + den - 1) // den - 1, 0)
-        vals = ((combined[idx] & 0xFFFFFFFF).astype(np.float64)).tolist()
-        columns.append([v if h else None for v, h in zip(vals, has_list, strict=True)])
-    names = list(PERCENTILES)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)], totals
-
-
-async def picks_off_loop(blobs: Sequence[tuple[int, bytes]], hist: Sequence[tuple[int, int, int]],
-                         n_groups: int) -> tuple[list[dict[str, float | None]], dict[str, float | None]]:
-    """``nearest_rank_picks`` in a worker thread (numpy sorts millions of values)."""
-    return await asyncio.to_thread(nearest_rank_picks, blobs, hist, n_groups)

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from analytics.reports import Report
+from analytics.query import Report
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -52,8 +52,8 @@ def to_xlsx(report: Report) -> bytes:
 
     Blocking (openpyxl): call through ``asyncio.to_thread``.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # noqa: PLC0415  (openpyxl, slow to import, loads on the first XLSX export)
+    from openpyxl.styles import Font  # noqa: PLC0415  (same)
 
     wb = Workbook(write_only=False)
     ws = wb.active

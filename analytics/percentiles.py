@@ -1,8 +1,9 @@
 """Exact talk-time percentiles (median, p90) per report group, from the sparse 1-second talk histogram.
 
 Talk seconds are rounded half up to whole seconds; the q-quantile is the nearest-rank value: the smallest
-second whose cumulative count reaches ceil(q * n). SQL does all the work (group, running sum, pick) so only
-one row per group travels to Python, on SQLite and PostgreSQL alike.
+second whose cumulative count reaches ceil(q * n) (``analytics.picks``). On PostgreSQL, SQL does all the work
+(group, running sum, pick) so only one row per group travels to Python; SQLite merges the histogram rows in
+Python, and days of the daily rollup are picked by numpy.
 """
 
 from __future__ import annotations
@@ -10,24 +11,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, collate, func, select
+from sqlalchemy import ColumnElement, collate, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.daily import DailyPlan, day_key, picks_off_loop, talk_grain
-from analytics.fetch import fetch_plain
+from analytics.daily import DailyPlan, talk_grain
 from analytics.grouping import group_index, label_columns
+from analytics.measures import raw_talk
 from analytics.metrics import PERCENTILES, TIME_DIMENSIONS
 from analytics.models import talk_daily, talk_hist
-from analytics.probe import dialect_of
-from analytics.rollup import raw_talk
-from analytics.sources import DIM_COLUMN, Range, hourly_union, time_keys
+from analytics.picks import pick, picks_off_loop, sql_picks
+from analytics.query import DIM_COLUMN, Range, ReportQuery, day_key, time_keys
+from analytics.sources import hourly_union
 from analytics.timezones import time_label
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from analytics.reports import ReportQuery
+from db.dialect import dialect_of
+from db.fetch import fetch_plain
 
 
 @dataclass
@@ -106,9 +105,7 @@ def percentile_stmt(dialect: str, q: ReportQuery, group_by: tuple[str, ...],
                  func.sum(src.c.n).over(partition_by=part, order_by=src.c.sec).label("cum"),
                  func.sum(src.c.n).over(partition_by=part).label("tot")).subquery("run")
     rkeys = [run.c[f"k_{d}"] for d in group_by]
-    picks = [func.min(case((run.c.cum * den >= run.c.tot * num, run.c.sec))).label(name)
-             for name, (num, den) in PERCENTILES.items()]
-    out = select(*rkeys, *picks)
+    out = select(*rkeys, *sql_picks(run.c.sec, run.c.cum, run.c.tot))
     return out.group_by(*rkeys) if rkeys else out
 
 
@@ -218,21 +215,3 @@ def merge_rows(group_by: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> Perc
     if not n:
         out.groups[()] = out.totals
     return out
-
-
-def pick(hist: dict[int, int]) -> dict[str, float | None]:
-    """Nearest-rank percentiles of a ``second -> count`` histogram."""
-    tot = sum(hist.values())
-    found: dict[str, float | None] = dict.fromkeys(PERCENTILES)
-    if not tot:
-        return found
-    ranks = {name: -(-tot * num // den) for name, (num, den) in PERCENTILES.items()}
-    cum = 0
-    for sec in sorted(hist):
-        cum += hist[sec]
-        for name, rank in ranks.items():
-            if found[name] is None and cum >= rank:
-                found[name] = float(sec)
-        if all(v is not None for v in found.values()):
-            break
-    return found

@@ -8,21 +8,18 @@ is bucketed by its call's ``created_at`` like every other call measure.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.measures import calls
 from analytics.metrics import TIME_DIMENSIONS
-from analytics.probe import dialect_of
-from analytics.rollup import calls, epoch_hour_sql
-from analytics.sources import DIM_COLUMN, raw_filters
+from analytics.query import DIM_COLUMN, ReportQuery, epoch_hour_sql
+from analytics.sources import raw_filters
 from analytics.timezones import local_minute, time_key, time_label
 from cases.models import Disposition
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from analytics.reports import ReportQuery
+from db.dialect import dialect_of
 
 dispositions = Disposition.__table__
 Amounts = dict[str, Decimal]

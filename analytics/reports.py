@@ -1,135 +1,42 @@
 """Call reports: rollup for clean hours + raw calls for dirty/partial hours, one SQL statement, exact.
 
-``run_report`` is the use case the API calls. Every report sums base measures grouped by the requested
+``run_report`` computes one report in the caller's session (the API reaches it through
+``analytics.service.ReportService``). Every report sums base measures grouped by the requested
 dimensions (see ``analytics.metrics``), then derives rates, means and percentiles in Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Float, Select, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.daily import DailyPlan, day_keys
+from analytics.blocked import blocked_counts
+from analytics.daily import DailyPlan
 from analytics.daily import plan as daily_plan
-from analytics.errors import BadGroupBy, NoSuchReport
-from analytics.fetch import fetch_plain
 from analytics.grouping import label_columns, merge
-from analytics.metrics import (
-    COMPOSITES,
-    ENTITY_DIMENSIONS,
-    METRICS,
-    OUTCOMES,
-    RIGHT_PARTY_OUTCOMES,
-    TIME_DIMENSIONS,
-)
+from analytics.measures import calls, raw_measures, sum_of
+from analytics.metrics import COMPOSITES, OUTCOMES, RIGHT_PARTY_OUTCOMES, TIME_DIMENSIONS
 from analytics.models import DIM_COLUMNS, SUM_COLUMNS, epoch_hour, rollup, rollup_daily
 from analytics.percentiles import talk_percentiles
-from analytics.probe import dialect_of
 from analytics.promises import as_json, promise_amounts
-from analytics.rollup import calls, raw_measures, sum_of
-from analytics.sources import DIM_COLUMN, DIMENSION_OF, hourly_union, time_keys
+from analytics.query import DIM_COLUMN, DIMENSION_OF, Report, ReportQuery, ReportSpec, day_keys, time_keys, validate
+from analytics.sla import first_call_sla
+from analytics.sources import hourly_union
 from analytics.timezones import offset_segments, time_label
+from db.dialect import dialect_of
+from db.fetch import fetch_plain
 
 RPC_COLS = tuple(f"o_{o}" for o in RIGHT_PARTY_OUTCOMES)
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    """A report: the base measures it sums and the metrics it shows."""
-
-    name: str
-    title: str
-    base: tuple[str, ...]
-    metrics: tuple[str, ...]
-
-
-REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
-    ReportSpec("connect-rate", "Attempts, connections and why calls did not connect",
-               ("attempts", "connected", "in_progress", "customer_busy", "customer_no_answer", "customer_unreachable",
-                "failed", "cancelled", "agent_not_answered", "invalid_number", "rpc", "tta_n", "tta_sum"),
-               ("attempts", "blocked", "connected", "connect_rate", "agent_not_answered", "busy", "no_answer",
-                "unreachable", "failed", "cancelled", "invalid_number", "in_progress", "right_party_contacts",
-                "right_party_rate", "time_to_answer_mean")),
-    ReportSpec("talk-time", "Talk time of connected calls",
-               ("attempts", "connected", "talk_n", "talk_sum", "tta_n", "tta_sum"),
-               ("attempts", "connected", "talk_total", "talk_mean", "talk_median", "talk_p90",
-                "time_to_answer_mean")),
-    ReportSpec("outcomes", "Dispositions, right-party contacts and promises to pay",
-               ("attempts", "connected", *(f"o_{o}" for o in OUTCOMES)),
-               ("attempts", "connected", *(f"outcome_{o}" for o in OUTCOMES), "outcome_none",
-                "right_party_contacts", "right_party_rate", "promises", "promise_rate", "promise_amount")),
-    ReportSpec("first-call-sla", "Share of cases first called within N days of receipt", (),
-               ("cases", "first_call_within_sla", "late", "pending", "first_call_sla_rate")),
-]}
-SLA_DIMENSIONS = ("client", "batch", "day", "week", "month", "weekday")
-
-
-@dataclass(frozen=True)
-class ReportQuery:
-    """What to report: dimensions, half-open UTC range, zone, filters (dimension -> allowed values)."""
-
-    report: str
-    group_by: tuple[str, ...] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sla_days: int = 2
-
-
-@dataclass
-class Report:
-    """A computed report: ``columns`` (dimensions then metrics), ``rows``, ``totals`` and notes."""
-
-    name: str
-    title: str
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    totals: dict[str, Any]
-    query: ReportQuery
-    notes: list[str] = field(default_factory=list)
-    late_cases: list[dict[str, Any]] | None = None
-
-    def definitions(self) -> dict[str, str]:
-        """Definitions of the metrics shown."""
-        return {c: _definition(c) for c in self.columns if c not in self.query.group_by}
-
-
-def _definition(metric: str) -> str:
-    if metric.startswith("outcome_"):
-        return METRICS["outcome_<name>"].definition.replace("<name>", metric.removeprefix("outcome_"))
-    if metric == "late":
-        return "Cases first called after the deadline, or never called once it passed (listed in late_cases)."
-    if metric == "pending":
-        return "Cases not yet called whose deadline has not passed."
-    return METRICS[metric].definition
-
-
-def validate(q: ReportQuery) -> ReportSpec:
-    """The report's spec; NoSuchReport / BadGroupBy when the query cannot be answered."""
-    spec = REPORTS.get(q.report)
-    if spec is None:
-        raise NoSuchReport(q.report, list(REPORTS))
-    allowed = SLA_DIMENSIONS if spec.name == "first-call-sla" else (*ENTITY_DIMENSIONS, *TIME_DIMENSIONS)
-    bad = [d for d in q.group_by if d not in allowed] + [
-        d for d in q.filters if d not in (ENTITY_DIMENSIONS if spec.name != "first-call-sla" else ("client", "batch"))]
-    if bad or len(set(q.group_by)) != len(q.group_by):
-        raise BadGroupBy(bad or list(q.group_by), list(allowed))
-    return spec
 
 
 async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | None = None) -> Report:
     """Compute report ``q`` in one read session."""
     spec = validate(q)
     if spec.name == "first-call-sla":
-        from analytics.sla import first_call_sla
-
         return await first_call_sla(session, q, spec, now=now or datetime.now(UTC))
     dialect = dialect_of(session)
     if dialect == "postgresql" and not session.in_transaction():
@@ -150,7 +57,8 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
         recs = [r for r in recs if any(v is not None for v in r)]
     raw = list(zip(*recs, strict=True)) if recs else [() for _ in range(n + len(spec.base))]
     labels = label_columns(q.group_by, raw[:n], _label)
-    blocked = await _blocked(session, q, segments) if "blocked" in spec.metrics else None
+    # blocked attempts from the compliance decision log, when it exists and has the dimensions asked
+    blocked = await blocked_counts(session, q, segments) if "blocked" in spec.metrics else None
     pct = await talk_percentiles(session, q, segments, days) if "talk_median" in spec.metrics else None
     promised = await promise_amounts(session, q, segments) if "promise_amount" in spec.metrics else None
     # groups with blocked attempts only are added with zeros; SQL grouped by keys labelled one-to-one,
@@ -232,14 +140,6 @@ def _daily_part(q: ReportQuery, base: tuple[str, ...], days: DailyPlan) -> Selec
     sums = [func.sum(sum_of(d, COMPOSITES[b]) if b in COMPOSITES else d[b]).label(b) for b in base]
     cond = [*days.where(d), *(d[DIM_COLUMN[k]].in_(v) for k, v in q.filters.items())]
     return select(*tkeys, *kept, *sums).where(*cond).group_by(*tkeys, *grouped)
-
-
-async def _blocked(session: AsyncSession, q: ReportQuery,
-                   segments: tuple[tuple[int, int], ...]) -> dict[tuple[Any, ...], int] | None:
-    """Blocked attempts from the compliance decision log, when it exists and has the dimensions asked."""
-    from analytics.blocked import blocked_counts
-
-    return await blocked_counts(session, q, segments)
 
 
 def _ratios(a: Sequence[Any], b: Sequence[Any], ndigits: int) -> list[float | None]:

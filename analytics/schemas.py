@@ -1,4 +1,4 @@
-"""Query parameters of ``GET /v1/reports/{report}`` (documented in the OpenAPI schema)."""
+"""Query parameters of ``GET /v1/reports/{report}`` (documented in the OpenAPI schema) and the catalogue document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from analytics.metrics import DIMENSIONS, METRICS
+from analytics.query import REPORTS, ReportQuery
 from core.schemas import DayOrTime
 
 _ZONES: list[Any] = sorted(available_timezones())
@@ -77,3 +78,16 @@ class ReportParams(BaseModel):
     def dims(self) -> tuple[str, ...]:
         """The group_by dimensions."""
         return tuple(dict.fromkeys(x.strip() for x in self.group_by.split(",") if x.strip()))
+
+    def to_query(self, report: str) -> ReportQuery:
+        """The query for report ``report`` (validated against the report by the service)."""
+        return ReportQuery(report, self.dims(), self.instant(self.from_), self.instant(self.to), self.zone(),
+                           self.filters(), self.sla_days)
+
+
+def catalogue_json() -> dict[str, Any]:
+    """``GET /v1/reports``: every report with its metrics, the dimensions and the metric definitions."""
+    return {
+        "reports": [{"name": s.name, "title": s.title, "metrics": list(s.metrics)} for s in REPORTS.values()],
+        "dimensions": DIMENSIONS, "metrics": {m.name: m.definition for m in METRICS.values()},
+    }

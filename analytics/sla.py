@@ -8,28 +8,22 @@ import did not say. Its first call is ``min(calls.created_at)`` over its calls, 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.rollup import calls
+from analytics.measures import calls
+from analytics.query import Report, ReportQuery, ReportSpec
 from analytics.timezones import local_key, time_label
 from cases.models import Case
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from analytics.reports import Report, ReportQuery, ReportSpec
-
 cases = Case.__table__
 LATE_LIST_LIMIT = 1000
-TIME = ("day", "week", "month", "weekday")
 
 
 async def first_call_sla(session: AsyncSession, q: ReportQuery, spec: ReportSpec, *, now: datetime) -> Report:
     """Cases received in [start, end) grouped by client/batch/day of receipt; late ones listed."""
-    from analytics.reports import Report
-
     columns = [*q.group_by, *spec.metrics]
     first = (select(func.min(calls.c.created_at)).where(calls.c.case_id == cases.c.id)
              .scalar_subquery().label("first_at"))

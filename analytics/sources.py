@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Subquery,
     Table,
     all_,
     and_,
@@ -26,18 +27,10 @@ from sqlalchemy import (
     union_all,
 )
 
-from analytics.metrics import ENTITY_DIMENSIONS, TIME_DIMENSIONS
-from analytics.models import DIM_COLUMNS, dirty, epoch_hour
-from analytics.rollup import calls, epoch_hour_sql
-from analytics.timezones import local_minute, time_key
+from analytics.measures import calls
+from analytics.models import DIM_COLUMNS, dirty, epoch_hour, hour_start
+from analytics.query import DIM_COLUMN, DIMENSION_OF, Range, ReportQuery, epoch_hour_sql
 
-if TYPE_CHECKING:
-    from sqlalchemy import Subquery
-
-    from analytics.reports import ReportQuery
-
-DIM_COLUMN = dict(zip(ENTITY_DIMENSIONS, DIM_COLUMNS, strict=True))
-DIMENSION_OF = {v: k for k, v in DIM_COLUMN.items()}
 # (rollup columns, kept dimension columns, grouped dimension columns) -> (extra group-by columns, measures);
 # extra None: the rows are read as stored, without a GROUP BY
 CleanMeasures = Callable[[Any, list[Any], list[Any]], tuple[list[Any] | None, list[Any]]]
@@ -60,9 +53,6 @@ def hourly_union(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
     for start, end in ([(q.start, q.end)] if ranges is None else ranges):
         parts += hourly_parts(q, table, clean, raw, keys, dialect=dialect, start=start, end=end)
     return union_all(*parts).subquery("src")
-
-
-Range = tuple[datetime | None, datetime | None]
 
 
 def hourly_parts(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMeasures, keys: TimeKeys, *,
@@ -91,10 +81,10 @@ def hourly_parts(q: ReportQuery, table: Table, clean: CleanMeasures, raw: RawMea
         part = select(*tkeys, *kept, *measures).where(*cond)
         parts.append(part if extra is None else part.group_by(*tkeys, *grouped, *extra))
         parts.append(_dirty_part(q, raw, keys, dialect, dcond))
-        if start is not None and h0 is not None and hour_dt(h0) > start:
-            parts.append(_raw_part(q, raw, keys, dialect, start=start, end=hour_dt(h0)))
-        if end is not None and h1 is not None and hour_dt(h1) < end:
-            parts.append(_raw_part(q, raw, keys, dialect, start=hour_dt(h1), end=end))
+        if start is not None and h0 is not None and hour_start(h0) > start:
+            parts.append(_raw_part(q, raw, keys, dialect, start=start, end=hour_start(h0)))
+        if end is not None and h1 is not None and hour_start(h1) < end:
+            parts.append(_raw_part(q, raw, keys, dialect, start=hour_start(h1), end=end))
     return parts
 
 
@@ -147,16 +137,3 @@ def _raw_part(q: ReportQuery, raw: RawMeasures, keys: TimeKeys, dialect: str, *,
         cond.append(calls.c.created_at < end)
     tkeys = keys(epoch_hour_sql(calls.c.created_at, dialect))
     return select(*tkeys, *kept, *measures).select_from(calls).where(*cond).group_by(*tkeys, *grouped, *extra)
-
-
-def time_keys(group_by: tuple[str, ...], hour: Any, segments: tuple[tuple[int, int], ...]) -> list[Any]:
-    """SQL: the labelled keys ``k_<dim>`` of the time dimensions in ``group_by`` for epoch ``hour``."""
-    if not any(d in TIME_DIMENSIONS for d in group_by):
-        return []
-    lm = local_minute(hour, segments)
-    return [time_key(d, lm).label(f"k_{d}") for d in group_by if d in TIME_DIMENSIONS]
-
-
-def hour_dt(h: int) -> datetime:
-    """The aware UTC start of epoch hour ``h``."""
-    return datetime.fromtimestamp(h * 3600, UTC)

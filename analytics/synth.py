@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from analytics.ddl import install, set_triggers_sync
 from analytics.rollup import rebuild
-from analytics.schema import install, set_triggers_sync
 from config.settings import DatabaseSettings
 from db.engine import Database
+from db.migrate import migrate
 
 COLUMNS = ("id", "agent_id", "team", "requested_by", "number", "number_kind", "case_id", "client_id", "batch_id",
            "pbx", "sip_user", "state", "end_reason", "hangup_cause", "outcome", "created_at", "originated_at",
@@ -169,8 +170,6 @@ async def load(db: Database, plan: Plan, *, chunk: int = 50_000) -> dict[str, fl
 async def _main(args: argparse.Namespace) -> None:
     async with Database(DatabaseSettings(url=args.db)) as db:
         if args.create:
-            from db.migrate import migrate
-
             await migrate(db)
         stats = await load(db, Plan(calls=args.calls, seed=args.seed, tz=args.tz))
     print(f"{args.calls} calls: {stats}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import calls, events, health
+from api import calls, cases, compliance, events, health, hooks, recordings, reports
 from api.docs import add_docs_routes
 from api.keys import CONTAINER
 from api.middleware import auth_middleware, errors_middleware
@@ -20,9 +20,8 @@ VERSION = "0.1.0"
 
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
-    from api import extra_routers
-
-    return [health.router, calls.router, events.router, *extra_routers()]
+    return [health.router, calls.router, events.router, compliance.router, cases.router, hooks.router,
+            recordings.router, reports.router]
 
 
 def all_routes() -> list[RouteSpec]:

@@ -8,8 +8,7 @@ from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
 from auth.models import Role
 from core.pagination import decode_cursor, encode_cursor
-from dialer.schemas import CallList, CallOut, CallQuery, CallRequest
-from dialer.service import call_to_json
+from dialer.schemas import CallList, CallOut, CallQuery, CallRequest, call_to_json
 
 router = Router()
 DIALERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)

@@ -9,15 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from api.keys import CONTAINER
-from api.recordings import feature as recordings_feature
 from api.recordings import requester
 from api.routing import Router, body, json_response, principal, query
-from app.container import Container
 from auth.models import Role
-from cases.dispositions import disposition_json, record_disposition
-from cases.evidence import contact_json, contacts, evidence
 from cases.export import prepare_export, stream_zip
-from cases.models import AgreedWindow, Case, CaseContact, CaseHold
 from cases.rows import CaseIn
 from cases.schemas import (
     AssignmentIn,
@@ -34,8 +29,14 @@ from cases.schemas import (
     WindowIn,
     WindowList,
     WindowOut,
+    case_json,
+    contact_json,
+    disposition_json,
+    hold_json,
+    window_json,
 )
 from cases.service import CaseService
+from core.phone import normalize
 from recordings.export import ExportRecordings
 
 log = logging.getLogger(__name__)
@@ -52,50 +53,8 @@ CLIENT = "{client:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}"
 EXTERNAL = "{external_id:(?!bulk$)[^\\s/\\\\?#%]{1,64}}"
 
 
-def service(c: Container) -> CaseService:
-    """The container's case service (built on first use from the container's resources)."""
-    svc = c.extras.get("cases")
-    if not isinstance(svc, CaseService):
-        svc = CaseService(db=c.db, events=c.events, clock=c.clock)
-        c.extras["cases"] = svc
-    return svc
-
-
 def _svc(request: web.Request) -> CaseService:
-    return service(request.app[CONTAINER])
-
-
-def case_json(case: Case, contacts_: list[CaseContact] | None = None,
-              holds: list[CaseHold] | None = None) -> dict[str, Any]:
-    """The API form of a case."""
-    out: dict[str, Any] = {
-        "id": case.id, "client_id": case.client_id, "batch_id": case.batch_id, "external_id": case.external_id,
-        "debtor_name": case.debtor_name, "amount": str(case.amount), "currency": case.currency,
-        "days_overdue": case.days_overdue, "address": case.address, "region": case.region,
-        "timezone": case.timezone, "status": case.status, "assigned_agent": case.assigned_agent,
-        "team": case.team, "received_at": case.received_at, "created_at": case.created_at,
-        "updated_at": case.updated_at, "debtor_key": case.debtor_key,
-    }
-    if contacts_ is not None:
-        out["contacts"] = [{"number": c.number, "kind": c.kind, "relation": c.relation, "status": c.status,
-                            "third_party_objected": c.third_party_objected, "zone": c.zone,
-                            "removed": c.removed_at is not None} for c in contacts_]
-    if holds is not None:
-        out["holds"] = [hold_json(h) for h in holds]
-    return out
-
-
-def hold_json(h: CaseHold) -> dict[str, Any]:
-    """The API form of a hold."""
-    return {"id": h.id, "reason": h.reason, "note": h.note, "source": h.source, "applied_at": h.applied_at,
-            "applied_by": h.applied_by, "released_at": h.released_at, "released_by": h.released_by}
-
-
-def window_json(w: AgreedWindow) -> dict[str, Any]:
-    """The API form of an agreed window."""
-    return {"id": w.id, "scope": w.scope, "number": w.number, "weekdays": w.weekdays,
-            "start": w.start_local.isoformat(), "end": w.end_local.isoformat(), "zone": w.zone,
-            "expires_at": w.expires_at, "recorded_by": w.recorded_by, "agreed_on_call_id": w.agreed_on_call_id}
+    return request.app[CONTAINER].cases
 
 
 async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
@@ -199,11 +158,9 @@ async def put_assignment(request: web.Request) -> web.StreamResponse:
               roles=HOLDERS, body=NumberStatusIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def post_number(request: web.Request) -> web.StreamResponse:
     """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
-    from core.phone import normalize
-
     req = await body(request, NumberStatusIn)
     c = request.app[CONTAINER]
-    svc = service(c)
+    svc = c.cases
     source = "case_system" if principal(request).role in WRITERS else "agent"
     number = normalize(req.number, c.settings.dialer.default_region)
     await svc.number_status(request.match_info["case_id"], number=number,
@@ -216,12 +173,10 @@ async def post_number(request: web.Request) -> web.StreamResponse:
               roles=WINDOWS, body=WindowIn, response=WindowOut, status=201, errors=(401, 403, 404, 422))
 async def post_window(request: web.Request) -> web.StreamResponse:
     """A window agreed with the debtor or third party, for one number or the case."""
-    from core.phone import normalize
-
     req = await body(request, WindowIn)
     c = request.app[CONTAINER]
     number = normalize(req.number, c.settings.dialer.default_region) if req.number else None
-    window = await service(c).add_window(
+    window = await c.cases.add_window(
         request.match_info["case_id"], scope=req.scope, number=number, weekdays=req.weekdays, start=req.start,
         end=req.end, zone=req.zone, expires_at=req.expires_at, recorded_by=principal(request).user_id,
         call_id=req.agreed_on_call_id)
@@ -250,11 +205,7 @@ async def delete_window(request: web.Request) -> web.StreamResponse:
 async def post_disposition(request: web.Request) -> web.StreamResponse:
     """By the call's agent (or a supervisor); once per call. Dispute, deceased, fraud hold the case."""
     req = await body(request, DispositionIn)
-    c = request.app[CONTAINER]
-    async with c.db.begin() as s:
-        disp, holds = await record_disposition(s, c.events, principal=principal(request),
-                                               call_id=request.match_info["call_id"], data=req, now=c.clock.now())
-    c.events.committed()
+    disp, holds = await _svc(request).dispose(principal(request), request.match_info["call_id"], req)
     return json_response(disposition_json(disp, holds), status=201)
 
 
@@ -262,8 +213,7 @@ async def post_disposition(request: web.Request) -> web.StreamResponse:
               roles=EVIDENCE, errors=(401, 404))
 async def get_contacts(request: web.Request) -> web.StreamResponse:
     """Every contact attempt, oldest first (immutable: time, agent, number, outcome, recording, SHA-256)."""
-    async with request.app[CONTAINER].db.read() as s:
-        _case, rows = await contacts(s, request.match_info["case_id"])
+    rows = await _svc(request).contacts(request.match_info["case_id"])
     return json_response({"items": [contact_json(r) for r in rows]})
 
 
@@ -279,14 +229,12 @@ async def get_evidence(request: web.Request) -> web.StreamResponse:
     q = query(request, EvidenceQuery)
     c = request.app[CONTAINER]
     case_id = request.match_info["case_id"]
-    async with c.db.read() as s:
-        ev = await evidence(s, case_id, now=c.clock.now())
-        _case, rows = await contacts(s, case_id)
+    ev, rows = await c.cases.evidence(case_id)
     if q.format == "json":
         return json_response(ev.to_json())
     source = None
     if any(r.recording_id for r in ev.valid_collections):
-        source = ExportRecordings(recordings_feature(request).service, requester(request),
+        source = ExportRecordings(c.recordings_feature().service, requester(request),
                                   purpose=f"evidence export of case {case_id}")
     plan = await prepare_export(ev, rows, source)
     async with stream_zip(plan, source) as chunks:

@@ -26,7 +26,7 @@ async def readyz(request: web.Request) -> web.StreamResponse:
     pbx = c.pbx.state()
     checks: dict[str, object] = {"database": db, "pbx": pbx}
     for name, probe in c.readiness.items():
-        checks[name] = await probe() if callable(probe) else probe
+        checks[name] = await probe()
     ready = bool(db.get("ok")) and all(
         bool(s.get("connected")) for s in pbx.values() if isinstance(s, dict)
     ) and all(bool(v.get("ok", True)) for k, v in checks.items()

@@ -6,9 +6,7 @@ from aiohttp import web
 
 from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
-from app.container import Container
 from auth.models import Role
-from hooks.models import Delivery, DeliveryAttempt
 from hooks.schemas import (
     AttemptList,
     DeliveryPage,
@@ -19,38 +17,18 @@ from hooks.schemas import (
     SubscriptionList,
     SubscriptionOut,
     SubscriptionPatch,
+    attempt_json,
+    delivery_json,
+    subscription_json,
 )
-from hooks.service import HookService, subscription_json
+from hooks.service import HookService
 
 router = Router()
 ADMIN = (Role.ADMIN,)
 
 
-def service(c: Container) -> HookService:
-    """The container's webhook service (``hooks.service.start_hooks`` puts it there)."""
-    svc = c.extras.get("hooks")
-    if not isinstance(svc, HookService):
-        svc = HookService(db=c.db, settings=c.settings.hooks, clock=c.clock)
-        c.extras["hooks"] = svc
-    return svc
-
-
 def _svc(request: web.Request) -> HookService:
-    return service(request.app[CONTAINER])
-
-
-def delivery_json(d: Delivery) -> dict[str, object]:
-    """The API form of a delivery."""
-    return {"id": d.id, "webhook_id": d.webhook_id, "subscription_id": d.subscription_id, "event_id": d.event_id,
-            "event_type": d.event_type, "ordering_key": d.ordering_key, "state": d.state, "attempts": d.attempts,
-            "next_attempt_at": d.next_attempt_at, "last_status": d.last_status, "last_error": d.last_error,
-            "created_at": d.created_at, "finished_at": d.finished_at}
-
-
-def attempt_json(a: DeliveryAttempt) -> dict[str, object]:
-    """The API form of an attempt."""
-    return {"attempt_no": a.attempt_no, "at": a.at, "outcome": a.outcome, "status": a.status,
-            "duration_ms": a.duration_ms, "response_excerpt": a.response_excerpt, "error": a.error}
+    return request.app[CONTAINER].hooks
 
 
 @router.route("POST", "/v1/hooks/subscriptions", summary="Create a webhook subscription", tag="hooks",

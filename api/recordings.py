@@ -6,16 +6,13 @@ written to the access log too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from api.keys import CONTAINER
 from api.routing import Router, body, error_response, json_response, principal, query
 from auth.models import Role
-from core.errors import UpstreamUnavailable
 from core.pagination import decode_cursor, encode_cursor
-from recordings.access import read_log
+from recordings.runtime import RecordingsFeature
 from recordings.schemas import (
     AccessList,
     AccessQuery,
@@ -41,9 +38,6 @@ from recordings.schemas import (
 from recordings.service import Requester
 from recordings.storage import RangeNotSatisfiable
 
-if TYPE_CHECKING:
-    from recordings.runtime import RecordingsFeature
-
 router = Router()
 TAG = "recordings"
 OVERSEERS = (Role.QA, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
@@ -53,10 +47,7 @@ RECORDING = "{recording_id:(?!(?:gaps|access-log|probe)$)[^/]+}"
 
 def feature(request: web.Request) -> RecordingsFeature:
     """The recordings feature of this process (503 when it is not running)."""
-    found: RecordingsFeature | None = request.app[CONTAINER].extras.get("recordings")
-    if found is None:
-        raise UpstreamUnavailable("recordings", "the recordings feature is not running")
-    return found
+    return request.app[CONTAINER].recordings_feature()
 
 
 def requester(request: web.Request) -> Requester:
@@ -80,8 +71,8 @@ async def list_gaps(request: web.Request) -> web.StreamResponse:
 async def access_log(request: web.Request) -> web.StreamResponse:
     """Who read which recording's metadata or audio, when, from where, and the result (admins only)."""
     q = query(request, AccessQuery)
-    async with request.app[CONTAINER].db.read() as s:
-        rows = await read_log(s, recording_id=q.recording_id, user_id=q.user, before_id=q.before, limit=q.limit)
+    rows = await feature(request).service.access_log(recording_id=q.recording_id, user_id=q.user,
+                                                     before_id=q.before, limit=q.limit)
     nxt = rows[-1].id if len(rows) == q.limit else None
     return json_response(AccessList(items=[access_out(r) for r in rows], next_before=nxt))
 

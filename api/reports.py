@@ -7,9 +7,8 @@ import asyncio
 from aiohttp import web
 
 from analytics.export import to_csv, to_json, to_xlsx
-from analytics.metrics import DIMENSIONS, METRICS
-from analytics.reports import REPORTS, ReportQuery, run_report
-from analytics.schemas import ReportParams
+from analytics.query import REPORTS
+from analytics.schemas import ReportParams, catalogue_json
 from api.keys import CONTAINER
 from api.routing import Router, json_response, query
 from auth.models import Role
@@ -23,10 +22,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
               errors=(401, 403))
 async def list_reports(_request: web.Request) -> web.StreamResponse:
     """Every report with its metrics, the dimensions and the metric definitions."""
-    return json_response({
-        "reports": [{"name": s.name, "title": s.title, "metrics": list(s.metrics)} for s in REPORTS.values()],
-        "dimensions": DIMENSIONS, "metrics": {m.name: m.definition for m in METRICS.values()},
-    })
+    return json_response(catalogue_json())
 
 
 @router.route("GET", "/v1/reports/{report}", summary="A report", tag="reports", roles=READERS, query=ReportParams,
@@ -36,14 +32,10 @@ async def list_reports(_request: web.Request) -> web.StreamResponse:
 async def get_report(request: web.Request) -> web.StreamResponse:
     """A report grouped by ``group_by`` over [from, to) read in zone ``tz``."""
     p = query(request, ReportParams)
-    q = ReportQuery(request.match_info["report"], p.dims(), p.instant(p.from_), p.instant(p.to), p.zone(),
-                    p.filters(), p.sla_days)
-    db = request.app[CONTAINER].db
-    async with db.read() as s:
-        report = await run_report(s, q)
+    report = await request.app[CONTAINER].reports.report(p.to_query(request.match_info["report"]))
     if p.format == "json":
         return json_response(to_json(report))
-    stem = "-".join([report.name, *q.group_by]) or report.name
+    stem = "-".join([report.name, *report.query.group_by]) or report.name
     if p.format == "csv":
         body, ctype = to_csv(report), "text/csv; charset=utf-8"
     else:

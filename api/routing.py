@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from api.keys import CONTAINER
 from auth.models import Role
 from auth.service import Principal
 from core.errors import BadRequest, CallguardError, ValidationFailed
@@ -109,8 +110,6 @@ async def body(request: web.Request, model: type[M], *, bulk: bool = False,
 
 async def json_body(request: web.Request, *, bulk: bool = False) -> Any:
     """The parsed JSON body, read up to the configured limit (413 beyond it, 400 when not JSON)."""
-    from api.keys import CONTAINER
-
     server = request.app[CONTAINER].settings.server
     limit = server.max_bulk_body_bytes if bulk else server.max_body_bytes
     too_large = CallguardError("the request body is too large", code="body-too-large", status=413,

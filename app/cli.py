@@ -9,7 +9,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from app.serve import serve
+from auth.models import Role
+from auth.service import create_user, issue_token
+from cases.cli import main as import_cases
 from config.settings import ConfigError, Settings, load_settings
+from db.engine import Database
+from db.migrate import migrate
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -26,19 +32,11 @@ def _logging(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    from db.engine import Database
-    from db.migrate import migrate
-
     async with Database(settings.database) as db:
         await migrate(db)
 
 
 async def _user(settings: Settings, args: argparse.Namespace) -> None:
-    from auth.models import Role
-    from auth.service import create_user, issue_token
-    from db.engine import Database
-    from db.migrate import migrate
-
     async with Database(settings.database) as db:
         await migrate(db)
         async with db.begin() as s:
@@ -72,8 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callguard`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["import-cases"]:  # its own options: see cases/cli.py
-        from cases.cli import main as import_cases
-
         return import_cases(argv[1:])
     args = build_parser().parse_args(argv)
     settings = _settings(args)
@@ -88,8 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_user(settings, args))
         return 0
     if args.cmd == "serve":
-        from app.compose import serve
-
         try:
             asyncio.run(serve(settings))
         except KeyboardInterrupt:

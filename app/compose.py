@@ -1,28 +1,33 @@
-"""The composition root: the one place that builds every resource and hands it to each feature.
+"""The composition root: the one place that builds every resource, service, feature and background job.
 
 Resources are entered on an AsyncExitStack and torn down in reverse order: the AMI connections are
 opened last (after every listener is wired, so no event or first "connected" notice is missed) and closed
 first, then the recordings feature, the background tasks, and the database.
+
+Features meet only here, through typed listeners: a call's state reaches the case contact log and the
+recording row, a stored recording reaches the contact log, a legal hold asked for by a case reaches its
+recordings.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.rollup import register_zones, run_refresher
+from analytics.service import ReportService
 from app.container import Container
-from cases.service import record_contact
+from cases.contacts import attach_recording, record_contact
+from cases.directory import CaseDirectoryAdapter
+from cases.events import LegalHoldListener, LegalHoldRequested
+from cases.service import CaseService
+from compliance.admin import ComplianceAdmin
+from compliance.service import ComplianceGate
 from config.settings import Settings
-from core import heap
 from core.clock import Clock
 from core.events import EventLog
 from core.stream import EventStream
@@ -36,11 +41,16 @@ from dialer.pbx import PbxGateway
 from dialer.service import CallService
 from dialer.states import CallState
 from dialer.translate import INTERESTING, translate
-from hooks.service import start_hooks
+from hooks.dispatcher import Dispatcher
+from hooks.outbox import Outbox
+from hooks.service import HookService
+from recordings.models import Recording
+from recordings.probe import AGENT_TONE_HZ, ProbePhoneFactory
+from recordings.retention import legal_hold_case
+from recordings.runtime import RecordingsFeature
+from sip.probe import SipProbePhone
 
 log = logging.getLogger(__name__)
-
-GateFactory = Callable[[Container], DialGate]
 
 
 def instance_name(settings: Settings) -> str:
@@ -53,6 +63,7 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
                   gate: DialGate | None = None) -> AsyncIterator[Container]:
     """Build everything; yield the container; tear everything down on exit."""
     clock = clock or Clock()
+    name = instance_name(settings)
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(Database(settings.database))
         if settings.database.migrate_on_start:
@@ -66,48 +77,100 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         stream = EventStream(db)
         events.add_commit_listener(stream.wake)
         pbx = PbxGateway(clients, settings.pbx)
-        container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream, pbx=pbx,
-                              calls=None)  # type: ignore[arg-type]  # set just below
-        if gate is None:
-            from cases.directory import CaseDirectoryAdapter
-            from compliance.service import ComplianceGate
-
-            gate = ComplianceGate(db=db, events=events, settings=settings.compliance,
-                                  dialer=settings.dialer, clock=clock, cases=CaseDirectoryAdapter())
-        container.calls = CallService(db=db, events=events, pbx=pbx, gate=gate, settings=settings.dialer,
-                                      clock=clock)
-        container.extras["gate"] = gate
-        container.calls.add_state_listener(_record_contact_when_ended)
-        start_hooks(container, tasks, name=instance_name(settings))
-        from recordings.runtime import RecordingsFeature
-
-        recordings = await stack.enter_async_context(RecordingsFeature(
-            settings=settings, db=db, events=events, clock=clock, instance=instance_name(settings), pbx=pbx))
-        container.extras["recordings"] = recordings
-        container.readiness["recordings"] = recordings.readiness
-
-        async def recording_row(session: AsyncSession, call: Call, state: CallState) -> None:
-            await recordings.service.on_call_state(session, call)
-            if state is CallState.ENDED:
-                recordings.wake()  # the marker appears right after the hang-up: scan now, not at the next tick
-
-        container.calls.add_state_listener(recording_row)
-        for name, client in clients.items():
-            _wire_pbx(name, client, container, tasks)
+        # webhooks: the outbox writes a delivery per subscription in the event's transaction; the
+        # dispatcher's HTTP session lives inside its task and closes when the task group cancels it
+        Outbox(clock).install(events)
+        dispatcher = Dispatcher(db, settings.hooks, None, clock, name=name)
+        events.add_commit_listener(dispatcher.wake)
+        tasks.spawn(dispatcher.run(), name="hooks-dispatcher")
+        recordings = RecordingsFeature(settings=settings, db=db, events=events, clock=clock, instance=name, pbx=pbx,
+                                       probe_phone_factory=probe_phone_factory(settings))
+        container = build_container(settings=settings, clock=clock, db=db, events=events, stream=stream,
+                                    tasks=tasks, pbx=pbx, gate=gate, recordings=recordings,
+                                    hooks_wake=dispatcher.wake)
+        await stack.enter_async_context(recordings)
+        for pbx_name, client in clients.items():
+            _wire_pbx(pbx_name, client, container, tasks)
             await stack.enter_async_context(client)
         tasks.spawn(stream.run(), name="event-stream")
-        await register_zones(db, settings.analytics.rollup_zones)
-        tasks.spawn(run_refresher(db, interval=settings.analytics.refresh_interval_s), name="analytics-rollup")
+        await container.reports.register_zones()
+        tasks.spawn(container.reports.run_refresher(), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
         stack.callback(stream.close)
-        container.extras["tasks"] = tasks
         yield container
+
+
+def build_container(*, settings: Settings, clock: Clock, db: Database, events: EventLog, stream: EventStream,
+                    tasks: TaskGroup, pbx: PbxGateway, gate: DialGate | None = None,
+                    recordings: RecordingsFeature | None = None,
+                    hooks_wake: Callable[[], None] | None = None) -> Container:
+    """Build every service around the given resources and wire the features' listeners.
+
+    ``gate`` replaces the compliance gate in front of dials (a test double); the compliance admin
+    service always reads policies through a real ``ComplianceGate``.
+    """
+    compliance_gate = ComplianceGate(db=db, events=events, settings=settings.compliance, dialer=settings.dialer,
+                                     clock=clock, cases=CaseDirectoryAdapter())
+    dial_gate = gate if gate is not None else compliance_gate
+    calls = CallService(db=db, events=events, pbx=pbx, gate=dial_gate, settings=settings.dialer, clock=clock)
+    cases = CaseService(db=db, events=events, clock=clock)
+    container = Container(
+        settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
+        calls=calls, reports=ReportService(db, settings.analytics, clock), cases=cases,
+        hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake),
+        compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock,
+                                   retention_floor_days=settings.recordings.retention_floor_days),
+        recordings=recordings)
+    calls.add_state_listener(_record_contact_when_ended)
+    cases.add_legal_hold_listener(_hold_case_recordings(events))
+    if recordings is not None:
+        _wire_recordings(recordings, calls)
+        container.readiness["recordings"] = recordings.readiness
+    return container
+
+
+def probe_phone_factory(settings: Settings) -> ProbePhoneFactory:
+    """The recording probe's phone: its own pjsua2 phones process on the probe SIP account."""
+    rs = settings.recordings
+
+    def phone() -> SipProbePhone:
+        return SipProbePhone(user=rs.probe_sip_user, password=rs.probe_sip_password.get_secret_value(),
+                             host=rs.probe_sip_host, port=rs.probe_sip_port, tone_hz=AGENT_TONE_HZ)
+
+    return phone
+
+
+def _wire_recordings(recordings: RecordingsFeature, calls: CallService) -> None:
+    """A call's states reach its recording row; a stored recording reaches the case contact log."""
+
+    async def recording_row(session: AsyncSession, call: Call, state: CallState) -> None:
+        await recordings.service.on_call_state(session, call)
+        if state is CallState.ENDED:
+            recordings.wake()  # the marker appears right after the hang-up: scan now, not at the next tick
+
+    calls.add_state_listener(recording_row)
+    recordings.add_stored_listener(_attach_to_contact_log)
 
 
 async def _record_contact_when_ended(session: AsyncSession, call: Call, state: CallState) -> None:
     """Every ended call of a case goes into the case's immutable contact log."""
     if state is CallState.ENDED and call.case_id:
         await record_contact(session, call)
+
+
+async def _attach_to_contact_log(session: AsyncSession, rec: Recording) -> None:
+    """A call's stored recording (id and SHA-256) goes onto the call's contact-log row."""
+    if rec.kind == "call" and rec.sha256 is not None:
+        await attach_recording(session, rec.call_id, rec.id, rec.sha256)
+
+
+def _hold_case_recordings(events: EventLog) -> LegalHoldListener:
+    """A legal hold asked for by a case holds every recording of the case in the same transaction."""
+
+    async def hold(session: AsyncSession, request: LegalHoldRequested) -> None:
+        await legal_hold_case(session, request.case_id, True, request.by, events=events, now=request.at)
+
+    return hold
 
 
 def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> None:
@@ -130,29 +193,3 @@ async def _reconcile(name: str, c: Container) -> None:
     ended = await c.calls.reconcile(name)
     if ended:
         log.warning("PBX %s: %d call(s) no longer on the PBX after reconnect were ended as failed", name, ended)
-
-
-async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = None) -> None:
-    """Run the HTTP service until cancelled (SIGINT/SIGTERM)."""
-    import signal
-
-    from api.app import make_app
-
-    main_task = asyncio.current_task()
-    if main_task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-    async with compose(settings) as container:
-        app = make_app(container)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, settings.server.host, settings.server.port)
-            await site.start()
-            url = f"http://{settings.server.host}:{settings.server.port}"
-            log.info("Callguard %s listening on %s", instance_name(settings), url)
-            if on_ready:
-                on_ready(url)
-            heap.settle()  # start-up is over: its objects are never garbage (core/heap.py)
-            await asyncio.Event().wait()  # until cancelled
-        finally:
-            await runner.cleanup()

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.service import ReportService
+from cases.service import CaseService
+from compliance.admin import ComplianceAdmin
 from config.settings import Settings
 from core.clock import Clock
+from core.errors import UpstreamUnavailable
 from core.events import EventLog
 from core.stream import EventStream
+from core.tasks import TaskGroup
 from db.engine import Database
+from dialer.gate import DialGate
 from dialer.pbx import PbxGateway
 from dialer.service import CallService
+from hooks.service import HookService
+from recordings.runtime import RecordingsFeature
+
+Readiness = Callable[[], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -23,7 +34,20 @@ class Container:
     db: Database
     events: EventLog
     stream: EventStream
+    tasks: TaskGroup
     pbx: PbxGateway
+    gate: DialGate
     calls: CallService
-    extras: dict[str, Any] = field(default_factory=dict)
-    readiness: dict[str, Any] = field(default_factory=dict)
+    reports: ReportService
+    cases: CaseService
+    hooks: HookService
+    compliance: ComplianceAdmin
+    recordings: RecordingsFeature | None = None
+    """None when this process runs without the recordings feature (its endpoints answer 503)."""
+    readiness: dict[str, Readiness] = field(default_factory=dict)
+
+    def recordings_feature(self) -> RecordingsFeature:
+        """The recordings feature of this process; 503 naming ``recordings`` when it is not running."""
+        if self.recordings is None:
+            raise UpstreamUnavailable("recordings", "the recordings feature is not running")
+        return self.recordings

@@ -39,7 +39,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 import compliance.service as gate_module  # noqa: E402
-from analytics.schema import set_triggers_sync  # noqa: E402
+from analytics.ddl import set_triggers_sync  # noqa: E402
 from auth.models import Role  # noqa: E402
 from auth.service import Principal  # noqa: E402
 from bench._common import print_table, record  # noqa: E402

@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cases.evidence import Evidence, contact_json
+from cases.evidence import Evidence
 from cases.export import ExportPlan, prepare_export, stream_zip
 from cases.models import ContactLog
+from cases.schemas import contact_json
 from recordings.storage.local import LocalStore
 
 MiB = 1 << 20

@@ -318,7 +318,7 @@ async def fresh_pg_database(admin_url: str, name: str) -> str:
 async def main(rounds: int, n: int) -> None:
     """Floor, SQLite and (when configured) PostgreSQL, all against one sandbox PBX."""
     from sandbox.pbx import AgentAccount, PbxSandbox
-    from sandbox.ports import free_port, free_tcp_udp_port
+    from sip.ports import free_port, free_tcp_udp_port
 
     asyncio.StreamWriter.write = _timed_write  # type: ignore[method-assign]
     instrument()

@@ -30,9 +30,9 @@ from bench._common import print_table, record
 from config.settings import load_settings
 from recordings.models import Recording
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 from tests.support.doubles import AllowAllGate
 
 NAME = "hangup_to_stored_s_p95"

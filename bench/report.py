@@ -22,9 +22,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from analytics.reports import ReportQuery, run_report  # noqa: E402
+from analytics.ddl import install  # noqa: E402
+from analytics.query import ReportQuery  # noqa: E402
+from analytics.reports import run_report  # noqa: E402
 from analytics.rollup import refresh, register_zones  # noqa: E402
-from analytics.schema import install  # noqa: E402
 from analytics.synth import Plan, load  # noqa: E402
 from bench._common import print_table, record  # noqa: E402
 from config.settings import DatabaseSettings  # noqa: E402

@@ -8,6 +8,7 @@ with ``third_party_objected`` flags the number so it is never used again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +33,13 @@ MAY_RECORD_ANY = (Role.SUPERVISOR, Role.ADMIN)
 
 
 async def record_disposition(session: AsyncSession, events: EventLog, *, principal: Principal, call_id: str,
-                             data: DispositionIn, now: datetime) -> tuple[Disposition, list[str]]:
-    """Record the outcome of ``call_id`` and apply the policy; returns it and the holds it applied."""
+                             data: DispositionIn, now: datetime,
+                             legal_hold: Sequence[ev.LegalHoldListener] = ()) -> tuple[Disposition, list[str]]:
+    """Record the outcome of ``call_id`` and apply the policy; returns it and the holds it applied.
+
+    A legal hold the policy asks for (``recordings.legal_hold_requested``) is handed, in this same
+    transaction, to each ``legal_hold`` listener (the recordings feature, wired by ``app.compose``).
+    """
     q = select(Call).where(Call.id == call_id)
     if session.get_bind().dialect.name != "sqlite":
         q = q.with_for_update()
@@ -63,13 +69,14 @@ async def record_disposition(session: AsyncSession, events: EventLog, *, princip
     await events.record(session, DomainEvent(type=ev.DISPOSITION_RECORDED, call_id=call.id, case_id=call.case_id,
                                              agent_id=call.agent_id, client_id=call.client_id, occurred_at=now,
                                              payload=payload))
-    holds = await _apply_policy(session, events, call, data, principal=principal, now=now)
+    holds = await _apply_policy(session, events, call, data, principal=principal, now=now, legal_hold=legal_hold)
     await record_contact(session, call)
     return disp, holds
 
 
 async def _apply_policy(session: AsyncSession, events: EventLog, call: Call, data: DispositionIn, *,
-                        principal: Principal, now: datetime) -> list[str]:
+                        principal: Principal, now: datetime,
+                        legal_hold: Sequence[ev.LegalHoldListener]) -> list[str]:
     if call.case_id is None:
         return []
     case = await session.get(Case, call.case_id)
@@ -86,6 +93,10 @@ async def _apply_policy(session: AsyncSession, events: EventLog, call: Call, dat
         await events.record(session, DomainEvent(
             type=ev.LEGAL_HOLD_REQUESTED, case_id=case.id, call_id=call.id, client_id=case.client_id,
             occurred_at=now, payload={"case_id": case.id, "call_id": call.id, "reason": "dispute"}))
+        request = ev.LegalHoldRequested(case_id=case.id, call_id=call.id, reason="dispute", by=principal.user_id,
+                                        at=now)
+        for listener in legal_hold:
+            await listener(session, request)
     contact = (await session.scalars(select(CaseContact).where(CaseContact.case_id == case.id,
                                                                CaseContact.number == call.number))).first()
     if contact is not None:
@@ -102,11 +113,3 @@ async def _apply_policy(session: AsyncSession, events: EventLog, call: Call, dat
                 payload=ev.case_payload(case, change="number_status", number_status=contact.status,
                                         number_kind=contact.kind)))
     return applied
-
-
-def disposition_json(d: Disposition, holds: list[str] | None = None) -> dict[str, Any]:
-    """The API form of a disposition."""
-    return {"id": d.id, "call_id": d.call_id, "case_id": d.case_id, "agent_id": d.agent_id, "outcome": d.outcome,
-            "promise_amount": str(d.promise_amount) if d.promise_amount is not None else None,
-            "promise_currency": d.promise_currency, "promise_date": d.promise_date, "callback_at": d.callback_at,
-            "notes": d.notes, "recorded_at": d.recorded_at, "holds_applied": holds or []}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Case
 
@@ -25,3 +30,18 @@ def case_payload(case: Case, **extra: Any) -> dict[str, Any]:
         "external_id": case.external_id, "status": case.status, "days_overdue": case.days_overdue,
         "assigned_agent": case.assigned_agent, "team": case.team, **extra,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class LegalHoldRequested:
+    """A case's recordings must be kept whatever their retention (a disputed call, say)."""
+
+    case_id: str
+    call_id: str | None
+    reason: str
+    by: str
+    at: datetime
+
+
+LegalHoldListener = Callable[[AsyncSession, LegalHoldRequested], Awaitable[None]]
+"""Told, inside the transaction that requests it, that a case's recordings need a legal hold."""

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import OWN_KINDS, Case, ContactLog
-from cases.service import get_case
+from cases.queries import get_case
+from cases.schemas import contact_json
 
 DEBTOR_OUTCOMES = ("right_party_contact", "promise_to_pay", "refuses", "dispute")
 MIN_GAP = timedelta(days=30)
@@ -70,14 +71,6 @@ class Evidence:
             "since": self.three_months_after_second if passed else None,
             "unpaid": self.case_status != "paid",
         }
-
-
-def contact_json(row: ContactLog) -> dict[str, Any]:
-    """The API form of a contact-log row."""
-    return {"call_id": row.call_id, "at": row.at, "method": row.method, "agent_id": row.agent_id,
-            "number": row.number, "number_kind": row.number_kind, "connected": row.connected,
-            "answered_at": row.answered_at, "ended_at": row.ended_at, "talk_seconds": row.talk_seconds,
-            "outcome": row.outcome, "recording_id": row.recording_id, "recording_sha256": row.recording_sha256}
 
 
 async def contacts(session: AsyncSession, case_id: str) -> tuple[Case, list[ContactLog]]:

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any, Protocol, cast
 
-from cases.evidence import Evidence, contact_json
+from cases.evidence import Evidence
 from cases.models import ContactLog
+from cases.schemas import contact_json
 from core.threadstream import ProducerContext, ThreadStream
 
 OUT_CHUNK = 256 * 1024

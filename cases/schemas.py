@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from cases.models import HOLD_REASONS
+from cases.models import HOLD_REASONS, AgreedWindow, Case, CaseContact, CaseHold, ContactLog, Disposition
 from cases.rows import CaseIn
 from core.schemas import ClockTime, Day, Instant, JsonBool, PositiveMoney, whole_number
 
@@ -242,3 +242,50 @@ class BulkOut(BaseModel):
 
     counts: dict[str, int]
     results: list[BulkItemOut]
+def case_json(case: Case, contacts_: list[CaseContact] | None = None,
+              holds: list[CaseHold] | None = None) -> dict[str, Any]:
+    """The API form of a case."""
+    out: dict[str, Any] = {
+        "id": case.id, "client_id": case.client_id, "batch_id": case.batch_id, "external_id": case.external_id,
+        "debtor_name": case.debtor_name, "amount": str(case.amount), "currency": case.currency,
+        "days_overdue": case.days_overdue, "address": case.address, "region": case.region,
+        "timezone": case.timezone, "status": case.status, "assigned_agent": case.assigned_agent,
+        "team": case.team, "received_at": case.received_at, "created_at": case.created_at,
+        "updated_at": case.updated_at, "debtor_key": case.debtor_key,
+    }
+    if contacts_ is not None:
+        out["contacts"] = [{"number": c.number, "kind": c.kind, "relation": c.relation, "status": c.status,
+                            "third_party_objected": c.third_party_objected, "zone": c.zone,
+                            "removed": c.removed_at is not None} for c in contacts_]
+    if holds is not None:
+        out["holds"] = [hold_json(h) for h in holds]
+    return out
+
+
+def hold_json(h: CaseHold) -> dict[str, Any]:
+    """The API form of a hold."""
+    return {"id": h.id, "reason": h.reason, "note": h.note, "source": h.source, "applied_at": h.applied_at,
+            "applied_by": h.applied_by, "released_at": h.released_at, "released_by": h.released_by}
+
+
+def window_json(w: AgreedWindow) -> dict[str, Any]:
+    """The API form of an agreed window."""
+    return {"id": w.id, "scope": w.scope, "number": w.number, "weekdays": w.weekdays,
+            "start": w.start_local.isoformat(), "end": w.end_local.isoformat(), "zone": w.zone,
+            "expires_at": w.expires_at, "recorded_by": w.recorded_by, "agreed_on_call_id": w.agreed_on_call_id}
+
+
+def contact_json(row: ContactLog) -> dict[str, Any]:
+    """The API form of a contact-log row."""
+    return {"call_id": row.call_id, "at": row.at, "method": row.method, "agent_id": row.agent_id,
+            "number": row.number, "number_kind": row.number_kind, "connected": row.connected,
+            "answered_at": row.answered_at, "ended_at": row.ended_at, "talk_seconds": row.talk_seconds,
+            "outcome": row.outcome, "recording_id": row.recording_id, "recording_sha256": row.recording_sha256}
+
+
+def disposition_json(d: Disposition, holds: list[str] | None = None) -> dict[str, Any]:
+    """The API form of a disposition."""
+    return {"id": d.id, "call_id": d.call_id, "case_id": d.case_id, "agent_id": d.agent_id, "outcome": d.outcome,
+            "promise_amount": str(d.promise_amount) if d.promise_amount is not None else None,
+            "promise_currency": d.promise_currency, "promise_date": d.promise_date, "callback_at": d.callback_at,
+            "notes": d.notes, "recorded_at": d.recorded_at, "holds_applied": holds or []}

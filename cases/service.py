@@ -17,13 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.service import Principal
 from cases import events as ev
 from cases.contacts import attach_recording, record_contact
 from cases.dialinfo import CaseDialInfo, WindowInfo, dial_context
+from cases.dispositions import record_disposition
 from cases.errors import CaseClosed, NoSuchCase, NoSuchContact
+from cases.evidence import Evidence, contacts, evidence
 from cases.holds import active_holds, apply_hold, holds_for, refresh_status, release_holds
-from cases.models import Case, CaseContact, CaseHold
+from cases.models import HOLD_REASONS, Case, CaseContact, CaseHold, ContactLog, Disposition
+from cases.queries import find_case, get_case
 from cases.rows import CaseIn, ContactIn
+from cases.schemas import DispositionIn
 from cases.windows import add_window, list_windows, revoke_window
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
@@ -69,36 +74,10 @@ class ItemResult:
 
 
 def _hold_reason(text: str) -> tuple[str, str | None]:
-    from cases.models import HOLD_REASONS
-
     key = text.strip().lower()
     if key in HOLD_REASONS:
         return key, None
     return _HOLD_WORDS.get(text.strip(), "other"), text
-
-
-def _locking(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name != "sqlite"
-
-
-async def find_case(session: AsyncSession, *, client_id: str, external_id: str,
-                    lock: bool = False) -> Case | None:
-    """The case of ``client_id`` with ``external_id``, or None."""
-    q = select(Case).where(Case.client_id == client_id, Case.external_id == external_id)
-    if lock and _locking(session):
-        q = q.with_for_update()
-    return (await session.scalars(q)).first()
-
-
-async def get_case(session: AsyncSession, case_id: str, *, lock: bool = False) -> Case:
-    """The case with ``case_id``; NoSuchCase otherwise."""
-    q = select(Case).where(Case.id == case_id)
-    if lock and _locking(session):
-        q = q.with_for_update()
-    case = (await session.scalars(q)).first()
-    if case is None:
-        raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
-    return case
 
 
 async def _sync_contacts(session: AsyncSession, case: Case, contacts: Sequence[ContactIn], now: datetime) -> None:
@@ -219,6 +198,12 @@ class CaseService:
 
     def __init__(self, *, db: Database, events: EventLog, clock: Clock) -> None:
         self.db, self.events, self.clock = db, events, clock
+        self._legal_hold: list[ev.LegalHoldListener] = []
+
+    def add_legal_hold_listener(self, listener: ev.LegalHoldListener) -> None:
+        """Call ``listener(session, request)`` in the transaction that asks for a legal hold on a case's
+        recordings (a disputed call): the recordings feature hooks in here, wired by ``app.compose``."""
+        self._legal_hold.append(listener)
 
     async def upsert(self, *, client_id: str, data: CaseIn, by: str) -> UpsertResult:
         """PUT a case; retried once when a concurrent request created it first."""
@@ -227,7 +212,6 @@ class CaseService:
                 async with self.db.begin() as s:
                     result = await upsert_case(s, self.events, client_id=client_id, data=data,
                                                now=self.clock.now(), by=by)
-                self.events.committed()
                 return result
             except IntegrityError:
                 if attempt == 2:
@@ -278,7 +262,6 @@ class CaseService:
                     item.result, item.errors = "error", [{"field": "(item)", "message": str(exc.orig)[:200]}]
                     continue
                 item.result, item.case_id = res.result, res.case_id
-        self.events.committed()
 
     async def get(self, case_id: str) -> tuple[Case, list[CaseContact], list[CaseHold]]:
         """A case with its numbers and active holds."""
@@ -304,7 +287,6 @@ class CaseService:
             case = await get_case(s, case_id, lock=True)
             hold = await apply_hold(s, self.events, case, reason=reason, source=source, by=by,
                                     now=self.clock.now(), note=note)
-        self.events.committed()
         return hold
 
     async def release(self, case_id: str, *, reason: str, by: str) -> list[CaseHold]:
@@ -312,7 +294,6 @@ class CaseService:
         async with self.db.begin() as s:
             case = await get_case(s, case_id, lock=True)
             released = await release_holds(s, self.events, case, by=by, now=self.clock.now(), reason=reason)
-        self.events.committed()
         return released
 
     async def set_status(self, case_id: str, status: str) -> Case:
@@ -320,7 +301,6 @@ class CaseService:
         async with self.db.begin() as s:
             case = await get_case(s, case_id, lock=True)
             await set_status(s, self.events, case, status=status, now=self.clock.now())
-        self.events.committed()
         return case
 
     async def assign(self, case_id: str, *, agent: str | None, team: str | None) -> Case:
@@ -328,7 +308,6 @@ class CaseService:
         async with self.db.begin() as s:
             case = await get_case(s, case_id, lock=True)
             await assign(s, self.events, case, agent=agent, team=team, now=self.clock.now())
-        self.events.committed()
         return case
 
     async def number_status(self, case_id: str, *, number: str, status: str | None, source: str,
@@ -341,7 +320,6 @@ class CaseService:
             row = await set_number_status(s, self.events, case, number=number, status=status, source=source,
                                           now=self.clock.now(), third_party_objected=third_party_objected,
                                           zone=zone)
-        self.events.committed()
         return row
 
     async def add_window(self, case_id: str, *, scope: str, number: str | None, weekdays: Sequence[int],
@@ -353,7 +331,6 @@ class CaseService:
             window = await add_window(s, self.events, case, scope=scope, number=number, weekdays=weekdays,
                                       start=start, end=end, zone=zone, expires_at=expires_at,
                                       recorded_by=recorded_by, call_id=call_id, now=self.clock.now())
-        self.events.committed()
         return window
 
     async def windows(self, case_id: str) -> list[Any]:
@@ -367,5 +344,23 @@ class CaseService:
         async with self.db.begin() as s:
             case = await get_case(s, case_id, lock=True)
             window = await revoke_window(s, self.events, case, window_id=window_id, now=self.clock.now())
-        self.events.committed()
         return window
+
+    async def dispose(self, principal: Principal, call_id: str, data: DispositionIn) -> tuple[Disposition, list[str]]:
+        """Record a call's outcome and apply the disposition policy; returns it and the holds it applied."""
+        async with self.db.begin() as s:
+            return await record_disposition(s, self.events, principal=principal, call_id=call_id, data=data,
+                                            now=self.clock.now(), legal_hold=self._legal_hold)
+
+    async def contacts(self, case_id: str) -> list[ContactLog]:
+        """The case's contact log, oldest first (NoSuchCase when there is no such case)."""
+        async with self.db.read() as s:
+            _case, rows = await contacts(s, case_id)
+        return rows
+
+    async def evidence(self, case_id: str) -> tuple[Evidence, list[ContactLog]]:
+        """Evidence of valid collection now, with the whole contact log (for the export)."""
+        async with self.db.read() as s:
+            found = await evidence(s, case_id, now=self.clock.now())
+            _case, rows = await contacts(s, case_id)
+        return found, rows

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from compliance.models import ClientPolicy, ComplianceDecision
+from compliance.policy import Policy
 from core.pagination import Cursor
 from core.schemas import Instant, whole_number
 from dialer.schemas import CallRequest
@@ -126,3 +128,16 @@ class DoNotCallIn(BaseModel):
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"
     reason: str = Field("", max_length=500)
+
+
+def decision_entry_json(row: ComplianceDecision) -> dict[str, Any]:
+    """The API form of one decision-log row."""
+    out: dict[str, Any] = DecisionLogEntry.model_validate(row, from_attributes=True).model_dump(mode="json")
+    return out
+
+
+def policy_json(row: ClientPolicy, effective: Policy) -> dict[str, Any]:
+    """The API form of a client's stored policy with the effective one."""
+    return {"client_id": row.client_id, "jurisdiction": row.jurisdiction, "rules": row.policy,
+            "retention_days": row.retention_days, "effective": effective.model_dump(mode="json"),
+            "updated_at": row.updated_at.isoformat(), "updated_by": row.updated_by}

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
 from compliance.decision import Decision, DialContext, OverrideRequest
+from compliance.errors import CallBlockedError, NoSuchCase
 from compliance.gate import evaluate, ranges_for
 from compliance.ledger_sql import ledger_counts
 from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
@@ -22,23 +23,11 @@ from compliance.serialise import lock_statement
 from compliance.windows import AgreedWindow
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import Clock, iso_or_none
-from core.errors import CallguardError, ValidationFailed
 from core.events import DomainEvent, EventLog
 from db.base import new_id
 from db.engine import Database
+from dialer.events import CALL_BLOCKED
 from dialer.gate import DialRequest, GateDecision
-
-
-class CallBlockedError(CallguardError):
-    """409: the gate blocked the dial; ``code`` is the primary rule's code."""
-
-    status = 409
-
-
-class NoSuchCase(ValidationFailed):
-    """The dial names a case that does not exist."""
-
-    code = "no-such-case"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +107,7 @@ class ComplianceGate:
             error = blocked_error(decision, decision_id)
             if not request.dry_run:
                 await self.events.record(session, DomainEvent(
-                    type="call.blocked", case_id=request.case_id, agent_id=request.agent_id,
+                    type=CALL_BLOCKED, case_id=request.case_id, agent_id=request.agent_id,
                     client_id=info.client_id, occurred_at=request.now,
                     payload={"decision_id": decision_id, "agent_id": request.agent_id, "case_id": request.case_id,
                              "code": decision.code, "rule_ids": decision.rule_ids,

@@ -1,4 +1,8 @@
-"""Typed domain events and the event log that records them inside a unit of work."""
+"""Typed domain events and the event log that records them inside a unit of work.
+
+Recording an event marks the session; ``Database.begin`` publishes (wakes the listeners) after a
+successful commit, and a rolled-back transaction publishes nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import DomainEventRow
 from db.base import new_id, utcnow
+from db.engine import after_commit
 
 OutboxWriter = Callable[[AsyncSession, DomainEventRow], Awaitable[None]]
 
@@ -68,9 +73,10 @@ class EventLog:
         await session.flush()
         for writer in self._writers:
             await writer(session, row)
+        after_commit(session, self, self.committed)
         return row
 
     def committed(self) -> None:
-        """Tell listeners that a transaction with events has committed."""
+        """Tell listeners that a transaction with events has committed (called by ``Database.begin``)."""
         for listener in self._listeners:
             listener()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -33,6 +33,17 @@ S = TypeVar("S", bound=Select[Any])
 # itself can only answer with 'database is locked' after the busy timeout) must not wait on the lock
 # its own outer transaction holds.
 _IN_SQLITE_WRITE: ContextVar[bool] = ContextVar("callguard_in_sqlite_write", default=False)
+# ``session.info`` key: callbacks to run once the session's transaction has committed (see ``after_commit``)
+_AFTER_COMMIT = "callguard.after_commit"
+
+
+def after_commit(session: AsyncSession, key: object, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once after ``session``'s unit of work commits (never after a rollback).
+
+    One callback per ``key`` per transaction: the event log registers itself once, however many events
+    it records. Callbacks must be cheap and must not raise (they wake tailers; see ``core.events``).
+    """
+    session.info.setdefault(_AFTER_COMMIT, {})[key] = callback
 
 
 class Database:
@@ -62,6 +73,9 @@ class Database:
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: a session in a transaction, committed on success, rolled back on error.
 
+        After the commit, whatever registered with ``after_commit`` runs: recorded domain events are
+        published by the unit of work itself, never by its caller.
+
         Database outages become ``UpstreamUnavailable('database')`` instead of a stack trace. On SQLite
         the transaction first waits its turn on the process's write lock (at most the busy timeout).
         """
@@ -69,15 +83,18 @@ class Database:
         if lock is None or _IN_SQLITE_WRITE.get():
             async with self._transaction() as session:
                 yield session
-            return
-        await self._acquire_write_lock(lock)
-        token = _IN_SQLITE_WRITE.set(True)
-        try:
-            async with self._transaction() as session:
-                yield session
-        finally:
-            _IN_SQLITE_WRITE.reset(token)
-            lock.release()
+        else:
+            await self._acquire_write_lock(lock)
+            token = _IN_SQLITE_WRITE.set(True)
+            try:
+                async with self._transaction() as session:
+                    yield session
+            finally:
+                _IN_SQLITE_WRITE.reset(token)
+                lock.release()
+        # committed (an error or a rollback raised above): publish, after the write lock is released
+        for callback in session.info.pop(_AFTER_COMMIT, {}).values():
+            callback()
 
     async def _acquire_write_lock(self, lock: asyncio.Lock) -> None:
         """Wait for ``lock`` as SQLite would wait for its write lock: up to the busy timeout, then 'unavailable'.

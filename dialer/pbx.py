@@ -69,6 +69,14 @@ class PbxGateway:
         """Tell the dial plan waiting on the agent's channel that it may dial the customer."""
         await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", GO_VARIABLE), ("Value", "yes")])
 
+    async def mute_recording(self, pbx: str, channel: str, pause: bool) -> None:
+        """Pause (or resume) the channel's MixMonitor in both directions; errors become ``PbxUnavailable``."""
+        try:
+            await self.client(pbx).send_action(
+                "MixMonitorMute", [("Channel", channel), ("Direction", "both"), ("State", "1" if pause else "0")])
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"MixMonitorMute failed: {exc}") from exc
+
     async def live_call_ids(self, pbx: str) -> set[str]:
         """Call ids (Linkedids) of every channel alive on ``pbx``."""
         try:

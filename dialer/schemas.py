@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import iso_or_none
 from core.pagination import Cursor
 from core.schemas import Instant
+from dialer.models import Call
 from dialer.states import CallState, EndReason
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
@@ -79,3 +82,21 @@ class CallQuery(BaseModel):
     until: Instant | None = Field(None, alias="to")
     cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
+
+
+def call_to_json(call: Call) -> dict[str, Any]:
+    """The API representation of a call."""
+    iso = iso_or_none
+    return {
+        "id": call.id, "agent": call.agent_id, "team": call.team, "number": call.number,
+        "case_id": call.case_id, "client_id": call.client_id, "batch_id": call.batch_id,
+        "state": call.state, "end_reason": call.end_reason, "hangup_cause": call.hangup_cause,
+        "hangup_cause_text": call.hangup_cause_text, "dial_status": call.dial_status,
+        "failure": call.failure, "outcome": call.outcome, "pbx": call.pbx,
+        "requested_by": call.requested_by, "decision_id": call.decision_id,
+        "created_at": iso(call.created_at), "originated_at": iso(call.originated_at),
+        "agent_ringing_at": iso(call.agent_ringing_at), "agent_answered_at": iso(call.agent_answered_at),
+        "customer_ringing_at": iso(call.customer_ringing_at), "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at), "ring_seconds": call.ring_seconds, "talk_seconds": call.talk_seconds,
+    }
+

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import Role, User
 from auth.service import Principal
 from config.settings import DialerSettings
-from core.clock import Clock, iso_or_none
+from core.clock import Clock
 from core.events import DomainEvent, EventLog
 from core.pagination import after, where_equal
 from core.phone import normalize
 from db.base import new_id
 from db.engine import Database
+from dialer import events as ev
 from dialer.errors import (
     CallAlreadyEnded,
     NoSuchAgent,
@@ -79,16 +80,6 @@ def store(call: Call, facts: CallFacts, status: CallStatus) -> None:
     call.talk_seconds = status.talk_seconds
 
 
-def call_payload(call: Call) -> dict[str, Any]:
-    """The thin event payload of a call (ids and non-personal fields only)."""
-    return {
-        "call_id": call.id, "agent_id": call.agent_id, "case_id": call.case_id, "client_id": call.client_id,
-        "batch_id": call.batch_id, "state": call.state, "end_reason": call.end_reason,
-        "hangup_cause": call.hangup_cause, "ring_seconds": call.ring_seconds,
-        "talk_seconds": call.talk_seconds,
-    }
-
-
 class CallService:
     """Requests calls through the gate and the PBX, and keeps each call's state from PBX facts."""
 
@@ -127,8 +118,7 @@ class CallService:
                             pbx=agent.pbx or self.pbx.default, sip_user=agent.sip_user or "",
                             state=CallState.REQUESTED.value, created_at=request.now, facts={})
                 s.add(call)  # inserted by the event's flush, in the same transaction
-                await self._record(s, "call.requested", call)
-        self.events.committed()
+                await self._record(s, ev.CALL_REQUESTED, call)
         if blocked is not None:
             raise blocked
         try:
@@ -192,15 +182,14 @@ class CallService:
                 return
             before, after = derive(before_facts), derive(after_facts)
             store(call, after_facts, after)
-            changed = [(f"call.{state.value}", state) for state in transitions(before, after)]
+            changed = [(ev.REACHED[state], state) for state in transitions(before, after)]
             if before.state == after.state == CallState.ENDED and before != after:
-                changed.append(("call.corrected", CallState.ENDED))
+                changed.append((ev.CALL_CORRECTED, CallState.ENDED))
             for type_, state in changed:
                 await self._record(s, type_, call)
                 for listener in self._state_listeners:
                     await listener(s, call, state)
             post.extend(await self._decide_actions(s, call, before_facts, after_facts))
-        self.events.committed()
         for p in post:
             await self._run(p)
 
@@ -289,7 +278,7 @@ class CallService:
 
     async def _record(self, s: AsyncSession, type_: str, call: Call) -> None:
         await self.events.record(s, DomainEvent(
-            type=type_, payload=call_payload(call), call_id=call.id, case_id=call.case_id,
+            type=type_, payload=ev.call_payload(call), call_id=call.id, case_id=call.case_id,
             agent_id=call.agent_id, client_id=call.client_id, occurred_at=self.clock.now(),
         ))
 
@@ -304,21 +293,3 @@ class CallService:
                 await self.pbx.hangup(post.pbx, post.channel)
         except PbxUnavailable as exc:  # the committed facts stand; the PBX's events tell the rest
             log.warning("PBX %s of %s failed: %s", post.action, post.channel, exc)
-
-
-def call_to_json(call: Call) -> dict[str, Any]:
-    """The API representation of a call."""
-    iso = iso_or_none
-    return {
-        "id": call.id, "agent": call.agent_id, "team": call.team, "number": call.number,
-        "case_id": call.case_id, "client_id": call.client_id, "batch_id": call.batch_id,
-        "state": call.state, "end_reason": call.end_reason, "hangup_cause": call.hangup_cause,
-        "hangup_cause_text": call.hangup_cause_text, "dial_status": call.dial_status,
-        "failure": call.failure, "outcome": call.outcome, "pbx": call.pbx,
-        "requested_by": call.requested_by, "decision_id": call.decision_id,
-        "created_at": iso(call.created_at), "originated_at": iso(call.originated_at),
-        "agent_ringing_at": iso(call.agent_ringing_at), "agent_answered_at": iso(call.agent_answered_at),
-        "customer_ringing_at": iso(call.customer_ringing_at), "answered_at": iso(call.answered_at),
-        "ended_at": iso(call.ended_at), "ring_seconds": call.ring_seconds, "talk_seconds": call.talk_seconds,
-    }
-

@@ -9,6 +9,7 @@ from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.schemas import JsonBool, whole_number
+from hooks.models import Delivery, DeliveryAttempt, Subscription
 
 DeliveryId = Annotated[int, Interval(ge=1, le=2**63 - 1), BeforeValidator(whole_number)]
 
@@ -125,3 +126,22 @@ class ReplayOut(BaseModel):
     """How many deliveries were queued again."""
 
     queued: int
+def subscription_json(sub: Subscription, secret: str | None = None) -> dict[str, object]:
+    """The API form of a subscription (secrets never, except a just-created one)."""
+    return {"id": sub.id, "url": sub.url, "description": sub.description, "event_types": sub.event_types,
+            "active": sub.active, "disabled_reason": sub.disabled_reason, "created_by": sub.created_by,
+            "created_at": sub.created_at, "secret_count": len(sub.secrets), "secret": secret}
+
+
+def delivery_json(d: Delivery) -> dict[str, object]:
+    """The API form of a delivery."""
+    return {"id": d.id, "webhook_id": d.webhook_id, "subscription_id": d.subscription_id, "event_id": d.event_id,
+            "event_type": d.event_type, "ordering_key": d.ordering_key, "state": d.state, "attempts": d.attempts,
+            "next_attempt_at": d.next_attempt_at, "last_status": d.last_status, "last_error": d.last_error,
+            "created_at": d.created_at, "finished_at": d.finished_at}
+
+
+def attempt_json(a: DeliveryAttempt) -> dict[str, object]:
+    """The API form of an attempt."""
+    return {"attempt_no": a.attempt_no, "at": a.at, "outcome": a.outcome, "status": a.status,
+            "duration_ms": a.duration_ms, "response_excerpt": a.response_excerpt, "error": a.error}

@@ -1,10 +1,10 @@
-"""Webhook use cases: manage subscriptions, read deliveries and attempts, replay failed ones; and the
-wiring of the outbox and dispatcher into the application."""
+"""Webhook use cases: manage subscriptions, read deliveries and attempts, replay failed ones.
+
+The outbox writer and the dispatcher task are wired by ``app.compose``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,16 +13,12 @@ from config.settings import HookSettings
 from core.clock import Clock
 from core.pagination import where_equal
 from db.engine import Database
-from hooks.dispatcher import Dispatcher, disable_subscription
+from hooks.dispatcher import disable_subscription
 from hooks.errors import NoSuchDelivery, NoSuchSubscription
 from hooks.models import Delivery, DeliveryAttempt, Subscription
-from hooks.outbox import Outbox, check_patterns
+from hooks.outbox import check_patterns
 from hooks.signing import generate_secret
 from hooks.targets import resolve_and_check
-
-if TYPE_CHECKING:
-    from app.container import Container
-    from core.tasks import TaskGroup
 
 REPLAYABLE = ("dead", "disabled")
 
@@ -156,28 +152,3 @@ async def _subscription(s: AsyncSession, subscription_id: str, *, lock: bool = F
     if sub is None:
         raise NoSuchSubscription(f"no subscription {subscription_id}", details={"subscription_id": subscription_id})
     return sub
-
-
-def subscription_json(sub: Subscription, secret: str | None = None) -> dict[str, object]:
-    """The API form of a subscription (secrets never, except a just-created one)."""
-    return {"id": sub.id, "url": sub.url, "description": sub.description, "event_types": sub.event_types,
-            "active": sub.active, "disabled_reason": sub.disabled_reason, "created_by": sub.created_by,
-            "created_at": sub.created_at, "secret_count": len(sub.secrets), "secret": secret}
-
-
-def start_hooks(container: Container, tasks: TaskGroup, *, name: str) -> HookService:
-    """Wire webhooks into a composed application: the outbox writer, the dispatcher task, the service.
-
-    Call from ``app.compose`` after the container is built; the dispatcher's HTTP session lives inside its
-    task and closes when the task group cancels it.
-    """
-    settings = container.settings.hooks
-    Outbox(container.clock).install(container.events)
-    dispatcher = Dispatcher(container.db, settings, None, container.clock, name=name)
-    container.events.add_commit_listener(dispatcher.wake)
-    tasks.spawn(dispatcher.run(), name="hooks-dispatcher")
-    service = HookService(db=container.db, settings=settings, clock=container.clock, wake=dispatcher.wake)
-    container.extras["hooks"] = service
-    container.extras["hooks.dispatcher"] = dispatcher
-    return service
-

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import DomainEvent
 from recordings.models import Recording
@@ -19,6 +22,9 @@ RECORDING_HOLD_CHANGED = "recording.legal_hold_changed"
 RECORDING_PAUSED = "recording.paused"
 RECORDING_RESUMED = "recording.resumed"
 PROBE_FINISHED = "recording.probe_finished"
+
+StoredListener = Callable[[AsyncSession, Recording], Awaitable[None]]
+"""Told, inside the transaction that marks it ``stored``, of every stored recording (the case contact log)."""
 
 
 def payload(rec: Recording) -> dict[str, Any]:

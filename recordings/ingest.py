@@ -1,5 +1,6 @@
 """Spool ingest: ``<id>.done`` marker -> validate -> stereo merge -> transcode -> sha256 -> store ->
-read back and verify -> row ``stored`` (+ event, + case contact log) -> only then delete spool files.
+read back and verify -> row ``stored`` (+ event, + the stored listeners: the case contact log) -> only then
+delete spool files.
 
 Crash safety: the row's state and a lease are the claim; the storage key is deterministic and the
 transcode bit-exact, so a re-run after a crash between ``put`` and the database update produces
@@ -14,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import logging
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from compliance.models import ClientPolicy
 from config.settings import RecordingSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 
 MARKER = ".done"
 WORK_DIR = ".callguard-work"
-CASES_ATTACH_HOOK = ("cases.service", "attach_recording")
 Fault = Callable[[str], Awaitable[None]]
 
 
@@ -130,24 +130,15 @@ def remove_spool(spool: Path, call_id: str) -> None:
     shutil.rmtree(spool / WORK_DIR / call_id, ignore_errors=True)
 
 
-def cases_attach() -> Callable[..., Awaitable[Any]] | None:
-    """``cases.service.attach_recording(session, call_id, recording_id, sha256)`` if the cases feature has it."""
-    try:
-        module = importlib.import_module(CASES_ATTACH_HOOK[0])
-    except ModuleNotFoundError:
-        return None
-    hook = getattr(module, CASES_ATTACH_HOOK[1], None)
-    return hook if callable(hook) else None
-
-
 class Ingestor:
     """Scans the spool and ingests finished recordings; one per feature, tasks owned by the feature."""
 
     def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
                  store: RecordingStore, executor: ThreadPoolExecutor, instance: str,
-                 fault: Fault | None = None) -> None:
+                 fault: Fault | None = None, on_stored: Sequence[ev.StoredListener] = ()) -> None:
         self.db, self.events, self.clock, self.settings, self.store = db, events, clock, settings, store
         self.executor, self.instance, self.fault = executor, instance, fault
+        self.on_stored = on_stored  # told in the transaction that marks a recording stored (the feature's list)
         self.spool = Path(settings.spool_dir)
         self.work = self.spool / WORK_DIR
         self._inflight: set[str] = set()
@@ -258,8 +249,6 @@ class Ingestor:
         return RecordingState.STORED.value
 
     async def _claim(self, call_id: str) -> Claim | None:
-        from compliance.models import ClientPolicy
-
         now = self.clock.now()
         async with self.db.begin() as s:
             rec = await self._row_for_update(s, call_id)
@@ -330,10 +319,8 @@ class Ingestor:
                 ((RecordingGap.kind == "missing") & (RecordingGap.ref == rec.call_id))
                 | ((RecordingGap.kind == STORE_ORPHAN) & (RecordingGap.ref == key)),
                 RecordingGap.resolved_at.is_(None)).values(resolved_at=now))
-            attach = cases_attach() if rec.kind == "call" else None
-            if attach is not None:
-                await attach(s, rec.call_id, rec.id, prepared.sha256)
-        self.events.committed()
+            for listener in self.on_stored:
+                await listener(s, rec)
         log.info("recording %s of call %s stored as %s (%d bytes)", claim.recording_id, claim.call_id, key, size)
 
     async def _finish_empty(self, claim: Claim) -> None:
@@ -346,7 +333,6 @@ class Ingestor:
             rec.duration_s, rec.updated_at = 0.0, now
             rec.lease_owner = rec.lease_until = rec.next_attempt_at = None
             await self.events.record(s, ev.recording_event(ev.RECORDING_EMPTY, rec, now))
-        self.events.committed()
 
     async def _failed(self, claim: Claim, error: str, *, permanent: bool) -> str:
         now = self.clock.now()
@@ -368,7 +354,6 @@ class Ingestor:
                     rec.attempts, cap=self.settings.retry_max_backoff_s))
                 log.warning("recording %s: attempt %d failed: %s", rec.id, rec.attempts, error)
             state = rec.state
-        self.events.committed()
         return state
 
     async def _retry_storage(self, claim: Claim, error: str) -> str:

@@ -1,7 +1,8 @@
 """The recording probe: a synthetic call to the PBX's ``probe`` extension, checked end to end.
 
-The probe phone (pjsua2, in the separate phones process: pjsua2 is an optional GPL extra, so it is
-never imported here) calls ``sip:probe@<pbx>`` with ``X-Callguard-Call-Id: <probe id>`` and plays
+The probe phone is injected: ``app.compose`` hands the recordings feature a factory of
+``sip.probe.SipProbePhone`` (pjsua2 runs in a separate phones process, an optional GPL extra never
+imported here). It calls ``sip:probe@<pbx>`` with ``X-Callguard-Call-Id: <probe id>`` and plays
 600 Hz (the agent side, ``-rx`` = left); the PBX records and plays 1000 Hz (``-tx`` = right). The
 probe waits until the ingest has stored and verified the recording, then checks each tone on its
 channel with ``recordings.tone.detect_tone``. The result is stored; the latest is in ``/readyz``.
@@ -10,12 +11,12 @@ channel with ``recordings.tone.detect_tone``. The result is stored; the latest i
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from db.engine import Database
 from recordings import events as ev
 from recordings.errors import ProbeUnavailable
 from recordings.models import ProbeResult, Recording
+from recordings.schemas import probe_json
 from recordings.states import RecordingState
 from recordings.storage import RecordingStore
 from recordings.tone import detect_tone
@@ -45,58 +47,8 @@ class ProbePhone(Protocol):
         ...
 
 
-class PhonesProbePhone:
-    """A phone of a running ``sandbox.phones`` process (``PhonesProcess``) used as the probe phone."""
-
-    def __init__(self, process: Any, phone: str, *, host: str, port: int) -> None:
-        self.process, self.phone, self.uri = process, phone, f"sip:probe@{host}:{port}"
-
-    async def call(self, probe_id: str, seconds: float) -> bool:
-        """Send the ``call`` command and wait for the call to end."""
-        mark = self.process.mark()
-        await self.process.send({"cmd": "call", "phone": self.phone, "uri": self.uri,
-                                 "headers": {"X-Callguard-Call-Id": probe_id}, "hangup_after": seconds,
-                                 "tone_hz": int(AGENT_TONE_HZ)})
-        ended = await self.process.wait_for("ended", phone=self.phone, direction="out", since=mark,
-                                            timeout=seconds + 20.0)
-        return bool(ended.get("answered"))
-
-
-class OwnPhonesProbePhone(PhonesProbePhone):
-    """Starts its own phones process registered with the probe SIP account (async context manager)."""
-
-    def __init__(self, *, user: str, password: str, host: str, port: int) -> None:
-        super().__init__(None, user, host=host, port=port)
-        self._user, self._password, self._host, self._port = user, password, host, port
-        self._cm: Any = None
-
-    async def __aenter__(self) -> OwnPhonesProbePhone:
-        if importlib.util.find_spec("pjsua2") is None:
-            raise ProbeUnavailable("pjsua2 is not installed (optional 'sip' extra)")
-        from sandbox.phones.client import PhonesProcess
-        from sandbox.phones.config import AgentPhone, PhonesConfig
-        from sandbox.ports import free_tcp_udp_port
-
-        cfg = PhonesConfig(pbx_host=self._host, pbx_port=self._port, customer_port=free_tcp_udp_port(),
-                           agents=[AgentPhone(self._user, self._password, behaviour="never",
-                                              tone_hz=int(AGENT_TONE_HZ))])
-        self._cm = PhonesProcess(cfg)
-        self.process = await self._cm.__aenter__()
-        return self
-
-    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if self._cm is not None:
-            await self._cm.__aexit__(et, exc, tb)
-
-
-def probe_json(row: ProbeResult | None) -> dict[str, Any] | None:
-    """The API/readiness form of a probe result."""
-    if row is None:
-        return None
-    return {"id": row.id, "status": row.status, "started_at": row.started_at.isoformat(),
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-            "recording_id": row.recording_id, "detail": row.detail}
+ProbePhoneFactory = Callable[[], AbstractAsyncContextManager[ProbePhone]]
+"""Builds the probe phone (entered once by the recordings feature, exited when it stops)."""
 
 
 class Prober:
@@ -152,7 +104,6 @@ class Prober:
             await self.events.record(s, DomainEvent(type=ev.PROBE_FINISHED, payload={
                 "probe_id": probe_id, "recording_id": rec_id, "status": status}, occurred_at=self.clock.now()))
             self.latest = probe_json(got)
-        self.events.committed()
         (log.info if status == "passed" else log.error)("recording probe %s: %s %s", probe_id, status, detail)
         assert self.latest is not None
         return self.latest

@@ -61,8 +61,6 @@ class Reconciler:
                 call = await s.get(Call, cid)
                 if call is not None:
                     await on_call_state(s, call, events=self.events, now=self.clock.now())
-        if ids:
-            self.events.committed()
         return len(ids)
 
     async def _find_missing(self) -> int:
@@ -105,7 +103,6 @@ class Reconciler:
                         occurred_at=now))
         except IntegrityError:
             return  # another instance recorded it first: once is enough
-        self.events.committed()
         log.warning("recording gap (%s, %s): %s", kind, ref, detail)
 
     async def gaps(self, *, open_only: bool = True, kind: str | None = None, limit: int = 500) -> list[RecordingGap]:

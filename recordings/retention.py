@@ -84,7 +84,6 @@ class Retention:
             rec.state = advance(rec.state, RecordingState.PURGED).value
             rec.purged_at = rec.updated_at = now
             await self.events.record(s, ev.recording_event(ev.RECORDING_PURGED, rec, now, by=actor))
-        self.events.committed()
         log.info("recording %s (call %s, key %s) purged by %s after retention until %s", rec.id, rec.call_id,
                  rec.key, actor, rec.retain_until)
         return True
@@ -115,7 +114,6 @@ class Retention:
                 rec.legal_hold, rec.hold_synced, rec.updated_at = on, False, now
                 await self.events.record(s, ev.recording_event(ev.RECORDING_HOLD_CHANGED, rec, now, legal_hold=on,
                                                                by=who.principal.user_id))
-        self.events.committed()
         await self.sync_holds()
         async with self.db.read() as s:
             got = await s.get(Recording, rec_id)

@@ -21,8 +21,10 @@ from core.errors import UpstreamUnavailable
 from core.events import EventLog
 from core.tasks import TaskGroup, wait_set
 from db.engine import Database
+from dialer.pbx import PbxGateway
+from recordings import events as ev
 from recordings.ingest import Fault, Ingestor
-from recordings.probe import OwnPhonesProbePhone, ProbePhone, Prober
+from recordings.probe import ProbePhone, ProbePhoneFactory, Prober
 from recordings.qa import QaService
 from recordings.reconcile import Reconciler
 from recordings.retention import Retention
@@ -44,39 +46,27 @@ def build_store(s: StorageSettings) -> LocalStore | S3Store:
     return LocalStore(s.local_root)
 
 
-class MixMonitorMute:
-    """Pause/resume a channel's MixMonitor through AMI (the one AMI action of this feature)."""
-
-    def __init__(self, gateway: Any) -> None:
-        self.gateway = gateway
-
-    async def __call__(self, pbx: str, channel: str, pause: bool) -> None:
-        """``MixMonitorMute`` both directions on/off; PBX errors become ``PbxUnavailable``."""
-        from dialer.ami import AmiError
-        from dialer.errors import PbxUnavailable
-
-        try:
-            await self.gateway.client(pbx).send_action(
-                "MixMonitorMute", [("Channel", channel), ("Direction", "both"), ("State", "1" if pause else "0")])
-        except (AmiError, TimeoutError) as exc:
-            raise PbxUnavailable(pbx, f"MixMonitorMute failed: {exc}") from exc
-
-
 class RecordingsFeature:
     """Owns the store, the executor and the background jobs; exposes the services to the API."""
 
     def __init__(self, *, settings: Settings, db: Database, events: EventLog, clock: Clock, instance: str,
-                 pbx: Any | None = None, store: RecordingStore | None = None,
-                 probe_phone: ProbePhone | None = None, fault: Fault | None = None,
-                 run_jobs: bool = True) -> None:
+                 pbx: PbxGateway | None = None, store: RecordingStore | None = None,
+                 probe_phone: ProbePhone | None = None, probe_phone_factory: ProbePhoneFactory | None = None,
+                 fault: Fault | None = None, run_jobs: bool = True) -> None:
         self.settings, self.db, self.events, self.clock = settings, db, events, clock
         self.instance, self.pbx = instance, pbx
         self._given_store, self._given_phone, self._fault, self._run_jobs = store, probe_phone, fault, run_jobs
+        self._phone_factory = probe_phone_factory
+        self._on_stored: list[ev.StoredListener] = []
         self._stack = AsyncExitStack()
         self._wake = asyncio.Event()
         self.storage_health: dict[str, Any] = {"status": "unknown"}
         self.disk: dict[str, Any] = {"ok": True}
         self._bucket_ready = True
+
+    def add_stored_listener(self, listener: ev.StoredListener) -> None:
+        """Call ``listener(session, recording)`` in the transaction that marks a recording stored."""
+        self._on_stored.append(listener)
 
     async def __aenter__(self) -> RecordingsFeature:
         try:
@@ -100,11 +90,12 @@ class RecordingsFeature:
         self.store: RecordingStore = store
         executor = ThreadPoolExecutor(rs.ingest_workers, thread_name_prefix="rec-ingest")
         self._stack.push_async_callback(asyncio.to_thread, executor.shutdown, True)
-        mute = MixMonitorMute(self.pbx) if self.pbx is not None else None
+        mute = self.pbx.mute_recording if self.pbx is not None else None
         self.service = RecordingService(db=self.db, events=self.events, clock=self.clock, settings=rs,
                                         store=store, mute=mute, wake=self.wake)
         self.ingest = Ingestor(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
-                               executor=executor, instance=self.instance, fault=self._fault)
+                               executor=executor, instance=self.instance, fault=self._fault,
+                               on_stored=self._on_stored)
         self.retention = Retention(db=self.db, events=self.events, clock=self.clock, store=store,
                                    service=self.service)
         self.reconciler = Reconciler(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store)
@@ -138,10 +129,10 @@ class RecordingsFeature:
         rs = self.settings.recordings
         if not rs.probe_sip_user:
             return None, "no probe SIP account configured ([recordings] probe_sip_user)"
-        own = OwnPhonesProbePhone(user=rs.probe_sip_user, password=rs.probe_sip_password.get_secret_value(),
-                                  host=rs.probe_sip_host, port=rs.probe_sip_port)
+        if self._phone_factory is None:
+            return None, "no probe phone in this process"
         try:
-            return await self._stack.enter_async_context(own), ""
+            return await self._stack.enter_async_context(self._phone_factory()), ""
         except (UpstreamUnavailable, RuntimeError, OSError) as exc:
             log.warning("recording probe unavailable: %s", exc)
             return None, f"probe unavailable: {exc}"

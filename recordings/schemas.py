@@ -279,3 +279,12 @@ def probe_out(p: ProbeResult) -> ProbeOut:
     """API form of a probe result."""
     return ProbeOut(id=p.id, status=p.status, started_at=p.started_at, finished_at=p.finished_at,
                     recording_id=p.recording_id, detail=p.detail or {})
+
+
+def probe_json(row: ProbeResult | None) -> dict[str, Any] | None:
+    """The API/readiness form of a probe result."""
+    if row is None:
+        return None
+    return {"id": row.id, "status": row.status, "started_at": row.started_at.isoformat(),
+            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+            "recording_id": row.recording_id, "detail": row.detail}

@@ -4,16 +4,16 @@ the operator retry of a failed ingest."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
+from compliance.models import ClientPolicy
 from config.settings import RecordingSettings
 from core.clock import Clock
 from core.events import EventLog
@@ -21,15 +21,17 @@ from db.base import new_id
 from db.engine import Database
 from dialer.models import Call
 from recordings import events as ev
-from recordings.access import Action, Result, log_access, may_access
+from recordings.access import Action, Result, log_access, may_access, read_log
 from recordings.errors import NoSuchRecording, NotFailed, NotStored, PauseNotAllowed, RecordingAccessDenied
-from recordings.models import Recording, RecordingPause
+from recordings.models import Recording, RecordingAccess, RecordingPause
 from recordings.ranges import parse_range
 from recordings.states import RecordingState, advance
 from recordings.storage import ByteRange, RecordingStore
 
 log = logging.getLogger(__name__)
 _IN_BATCH = 500  # ids per IN (...) query: under every backend's bound-parameter limit
+Mute = Callable[[str, str, bool], Awaitable[None]]
+"""``mute(pbx, channel, pause)``: pause or resume a call's MixMonitor (``PbxGateway.mute_recording``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +88,9 @@ class RecordingService:
     """Reads (with the access rule and the access log), audio streams, pause/resume."""
 
     def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
-                 store: RecordingStore, mute: Any | None = None, wake: Callable[[], None] | None = None) -> None:
+                 store: RecordingStore, mute: Mute | None = None, wake: Callable[[], None] | None = None) -> None:
         self.db, self.events, self.clock, self.settings, self.store = db, events, clock, settings, store
-        self.mute = mute  # recordings.runtime.MixMonitorMute or None
+        self.mute = mute  # dialer.pbx.PbxGateway.mute_recording, or None without a PBX
         self.wake = wake  # scans the spool now (RecordingsFeature.wake)
 
     async def on_call_state(self, session: AsyncSession, call: Call) -> Recording | None:
@@ -161,6 +163,12 @@ class RecordingService:
                        result="granted", detail=detail)
         return None
 
+    async def access_log(self, *, recording_id: str | None = None, user_id: str | None = None,
+                         before_id: int | None = None, limit: int = 100) -> list[RecordingAccess]:
+        """The recordings access log, newest first (keyset pagination on the id)."""
+        async with self.db.read() as s:
+            return await read_log(s, recording_id=recording_id, user_id=user_id, before_id=before_id, limit=limit)
+
     async def get(self, who: Requester, recording_id: str) -> Recording:
         """Metadata of one recording (logged)."""
         return await self.authorize(who, recording_id, "metadata")
@@ -201,7 +209,6 @@ class RecordingService:
         if refused is not None:
             raise refused
         assert rec is not None
-        self.events.committed()
         log.info("recording %s of call %s retried by %s: %s", rec.id, rec.call_id, who.principal.user_id, reason)
         if self.wake is not None:
             self.wake()
@@ -230,8 +237,6 @@ class RecordingService:
 
     async def _pause_or_resume(self, who: Requester, recording_id: str, reason: str, *,
                                pause: bool) -> RecordingPause:
-        from compliance.models import ClientPolicy
-
         rec = await self.authorize(who, recording_id, "pause")
         async with self.db.begin() as s:
             rec = await s.get(Recording, recording_id)  # type: ignore[assignment]
@@ -261,5 +266,4 @@ class RecordingService:
             await self.mute(call.pbx, call.agent_channel, pause)  # inside the tx: a failed mute rolls back
             await self.events.record(s, ev.recording_event(
                 ev.RECORDING_PAUSED if pause else ev.RECORDING_RESUMED, rec, now, by=who.principal.user_id))
-        self.events.committed()
         return row

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sandbox.amitap import AmiTap, Message
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 
 PASSWORD = "capture-secret"
 SUMMARY_FIELDS = (
@@ -72,7 +72,7 @@ def summarise(messages: list[Message]) -> str:
 
 async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenario, out: Path) -> None:
     """Run one scenario on a fresh AMI connection and write its trace + summary."""
-    async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret) as ami:
+    async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami:
         call_id = str(uuid.uuid4())
         await ami.action(
             "Originate", Channel=f"PJSIP/{scenario.agent}", Context="callguard-outbound",

@@ -26,10 +26,32 @@ SCRIPT_VERSION = "1"
 COMPLETE_MARKER = ".callguard-rootfs-complete"
 DEFAULT_CACHE_PARENT = Path("/var/cache/callguard")
 ASTERISK_BINARY = "usr/sbin/asterisk"
+RUN_USER = "asterisk"  # created by the Debian package; Asterisk drops to it (-U/-G) after start-up
 
 
 class RootfsBuildError(RuntimeError):
     """debootstrap (or installing it) failed."""
+
+
+def run_ids(root: Path, user: str = RUN_USER) -> tuple[int, int]:
+    """(uid, gid) of ``user`` and its group as the rootfs defines them (its /etc/passwd and /etc/group)."""
+    uid = _id_of(root / "etc" / "passwd", user)
+    gid = _id_of(root / "etc" / "group", user)
+    if uid is None or gid is None:
+        raise RootfsBuildError(f"the rootfs at {root} has no user and group {user!r}")
+    return uid, gid
+
+
+def _id_of(path: Path, name: str) -> int | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == name and fields[2].isdigit():
+            return int(fields[2])
+    return None
 
 
 def cache_parent() -> Path:

@@ -21,16 +21,24 @@ from typing import Any
 
 from aiohttp import web
 
+from api.app import make_app
+from app.compose import compose
+from app.container import Container
+from auth.models import Role
+from auth.service import create_user, issue_token, revoke_tokens
+from cases.rows import CaseIn
+from compliance.models import ClientPolicy, DoNotCall
+from config.settings import load_settings
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
 from sandbox.phones.numberplan import EXAMPLE_NUMBERS
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 
 RUN_DIR = Path(".run")
 DEMO_CLIENT = "demo-bank"  # DEMO policy: any hour
 STRICT_CLIENT = "cn-bank"  # CN policy: 08:00-21:00 Shanghai time; shows outside-hours blocks at night
-PROBE_SIP_USER = "1099"  # the scheduled recording probe registers as this account
+PROBE_SIP_USER = "1099"  # the scheduled recording probe registers as this account (the only one that may dial probe)
 BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a blocked call at any hour
 
 # name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
@@ -55,12 +63,8 @@ def _port(preferred: int, kind: int = socket.SOCK_STREAM) -> int:
     return preferred
 
 
-async def _seed(container: Any, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
+async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
     """Demo users with fresh tokens, the demo client's all-hours policy, the do-not-call example."""
-    from auth.models import Role
-    from auth.service import create_user, issue_token, revoke_tokens
-    from compliance.models import ClientPolicy, DoNotCall
-
     users = []
     async with container.db.begin() as s:
         for name, role, sip_user, behaviour in DEMO_USERS:
@@ -83,12 +87,9 @@ async def _seed(container: Any, sip_passwords: dict[str, str]) -> list[dict[str,
     return users
 
 
-async def _demo_cases(container: Any) -> dict[str, str]:
+async def _demo_cases(container: Container) -> dict[str, str]:
     """One case per demo client (idempotent), dialled with ``case_id``."""
-    from cases.rows import CaseIn
-    from cases.service import CaseService
-
-    svc = CaseService(db=container.db, events=container.events, clock=container.clock)
+    svc = container.cases
     out = {}
     for client, external_id, number in ((DEMO_CLIENT, "DEMO-001", EXAMPLE_NUMBERS["answer"][0]),
                                         (STRICT_CLIENT, "CN-001", EXAMPLE_NUMBERS["answer_then_hangup"][0])):
@@ -103,10 +104,6 @@ async def _demo_cases(container: Any) -> dict[str, str]:
 
 async def main() -> None:
     """Run the stack until interrupted."""
-    from api.app import make_app
-    from app.compose import compose
-    from config.settings import load_settings
-
     sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _ in DEMO_USERS if sip}
     probe_password = secrets.token_urlsafe(12)  # the recording probe's own SIP account
     http_port = _port(8080)
@@ -114,8 +111,8 @@ async def main() -> None:
     async with AsyncExitStack() as stack:
         pbx = await stack.enter_async_context(PbxSandbox(
             ami_port=free_port(), sip_port=_port(5060, socket.SOCK_DGRAM), customer_trunk_port=free_tcp_udp_port(),
-            agents=[*(AgentAccount(sip, pw) for sip, pw in sip_passwords.items()),
-                    AgentAccount(PROBE_SIP_USER, probe_password)], ami_secret=ami_secret,
+            agents=[AgentAccount(sip, pw) for sip, pw in sip_passwords.items()],
+            probe_accounts=[AgentAccount(PROBE_SIP_USER, probe_password)], ami_secret=ami_secret,
         ))
         phones = PhonesConfig(
             pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,

@@ -1,5 +1,8 @@
 #!/bin/sh
-# Render the Callguard Asterisk templates from environment variables, then run Asterisk in the foreground.
+# Render the Callguard Asterisk templates from environment variables, then run Asterisk in the foreground
+# as the unprivileged "asterisk" user (-U/-G): it owns its spool, log, run, db and cache directories and the
+# recordings directory, and may only read its configuration. The service reads and deletes the recordings
+# from the shared volume as root.
 set -eu
 
 : "${INSTANCE_DIR:=/var/lib/callguard}"
@@ -7,7 +10,7 @@ set -eu
 : "${AMI_PORT:=5038}"
 : "${AMI_USER:=callguard}"
 : "${AMI_SECRET:?AMI_SECRET must be set}"
-: "${AMI_PERMIT:=0.0.0.0/0.0.0.0}"
+: "${AMI_PERMIT:=127.0.0.1/255.255.255.255}"  # docker-compose.yml sets its own network's subnet
 : "${BIND_ADDRESS:=0.0.0.0}"
 : "${MEDIA_ADDRESS:=$(hostname -i | cut -d' ' -f1)}"
 : "${SIP_PORT:=5060}"
@@ -23,9 +26,11 @@ set -eu
 : "${PROBE_TONE_HZ:=1000}"
 : "${PROBE_MAX_SECONDS:=60}"
 : "${AGENTS:=}"
+: "${PROBE_ACCOUNTS:=}"  # the recording probe's SIP account(s), "user:password": the only ones that may dial probe
+: "${RUN_USER:=asterisk}"
 export INSTANCE_DIR SYSTEM_NAME AMI_PORT AMI_USER AMI_SECRET AMI_PERMIT BIND_ADDRESS MEDIA_ADDRESS SIP_PORT \
   CUSTOMER_HOST CUSTOMER_PORT CUSTOMER_DIAL_TIMEOUT GO_TIMEOUT_TENTHS QUALIFY_FREQUENCY RECORDINGS_DIR RECORDING_FORMAT \
-  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS AGENTS
+  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS AGENTS PROBE_ACCOUNTS
 
 for sub in etc spool log run db cache recordings; do
   mkdir -p "${INSTANCE_DIR}/${sub}"
@@ -35,4 +40,14 @@ mkdir -p "${RECORDINGS_DIR}"
 # Fails (non-zero) on a missing value or a malformed AGENTS list ("user:password,user2:password2").
 python3 /opt/callguard/render.py /opt/callguard/templates "${INSTANCE_DIR}/etc"
 
-exec /usr/sbin/asterisk -C "${INSTANCE_DIR}/etc/asterisk.conf" -f
+chown -R "root:${RUN_USER}" "${INSTANCE_DIR}/etc"
+chmod 0750 "${INSTANCE_DIR}/etc"
+find "${INSTANCE_DIR}/etc" -type f -exec chmod 0640 {} +
+for sub in spool log run db cache; do
+  chown "${RUN_USER}:${RUN_USER}" "${INSTANCE_DIR}/${sub}"
+  chmod 0750 "${INSTANCE_DIR}/${sub}"
+done
+chown "${RUN_USER}:${RUN_USER}" "${RECORDINGS_DIR}"
+chmod 0750 "${RECORDINGS_DIR}"
+
+exec /usr/sbin/asterisk -U "${RUN_USER}" -G "${RUN_USER}" -C "${INSTANCE_DIR}/etc/asterisk.conf" -f

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from sandbox.phones.config import PhonesConfig
-from sandbox.phones.protocol import Message, ProtocolError, decode_command, encode, event
+from sip.config import PhonesConfig
+from sip.protocol import Message, ProtocolError, decode_command, encode, event
 
 
 class _Output:
@@ -44,7 +44,7 @@ def _protocol_stream() -> TextIO:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.phones")
-    parser.add_argument("--config", type=Path, required=True, help="JSON config (see sandbox.phones.config)")
+    parser.add_argument("--config", type=Path, required=True, help="JSON config (see sip.config)")
     parser.add_argument("--shard", action="store_true", help="run one pjsua process (started by the supervisor)")
     args = parser.parse_args(argv)
     config = PhonesConfig.load(args.config)

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from sandbox.phones.config import PJSUA_MAX_CALLS, PhonesConfig
+from sip.config import PJSUA_MAX_CALLS, PhonesConfig
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Any
 
 import pjsua2 as pj
 
-from sandbox.phones.config import PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
 from sandbox.phones.numberplan import behaviour_for
-from sandbox.phones.protocol import Message, event, parse_sip_request, uri_user_host_port
+from sip.config import PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
+from sip.protocol import Message, event, parse_sip_request, uri_user_host_port
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox.phones.config import PJSUA_MAX_CALLS, PhonesConfig
-from sandbox.phones.protocol import Message, ProtocolError, decode, decode_command, encode, event
 from sandbox.phones.relay import CustomerRelay
 from sandbox.phones.shards import Shard, plan_shards
+from sip.config import PJSUA_MAX_CALLS, PhonesConfig
+from sip.protocol import Message, ProtocolError, decode, decode_command, encode, event
 
 CUSTOMER = "customer"
 Emit = Callable[[Message], None]

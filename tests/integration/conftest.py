@@ -2,7 +2,8 @@
 
 Shared by every integration area. Agents:
 1001 answers after 0.3 s, 1002 never answers, 1003 rejects (486), 1004 is offline (never
-registers), 1005 answers (used by the recording probe test).
+registers), 1005 answers. 1099 is the recording probe's own SIP account (the only one that may dial
+``probe``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import pytest_asyncio
 
 from sandbox.amitap import AmiTap
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 
 AGENT_PASSWORD = "agent-secret-1"
 AGENT_PHONES: tuple[AgentPhone, ...] = (
@@ -28,6 +29,7 @@ AGENT_PHONES: tuple[AgentPhone, ...] = (
     AgentPhone("1005", AGENT_PASSWORD, behaviour="answer", answer_delay=0.3),
 )
 AGENTS: dict[str, str] = {phone.sip_user: phone.behaviour for phone in AGENT_PHONES}
+PROBE_PHONE = AgentPhone("1099", "probe-secret-1", behaviour="never")
 CUSTOMER_DIAL_TIMEOUT = 4
 
 
@@ -39,6 +41,7 @@ async def pbx() -> AsyncIterator[PbxSandbox]:
         sip_port=free_port(socket.SOCK_DGRAM),
         customer_trunk_port=free_tcp_udp_port(),
         agents=[AgentAccount(user, AGENT_PASSWORD) for user in AGENTS],
+        probe_accounts=[AgentAccount(PROBE_PHONE.sip_user, PROBE_PHONE.password)],
         customer_dial_timeout=CUSTOMER_DIAL_TIMEOUT,
     )
     async with sandbox:
@@ -52,7 +55,7 @@ async def phones(pbx: PbxSandbox) -> AsyncIterator[PhonesProcess]:
         pbx_host=pbx.sip_host,
         pbx_port=pbx.sip_port,
         customer_port=pbx.settings.customer_trunk_port,
-        agents=[dataclasses.replace(phone) for phone in AGENT_PHONES],
+        agents=[dataclasses.replace(phone) for phone in (*AGENT_PHONES, PROBE_PHONE)],
     )
     async with PhonesProcess(config) as process:
         yield process
@@ -60,6 +63,6 @@ async def phones(pbx: PbxSandbox) -> AsyncIterator[PhonesProcess]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def ami(pbx: PbxSandbox) -> AsyncIterator[AmiTap]:
-    """A fresh logged-in AMI connection per test (raw bytes kept in ``ami.raw``)."""
-    async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret) as tap:
+    """A fresh AMI connection per test on the sandbox's tooling account (raw bytes kept in ``ami.raw``)."""
+    async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as tap:
         yield tap

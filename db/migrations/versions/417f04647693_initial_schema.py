@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.base
 
 
 revision: str = '417f04647693'
@@ -44,14 +43,14 @@ def upgrade() -> None:
     sa.Column('dial_status', sa.String(length=16), nullable=True),
     sa.Column('failure', sa.String(length=64), nullable=True),
     sa.Column('outcome', sa.String(length=32), nullable=True),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('originated_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('agent_ringing_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('agent_answered_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('customer_ringing_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('answered_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cancel_requested_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('originated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('agent_ringing_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('agent_answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('customer_ringing_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancel_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ring_seconds', sa.Double(), nullable=True),
     sa.Column('talk_seconds', sa.Double(), nullable=True),
     sa.Column('facts', sa.JSON(), nullable=False),
@@ -67,7 +66,7 @@ def upgrade() -> None:
 
     op.create_table('compliance_decisions',
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('actor_role', sa.String(length=20), nullable=False),
@@ -80,7 +79,7 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=32), nullable=True),
     sa.Column('rule_ids', sa.JSON(), nullable=False),
     sa.Column('zones', sa.JSON(), nullable=False),
-    sa.Column('next_allowed_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_allowed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('overridden', sa.Boolean(), nullable=False),
     sa.Column('override_reason', sa.Text(), nullable=True),
     sa.Column('policy_id', sa.String(length=64), nullable=False),
@@ -98,7 +97,7 @@ def upgrade() -> None:
     sa.Column('jurisdiction', sa.String(length=16), nullable=False),
     sa.Column('policy', sa.JSON(), nullable=False),
     sa.Column('retention_days', sa.Integer(), nullable=True),
-    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_by', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_compliance_policies'))
     )
@@ -107,14 +106,14 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('added_by', sa.String(length=64), nullable=False),
-    sa.Column('added_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('value', 'kind', name=op.f('pk_do_not_call'))
     )
     op.create_table('domain_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
-    sa.Column('occurred_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('call_id', sa.String(length=36), nullable=True),
     sa.Column('case_id', sa.String(length=36), nullable=True),
     sa.Column('agent_id', sa.String(length=64), nullable=True),
@@ -137,7 +136,7 @@ def upgrade() -> None:
     sa.Column('sip_user', sa.String(length=64), nullable=True),
     sa.Column('pbx', sa.String(length=32), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('sip_user', name=op.f('uq_users_sip_user'))
     )
@@ -149,8 +148,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('label', sa.String(length=100), nullable=False),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
@@ -202,7 +201,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_compliance_decisions_case_at')
         batch_op.drop_index('ix_compliance_decisions_at')
 
-    op.drop_table('compliance_decisions')
+    op.drop_table('compliance_decisions')  # and its append-only triggers with it
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute("DROP FUNCTION IF EXISTS compliance_decisions_append_only()")
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_index('ix_calls_state')
         batch_op.drop_index('ix_calls_number_created')

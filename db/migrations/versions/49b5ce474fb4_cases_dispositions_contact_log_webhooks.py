@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.base
 
 
 revision: str = '49b5ce474fb4'
@@ -35,10 +34,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('assigned_agent', sa.String(length=64), nullable=True),
     sa.Column('team', sa.String(length=64), nullable=True),
-    sa.Column('received_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
     sa.UniqueConstraint('client_id', 'external_id', name='uq_cases_client_external')
     )
@@ -50,20 +49,20 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('call_id', sa.String(length=36), nullable=False),
     sa.Column('case_id', sa.String(length=36), nullable=False),
-    sa.Column('at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('method', sa.String(length=16), nullable=False),
     sa.Column('agent_id', sa.String(length=64), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=False),
     sa.Column('number_kind', sa.String(length=16), nullable=True),
     sa.Column('connected', sa.Boolean(), nullable=False),
-    sa.Column('answered_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('talk_seconds', sa.Double(), nullable=True),
     sa.Column('end_reason', sa.String(length=32), nullable=True),
     sa.Column('outcome', sa.String(length=32), nullable=True),
     sa.Column('recording_id', sa.String(length=64), nullable=True),
     sa.Column('recording_sha256', sa.String(length=64), nullable=True),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('extra', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_log')),
     sa.UniqueConstraint('call_id', name=op.f('uq_contact_log_call_id'))
@@ -81,9 +80,9 @@ def upgrade() -> None:
     sa.Column('promise_amount', sa.Numeric(precision=18, scale=4), nullable=True),
     sa.Column('promise_currency', sa.String(length=3), nullable=True),
     sa.Column('promise_date', sa.Date(), nullable=True),
-    sa.Column('callback_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('callback_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('recorded_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dispositions')),
     sa.UniqueConstraint('call_id', name=op.f('uq_dispositions_call_id'))
     )
@@ -98,10 +97,10 @@ def upgrade() -> None:
     sa.Column('secrets', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('disabled_reason', sa.String(length=200), nullable=True),
-    sa.Column('disabled_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.String(length=64), nullable=False),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hook_subscriptions'))
     )
     op.create_table('agreed_windows',
@@ -113,11 +112,11 @@ def upgrade() -> None:
     sa.Column('start_local', sa.Time(), nullable=False),
     sa.Column('end_local', sa.Time(), nullable=False),
     sa.Column('zone', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('recorded_by', sa.String(length=64), nullable=False),
     sa.Column('agreed_on_call_id', sa.String(length=36), nullable=True),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_agreed_windows_case_id_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agreed_windows'))
     )
@@ -134,8 +133,8 @@ def upgrade() -> None:
     sa.Column('status_source', sa.String(length=16), nullable=False),
     sa.Column('third_party_objected', sa.Boolean(), nullable=False),
     sa.Column('zone', sa.String(length=64), nullable=True),
-    sa.Column('removed_at', db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_contacts_case_id_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case_contacts')),
     sa.UniqueConstraint('case_id', 'number', name='uq_case_contacts_case_number')
@@ -146,9 +145,9 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=32), nullable=False),
     sa.Column('note', sa.String(length=256), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
-    sa.Column('applied_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('applied_by', sa.String(length=64), nullable=False),
-    sa.Column('released_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('released_by', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_holds_case_id_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case_holds'))
@@ -166,13 +165,13 @@ def upgrade() -> None:
     sa.Column('ordering_key', sa.String(length=80), nullable=True),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('leased_until', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('leased_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('leased_by', sa.String(length=128), nullable=True),
     sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.String(length=300), nullable=True),
-    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['subscription_id'], ['hook_subscriptions.id'], name=op.f('fk_hook_deliveries_subscription_id_hook_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hook_deliveries')),
     sa.UniqueConstraint('event_id', 'subscription_id', name='uq_hook_deliveries_event_subscription'),
@@ -186,7 +185,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('attempt_no', sa.Integer(), nullable=False),
-    sa.Column('at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('outcome', sa.String(length=12), nullable=False),
     sa.Column('status', sa.Integer(), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=False),

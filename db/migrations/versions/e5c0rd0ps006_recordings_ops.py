@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.base
 
 revision: str = 'e5c0rd0ps006'
 down_revision: str | None = 'd41e7c0d0005'
@@ -33,11 +32,11 @@ def upgrade() -> None:
     sa.Column('cursor', sa.Text(), nullable=True),
     sa.Column('seq', BigId, nullable=False),
     sa.Column('passes', sa.Integer(), nullable=False),
-    sa.Column('pass_started_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pass_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('pass_keys', BigId, nullable=False),
-    sa.Column('last_pass_finished_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_pass_finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_pass_keys', BigId, nullable=True),
-    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('location', name=op.f('pk_recording_store_scans'))
     )
 

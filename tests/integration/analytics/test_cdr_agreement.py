@@ -1,10 +1,10 @@
 """The reports agree with Asterisk's own CDR for calls placed through the real Asterisk 22 and real SIP phones.
 
 Calls: answered and hung up by the agent after a short talk (twice), answered and hung up by the customer,
-busy, no answer, unreachable (503) and an agent who never answers. The ``Cdr`` events come from the service's
-own AMI connection; ``analytics.cdr`` turns them into per-call figures, which must match the ``calls`` rows
-(talk time within 1 s per call) and the connect-rate / talk-time reports served by the API, before and after
-the rollup is refreshed.
+busy, no answer, unreachable (503) and an agent who never answers. The ``Cdr`` events come from the sandbox's
+tooling AMI account (the service's own account reads only the ``call`` class); ``analytics.cdr`` turns them
+into per-call figures, which must match the ``calls`` rows (talk time within 1 s per call) and the
+connect-rate / talk-time reports served by the API, before and after the rollup is refreshed.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from analytics.cdr import cdr_calls, cdr_totals
 from analytics.models import dirty
 from analytics.rollup import refresh
-from dialer.ami import AmiMessage
+from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
 from tests.integration.stack import Stack, service_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -59,14 +59,8 @@ async def _report(stack: Stack, name: str) -> dict[str, Any]:
     return totals
 
 
-async def test_reports_agree_with_the_cdr(stack: Stack) -> None:
-    cdrs: list[dict[str, Any]] = []
-
-    def on_cdr(event: AmiMessage) -> None:
-        cdrs.append(dict(event.as_dict()))
-
-    remove = stack.container.pbx.client("local").add_listener(on_cdr, events=["Cdr"])
-    try:
+async def test_reports_agree_with_the_cdr(stack: Stack, pbx: PbxSandbox) -> None:
+    async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as tap:
         # two agents at a time (at most four legs in the phones process); distinct numbers, same behaviours
         lanes = await asyncio.gather(
             _lane(stack, "ana", [("+8613800010001", 2.0), ("+8613800020002", None), ("+8613800030486", None)]),
@@ -78,12 +72,10 @@ async def test_reports_agree_with_the_cdr(stack: Stack) -> None:
         # Cdr may come after the Hangup that ended the call: wait until every call has its records
         async with asyncio.timeout(20):
             while True:
-                per_call = cdr_calls(cdrs)
+                per_call = cdr_calls(tap.events(Event="Cdr"))
                 if all(i in per_call for i in ids) and all(per_call[i].attempted for i in dialled):
                     break
                 await asyncio.sleep(0.1)
-    finally:
-        remove()
 
     assert [calls[i]["end_reason"] for i in ids] == [
         "completed", "completed", "customer_busy", "customer_no_answer", "customer_unreachable", "completed",

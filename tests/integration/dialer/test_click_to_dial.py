@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
 from tests.integration.stack import Stack, service_stack
 from tests.support.tcpproxy import TcpProxy
 

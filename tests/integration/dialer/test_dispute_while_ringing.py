@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
 from tests.integration.stack import Stack, service_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -8,7 +8,8 @@ import pytest
 
 from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
+from tests.integration.conftest import PROBE_PHONE
 from tests.integration.pbx.helpers import originate, wait_for_file, wav_frames
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -48,14 +49,14 @@ async def test_agent_offline(ami: AmiTap) -> None:
 
 
 async def test_recording_probe(pbx: PbxSandbox, phones: PhonesProcess) -> None:
-    probe_id = str(uuid.uuid4())
+    probe_id, phone = str(uuid.uuid4()), PROBE_PHONE.sip_user
     mark = phones.mark()
     await phones.send({
-        "cmd": "call", "phone": "1005", "uri": f"sip:probe@{pbx.sip_host}:{pbx.sip_port}",
+        "cmd": "call", "phone": phone, "uri": f"sip:probe@{pbx.sip_host}:{pbx.sip_port}",
         "headers": {"X-Callguard-Call-Id": probe_id}, "hangup_after": 1.5,
     })
-    await phones.wait_for("answered", phone="1005", direction="out", since=mark)
-    ended = await phones.wait_for("ended", phone="1005", direction="out", since=mark)
+    await phones.wait_for("answered", phone=phone, direction="out", since=mark)
+    ended = await phones.wait_for("ended", phone=phone, direction="out", since=mark)
     assert ended["answered"] is True
     await wait_for_file(pbx.spool_dir / f"{probe_id}.done")
     for suffix in ("", "-rx", "-tx"):

@@ -15,9 +15,9 @@ import pytest_asyncio
 
 from sandbox.amitap import AmiTap
 from sandbox.pbx import AgentAccount, PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
-from sandbox.ports import free_port, free_tcp_udp_port
+from sip.client import PhonesProcess
+from sip.config import PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
 from tests.integration.pbx.helpers import originate, wait_for_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -37,7 +37,7 @@ async def crowd() -> AsyncIterator[tuple[PbxSandbox, PhonesProcess, AmiTap]]:
                               customer_port=pbx.settings.customer_trunk_port,
                               agents=[AgentPhone(a, PASSWORD, behaviour="answer", answer_delay=0.3) for a in AGENTS])
         async with PhonesProcess(config, start_timeout=60) as phones, \
-                AmiTap(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret) as ami:
+                AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami:
             yield pbx, phones, ami
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
+from sip.client import PhonesProcess
 from tests.integration.pbx.helpers import (
     customer_leg_hangup,
     dominant_frequency,

@@ -7,8 +7,8 @@ import pytest
 from sandbox.ami_check import format_action, read_message
 from sandbox.amitap import AmiTap
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
-from sandbox.phones.config import AgentPhone, PhonesConfig
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
 from tests.integration.conftest import AGENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -18,8 +18,8 @@ from config.settings import load_settings
 from recordings.models import Recording
 from recordings.runtime import RecordingsFeature
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
 from sandbox.seaweed import SeaweedS3
+from sip.client import PhonesProcess
 from tests.support.doubles import AllowAllGate
 
 ALICE = Principal("alice", Role.AGENT, "t1")
@@ -61,8 +61,7 @@ async def service(pbx: PbxSandbox, tmp: Path, *, storage: dict[str, Any] | None 
 
 def feature(c: Container) -> RecordingsFeature:
     """The composed recordings feature."""
-    f: RecordingsFeature = c.extras["recordings"]
-    return f
+    return c.recordings_feature()
 
 
 async def talk(c: Container, phones: PhonesProcess, *, seconds: float = 2.0) -> str:

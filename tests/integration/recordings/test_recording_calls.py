@@ -16,11 +16,13 @@ from auth.service import issue_token
 from core.models import DomainEventRow
 from recordings.errors import IngestFault
 from recordings.models import Recording
-from recordings.probe import PhonesProbePhone
+from recordings.probe import AGENT_TONE_HZ
 from recordings.tone import detect_tone
 from sandbox.pbx import PbxSandbox
-from sandbox.phones.client import PhonesProcess
 from sandbox.seaweed import SeaweedS3
+from sip.client import PhonesProcess
+from sip.probe import PhonesProbePhone
+from tests.integration.conftest import PROBE_PHONE
 from tests.integration.recordings.conftest import feature, s3_storage, service, talk, wait_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -179,7 +181,8 @@ async def test_unexpected_failure_after_the_put_is_retried_and_stored_once(
 async def test_recording_probe_end_to_end(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> None:
     async with service(pbx, tmp_path) as c:
         f = feature(c)
-        f.prober.phone = PhonesProbePhone(phones, "1005", host=pbx.sip_host, port=pbx.sip_port)
+        f.prober.phone = PhonesProbePhone(phones, PROBE_PHONE.sip_user, host=pbx.sip_host, port=pbx.sip_port,
+                                          tone_hz=AGENT_TONE_HZ)
         result = await f.prober.run()
         assert result["status"] == "passed", result
         assert result["detail"]["agent_tone"]["present"] and result["detail"]["customer_tone"]["present"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from analytics.schema import install
+from analytics.ddl import install
 from db.base import new_id
 from db.engine import Database
 from dialer.models import Call

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from analytics import daily
-from analytics.daily import first_hour, local_day, nearest_rank_picks, talk_grain
+from analytics.daily import first_hour, local_day, talk_grain
 from analytics.grouping import merge, ordering
 from analytics.models import epoch_hour, hour_start, zones
+from analytics.picks import nearest_rank_picks
 from analytics.rollup import register_zones
 from core.clock import whole_hour_zone
 from db.engine import Database

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from analytics.models import dirty
-from analytics.reports import ReportQuery, run_report
+from analytics.query import ReportQuery
+from analytics.reports import run_report
 from analytics.rollup import rebuild, refresh
 from cases.models import Disposition
 from compliance.models import ComplianceDecision

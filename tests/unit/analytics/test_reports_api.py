@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 
-from analytics.schema import install
+from analytics.ddl import install
 from tests.unit.analytics.conftest import make_call
 from tests.unit.api.conftest import Api, api  # noqa: F401
 

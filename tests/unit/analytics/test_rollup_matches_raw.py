@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 
 from analytics.daily import plan as daily_plan
 from analytics.models import rollup_daily, talk_daily
-from analytics.reports import ReportQuery, run_report
+from analytics.query import ReportQuery
+from analytics.reports import run_report
 from analytics.rollup import refresh, register_zones
 from analytics.synth import COLUMNS, Plan, generate, load
 from db.engine import Database

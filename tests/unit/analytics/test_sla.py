@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from analytics.reports import ReportQuery, run_report
+from analytics.query import ReportQuery
+from analytics.reports import run_report
 from cases.models import Case
 from db.engine import Database
 from tests.unit.analytics.conftest import make_call

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from analytics.models import epoch_hour
-from analytics.reports import ReportQuery, run_report
+from analytics.query import ReportQuery
+from analytics.reports import run_report
 from analytics.rollup import refresh
 from analytics.timezones import offset_segments
 from db.engine import Database

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import make_app
+from app.compose import build_container
 from app.container import Container
 from auth.models import Role
 from auth.service import create_user, issue_token
@@ -21,7 +22,6 @@ from core.stream import EventStream
 from core.tasks import TaskGroup
 from db.engine import Database
 from db.migrate import migrate
-from dialer.service import CallService
 from tests.support.doubles import AllowAllGate, RecordingPbx
 
 
@@ -53,11 +53,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         events = EventLog()
         stream = EventStream(db, poll_interval=0.05)
         events.add_commit_listener(stream.wake)
-        clock = Clock()
-        calls = CallService(db=db, events=events, pbx=pbx, gate=AllowAllGate(),
-                            settings=settings.dialer, clock=clock)
-        container = Container(settings=settings, clock=clock, db=db, events=events, stream=stream,
-                              pbx=pbx, calls=calls)
+        container = build_container(settings=settings, clock=Clock(), db=db, events=events, stream=stream,
+                                    tasks=tasks, pbx=pbx, gate=AllowAllGate())
         tasks.spawn(stream.run(), name="stream")
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

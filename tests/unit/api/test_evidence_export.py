@@ -30,6 +30,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from api.app import make_app
+from app.compose import build_container
 from app.container import Container
 from auth.models import Role
 from auth.service import create_user, issue_token
@@ -39,8 +40,8 @@ from config.settings import load_settings
 from core.clock import FakeClock
 from core.events import EventLog
 from core.stream import EventStream
+from core.tasks import TaskGroup
 from db.engine import Database
-from dialer.service import CallService
 from recordings.models import Recording, RecordingAccess
 from recordings.runtime import RecordingsFeature
 from recordings.storage import ByteRange, StorageUnavailable
@@ -139,14 +140,11 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
     events = EventLog()
     case_id = (await CaseService(db=db, events=events, clock=clock).upsert(
         client_id="bank1", data=_case(), by="hook")).case_id
-    calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(), settings=settings.dialer,
-                        clock=clock)
-    container = Container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
-                          pbx=RecordingPbx(), calls=calls)
-    async with FailingStore(tmp_path / "store") as store, RecordingsFeature(
+    async with TaskGroup() as tasks, FailingStore(tmp_path / "store") as store, RecordingsFeature(
             settings=settings, db=db, events=events, clock=clock, instance="t", store=store,
             run_jobs=False) as feature:
-        container.extras["recordings"] = feature
+        container = build_container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
+                                    tasks=tasks, pbx=RecordingPbx(), gate=AllowAllGate(), recordings=feature)
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()
         try:

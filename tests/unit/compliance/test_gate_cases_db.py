@@ -11,9 +11,10 @@ from sqlalchemy import text
 from auth.models import Role
 from auth.service import Principal, create_user
 from cases.directory import CaseDirectoryAdapter
+from compliance.errors import CallBlockedError
 from compliance.models import ClientPolicy
 from compliance.serialise import lock_keys
-from compliance.service import CallBlockedError, ComplianceGate
+from compliance.service import ComplianceGate
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import FakeClock
 from core.events import EventLog

@@ -14,8 +14,9 @@ from sqlalchemy import func, select, text, update
 
 from auth.models import Role
 from auth.service import Principal, create_user
+from compliance.errors import CallBlockedError
 from compliance.models import ClientPolicy, ComplianceDecision
-from compliance.service import CallBlockedError, CaseDialInfo, ComplianceGate
+from compliance.service import CaseDialInfo, ComplianceGate
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import FakeClock
 from core.events import EventLog

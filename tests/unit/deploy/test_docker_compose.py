@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -90,3 +91,19 @@ def test_pbx_and_service_share_the_recordings_volume(compose: dict[str, Any]) ->
     assert "recordings" in compose["volumes"]
     assert mount("pbx", "recordings") == services["pbx"]["environment"]["RECORDINGS_DIR"]
     assert mount("callguard", "recordings") == services["callguard"]["environment"]["CALLGUARD__RECORDINGS__SPOOL_DIR"]
+
+
+def test_ami_is_permitted_only_from_the_compose_network(compose: dict[str, Any]) -> None:
+    services = interpolate(compose["services"], ENV)
+    subnet = ipaddress.ip_network(compose["networks"]["callguard"]["ipam"]["config"][0]["subnet"])
+    assert subnet.is_private and subnet.prefixlen >= 16
+    assert all(service.get("networks") == ["callguard"] for service in services.values())
+    assert ipaddress.ip_network(services["pbx"]["environment"]["AMI_PERMIT"]) == subnet
+    assert not any(str(port).split(":")[-1].startswith("5038") for port in services["pbx"].get("ports", []))
+
+
+def test_the_pbx_image_permits_loopback_by_default_and_drops_root() -> None:
+    entrypoint = (ROOT / "docker" / "pbx" / "entrypoint.sh").read_text()
+    assert ': "${AMI_PERMIT:=127.0.0.1/255.255.255.255}"' in entrypoint
+    assert 'exec /usr/sbin/asterisk -U "${RUN_USER}" -G "${RUN_USER}"' in entrypoint
+    assert ': "${RUN_USER:=asterisk}"' in entrypoint

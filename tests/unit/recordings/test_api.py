@@ -11,12 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import make_app
-from app.container import Container
+from app.compose import build_container
 from auth.models import Role
 from auth.service import create_user, issue_token
 from core.events import EventLog
 from core.stream import EventStream
-from dialer.service import CallService
+from core.tasks import TaskGroup
 from recordings.runtime import RecordingsFeature
 from tests.support.doubles import AllowAllGate, RecordingPbx
 from tests.unit.recordings.conftest import Rig
@@ -56,15 +56,10 @@ async def api(rig: Rig) -> AsyncIterator[Api]:
                                ("hook", Role.INTEGRATION, None)]:
             await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
             tokens[uid] = await issue_token(s, user_id=uid)
-    events = EventLog()
-    stream = EventStream(rig.db)
-    calls = CallService(db=rig.db, events=events, pbx=RecordingPbx(), gate=AllowAllGate(),
-                        settings=rig.settings.dialer, clock=rig.clock)
-    container = Container(settings=rig.settings, clock=rig.clock, db=rig.db, events=events, stream=stream,
-                          pbx=RecordingPbx(), calls=calls)
-    async with rig.feature() as feature:
-        container.extras["recordings"] = feature
-        container.readiness["recordings"] = feature.readiness
+    async with TaskGroup() as tasks, rig.feature() as feature:
+        container = build_container(settings=rig.settings, clock=rig.clock, db=rig.db, events=EventLog(),
+                                    stream=EventStream(rig.db), tasks=tasks, pbx=RecordingPbx(), gate=AllowAllGate(),
+                                    recordings=feature)
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()
         try:

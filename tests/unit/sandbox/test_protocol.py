@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.phones.config import AgentPhone, PhonesConfig
-from sandbox.phones.protocol import (
+from sip.config import AgentPhone, PhonesConfig
+from sip.protocol import (
     ProtocolError,
     decode,
     decode_command,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sandbox.phones.config import PJSUA_MAX_ACC, PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
 from sandbox.phones.relay import ROUTE_TTL_S, RelayState, summarize, top_via_address
 from sandbox.phones.shards import plan_shards
+from sip.config import PJSUA_MAX_ACC, PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
 
 ASTERISK = ("127.0.0.1", 5060)
 W0, W1 = ("127.0.0.1", 41000), ("127.0.0.1", 41002)

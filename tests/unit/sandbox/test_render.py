@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.pbx import TEMPLATES_DIR, PbxSettings, template_values
+from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, template_values
 from sandbox.render import TemplateError, agents_pjsip_conf, parse_agents, placeholders, render, render_dir
 
 
@@ -68,6 +68,54 @@ def test_agent_blocks() -> None:
         agents_pjsip_conf([("1001", "a"), ("1001", "b")])
 
 
+def test_probe_accounts_get_the_probe_endpoint_and_agents_cannot_share_their_names() -> None:
+    text = agents_pjsip_conf([("1001", "pw1")], [("1099", "pw9")])
+    assert "[1001](agent-endpoint)" in text and "[1099](probe-endpoint)" in text
+    assert "[1099](agent-endpoint)" not in text and "username = 1099" in text
+    with pytest.raises(TemplateError, match="duplicate"):
+        agents_pjsip_conf([("1099", "pw1")], [("1099", "pw9")])
+
+
+def _rendered(tmp_path: Path) -> dict[str, str]:
+    settings = PbxSettings(ami_port=5038, sip_port=5060, customer_trunk_port=5070, agents=())
+    render_dir(TEMPLATES_DIR, tmp_path, template_values(settings, "/run/callguard/x"))
+    return {p.name: p.read_text() for p in tmp_path.iterdir()}
+
+
+def _section(text: str, header: str) -> str:
+    """The lines (comments left out) of the section that starts with the line ``header``."""
+    body = text.split(f"\n{header}\n", 1)[1].split("\n[", 1)[0]
+    return "\n".join(line for line in body.splitlines() if not line.startswith(";")) + "\n"
+
+
+def test_agents_dial_nothing_and_only_the_probe_context_reaches_probe(tmp_path: Path) -> None:
+    conf = _rendered(tmp_path)
+    pjsip, extensions = conf["pjsip.conf"], conf["extensions.conf"]
+    assert "context = callguard-agents" in _section(pjsip, "[agent-endpoint](!)")
+    assert "context = callguard-probe" in _section(pjsip, "[probe-endpoint](!,agent-endpoint)")
+    agents = _section(extensions, "[callguard-agents]")
+    assert "Hangup(21)" in agents and "probe" not in agents and "MixMonitor" not in agents and "Gosub" not in agents
+    probe = _section(extensions, "[callguard-probe]")
+    # the header is checked (REGEX) before it becomes CALL_ID, and CALL_ID before the call is answered
+    assert probe.index("REGEX") < probe.index("Set(__CALL_ID") < probe.index("callguard-check-id") < probe.index(
+        "Answer()")
+    record = _section(extensions, "[callguard-record]")
+    assert record.index("Gosub(callguard-check-id") < record.index("MixMonitor(")
+    assert "${CALL_ID}" not in record  # only the checked, filtered REC_ID reaches file names and the shell
+
+
+def test_the_service_ami_account_has_only_what_the_service_uses(tmp_path: Path) -> None:
+    manager = _rendered(tmp_path)["manager.conf"]
+    account = _section(manager, "[callguard]")
+    assert "\nread = call\n" in account and "\nwrite = call,originate,reporting\n" in account
+    assert "permit = 127.0.0.1/255.255.255.255" in account and "deny = 0.0.0.0/0.0.0.0" in account
+    assert "command" not in account and "system" not in account
+    assert "#tryinclude manager_sandbox.conf" in manager
+    tools = sandbox_manager_conf("sandbox-tools", "s3cret")
+    assert "[sandbox-tools]" in tools and "permit = 127.0.0.1/255.255.255.255" in tools
+    assert "command" not in tools
+
+
 def test_parse_agents() -> None:
     assert parse_agents("1001:a, 1002:b:c,") == [("1001", "a"), ("1002", "b:c")]
     with pytest.raises(TemplateError):
@@ -83,7 +131,9 @@ def test_cli_renders_from_environment_like_the_docker_entrypoint(
     for name, value in template_values(settings, "/var/lib/callguard").items():
         monkeypatch.setenv(name, str(value))
     monkeypatch.setenv("AGENTS", "1001:pw1")
+    monkeypatch.setenv("PROBE_ACCOUNTS", "1099:pw9")
     assert main([str(TEMPLATES_DIR), str(tmp_path)]) == 0
-    assert "username = 1001" in (tmp_path / "pjsip_agents.conf").read_text()
+    accounts = (tmp_path / "pjsip_agents.conf").read_text()
+    assert "[1001](agent-endpoint)" in accounts and "[1099](probe-endpoint)" in accounts
     monkeypatch.delenv("AMI_SECRET")
     assert main([str(TEMPLATES_DIR), str(tmp_path / "again")]) == 1  # missing value -> error exit

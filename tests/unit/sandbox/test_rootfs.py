@@ -82,3 +82,13 @@ def test_concurrent_builders_build_once(fake_env: Path) -> None:
         thread.join()
     assert len(set(results)) == 1 and len(results) == 3
     assert _runs(fake_env) == 1
+
+
+def test_run_ids_come_from_the_rootfs_own_passwd_and_group(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nasterisk:x:101:102:PBX:/var/lib:/bin/false\n")
+    (tmp_path / "etc" / "group").write_text("root:x:0:\naudio:x:29:asterisk\nasterisk:x:102:\n")
+    assert rootfs.run_ids(tmp_path) == (101, 102)
+    (tmp_path / "etc" / "group").write_text("root:x:0:\n")
+    with pytest.raises(rootfs.RootfsBuildError, match="asterisk"):
+        rootfs.run_ids(tmp_path)

@@ -1,4 +1,7 @@
-"""Install the rollup tables and the triggers on ``calls`` that mark changed hours dirty (idempotent).
+"""The rollup tables and the triggers on ``calls`` that mark changed hours dirty, as today's code defines them.
+
+The migrations carry their own frozen copy of this DDL; ``install`` (idempotent) serves tests, the synthetic
+loader and the benchmarks, and ``set_triggers_sync`` switches the triggers off for a bulk load.
 
 The triggers run inside the transaction that changes a call, so a committed change is never without its
 dirty mark; the rollup job removes a mark only in the transaction that recomputes that hour from the raw
@@ -52,7 +55,7 @@ END $$""",
 
 
 def install_sync(conn: Connection) -> None:
-    """Create the rollup tables and triggers if missing (for a migration: ``install_sync(op.get_bind())``)."""
+    """Create the rollup tables and triggers if missing."""
     rollup.create(conn, checkfirst=True)
     talk_hist.create(conn, checkfirst=True)
     dirty.create(conn, checkfirst=True)

@@ -1,4 +1,4 @@
-"""Plain result rows for the reports' large reads: the driver's own tuples or records, no ``Row`` objects.
+"""Plain result rows for large reads (the reports'): the driver's own tuples or records, no ``Row`` objects.
 
 A report by agent and day over a year reads tens of thousands of rows, and at ten million calls hundreds of
 thousands of packed talk rows; building a SQLAlchemy ``Row`` for each cost about as much as running the query.

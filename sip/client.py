@@ -1,7 +1,9 @@
 """Asyncio controller for the phones process: ``async with PhonesProcess(config) as phones``.
 
-Spawns ``python -m sandbox.phones``, waits for ``ready`` and for every non-offline agent to be
-``registered``, records every event, and lets callers ``wait_for`` an event matching fields.
+Spawns the pjsua2 phones process (``python -m sandbox.phones``: a separate process, started by module
+name and never imported, since pjsua2 is an optional GPL extra), waits for ``ready`` and for every
+non-offline agent to be ``registered``, records every event, and lets callers ``wait_for`` an event
+matching fields.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from sandbox.phones.config import PhonesConfig
-from sandbox.phones.protocol import Message, ProtocolError, decode, encode, matches
+from sip.config import PhonesConfig
+from sip.protocol import Message, ProtocolError, decode, encode, matches
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNNER = "sandbox.phones"  # the module run as the phones process (python -m)
 
 
 class PhonesError(RuntimeError):
@@ -30,9 +33,10 @@ class PhonesProcess:
     """A running phones process (see module doc). ``events`` holds every event received so far."""
 
     def __init__(
-        self, config: PhonesConfig, *, start_timeout: float = 20.0, python: str | None = None
+        self, config: PhonesConfig, *, start_timeout: float = 20.0, python: str | None = None,
+        runner: str = RUNNER,
     ) -> None:
-        self.config = config
+        self.config, self.runner = config, runner
         self.events: list[Message] = []
         self._start_timeout = start_timeout
         self._python = python or sys.executable
@@ -48,7 +52,7 @@ class PhonesProcess:
         config_path = Path(self._tmpdir.name) / "phones.json"
         config_path.write_text(self.config.to_json(), encoding="utf-8")
         self._proc = await asyncio.create_subprocess_exec(
-            self._python, "-m", "sandbox.phones", "--config", str(config_path),
+            self._python, "-m", self.runner, "--config", str(config_path),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

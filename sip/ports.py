@@ -1,4 +1,4 @@
-"""Free loopback port helpers for tests and ``make run`` (racy by nature; good enough locally)."""
+"""Free loopback port helpers for local phones, tests and ``make run`` (racy by nature; good enough locally)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Feature detection of tables owned by other packages (decision log, dispositions, cases)."""
+"""SQL dialect probes: which dialect a session speaks, and whether a table (owned by another package) exists."""
 
 from __future__ import annotations
 

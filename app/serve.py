@@ -1,0 +1,40 @@
+"""Serve the composed application over HTTP until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from api.app import make_app
+from app.compose import compose, instance_name
+from config.settings import Settings
+from core import heap
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = None) -> None:
+    """Run the HTTP service until cancelled (SIGINT/SIGTERM)."""
+    main_task = asyncio.current_task()
+    if main_task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    async with compose(settings) as container:
+        app = make_app(container)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.server.host, settings.server.port)
+            await site.start()
+            url = f"http://{settings.server.host}:{settings.server.port}"
+            log.info("Callguard %s listening on %s", instance_name(settings), url)
+            if on_ready:
+                on_ready(url)
+            heap.settle()  # start-up is over: its objects are never garbage (core/heap.py)
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await runner.cleanup()

@@ -1,0 +1,114 @@
+"""Compliance administration: client policies, the do-not-call list, and the decision log (read-only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from compliance.errors import NoSuchDecision, NoSuchDoNotCallEntry, NoSuchPolicy, RetentionBelowFloor
+from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
+from compliance.policy import Policy
+from compliance.schemas import DecisionQuery, DoNotCallIn, PolicyIn
+from compliance.service import ComplianceGate
+from core.clock import Clock
+from core.errors import ValidationFailed
+from core.pagination import after, decode_cursor, encode_cursor, where_equal
+from db.engine import Database
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    """A client's stored policy and the effective policy the gate applies to it."""
+
+    row: ClientPolicy
+    effective: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    """One page of the decision log, newest first."""
+
+    items: list[ComplianceDecision]
+    next_cursor: str | None
+
+
+class ComplianceAdmin:
+    """The admin use cases of the compliance feature (the gate itself is ``ComplianceGate``)."""
+
+    def __init__(self, *, db: Database, gate: ComplianceGate, clock: Clock, retention_floor_days: int) -> None:
+        self.db, self.gate, self.clock = db, gate, clock
+        self.retention_floor_days = retention_floor_days
+
+    # -- decision log ---------------------------------------------------------------------------
+    async def decisions(self, q: DecisionQuery) -> DecisionPage:
+        """Every decision, allowed or blocked, newest first, filtered and paged by cursor."""
+        stmt = where_equal(select(ComplianceDecision), (ComplianceDecision.case_id, q.case_id),
+                           (ComplianceDecision.number, q.number), (ComplianceDecision.agent_id, q.agent),
+                           (ComplianceDecision.allowed, q.allowed), (ComplianceDecision.code, q.code))
+        if q.since:
+            stmt = stmt.where(ComplianceDecision.at >= q.since)
+        if q.until:
+            stmt = stmt.where(ComplianceDecision.at < q.until)
+        if q.cursor:
+            stmt = stmt.where(after(ComplianceDecision.at, ComplianceDecision.id, decode_cursor(q.cursor)))
+        stmt = stmt.order_by(ComplianceDecision.at.desc(), ComplianceDecision.id.desc()).limit(q.limit)
+        async with self.db.read() as s:
+            rows = list((await s.scalars(stmt)).all())
+        nxt = encode_cursor(rows[-1].at, rows[-1].id) if len(rows) == q.limit else None
+        return DecisionPage(rows, nxt)
+
+    async def decision(self, decision_id: str) -> ComplianceDecision:
+        """One decision with everything needed to explain it."""
+        async with self.db.read() as s:
+            row = await s.get(ComplianceDecision, decision_id)
+        if row is None:
+            raise NoSuchDecision(f"no decision {decision_id}")
+        return row
+
+    # -- client policies ------------------------------------------------------------------------
+    async def put_policy(self, client_id: str, data: PolicyIn, *, by: str) -> PolicyView:
+        """Store a client's jurisdiction and own rules (checked first); the strictest combination applies."""
+        floor = self.retention_floor_days
+        if data.retention_days is not None and data.retention_days < floor:
+            raise RetentionBelowFloor(f"retention_days may not be below the floor of {floor} days",
+                                      details={"floor_days": floor})
+        try:
+            Policy.model_validate({**data.rules, "id": f"client:{client_id}", "name": client_id})
+        except ValueError as exc:
+            raise ValidationFailed("the policy rules are invalid", details={"reason": str(exc)[:2000]}) from None
+        async with self.db.begin() as s:
+            row = await s.get(ClientPolicy, client_id)
+            if row is None:
+                row = ClientPolicy(client_id=client_id)
+                s.add(row)
+            row.jurisdiction, row.policy, row.retention_days = data.jurisdiction, data.rules, data.retention_days
+            row.updated_at, row.updated_by = self.clock.now(), by
+        return await self._view(row)
+
+    async def policy(self, client_id: str) -> PolicyView:
+        """The stored policy of a client and the effective one."""
+        async with self.db.read() as s:
+            row = await s.get(ClientPolicy, client_id)
+        if row is None:
+            raise NoSuchPolicy(f"no policy for client {client_id}")
+        return await self._view(row)
+
+    async def _view(self, row: ClientPolicy) -> PolicyView:
+        async with self.db.read() as s:
+            effective = await self.gate.policy_for(s, row.client_id)
+        return PolicyView(row, effective)
+
+    # -- do-not-call ----------------------------------------------------------------------------
+    async def add_do_not_call(self, entry: DoNotCallIn, *, by: str) -> None:
+        """Add an exact number or a prefix that nobody may dial (idempotent)."""
+        async with self.db.begin() as s:
+            if await s.get(DoNotCall, (entry.value, entry.kind)) is None:
+                s.add(DoNotCall(value=entry.value, kind=entry.kind, reason=entry.reason, added_by=by))
+
+    async def remove_do_not_call(self, *, kind: str, value: str) -> None:
+        """Remove an entry; ``NoSuchDoNotCallEntry`` when there is none."""
+        async with self.db.begin() as s:
+            result = await s.execute(delete(DoNotCall).where(DoNotCall.value == value, DoNotCall.kind == kind))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NoSuchDoNotCallEntry("no such do-not-call entry")

@@ -1,0 +1,41 @@
+"""Domain errors of the compliance gate and its administration (one error shape: ``core.errors``)."""
+
+from __future__ import annotations
+
+from core.errors import CallguardError, NotFound, ValidationFailed
+
+
+class CallBlockedError(CallguardError):
+    """409: the gate blocked the dial; ``code`` is the primary rule's code."""
+
+    status = 409
+
+
+class NoSuchCase(ValidationFailed):
+    """The dial names a case that does not exist."""
+
+    code = "no-such-case"
+
+
+class NoSuchDecision(NotFound):
+    """No decision with that id in the decision log."""
+
+    code = "no-such-decision"
+
+
+class NoSuchPolicy(NotFound):
+    """The client has no stored policy."""
+
+    code = "no-such-policy"
+
+
+class NoSuchDoNotCallEntry(NotFound):
+    """No do-not-call entry with that kind and value."""
+
+    code = "no-such-entry"
+
+
+class RetentionBelowFloor(ValidationFailed):
+    """A client's recording retention may not be shorter than the configured floor."""
+
+    code = "retention-below-floor"

@@ -1,0 +1,39 @@
+"""Domain events emitted by the dialer (names are the public webhook and live-stream event types)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialer.models import Call
+from dialer.states import CallState
+
+CALL_REQUESTED = "call.requested"
+CALL_AGENT_RINGING = "call.agent_ringing"
+CALL_AGENT_ANSWERED = "call.agent_answered"
+CALL_CUSTOMER_RINGING = "call.customer_ringing"
+CALL_ANSWERED = "call.answered"
+CALL_ENDED = "call.ended"
+CALL_CORRECTED = "call.corrected"
+CALL_BLOCKED = "call.blocked"
+
+REACHED: dict[CallState, str] = {
+    CallState.REQUESTED: CALL_REQUESTED,
+    CallState.AGENT_RINGING: CALL_AGENT_RINGING,
+    CallState.AGENT_ANSWERED: CALL_AGENT_ANSWERED,
+    CallState.CUSTOMER_RINGING: CALL_CUSTOMER_RINGING,
+    CallState.ANSWERED: CALL_ANSWERED,
+    CallState.ENDED: CALL_ENDED,
+}
+"""The event recorded when a call reaches each state."""
+
+ALL = (*REACHED.values(), CALL_CORRECTED, CALL_BLOCKED)
+
+
+def call_payload(call: Call) -> dict[str, Any]:
+    """The thin event payload of a call (ids and non-personal fields only)."""
+    return {
+        "call_id": call.id, "agent_id": call.agent_id, "case_id": call.case_id, "client_id": call.client_id,
+        "batch_id": call.batch_id, "state": call.state, "end_reason": call.end_reason,
+        "hangup_cause": call.hangup_cause, "ring_seconds": call.ring_seconds,
+        "talk_seconds": call.talk_seconds,
+    }
