@@ -9,15 +9,16 @@ from aiohttp import web
 
 from api.keys import CONTAINER
 from api.routing import PRINCIPAL, error_response
-from auth.service import authenticate
+from auth.errors import QueryTokenRefused, TooManyFailedSignIns
 from core.errors import CallguardError, NotFound, Unauthorized, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics", "/docs"})
-# EventSource cannot send headers, so the live stream also takes the token as a query parameter.
-QUERY_TOKEN_PATHS = frozenset({"/v1/events"})
+# EventSource cannot send headers: the live stream also takes a short-lived single-use ticket in the query
+# string (POST /v1/events/tickets); a long-lived token is never accepted there.
+TICKET_PATHS = frozenset({"/v1/events"})
 
 
 @web.middleware
@@ -65,24 +66,29 @@ def _already_streaming(request: web.Request, exc: Exception) -> bool:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the bearer token to a principal for every non-public path."""
+    """Resolve the bearer token (or, for the event stream, a ticket) to a principal for every non-public path.
+
+    Failures are recorded and throttled per client address (``auth.service.Authenticator``); a locked-out
+    address gets 429 ``too-many-failed-sign-ins`` with Retry-After.
+    """
     if request.path in PUBLIC_PATHS or request.path.startswith("/docs/") or request.method == "OPTIONS":
         return await handler(request)
+    authenticator = request.app[CONTAINER].auth
+    address = request.remote or "unknown"
     header = request.headers.get("Authorization", "")
-    token = ""
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("use 'Authorization: Bearer <token>'")
-        token = value.strip()
-    elif request.path in QUERY_TOKEN_PATHS:
-        token = request.query.get("access_token", "")
-    if not token:
-        raise Unauthorized("a bearer token is required")
-    if len(token) > 200 or not token.isascii():
-        raise Unauthorized("the bearer token is unknown or revoked")
-    container = request.app[CONTAINER]
-    async with container.db.read() as s:
-        request[PRINCIPAL] = await authenticate(s, token)
+    try:
+        if header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise Unauthorized("use 'Authorization: Bearer <token>'")
+            request[PRINCIPAL] = await authenticator.authenticate(value.strip()[:512], address=address)
+        elif request.path in TICKET_PATHS and request.method == "GET" and request.query.get("ticket"):
+            request[PRINCIPAL] = await authenticator.redeem_ticket(request.query["ticket"][:512], address=address)
+        elif "access_token" in request.query:
+            raise QueryTokenRefused("a token is not accepted in the query string; use the Authorization header, "
+                                    "or a ticket from POST /v1/events/tickets for EventSource")
+        else:
+            raise Unauthorized("a bearer token is required")
+    except TooManyFailedSignIns as err:
+        return error_response(err, headers={"Retry-After": str(err.retry_after_s)})
     return await handler(request)
-

@@ -3,7 +3,7 @@
 The document is as strict as the service: query parameters keep their enums, patterns and bounds, path
 parameters carry the route's regex, and every status an operation can answer is listed with the one error
 shape. Statuses every operation of a kind can answer are derived here rather than declared per route:
-401 and 503 (``database``) for authenticated operations, 403 when not every role may call it, 400
+401, 429 (failed sign-ins throttled) and 503 (``database``) for authenticated operations, 403 when not every role may call it, 400
 (``bad-json``), 413 and 422 for a JSON body, 422 for a query (a cursor too: its form is documented), and 404
 (``no-such-route``) for a path parameter with a pattern.
 """
@@ -22,6 +22,7 @@ from core.schemas import EventOut, HelloData, WebhookBody
 _STATUS_TEXT = {201: "Created", 400: "Bad request (the body is not JSON)", 401: "No or unknown token",
                 403: "Role not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict / blocked",
                 413: "Body too large", 416: "Range not satisfiable", 422: "Invalid input",
+                429: "Too many failed sign-ins from this address (Retry-After)",
                 503: "An upstream (database, PBX, storage) is unavailable"}
 _REF = "#/components/schemas/{model}"
 
@@ -122,7 +123,7 @@ def statuses(r: RouteSpec, *, has_path_pattern: bool) -> set[int]:
     """Every error status ``r`` can answer: its declared ones and those its kind implies."""
     out = set(r.errors)
     if r.roles is not None:
-        out |= {401, 503}
+        out |= {401, 429, 503}
         if set(r.roles) != set(ALL_ROLES):
             out.add(403)
     if r.body is not None:

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from app.serve import serve
+from audit.service import Actor, AuditService
+from auth.admin import UserAdmin
 from auth.models import Role
-from auth.service import create_user, issue_token
+from auth.schemas import TokenIn
 from cases.cli import main as import_cases
 from config.settings import ConfigError, Settings, load_settings
+from core.clock import Clock
+from core.errors import CallguardError
+from core.events import EventLog
 from db.engine import Database
 from db.migrate import migrate
 
@@ -36,14 +43,49 @@ async def _migrate(settings: Settings) -> None:
         await migrate(db)
 
 
-async def _user(settings: Settings, args: argparse.Namespace) -> None:
+def cli_actor() -> Actor:
+    """The audited actor of a command-line change: the operating-system login."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a bare container)
+        login = "unknown"
+    return Actor(user_id=f"cli:{login}"[:64], role="cli")
+
+
+def _admin(db: Database, settings: Settings) -> UserAdmin:
+    clock = Clock()
+    return UserAdmin(db=db, settings=settings.auth, clock=clock, events=EventLog(),
+                     audit=AuditService(db=db, clock=clock))
+
+
+async def _user(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """``callguard user``: create or update, (de)activate, optionally issue a token; every change audited."""
+    active = False if args.deactivate else True if args.activate else None
     async with Database(settings.database) as db:
         await migrate(db)
-        async with db.begin() as s:
-            await create_user(s, user_id=args.id, role=Role(args.role), display_name=args.name,
-                              team=args.team, sip_user=args.sip_user, pbx=args.pbx)
-            token = await issue_token(s, user_id=args.id, label="cli") if args.token else None
-    print(json.dumps({"user": args.id, "role": args.role, "token": token}))
+        admin, who = _admin(db, settings), cli_actor()
+        user = await admin.save_user(who, user_id=args.id, role=Role(args.role) if args.role else None,
+                                     clients=args.client, team=args.team, display_name=args.name,
+                                     sip_user=args.sip_user, pbx=args.pbx, active=active, reason=args.reason)
+        out: dict[str, Any] = {"user": user.id, "role": user.role, "clients": user.clients, "team": user.team,
+                               "active": user.active, "token": None}
+        if args.token:
+            issued = await admin.issue_token(who, user.id, TokenIn(label="cli", expires_in_days=args.expires_days,
+                                                                   reason=args.reason))
+            out.update(token=issued.token, token_id=issued.id, expires_at=issued.expires_at.isoformat())
+    return out
+
+
+async def _revoke(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """``callguard token revoke``: one token by id, or every live token of ``--user``."""
+    async with Database(settings.database) as db:
+        await migrate(db)
+        admin, who = _admin(db, settings), cli_actor()
+        if args.user:
+            tokens = await admin.revoke_user_tokens(who, args.user, reason=args.reason)
+        else:
+            tokens = [await admin.revoke_token(who, args.token_id, reason=args.reason)]
+    return {"revoked": [t.id for t in tokens]}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,12 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
     u = sub.add_parser("user", help="create or update a user, optionally issuing a token")
     u.add_argument("id")
-    u.add_argument("--role", required=True, choices=["agent", "supervisor", "qa", "manager", "admin", "integration"])
+    u.add_argument("--role", choices=[str(r) for r in Role], help="required for a new user")
+    u.add_argument("--client", action="append", help="a client (bank) the user serves; repeat for several. "
+                   "Given, it replaces the list. None only for a global admin; exactly one for integration")
     u.add_argument("--name")
     u.add_argument("--team")
     u.add_argument("--sip-user")
     u.add_argument("--pbx")
     u.add_argument("--token", action="store_true", help="issue a new bearer token and print it once")
+    u.add_argument("--expires-days", type=int, help="the new token's lifetime (default: auth settings)")
+    u.add_argument("--reason", help="why (kept in the audit trail)")
+    state = u.add_mutually_exclusive_group()
+    state.add_argument("--deactivate", action="store_true", help="refuse the user's requests and end their streams")
+    state.add_argument("--activate", action="store_true")
+    t = sub.add_parser("token", help="revoke tokens")
+    tsub = t.add_subparsers(dest="token_cmd", required=True)
+    r = tsub.add_parser("revoke", help="revoke one token, or every token of --user")
+    r.add_argument("token_id", nargs="?")
+    r.add_argument("--user", help="revoke every live token of this user")
+    r.add_argument("--reason", help="why (kept in the audit trail)")
     return p
 
 
@@ -80,8 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "migrate":
         asyncio.run(_migrate(settings))
         return 0
-    if args.cmd == "user":
-        asyncio.run(_user(settings, args))
+    if args.cmd in ("user", "token"):
+        if args.cmd == "token" and not (args.token_id or args.user):
+            print("callguard: token revoke needs TOKEN_ID or --user ID", file=sys.stderr)
+            return 2
+        try:
+            out = asyncio.run(_user(settings, args) if args.cmd == "user" else _revoke(settings, args))
+        except CallguardError as err:
+            print(json.dumps(err.to_body(), ensure_ascii=False), file=sys.stderr)
+            return 1
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     if args.cmd == "serve":
         try:

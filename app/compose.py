@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.service import ReportService
 from app.container import Container
+from audit.service import AuditService
+from auth.admin import UserAdmin
+from auth.service import Authenticator
 from cases.contacts import attach_recording, record_contact
 from cases.directory import CaseDirectoryAdapter
 from cases.events import LegalHoldListener, LegalHoldRequested
@@ -38,6 +41,7 @@ from dialer.ami import AmiClient, AmiMessage
 from dialer.gate import DialGate
 from dialer.models import Call
 from dialer.pbx import PbxGateway
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
 from dialer.translate import INTERESTING, translate
@@ -96,6 +100,7 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         await container.reports.register_zones()
         tasks.spawn(container.reports.run_refresher(), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
+        tasks.every(3600.0, container.auth.purge, name="auth-purge", initial_delay=60.0)
         stack.callback(stream.close)
         yield container
 
@@ -114,12 +119,16 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     dial_gate = gate if gate is not None else compliance_gate
     calls = CallService(db=db, events=events, pbx=pbx, gate=dial_gate, settings=settings.dialer, clock=clock)
     cases = CaseService(db=db, events=events, clock=clock)
+    audit = AuditService(db=db, clock=clock)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
-        calls=calls, reports=ReportService(db, settings.analytics, clock), cases=cases,
+        calls=calls, reports=ReportService(db, settings.analytics, clock),
+        presented=PresentedNumberService(db=db, clock=clock), cases=cases,
         hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake),
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock,
                                    retention_floor_days=settings.recordings.retention_floor_days),
+        audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
+        users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit),
         recordings=recordings)
     calls.add_state_listener(_record_contact_when_ended)
     cases.add_legal_hold_listener(_hold_case_recordings(events))

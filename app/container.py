@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.service import ReportService
+from audit.service import AuditService
+from auth.admin import UserAdmin
+from auth.service import Authenticator
 from cases.service import CaseService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
@@ -18,6 +21,7 @@ from core.tasks import TaskGroup
 from db.engine import Database
 from dialer.gate import DialGate
 from dialer.pbx import PbxGateway
+from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
 from recordings.runtime import RecordingsFeature
@@ -39,9 +43,13 @@ class Container:
     gate: DialGate
     calls: CallService
     reports: ReportService
+    presented: PresentedNumberService
     cases: CaseService
     hooks: HookService
     compliance: ComplianceAdmin
+    audit: AuditService
+    auth: Authenticator
+    users: UserAdmin
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

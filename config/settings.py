@@ -165,6 +165,30 @@ class HookSettings(BaseModel):
     concurrency: int = Field(32, ge=1, le=512)
 
 
+class AuthSettings(BaseModel):
+    """Tokens, EventSource tickets and the failed sign-in throttle."""
+
+    person_token_days: int = Field(90, ge=1, le=3650, description="Lifetime of a person's token (and its maximum)")
+    integration_token_days: int = Field(365, ge=1, le=3650,
+                                        description="Lifetime of an integration token when none is given")
+    last_used_resolution_s: int = Field(60, ge=1, description="A token's last-used time is written at most this often")
+    ticket_ttl_s: int = Field(60, ge=5, le=600, description="Lifetime of an EventSource ticket (single use)")
+    stream_recheck_s: float = Field(15.0, gt=0, le=3600,
+                                    description="An open event stream re-checks its token and user this often")
+    failure_window_s: int = Field(900, ge=10, description="Failed sign-ins are counted per address over this window")
+    delay_after_failures: int = Field(5, ge=1, description="Failed answers are slowed down from this many failures")
+    delay_step_ms: int = Field(500, ge=0, description="Each failure past the threshold adds this delay")
+    max_delay_ms: int = Field(5000, ge=0, description="Longest delay of a failed answer")
+    lockout_after_failures: int = Field(20, ge=1, description="An address is refused (429) from this many failures")
+    lockout_s: int = Field(900, ge=1, description="How long after its last failure a locked-out address is refused")
+
+    @model_validator(mode="after")
+    def _lockout_after_delay(self) -> AuthSettings:
+        if self.lockout_after_failures < self.delay_after_failures:
+            raise ValueError("lockout_after_failures must be >= delay_after_failures")
+        return self
+
+
 class LoggingSettings(BaseModel):
     """Logging."""
 
@@ -188,6 +212,7 @@ class Settings(BaseSettings):
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

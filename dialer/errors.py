@@ -40,3 +40,21 @@ class PbxUnavailable(UpstreamUnavailable):
 
 class OriginateFateUnknown(Exception):
     """The AMI connection dropped after the Originate was written: never re-send, learn from events."""
+
+
+class InvalidPresentedNumber(ValidationFailed):
+    """A presented number is not an E.164 number (``+`` and 7 to 15 digits, valid for its country)."""
+
+    code = "invalid-presented-number"
+
+
+class NoPresentedNumbers(NotFound):
+    """The client has no presented numbers: its calls present the PBX default."""
+
+    code = "no-presented-numbers"
+
+
+class PresentedNumberNotOwned(ValidationFailed):
+    """A call asked to present a number that is not one of its client's presented numbers."""
+
+    code = "presented-number-not-owned"

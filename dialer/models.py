@@ -1,11 +1,12 @@
-"""The normalised call: one row per click-to-dial call, keyed by our call id (= Asterisk Linkedid)."""
+"""The normalised call: one row per click-to-dial call, keyed by our call id (= Asterisk Linkedid); the
+numbers each client's calls present to the customer."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
@@ -44,6 +45,8 @@ class Call(Base):
     agent_channel: Mapped[str | None] = mapped_column(String(128))
     customer_channel: Mapped[str | None] = mapped_column(String(128))
     customer_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    # the caller number the customer leg presented (OUTBOUND_CLI); None: the PBX default
+    presented_number: Mapped[str | None] = mapped_column(String(16))
 
     state: Mapped[str] = mapped_column(String(20), default="requested")
     end_reason: Mapped[str | None] = mapped_column(String(32))
@@ -64,3 +67,16 @@ class Call(Base):
     ring_seconds: Mapped[float | None]
     talk_seconds: Mapped[float | None]
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PresentedNumber(Base):
+    """One of a client's presented numbers (E.164); ``position`` 0 is the primary, which calls present."""
+
+    __tablename__ = "presented_numbers"
+    __table_args__ = (UniqueConstraint("client_id", "number"),)
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    number: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))

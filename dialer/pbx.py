@@ -6,15 +6,18 @@ AMI library errors are translated here, and only here, into dialer errors.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 from config.settings import PbxSettings
 from dialer.ami import AmiActionError, AmiClient, AmiConnectionLost, AmiError, AmiNotConnected
-from dialer.errors import OriginateFateUnknown, PbxUnavailable
+from dialer.errors import InvalidPresentedNumber, OriginateFateUnknown, PbxUnavailable
 
 log = logging.getLogger(__name__)
 
 GO_VARIABLE = "CALLGUARD_GO"
+PRESENTED_VARIABLE = "OUTBOUND_CLI"
+PBX_CLI = re.compile(r"\+?[0-9]{1,20}")  # all that may reach the PBX as a presented number
 
 
 class PbxGateway:
@@ -32,13 +35,17 @@ class PbxGateway:
         except KeyError:
             raise PbxUnavailable(pbx, f"no PBX named {pbx!r} is configured") from None
 
-    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str) -> None:
-        """Ring the agent's phone; when answered, the dial plan dials ``number``.
+    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str,
+                        presented: str | None = None) -> None:
+        """Ring the agent's phone; when answered, the dial plan dials ``number``, presenting ``presented``
+        (``OUTBOUND_CLI``; None: the PBX default). Only ``+`` and digits are sent (InvalidPresentedNumber).
 
         Raises PbxUnavailable when the Originate certainly did not happen, OriginateFateUnknown when
         the connection dropped after it was written (the call's fate then comes from PBX events).
         """
         cfg = self.settings[pbx]
+        if presented is not None and not PBX_CLI.fullmatch(presented):
+            raise InvalidPresentedNumber("a presented number is '+' and digits", details={"number": presented[:40]})
         fields = [
             ("Channel", cfg.channel_template.format(sip_user=sip_user)),
             ("Context", cfg.context),
@@ -50,6 +57,8 @@ class PbxGateway:
             ("CallerID", f'"Callguard" <{number}>'),
             ("Variable", f"__CALL_ID={call_id}"),
         ]
+        if presented is not None:
+            fields.append(("Variable", f"{PRESENTED_VARIABLE}={presented}"))
         try:
             await self.client(pbx).send_action("Originate", fields)
         except AmiConnectionLost as exc:

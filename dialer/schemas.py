@@ -52,6 +52,9 @@ class CallOut(BaseModel):
     pbx: str
     requested_by: str
     decision_id: str | None
+    presented_number: str | None = Field(
+        description="The caller number the customer was shown (the client's presented number); "
+                    "null: the PBX default")
     created_at: datetime
     originated_at: datetime | None
     agent_ringing_at: datetime | None
@@ -94,9 +97,30 @@ def call_to_json(call: Call) -> dict[str, Any]:
         "hangup_cause_text": call.hangup_cause_text, "dial_status": call.dial_status,
         "failure": call.failure, "outcome": call.outcome, "pbx": call.pbx,
         "requested_by": call.requested_by, "decision_id": call.decision_id,
+        "presented_number": call.presented_number,
         "created_at": iso(call.created_at), "originated_at": iso(call.originated_at),
         "agent_ringing_at": iso(call.agent_ringing_at), "agent_answered_at": iso(call.agent_answered_at),
         "customer_ringing_at": iso(call.customer_ringing_at), "answered_at": iso(call.answered_at),
         "ended_at": iso(call.ended_at), "ring_seconds": call.ring_seconds, "talk_seconds": call.talk_seconds,
     }
 
+
+class PresentedNumbersIn(BaseModel):
+    """A client's presented numbers, replacing the current list; the first is the primary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[str] = Field(
+        max_length=20,
+        description="E.164 numbers ('+' then 7 to 15 digits, valid for their country), primary first. "
+                    "An empty list removes them: the client's calls then present the PBX default")
+
+
+class PresentedNumbersOut(BaseModel):
+    """The caller numbers a client's calls present to its customers."""
+
+    client_id: str
+    numbers: list[str]
+    primary: str | None = Field(description="What the client's calls present; null: the PBX default")
+    updated_at: datetime
+    updated_by: str

@@ -32,6 +32,7 @@ from dialer.errors import (
 from dialer.gate import DialGate, DialRequest
 from dialer.models import Call
 from dialer.pbx import PbxGateway
+from dialer.presented import number_for_call
 from dialer.states import CallFacts, CallState, CallStatus, derive, transitions
 from dialer.translate import FactUpdate
 
@@ -97,8 +98,14 @@ class CallService:
 
     # -- requesting -----------------------------------------------------------------------------
     async def request_call(self, principal: Principal, *, agent_id: str, number: str,
-                           case_id: str | None = None, override_reason: str | None = None) -> Call:
-        """Run the gate and record the attempt in one transaction, then send the Originate."""
+                           case_id: str | None = None, override_reason: str | None = None,
+                           presented_number: str | None = None) -> Call:
+        """Run the gate and record the attempt in one transaction, then send the Originate.
+
+        The customer is shown the primary presented number of the case's client, or ``presented_number``
+        when given (a campaign's pick: it must be one of that client's numbers); no client or no number:
+        the PBX default.
+        """
         e164 = self._authorise_dial(principal, agent_id, number)
         call_id = new_id()
         blocked = None
@@ -111,18 +118,21 @@ class CallService:
             if not decision.allowed:
                 blocked = decision.error
             else:
+                presented = await number_for_call(s, decision.client_id, preferred=presented_number)
                 call = Call(id=call_id, agent_id=agent_id, team=agent.team, requested_by=principal.user_id,
                             number=e164, case_id=case_id, client_id=decision.client_id,
                             batch_id=decision.batch_id, debtor_key=decision.debtor_key,
                             number_kind=decision.number_kind, decision_id=decision.decision_id,
-                            pbx=agent.pbx or self.pbx.default, sip_user=agent.sip_user or "",
+                            presented_number=presented, pbx=agent.pbx or self.pbx.default,
+                            sip_user=agent.sip_user or "",
                             state=CallState.REQUESTED.value, created_at=request.now, facts={})
                 s.add(call)  # inserted by the event's flush, in the same transaction
                 await self._record(s, ev.CALL_REQUESTED, call)
         if blocked is not None:
             raise blocked
         try:
-            await self.pbx.originate(call.pbx, call_id=call.id, sip_user=call.sip_user, number=e164)
+            await self.pbx.originate(call.pbx, call_id=call.id, sip_user=call.sip_user, number=e164,
+                                     presented=call.presented_number)
         except OriginateFateUnknown:
             log.warning("AMI connection lost after Originate of call %s; its fate comes from events", call.id)
         except PbxUnavailable:

@@ -29,6 +29,8 @@ from auth.service import create_user, issue_token, revoke_tokens
 from cases.rows import CaseIn
 from compliance.models import ClientPolicy, DoNotCall
 from config.settings import load_settings
+from dialer.models import PresentedNumber
+from dialer.presented import presented_number
 from sandbox.pbx import AgentAccount, PbxSandbox
 from sandbox.phones.numberplan import EXAMPLE_NUMBERS
 from sip.client import PhonesProcess
@@ -40,6 +42,8 @@ DEMO_CLIENT = "demo-bank"  # DEMO policy: any hour
 STRICT_CLIENT = "cn-bank"  # CN policy: 08:00-21:00 Shanghai time; shows outside-hours blocks at night
 PROBE_SIP_USER = "1099"  # the scheduled recording probe registers as this account (the only one that may dial probe)
 BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a blocked call at any hour
+# what each demo client's calls show the customer (GET/PUT /v1/clients/{client}/presented-numbers)
+PRESENTED_NUMBERS = {DEMO_CLIENT: "+862161234567", STRICT_CLIENT: "+861062345678"}
 
 # name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
 DEMO_USERS: tuple[tuple[str, str, str | None, str | None], ...] = (
@@ -64,7 +68,8 @@ def _port(preferred: int, kind: int = socket.SOCK_STREAM) -> int:
 
 
 async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
-    """Demo users with fresh tokens, the demo client's all-hours policy, the do-not-call example."""
+    """Demo users with fresh tokens, the demo client's all-hours policy, the do-not-call example, one
+    presented number per demo client."""
     users = []
     async with container.db.begin() as s:
         for name, role, sip_user, behaviour in DEMO_USERS:
@@ -81,6 +86,10 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
             s.add(ClientPolicy(client_id=DEMO_CLIENT, jurisdiction="DEMO", policy={}, updated_by="make-run"))
         if await s.get(ClientPolicy, STRICT_CLIENT) is None:
             s.add(ClientPolicy(client_id=STRICT_CLIENT, jurisdiction="CN", policy={}, updated_by="make-run"))
+        for client, number in PRESENTED_NUMBERS.items():
+            if await s.get(PresentedNumber, (client, 0)) is None:
+                s.add(PresentedNumber(client_id=client, position=0, number=presented_number(number),
+                                      updated_by="make-run"))
         if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact")) is None:
             s.add(DoNotCall(value=BLOCKED_NUMBER, kind="exact", reason="demo: shows a blocked call",
                             added_by="make-run"))
@@ -153,9 +162,11 @@ async def main() -> None:
             },
             "cases": {
                 "any_hour": {"case_id": cases[DEMO_CLIENT], "client": DEMO_CLIENT,
-                             "number": EXAMPLE_NUMBERS["answer"][0], "policy": "DEMO (all hours, local demo only)"},
+                             "number": EXAMPLE_NUMBERS["answer"][0], "presented_number": PRESENTED_NUMBERS[DEMO_CLIENT],
+                             "policy": "DEMO (all hours, local demo only)"},
                 "calling_hours": {"case_id": cases[STRICT_CLIENT], "client": STRICT_CLIENT,
                                   "number": EXAMPLE_NUMBERS["answer_then_hangup"][0],
+                                  "presented_number": PRESENTED_NUMBERS[STRICT_CLIENT],
                                   "policy": "CN (08:00-21:00 Asia/Shanghai): blocked outside those hours"},
             },
         }
@@ -201,7 +212,8 @@ def _print(demo: dict[str, Any]) -> None:
         *(f"  {u['name']:<9} {u['role']:<11} {u['token']}{_sip(u)}" for u in demo["users"]),
         "", f"SIP registrar: udp {demo['sip']['host']}:{demo['sip']['port']}",
         "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()),
-        *(f"Case {c['case_id']} ({c['client']}, {c['number']}): {c['policy']}" for c in demo["cases"].values()),
+        *(f"Case {c['case_id']} ({c['client']}, {c['number']}, shows {c['presented_number']}): {c['policy']}"
+          for c in demo["cases"].values()),
         "",
         "Try it:",
         f"  curl -N -H 'Authorization: Bearer {sup['token']}' {demo['url']}/v1/events &",

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -82,6 +83,18 @@ class PhonesProcess:
             raise PhonesError("phones process is not running")
         proc.stdin.write(encode(command).encode())
         await proc.stdin.drain()
+
+    async def dial(self, phone: str, number: str, *, caller: str | None = None, **fields: Any) -> Message:
+        """``phone`` calls ``number`` at the PBX (``caller``: the number in its From header, for the customer
+        line calling in); returns the ``calling`` event (its ``call`` is the key for ``dtmf``/``tone``/``hangup``)."""
+        request = uuid.uuid4().hex
+        command: Message = {"cmd": "call", "phone": phone, "request": request,
+                            "uri": f"sip:{number}@{self.config.pbx_host}:{self.config.pbx_port}", **fields}
+        if caller is not None:
+            command["caller"] = caller
+        mark = self.mark()
+        await self.send(command)
+        return await self.wait_for("calling", request=request, since=mark)
 
     def find(self, event: str, *, since: int = 0, **match: Any) -> Message | None:
         """First recorded event (index >= since) named ``event`` whose fields match."""

@@ -1,25 +1,32 @@
 """JSON-lines protocol between the phones process and its controller, plus SIP text helpers (pure).
 
 Events (stdout, one JSON object a line): ``ready``, ``registered``, ``registration_failed``,
-``unregistered``, ``incoming``, ``ringing``, ``answered``, ``ended``, ``error``, ``stopped``.
-Commands (stdin): ``hangup``, ``set_behaviour``, ``call``, ``quit``.
+``unregistered``, ``incoming``, ``ringing``, ``answered``, ``ended``, ``dtmf``, ``error``, ``stopped``.
+Commands (stdin): ``hangup``, ``set_behaviour``, ``call`` (optional ``caller``: the From number),
+``dtmf`` (``digits``) and ``tone`` (``hz``, 0 = silence) on a phone's established call(s), ``quit``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 EVENTS = frozenset(
     {"ready", "registered", "registration_failed", "unregistered", "incoming", "ringing",
-     "answered", "ended", "error", "stopped", "calling"}
+     "answered", "ended", "error", "stopped", "calling", "dtmf"}
 )
 COMMANDS: dict[str, frozenset[str]] = {
     "hangup": frozenset({"phone"}),
     "set_behaviour": frozenset({"phone"}),
     "call": frozenset({"phone", "uri"}),
+    "dtmf": frozenset({"phone", "digits"}),
+    "tone": frozenset({"phone", "hz"}),
     "quit": frozenset(),
 }
+CALLER = re.compile(r"\+?[0-9]{1,20}")  # a caller number a phone may put in its From header
+DTMF_DIGITS = re.compile(r"[0-9*#A-D]{1,32}")
+MAX_TONE_HZ = 3400  # what fits in narrow-band (8 kHz) audio
 
 Message = dict[str, Any]
 
@@ -65,6 +72,14 @@ def decode_command(line: str) -> Message:
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise ProtocolError("headers must be an object of strings")
+    caller = message.get("caller")
+    if caller is not None and not (isinstance(caller, str) and CALLER.fullmatch(caller)):
+        raise ProtocolError("caller must be '+' and digits")
+    if cmd == "dtmf" and not (isinstance(message["digits"], str) and DTMF_DIGITS.fullmatch(message["digits"])):
+        raise ProtocolError("digits must be 1 to 32 of 0-9 * # A-D")
+    hz = message.get("hz")
+    if cmd == "tone" and not (isinstance(hz, int) and not isinstance(hz, bool) and 0 <= hz <= MAX_TONE_HZ):
+        raise ProtocolError(f"hz must be an integer from 0 (silence) to {MAX_TONE_HZ}")
     return message
 
 
@@ -97,3 +112,12 @@ def uri_user_host_port(uri: str) -> tuple[str, str, int | None]:
     user, _, hostport = uri.rpartition("@")
     host, _, port = hostport.partition(":")
     return user, host, int(port) if port.isdigit() else None
+
+
+def caller_numbers(headers: dict[str, str]) -> dict[str, str | None]:
+    """The caller number a line received: ``from_number`` (From user), ``pai_number`` (P-Asserted-Identity
+    user, None without the header) and ``caller`` (what a phone shows: the asserted identity first)."""
+    from_number = uri_user_host_port(headers["from"])[0] if headers.get("from") else None
+    pai = headers.get("p-asserted-identity")
+    pai_number = uri_user_host_port(pai)[0] if pai else None
+    return {"caller": pai_number or from_number, "from_number": from_number, "pai_number": pai_number}

@@ -25,12 +25,13 @@ set -eu
 : "${RTP_END:=20999}"
 : "${PROBE_TONE_HZ:=1000}"
 : "${PROBE_MAX_SECONDS:=60}"
+: "${DEFAULT_CLI:=}"  # number presented to customers when the service sends none ("+" and digits; empty: withheld)
 : "${AGENTS:=}"
 : "${PROBE_ACCOUNTS:=}"  # the recording probe's SIP account(s), "user:password": the only ones that may dial probe
 : "${RUN_USER:=asterisk}"
 export INSTANCE_DIR SYSTEM_NAME AMI_PORT AMI_USER AMI_SECRET AMI_PERMIT BIND_ADDRESS MEDIA_ADDRESS SIP_PORT \
   CUSTOMER_HOST CUSTOMER_PORT CUSTOMER_DIAL_TIMEOUT GO_TIMEOUT_TENTHS QUALIFY_FREQUENCY RECORDINGS_DIR RECORDING_FORMAT \
-  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS AGENTS PROBE_ACCOUNTS
+  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS DEFAULT_CLI AGENTS PROBE_ACCOUNTS
 
 for sub in etc spool log run db cache recordings; do
   mkdir -p "${INSTANCE_DIR}/${sub}"

@@ -20,7 +20,7 @@ import pjsua2 as pj
 
 from sandbox.phones.numberplan import behaviour_for
 from sip.config import PJSUA_MAX_CALLS, AgentPhone, PhonesConfig
-from sip.protocol import Message, event, parse_sip_request, uri_user_host_port
+from sip.protocol import Message, caller_numbers, event, parse_sip_request, uri_user_host_port
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ class _Call(pj.Call):  # type: ignore[misc]
 
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
         self._owner._on_media_state(self)
+
+    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
+        self._owner._on_dtmf(self, prm.digit)
 
 
 class SipThread(threading.Thread):
@@ -254,7 +257,7 @@ class SipThread(threading.Thread):
         self._calls.append(slot)
         x_headers = {k: v for k, v in headers.items() if k.startswith("x-")}
         self._emit(event("incoming", phone=slot.phone, call=slot.key, number=number,
-                         remote=headers.get("from", ""), headers=x_headers))
+                         remote=headers.get("from", ""), headers=x_headers, **caller_numbers(headers)))
         if account.phone == CUSTOMER:
             self._handle_customer_call(slot)
         else:
@@ -328,11 +331,19 @@ class SipThread(threading.Thread):
                 self._attach_audio(slot, call.getAudioMedia(index))
                 return
 
-    def _attach_audio(self, slot: CallSlot, audio: Any) -> None:
-        tone = pj.ToneGenerator()
-        tone.createToneGenerator(8000, 1)
+    def _on_dtmf(self, call: _Call, digit: str) -> None:
+        slot = call.slot
+        if slot is not None:
+            self._emit(event("dtmf", phone=slot.phone, call=slot.key, direction="in", digits=digit))
+
+    @staticmethod
+    def _play(tone: Any, hz: int) -> None:
+        """(Re)start ``tone`` as a continuous ``hz`` sine; 0 = silence."""
+        tone.stop()
+        if hz <= 0:
+            return
         desc = pj.ToneDesc()
-        desc.freq1 = slot.tone_hz
+        desc.freq1 = hz
         desc.freq2 = 0
         desc.on_msec = 1000
         desc.off_msec = 0
@@ -340,6 +351,11 @@ class SipThread(threading.Thread):
         tones = pj.ToneDescVector()
         tones.append(desc)
         tone.play(tones, True)
+
+    def _attach_audio(self, slot: CallSlot, audio: Any) -> None:
+        tone = pj.ToneGenerator()
+        tone.createToneGenerator(8000, 1)
+        self._play(tone, slot.tone_hz)
         tone.startTransmit(audio)
         slot.media.append(tone)
         record_dir = self._record_dir(slot.phone)
@@ -417,6 +433,21 @@ class SipThread(threading.Thread):
             self._set_behaviour(command)
         elif cmd == "call":
             self._make_call(command)
+        elif cmd in ("dtmf", "tone"):
+            for slot in self._calls:
+                if slot.phone == command["phone"] and command.get("call") in (None, slot.key) and slot.answered \
+                        and not slot.ended and slot.call is not None:
+                    self._in_call(slot, command)
+
+    def _in_call(self, slot: CallSlot, command: Message) -> None:
+        """Send DTMF (RFC 4733) or change the tone on one established call."""
+        if command["cmd"] == "dtmf":
+            slot.call.dialDtmf(command["digits"])
+            self._emit(event("dtmf", phone=slot.phone, call=slot.key, direction="out", digits=command["digits"]))
+            return
+        slot.tone_hz = int(command["hz"])
+        if slot.media:
+            self._play(slot.media[0], slot.tone_hz)
 
     def _set_behaviour(self, command: Message) -> None:
         phone = command["phone"]
@@ -440,6 +471,8 @@ class SipThread(threading.Thread):
             slot.talk_seconds = float(command["hangup_after"])
         call.slot = slot
         prm = pj.CallOpParam(True)
+        if command.get("caller"):  # the From number (checked by protocol.decode_command: "+" and digits)
+            prm.txOption.localUri = f"sip:{command['caller']}@{self.config.pbx_host}"
         for name, value in command.get("headers", {}).items():
             header = pj.SipHeader()
             header.hName = name

@@ -24,10 +24,12 @@ class RecordingPbx:
         self.actions: list[tuple[str, dict[str, Any]]] = []
         self.down = False
 
-    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str) -> None:
+    async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str,
+                        presented: str | None = None) -> None:
         if self.down:
             raise PbxUnavailable(pbx, "the PBX is not connected")
-        self.actions.append(("originate", {"pbx": pbx, "call_id": call_id, "sip_user": sip_user, "number": number}))
+        self.actions.append(("originate", {"pbx": pbx, "call_id": call_id, "sip_user": sip_user, "number": number,
+                                           "presented": presented}))
 
     async def hangup(self, pbx: str, channel: str) -> None:
         self.actions.append(("hangup", {"pbx": pbx, "channel": channel}))

@@ -50,7 +50,7 @@ async def test_request_call_returns_202_and_originates_with_e164(api: Api) -> No
     assert call["state"] == "requested" and call["number"] == CN_MOBILE and call["agent"] == "alice"
     assert r.headers["Location"] == f"/v1/calls/{call['id']}"
     assert api.pbx.actions == [("originate", {"pbx": "local", "call_id": call["id"], "sip_user": "1001",
-                                              "number": CN_MOBILE})]
+                                              "number": CN_MOBILE, "presented": None})]
     got = await api.client.get(f"/v1/calls/{call['id']}", headers=api.auth("alice"))
     assert (await got.json())["id"] == call["id"]
     # another agent cannot see it; a supervisor can

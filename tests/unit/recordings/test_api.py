@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -55,7 +56,8 @@ async def api(rig: Rig) -> AsyncIterator[Api]:
                                ("sam", Role.SUPERVISOR, None), ("quinn", Role.QA, None), ("ada", Role.ADMIN, None),
                                ("hook", Role.INTEGRATION, None)]:
             await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
-            tokens[uid] = await issue_token(s, user_id=uid)
+            # tokens outlive the retention periods these tests jump across
+            tokens[uid] = await issue_token(s, user_id=uid, expires_at=rig.clock.now() + timedelta(days=3650))
     async with TaskGroup() as tasks, rig.feature() as feature:
         container = build_container(settings=rig.settings, clock=rig.clock, db=rig.db, events=EventLog(),
                                     stream=EventStream(rig.db), tasks=tasks, pbx=RecordingPbx(), gate=AllowAllGate(),

@@ -7,6 +7,7 @@ import pytest
 from sip.config import AgentPhone, PhonesConfig
 from sip.protocol import (
     ProtocolError,
+    caller_numbers,
     decode,
     decode_command,
     encode,
@@ -69,3 +70,34 @@ def test_config_round_trip_and_behaviour_update() -> None:
     assert (agent.behaviour, agent.reject_code) == ("reject", 603)
     with pytest.raises(ValueError):
         agent.update({"behaviour": "explode"})
+
+
+def test_caller_numbers_prefer_the_asserted_identity() -> None:
+    both = {"from": '"Bank" <sip:+862161234567@pbx>;tag=1', "p-asserted-identity": "<sip:+862160000000@pbx>"}
+    assert caller_numbers(both) == {"caller": "+862160000000", "from_number": "+862161234567",
+                                    "pai_number": "+862160000000"}
+    withheld = {"from": '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=2'}
+    assert caller_numbers(withheld) == {"caller": "anonymous", "from_number": "anonymous", "pai_number": None}
+    assert caller_numbers({}) == {"caller": None, "from_number": None, "pai_number": None}
+
+
+@pytest.mark.parametrize("line", [
+    '{"cmd": "call", "phone": "customer", "uri": "sip:1@h", "caller": "+86 21"}',
+    '{"cmd": "call", "phone": "customer", "uri": "sip:1@h", "caller": "1@evil>"}',
+    '{"cmd": "dtmf", "phone": "1001"}',
+    '{"cmd": "dtmf", "phone": "1001", "digits": "12\\r\\nX"}',
+    '{"cmd": "dtmf", "phone": "1001", "digits": ""}',
+    '{"cmd": "tone", "phone": "1001", "hz": "600"}',
+    '{"cmd": "tone", "phone": "1001", "hz": 9000}',
+    '{"cmd": "tone", "phone": "1001", "hz": true}',
+])
+def test_in_call_commands_and_the_caller_number_are_checked(line: str) -> None:
+    with pytest.raises(ProtocolError):
+        decode_command(line)
+
+
+def test_in_call_commands_accepted() -> None:
+    assert decode_command('{"cmd": "dtmf", "phone": "customer", "digits": "12*#A"}')["digits"] == "12*#A"
+    assert decode_command('{"cmd": "tone", "phone": "1001", "hz": 0}')["hz"] == 0
+    call = decode_command('{"cmd": "call", "phone": "customer", "uri": "sip:+1@h", "caller": "+8613900000001"}')
+    assert call["caller"] == "+8613900000001"

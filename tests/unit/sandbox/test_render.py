@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, template_values
+from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, sandbox_pjsip_conf, template_values
 from sandbox.render import TemplateError, agents_pjsip_conf, parse_agents, placeholders, render, render_dir
 
 
@@ -137,3 +138,35 @@ def test_cli_renders_from_environment_like_the_docker_entrypoint(
     assert "[1001](agent-endpoint)" in accounts and "[1099](probe-endpoint)" in accounts
     monkeypatch.delenv("AMI_SECRET")
     assert main([str(TEMPLATES_DIR), str(tmp_path / "again")]) == 1  # missing value -> error exit
+
+
+def test_the_customer_sees_only_the_filtered_presented_number_or_the_pbx_default(tmp_path: Path) -> None:
+    extensions = _rendered(tmp_path)["extensions.conf"]
+    present = _section(extensions, "[callguard-present]")
+    # OUTBOUND_CLI, else DEFAULT_CLI, each filtered to "+" and digits; neither: presentation prohibited
+    assert "FILTER(+0123456789,${OUTBOUND_CLI})" in present and "FILTER(+0123456789,${DEFAULT_CLI})" in present
+    assert present.index("${OUTBOUND_CLI}") < present.index("${DEFAULT_CLI}") < present.index("CALLERID(pres)=prohib")
+    assert "CALLERID(all)=<${CLI}>)" in present and "CALLERID(all)=)" in present  # never the agent leg's own id
+    outbound = _section(extensions, "[callguard-outbound]")
+    assert outbound.count("Gosub(callguard-present,s,1)") == 2
+    assert outbound.index("callguard-present") < outbound.index("Dial(")
+    assert "OUTBOUND_CLI" not in outbound.replace("; OUTBOUND_CLI", "")
+
+
+def test_default_cli_is_digits_with_an_optional_plus() -> None:
+    ok = PbxSettings(ami_port=1, sip_port=2, customer_trunk_port=3, agents=(), default_cli="+862161234567")
+    assert template_values(ok, "/x")["DEFAULT_CLI"] == "+862161234567"
+    for bad in ("+86 21", "123,OTHER=1", "abc", "+" + "1" * 21):
+        with pytest.raises(ValueError, match="default_cli"):
+            template_values(dataclasses.replace(ok, default_cli=bad), "/x")
+
+
+def test_the_sandbox_customer_line_calls_in_as_the_customers_trunk_after_agents(tmp_path: Path) -> None:
+    pjsip = _rendered(tmp_path)["pjsip.conf"]
+    assert "endpoint_identifier_order = username,ip\n" in pjsip  # agents and the probe by name first
+    assert "#tryinclude pjsip_sandbox.conf" in pjsip
+    assert "send_pai = yes" in _section(pjsip, "[customers]")
+    identify = sandbox_pjsip_conf("127.0.0.1")
+    assert "type = identify" in identify and "endpoint = customers" in identify and "match = 127.0.0.1" in identify
+    refused = _section(_rendered(tmp_path)["extensions.conf"], "[callguard-no-inbound]")
+    assert "exten => _[+0-9*#a-zA-Z].,1,Log(NOTICE" in refused and "Hangup(21)" in refused

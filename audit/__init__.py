@@ -1,0 +1,1 @@
+"""The audit trail: every privileged act, append-only, queryable and exportable."""

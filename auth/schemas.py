@@ -1,0 +1,139 @@
+"""Request and response models of users, tokens and EventSource tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auth.models import Role
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+CLIENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class UserIn(BaseModel):
+    """A new user: role, clients (banks; none only for a global admin, exactly one for integration), team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ID)
+    role: Role
+    clients: list[str] = Field(default_factory=list, max_length=100)
+    team: str | None = Field(None, max_length=64)
+    display_name: str | None = Field(None, max_length=200)
+    sip_user: str | None = Field(None, max_length=64)
+    pbx: str | None = Field(None, max_length=32)
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
+
+
+class UserPatch(BaseModel):
+    """Changes to a user; absent fields stay as they are. ``active: false`` deactivates at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    clients: list[str] | None = Field(None, max_length=100)
+    team: str | None = Field(None, max_length=64)
+    display_name: str | None = Field(None, max_length=200)
+    sip_user: str | None = Field(None, max_length=64)
+    pbx: str | None = Field(None, max_length=32)
+    active: bool | None = None
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
+
+
+class UserOut(BaseModel):
+    """A user as the admin API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    role: str
+    clients: list[str]
+    team: str | None
+    display_name: str
+    sip_user: str | None
+    pbx: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime | None
+    deactivated_at: datetime | None
+
+
+class UserList(BaseModel):
+    """Users, by id."""
+
+    items: list[UserOut]
+
+
+class UserQuery(BaseModel):
+    """Filters of the user list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    client: str | None = Field(None, max_length=64)
+    team: str | None = Field(None, max_length=64)
+    active: bool | None = None
+
+
+class TokenIn(BaseModel):
+    """A token to issue; people's tokens live at most ``auth.person_token_days``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field("", max_length=100)
+    expires_in_days: int | None = Field(None, ge=1, le=3650,
+                                        description="Default: auth.person_token_days or auth.integration_token_days")
+    reason: str | None = Field(None, max_length=500)
+
+
+class TokenOut(BaseModel):
+    """A token's metadata (never its secret)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    user_id: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class TokenList(BaseModel):
+    """A user's tokens, newest first."""
+
+    items: list[TokenOut]
+
+
+class IssuedToken(TokenOut):
+    """A newly issued token: ``token`` is shown this once and never again."""
+
+    token: str
+
+
+class RevokeIn(BaseModel):
+    """Why a token is revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=500)
+
+
+class TicketOut(BaseModel):
+    """A single-use ticket for ``GET /v1/events?ticket=``; valid for ``auth.ticket_ttl_s``."""
+
+    ticket: str
+    purpose: str
+    expires_at: datetime
+
+
+class EventsQuery(BaseModel):
+    """Query of the live event stream."""
+
+    types: str | None = Field(None, max_length=500, description="Comma-separated type prefixes, e.g. 'call.'")
+    ticket: str | None = Field(None, max_length=512,
+                               description="A single-use ticket from POST /v1/events/tickets (for EventSource)")
