@@ -3,9 +3,9 @@
 The document is as strict as the service: query parameters keep their enums, patterns and bounds, path
 parameters carry the route's regex, and every status an operation can answer is listed with the one error
 shape. Statuses every operation of a kind can answer are derived here rather than declared per route:
-401, 429 (failed sign-ins throttled) and 503 (``database``) for authenticated operations, 403 when not every role may call it, 400
-(``bad-json``), 413 and 422 for a JSON body, 422 for a query (a cursor too: its form is documented), and 404
-(``no-such-route``) for a path parameter with a pattern.
+401, 429 (failed sign-ins throttled) and 503 (``database``) for authenticated operations, 403 when not every
+role may call it, 400 (``bad-json``), 413 and 422 for a JSON body, 422 for a query (a cursor too: its form
+is documented), and 404 (``no-such-route``) for a path parameter with a pattern.
 """
 
 from __future__ import annotations
