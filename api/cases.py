@@ -155,7 +155,7 @@ async def put_assignment(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/numbers", summary="Change a number's status", tag="cases",
-              roles=HOLDERS, body=NumberStatusIn, response=CaseOut, errors=(401, 403, 404, 422))
+              roles=HOLDERS, body=NumberStatusIn, response=CaseOut, errors=(401, 403, 404, 409, 422))
 async def post_number(request: web.Request) -> web.StreamResponse:
     """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
     req = await body(request, NumberStatusIn)

@@ -91,6 +91,8 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
             ok["content"] = {r.content_type: {"schema": _event_stream_schema(event_types)}}
         elif r.content_type != "application/json":
             ok["content"] = {r.content_type: {"schema": {"type": "string", "contentMediaType": r.content_type}}}
+        for alt in r.alt_types:
+            ok.setdefault("content", {})[alt] = {"schema": {"type": "string", "contentMediaType": alt}}
         if r.links:
             ok["links"] = r.links
         op["responses"][str(r.status)] = ok

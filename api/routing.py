@@ -46,6 +46,7 @@ class RouteSpec:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter schemas beyond the regex
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # OpenAPI links of the success answer
     also: tuple[int, ...] = ()  # other statuses answered with the success body (201 created, 503 not ready)
+    alt_types: tuple[str, ...] = ()  # other content types of the success answer (a format= query)
 
 
 class Router:
@@ -60,13 +61,14 @@ class Router:
               status: int = 200, errors: tuple[int, ...] = (), content_type: str = "application/json",
               description: str = "", params: dict[str, dict[str, Any]] | None = None,
               links: dict[str, dict[str, Any]] | None = None,
-              also: tuple[int, ...] = ()) -> Callable[[Handler], Handler]:
+              also: tuple[int, ...] = (), alt_types: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
         """Declare a handler (``errors``: statuses beyond those the registry derives, see ``api.openapi``)."""
 
         def deco(fn: Handler) -> Handler:
             self.routes.append(RouteSpec(method, path, fn, summary, tag, roles, body, query, response,
                                          status, errors, content_type, description or (fn.__doc__ or ""),
-                                         params=params or {}, links=links or {}, also=also))
+                                         params=params or {}, links=links or {}, also=also,
+                                         alt_types=alt_types))
             return fn
 
         return deco

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.clock import iso_or_none
 from core.pagination import Cursor
@@ -110,7 +110,7 @@ class PresentedNumbersIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    numbers: list[str] = Field(
+    numbers: list[Annotated[str, StringConstraints(pattern=r"^\+[0-9]{7,15}$")]] = Field(
         max_length=20,
         description="E.164 numbers ('+' then 7 to 15 digits, valid for their country), primary first. "
                     "An empty list removes them: the client's calls then present the PBX default")

@@ -43,6 +43,8 @@ async def _serve(tmp: Path, ready: asyncio.Future[Running], stop: asyncio.Event)
         recordings={"spool_dir": str(tmp / "spool"), "min_free_bytes": 0},
         storage={"backend": "local", "local_root": str(tmp / "store")},
         compliance={"default_profile": "DEMO"},
+        # the fuzzer's authentication probes are many failed sign-ins from one address: no lockout here
+        auth={"delay_after_failures": 1_000_000, "lockout_after_failures": 1_000_000},
     )
     async with compose(settings) as container:
         async with container.db.begin() as s:
