@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from core.clock import iso_or_none
 from core.pagination import Cursor
@@ -110,7 +110,8 @@ class PresentedNumbersIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    numbers: list[Annotated[str, StringConstraints(pattern=r"^\+[0-9]{7,15}$")]] = Field(
+    # the form is documented; the service checks it itself (422 invalid-presented-number, naming the number)
+    numbers: list[Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^\+[0-9]{7,15}$"})]] = Field(
         max_length=20,
         description="E.164 numbers ('+' then 7 to 15 digits, valid for their country), primary first. "
                     "An empty list removes them: the client's calls then present the PBX default")
