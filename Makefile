@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration bench mutation system-deps pbx-rootfs clean lock
+.PHONY: run test lint typecheck unit integration bench mutation system-deps pbx-rootfs clean lock web
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PY_SYS) -m venv $(VENV)
@@ -16,10 +16,17 @@ $(STAMP): pyproject.toml constraints.txt
 system-deps:
 	@scripts/system-deps
 
+# front-end assets (the API reference at /docs) from the npm packages pinned by web/package-lock.json
+WEB_BUILT := web/dist/.built
+$(WEB_BUILT): web/package.json web/package-lock.json web/build.mjs $(wildcard web/src/*/*)
+	cd web && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
+web: system-deps $(WEB_BUILT)
+
 pbx-rootfs: system-deps $(STAMP)
 	$(PY) -m sandbox.pbx build
 
-run: system-deps $(STAMP) pbx-rootfs
+run: system-deps $(STAMP) pbx-rootfs web
 	$(PY) -m sandbox.run
 
 lint: $(STAMP)
@@ -29,12 +36,12 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
 
 unit: $(STAMP)
-	CALLGUARD_TEST_PG_URL=$$(scripts/pg-up) $(PY) -m pytest -q -m "not integration" tests
+	CALLGUARD_TEST_PG_URL=$$(scripts/pg-up) $(PY) -m pytest -q -m "not integration and not contract" tests
 
 integration: system-deps $(STAMP) pbx-rootfs
 	CALLGUARD_TEST_PG_URL=$$(scripts/pg-up) $(PY) -m pytest -q -m integration tests
 
-test: system-deps $(STAMP) pbx-rootfs lint typecheck
+test: system-deps $(STAMP) pbx-rootfs web lint typecheck
 	CALLGUARD_TEST_PG_URL=$$(scripts/pg-up) $(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: system-deps $(STAMP) pbx-rootfs
@@ -51,4 +58,4 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^callguard' > constraints.txt
 
 clean:
-	rm -rf .run .mypy_cache .ruff_cache .pytest_cache mutants
+	rm -rf .run .mypy_cache .ruff_cache .pytest_cache mutants web/dist

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from analytics.metrics import DIMENSIONS, METRICS
 from analytics.query import REPORTS, ReportQuery
+from core.schemas import DayOrTime
+
+_ZONES: list[Any] = sorted(available_timezones())
+_DIM = "(?:" + "|".join(DIMENSIONS) + ")"
+_GROUP_BY = f"^(?:{_DIM}(?:,{_DIM})*)?$"
 
 
 def _describe() -> str:
@@ -23,11 +28,13 @@ class ReportParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    group_by: str = Field("", description=_describe())
-    from_: date | datetime | None = Field(None, alias="from", description=(
+    # the pattern is documented; the report answers a bad dimension itself (422 bad-group-by, naming the allowed)
+    group_by: str = Field("", description=_describe(), json_schema_extra={"pattern": _GROUP_BY})
+    from_: DayOrTime | None = Field(None, alias="from", description=(
         "Start (inclusive): an ISO date (local midnight in tz) or an ISO datetime with offset."))
-    to: date | datetime | None = Field(None, description="End (exclusive), like from.")
-    tz: str = Field("UTC", description="IANA time zone the report is read in (buckets and plain dates).")
+    to: DayOrTime | None = Field(None, description="End (exclusive), like from.")
+    tz: str = Field("UTC", description="IANA time zone the report is read in (buckets and plain dates).",
+                    json_schema_extra={"enum": _ZONES})
     agent: str | None = Field(None, description="Comma-separated agent ids.")
     team: str | None = Field(None, description="Comma-separated teams.")
     client: str | None = Field(None, description="Comma-separated clients (banks).")
@@ -70,7 +77,7 @@ class ReportParams(BaseModel):
 
     def dims(self) -> tuple[str, ...]:
         """The group_by dimensions."""
-        return tuple(x.strip() for x in self.group_by.split(",") if x.strip())
+        return tuple(dict.fromkeys(x.strip() for x in self.group_by.split(",") if x.strip()))
 
     def to_query(self, report: str) -> ReportQuery:
         """The query for report ``report`` (validated against the report by the service)."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports
+from api.docs import add_docs_routes
 from api.keys import CONTAINER
 from api.middleware import auth_middleware, errors_middleware
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
+from cases import events as case_events
+from dialer.states import CallState
+from recordings import events as recording_events
 
 VERSION = "0.1.0"
 
@@ -25,6 +29,15 @@ def all_routes() -> list[RouteSpec]:
     return [r for router in all_routers() for r in router.routes]
 
 
+def event_types() -> tuple[str, ...]:
+    """Every domain event type the live stream and webhooks carry."""
+    calls_ = ("call.requested", *(f"call.{s.value}" for s in CallState if s is not CallState.REQUESTED),
+              "call.corrected", "call.blocked")
+    recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
+                 and v.startswith("recording."))
+    return (*calls_, *case_events.ALL, *recs)
+
+
 def make_app(container: Container) -> web.Application:
     """Build the web application around an already-composed container."""
     app = web.Application(
@@ -34,10 +47,11 @@ def make_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     for router in all_routers():
         router.install(app)
-    spec = build_spec(all_routes(), version=VERSION)
+    spec = build_spec(all_routes(), version=VERSION, event_types=event_types())
 
     async def openapi(_request: web.Request) -> web.StreamResponse:
         return json_response(spec)
 
     app.router.add_get("/v1/openapi.json", openapi)
+    add_docs_routes(app)
     return app

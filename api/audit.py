@@ -15,7 +15,7 @@ AUDIT_READERS = (Role.MANAGER, Role.ADMIN)
 
 
 @router.route("GET", "/v1/audit", summary="The audit trail", tag="audit", roles=AUDIT_READERS, query=AuditQuery,
-              response=AuditPage, errors=(400, 401, 403, 422))
+              response=AuditPage, alt_types=("application/x-ndjson",), errors=(401, 403, 422))
 async def list_audit(request: web.Request) -> web.StreamResponse:
     """Every privileged act, newest first, never updated or deleted; a global admin sees every client's.
 

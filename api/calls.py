@@ -39,7 +39,7 @@ async def get_call(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/calls", summary="List calls", tag="calls", roles=READERS, query=CallQuery,
-              response=CallList, errors=(400, 401, 422))
+              response=CallList, errors=(401, 422))
 async def list_calls(request: web.Request) -> web.StreamResponse:
     """Calls newest first; agents see their own. Cursor pagination via ``next_cursor``."""
     q = query(request, CallQuery)

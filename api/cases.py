@@ -17,12 +17,18 @@ from cases.rows import CaseIn
 from cases.schemas import (
     AssignmentIn,
     BulkIn,
+    BulkOut,
+    CaseOut,
+    CasePut,
     DispositionIn,
+    DispositionOut,
     EvidenceQuery,
     HoldIn,
     NumberStatusIn,
     StatusIn,
     WindowIn,
+    WindowList,
+    WindowOut,
     case_json,
     contact_json,
     disposition_json,
@@ -41,6 +47,10 @@ READERS = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.QA,
 EVIDENCE = (Role.INTEGRATION, Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.QA)
 DISPOSERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 WINDOWS = (Role.AGENT, Role.SUPERVISOR, Role.INTEGRATION, Role.ADMIN)
+# path parameters: a client id as the compliance policies take it; an external id as CaseIn takes it, except
+# "bulk", which is the bulk import's path
+CLIENT = "{client:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}"
+EXTERNAL = "{external_id:(?!bulk$)[^\\s/\\\\?#%]{1,64}}"
 
 
 def _svc(request: web.Request) -> CaseService:
@@ -52,8 +62,11 @@ async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
     return case_json(case, cs, holds)
 
 
-@router.route("PUT", "/v1/clients/{client}/cases/{external_id}", summary="Create or update a case", tag="cases",
-              roles=WRITERS, body=CaseIn, errors=(401, 403, 422))
+@router.route("PUT", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="Create or update a case", tag="cases",
+              roles=WRITERS, body=CasePut, response=CaseOut, also=(201,), errors=(401, 403, 422),
+              links={name: {"operationId": f"cases.{op}", "parameters": {"case_id": "$response.body#/id"}}
+                     for name, op in (("GetCase", "get_case"), ("GetWindows", "get_windows"),
+                                      ("PutHold", "post_hold"), ("GetContacts", "get_contacts"))})
 async def put_case(request: web.Request) -> web.StreamResponse:
     """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
     data = await body(request, CaseIn, extra={"external_id": request.match_info["external_id"]})
@@ -65,8 +78,8 @@ async def put_case(request: web.Request) -> web.StreamResponse:
                          headers={"Location": f"/v1/cases/{result.case_id}"})
 
 
-@router.route("POST", "/v1/clients/{client}/cases/bulk", summary="Import up to 10,000 cases", tag="cases",
-              roles=WRITERS, body=BulkIn, errors=(401, 403, 413, 422))
+@router.route("POST", f"/v1/clients/{CLIENT}/cases/bulk", summary="Import up to 10,000 cases", tag="cases",
+              roles=WRITERS, body=BulkIn, response=BulkOut, errors=(401, 403, 413, 422))
 async def bulk_cases(request: web.Request) -> web.StreamResponse:
     """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
     req = await body(request, BulkIn, bulk=True)
@@ -80,8 +93,8 @@ async def bulk_cases(request: web.Request) -> web.StreamResponse:
          "errors": r.errors} for r in results]})
 
 
-@router.route("GET", "/v1/clients/{client}/cases/{external_id}", summary="A case by external id", tag="cases",
-              roles=READERS, errors=(401, 404))
+@router.route("GET", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="A case by external id", tag="cases",
+              roles=READERS, response=CaseOut, errors=(401, 404))
 async def get_case_by_external(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
     svc = _svc(request)
@@ -89,14 +102,15 @@ async def get_case_by_external(request: web.Request) -> web.StreamResponse:
     return json_response(await _full(svc, case.id))
 
 
-@router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, errors=(401, 404))
+@router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, response=CaseOut,
+              errors=(401, 404))
 async def get_case(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
     return json_response(await _full(_svc(request), request.match_info["case_id"]))
 
 
 @router.route("POST", "/v1/cases/{case_id}/holds", summary="Put a hold on a case", tag="cases", roles=HOLDERS,
-              body=HoldIn, errors=(401, 403, 404, 422))
+              body=HoldIn, response=CaseOut, also=(201,), errors=(401, 403, 404, 422))
 async def post_hold(request: web.Request) -> web.StreamResponse:
     """Takes effect for every dial not yet originated. 201 when new, 200 when that reason was already held."""
     req = await body(request, HoldIn)
@@ -109,7 +123,7 @@ async def post_hold(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("DELETE", "/v1/cases/{case_id}/holds/{reason}", summary="Release a hold", tag="cases",
-              roles=HOLDERS, errors=(401, 403, 404))
+              roles=HOLDERS, response=CaseOut, errors=(401, 403, 404))
 async def delete_hold(request: web.Request) -> web.StreamResponse:
     """Release the active holds with that reason (idempotent)."""
     svc = _svc(request)
@@ -121,7 +135,7 @@ async def delete_hold(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/status", summary="Close, mark paid or reopen", tag="cases",
-              roles=WRITERS, body=StatusIn, errors=(401, 403, 404, 422))
+              roles=WRITERS, body=StatusIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def post_status(request: web.Request) -> web.StreamResponse:
     """Set the case status (holds keep a reopened case on hold)."""
     req = await body(request, StatusIn)
@@ -131,7 +145,7 @@ async def post_status(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("PUT", "/v1/cases/{case_id}/assignment", summary="Assign a case", tag="cases",
-              roles=(*WRITERS, Role.SUPERVISOR), body=AssignmentIn, errors=(401, 403, 404, 422))
+              roles=(*WRITERS, Role.SUPERVISOR), body=AssignmentIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def put_assignment(request: web.Request) -> web.StreamResponse:
     """Assign to an agent and team."""
     req = await body(request, AssignmentIn)
@@ -141,7 +155,7 @@ async def put_assignment(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/numbers", summary="Change a number's status", tag="cases",
-              roles=HOLDERS, body=NumberStatusIn, errors=(401, 403, 404, 422))
+              roles=HOLDERS, body=NumberStatusIn, response=CaseOut, errors=(401, 403, 404, 409, 422))
 async def post_number(request: web.Request) -> web.StreamResponse:
     """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
     req = await body(request, NumberStatusIn)
@@ -156,7 +170,7 @@ async def post_number(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/windows", summary="Record an agreed calling window", tag="cases",
-              roles=WINDOWS, body=WindowIn, status=201, errors=(401, 403, 404, 409, 422))
+              roles=WINDOWS, body=WindowIn, response=WindowOut, status=201, errors=(401, 403, 404, 409, 422))
 async def post_window(request: web.Request) -> web.StreamResponse:
     """A window agreed with the debtor or third party, for one number or the case."""
     req = await body(request, WindowIn)
@@ -170,7 +184,7 @@ async def post_window(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/cases/{case_id}/windows", summary="Agreed windows", tag="cases", roles=READERS,
-              errors=(401, 404))
+              response=WindowList, errors=(401, 404))
 async def get_windows(request: web.Request) -> web.StreamResponse:
     """Windows not revoked and not expired."""
     windows = await _svc(request).windows(request.match_info["case_id"])
@@ -178,7 +192,7 @@ async def get_windows(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("DELETE", "/v1/cases/{case_id}/windows/{window_id}", summary="Revoke an agreed window",
-              tag="cases", roles=WINDOWS, errors=(401, 403, 404))
+              tag="cases", roles=WINDOWS, response=WindowOut, errors=(401, 403, 404))
 async def delete_window(request: web.Request) -> web.StreamResponse:
     """Revoke (kept for history)."""
     w = await _svc(request).revoke_window(request.match_info["case_id"], request.match_info["window_id"])
@@ -186,7 +200,8 @@ async def delete_window(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/calls/{call_id}/disposition", summary="Record a call's outcome", tag="cases",
-              roles=DISPOSERS, body=DispositionIn, status=201, errors=(401, 403, 404, 409, 422))
+              roles=DISPOSERS, body=DispositionIn, response=DispositionOut, status=201,
+              errors=(401, 403, 404, 409, 422))
 async def post_disposition(request: web.Request) -> web.StreamResponse:
     """By the call's agent (or a supervisor); once per call. Dispute, deceased, fraud hold the case."""
     req = await body(request, DispositionIn)

@@ -46,7 +46,7 @@ def _policy(view: PolicyView) -> dict[str, object]:
 
 
 @router.route("GET", "/v1/compliance/decisions", summary="The decision log", tag="compliance", roles=AUDITORS,
-              query=DecisionQuery, response=DecisionPage, errors=(400, 401, 403, 422))
+              query=DecisionQuery, response=DecisionPage, errors=(401, 403, 422))
 async def list_decisions(request: web.Request) -> web.StreamResponse:
     """Every decision, allowed or blocked, newest first; never updated or deleted."""
     page = await _admin(request).decisions(query(request, DecisionQuery))
@@ -78,7 +78,8 @@ async def get_policy(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/compliance/do-not-call", summary="Add a do-not-call entry", tag="compliance",
-              roles=(Role.ADMIN, Role.SUPERVISOR), body=DoNotCallIn, status=201, errors=(401, 403, 422))
+              roles=(Role.ADMIN, Role.SUPERVISOR), body=DoNotCallIn, response=DoNotCallIn, status=201,
+              errors=(401, 403, 422))
 async def add_dnc(request: web.Request) -> web.StreamResponse:
     """An exact number or a prefix that nobody may dial (idempotent)."""
     req = await body(request, DoNotCallIn)

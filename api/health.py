@@ -6,17 +6,19 @@ from aiohttp import web
 
 from api.keys import CONTAINER
 from api.routing import Router, json_response
+from core.schemas import Health, Readiness
 
 router = Router()
 
 
-@router.route("GET", "/healthz", summary="Process alive", tag="health", roles=None)
+@router.route("GET", "/healthz", summary="Process alive", tag="health", roles=None, response=Health)
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Always 200 while the process serves requests."""
     return json_response({"status": "ok"})
 
 
-@router.route("GET", "/readyz", summary="Dependencies ready", tag="health", roles=None, errors=(503,))
+@router.route("GET", "/readyz", summary="Dependencies ready", tag="health", roles=None, response=Readiness,
+              also=(503,))
 async def readyz(request: web.Request) -> web.StreamResponse:
     """Database and AMI state (and recordings, storage, probe when enabled) as JSON; 503 when not ready."""
     c = request.app[CONTAINER]

@@ -8,9 +8,14 @@ from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
 from auth.models import Role
 from hooks.schemas import (
+    AttemptList,
+    DeliveryPage,
     DeliveryQuery,
     ReplayIn,
+    ReplayOut,
     SubscriptionIn,
+    SubscriptionList,
+    SubscriptionOut,
     SubscriptionPatch,
     attempt_json,
     delivery_json,
@@ -27,7 +32,11 @@ def _svc(request: web.Request) -> HookService:
 
 
 @router.route("POST", "/v1/hooks/subscriptions", summary="Create a webhook subscription", tag="hooks",
-              roles=ADMIN, body=SubscriptionIn, status=201, errors=(401, 403, 422))
+              roles=ADMIN, body=SubscriptionIn, response=SubscriptionOut, status=201, errors=(401, 403, 422),
+              links={name: {"operationId": f"hooks.{op}", "parameters": {"sub_id": "$response.body#/id"}}
+                     for name, op in (("GetSubscription", "get_subscription"),
+                                      ("PatchSubscription", "patch_subscription"),
+                                      ("DeleteSubscription", "delete_subscription"))})
 async def create_subscription(request: web.Request) -> web.StreamResponse:
     """The signing secret is in this answer only; private and loopback targets are refused unless allowed."""
     req = await body(request, SubscriptionIn)
@@ -37,21 +46,21 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/subscriptions", summary="List subscriptions", tag="hooks", roles=ADMIN,
-              errors=(401, 403))
+              response=SubscriptionList, errors=(401, 403))
 async def list_subscriptions(request: web.Request) -> web.StreamResponse:
     """Every subscription (without secrets)."""
     return json_response({"items": [subscription_json(s) for s in await _svc(request).subscriptions()]})
 
 
 @router.route("GET", "/v1/hooks/subscriptions/{sub_id}", summary="One subscription", tag="hooks", roles=ADMIN,
-              errors=(401, 403, 404))
+              response=SubscriptionOut, errors=(401, 403, 404))
 async def get_subscription(request: web.Request) -> web.StreamResponse:
     """One subscription (without secrets)."""
     return json_response(subscription_json(await _svc(request).get(request.match_info["sub_id"])))
 
 
 @router.route("PATCH", "/v1/hooks/subscriptions/{sub_id}", summary="Change a subscription", tag="hooks",
-              roles=ADMIN, body=SubscriptionPatch, errors=(401, 403, 404, 422))
+              roles=ADMIN, body=SubscriptionPatch, response=SubscriptionOut, errors=(401, 403, 404, 422))
 async def patch_subscription(request: web.Request) -> web.StreamResponse:
     """URL, event types, active (re-activating re-queues parked deliveries), secret rotation."""
     req = await body(request, SubscriptionPatch)
@@ -70,7 +79,7 @@ async def delete_subscription(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/deliveries", summary="List deliveries (state=dead: dead letters)", tag="hooks",
-              roles=ADMIN, query=DeliveryQuery, errors=(401, 403, 422))
+              roles=ADMIN, query=DeliveryQuery, response=DeliveryPage, errors=(401, 403, 422))
 async def list_deliveries(request: web.Request) -> web.StreamResponse:
     """Newest first; page with ``before_id``."""
     q = query(request, DeliveryQuery)
@@ -81,7 +90,7 @@ async def list_deliveries(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/deliveries/{delivery_id}/attempts", summary="Attempts of a delivery",
-              tag="hooks", roles=ADMIN, errors=(401, 403, 404))
+              tag="hooks", roles=ADMIN, response=AttemptList, errors=(401, 403, 404))
 async def list_attempts(request: web.Request) -> web.StreamResponse:
     """Every attempt: status, duration, response excerpt, error."""
     try:
@@ -92,7 +101,7 @@ async def list_attempts(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/hooks/replay", summary="Replay dead or disabled deliveries", tag="hooks",
-              roles=ADMIN, body=ReplayIn, errors=(401, 403, 422))
+              roles=ADMIN, body=ReplayIn, response=ReplayOut, errors=(401, 403, 422))
 async def replay(request: web.Request) -> web.StreamResponse:
     """Queue them again with the same ``webhook-id``."""
     req = await body(request, ReplayIn)

@@ -15,7 +15,7 @@ from core.errors import CallguardError, NotFound, Unauthorized, UpstreamUnavaila
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics", "/docs"})
 # EventSource cannot send headers: the live stream also takes a short-lived single-use ticket in the query
 # string (POST /v1/events/tickets); a long-lived token is never accepted there.
 TICKET_PATHS = frozenset({"/v1/events"})
@@ -71,7 +71,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     Failures are recorded and throttled per client address (``auth.service.Authenticator``); a locked-out
     address gets 429 ``too-many-failed-sign-ins`` with Retry-After.
     """
-    if request.path in PUBLIC_PATHS or request.method == "OPTIONS":
+    if request.path in PUBLIC_PATHS or request.path.startswith("/docs/") or request.method == "OPTIONS":
         return await handler(request)
     authenticator = request.app[CONTAINER].auth
     address = request.remote or "unknown"

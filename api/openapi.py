@@ -1,18 +1,30 @@
-"""OpenAPI 3.1 generated from the route registry and its pydantic models."""
+"""OpenAPI 3.1 generated from the route registry and its pydantic models.
+
+The document is as strict as the service: query parameters keep their enums, patterns and bounds, path
+parameters carry the route's regex, and every status an operation can answer is listed with the one error
+shape. Statuses every operation of a kind can answer are derived here rather than declared per route:
+401, 429 (failed sign-ins throttled) and 503 (``database``) for authenticated operations, 403 when not every
+role may call it, 400 (``bad-json``), 413 and 422 for a JSON body, 422 for a query (a cursor too: its form
+is documented), and 404 (``no-such-route``) for a path parameter with a pattern.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from api.routing import RouteSpec
+from api.routing import ALL_ROLES, RouteSpec
+from core.schemas import EventOut, HelloData, WebhookBody
 
-_STATUS_TEXT = {400: "Bad request", 401: "No or unknown token", 403: "Role not allowed", 404: "Not found",
-                409: "Conflict / blocked", 413: "Body too large", 422: "Invalid input",
+_STATUS_TEXT = {201: "Created", 400: "Bad request (the body is not JSON)", 401: "No or unknown token",
+                403: "Role not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict / blocked",
+                413: "Body too large", 416: "Range not satisfiable", 422: "Invalid input",
                 429: "Too many failed sign-ins from this address (Retry-After)",
                 503: "An upstream (database, PBX, storage) is unavailable"}
+_REF = "#/components/schemas/{model}"
 
 
 class ErrorDetail(BaseModel):
@@ -29,16 +41,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``."""
-    models: set[type[BaseModel]] = {ErrorBody}
+def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes``; ``event_types`` are the live stream's and webhooks' types."""
+    keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization"), (EventOut, "serialization"),
+                                                          (HelloData, "serialization"),
+                                                          (WebhookBody, "serialization")]
     for r in routes:
-        models.update(m for m in (r.body, r.response) if m is not None)
-    keyed: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        (m, "validation" if any(r.body is m for r in routes) else "serialization") for m in models
-    ]
-    _, schema = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
-    components = schema.get("$defs", {})
+        keyed += [(m, "validation") for m in (r.body, r.query) if m is not None]
+        if r.response is not None:
+            keyed.append((r.response, "serialization"))
+    keyed = list(dict.fromkeys(keyed))
+    refs, schema = models_json_schema(keyed, ref_template=_REF)
+    components: dict[str, Any] = schema.get("$defs", {})
+    query_components: set[str] = set()
     paths: dict[str, Any] = {}
     for r in routes:
         op: dict[str, Any] = {
@@ -48,66 +63,151 @@ def build_spec(routes: list[RouteSpec], *, version: str) -> dict[str, Any]:
             "tags": [r.tag],
             "responses": {},
         }
-        path, names = openapi_path(r.path)
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+        path, names, regexes = parse_path(r.path)
+        params: list[dict[str, Any]] = []
+        for name, regex in zip(names, regexes, strict=True):
+            ps: dict[str, Any] = {"type": "string", "minLength": 1}
+            if regex:
+                ps["pattern"] = f"^(?:{regex})$"
+            params.append({"name": name, "in": "path", "required": True, "schema": {**ps, **r.params.get(name, {})}})
         if r.query is not None:
-            qs = r.query.model_json_schema(by_alias=True)
+            qname = _ref_name(refs[(r.query, "validation")])
+            query_components.add(qname)
+            qs = components[qname]
             for name, prop in qs.get("properties", {}).items():
+                schema_ = query_schema(prop)
+                text = prop.get("description") or schema_.pop("description", "")
                 params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
-                               "schema": _inline(prop), "description": prop.get("description", "")})
+                               "schema": schema_, "description": text})
         if params:
             op["parameters"] = params
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}}}
-        ok: dict[str, Any] = {"description": "OK"}
+                "schema": refs[(r.body, "validation")]}}}
+        ok: dict[str, Any] = {"description": "OK" if r.status != 204 else "No content"}
         if r.response is not None:
-            ok["content"] = {r.content_type: {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
+            ok["content"] = {r.content_type: {"schema": refs[(r.response, "serialization")]}}
+        elif r.content_type == "text/event-stream":
+            ok["content"] = {r.content_type: {"schema": _event_stream_schema(event_types)}}
         elif r.content_type != "application/json":
-            ok["content"] = {r.content_type: {"schema": {"type": "string"}}}
+            ok["content"] = {r.content_type: {"schema": {"type": "string", "contentMediaType": r.content_type}}}
+        for alt in r.alt_types:
+            ok.setdefault("content", {})[alt] = {"schema": {"type": "string", "contentMediaType": alt}}
+        if r.links:
+            ok["links"] = r.links
         op["responses"][str(r.status)] = ok
-        for code in r.errors:
+        for code in r.also:
+            op["responses"][str(code)] = {**ok, "description": _STATUS_TEXT.get(code, "OK"), "links": r.links}
+            if not r.links:
+                del op["responses"][str(code)]["links"]
+        for code in sorted(statuses(r, has_path_pattern=any(regexes))):
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+                "application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}}
         if r.roles is not None:
             op["security"] = [{"bearer": []}]
             op["x-roles"] = [str(x) for x in r.roles]
         paths.setdefault(path, {})[r.method.lower()] = op
+    for name in query_components:  # their fields became parameters; the object itself is no body anywhere
+        if not any(r.body is not None and _ref_name(refs[(r.body, "validation")]) == name for r in routes):
+            components.pop(name, None)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Callguard", "version": version,
                  "description": "Click-to-dial, recordings, compliance gate, analytics and case hooks."},
         "paths": paths,
+        "webhooks": webhooks(event_types),
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"}}},
     }
 
 
-def openapi_path(path: str) -> tuple[str, list[str]]:
-    """An aiohttp path (``/x/{id:[0-9]{1,3}}``) as an OpenAPI path (``/x/{id}``) and its parameter names."""
-    out, names, i = [], [], 0
-    while i < len(path):
-        if path[i] != "{":
-            out.append(path[i])
-            i += 1
-            continue
-        depth, j = 0, i
-        while j < len(path):
-            depth += {"{": 1, "}": -1}.get(path[j], 0)
-            if depth == 0:
-                break
-            j += 1
-        name = path[i + 1:j].split(":", 1)[0]
-        names.append(name)
-        out.append("{" + name + "}")
-        i = j + 1
-    return "".join(out), names
+def statuses(r: RouteSpec, *, has_path_pattern: bool) -> set[int]:
+    """Every error status ``r`` can answer: its declared ones and those its kind implies."""
+    out = set(r.errors)
+    if r.roles is not None:
+        out |= {401, 429, 503}
+        if set(r.roles) != set(ALL_ROLES):
+            out.add(403)
+    if r.body is not None:
+        out |= {400, 413, 422}
+    if r.query is not None:
+        out.add(422)
+    if has_path_pattern:
+        out.add(404)
+    out.discard(r.status)
+    return out - set(r.also)
 
 
-def _inline(prop: dict[str, Any]) -> dict[str, Any]:
+def query_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: absent is the only 'null' a query string has."""
     out = {k: v for k, v in prop.items() if k not in ("title", "description")}
-    if "$ref" in out:
-        return {"type": "string"}
     if "anyOf" in out:
-        out["anyOf"] = [_inline(x) for x in out["anyOf"]]
+        branches = [b for b in out["anyOf"] if b != {"type": "null"}]
+        if len(branches) == 1:
+            del out["anyOf"]
+            out = {**branches[0], **out}
+        else:
+            out["anyOf"] = branches
+    if "default" in out and out["default"] is None:
+        del out["default"]
     return out
+
+
+def _ref_name(ref: dict[str, Any]) -> str:
+    return str(ref["$ref"]).rsplit("/", 1)[-1]
+
+
+def _event_stream_schema(event_types: tuple[str, ...]) -> dict[str, Any]:
+    """One Server-Sent Event (``event``, ``data``, ``id``): ``hello`` first, then domain events."""
+    hello = {"type": "object", "required": ["event", "data"], "properties": {
+        "event": {"const": "hello"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"$ref": _REF.format(model="HelloData")}}}}
+    domain = {"type": "object", "required": ["event", "data", "id"], "properties": {
+        "event": {"type": "string", "enum": list(event_types)} if event_types else {"type": "string"},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's ``seq``"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"$ref": _REF.format(model="EventOut")}}}}
+    return {"oneOf": [hello, domain]}
+
+
+def webhooks(event_types: tuple[str, ...]) -> dict[str, Any]:
+    """OpenAPI 3.1 ``webhooks``: what a subscriber's endpoint receives, one entry per event type."""
+    out: dict[str, Any] = {}
+    for t in event_types:
+        out[t] = {"post": {
+            "operationId": f"webhook.{t}",
+            "summary": f"{t} delivered to a subscription",
+            "description": ("Signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`); "
+                            "any 2xx acknowledges, anything else is retried with backoff."),
+            "parameters": [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                           for h in ("webhook-id", "webhook-timestamp", "webhook-signature")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"allOf": [
+                {"$ref": _REF.format(model="WebhookBody")},
+                {"properties": {"type": {"const": t}}}]}}}},
+            "responses": {"2XX": {"description": "Delivered"}},
+        }}
+    return out
+
+
+_PARAM = re.compile(r"\{([^{}:]+)(?::((?:[^{}]|\{[^{}]*\})+))?\}")
+
+
+def parse_path(path: str) -> tuple[str, list[str], list[str]]:
+    """An aiohttp path (``/x/{id:[0-9]{1,3}}``) as an OpenAPI path (``/x/{id}``), its names and regexes."""
+    names: list[str] = []
+    regexes: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        names.append(m.group(1))
+        regexes.append(m.group(2) or "")
+        return "{" + m.group(1) + "}"
+
+    return _PARAM.sub(sub, path), names, regexes
+
+
+def openapi_path(path: str) -> tuple[str, list[str]]:
+    """An aiohttp path as an OpenAPI path and its parameter names."""
+    out, names, _ = parse_path(path)
+    return out, names
+

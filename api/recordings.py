@@ -41,6 +41,8 @@ from recordings.storage import RangeNotSatisfiable
 router = Router()
 TAG = "recordings"
 OVERSEERS = (Role.QA, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+# a recording id is never one of the static names beside it
+RECORDING = "{recording_id:(?!(?:gaps|access-log|probe)$)[^/]+}"
 
 
 def feature(request: web.Request) -> RecordingsFeature:
@@ -90,7 +92,7 @@ async def latest_probe(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/recordings", summary="Find recordings", tag=TAG, query=RecordingQuery,
-              response=RecordingList, errors=(400, 401, 403, 422))
+              response=RecordingList, errors=(401, 403, 422))
 async def list_recordings(request: web.Request) -> web.StreamResponse:
     """Filter by agent, team, client, case, time range, duration, outcome; newest first; cursor pages."""
     q = query(request, RecordingQuery)
@@ -100,7 +102,7 @@ async def list_recordings(request: web.Request) -> web.StreamResponse:
     return json_response(RecordingList(items=[recording_out(r) for r in rows], next_cursor=nxt))
 
 
-@router.route("GET", "/v1/recordings/{recording_id}", summary="One recording", tag=TAG, response=RecordingOut,
+@router.route("GET", f"/v1/recordings/{RECORDING}", summary="One recording", tag=TAG, response=RecordingOut,
               errors=(401, 403, 404))
 async def get_recording(request: web.Request) -> web.StreamResponse:
     """Metadata of a recording (logged in the access log)."""
@@ -108,7 +110,7 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     return json_response(recording_out(rec))
 
 
-@router.route("GET", "/v1/recordings/{recording_id}/audio", summary="Stream a recording", tag=TAG,
+@router.route("GET", f"/v1/recordings/{RECORDING}/audio", summary="Stream a recording", tag=TAG,
               query=AudioQuery, errors=(401, 403, 404, 409, 416, 503), content_type="audio/ogg")
 async def get_audio(request: web.Request) -> web.StreamResponse:
     """The audio, with HTTP Range (206 + Content-Range; 416 outside) so a browser can seek.
@@ -145,7 +147,7 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-@router.route("DELETE", "/v1/recordings/{recording_id}", summary="Delete an expired recording", tag=TAG,
+@router.route("DELETE", f"/v1/recordings/{RECORDING}", summary="Delete an expired recording", tag=TAG,
               response=RecordingOut, errors=(401, 403, 404, 409, 503))
 async def delete_recording(request: web.Request) -> web.StreamResponse:
     """Admins only; refused with 409 ``retention-active`` before retention ends or under legal hold."""
@@ -153,7 +155,7 @@ async def delete_recording(request: web.Request) -> web.StreamResponse:
     return json_response(recording_out(rec))
 
 
-@router.route("PUT", "/v1/recordings/{recording_id}/legal-hold", summary="Put a legal hold", tag=TAG,
+@router.route("PUT", f"/v1/recordings/{RECORDING}/legal-hold", summary="Put a legal hold", tag=TAG,
               response=RecordingOut, errors=(401, 403, 404))
 async def put_hold(request: web.Request) -> web.StreamResponse:
     """Hold the recording beyond retention (audited; pushed to the store's Object Lock legal hold)."""
@@ -162,7 +164,7 @@ async def put_hold(request: web.Request) -> web.StreamResponse:
     return json_response(recording_out(rec))
 
 
-@router.route("DELETE", "/v1/recordings/{recording_id}/legal-hold", summary="Release a legal hold", tag=TAG,
+@router.route("DELETE", f"/v1/recordings/{RECORDING}/legal-hold", summary="Release a legal hold", tag=TAG,
               response=RecordingOut, errors=(401, 403, 404))
 async def delete_hold(request: web.Request) -> web.StreamResponse:
     """Release the legal hold (audited); retention still applies."""
@@ -171,7 +173,7 @@ async def delete_hold(request: web.Request) -> web.StreamResponse:
     return json_response(recording_out(rec))
 
 
-@router.route("POST", "/v1/recordings/{recording_id}/reviews", summary="Add a QA review", tag=TAG, body=ReviewIn,
+@router.route("POST", f"/v1/recordings/{RECORDING}/reviews", summary="Add a QA review", tag=TAG, body=ReviewIn,
               response=ReviewOut, status=201, errors=(401, 403, 404, 422))
 async def add_review(request: web.Request) -> web.StreamResponse:
     """Score 0-100, checklist items and notes; the reviewer is the caller."""
@@ -182,7 +184,7 @@ async def add_review(request: web.Request) -> web.StreamResponse:
     return json_response(review_out(review), status=201)
 
 
-@router.route("GET", "/v1/recordings/{recording_id}/reviews", summary="QA reviews of a recording", tag=TAG,
+@router.route("GET", f"/v1/recordings/{RECORDING}/reviews", summary="QA reviews of a recording", tag=TAG,
               response=ReviewList, errors=(401, 403, 404))
 async def list_reviews(request: web.Request) -> web.StreamResponse:
     """Every review of the recording, oldest first."""
@@ -190,7 +192,7 @@ async def list_reviews(request: web.Request) -> web.StreamResponse:
     return json_response(ReviewList(items=[review_out(r) for r in rows]))
 
 
-@router.route("POST", "/v1/recordings/{recording_id}/pause", summary="Pause recording (card payment)", tag=TAG,
+@router.route("POST", f"/v1/recordings/{RECORDING}/pause", summary="Pause recording (card payment)", tag=TAG,
               body=PauseIn, errors=(401, 403, 404, 409, 503))
 async def pause(request: web.Request) -> web.StreamResponse:
     """MixMonitorMute on, if the client's policy allows it; the interval is stored with who and why."""
@@ -199,7 +201,7 @@ async def pause(request: web.Request) -> web.StreamResponse:
     return json_response({"id": row.id, "paused_at": row.paused_at.isoformat(), "reason": row.reason})
 
 
-@router.route("POST", "/v1/recordings/{recording_id}/resume", summary="Resume recording", tag=TAG,
+@router.route("POST", f"/v1/recordings/{RECORDING}/resume", summary="Resume recording", tag=TAG,
               errors=(401, 403, 404, 409, 503))
 async def resume(request: web.Request) -> web.StreamResponse:
     """MixMonitorMute off; closes the paused interval."""
@@ -208,7 +210,7 @@ async def resume(request: web.Request) -> web.StreamResponse:
                           "resumed_at": row.resumed_at.isoformat() if row.resumed_at else None})
 
 
-@router.route("POST", "/v1/recordings/{recording_id}/retry", summary="Retry a failed ingest", tag=TAG,
+@router.route("POST", f"/v1/recordings/{RECORDING}/retry", summary="Retry a failed ingest", tag=TAG,
               body=RetryIn, response=RecordingOut, errors=(401, 403, 404, 409, 422, 503))
 async def retry(request: web.Request) -> web.StreamResponse:
     """Supervisors and admins: a ``failed`` recording goes back to ``pending`` with its attempts reset and

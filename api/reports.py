@@ -26,6 +26,7 @@ async def list_reports(_request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/reports/{report}", summary="A report", tag="reports", roles=READERS, query=ReportParams,
+              params={"report": {"enum": list(REPORTS)}},
               errors=(401, 403, 404, 422, 503), description=(
                   "Reports: " + ", ".join(REPORTS) + ". JSON, or CSV / XLSX for download (format=csv|xlsx)."))
 async def get_report(request: web.Request) -> web.StreamResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -42,6 +43,10 @@ class RouteSpec:
     content_type: str = "application/json"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter schemas beyond the regex
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # OpenAPI links of the success answer
+    also: tuple[int, ...] = ()  # other statuses answered with the success body (201 created, 503 not ready)
+    alt_types: tuple[str, ...] = ()  # other content types of the success answer (a format= query)
 
 
 class Router:
@@ -54,12 +59,16 @@ class Router:
               roles: tuple[Role, ...] | None = ALL_ROLES, body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, errors: tuple[int, ...] = (), content_type: str = "application/json",
-              description: str = "") -> Callable[[Handler], Handler]:
-        """Declare a handler."""
+              description: str = "", params: dict[str, dict[str, Any]] | None = None,
+              links: dict[str, dict[str, Any]] | None = None,
+              also: tuple[int, ...] = (), alt_types: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+        """Declare a handler (``errors``: statuses beyond those the registry derives, see ``api.openapi``)."""
 
         def deco(fn: Handler) -> Handler:
             self.routes.append(RouteSpec(method, path, fn, summary, tag, roles, body, query, response,
-                                         status, errors, content_type, description or (fn.__doc__ or "")))
+                                         status, errors, content_type, description or (fn.__doc__ or ""),
+                                         params=params or {}, links=links or {}, also=also,
+                                         alt_types=alt_types))
             return fn
 
         return deco
@@ -144,7 +153,14 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     return web.json_response(data, status=status, headers=headers,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    """Dates and times in ISO 8601 / RFC 3339 form (``T`` separator), anything else as its text."""
+    if isinstance(o, date | time):
+        return o.isoformat()
+    return str(o)
 
 
 def error_response(err: CallguardError, headers: dict[str, str] | None = None) -> web.Response:

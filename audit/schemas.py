@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.pagination import Cursor
+from core.schemas import Instant
 
 
 class AuditEntryOut(BaseModel):
@@ -45,8 +48,8 @@ class AuditQuery(BaseModel):
     client: str | None = Field(None, max_length=64)
     target_type: str | None = Field(None, max_length=40)
     target_id: str | None = Field(None, max_length=200)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
-    cursor: str | None = Field(None, max_length=200)
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
     format: Literal["json", "ndjson"] = "json"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from auth.models import Role
+from core.schemas import JsonBool
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 CLIENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ClientId = Annotated[str, StringConstraints(pattern=CLIENT)]
 
 
 class UserIn(BaseModel):
@@ -19,7 +22,7 @@ class UserIn(BaseModel):
 
     id: str = Field(pattern=ID)
     role: Role
-    clients: list[str] = Field(default_factory=list, max_length=100)
+    clients: list[ClientId] = Field(default_factory=list, max_length=100)
     team: str | None = Field(None, max_length=64)
     display_name: str | None = Field(None, max_length=200)
     sip_user: str | None = Field(None, max_length=64)
@@ -33,12 +36,12 @@ class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    clients: list[str] | None = Field(None, max_length=100)
+    clients: list[ClientId] | None = Field(None, max_length=100)
     team: str | None = Field(None, max_length=64)
     display_name: str | None = Field(None, max_length=200)
     sip_user: str | None = Field(None, max_length=64)
     pbx: str | None = Field(None, max_length=32)
-    active: bool | None = None
+    active: JsonBool | None = None
     reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
@@ -134,6 +137,5 @@ class TicketOut(BaseModel):
 class EventsQuery(BaseModel):
     """Query of the live event stream."""
 
-    types: str | None = Field(None, max_length=500, description="Comma-separated type prefixes, e.g. 'call.'")
-    ticket: str | None = Field(None, max_length=512,
-                               description="A single-use ticket from POST /v1/events/tickets (for EventSource)")
+    types: str | None = Field(None, description="Comma-separated type prefixes, e.g. 'call.'")
+    ticket: str | None = Field(None, description="A single-use ticket from POST /v1/events/tickets (for EventSource)")

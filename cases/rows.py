@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.schemas import Instant, Money, WholeNumber
+
 DEFAULT_REGION = "CN"
 MAX_CONTACTS = 10
 
@@ -94,9 +96,9 @@ class CaseIn(_Strict):
     batch: ShortText | None = None
     debtor_name: str = Field(min_length=1, max_length=128)
     contacts: list[ContactIn] = Field(default_factory=list, max_length=MAX_CONTACTS)
-    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)
+    amount: Money
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    days_overdue: int = Field(default=0, ge=0, le=36500)
+    days_overdue: WholeNumber = Field(default=0, ge=0, le=36500)
     address: str | None = Field(default=None, max_length=512)
     region: str | None = Field(default=None, max_length=64)
     timezone: str | None = Field(default=None, max_length=64)
@@ -104,7 +106,7 @@ class CaseIn(_Strict):
     hold_reason: str | None = Field(default=None, min_length=1, max_length=256)
     agent: ShortText | None = None
     team: ShortText | None = None
-    received_at: datetime | None = None
+    received_at: Instant | None = None
 
     @field_validator("currency", mode="before")
     @classmethod

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from cases.models import HOLD_REASONS, AgreedWindow, Case, CaseContact, CaseHold, ContactLog, Disposition
+from cases.rows import CaseIn
+from core.schemas import ClockTime, Day, Instant, JsonBool, PositiveMoney, whole_number
 
 
 class Outcome(StrEnum):
@@ -38,11 +40,11 @@ class DispositionIn(_In):
     """``POST /v1/calls/{call_id}/disposition``."""
 
     outcome: Outcome
-    promise_amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=4)
+    promise_amount: PositiveMoney | None = None
     promise_currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
-    promise_date: date | None = None
-    callback_at: datetime | None = None
-    third_party_objected: bool | None = Field(None, description="the third party objects to further calls")
+    promise_date: Day | None = None
+    callback_at: Instant | None = None
+    third_party_objected: JsonBool | None = Field(None, description="the third party objects to further calls")
     notes: str | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
@@ -77,8 +79,23 @@ class DispositionOut(BaseModel):
     holds_applied: list[str] = Field(default_factory=list)
 
 
+class CasePut(CaseIn):
+    """``PUT /v1/clients/{client}/cases/{external_id}``: a case; the path's external id wins over the body's."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"debtor_name": "Li Lei", "amount": "1200.50", "currency": "CNY", "days_overdue": 45,
+         "timezone": "Asia/Shanghai", "received_at": "2026-01-05T09:00:00+08:00",
+         "contacts": [{"number": "+8613800000001", "kind": "mobile"},
+                      {"number": "+8613800000002", "kind": "third_party", "relation": "spouse"}]}]})
+
+    external_id: Any = Field(None, description="ignored: the external id is the path's")
+
+
 class HoldIn(_In):
     """``POST /v1/cases/{id}/holds``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "dispute", "note": "debtor disputes the amount"}]})
 
     reason: Literal[HOLD_REASONS]  # type: ignore[valid-type]
     note: str | None = Field(None, max_length=256)
@@ -102,8 +119,11 @@ class NumberStatusIn(_In):
 
     number: str = Field(max_length=32)
     status: Literal["valid", "invalid", "do_not_call"] | None = None
-    third_party_objected: bool | None = None
+    third_party_objected: JsonBool | None = None
     zone: str | None = Field(None, max_length=64)
+
+
+Weekday = Annotated[int, Interval(ge=0, le=6), BeforeValidator(whole_number)]
 
 
 class WindowIn(_In):
@@ -111,11 +131,11 @@ class WindowIn(_In):
 
     scope: Literal["number", "case"]
     number: str | None = Field(None, max_length=32)
-    weekdays: list[int] = Field(min_length=1, max_length=7)
-    start: time
-    end: time
+    weekdays: list[Weekday] = Field(min_length=1, max_length=7, description="0 (Monday) to 6")
+    start: ClockTime
+    end: ClockTime
     zone: str = Field(max_length=64)
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     agreed_on_call_id: str | None = Field(None, max_length=36)
 
 
@@ -134,6 +154,94 @@ class EvidenceQuery(BaseModel):
     format: Literal["json", "zip"] = "json"
 
 
+class ContactOut(BaseModel):
+    """A number of a case."""
+
+    number: str
+    kind: str
+    relation: str | None
+    status: str
+    third_party_objected: bool
+    zone: str | None
+    removed: bool
+
+
+class HoldOut(BaseModel):
+    """A hold on a case (released ones keep who and when)."""
+
+    id: str
+    reason: str
+    note: str | None
+    source: str
+    applied_at: datetime
+    applied_by: str
+    released_at: datetime | None
+    released_by: str | None
+
+
+class CaseOut(BaseModel):
+    """A case with its numbers and active holds; ``result`` after an upsert, ``released`` after a release."""
+
+    id: str
+    client_id: str
+    batch_id: str | None
+    external_id: str
+    debtor_name: str
+    amount: str = Field(description="decimal string")
+    currency: str
+    days_overdue: int
+    address: str | None
+    region: str | None
+    timezone: str | None
+    status: str
+    assigned_agent: str | None
+    team: str | None
+    received_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    debtor_key: str
+    contacts: list[ContactOut]
+    holds: list[HoldOut]
+    result: Literal["created", "updated", "unchanged"] | None = None
+    released: list[HoldOut] | None = None
+
+
+class WindowOut(BaseModel):
+    """An agreed calling window."""
+
+    id: str
+    scope: str
+    number: str | None
+    weekdays: list[int]
+    start: str
+    end: str
+    zone: str
+    expires_at: datetime | None
+    recorded_by: str
+    agreed_on_call_id: str | None
+
+
+class WindowList(BaseModel):
+    """Windows not revoked and not expired."""
+
+    items: list[WindowOut]
+
+
+class BulkItemOut(BaseModel):
+    """The result of one item of a bulk import (``errors`` name each bad field of an invalid one)."""
+
+    index: int
+    external_id: str | None
+    result: Literal["created", "updated", "unchanged", "invalid", "error"]
+    case_id: str | None
+    errors: list[dict[str, str]]
+
+
+class BulkOut(BaseModel):
+    """Counts per result and one result per item, in order."""
+
+    counts: dict[str, int]
+    results: list[BulkItemOut]
 def case_json(case: Case, contacts_: list[CaseContact] | None = None,
               holds: list[CaseHold] | None = None) -> dict[str, Any]:
     """The API form of a case."""

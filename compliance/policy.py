@@ -27,7 +27,7 @@ _E164_PREFIX = re.compile(r"\+[1-9]\d{0,14}")
 
 HoldReason = Literal[
     "dispute", "denies_card", "suspected_fraud", "deceased", "cease_request", "attorney", "bankruptcy",
-    "hardship", "illness", "pregnancy",
+    "hardship", "illness", "pregnancy", "other",
 ]
 HardStopReason = Literal[
     "dispute", "denies_card", "suspected_fraud", "deceased", "cease_request", "attorney", "bankruptcy",

@@ -56,6 +56,11 @@ def holds(ctx: DialContext, policy: Policy) -> list[Block]:
                 rule_id=f"hold:{reason}", code="case-on-hold", overridable=overridable,
                 message=f"Case {ctx.case_id} is on hold because {_HOLD_WORDS[reason]}; "
                         f"policy {policy.id} {then}"))
+        else:  # "other": whoever put it knows why (the hold's note); nobody dials until it is released
+            blocks.append(Block(
+                rule_id=f"hold:{reason}", code="case-on-hold", overridable=False,
+                message=f"Case {ctx.case_id} is on hold for another reason (see the hold's note); "
+                        "calls are blocked until the hold is released."))
     return blocks
 
 

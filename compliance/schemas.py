@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from compliance.models import ClientPolicy, ComplianceDecision
 from compliance.policy import Policy
+from core.pagination import Cursor
+from core.schemas import Instant, whole_number
 from dialer.schemas import CallRequest
 
 
@@ -84,9 +87,9 @@ class DecisionQuery(BaseModel):
     agent: str | None = Field(None, max_length=64)
     allowed: bool | None = None
     code: str | None = Field(None, max_length=32)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
-    cursor: str | None = Field(None, max_length=200)
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
 
 
@@ -97,11 +100,13 @@ class PolicyIn(BaseModel):
     effective policy is the strictest combination of the profile and these rules.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"jurisdiction": "CN", "rules": {"max_unanswered_per_number_per_day": 2}, "retention_days": 1095}]})
 
     jurisdiction: Literal["CN", "US", "DEMO"]
     rules: dict[str, Any] = Field(default_factory=dict)
-    retention_days: int | None = Field(None, ge=1, description="Recording retention for this client")
+    retention_days: Annotated[int, Interval(ge=1), BeforeValidator(whole_number)] | None = Field(
+        None, description="Recording retention for this client")
 
 
 class PolicyOut(BaseModel):
@@ -119,7 +124,8 @@ class PolicyOut(BaseModel):
 class DoNotCallIn(BaseModel):
     """An exact number or a prefix nobody may dial."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"value": "+8613800000666", "kind": "exact", "reason": "asked not to be called"}]})
 
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime
-from typing import Any, TypeVar
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypeVar
 
+from pydantic import Field
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from core.errors import BadRequest
 
 Sel = TypeVar("Sel", bound=Select[Any])
+CURSOR_PATTERN = r"^[0-9]{1,17}_[0-9A-Za-z-]{1,64}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Cursor = Annotated[str, Field(pattern=CURSOR_PATTERN, max_length=82, description=(
+    "Opaque keyset position: pass a previous page's next_cursor (microseconds since 1970, '_', row id)"))]
 
 
 class BadCursor(BadRequest):
@@ -22,22 +27,17 @@ class BadCursor(BadRequest):
 
 
 def encode_cursor(at: datetime, row_id: str) -> str:
-    """A cursor pointing after (at, row_id) in descending order."""
-    raw = json.dumps([at.isoformat(), row_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """A cursor pointing after (at, row_id) in descending order: ``<microseconds since 1970>_<row id>``."""
+    micros = (at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}_{row_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (at, row_id) a cursor points after; BadCursor when it is malformed."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, row_id = json.loads(raw)
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None or not isinstance(row_id, str):
-            raise ValueError("bad cursor")
-        return parsed, row_id
-    except (ValueError, TypeError, json.JSONDecodeError):
-        raise BadCursor("the cursor is malformed", details={"field": "cursor"}) from None
+    """The (at, row_id) a cursor points after; BadCursor when it does not have the documented form."""
+    if not _CURSOR.match(cursor):
+        raise BadCursor("the cursor is malformed", details={"field": "cursor"})
+    micros, row_id = cursor.split("_", 1)
+    return _EPOCH + timedelta(microseconds=int(micros)), row_id
 
 
 def after(at_col: SQLCoreOperations[datetime], id_col: SQLCoreOperations[str], cursor: tuple[datetime, str]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from core.clock import iso_or_none
+from core.pagination import Cursor
+from core.schemas import Instant
 from dialer.models import Call
 from dialer.states import CallState, EndReason
 
@@ -17,7 +19,9 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 class CallRequest(BaseModel):
     """Ask for a click-to-dial call: the agent's phone rings first, then the customer is dialled."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"agent": "alice", "number": "+8613800000001"},
+        {"agent": "alice", "number": "138 0000 0001", "case_id": "6f1c2b9e-0c1d-4e7a-9a55-3c2d1e0f9a10"}]})
 
     agent: str = Field(pattern=_ID, description="The agent (user id) whose phone rings first")
     number: str = Field(min_length=3, max_length=40, description="Customer number; normalised to E.164")
@@ -77,9 +81,9 @@ class CallQuery(BaseModel):
     agent: str | None = Field(None, pattern=_ID)
     state: CallState | None = None
     case_id: str | None = Field(None, max_length=36)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
-    cursor: str | None = Field(None, max_length=200)
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
 
 
@@ -106,7 +110,8 @@ class PresentedNumbersIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    numbers: list[str] = Field(
+    # the form is documented; the service checks it itself (422 invalid-presented-number, naming the number)
+    numbers: list[Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^\+[0-9]{7,15}$"})]] = Field(
         max_length=20,
         description="E.164 numbers ('+' then 7 to 15 digits, valid for their country), primary first. "
                     "An empty list removes them: the client's calls then present the PBX default")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from core.schemas import JsonBool, whole_number
 from hooks.models import Delivery, DeliveryAttempt, Subscription
+
+DeliveryId = Annotated[int, Interval(ge=1, le=2**63 - 1), BeforeValidator(whole_number)]
 
 
 class SubscriptionIn(BaseModel):
     """Create a subscription."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"url": "https://cases.example.com/hooks/callguard", "event_types": ["call.ended", "case.*"],
+         "description": "case system"}]})
 
     url: str = Field(min_length=8, max_length=2048)
     event_types: list[str] = Field(min_length=1, max_length=50, description="'*', 'call.*' or exact types")
@@ -27,9 +34,9 @@ class SubscriptionPatch(BaseModel):
     url: str | None = Field(None, min_length=8, max_length=2048)
     event_types: list[str] | None = Field(None, min_length=1, max_length=50)
     description: str | None = Field(None, max_length=200)
-    active: bool | None = None
-    rotate_secret: bool = Field(False, description="add a new secret (shown once); all sign until dropped")
-    drop_old_secrets: bool = False
+    active: JsonBool | None = None
+    rotate_secret: JsonBool = Field(False, description="add a new secret (shown once); all sign until dropped")
+    drop_old_secrets: JsonBool = False
 
 
 class SubscriptionOut(BaseModel):
@@ -83,7 +90,7 @@ class DeliveryQuery(BaseModel):
     subscription_id: str | None = None
     state: str | None = Field(None, pattern="^(pending|delivered|dead|disabled)$")
     event_type: str | None = None
-    before_id: int | None = None
+    before_id: int | None = Field(None, ge=1, le=2**63 - 1)
     limit: int = Field(50, ge=1, le=500)
 
 
@@ -92,10 +99,33 @@ class ReplayIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    delivery_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    delivery_ids: list[DeliveryId] = Field(default_factory=list, max_length=10_000)
     subscription_id: str | None = None
 
 
+class SubscriptionList(BaseModel):
+    """Every subscription (without secrets)."""
+
+    items: list[SubscriptionOut]
+
+
+class DeliveryPage(BaseModel):
+    """Deliveries newest first; ``next_before_id`` pages on."""
+
+    items: list[DeliveryOut]
+    next_before_id: int | None
+
+
+class AttemptList(BaseModel):
+    """Every attempt of a delivery."""
+
+    items: list[AttemptOut]
+
+
+class ReplayOut(BaseModel):
+    """How many deliveries were queued again."""
+
+    queued: int
 def subscription_json(sub: Subscription, secret: str | None = None) -> dict[str, object]:
     """The API form of a subscription (secrets never, except a just-created one)."""
     return {"id": sub.id, "url": sub.url, "description": sub.description, "event_types": sub.event_types,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from core.pagination import Cursor
+from core.schemas import Instant, JsonBool, WholeNumber, json_number, whole_number
 from recordings.models import ProbeResult, Recording, RecordingAccess, RecordingGap, RecordingReview
 from recordings.qa import RecordingFilter
 
@@ -71,8 +74,8 @@ class FilterIn(BaseModel):
     team: str | None = Field(None, max_length=64)
     client: str | None = Field(None, max_length=64)
     case: str | None = Field(None, max_length=36)
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
+    since: Instant | None = Field(None, alias="from")
+    until: Instant | None = Field(None, alias="to")
     min_duration: float | None = Field(None, ge=0)
     max_duration: float | None = Field(None, ge=0)
     outcome: str | None = Field(None, max_length=32)
@@ -88,18 +91,21 @@ class RecordingQuery(FilterIn):
     """Query of GET /v1/recordings."""
 
     state: str | None = Field(None, pattern=r"^(recording|pending|stored|failed|empty|purged)$")
-    cursor: str | None = Field(None, max_length=200)
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=500)
 
 
 class SampleRequest(BaseModel):
     """POST /v1/qa/samples: a stratified (per agent) reproducible random sample."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["per_agent"], "properties": {"per_agent": {"type": "integer"}, "percent": {"type": "null"}}},
+        {"required": ["percent"], "properties": {"percent": {"type": "number"}, "per_agent": {"type": "null"}}},
+    ]})
 
     filters: FilterIn = Field(default_factory=FilterIn)
-    per_agent: int | None = Field(None, ge=1, le=1000)
-    percent: float | None = Field(None, gt=0, le=100)
+    per_agent: Annotated[int, Interval(ge=1, le=1000), BeforeValidator(whole_number)] | None = None
+    percent: Annotated[float, Interval(gt=0, le=100), BeforeValidator(json_number)] | None = None
     seed: str = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
@@ -122,16 +128,17 @@ class ChecklistItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item: str = Field(min_length=1, max_length=200)
-    passed: bool
+    passed: JsonBool
     note: str = Field("", max_length=1000)
 
 
 class ReviewIn(BaseModel):
     """A QA review."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"score": 85, "checklist": [{"item": "identified themselves", "passed": True}], "notes": "polite"}]})
 
-    score: int = Field(ge=0, le=100)
+    score: WholeNumber = Field(ge=0, le=100)
     checklist: list[ChecklistItem] = Field(default_factory=list, max_length=100)
     notes: str = Field("", max_length=10_000)
 
@@ -229,7 +236,7 @@ class AccessQuery(BaseModel):
 
     recording_id: str | None = Field(None, max_length=64)
     user: str | None = Field(None, max_length=64)
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=2**63 - 1)
     limit: int = Field(100, ge=1, le=1000)
 
 

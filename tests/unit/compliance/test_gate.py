@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import get_args
 
 import pytest
 
+from cases.models import HOLD_REASONS
 from compliance.decision import DialContext, OverrideRequest
 from compliance.gate import evaluate, ranges_for
 from compliance.ledger import LedgerCounts, ledger_ranges
-from compliance.policy import interval
+from compliance.policy import HoldReason, interval
 from compliance.profiles import CN, DEMO, US
 from compliance.windows import AgreedWindow
 
@@ -161,6 +163,17 @@ def test_hard_stops_block_and_cannot_be_overridden(reason: str) -> None:
     assert d.rule_ids == [f"hold:{reason}"]
     assert d.next_allowed_at is None
     assert "cannot be overridden" in d.details["override_refused"]
+
+
+def test_a_hold_for_another_reason_blocks_until_released() -> None:
+    # cases accept the hold reason "other"; the gate once failed on it with a 500 (found by the contract fuzz run)
+    d = evaluate(ctx(holds=("other",), override=supervisor()), CN, NONE, NOON_SH)
+    assert not d.allowed and not d.overridden
+    assert d.code == "case-on-hold" and d.rule_ids == ["hold:other"]
+
+
+def test_every_case_hold_reason_is_one_the_gate_knows() -> None:
+    assert set(HOLD_REASONS) == set(get_args(HoldReason))
 
 
 def test_soft_holds_follow_client_policy() -> None:
