@@ -248,7 +248,10 @@ class ComplianceGate:
         if client_id is not None and found is not None:
             jurisdiction, rules = found
             profile = get_profile(jurisdiction)
-            own = Policy.model_validate({**rules, "id": f"client:{client_id}", "name": rules.get("name", client_id)})
+            # the client's rules tighten its profile field by field: a field the client does not name keeps the
+            # profile's value (not the Policy model's default, which would bring CN hours into a DEMO client)
+            own = Policy.model_validate({**profile.model_dump(), **rules, "id": f"client:{client_id}",
+                                         "name": rules.get("name", client_id)})
             base = merge_strictest([profile, own]) if rules else profile
         if dnc:
             base = base.model_copy(update={

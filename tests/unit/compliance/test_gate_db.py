@@ -16,6 +16,7 @@ from auth.models import Role
 from auth.service import Principal, create_user
 from compliance.errors import CallBlockedError
 from compliance.models import ClientPolicy, ComplianceDecision
+from compliance.profiles import get_profile
 from compliance.service import CaseDialInfo, ComplianceGate
 from config.settings import ComplianceSettings, DialerSettings
 from core.clock import FakeClock
@@ -180,3 +181,25 @@ async def test_concurrent_dials_never_exceed_the_cap(db: Database, dials: int, c
     assert len(placed) == min(cap, dials)
     assert len(placed) + len(blocked) == dials
     assert len(h.pbx.actions) == len(placed)
+
+
+async def test_client_rules_tighten_only_the_fields_they_name(db: Database) -> None:
+    """A DEMO client whose only rule is a do-not-call prefix keeps DEMO's all-hours window (not the model's
+    default 08:00-21:00), and still gets its prefix; a CN client's rule never loosens CN's hours."""
+    h = await make(db, profile="CN")
+    gate = h.calls.gate
+    assert isinstance(gate, ComplianceGate)
+    async with db.begin() as s:
+        s.add(ClientPolicy(client_id="demo-bank", jurisdiction="DEMO", policy={"do_not_call_prefixes": ["+8613900"]},
+                           updated_by="t"))
+        s.add(ClientPolicy(client_id="cn-bank", jurisdiction="CN", policy={"max_connected_per_debtor_per_day": 1},
+                           updated_by="t"))
+    async with db.read() as s:
+        demo = await gate.policy_for(s, "demo-bank")
+        cn = await gate.policy_for(s, "cn-bank")
+        profile_demo = await gate.policy_for(s, None)
+    assert "+8613900" in demo.do_not_call_prefixes
+    assert demo.model_dump(include={"windows"}) == get_profile("DEMO").model_dump(include={"windows"})
+    assert cn.model_dump(include={"windows"}) == get_profile("CN").model_dump(include={"windows"})
+    assert cn.max_connected_per_debtor_per_day == 1
+    assert profile_demo.id == get_profile("CN").id  # no client: the default profile

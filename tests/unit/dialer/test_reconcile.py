@@ -138,7 +138,7 @@ async def test_a_lost_originate_leaves_the_call_to_the_pbx_events(env: Setup) ->
     env.pbx.lose_originate = True
     call = await env.calls.request_call(AGENT, agent_id="alice", number="+8613800000001")
     assert env.pbx.actions == [("originate", {"pbx": "local", "call_id": call.id, "sip_user": "1001",
-                                              "number": "+8613800000001"})]
+                                              "number": "+8613800000001", "presented": None})]
     row = await env.row(call.id)
     assert (row.state, row.failure, row.ended_at) == ("requested", None, None)  # not failed, not re-sent
     await env.ringing(call.id)  # the Originate did reach the PBX: its events carry the call on
