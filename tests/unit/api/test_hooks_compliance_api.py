@@ -61,7 +61,8 @@ async def svc(tmp_path: Path) -> AsyncIterator[Composed]:
         # supervisor's manual dial)
         await c.container.cases.upsert(client_id="bank1", by="test", data=CaseIn.model_validate({
             "external_id": "C-1", "debtor_name": "Wang", "amount": "100.00", "currency": "CNY", "agent": "alice",
-            "contacts": [{"number": "+8613800000001", "kind": "mobile"}, {"number": "+8613800000666", "kind": "mobile"}]}))
+            "contacts": [{"number": "+8613800000001", "kind": "mobile"},
+                         {"number": "+8613800000666", "kind": "mobile"}]}))
         yield c
 
 
