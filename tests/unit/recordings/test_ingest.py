@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from auth.models import Role
+from auth.service import Principal
 from compliance.models import ClientPolicy
 from recordings.models import Recording
 from recordings.tone import detect_tone
 from tests.unit.recordings.conftest import Rig
+
+OPERATOR = Principal("ops", Role.ADMIN)  # a global admin: sees every gap
 
 
 class Killed(BaseException):
@@ -111,7 +115,7 @@ async def test_marker_without_call_is_stored_as_orphan(rig: Rig) -> None:
     rec = await _row(rig, "stray-recording")
     assert rec.kind == "orphan" and rec.state == "stored"
     assert counts["new_orphans"] == 1
-    gaps = await f.reconciler.gaps()
+    gaps = await f.reconciler.gaps(OPERATOR)
     assert [(g.kind, g.ref) for g in gaps] == [("orphan", "stray-recording")]
 
 
