@@ -52,3 +52,23 @@ async def test_a_rolled_back_change_leaves_no_delivery(database):
             raise RuntimeError("the change failed")
     async with database.read() as s:
         assert (await s.scalars(select(Delivery))).all() == []
+
+
+async def test_a_clients_subscription_receives_only_that_clients_events(database):
+    clock = FakeClock(T0)
+    events, svc = wiring(database, clock)
+    bank_a, _ = await svc.create(Scope(clients=frozenset({"bank-a"})), url="http://127.0.0.1:9/a",
+                                 event_types=["*"], description="", created_by="hook-a")
+    platform, _ = await svc.create(ALL, url="http://127.0.0.1:9/p", event_types=["*"], description="",
+                                   created_by="ada")
+    assert (bank_a.client_id, platform.client_id) == ("bank-a", None)
+    ids = {}
+    for client in ("bank-a", "bank-b", None):
+        async with database.begin() as s:
+            row = await events.record(s, DomainEvent(type="case.updated", case_id=f"c-{client}", client_id=client,
+                                                     payload={}))
+        ids[client] = row.event_id
+    async with database.read() as s:
+        got = {(r.event_id, r.subscription_id) for r in (await s.scalars(select(Delivery))).all()}
+    assert got == {(ids["bank-a"], bank_a.id), (ids["bank-a"], platform.id), (ids["bank-b"], platform.id),
+                   (ids[None], platform.id)}
