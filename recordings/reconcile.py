@@ -102,7 +102,7 @@ class Reconciler:
                     await self.events.record(s, DomainEvent(
                         type=ev.RECORDING_MISSING, payload={"call_id": ref, "detail": detail[:200]},
                         call_id=ref, case_id=call.case_id, agent_id=call.agent_id, client_id=call.client_id,
-                        occurred_at=now))
+                        team=call.team, occurred_at=now))
         except IntegrityError:
             return  # another instance recorded it first: once is enough
         log.warning("recording gap (%s, %s): %s", kind, ref, detail)
