@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration bench system-deps pbx-rootfs clean lock
+.PHONY: run test lint typecheck unit integration bench mutation system-deps pbx-rootfs clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PY_SYS) -m venv $(VENV)
@@ -40,8 +40,15 @@ test: system-deps $(STAMP) pbx-rootfs lint typecheck
 bench: system-deps $(STAMP) pbx-rootfs
 	CALLGUARD_BENCH_PG_URL=$$(scripts/pg-up) $(PY) bench/run.py
 
+# Mutation testing of the safety core ([tool.mutmut] in pyproject.toml), from scratch each time; the score per
+# module goes to bench/results.json. Not part of `make test`: about an hour on 2 cores (docs/MUTATION.md).
+mutation: $(STAMP)
+	rm -rf mutants
+	CALLGUARD_TEST_PG_URL=$$(scripts/pg-up) $(VENV)/bin/mutmut run
+	$(PY) bench/mutation_scores.py
+
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^callguard' > constraints.txt
 
 clean:
-	rm -rf .run .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .run .mypy_cache .ruff_cache .pytest_cache mutants

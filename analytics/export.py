@@ -1,4 +1,7 @@
-"""Report serialisations: JSON document, CSV (csv module) and XLSX (openpyxl, run off the event loop)."""
+"""Report serialisations: JSON document, CSV (csv module) and XLSX (openpyxl, run off the event loop).
+
+Every CSV and XLSX cell goes through ``core.cells.neutralise``: a client, batch or team name cannot be a formula.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import io
 from typing import Any
 
 from analytics.query import Report
+from core.cells import neutralise_row
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -38,12 +42,12 @@ def to_csv(report: Report) -> bytes:
     """CSV with a header row, the rows and a final ``total`` row (UTF-8 with BOM so Excel reads CJK)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(report.columns)
+    w.writerow(neutralise_row(report.columns))
     for row in report.rows:
-        w.writerow([_cell(row.get(c)) for c in report.columns])
+        w.writerow(neutralise_row(_cell(row.get(c)) for c in report.columns))
     dims = len(report.query.group_by)
-    w.writerow(["total"] * min(dims, 1) + [""] * max(dims - 1, 0)
-               + [_cell(report.totals.get(c)) for c in report.columns[dims:]])
+    w.writerow(neutralise_row(["total"] * min(dims, 1) + [""] * max(dims - 1, 0)
+                              + [_cell(report.totals.get(c)) for c in report.columns[dims:]]))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -58,30 +62,30 @@ def to_xlsx(report: Report) -> bytes:
     wb = Workbook(write_only=False)
     ws = wb.active
     ws.title = report.name[:31]
-    ws.append(report.columns)
+    ws.append(neutralise_row(report.columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in report.rows:
-        ws.append([_xcell(row.get(c)) for c in report.columns])
+        ws.append(neutralise_row(_xcell(row.get(c)) for c in report.columns))
     dims = len(report.query.group_by)
-    ws.append(["total"] * min(dims, 1) + [None] * max(dims - 1, 0)
-              + [_xcell(report.totals.get(c)) for c in report.columns[dims:]])
+    ws.append(neutralise_row(["total"] * min(dims, 1) + [None] * max(dims - 1, 0)
+                             + [_xcell(report.totals.get(c)) for c in report.columns[dims:]]))
     ws.freeze_panes = "A2"
     defs = wb.create_sheet("definitions")
     defs.append(["metric", "definition"])
     for k, v in report.definitions().items():
-        defs.append([k, v])
+        defs.append(neutralise_row([k, v]))
     q = report.query
     defs.append([])
     defs.append(["from", q.start.isoformat() if q.start else ""])
     defs.append(["to", q.end.isoformat() if q.end else ""])
-    defs.append(["tz", q.tz.key])
+    defs.append(neutralise_row(["tz", q.tz.key]))
     if report.late_cases:
         late = wb.create_sheet("late cases")
         keys = list(report.late_cases[0])
-        late.append(keys)
+        late.append(neutralise_row(keys))
         for c in report.late_cases:
-            late.append([c[k] for k in keys])
+            late.append(neutralise_row(c[k] for k in keys))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -156,7 +156,7 @@ async def post_number(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("POST", "/v1/cases/{case_id}/windows", summary="Record an agreed calling window", tag="cases",
-              roles=WINDOWS, body=WindowIn, status=201, errors=(401, 403, 404, 422))
+              roles=WINDOWS, body=WindowIn, status=201, errors=(401, 403, 404, 409, 422))
 async def post_window(request: web.Request) -> web.StreamResponse:
     """A window agreed with the debtor or third party, for one number or the case."""
     req = await body(request, WindowIn)
@@ -165,7 +165,7 @@ async def post_window(request: web.Request) -> web.StreamResponse:
     window = await c.cases.add_window(
         request.match_info["case_id"], scope=req.scope, number=number, weekdays=req.weekdays, start=req.start,
         end=req.end, zone=req.zone, expires_at=req.expires_at, recorded_by=principal(request).user_id,
-        call_id=req.agreed_on_call_id)
+        role=principal(request).role.value, call_id=req.agreed_on_call_id)
     return json_response(window_json(window), status=201)
 
 

@@ -16,6 +16,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,7 @@ from cases.contacts import attach_recording, record_contact
 from cases.directory import CaseDirectoryAdapter
 from cases.events import LegalHoldListener, LegalHoldRequested
 from cases.service import CaseService
+from cases.windows import WindowRules
 from compliance.admin import ComplianceAdmin
 from compliance.service import ComplianceGate
 from config.settings import Settings
@@ -118,7 +120,9 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                                      clock=clock, cases=CaseDirectoryAdapter())
     dial_gate = gate if gate is not None else compliance_gate
     calls = CallService(db=db, events=events, pbx=pbx, gate=dial_gate, settings=settings.dialer, clock=clock)
-    cases = CaseService(db=db, events=events, clock=clock)
+    window_rules = WindowRules(evidence_max_age=timedelta(seconds=settings.compliance.window_evidence_max_age_s),
+                               max_days=settings.compliance.window_max_days)
+    cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules)
     audit = AuditService(db=db, clock=clock)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,

@@ -18,6 +18,7 @@ from pathlib import Path
 from cases.importer import BadRow, GoodRow, ImportFileError, RowResult, parse_file
 from cases.service import CaseService
 from config.settings import ConfigError, load_settings
+from core.cells import neutralise_row
 from core.clock import Clock
 from core.events import EventLog
 from db.engine import Database
@@ -56,7 +57,9 @@ async def run_import(args: argparse.Namespace) -> int:
     try:
         rows: list[RowResult] = await asyncio.to_thread(
             lambda: list(parse_file(args.file, client=args.client, batch=args.batch, default_region=args.region,
-                                    default_currency=args.currency, file_timezone=args.file_timezone)))
+                                    default_currency=args.currency, file_timezone=args.file_timezone,
+                                    max_rows=settings.cases.import_max_rows,
+                                    max_bytes=settings.cases.import_max_bytes)))
     except ImportFileError as exc:
         print(f"error: {exc.message} {exc.details or ''}".rstrip(), file=sys.stderr)
         return 1
@@ -85,8 +88,8 @@ async def run_import(args: argparse.Namespace) -> int:
     if args.report is not None:
         with args.report.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["line", "field", "reason"])
-            w.writerows([b.line, f, reason] for b in bad for f, reason in b.errors)
+            w.writerow(["line", "field", "reason"])  # reasons may quote the file's cells: neutralised
+            w.writerows(neutralise_row([b.line, f, reason]) for b in bad for f, reason in b.errors)
     print(f"created {counts['created']}, updated {counts['updated']}, unchanged {counts['unchanged']}, "
           f"bad rows {len(bad)}", file=sys.stderr)
     return 3 if bad else 0

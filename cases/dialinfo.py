@@ -69,6 +69,7 @@ class WindowInfo:
     zone: str
     expires_at: datetime | None
     agreed_on_call_id: str | None
+    evidence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,8 @@ async def dial_context_row(session: AsyncSession, *, case_id: str, number: str, 
         number_zone=row.zone if known else None, case_zone=row.timezone,
         address_zone=zone_for_region(row.region),
         agreed_windows=tuple(WindowInfo(w.id, w.scope, w.number, tuple(w.weekdays), w.start_local, w.end_local,
-                                        w.zone, w.expires_at, w.agreed_on_call_id) for w in windows),
+                                        w.zone, w.expires_at, w.agreed_on_call_id, w.evidence)
+                            for w in windows),
         own_numbers_all_invalid=not row.own_valid,
     )
     return info, row

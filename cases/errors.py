@@ -41,6 +41,24 @@ class NotYourCall(Forbidden):
     code = "not-your-call"
 
 
+class WindowEvidenceRequired(Conflict):
+    """An agreed window needs evidence: the case system, or the answered, recorded call it was agreed on."""
+
+    code = "window-evidence-required"
+
+
+class WindowEvidenceRejected(Conflict):
+    """The call named as a window's evidence does not prove it (``details.reason`` says why)."""
+
+    code = "window-evidence-rejected"
+
+
+class WindowExpiryTooFar(ValidationFailed):
+    """An agreed window may not last longer than the configured maximum."""
+
+    code = "window-expiry-too-far"
+
+
 class CaseClosed(Conflict):
     """The change is not possible on a closed or paid case."""
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import events as ev
 from cases.errors import BadHoldReason
-from cases.models import HOLD_REASONS, HOLD_SOURCES, Case, CaseHold
+from cases.models import ENDED_STATUSES, HOLD_REASONS, HOLD_SOURCES, Case, CaseHold
 from core.events import DomainEvent, EventLog
 
 
@@ -29,8 +29,8 @@ async def holds_for(session: AsyncSession, case_id: str) -> list[str]:
 
 
 def refresh_status(case: Case, has_holds: bool) -> None:
-    """active <-> on_hold follows the holds; closed and paid stay as they are."""
-    if case.status in ("closed", "paid"):
+    """active <-> on_hold follows the holds; closed, paid, returned and recalled stay as they are."""
+    if case.status in ENDED_STATUSES:
         return
     case.status = "on_hold" if has_holds else "active"
 

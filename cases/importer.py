@@ -1,8 +1,13 @@
 """Parse a bank's case batch file (CSV or XLSX) into validated cases, row by row (pure, no DB).
 
 Blocking (reads the file): call it from an executor. File-level problems (unknown format, undecodable
-text, missing required columns, too many rows) raise :class:`ImportFileError` before any row is
-yielded; row-level problems yield a :class:`BadRow` and never stop the other rows.
+text, missing required columns) raise :class:`ImportFileError` (422) before any row is yielded, a file
+over ``max_bytes`` (an XLSX also unpacked) or ``max_rows`` raises :class:`ImportTooLarge` (413);
+row-level problems yield a :class:`BadRow` and never stop the other rows.
+
+XLSX is parsed by openpyxl through defusedxml (a dependency; openpyxl uses it when it is installed and
+``OPENPYXL_DEFUSEDXML`` is not ``False``, which is checked before every XLSX is opened): a workbook whose
+XML declares a DTD, entities (billion laughs) or external references (XXE) is refused.
 
 Column layout (first non-empty row is the header; names are case-insensitive, spaces and hyphens count
 as underscores; unknown columns are ignored; required columns marked *):
@@ -23,8 +28,9 @@ currency                  币种                                         ISO 421
 days_overdue              逾期天数                                     integer >= 0
 address, region           地址, 地区/省份
 timezone                  时区                                         IANA name, e.g. Asia/Shanghai
-status, hold_reason       状态, 暂停原因                               active|on_hold|closed|paid
-                                                                       (正常|暂停|结案|已还款)
+status, hold_reason       状态, 暂停原因                               active|on_hold|closed|paid|
+                                                                       returned|recalled (正常|暂停|
+                                                                       结案|已还款|退案|撤案)
 agent, team               催收员, 小组/团队
 received_at               委案日期, 接收时间                           ISO 8601 or date; naive values are
                                                                        read in ``file_timezone``
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -47,6 +54,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import openpyxl
+from defusedxml import DefusedXmlException
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
 from cases.rows import CaseIn
@@ -54,6 +65,8 @@ from core.errors import ValidationFailed
 
 DEFAULT_MAX_ROWS = 50_000
 MAX_FILE_BYTES = 64 * 1024 * 1024
+#: an XLSX is a zip: its parts, unpacked, may be at most this many times ``max_bytes`` (a zip bomb is not)
+XLSX_UNPACKED_RATIO = 8
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "external_id": ("案件号", "案件编号", "委案编号"),
@@ -85,13 +98,21 @@ REQUIRED_COLUMNS = ("external_id", "debtor_name", "amount")
 
 _NUMBER_COLUMNS = {"mobile": "mobile", "home": "home", "work": "work", "third_party_number": "third_party"}
 _CONTACT_STATUS = {"有效": "valid", "无效": "invalid", "勿扰": "do_not_call", "停机": "invalid"}
-_CASE_STATUS = {"正常": "active", "暂停": "on_hold", "结案": "closed", "已还款": "paid"}
+_CASE_STATUS = {"正常": "active", "暂停": "on_hold", "结案": "closed", "已还款": "paid", "退案": "returned",
+                "撤案": "recalled"}
 
 
 class ImportFileError(ValidationFailed):
     """The file as a whole cannot be imported (format, encoding, header, size)."""
 
     code = "case-import-bad-file"
+
+
+class ImportTooLarge(ImportFileError):
+    """413: the file is over the byte cap (an XLSX also once unpacked) or the row cap."""
+
+    status = 413
+    code = "import-too-large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +154,11 @@ def _decode(data: bytes) -> str:
         raise ImportFileError("file is neither UTF-8 nor GB18030 text") from exc
 
 
-def _csv_rows(path: Path, max_rows: int) -> list[tuple[int, list[Any]]]:
-    data = path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportFileError("file too large", details={"max_bytes": MAX_FILE_BYTES})
+def _csv_rows(path: Path, max_rows: int, max_bytes: int) -> list[tuple[int, list[Any]]]:
+    with path.open("rb") as fh:
+        data = fh.read(max_bytes + 1)  # never more than the cap, even if the file grew since it was measured
+    if len(data) > max_bytes:
+        raise ImportTooLarge("the file is too large", details={"max_bytes": max_bytes})
     text = _decode(data)
     first_line = text.split("\n", 1)[0]
     delimiter = max(",\t;", key=first_line.count)
@@ -154,13 +176,39 @@ def _csv_rows(path: Path, max_rows: int) -> list[tuple[int, list[Any]]]:
     return rows
 
 
-def _xlsx_rows(path: Path, max_rows: int) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+def _defused(exc: BaseException) -> DefusedXmlException | None:
+    """The defusedxml refusal behind ``exc`` (openpyxl wraps it in a ValueError), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
+
+def _unsafe_xml(exc: DefusedXmlException) -> ImportFileError:
+    return ImportFileError("the workbook's XML declares a DTD, entities or external references; refused",
+                           code="case-import-unsafe-xml", details={"reason": type(exc).__name__})
+
+
+def _xlsx_rows(path: Path, max_rows: int, max_bytes: int) -> list[tuple[int, list[Any]]]:
+    if openpyxl.DEFUSEDXML is not True:  # e.g. OPENPYXL_DEFUSEDXML=False in the environment
+        raise ImportFileError("XLSX import is disabled: openpyxl is not parsing through defusedxml",
+                              code="case-import-xlsx-unsafe-parser")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportFileError("not a readable XLSX workbook") from exc
+    if unpacked > max_bytes * XLSX_UNPACKED_RATIO:
+        raise ImportTooLarge("the workbook is too large once unpacked",
+                             details={"max_unpacked_bytes": max_bytes * XLSX_UNPACKED_RATIO})
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        refusal = _defused(exc)
+        if refusal is not None:
+            raise _unsafe_xml(refusal) from exc
         raise ImportFileError("not a readable XLSX workbook") from exc
     try:
         sheet = workbook.worksheets[0]
@@ -170,6 +218,11 @@ def _xlsx_rows(path: Path, max_rows: int) -> list[tuple[int, list[Any]]]:
             if len(rows) > max_rows + 1:
                 break
         return rows
+    except ValueError as exc:  # DefusedXmlException is one; other read errors of a sheet are too
+        refusal = _defused(exc)
+        if refusal is not None:
+            raise _unsafe_xml(refusal) from exc
+        raise ImportFileError("not a readable XLSX worksheet") from exc
     finally:
         workbook.close()
 
@@ -271,7 +324,7 @@ def _errors(exc: ValidationError, sources: list[str]) -> list[tuple[str, str]]:
 
 def parse_file(path: str | Path, *, client: str, batch: str, default_region: str = "CN",
                default_currency: str = "CNY", file_timezone: str = "UTC",
-               max_rows: int = DEFAULT_MAX_ROWS) -> Iterator[RowResult]:
+               max_rows: int = DEFAULT_MAX_ROWS, max_bytes: int = MAX_FILE_BYTES) -> Iterator[RowResult]:
     """Yield one GoodRow or BadRow per non-blank data row of a CSV or XLSX batch file of ``client``."""
     if not client.strip() or not batch.strip():
         raise ImportFileError("client and batch are required")
@@ -281,10 +334,16 @@ def parse_file(path: str | Path, *, client: str, batch: str, default_region: str
         raise ImportFileError(f"unknown file_timezone {file_timezone!r}") from exc
     path = Path(path)
     suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImportFileError("cannot read the file") from exc
+    if size > max_bytes:
+        raise ImportTooLarge("the file is too large", details={"max_bytes": max_bytes, "bytes": size})
     if suffix in (".xlsx", ".xlsm"):
-        raw = _xlsx_rows(path, max_rows)
+        raw = _xlsx_rows(path, max_rows, max_bytes)
     elif suffix in (".csv", ".txt", ".tsv"):
-        raw = _csv_rows(path, max_rows)
+        raw = _csv_rows(path, max_rows, max_bytes)
     else:
         raise ImportFileError("unsupported file type (use .csv or .xlsx)", details={"suffix": suffix})
     raw = [(line, values) for line, values in raw if not _blank(values)]
@@ -302,7 +361,7 @@ def parse_file(path: str | Path, *, client: str, batch: str, default_region: str
                               details={"missing": missing, "line": header_line})
     body = raw[1:]
     if len(body) > max_rows:
-        raise ImportFileError("too many rows", details={"max_rows": max_rows})
+        raise ImportTooLarge("too many rows", details={"max_rows": max_rows})
     return _rows(body, columns, batch=batch, default_region=default_region,
                  default_currency=default_currency, zone=zone)
 

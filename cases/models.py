@@ -20,7 +20,9 @@ HOLD_SOURCES = ("case_system", "disposition", "agent")
 CONTACT_KINDS = ("mobile", "home", "work", "third_party")
 OWN_KINDS = ("mobile", "home", "work")
 NUMBER_STATUSES = ("valid", "invalid", "do_not_call")
-CASE_STATUSES = ("active", "on_hold", "closed", "paid")
+CASE_STATUSES = ("active", "on_hold", "closed", "paid", "returned", "recalled")
+#: statuses that end collection: the gate blocks every dial of such a case (compliance rule ``case-<status>``)
+ENDED_STATUSES = ("closed", "paid", "returned", "recalled")
 
 Money = Numeric(18, 4, asdecimal=True)
 
@@ -78,7 +80,8 @@ class CaseContact(Base):
     """A number of a case with its kind, status and (third parties) relation and objection."""
 
     __tablename__ = "case_contacts"
-    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_case_contacts_case_number"),)
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_case_contacts_case_number"),
+                      Index("ix_case_contacts_number", "number"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -128,6 +131,9 @@ class AgreedWindow(Base):
     expires_at: Mapped[datetime | None]
     recorded_by: Mapped[str] = mapped_column(String(64))
     agreed_on_call_id: Mapped[str | None] = mapped_column(String(36))
+    # case_system (sent by the client's case system) | call (agreed on ``agreed_on_call_id``); None: a window
+    # recorded before evidence was required, which the gate does not honour
+    evidence: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 

@@ -38,7 +38,7 @@ MAX_CONTACTS = 10
 
 ContactKind = Literal["mobile", "home", "work", "third_party"]
 ContactStatus = Literal["valid", "invalid", "do_not_call"]
-CaseStatus = Literal["active", "on_hold", "closed", "paid"]
+CaseStatus = Literal["active", "on_hold", "closed", "paid", "returned", "recalled"]
 
 ShortText = Annotated[str, Field(min_length=1, max_length=64)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s/\\?#%]+$")]

@@ -85,9 +85,9 @@ class HoldIn(_In):
 
 
 class StatusIn(_In):
-    """Close, mark paid or reopen a case."""
+    """Close, mark paid, returned (to the client) or recalled (by the client), or reopen a case."""
 
-    status: Literal["active", "closed", "paid"]
+    status: Literal["active", "closed", "paid", "returned", "recalled"]
 
 
 class AssignmentIn(_In):
@@ -164,7 +164,8 @@ def window_json(w: AgreedWindow) -> dict[str, Any]:
     """The API form of an agreed window."""
     return {"id": w.id, "scope": w.scope, "number": w.number, "weekdays": w.weekdays,
             "start": w.start_local.isoformat(), "end": w.end_local.isoformat(), "zone": w.zone,
-            "expires_at": w.expires_at, "recorded_by": w.recorded_by, "agreed_on_call_id": w.agreed_on_call_id}
+            "expires_at": w.expires_at, "recorded_by": w.recorded_by, "agreed_on_call_id": w.agreed_on_call_id,
+            "evidence": w.evidence}
 
 
 def contact_json(row: ContactLog) -> dict[str, Any]:

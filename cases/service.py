@@ -25,11 +25,11 @@ from cases.dispositions import record_disposition
 from cases.errors import CaseClosed, NoSuchCase, NoSuchContact
 from cases.evidence import Evidence, contacts, evidence
 from cases.holds import active_holds, apply_hold, holds_for, refresh_status, release_holds
-from cases.models import HOLD_REASONS, Case, CaseContact, CaseHold, ContactLog, Disposition
+from cases.models import ENDED_STATUSES, HOLD_REASONS, Case, CaseContact, CaseHold, ContactLog, Disposition
 from cases.queries import find_case, get_case
 from cases.rows import CaseIn, ContactIn
 from cases.schemas import DispositionIn
-from cases.windows import add_window, list_windows, revoke_window
+from cases.windows import WindowRules, add_window, list_windows, revoke_window
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
 from db.base import new_id
@@ -37,6 +37,7 @@ from db.engine import Database
 
 __all__ = [
     "BULK_CHUNK", "BULK_MAX", "CaseDialInfo", "CaseService", "ItemResult", "UpsertResult", "WindowInfo",
+    "WindowRules",
     "add_window", "apply_hold", "assign", "attach_recording", "dial_context", "get_case", "holds_for",
     "list_windows", "record_contact", "release_holds", "revoke_window", "set_number_status", "set_status",
     "upsert_case",
@@ -118,9 +119,9 @@ async def upsert_case(session: AsyncSession, events: EventLog, *, client_id: str
     case.timezone, case.assigned_agent, case.team = data.timezone, data.agent, data.team
     case.received_at = data.received_at or (case.received_at if not created else now)
     case.fingerprint, case.updated_at = fingerprint, now
-    if data.status in ("closed", "paid"):
+    if data.status in ENDED_STATUSES:
         case.status = data.status
-    elif case.status in ("closed", "paid"):
+    elif case.status in ENDED_STATUSES:
         case.status = "active"  # reopened by the case system
     await session.flush()
     await _sync_contacts(session, case, data.contacts, now)
@@ -150,8 +151,8 @@ async def _changed(session: AsyncSession, events: EventLog, case: Case, now: dat
 
 
 async def set_status(session: AsyncSession, events: EventLog, case: Case, *, status: str, now: datetime) -> None:
-    """Close, mark paid, or reopen (``active``) a case."""
-    if status not in ("active", "closed", "paid"):
+    """Close, mark paid, returned or recalled, or reopen (``active``) a case."""
+    if status not in ("active", *ENDED_STATUSES):
         raise ValueError(f"cannot set status {status!r} directly")
     if case.status == status:
         return
@@ -197,9 +198,11 @@ async def set_number_status(session: AsyncSession, events: EventLog, case: Case,
 class CaseService:
     """Opens the units of work of the cases use cases for the HTTP layer and the CLI."""
 
-    def __init__(self, *, db: Database, events: EventLog, clock: Clock) -> None:
+    def __init__(self, *, db: Database, events: EventLog, clock: Clock,
+                 window_rules: WindowRules | None = None) -> None:
         self.db, self.events, self.clock = db, events, clock
         self._legal_hold: list[ev.LegalHoldListener] = []
+        self.window_rules = window_rules or WindowRules()
 
     def add_legal_hold_listener(self, listener: ev.LegalHoldListener) -> None:
         """Call ``listener(session, request)`` in the transaction that asks for a legal hold on a case's
@@ -316,7 +319,7 @@ class CaseService:
         """Change a number's status / objection / stated zone."""
         async with self.db.begin() as s:
             case = await get_case(s, case_id, lock=True)
-            if case.status in ("closed", "paid") and status == "valid":
+            if case.status in ENDED_STATUSES and status == "valid":
                 raise CaseClosed("the case is closed", details={"case_id": case_id})
             row = await set_number_status(s, self.events, case, number=number, status=status, source=source,
                                           now=self.clock.now(), third_party_objected=third_party_objected,
@@ -325,13 +328,14 @@ class CaseService:
 
     async def add_window(self, case_id: str, *, scope: str, number: str | None, weekdays: Sequence[int],
                          start: Any, end: Any, zone: str, expires_at: datetime | None, recorded_by: str,
-                         call_id: str | None) -> Any:
-        """Record an agreed window."""
+                         role: str, call_id: str | None) -> Any:
+        """Record an agreed window with its evidence (see ``cases.windows``)."""
         async with self.db.begin() as s:
             case = await get_case(s, case_id, lock=True)
             window = await add_window(s, self.events, case, scope=scope, number=number, weekdays=weekdays,
                                       start=start, end=end, zone=zone, expires_at=expires_at,
-                                      recorded_by=recorded_by, call_id=call_id, now=self.clock.now())
+                                      recorded_by=recorded_by, role=role, call_id=call_id, now=self.clock.now(),
+                                      rules=self.window_rules)
         return window
 
     async def windows(self, case_id: str) -> list[Any]:

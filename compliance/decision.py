@@ -8,16 +8,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.policy import HoldReason
+from compliance.timezones import get_zone
 from compliance.windows import AgreedWindow
 
 BlockCode = Literal[
     "outside-calling-hours", "holiday", "frequency-cap", "case-on-hold", "do-not-call",
-    "third-party-restricted", "unknown-timezone",
+    "third-party-restricted", "unknown-timezone", "case-closed", "case-paid", "case-returned", "case-recalled",
 ]
+#: A case in one of these states is no longer ours to collect: every dial of it is blocked.
+ENDED_CASE_STATUSES: tuple[str, ...] = ("closed", "paid", "returned", "recalled")
+CaseStatus = Literal["active", "on_hold", "closed", "paid", "returned", "recalled"]
 #: Primary code choice: lower is more severe.
 SEVERITY: dict[str, int] = {
-    "case-on-hold": 0, "do-not-call": 1, "third-party-restricted": 2, "unknown-timezone": 3,
-    "holiday": 4, "outside-calling-hours": 5, "frequency-cap": 6,
+    "case-closed": 0, "case-paid": 0, "case-returned": 0, "case-recalled": 0,
+    "case-on-hold": 1, "do-not-call": 2, "third-party-restricted": 3, "unknown-timezone": 4,
+    "holiday": 5, "outside-calling-hours": 6, "frequency-cap": 7,
 }
 OVERRIDE_ROLES: frozenset[str] = frozenset({"supervisor", "admin"})
 
@@ -41,6 +46,7 @@ class DialContext(BaseModel):
     number_kind: Literal["own", "third_party"] = "own"
     third_party_objected: bool = False
     case_id: str
+    case_status: CaseStatus = "active"
     holds: tuple[HoldReason, ...] = ()
     number_status: Literal["valid", "invalid", "do_not_call"] = "valid"
     case_zone: str | None = None
@@ -98,7 +104,5 @@ def fmt_instant(instant: datetime, zone: str | None = None) -> str:
     utc = instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if zone is None:
         return utc
-    from compliance.timezones import get_zone
-
     local = instant.astimezone(get_zone(zone))
     return f"{utc} ({local.strftime('%Y-%m-%d %H:%M')} in {zone})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import CallguardError, NotFound, ValidationFailed
+from core.errors import CallguardError, Forbidden, NotFound, ValidationFailed
 
 
 class CallBlockedError(CallguardError):
@@ -15,6 +15,12 @@ class NoSuchCase(ValidationFailed):
     """The dial names a case that does not exist."""
 
     code = "no-such-case"
+
+
+class ManualDialNotAllowed(Forbidden):
+    """403: the number belongs to no case, and only a supervisor or admin may dial such a number."""
+
+    code = "manual-dial-not-allowed"
 
 
 class NoSuchDecision(NotFound):

@@ -8,6 +8,7 @@ new attempts are made in between), or None when a block that time cannot clear a
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,15 @@ from compliance.decision import (
 )
 from compliance.ledger import LedgerCounts, LedgerRanges, ledger_ranges
 from compliance.policy import Policy
-from compliance.rules import calling_window, do_not_call, frequency, holds, third_party, unknown_timezone
+from compliance.rules import (
+    calling_window,
+    case_status,
+    do_not_call,
+    frequency,
+    holds,
+    third_party,
+    unknown_timezone,
+)
 from compliance.timezones import ZoneResolution, resolve_zones
 from compliance.windows import AgreedWindow, WindowResult, window_open
 
@@ -82,6 +91,7 @@ def evaluate(request: DialContext, policy: Policy, ledger: LedgerCounts, now: da
     agreed = applicable_agreements(request, now)
     window = window_open(now, zones, policy, agreed) if zones else None
     blocks: list[Block] = [
+        *case_status(request),
         *holds(request, policy),
         *do_not_call(request, policy),
         *third_party(request, policy, ledger),
@@ -102,7 +112,7 @@ def evaluate(request: DialContext, policy: Policy, ledger: LedgerCounts, now: da
     base: dict[str, Any] = {"zones": zone_out, "details": details, "policy_id": policy.id,
                             "evaluated_at": now}
     if not blocks:
-        return Decision(allowed=True, message=_allowed_message(window, resolution, policy), **base)
+        return Decision(allowed=True, message=_allowed_message(window, resolution, policy, agreed), **base)
     primary = blocks[0]
     rule_ids = [b.rule_id for b in blocks]
     overridden, refusal = _override(request, policy, blocks)
@@ -125,10 +135,56 @@ def evaluate(request: DialContext, policy: Policy, ledger: LedgerCounts, now: da
                     message=message, **base)
 
 
-def _allowed_message(window: WindowResult | None, resolution: ZoneResolution, policy: Policy) -> str:
+def _allowed_message(window: WindowResult | None, resolution: ZoneResolution, policy: Policy,
+                     agreed: list[AgreedWindow]) -> str:
     if window is None:
         return f"Call allowed by policy {policy.id}."
     parts = [f"{z.local_time[11:16]} in {z.zone} ({', '.join(resolution.sources_of(z.zone))})"
              for z in window.zones]
-    how = "inside a window the customer agreed to" if window.by_agreement else "inside the calling window"
+    how = "inside the calling window"
+    if window.by_agreement:
+        how = f"inside a window the customer agreed to: {'; '.join(a.describe() for a in agreed)}"
     return f"Call allowed by policy {policy.id}: it is {'; '.join(parts)}, {how}, and no cap or hold applies."
+
+
+def evaluate_cases(dials: Sequence[tuple[DialContext, LedgerCounts]], policy: Policy, now: datetime, *,
+                   clients: Mapping[str, str | None]) -> Decision:
+    """A dial without a case: decide it for every case holding the number, under ``policy`` (the strictest of
+    their clients' policies), and pass only when every case lets it through.
+
+    Each case brings its own holds, number facts, zones, agreed windows and ledger (per-debtor caps); the
+    explanation names every case and client considered, and each block says which case raised it.
+    ``clients`` maps a case id to its client.
+    """
+    if not dials:
+        raise ValueError("evaluate_cases needs at least one case")
+    number = dials[0][0].number
+    decided = [(ctx, evaluate(ctx, policy, ledger, now)) for ctx, ledger in dials]
+    names = ", ".join(f"{ctx.case_id} (client {clients.get(ctx.case_id)})" for ctx, _ in decided)
+    preamble = (f"{number} belongs to {len(decided)} case(s): {names}; each is checked under policy "
+                f"{policy.id}, the strictest of their clients'.")
+    blocks = [{**b, "case_id": ctx.case_id} for ctx, d in decided for b in d.details.get("blocks", [])]
+    zones = list({(z.zone, z.source): z for _, d in decided for z in d.zones}.values())
+    details: dict[str, Any] = {
+        "cases": [{"case_id": ctx.case_id, "client_id": clients.get(ctx.case_id), "allowed": d.allowed,
+                   "code": d.code, "rule_ids": d.rule_ids, "message": d.message, "details": d.details}
+                  for ctx, d in decided],
+        "blocks": blocks,
+        "agreed_windows": [a for _, d in decided for a in d.details.get("agreed_windows", [])],
+    }
+    rule_ids = list(dict.fromkeys(r for _, d in decided for r in d.rule_ids))
+    base: dict[str, Any] = {"zones": zones, "details": details, "policy_id": policy.id, "evaluated_at": now,
+                            "rule_ids": rule_ids}
+    refused = [d for _, d in decided if not d.allowed]
+    if not refused:
+        overridden = [d for _, d in decided if d.overridden]
+        return Decision(
+            allowed=True, overridden=bool(overridden),
+            code=min((d.code for d in overridden if d.code), key=SEVERITY.__getitem__, default=None),
+            override_reason=overridden[0].override_reason if overridden else None,
+            message=" ".join([preamble, *(f"{ctx.case_id}: {d.message}" for ctx, d in decided)]), **base)
+    nexts = [d.next_allowed_at for d in refused]
+    next_at = None if any(n is None for n in nexts) else max(n for n in nexts if n is not None)
+    return Decision(
+        allowed=False, code=min((d.code for d in refused if d.code), key=SEVERITY.__getitem__),
+        next_allowed_at=next_at, message=" ".join([preamble, *(d.message for d in refused)]), **base)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from compliance.decision import Block, DialContext, fmt_instant
+from compliance.decision import Block, BlockCode, DialContext, fmt_instant
 from compliance.ledger import ROLLING_WINDOW, LedgerCounts, next_day_start
 from compliance.policy import HARD_STOPS, SOFT_HOLDS, Policy
 from compliance.timezones import ZoneResolution
@@ -18,6 +18,23 @@ _HOLD_WORDS = {
     "bankruptcy": "the debtor is in bankruptcy", "hardship": "the debtor is in hardship",
     "illness": "the debtor is seriously ill", "pregnancy": "the debtor is pregnant",
 }
+
+
+_ENDED_CASES: dict[str, tuple[BlockCode, str]] = {
+    "closed": ("case-closed", "is closed"), "paid": ("case-paid", "is paid"),
+    "returned": ("case-returned", "was returned to the client"),
+    "recalled": ("case-recalled", "was recalled by the client"),
+}
+
+
+def case_status(ctx: DialContext) -> list[Block]:
+    """A closed, paid, returned or recalled case is no longer collected: no dial, never overridable."""
+    ended = _ENDED_CASES.get(ctx.case_status)
+    if ended is None:
+        return []
+    code, words = ended
+    return [Block(rule_id=code, code=code, overridable=False,
+                  message=f"Case {ctx.case_id} {words}; it may not be dialled.")]
 
 
 def holds(ctx: DialContext, policy: Policy) -> list[Block]:

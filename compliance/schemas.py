@@ -37,6 +37,8 @@ class DecisionOut(BaseModel):
     override_reason: str | None
     policy_id: str
     blocks: list[dict[str, Any]]
+    agreed_windows: list[dict[str, Any]] = Field(
+        default_factory=list, description="The agreed windows that applied, each with its evidence")
     number: str | None = None
 
 

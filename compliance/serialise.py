@@ -14,6 +14,7 @@ is taken after the locks are held.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -37,18 +38,23 @@ def lock_key(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
-def lock_keys(number: str, debtor_key: str) -> list[int]:
-    """The lock ids of a dial to ``number`` on ``debtor_key``, in the order they are taken."""
-    return [lock_key(key) for key in sorted({f"n:{number}", f"d:{debtor_key}"})]
+def lock_keys(number: str, debtor_key: str, *more_debtors: str) -> list[int]:
+    """The lock ids of a dial to ``number`` on ``debtor_key`` (and, for a dial without a case, every other
+    debtor holding the number), in the order they are taken."""
+    keys = {f"n:{number}", f"d:{debtor_key}", *(f"d:{d}" for d in more_debtors)}
+    return [lock_key(key) for key in sorted(keys)]
 
 
-_LOCKS = {n: text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(n))) for n in (1, 2)}
+@lru_cache(maxsize=16)
+def _locks(n: int) -> TextClause:
+    """One statement taking ``n`` locks, in the order of its parameters."""
+    return text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(n)))
 
 
-def lock_statement(number: str, debtor_key: str) -> tuple[TextClause, dict[str, int]]:
+def lock_statement(number: str, debtor_key: str, *more_debtors: str) -> tuple[TextClause, dict[str, int]]:
     """The statement (and its parameters) taking the locks of a dial."""
-    keys = lock_keys(number, debtor_key)
-    return _LOCKS[len(keys)], {f"k{i}": k for i, k in enumerate(keys)}
+    keys = lock_keys(number, debtor_key, *more_debtors)
+    return _locks(len(keys)), {f"k{i}": k for i, k in enumerate(keys)}
 
 
 def _lock_key_sql(key: ColumnElement[str]) -> ColumnElement[int]:

@@ -3,7 +3,8 @@ the pure ``evaluate``, and an append-only decision log, all inside the dial's tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -11,9 +12,9 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import Principal
-from compliance.decision import Decision, DialContext, OverrideRequest
-from compliance.errors import CallBlockedError, NoSuchCase
-from compliance.gate import evaluate, ranges_for
+from compliance.decision import ENDED_CASE_STATUSES, Decision, DialContext, OverrideRequest
+from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
+from compliance.gate import evaluate, evaluate_cases, ranges_for
 from compliance.ledger_sql import ledger_counts
 from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import HARD_STOPS, Policy, merge_strictest
@@ -29,6 +30,9 @@ from db.engine import Database
 from dialer.events import CALL_BLOCKED
 from dialer.gate import DialRequest, GateDecision
 
+#: who may dial a number that belongs to no case (a manual dial, logged as such)
+MANUAL_DIAL_ROLES: frozenset[str] = frozenset({"supervisor", "admin"})
+
 
 @dataclass(frozen=True, slots=True)
 class CaseDialInfo:
@@ -37,6 +41,8 @@ class CaseDialInfo:
     client_id: str | None
     batch_id: str | None
     debtor_key: str
+    case_id: str | None = None
+    case_status: str = "active"
     holds: tuple[str, ...] = ()
     number_kind: str = "own"
     number_status: str = "valid"
@@ -60,8 +66,17 @@ class CaseDirectory(Protocol):
         """Case and number facts for a dial, or None when the case does not exist."""
         ...
 
+    async def dial_infos_for_number(self, session: AsyncSession, *, number: str,
+                                    client_ids: Collection[str] | None = None) -> list[CaseDialInfo]:
+        """The facts of every case (of ``client_ids``; None: every client) listing ``number``, oldest first."""
+        ...
+
     async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
         """Hold reasons currently on the case."""
+        ...
+
+    async def case_status(self, session: AsyncSession, case_id: str) -> str | None:
+        """The case's status (``active``, ``closed``...), or None when there is no such case."""
         ...
 
 
@@ -72,9 +87,18 @@ class NoCases:
         """No case exists."""
         return None
 
+    async def dial_infos_for_number(self, session: AsyncSession, *, number: str,
+                                    client_ids: Collection[str] | None = None) -> list[CaseDialInfo]:
+        """No case holds any number."""
+        return []
+
     async def active_holds(self, session: AsyncSession, case_id: str) -> list[str]:
         """No holds."""
         return []
+
+    async def case_status(self, session: AsyncSession, case_id: str) -> str | None:
+        """No case."""
+        return None
 
 
 @dataclass
@@ -89,39 +113,102 @@ class ComplianceGate:
     cases: CaseDirectory = field(default_factory=NoCases)
 
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
-        """Decide, log the decision, and (when blocked) record ``call.blocked``."""
+        """Decide, log the decision, and (when blocked) record ``call.blocked``.
+
+        Without ``case_id`` the number is looked up across every case: each case holding it is decided
+        (its holds, number facts and per-debtor caps) under the strictest of their clients' policies. A
+        number of no case is a manual dial: supervisors and admins only, logged as ``manual``.
+        """
+        if request.case_id is None:
+            infos = await self.cases.dial_infos_for_number(session, number=request.number, client_ids=None)
+            if infos:
+                return await self._check_number(session, request, infos)
+            return await self._check_manual(session, request)
         info = await self._case_info(session, request)
+        decision = await self._decide_one(session, request, info)
+        return await self._finish(session, request, info, decision, mode="case")
+
+    async def _decide_one(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo) -> Decision:
+        """The decision for one case (or, manual, none), under its client's policy."""
         policy = await self._policy(session, info, request.number)
         ctx = self._context(request, info)
         ranges = ranges_for(ctx, policy, request.now)
         if not info.serialised:
-            await self._serialise(session, request.number, info.debtor_key)
+            await self._serialise(session, request.number, [info.debtor_key])
         counts = await ledger_counts(session, number=request.number, debtor_key=info.debtor_key,
-                                     case_id=request.case_id, ranges=ranges,
+                                     case_id=info.case_id, ranges=ranges,
                                      conversation_min_talk_s=self.settings.conversation_min_talk_s)
-        decision = evaluate(ctx, policy, counts, request.now)
-        kind = "check" if request.dry_run else "dial"
+        return evaluate(ctx, policy, counts, request.now)
+
+    async def _check_manual(self, session: AsyncSession, request: DialRequest) -> GateDecision:
+        """A number of no case: a supervisor's (or admin's) manual dial under the default policy."""
+        role = request.principal.role.value
+        if role not in MANUAL_DIAL_ROLES:
+            raise ManualDialNotAllowed(
+                f"{request.number} belongs to no case; only a supervisor or admin may dial it manually "
+                "(name the case to dial it as an agent)",
+                details={"number": request.number, "role": role, "allowed_roles": sorted(MANUAL_DIAL_ROLES)})
+        info = CaseDialInfo(client_id=None, batch_id=None, debtor_key=f"number:{request.number}")
+        decision = await self._decide_one(session, request, info)
+        decision = decision.model_copy(update={
+            "message": f"Manual dial by {request.principal.user_id} ({role}): {request.number} belongs to no "
+                       f"case. {decision.message}"})
+        return await self._finish(session, request, info, decision, mode="manual")
+
+    async def _check_number(self, session: AsyncSession, request: DialRequest,
+                            infos: list[CaseDialInfo]) -> GateDecision:
+        """Every case holding the number, decided under the strictest of their clients' policies."""
+        policies = [await self._policy(session, info, request.number) for info in infos]
+        policy = merge_strictest(list({p.id: p for p in policies}.values()))
+        await self._serialise(session, request.number, [info.debtor_key for info in infos])
+        dials = []
+        for info in infos:
+            ctx = self._context(request, info)
+            counts = await ledger_counts(session, number=request.number, debtor_key=info.debtor_key,
+                                         case_id=info.case_id, ranges=ranges_for(ctx, policy, request.now),
+                                         conversation_min_talk_s=self.settings.conversation_min_talk_s)
+            dials.append((ctx, counts))
+        decision = evaluate_cases(dials, policy, request.now,
+                                  clients={info.case_id or "": info.client_id for info in infos})
+        # one case: the call is that case's (its debtor's caps count it); several: the number's own
+        clients = {info.client_id for info in infos}
+        target = infos[0] if len(infos) == 1 else CaseDialInfo(
+            client_id=clients.pop() if len(clients) == 1 else None, batch_id=None,
+            debtor_key=f"number:{request.number}",
+            number_kind="third_party" if any(i.number_kind == "third_party" for i in infos) else "own")
+        return await self._finish(session, request, target, decision, mode="number")
+
+    async def _finish(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
+                      *, mode: str) -> GateDecision:
+        """Log the decision (kind ``dial``, ``manual`` or ``check``), record ``call.blocked``, answer."""
+        decision.details["dial"] = mode
+        kind = "check" if request.dry_run else "manual" if mode == "manual" else "dial"
         decision_id = await self._log(session, request, info, decision, kind=kind)
         error = None
         if not decision.allowed:
             error = blocked_error(decision, decision_id)
             if not request.dry_run:
                 await self.events.record(session, DomainEvent(
-                    type=CALL_BLOCKED, case_id=request.case_id, agent_id=request.agent_id,
+                    type=CALL_BLOCKED, case_id=info.case_id, agent_id=request.agent_id,
                     client_id=info.client_id, occurred_at=request.now,
-                    payload={"decision_id": decision_id, "agent_id": request.agent_id, "case_id": request.case_id,
+                    payload={"decision_id": decision_id, "agent_id": request.agent_id, "case_id": info.case_id,
                              "code": decision.code, "rule_ids": decision.rule_ids,
                              "next_allowed_at": iso_or_none(decision.next_allowed_at)},
                 ))
         return GateDecision(allowed=decision.allowed, decision_id=decision_id, error=error,
                             client_id=info.client_id, batch_id=info.batch_id, debtor_key=info.debtor_key,
-                            number_kind=info.number_kind, body=decision_body(decision, decision_id))
+                            number_kind=info.number_kind, case_id=info.case_id,
+                            body=decision_body(decision, decision_id))
 
     async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
                                     now: datetime) -> str | None:
-        """When the agent answers: a hold that arrived while the phone rang stops the customer leg."""
+        """When the agent answers: a hold that arrived, or the case that ended (closed, paid, returned,
+        recalled), while the phone rang stops the customer leg."""
         if case_id is None:
             return None
+        status = await self.cases.case_status(session, case_id)
+        if status in ENDED_CASE_STATUSES:
+            return f"case-{status}"
         holds = await self.cases.active_holds(session, case_id)
         policy_blocking = [h for h in holds if h in HARD_STOPS or h in ("hardship", "illness", "pregnancy")]
         return "case-on-hold" if policy_blocking else None
@@ -172,12 +259,11 @@ class ComplianceGate:
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _case_info(self, session: AsyncSession, request: DialRequest) -> CaseDialInfo:
-        if request.case_id is None:
-            return CaseDialInfo(client_id=None, batch_id=None, debtor_key=f"number:{request.number}")
+        assert request.case_id is not None
         info = await self.cases.dial_info(session, case_id=request.case_id, number=request.number)
         if info is None:
             raise NoSuchCase(f"no case {request.case_id}", details={"case_id": request.case_id})
-        return info
+        return info if info.case_id is not None else replace(info, case_id=request.case_id)
 
     def _context(self, request: DialRequest, info: CaseDialInfo) -> DialContext:
         override = None
@@ -187,17 +273,18 @@ class ComplianceGate:
         return DialContext.model_validate({
             "number": request.number, "number_kind": "third_party" if info.number_kind == "third_party" else "own",
             "third_party_objected": info.third_party_objected,
-            "case_id": request.case_id or info.debtor_key, "holds": info.holds,
+            "case_id": info.case_id or info.debtor_key, "holds": info.holds,
+            "case_status": info.case_status,
             "number_status": info.number_status, "case_zone": info.case_zone, "address_zone": info.address_zone,
             "number_zone": info.number_zone, "agreed_windows": info.agreed_windows,
             "own_numbers_all_invalid": info.own_numbers_all_invalid, "override": override,
         })
 
-    async def _serialise(self, session: AsyncSession, number: str, debtor_key: str) -> None:
+    async def _serialise(self, session: AsyncSession, number: str, debtor_keys: list[str]) -> None:
         """Two dials to the same debtor or number never pass a cap together (see compliance.serialise)."""
         if self.db.is_sqlite:
             return
-        await session.execute(*lock_statement(number, debtor_key))
+        await session.execute(*lock_statement(number, *debtor_keys))
 
     async def _log(self, session: AsyncSession, request: DialRequest, info: CaseDialInfo, decision: Decision,
                    *, kind: str) -> str:
@@ -206,7 +293,7 @@ class ComplianceGate:
         decision_id = new_id()
         await session.execute(_INSERT_DECISION, {
             "id": decision_id, "at": request.now, "kind": kind, "actor": principal.user_id,
-            "actor_role": principal.role.value, "agent_id": request.agent_id, "case_id": request.case_id,
+            "actor_role": principal.role.value, "agent_id": request.agent_id, "case_id": info.case_id,
             "client_id": info.client_id, "number": request.number,
             "call_id": request.call_id if decision.allowed and not request.dry_run else None,
             "allowed": decision.allowed, "code": decision.code, "rule_ids": list(decision.rule_ids),
@@ -230,6 +317,7 @@ def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
         "next_allowed_at": data["next_allowed_at"], "overridden": decision.overridden,
         "override_reason": decision.override_reason, "policy_id": decision.policy_id,
         "blocks": data["details"].get("blocks", []),
+        "agreed_windows": data["details"].get("agreed_windows", []),
     }
 
 

@@ -51,6 +51,22 @@ class AgreedWindow(BaseModel):
     expires_at: datetime | None = None
     recorded_by: str
     agreed_on_call_id: str | None = None
+    window_id: str | None = None
+    #: where the agreement is proven: ``case_system`` (the client's case system sent it) or ``call``
+    #: (an answered, recorded call with the case, ``agreed_on_call_id``)
+    evidence: Literal["case_system", "call"] | None = None
+
+    def describe(self) -> str:
+        """One line naming the agreement, its evidence and its expiry."""
+        name = f"window {self.window_id}" if self.window_id else f"{self.scope} window"
+        if self.evidence == "call":
+            proof = f"agreed on call {self.agreed_on_call_id}"
+        elif self.evidence == "case_system":
+            proof = "sent by the case system"
+        else:
+            proof = f"recorded by {self.recorded_by}"
+        until = f", until {self.expires_at.strftime('%Y-%m-%d %H:%M UTC')}" if self.expires_at else ""
+        return f"{name} ({proof}{until})"
 
     @field_validator("expires_at")
     @classmethod

@@ -135,6 +135,16 @@ class ComplianceSettings(BaseModel):
     default_profile: str = "CN"
     unknown_timezone: Literal["block", "country_zones"] = "block"
     conversation_min_talk_s: int = Field(30, ge=0)
+    window_evidence_max_age_s: int = Field(
+        1800, ge=0, description="An agent's agreed window names a call that ended at most this long ago")
+    window_max_days: int = Field(30, ge=1, le=366, description="An agreed calling window expires within this")
+
+
+class CaseSettings(BaseModel):
+    """Case batch files (``callguard import-cases``)."""
+
+    import_max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="A batch file over this is refused (413)")
+    import_max_rows: int = Field(50_000, ge=1, description="A batch file with more data rows is refused (413)")
 
 
 class AnalyticsSettings(BaseModel):
@@ -210,6 +220,7 @@ class Settings(BaseSettings):
     recordings: RecordingSettings = Field(default_factory=RecordingSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    cases: CaseSettings = Field(default_factory=CaseSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -38,6 +38,8 @@ class GateDecision:
     batch_id: str | None = None
     debtor_key: str | None = None
     number_kind: str | None = None
+    #: the case the call belongs to: the one named, or the one case holding a number dialled without one
+    case_id: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,6 +54,6 @@ class DialGate(Protocol):
                                     now: datetime) -> str | None:
         """Re-check holds when the agent answers, just before the customer is dialled.
 
-        Returns None to proceed, or a block code (``case-on-hold``) to stop the customer leg.
+        Returns None to proceed, or a block code (``case-on-hold``, ``case-closed``...) to stop the customer leg.
         """
         ...

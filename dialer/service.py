@@ -120,7 +120,7 @@ class CallService:
             else:
                 presented = await number_for_call(s, decision.client_id, preferred=presented_number)
                 call = Call(id=call_id, agent_id=agent_id, team=agent.team, requested_by=principal.user_id,
-                            number=e164, case_id=case_id, client_id=decision.client_id,
+                            number=e164, case_id=decision.case_id or case_id, client_id=decision.client_id,
                             batch_id=decision.batch_id, debtor_key=decision.debtor_key,
                             number_kind=decision.number_kind, decision_id=decision.decision_id,
                             presented_number=presented, pbx=agent.pbx or self.pbx.default,

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from sandbox import rootfs
+from sandbox.pbx import AgentAccount, PbxSandbox
 from sandbox.render import TemplateError, parse_agents
 
 
@@ -32,8 +33,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> None:
-    from sandbox.pbx import AgentAccount, PbxSandbox
-
     agents = [AgentAccount(user, password) for user, password in parse_agents(",".join(args.agent))]
     probes = [AgentAccount(user, password) for user, password in parse_agents(",".join(args.probe))]
     stop = asyncio.Event()

@@ -96,18 +96,29 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
     return users
 
 
+#: the demo cases (idempotent): key, client, external id, assigned agent, numbers (mobile, home, work). Every
+#: number of the plan an agent may dial is on a case: a number of no case is a supervisor's manual dial.
+DEMO_CASES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
+    ("any_hour", DEMO_CLIENT, "DEMO-001", "agent1", (EXAMPLE_NUMBERS["answer"][0],)),
+    ("lines", DEMO_CLIENT, "DEMO-002", "agent2", (EXAMPLE_NUMBERS["busy"][0], EXAMPLE_NUMBERS["no_answer"][0],
+                                                  EXAMPLE_NUMBERS["unavailable"][0])),
+    ("do_not_call", DEMO_CLIENT, "DEMO-003", "agent1", (BLOCKED_NUMBER,)),
+    ("calling_hours", STRICT_CLIENT, "CN-001", "agent1", (EXAMPLE_NUMBERS["answer_then_hangup"][0],)),
+)
+
+
 async def _demo_cases(container: Container) -> dict[str, str]:
-    """One case per demo client (idempotent), dialled with ``case_id``."""
+    """The demo cases (key -> case id), sent as the case system would; agents dial them with ``case_id``."""
     svc = container.cases
     out = {}
-    for client, external_id, number in ((DEMO_CLIENT, "DEMO-001", EXAMPLE_NUMBERS["answer"][0]),
-                                        (STRICT_CLIENT, "CN-001", EXAMPLE_NUMBERS["answer_then_hangup"][0])):
+    for key, client, external_id, agent, numbers in DEMO_CASES:
+        contacts = [{"number": n, "kind": k} for n, k in zip(numbers, ("mobile", "home", "work"), strict=False)]
         data = CaseIn.model_validate({
             "external_id": external_id, "batch": "demo-batch", "debtor_name": "Demo Debtor", "amount": "8800.00",
-            "currency": "CNY", "days_overdue": 92, "contacts": [{"number": number, "kind": "mobile"}],
-            "agent": "agent1", "team": "team-a"}, context={"default_region": "CN"})
+            "currency": "CNY", "days_overdue": 92, "contacts": contacts, "agent": agent, "team": "team-a"},
+            context={"default_region": "CN"})
         result = await svc.upsert(client_id=client, data=data, by="make-run")
-        out[client] = result.case_id
+        out[key] = result.case_id
     return out
 
 
@@ -139,7 +150,7 @@ async def main() -> None:
                         "probe_sip_user": PROBE_SIP_USER, "probe_sip_password": probe_password,
                         "probe_sip_host": pbx.sip_host, "probe_sip_port": pbx.sip_port},
             storage={"backend": "local", "local_root": str(RUN_DIR / "recordings")},
-            compliance={"default_profile": "DEMO"},  # calls without a case: all hours, local demo only
+            compliance={"default_profile": "DEMO"},  # a supervisor's manual dials: all hours, local demo only
         )
         container = await stack.enter_async_context(compose(settings))
         users = await _seed(container, sip_passwords)
@@ -161,14 +172,13 @@ async def main() -> None:
                 "blocked_do_not_call": BLOCKED_NUMBER,
             },
             "cases": {
-                "any_hour": {"case_id": cases[DEMO_CLIENT], "client": DEMO_CLIENT,
-                             "number": EXAMPLE_NUMBERS["answer"][0], "presented_number": PRESENTED_NUMBERS[DEMO_CLIENT],
-                             "policy": "DEMO (all hours, local demo only)"},
-                "calling_hours": {"case_id": cases[STRICT_CLIENT], "client": STRICT_CLIENT,
-                                  "number": EXAMPLE_NUMBERS["answer_then_hangup"][0],
-                                  "presented_number": PRESENTED_NUMBERS[STRICT_CLIENT],
-                                  "policy": "CN (08:00-21:00 Asia/Shanghai): blocked outside those hours"},
+                key: {"case_id": cases[key], "client": client, "external_id": external_id, "agent": agent,
+                      "numbers": list(numbers), "number": numbers[0], "presented_number": PRESENTED_NUMBERS.get(client),
+                      "policy": _POLICY_NOTES[client]}
+                for key, client, external_id, agent, numbers in DEMO_CASES
             },
+            "manual_dial": {"number": EXAMPLE_NUMBERS["not_found"][0],
+                            "note": "on no case: a supervisor's manual dial (an agent gets 403)"},
         }
         await asyncio.to_thread((RUN_DIR / "demo.json").write_text, json.dumps(demo, indent=2, ensure_ascii=False))
         _print(demo)
@@ -196,6 +206,10 @@ async def _drain(pbx: PbxSandbox, within: float = 20.0) -> None:
     print(f"warning: {len(markers)} recording(s) still in the spool at exit", file=sys.stderr)
 
 
+_POLICY_NOTES = {DEMO_CLIENT: "DEMO (all hours, local demo only)",
+                 STRICT_CLIENT: "CN (08:00-21:00 Asia/Shanghai): blocked outside those hours"}
+
+
 def _sip(user: dict[str, Any]) -> str:
     if "sip_user" not in user:
         return ""
@@ -212,13 +226,15 @@ def _print(demo: dict[str, Any]) -> None:
         *(f"  {u['name']:<9} {u['role']:<11} {u['token']}{_sip(u)}" for u in demo["users"]),
         "", f"SIP registrar: udp {demo['sip']['host']}:{demo['sip']['port']}",
         "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()),
-        *(f"Case {c['case_id']} ({c['client']}, {c['number']}, shows {c['presented_number']}): {c['policy']}"
+        *(f"Case {c['case_id']} ({c['client']}, {c['agent']}, {', '.join(c['numbers'])}, shows "
+          f"{c['presented_number'] or 'the PBX default'}): {c['policy']}"
           for c in demo["cases"].values()),
         "",
-        "Try it:",
+        "Try it (agent1 dials the case of the answering number):",
         f"  curl -N -H 'Authorization: Bearer {sup['token']}' {demo['url']}/v1/events &",
         f"  curl -s -X POST -H 'Authorization: Bearer {agent['token']}' -H 'Content-Type: application/json' "
-        f"-d '{{\"agent\": \"agent1\", \"number\": \"{demo['numbers']['answers']}\"}}' {demo['url']}/v1/calls",
+        f"-d '{{\"agent\": \"agent1\", \"number\": \"{demo['numbers']['answers']}\", "
+        f"\"case_id\": \"{demo['cases']['any_hour']['case_id']}\"}}' {demo['url']}/v1/calls",
         "Press Ctrl-C to stop everything.", "",
     ]
     print("\n".join(lines), flush=True)

@@ -23,9 +23,15 @@ import signal
 import socket
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 _PORT_NAMES = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
 
@@ -141,13 +147,6 @@ class SeaweedS3:
             await asyncio.sleep(0.2)
 
     def _ready_sync(self) -> bool:
-        import urllib.error
-        import urllib.request
-
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             url = f"http://127.0.0.1:{self.ports['master']}/dir/status"
             with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - fixed local URL

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from sandbox.phones import supervisor
 from sip.config import PhonesConfig
 from sip.protocol import Message, ProtocolError, decode_command, encode, event
 
@@ -50,11 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     config = PhonesConfig.load(args.config)
     output = _Output(_protocol_stream())
     if not args.shard:
-        from sandbox.phones import supervisor
-
         return supervisor.main(config, output)
 
-    from sandbox.phones.sipthread import SipThread  # pjsua2 imported only here
+    # pjsua2 (GPL, optional 'sip' extra) is loaded only by a shard process, never by the supervisor
+    from sandbox.phones.sipthread import SipThread  # noqa: PLC0415
 
     sip = SipThread(config, output)
 

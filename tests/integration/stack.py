@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,27 @@ class Stack:
     client: TestClient[Any, Any]
     container: Container
     tokens: dict[str, str]
+    cases: dict[str, str] = field(default_factory=dict)  # number -> the case the case system sent for it
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
+    async def case_for(self, number: str, agent: str) -> str:
+        """The case holding ``number`` (one per number, sent by the case system on first use)."""
+        if number not in self.cases:
+            r = await self.client.put(
+                f"/v1/clients/e2e-bank/cases/E2E{number.lstrip('+')}", headers=self.auth("casesys"),
+                json={"debtor_name": "E2E Debtor", "amount": "100.00", "currency": "CNY", "agent": agent,
+                      "team": "e2e", "contacts": [{"number": number, "kind": "mobile"}]})
+            body = await r.json()
+            assert r.status == 201, body
+            self.cases[number] = str(body["id"])
+        return self.cases[number]
+
     async def dial(self, agent: str, number: str, **extra: Any) -> dict[str, Any]:
+        """An agent dials a case's number (the case made for ``number`` unless ``case_id`` is given)."""
+        if "case_id" not in extra:
+            extra["case_id"] = await self.case_for(number, agent)
         r = await self.client.post("/v1/calls", json={"agent": agent, "number": number, **extra},
                                    headers=self.auth(agent))
         body: dict[str, Any] = await r.json()

@@ -4,7 +4,7 @@ Existing subscriptions keep ``client_id`` NULL: platform subscriptions of a glob
 every client's events and are visible to global admins only.
 
 Revision ID: 7e4a0da7a011
-Revises: f17a0c0e0007
+Revises: 9a7e0d000009
 Create Date: 2026-12-04 19:00:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '7e4a0da7a011'
-down_revision: str | None = 'f17a0c0e0007'
+down_revision: str | None = '9a7e0d000009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -63,3 +63,19 @@ async def test_without_a_hold_the_customer_is_dialled_after_the_go_ahead(stack: 
     await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("pete"))
     ended = await stack.wait_state(call["id"], "ended")
     assert ended["end_reason"] == "completed" and ended["case_id"] == case_id
+
+
+async def test_no_side_door_a_held_number_without_case_id_and_a_number_of_no_case(stack: Stack) -> None:
+    case_id = await _case(stack, "SIDE-DOOR-1")
+    r = await stack.client.post(f"/v1/cases/{case_id}/holds", headers=stack.auth("casesys"),
+                                json={"reason": "deceased"})
+    assert r.status == 201, await r.json()
+    r = await stack.client.post("/v1/calls", json={"agent": "pete", "number": NUMBER}, headers=stack.auth("pete"))
+    body = await r.json()
+    assert r.status == 409 and body["error"]["details"]["rule_ids"] == ["hold:deceased"], body
+    stranger = "+8613800000404"  # on no case: a supervisor's manual dial only
+    r = await stack.client.post("/v1/calls", json={"agent": "pete", "number": stranger}, headers=stack.auth("pete"))
+    assert r.status == 403 and (await r.json())["error"]["code"] == "manual-dial-not-allowed"
+    r = await stack.client.post("/v1/compliance/check", json={"agent": "pete", "number": stranger},
+                                headers=stack.auth("sup"))
+    assert r.status == 200 and (await r.json())["allowed"] is True

@@ -24,6 +24,7 @@ from sip.client import PhonesProcess
 from sip.probe import PhonesProbePhone
 from tests.integration.conftest import PROBE_PHONE
 from tests.integration.recordings.conftest import feature, s3_storage, service, talk, wait_state
+from tests.integration.recordings.storage.conftest import raw_client
 from tests.integration.stack import BACKENDS, database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -194,8 +195,6 @@ async def test_recording_probe_end_to_end(pbx: PbxSandbox, phones: PhonesProcess
 
 
 def _versions(weed: SeaweedS3, bucket: str, key: str) -> list[str]:
-    from tests.integration.recordings.storage.conftest import raw_client
-
     client = raw_client(weed)
     try:
         r = client.list_object_versions(Bucket=bucket, Prefix=key)

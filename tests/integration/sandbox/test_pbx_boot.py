@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sandbox.ami_check import format_action, read_message
@@ -21,8 +23,6 @@ async def test_ami_login_and_core_status(ami: AmiTap) -> None:
 
 
 async def test_ami_login_with_wrong_secret_is_refused(pbx: PbxSandbox) -> None:
-    import asyncio
-
     reader, writer = await asyncio.open_connection(pbx.ami_host, pbx.ami_port)
     try:
         await reader.readline()

@@ -7,6 +7,8 @@ from sqlalchemy import update
 from cases.directory import CaseDirectoryAdapter
 from cases.models import AgreedWindow, CaseContact
 from cases.service import dial_context
+from compliance.models import ClientPolicy, DoNotCall
+from compliance.policy_sql import read_policy_facts
 from tests.unit.cases.test_service import T0, _case, _svc
 
 MOBILE, HOME, THIRD = "+8613800138000", "+861062345678", "+8613900139000"
@@ -57,7 +59,8 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
     cid = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
     await svc.hold(cid, reason="hardship", by="sup")
     await svc.add_window(cid, scope="case", number=None, weekdays=[0], start=time(9), end=time(10),
-                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", call_id=None)
+                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", role="integration",
+                         call_id=None)
     await _set(database, cid, HOME, removed_at=T0)
     async with database.read() as s:
         home = await dial_context(s, case_id=cid, number=HOME, now=T0)
@@ -76,9 +79,6 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
 
 
 async def test_the_policy_facts_read_with_the_case_equal_those_read_alone(database):
-    from compliance.models import ClientPolicy, DoNotCall
-    from compliance.policy_sql import read_policy_facts
-
     svc = _svc(database)
     with_row = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
     without_row = (await svc.upsert(client_id="bank2", data=_two_own(ext="C-2"), by="i")).case_id

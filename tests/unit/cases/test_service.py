@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from cases.directory import CaseDirectoryAdapter
 from cases.models import Case, CaseContact, CaseHold
 from cases.rows import CaseIn
 from cases.service import CaseService, dial_context, holds_for
@@ -123,14 +124,15 @@ async def test_dial_context_has_everything_the_gate_needs(database):
     await svc.number_status(cid, number="+8613900139000", status=None, source="agent", third_party_objected=True)
     await svc.add_window(cid, scope="number", number="+8613800138000", weekdays=[5, 6], start=time(10),
                          end=time(12), zone="Asia/Shanghai", expires_at=T0 + timedelta(days=30),
-                         recorded_by="agent1", call_id=None)
+                         recorded_by="agent1", role="integration", call_id=None)
     await svc.add_window(cid, scope="case", number=None, weekdays=[0], start=time(19), end=time(21),
-                         zone="Asia/Shanghai", expires_at=T0 - timedelta(days=1), recorded_by="agent1",
-                         call_id=None)
+                         zone="Asia/Shanghai", expires_at=T0 + timedelta(days=1), recorded_by="agent1",
+                         role="integration", call_id=None)
     async with database.read() as s:
-        own = await dial_context(s, case_id=cid, number="+8613800138000", now=T0)
-        third = await dial_context(s, case_id=cid, number="+8613900139000", now=T0)
-        stranger = await dial_context(s, case_id=cid, number="+8613700137000", now=T0)
+        later = T0 + timedelta(days=2)  # the case window has expired by then, the number's has not
+        own = await dial_context(s, case_id=cid, number="+8613800138000", now=later)
+        third = await dial_context(s, case_id=cid, number="+8613900139000", now=later)
+        stranger = await dial_context(s, case_id=cid, number="+8613700137000", now=later)
         missing = await dial_context(s, case_id="nope", number="+8613800138000")
     assert own is not None and third is not None and stranger is not None and missing is None
     assert own.debtor_key == "bank1:C-1" and own.client_id == "bank1" and own.batch_id == "B1"
@@ -143,13 +145,12 @@ async def test_dial_context_has_everything_the_gate_needs(database):
 
 
 async def test_directory_adapter_speaks_the_gates_language(database):
-    from cases.directory import CaseDirectoryAdapter
-
     svc = _svc(database)
     cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
     await svc.hold(cid, reason="dispute", by="sup")
     await svc.add_window(cid, scope="case", number=None, weekdays=[0, 6], start=time(21), end=time(1),
-                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", call_id=None)
+                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", role="integration",
+                         call_id=None)
     directory = CaseDirectoryAdapter()
     async with database.read() as s:
         own = await directory.dial_info(s, case_id=cid, number="+8613800138000")

@@ -46,8 +46,14 @@ class OneCase:
             return None
         return CaseDialInfo(client_id=self.client_id, batch_id="b1", debtor_key="bank:case-1", holds=self.holds)
 
+    async def dial_infos_for_number(self, session, *, number: str, client_ids=None) -> list[CaseDialInfo]:
+        return []  # no case lists a number: a dial without a case is a manual one
+
     async def active_holds(self, session, case_id: str) -> list[str]:
         return list(self.holds)
+
+    async def case_status(self, session, case_id: str) -> str | None:
+        return "active" if case_id == "case-1" else None
 
 
 @dataclass
@@ -76,7 +82,7 @@ async def make(db: Database, *, profile: str = "CN", at: datetime = MORNING_SHAN
 async def test_outside_hours_is_409_logged_and_never_reaches_the_pbx(db: Database) -> None:
     h = await make(db, at=EVENING_SHANGHAI)
     with pytest.raises(CallBlockedError) as info:
-        await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER)
+        await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER, case_id="case-1")
     err = info.value
     assert err.status == 409 and err.code == "outside-calling-hours"
     assert err.details["zones"] == [{"zone": "Asia/Shanghai", "source": "phone_prefix"}]
@@ -93,7 +99,7 @@ async def test_outside_hours_is_409_logged_and_never_reaches_the_pbx(db: Databas
 
 async def test_allowed_call_is_logged_with_its_call_id(db: Database) -> None:
     h = await make(db)
-    call = await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER)
+    call = await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER, case_id="case-1")
     assert [a for a, _ in h.pbx.actions] == ["originate"]
     async with db.read() as s:
         row = (await s.scalars(select(ComplianceDecision))).one()
@@ -103,7 +109,7 @@ async def test_allowed_call_is_logged_with_its_call_id(db: Database) -> None:
 async def test_decision_log_is_append_only(db: Database) -> None:
     h = await make(db, at=EVENING_SHANGHAI)
     with pytest.raises(CallBlockedError):
-        await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER)
+        await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER, case_id="case-1")
     with pytest.raises(Exception, match="append-only"):
         async with db.begin() as s:
             await s.execute(update(ComplianceDecision).values(allowed=True))
@@ -137,7 +143,7 @@ async def test_hold_blocks_and_override_cannot_lift_a_hard_stop(db: Database) ->
 
 async def _unanswered(h: Harness, n: int) -> None:
     for _ in range(n):
-        call = await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER)
+        call = await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER, case_id="case-1")
         await h.calls.apply(FactUpdate(call.id, "t", {"customer_ringing_at": h.clock.now(), "dial_status": "NOANSWER",
                                                       "ended_at": h.clock.now()}))
         h.clock.advance(minutes=1)
@@ -147,13 +153,13 @@ async def test_unanswered_cap_per_number_per_day_counts_from_the_ledger(db: Data
     h = await make(db)
     await _unanswered(h, 6)  # CN: at most 6 unanswered attempts per number per day
     with pytest.raises(CallBlockedError) as info:
-        await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER)
+        await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER, case_id="case-1")
     assert info.value.code == "frequency-cap"
     # the cap clears at midnight Shanghai, but the window only opens at 08:00 Shanghai
     assert info.value.details["next_allowed_at"] == "2026-12-01T00:00:00Z"
     assert "frequency-cap" in {b["code"] for b in info.value.details["blocks"]}
     h.clock.set(datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC))
-    await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER)
+    await h.calls.request_call(ALICE, agent_id="alice", number=CN_NUMBER, case_id="case-1")
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,6 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "callguard.example.to
 
 
 def test_example_file_loads_and_documents_every_key() -> None:
-    import tomllib
-
     data = tomllib.loads(EXAMPLE.read_text())
     load_settings(EXAMPLE)
 

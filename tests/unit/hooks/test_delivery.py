@@ -3,6 +3,7 @@
 import socket
 import time
 
+import aiohttp
 import pytest
 
 from hooks import signing
@@ -90,7 +91,6 @@ async def test_private_targets_fail_without_contacting_them():
 
 @pytest.mark.parametrize(("allow_private", "outcome"), [(True, "delivered"), (False, "failed")])
 async def test_connection_goes_to_the_checked_address(allow_private, outcome):
-    import aiohttp
     async with Receiver(secret=SECRET) as rx:
         resolver = GuardedResolver(allow_private=allow_private, inner=ScriptedResolver(["127.0.0.1"]))
         connector = aiohttp.TCPConnector(resolver=resolver)

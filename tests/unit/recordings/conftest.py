@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,6 @@ class Rig:
 
     async def add_call(self, *, answered: bool = True, ended: bool = True, agent: str = "alice",
                        client: str | None = "bank-a", case: str | None = "case-1", call_id: str | None = None) -> Call:
-        import uuid
 
         cid = call_id or str(uuid.uuid4())
         at = self.clock.now()

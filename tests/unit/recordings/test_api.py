@@ -10,14 +10,19 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from openapi_spec_validator import validate
 
 from api.app import make_app
 from app.compose import build_container
 from auth.models import Role
 from auth.service import create_user, issue_token
+from compliance.models import ClientPolicy
 from core.events import EventLog
 from core.stream import EventStream
 from core.tasks import TaskGroup
+from dialer.models import Call
+from recordings.models import Recording
+from recordings.retention import legal_hold_case
 from recordings.runtime import RecordingsFeature
 from tests.support.doubles import AllowAllGate, RecordingPbx
 from tests.unit.recordings.conftest import Rig
@@ -238,8 +243,6 @@ async def test_probe_without_phone_is_503(api: Api) -> None:
 
 
 async def test_openapi_documents_recordings(api: Api) -> None:
-    from openapi_spec_validator import validate
-
     spec = await (await api.client.get("/v1/openapi.json")).json()
     validate(spec)
     assert "/v1/recordings/{recording_id}/audio" in spec["paths"] and "/v1/qa/samples" in spec["paths"]
@@ -278,8 +281,6 @@ async def test_failed_recording_is_listed_retried_after_the_fix_and_stored(api: 
     body = await r.json()
     assert (body["state"], body["attempts"]) == ("pending", 0)
     async with api.rig.db.read() as s:
-        from recordings.models import Recording
-
         row = await s.get(Recording, failed["id"])
         assert row is not None and row.next_attempt_at == api.rig.clock.now() and row.lease_owner is None
     assert api.feature._wake.is_set()  # the ingest loop scans at once
@@ -309,8 +310,6 @@ async def test_failed_recording_is_listed_retried_after_the_fix_and_stored(api: 
 
 
 async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None:
-    from compliance.models import ClientPolicy
-
     muted: list[tuple[str, str, bool]] = []
 
     async def mute(pbx: str, channel: str, pause: bool) -> None:
@@ -319,8 +318,6 @@ async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None
     api.feature.service.mute = mute
     call = await api.rig.add_call(ended=False, client="bank-p")
     async with api.rig.db.begin() as s:
-        from dialer.models import Call
-
         got = await s.get(Call, call.id)
         assert got is not None
         got.agent_channel = "PJSIP/1001-00000001"
@@ -347,8 +344,6 @@ async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None
 
 
 async def test_legal_hold_of_a_whole_case(api: Api) -> None:
-    from recordings.retention import legal_hold_case
-
     a = await api.stored()
     b = await api.stored()
     async with api.rig.db.begin() as s:

@@ -13,7 +13,11 @@ from sqlalchemy import select
 from auth.models import Role
 from auth.service import Principal
 from compliance.models import ClientPolicy
+from core.events import EventLog
+from dialer.models import Call
+from recordings.errors import IngestFault, NotFailed
 from recordings.models import Recording
+from recordings.service import Requester, on_call_state
 from recordings.tone import detect_tone
 from tests.unit.recordings.conftest import Rig
 
@@ -215,10 +219,6 @@ async def test_another_instances_live_lease_is_respected_and_two_instances_store
     call = await rig.add_call()
     rig.write_legs(call.id)
     async with rig.db.begin() as s:
-        from core.events import EventLog
-        from dialer.models import Call
-        from recordings.service import on_call_state
-
         got = await s.get(Call, call.id)
         assert got is not None
         rec = await on_call_state(s, got, events=EventLog(), now=rig.clock.now())
@@ -240,8 +240,6 @@ async def test_disk_nearly_full_is_reported_not_a_crash(rig: Rig, tmp_path: Path
 
 
 async def test_unexpected_error_is_a_counted_retry_not_a_crash(rig: Rig) -> None:
-    from recordings.errors import IngestFault
-
     call = await rig.add_call()
     rig.write_legs(call.id)
 
@@ -259,11 +257,6 @@ async def test_unexpected_error_is_a_counted_retry_not_a_crash(rig: Rig) -> None
 
 
 async def test_retry_of_a_recording_failed_after_max_attempts_then_stored(rig: Rig) -> None:
-    from auth.models import Role
-    from auth.service import Principal
-    from recordings.errors import IngestFault, NotFailed
-    from recordings.service import Requester
-
     call = await rig.add_call()
     rig.write_legs(call.id)
     broken = True
@@ -272,7 +265,7 @@ async def test_retry_of_a_recording_failed_after_max_attempts_then_stored(rig: R
         if at == "put" and broken:
             raise IngestFault("bug")
 
-    sam = Requester(Principal("sam", Role.SUPERVISOR))
+    sam = Requester(Principal("sam", Role.SUPERVISOR, clients=frozenset({"bank-a"})))
     async with rig.feature(fault=storage_bug, max_attempts=2) as f:
         assert await f.ingest.ingest(call.id) == "pending"
         rig.clock.advance(seconds=5)

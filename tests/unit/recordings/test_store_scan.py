@@ -11,10 +11,13 @@ from sqlalchemy import delete, select
 
 from auth.models import Role
 from auth.service import Principal
+from dialer.models import Call
 from recordings.models import Recording, RecordingGap, RecordingStoreScan
 from recordings.runtime import RecordingsFeature
-from recordings.storage import KeyPage
-from recordings.storescan import STORE_ORPHAN, call_id_of, fit
+from recordings.service import on_call_state
+from recordings.storage import KeyPage, StorageRefused
+from recordings.storage.local import LocalStore
+from recordings.storescan import STORE_ORPHAN, StoreScan, call_id_of, fit
 from tests.unit.recordings.conftest import Rig
 
 OPERATOR = Principal("ops", Role.ADMIN)  # a global admin: sees every gap
@@ -67,9 +70,6 @@ async def test_a_page_per_run_finds_objects_without_a_row_and_deletes_nothing(ri
         stored_id, stored = await stored_key(rig, f)
         pending = await rig.add_call()  # its ingest may have put the object without recording the key yet
         async with rig.db.begin() as s:
-            from dialer.models import Call
-            from recordings.service import on_call_state
-
             got = await s.get(Call, pending.id)
             assert got is not None
             await on_call_state(s, got, events=f.events, now=rig.clock.now())
@@ -179,9 +179,6 @@ async def test_objects_of_a_lost_row_are_linked_again_by_a_late_ingest(rig: Rig)
 
 
 async def test_long_store_location_and_keys_fit_the_columns(rig: Rig, tmp_path: Path) -> None:
-    from recordings.storage.local import LocalStore
-    from recordings.storescan import StoreScan
-
     async with LocalStore(tmp_path / ("a" * 200) / ("b" * 200)) as store:
         drop_path = store.root.joinpath(*(c * 200 for c in "vwxyz"), "k" * 200 + ".ogg")
         drop_path.parent.mkdir(parents=True)
@@ -195,8 +192,6 @@ async def test_long_store_location_and_keys_fit_the_columns(rig: Rig, tmp_path: 
 
 
 async def test_a_position_the_store_refuses_starts_the_pass_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    from recordings.storage import StorageRefused
-
     for i in range(3):
         drop(rig, f"stray/{i}.ogg")
     list_keys = rig.store.list_keys

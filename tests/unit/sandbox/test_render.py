@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, sandbox_pjsip_conf, template_values
-from sandbox.render import TemplateError, agents_pjsip_conf, parse_agents, placeholders, render, render_dir
+from sandbox.render import TemplateError, agents_pjsip_conf, main, parse_agents, placeholders, render, render_dir
 
 
 def test_substitutes_and_leaves_asterisk_variables_alone() -> None:
@@ -126,7 +126,6 @@ def test_parse_agents() -> None:
 def test_cli_renders_from_environment_like_the_docker_entrypoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sandbox.render import main
 
     settings = PbxSettings(ami_port=1, sip_port=2, customer_trunk_port=3, agents=())
     for name, value in template_values(settings, "/var/lib/callguard").items():

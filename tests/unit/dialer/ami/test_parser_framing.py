@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer.ami import AmiMessage, AmiParser
+from dialer.ami import parser as parser_module
 
 
 def _reference(stream: bytes) -> list[list[str]]:
@@ -124,8 +125,6 @@ def test_chan_variable_lookups_are_cached_per_key_and_still_exact() -> None:
 
 
 def test_get_stays_exact_when_the_needle_cache_is_full() -> None:
-    from dialer.ami import parser as parser_module
-
     msg = AmiMessage.from_lines(["Event: X", "ChanVariable: FRESH_A=abc", "ChanVariable(FRESH_B): 7", "Fresh: v"])
     for i in range(parser_module._NEEDLE_CACHE_MAX + 10):  # fill the cache with other keys
         msg.get(f"Other{i}")

@@ -1,0 +1,292 @@
+"""Retention against a real SQLite database and a scripted store: what is purged, what is refused, holds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from auth.models import Role
+from auth.service import Principal
+from config.settings import load_settings
+from core.clock import FakeClock
+from core.events import EventLog
+from core.models import DomainEventRow
+from db.engine import Database
+from recordings.errors import NotStored, RecordingAccessDenied, RetentionActive
+from recordings.models import Recording, RecordingAccess
+from recordings.retention import Retention, is_expired, legal_hold_case
+from recordings.service import RecordingService, Requester
+from recordings.states import RecordingState
+from recordings.storage import ObjectNotFound, StorageUnavailable
+from tests.support.db_support import open_database
+
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+ADMIN = Requester(Principal(user_id="ada", role=Role.ADMIN))
+SUPERVISOR = Requester(Principal(user_id="sam", role=Role.SUPERVISOR))
+
+
+@dataclass
+class ScriptedStore:
+    """Records deletes and hold pushes; ``missing`` keys raise ObjectNotFound, ``down`` an outage."""
+
+    down: bool = False
+    missing: set[str] = field(default_factory=set)
+    deleted: list[tuple[str, str | None]] = field(default_factory=list)
+    holds: list[tuple[str, bool, str | None]] = field(default_factory=list)
+
+    async def delete(self, key: str, *, version_id: str | None = None) -> None:
+        if key in self.missing:
+            raise ObjectNotFound(key)
+        self.deleted.append((key, version_id))
+
+    async def set_legal_hold(self, key: str, on: bool, *, version_id: str | None = None) -> None:
+        if self.down:
+            raise StorageUnavailable("injected outage")
+        self.holds.append((key, on, version_id))
+
+
+@dataclass
+class Rig:
+    db: Database
+    clock: FakeClock
+    store: ScriptedStore
+    events: EventLog
+    retention: Retention
+    published: list[int]
+
+    async def add(self, rid: str, *, state: RecordingState = RecordingState.STORED, days: int = 10,
+                  hold: bool = False, key: str | None = "k", case: str = "case-1", synced: bool = True) -> None:
+        async with self.db.begin() as s:
+            s.add(Recording(id=rid, call_id=f"call-{rid}", state=state.value, case_id=case, agent_id="alice",
+                            key=None if key is None else f"{key}/{rid}", version_id=f"v-{rid}",
+                            retain_until=T0 + timedelta(days=days), legal_hold=hold, hold_synced=synced,
+                            created_at=T0, updated_at=T0))
+
+    async def get(self, rid: str) -> Recording:
+        async with self.db.read() as s:
+            rec = await s.get(Recording, rid)
+        assert rec is not None
+        return rec
+
+    async def events_of(self, type_: str) -> list[DomainEventRow]:
+        async with self.db.read() as s:
+            return list((await s.scalars(select(DomainEventRow).where(DomainEventRow.type == type_)
+                                         .order_by(DomainEventRow.id))).all())
+
+    async def access(self) -> list[RecordingAccess]:
+        async with self.db.read() as s:
+            return list((await s.scalars(select(RecordingAccess).order_by(RecordingAccess.id))).all())
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    db = await open_database(f"sqlite+aiosqlite:///{tmp_path}/retention.db")
+    async with db:
+        clock = FakeClock(T0)
+        store = ScriptedStore()
+        events = EventLog()
+        published: list[int] = []
+        events.add_commit_listener(lambda: published.append(1))
+        settings = load_settings(None, database={"url": db.url})
+        service = RecordingService(db=db, events=events, clock=clock, settings=settings.recordings,
+                                   store=store)
+        retention = Retention(db=db, events=events, clock=clock, store=store,
+                              service=service)
+        yield Rig(db, clock, store, events, retention, published)
+
+
+def _rec(**kw: object) -> Recording:
+    base: dict[str, object] = {"state": RecordingState.STORED.value, "legal_hold": False, "retain_until": T0}
+    return Recording(**{**base, **kw})
+
+
+def test_expiry_needs_stored_past_retention_and_no_hold():
+    assert is_expired(_rec(), T0)  # the retention end itself is already past
+    assert not is_expired(_rec(), T0 - timedelta(seconds=1))
+    assert not is_expired(_rec(legal_hold=True), T0 + timedelta(days=1))
+    assert not is_expired(_rec(retain_until=None), T0 + timedelta(days=1))
+    assert not is_expired(_rec(state=RecordingState.PURGED.value), T0 + timedelta(days=1))
+    assert not is_expired(_rec(state=RecordingState.PENDING.value), T0 + timedelta(days=1))
+
+
+async def test_purge_deletes_exactly_the_expired_unheld_stored_ones(rig: Rig):
+    await rig.add("old", days=1)
+    await rig.add("gone", days=1)
+    await rig.add("held", days=1, hold=True)
+    await rig.add("young", days=30)
+    await rig.add("failed", days=1, state=RecordingState.FAILED)
+    rig.store.missing.add("k/gone")  # already deleted from the store: still purged, with a warning
+    rig.clock.advance(days=1)  # exactly the end of retention of the 1-day ones
+    assert await rig.retention.purge_expired() == 2
+    assert rig.store.deleted == [("k/old", "v-old")]
+    for rid in ("old", "gone"):
+        rec = await rig.get(rid)
+        assert rec.state == RecordingState.PURGED.value
+        assert rec.purged_at == rec.updated_at == T0 + timedelta(days=1)
+    for rid, state in (("held", "stored"), ("young", "stored"), ("failed", "failed")):
+        assert (await rig.get(rid)).state == state
+    purged = await rig.events_of("recording.purged")
+    assert sorted(str(e.call_id) for e in purged) == ["call-gone", "call-old"]
+    assert {e.payload["by"] for e in purged} == {"retention-job"}
+    assert all(e.occurred_at == T0 + timedelta(days=1) for e in purged)
+    assert len(rig.published) == 2  # listeners hear of each purge once it is committed
+    assert await rig.retention.purge_expired() == 0
+
+
+async def test_purge_takes_at_most_limit_per_run(rig: Rig):
+    for n in range(3):
+        await rig.add(f"r{n}", days=1)
+    rig.clock.advance(days=2)
+    assert await rig.retention.purge_expired(limit=2) == 2
+    assert await rig.retention.purge_expired(limit=2) == 1
+    assert len(rig.store.deleted) == 3
+
+
+async def test_purge_of_a_row_held_after_listing_does_nothing(rig: Rig):
+    await rig.add("r", days=1)
+    rig.clock.advance(days=2)
+    assert await rig.retention._purge("r", actor="x") is True
+    assert await rig.retention._purge("r", actor="x") is False  # already purged
+    assert await rig.retention._purge("nope", actor="x") is False
+    assert rig.store.deleted == [("k/r", "v-r")]
+
+
+async def test_api_delete_is_refused_under_retention_and_for_non_stored(rig: Rig):
+    await rig.add("r", days=5)
+    await rig.add("held", days=-5, hold=True)
+    await rig.add("up", state=RecordingState.PENDING)
+    with pytest.raises(RetentionActive) as active:
+        await rig.retention.delete(ADMIN, "r")
+    assert active.value.details == {"recording_id": "r", "legal_hold": False,
+                                    "retain_until": (T0 + timedelta(days=5)).isoformat()}
+    with pytest.raises(RetentionActive) as held:
+        await rig.retention.delete(ADMIN, "held")
+    assert held.value.details["legal_hold"] is True
+    with pytest.raises(NotStored) as not_stored:
+        await rig.retention.delete(ADMIN, "up")
+    assert not_stored.value.details == {"recording_id": "up"} and "pending" in not_stored.value.message
+    assert rig.store.deleted == []
+
+
+async def test_api_delete_after_retention_purges_in_the_admins_name(rig: Rig):
+    await rig.add("r", days=5)
+    rig.clock.advance(days=5)
+    got = await rig.retention.delete(ADMIN, "r")
+    assert got.id == "r" and got.state == RecordingState.PURGED.value
+    assert rig.store.deleted == [("k/r", "v-r")]
+    assert [e.payload["by"] for e in await rig.events_of("recording.purged")] == ["ada"]
+
+
+async def test_api_legal_hold_is_recorded_evented_and_pushed(rig: Rig):
+    await rig.add("r")
+    got = await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
+    assert got.legal_hold is True and got.hold_synced is True
+    assert rig.store.holds == [("k/r", True, "v-r")]
+    changed = await rig.events_of("recording.legal_hold_changed")
+    assert [(e.payload["legal_hold"], e.payload["by"]) for e in changed] == [(True, "sam")]
+    assert rig.published == [1]
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", True)  # unchanged: no event, nothing to push
+    assert len(await rig.events_of("recording.legal_hold_changed")) == 1 and len(rig.store.holds) == 1
+    rig.clock.advance(hours=1)
+    rig.store.down = True
+    got = await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    assert got.legal_hold is False and got.hold_synced is False  # pushed later, by sync_holds
+    assert got.updated_at == T0 + timedelta(hours=1)
+    assert [e.payload["legal_hold"] for e in await rig.events_of("recording.legal_hold_changed")] == [True, False]
+
+
+async def test_sync_holds_pushes_unsynced_stored_rows_and_stops_at_an_outage(rig: Rig):
+    await rig.add("a", hold=True, synced=False)
+    await rig.add("b", hold=False, synced=False)
+    await rig.add("nokey", hold=True, synced=False, key=None)
+    await rig.add("purged", hold=True, synced=False, state=RecordingState.PURGED)
+    await rig.add("done", hold=True, synced=True)
+    assert await rig.retention.sync_holds() == 2
+    assert sorted(rig.store.holds) == [("k/a", True, "v-a"), ("k/b", False, "v-b")]
+    assert (await rig.get("a")).hold_synced and (await rig.get("b")).hold_synced
+    assert not (await rig.get("nokey")).hold_synced and not (await rig.get("purged")).hold_synced
+    assert await rig.retention.sync_holds() == 0
+    await rig.add("c", hold=True, synced=False)
+    rig.store.down = True
+    assert await rig.retention.sync_holds() == 0
+    assert not (await rig.get("c")).hold_synced
+
+
+async def test_a_hold_of_the_whole_case_marks_logs_and_events_each_recording(rig: Rig):
+    await rig.add("a")
+    await rig.add("b")
+    await rig.add("other", case="case-2")
+    at = T0 + timedelta(minutes=3)
+    actor = "cases-service-" + "x" * 80
+    async with rig.db.begin() as s:
+        assert await legal_hold_case(s, "case-1", True, actor, events=rig.events, now=at) == 2
+    async with rig.db.begin() as s:
+        assert await legal_hold_case(s, "case-1", True, actor, events=rig.events, now=at) == 0
+    for rid in ("a", "b"):
+        rec = await rig.get(rid)
+        assert rec.legal_hold and not rec.hold_synced and rec.updated_at == at
+    assert not (await rig.get("other")).legal_hold
+    log = await rig.access()
+    assert sorted(str(e.recording_id) for e in log) == ["a", "b"]
+    assert {(e.user_id, e.action, e.result, e.detail, e.at) for e in log} == {
+        (actor[:64], "legal_hold", "granted", "on (case case-1)", at)}
+    changed = await rig.events_of("recording.legal_hold_changed")
+    assert len(changed) == 2 and {(e.payload["legal_hold"], e.payload["by"]) for e in changed} == {(True, actor)}
+    async with rig.db.begin() as s:
+        assert await legal_hold_case(s, "case-1", False, "cases-service") == 2  # no event log given
+    assert {e.detail for e in await rig.access()} == {"on (case case-1)", "off (case case-1)"}
+    assert len(await rig.events_of("recording.legal_hold_changed")) == 2
+    assert await rig.retention.sync_holds() == 2
+
+
+async def test_held_rows_do_not_use_up_the_purge_limit(rig: Rig):
+    await rig.add("a-held", days=1, hold=True)
+    await rig.add("b-free", days=1)
+    rig.clock.advance(days=2)
+    assert await rig.retention.purge_expired(limit=1) == 1
+    assert (await rig.get("b-free")).state == RecordingState.PURGED.value
+
+
+async def test_deletes_and_holds_are_checked_and_logged_under_their_own_action(rig: Rig):
+    await rig.add("r", days=1)
+    rig.clock.advance(days=2)
+    with pytest.raises(RecordingAccessDenied):
+        await rig.retention.delete(SUPERVISOR, "r")  # only an admin deletes
+    with pytest.raises(RecordingAccessDenied):
+        await rig.retention.set_legal_hold(Requester(Principal(user_id="al", role=Role.AGENT)), "r", True)
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    await rig.retention.delete(ADMIN, "r")
+    assert [(e.user_id, e.action, e.result, e.detail) for e in await rig.access()] == [
+        ("sam", "delete", "denied", None), ("al", "legal_hold", "denied", "on"),
+        ("sam", "legal_hold", "granted", "on"), ("sam", "legal_hold", "granted", "off"),
+        ("ada", "delete", "granted", None)]
+
+
+async def test_a_case_hold_is_logged_as_the_integration(rig: Rig):
+    await rig.add("a")
+    async with rig.db.begin() as s:
+        await legal_hold_case(s, "case-1", True, "cases", events=rig.events)
+    (entry,) = await rig.access()
+    assert entry.role == str(Role.INTEGRATION)
+    (event,) = await rig.events_of("recording.legal_hold_changed")
+    assert event.occurred_at == entry.at
+
+
+async def test_each_purge_is_logged_with_what_was_deleted(rig: Rig, caplog: pytest.LogCaptureFixture):
+    await rig.add("r", days=1)
+    await rig.add("g", days=1)
+    rig.store.missing.add("k/g")
+    rig.clock.advance(days=2)
+    with caplog.at_level(logging.INFO, logger="recordings.retention"):
+        await rig.retention.purge_expired()
+    lines = [r.getMessage() for r in caplog.records]
+    until = T0 + timedelta(days=1)
+    assert f"recording r (call call-r, key k/r) purged by retention-job after retention until {until}" in lines
+    assert "recording g: object k/g already gone at purge" in lines
