@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import Forbidden, NotFound, ValidationFailed
 
 
 class NoSuchReport(NotFound):
@@ -21,3 +21,13 @@ class BadGroupBy(ValidationFailed):
 
     def __init__(self, bad: list[str], allowed: list[str]) -> None:
         super().__init__("unknown or repeated dimension", details={"bad": bad, "allowed": allowed})
+
+
+class ReportNeedsWholeClient(Forbidden):
+    """A report without a team dimension, asked by a supervisor who sees only one team."""
+
+    code = "report-needs-whole-client"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"report {name!r} has no team dimension: it cannot be cut to your team",
+                         details={"report": name})

@@ -1,13 +1,39 @@
-"""The analytics use cases the API and the composition root call: reports, zone registration, the refresher."""
+"""The analytics use cases the API and the composition root call: reports, zone registration, the refresher.
+
+Reports are cut to the caller's ``Scope`` by adding it to the query's filters, which every report
+honours: the ``client`` filter becomes the asked clients within the scope (every client of the scope
+when none is asked), and a supervisor with a team gets ``team`` = that team. A client outside the
+scope is cut to nothing: the report is empty (200), exactly as for a client with no calls, so it
+never tells whether another bank exists. ``first-call-sla`` has no team dimension: a supervisor with
+a team is refused it (403 ``report-needs-whole-client``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from analytics import rollup
+from analytics.errors import ReportNeedsWholeClient
 from analytics.query import Report, ReportQuery
 from analytics.reports import run_report
+from auth.scope import Scope
 from config.settings import AnalyticsSettings
 from core.clock import Clock
 from db.engine import Database
+
+
+def scoped_query(scope: Scope, q: ReportQuery) -> ReportQuery:
+    """``q`` with ``scope`` added to its filters (see the module docstring)."""
+    filters = dict(q.filters)
+    clients = scope.visible_clients(filters.get("client"))
+    if clients is not None:
+        filters["client"] = tuple(sorted(clients))
+    if scope.team is not None:
+        if q.report == "first-call-sla":
+            raise ReportNeedsWholeClient(q.report)
+        wanted = filters.get("team")
+        filters["team"] = (scope.team,) if wanted is None or scope.team in wanted else ()
+    return q if filters == q.filters else replace(q, filters=filters)
 
 
 class ReportService:
@@ -18,10 +44,11 @@ class ReportService:
         self._settings = settings
         self._clock = clock
 
-    async def report(self, q: ReportQuery) -> Report:
-        """Compute report ``q`` (NoSuchReport, BadGroupBy when it cannot be answered)."""
+    async def report(self, scope: Scope, q: ReportQuery) -> Report:
+        """Compute report ``q`` over ``scope``'s calls (NoSuchReport, BadGroupBy when it cannot be answered)."""
+        scoped = scoped_query(scope, q)
         async with self._db.read() as s:
-            return await run_report(s, q, now=self._clock.now())
+            return await run_report(s, scoped, now=self._clock.now())
 
     async def register_zones(self) -> list[str]:
         """Register the configured reporting zones (built by the next refresh); returns those new."""

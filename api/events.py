@@ -1,4 +1,4 @@
-"""The live event stream (Server-Sent Events): agents see their own calls, supervisors all."""
+"""The live event stream (Server-Sent Events), cut to the caller's scope (``auth.stream``)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from aiohttp_sse import sse_response
 
 from api.keys import CONTAINER
 from api.routing import Router, principal
-from auth.events import SESSION_EVENTS, ends_session
-from auth.models import Role
+from auth.events import SESSION_EVENTS
 from auth.schemas import EventsQuery
+from auth.stream import stream_filter
 
 router = Router()
-SEE_ALL = {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA}
 
 
 @router.route("GET", "/v1/events", summary="Live domain events (SSE)", tag="events",
@@ -28,19 +27,13 @@ async def events(request: web.Request) -> web.StreamResponse:
 
     Each message's ``event`` is the type and ``data`` the JSON event. Browsers' EventSource pass a
     single-use ``?ticket=`` from ``POST /v1/events/tickets``. Optional ``types`` (comma-separated prefixes)
-    narrows the stream. The stream ends (last message ``session.ended``) when the caller's token is revoked
-    or expires, or the user is deactivated or changed, on any instance.
+    narrows the stream. Only the caller's clients' events are sent (its own calls' for an agent, its
+    team's for a supervisor with a team; events of no client to global admins only). The stream ends
+    (last message ``session.ended``) when the caller's token is revoked or expires, or the user is
+    deactivated or changed, on any instance.
     """
     who = principal(request)
-    prefixes = tuple(p for p in request.query.get("types", "").split(",") if p)
-
-    def keep(ev: dict[str, Any]) -> bool:
-        if ev["type"] in SESSION_EVENTS:
-            return ends_session(who, ev)  # never forwarded: only this user's or token's end the stream
-        if who.role not in SEE_ALL and ev.get("agent_id") != who.user_id:
-            return False
-        return not prefixes or str(ev["type"]).startswith(prefixes)
-
+    keep = stream_filter(who, tuple(p for p in request.query.get("types", "").split(",") if p))
     c = request.app[CONTAINER]
     async with sse_response(request) as resp:
         await resp.send(json.dumps({"user": who.user_id, "role": who.role.value}), event="hello")

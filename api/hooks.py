@@ -7,6 +7,7 @@ from aiohttp import web
 from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
 from auth.models import Role
+from auth.scope import Scope
 from hooks.schemas import (
     AttemptList,
     DeliveryPage,
@@ -24,11 +25,16 @@ from hooks.schemas import (
 from hooks.service import HookService
 
 router = Router()
-ADMIN = (Role.ADMIN,)
+# an integration (a bank's case system) manages the subscriptions of its one client
+ADMIN = (Role.ADMIN, Role.INTEGRATION)
 
 
 def _svc(request: web.Request) -> HookService:
     return request.app[CONTAINER].hooks
+
+
+def _scope(request: web.Request) -> Scope:
+    return Scope.of(principal(request))
 
 
 @router.route("POST", "/v1/hooks/subscriptions", summary="Create a webhook subscription", tag="hooks",
@@ -40,8 +46,9 @@ def _svc(request: web.Request) -> HookService:
 async def create_subscription(request: web.Request) -> web.StreamResponse:
     """The signing secret is in this answer only; private and loopback targets are refused unless allowed."""
     req = await body(request, SubscriptionIn)
-    sub, secret = await _svc(request).create(url=req.url, event_types=req.event_types,
-                                             description=req.description, created_by=principal(request).user_id)
+    sub, secret = await _svc(request).create(_scope(request), url=req.url, event_types=req.event_types,
+                                             description=req.description, created_by=principal(request).user_id,
+                                             client=req.client)
     return json_response(subscription_json(sub, secret), status=201)
 
 
@@ -49,14 +56,14 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
               response=SubscriptionList, errors=(401, 403))
 async def list_subscriptions(request: web.Request) -> web.StreamResponse:
     """Every subscription (without secrets)."""
-    return json_response({"items": [subscription_json(s) for s in await _svc(request).subscriptions()]})
+    return json_response({"items": [subscription_json(s) for s in await _svc(request).subscriptions(_scope(request))]})
 
 
 @router.route("GET", "/v1/hooks/subscriptions/{sub_id}", summary="One subscription", tag="hooks", roles=ADMIN,
               response=SubscriptionOut, errors=(401, 403, 404))
 async def get_subscription(request: web.Request) -> web.StreamResponse:
     """One subscription (without secrets)."""
-    return json_response(subscription_json(await _svc(request).get(request.match_info["sub_id"])))
+    return json_response(subscription_json(await _svc(request).get(_scope(request), request.match_info["sub_id"])))
 
 
 @router.route("PATCH", "/v1/hooks/subscriptions/{sub_id}", summary="Change a subscription", tag="hooks",
@@ -65,7 +72,8 @@ async def patch_subscription(request: web.Request) -> web.StreamResponse:
     """URL, event types, active (re-activating re-queues parked deliveries), secret rotation."""
     req = await body(request, SubscriptionPatch)
     sub, secret = await _svc(request).update(
-        request.match_info["sub_id"], url=req.url, event_types=req.event_types, description=req.description,
+        _scope(request), request.match_info["sub_id"], url=req.url, event_types=req.event_types,
+        description=req.description,
         active=req.active, rotate_secret=req.rotate_secret, drop_old_secrets=req.drop_old_secrets)
     return json_response(subscription_json(sub, secret))
 
@@ -74,7 +82,7 @@ async def patch_subscription(request: web.Request) -> web.StreamResponse:
               roles=ADMIN, status=204, errors=(401, 403, 404))
 async def delete_subscription(request: web.Request) -> web.StreamResponse:
     """Delete it with its deliveries."""
-    await _svc(request).delete(request.match_info["sub_id"])
+    await _svc(request).delete(_scope(request), request.match_info["sub_id"])
     return web.Response(status=204)
 
 
@@ -83,7 +91,7 @@ async def delete_subscription(request: web.Request) -> web.StreamResponse:
 async def list_deliveries(request: web.Request) -> web.StreamResponse:
     """Newest first; page with ``before_id``."""
     q = query(request, DeliveryQuery)
-    rows = await _svc(request).deliveries(subscription_id=q.subscription_id, state=q.state,
+    rows = await _svc(request).deliveries(_scope(request), subscription_id=q.subscription_id, state=q.state,
                                           event_type=q.event_type, before_id=q.before_id, limit=q.limit)
     return json_response({"items": [delivery_json(d) for d in rows],
                           "next_before_id": rows[-1].id if len(rows) == q.limit else None})
@@ -97,7 +105,8 @@ async def list_attempts(request: web.Request) -> web.StreamResponse:
         delivery_id = int(request.match_info["delivery_id"])
     except ValueError:
         delivery_id = -1
-    return json_response({"items": [attempt_json(a) for a in await _svc(request).attempts(delivery_id)]})
+    rows = await _svc(request).attempts(_scope(request), delivery_id)
+    return json_response({"items": [attempt_json(a) for a in rows]})
 
 
 @router.route("POST", "/v1/hooks/replay", summary="Replay dead or disabled deliveries", tag="hooks",
@@ -105,5 +114,5 @@ async def list_attempts(request: web.Request) -> web.StreamResponse:
 async def replay(request: web.Request) -> web.StreamResponse:
     """Queue them again with the same ``webhook-id``."""
     req = await body(request, ReplayIn)
-    count = await _svc(request).replay(req.delivery_ids, subscription_id=req.subscription_id)
+    count = await _svc(request).replay(_scope(request), req.delivery_ids, subscription_id=req.subscription_id)
     return json_response({"queued": count})

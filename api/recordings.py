@@ -62,7 +62,8 @@ async def list_gaps(request: web.Request) -> web.StreamResponse:
     """Answered calls without a stored recording after ``missing_after_s``, files without a call, and
     objects in the store without a recording row (``store-orphan``, found by a resumable scan)."""
     q = query(request, GapQuery)
-    gaps = await feature(request).reconciler.gaps(open_only=not q.include_resolved, kind=q.kind)
+    gaps = await feature(request).reconciler.gaps(principal(request), open_only=not q.include_resolved,
+                                                  kind=q.kind)
     return json_response(GapList(items=[gap_out(g) for g in gaps]))
 
 
@@ -71,8 +72,8 @@ async def list_gaps(request: web.Request) -> web.StreamResponse:
 async def access_log(request: web.Request) -> web.StreamResponse:
     """Who read which recording's metadata or audio, when, from where, and the result (admins only)."""
     q = query(request, AccessQuery)
-    rows = await feature(request).service.access_log(recording_id=q.recording_id, user_id=q.user,
-                                                     before_id=q.before, limit=q.limit)
+    rows = await feature(request).service.access_log(requester(request), recording_id=q.recording_id,
+                                                     user_id=q.user, before_id=q.before, limit=q.limit)
     nxt = rows[-1].id if len(rows) == q.limit else None
     return json_response(AccessList(items=[access_out(r) for r in rows], next_before=nxt))
 

@@ -10,8 +10,9 @@ from analytics.export import to_csv, to_json, to_xlsx
 from analytics.query import REPORTS
 from analytics.schemas import ReportParams, catalogue_json
 from api.keys import CONTAINER
-from api.routing import Router, json_response, query
+from api.routing import Router, json_response, principal, query
 from auth.models import Role
+from auth.scope import Scope
 
 router = Router()
 READERS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
@@ -28,11 +29,14 @@ async def list_reports(_request: web.Request) -> web.StreamResponse:
 @router.route("GET", "/v1/reports/{report}", summary="A report", tag="reports", roles=READERS, query=ReportParams,
               params={"report": {"enum": list(REPORTS)}},
               errors=(401, 403, 404, 422, 503), description=(
-                  "Reports: " + ", ".join(REPORTS) + ". JSON, or CSV / XLSX for download (format=csv|xlsx)."))
+                  "Reports: " + ", ".join(REPORTS) + ". JSON, or CSV / XLSX for download (format=csv|xlsx). "
+                  "Only the caller's clients (a supervisor with a team: that team); a client filter outside "
+                  "them gives an empty report."))
 async def get_report(request: web.Request) -> web.StreamResponse:
     """A report grouped by ``group_by`` over [from, to) read in zone ``tz``."""
     p = query(request, ReportParams)
-    report = await request.app[CONTAINER].reports.report(p.to_query(request.match_info["report"]))
+    report = await request.app[CONTAINER].reports.report(Scope.of(principal(request)),
+                                                         p.to_query(request.match_info["report"]))
     if p.format == "json":
         return json_response(to_json(report))
     stem = "-".join([report.name, *report.query.group_by]) or report.name

@@ -20,6 +20,8 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
+from auth.scope import Scope
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import db.metadata  # noqa: E402,F401
@@ -90,7 +92,7 @@ async def main() -> None:
             events = EventLog()
             Outbox(clock).install(events)
             await HookService(db=database, settings=SETTINGS, clock=clock).create(
-                url=url, event_types=["*"], description="bench", created_by="bench")
+                Scope.everything(),                 url=url, event_types=["*"], description="bench", created_by="bench")
             for start in range(0, N, 500):
                 await emit(database, events, 500, start)
             d = Dispatcher(database, SETTINGS, None, clock, name="bench")

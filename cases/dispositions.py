@@ -67,7 +67,8 @@ async def record_disposition(session: AsyncSession, events: EventLog, *, princip
         "callback_at": data.callback_at.isoformat() if data.callback_at else None,
     }
     await events.record(session, DomainEvent(type=ev.DISPOSITION_RECORDED, call_id=call.id, case_id=call.case_id,
-                                             agent_id=call.agent_id, client_id=call.client_id, occurred_at=now,
+                                             agent_id=call.agent_id, client_id=call.client_id, team=call.team,
+                                             occurred_at=now,
                                              payload=payload))
     holds = await _apply_policy(session, events, call, data, principal=principal, now=now, legal_hold=legal_hold)
     await record_contact(session, call)
@@ -92,7 +93,7 @@ async def _apply_policy(session: AsyncSession, events: EventLog, call: Call, dat
     if data.outcome == Outcome.DISPUTE:
         await events.record(session, DomainEvent(
             type=ev.LEGAL_HOLD_REQUESTED, case_id=case.id, call_id=call.id, client_id=case.client_id,
-            occurred_at=now, payload={"case_id": case.id, "call_id": call.id, "reason": "dispute"}))
+            team=case.team, occurred_at=now, payload={"case_id": case.id, "call_id": call.id, "reason": "dispute"}))
         request = ev.LegalHoldRequested(case_id=case.id, call_id=call.id, reason="dispute", by=principal.user_id,
                                         at=now)
         for listener in legal_hold:
@@ -109,7 +110,7 @@ async def _apply_policy(session: AsyncSession, events: EventLog, call: Call, dat
             contact.updated_at = case.updated_at = now
             await session.flush()
             await events.record(session, DomainEvent(
-                type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id, occurred_at=now,
+                type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id, team=case.team, occurred_at=now,
                 payload=ev.case_payload(case, change="number_status", number_status=contact.status,
                                         number_kind=contact.kind)))
     return applied

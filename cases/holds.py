@@ -51,7 +51,7 @@ async def apply_hold(session: AsyncSession, events: EventLog, case: Case, *, rea
     case.updated_at = now
     await session.flush()
     await events.record(session, DomainEvent(
-        type=ev.HOLD_APPLIED, case_id=case.id, client_id=case.client_id, occurred_at=now,
+        type=ev.HOLD_APPLIED, case_id=case.id, client_id=case.client_id, team=case.team, occurred_at=now,
         payload=ev.case_payload(case, reason=reason, source=source, hold_id=hold.id)))
     return hold
 
@@ -71,6 +71,6 @@ async def release_holds(session: AsyncSession, events: EventLog, case: Case, *, 
     await session.flush()
     for hold in released:
         await events.record(session, DomainEvent(
-            type=ev.HOLD_RELEASED, case_id=case.id, client_id=case.client_id, occurred_at=now,
+            type=ev.HOLD_RELEASED, case_id=case.id, client_id=case.client_id, team=case.team, occurred_at=now,
             payload=ev.case_payload(case, reason=hold.reason, source=hold.source, hold_id=hold.id)))
     return released

@@ -128,7 +128,7 @@ async def upsert_case(session: AsyncSession, events: EventLog, *, client_id: str
     await session.flush()
     await events.record(session, DomainEvent(
         type=ev.CASE_IMPORTED if created else ev.CASE_UPDATED, case_id=case.id, client_id=client_id,
-        occurred_at=now, payload=ev.case_payload(case, change="import")))
+        team=case.team, occurred_at=now, payload=ev.case_payload(case, change="import")))
     if data.status == "on_hold" and data.hold_reason is not None:
         reason, note = _hold_reason(data.hold_reason)
         for hold in await active_holds(session, case.id):
@@ -146,6 +146,7 @@ async def _changed(session: AsyncSession, events: EventLog, case: Case, now: dat
     case.updated_at = now
     await session.flush()
     await events.record(session, DomainEvent(type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id,
+                                             team=case.team,
                                              occurred_at=now, payload=ev.case_payload(case, **extra)))
 
 

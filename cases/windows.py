@@ -131,7 +131,7 @@ async def add_window(session: AsyncSession, events: EventLog, case: Case, *, sco
     case.updated_at = now
     await session.flush()
     await events.record(session, DomainEvent(
-        type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id, occurred_at=now,
+        type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id, team=case.team, occurred_at=now,
         payload=ev.case_payload(case, change="agreed_window", window_id=window.id, scope=scope,
                                 evidence=evidence)))
     return window
@@ -154,6 +154,6 @@ async def revoke_window(session: AsyncSession, events: EventLog, case: Case, *, 
     case.updated_at = now
     await session.flush()
     await events.record(session, DomainEvent(
-        type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id, occurred_at=now,
+        type=ev.CASE_UPDATED, case_id=case.id, client_id=case.client_id, team=case.team, occurred_at=now,
         payload=ev.case_payload(case, change="agreed_window_revoked", window_id=window.id)))
     return window

@@ -22,7 +22,11 @@ OutboxWriter = Callable[[AsyncSession, DomainEventRow], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
-    """Something that happened, named in the past tense (``call.answered``), with a stable thin payload."""
+    """Something that happened, named in the past tense (``call.answered``), with a stable thin payload.
+
+    ``client_id`` and ``team`` say whose it is: the live stream and the webhooks show an event only to
+    those who may see that client (and team); an event of no client is the platform's.
+    """
 
     type: str
     payload: dict[str, Any]
@@ -30,6 +34,7 @@ class DomainEvent:
     case_id: str | None = None
     agent_id: str | None = None
     client_id: str | None = None
+    team: str | None = None
     occurred_at: datetime = field(default_factory=utcnow)
     event_id: str = field(default_factory=new_id)
 
@@ -44,6 +49,8 @@ def event_to_json(row: DomainEventRow) -> dict[str, Any]:
         "call_id": row.call_id,
         "case_id": row.case_id,
         "agent_id": row.agent_id,
+        "client_id": row.client_id,
+        "team": row.team,
         "data": row.payload,
     }
 
@@ -67,7 +74,8 @@ class EventLog:
         """Append ``event`` in the session's transaction."""
         row = DomainEventRow(
             event_id=event.event_id, type=event.type, occurred_at=event.occurred_at, call_id=event.call_id,
-            case_id=event.case_id, agent_id=event.agent_id, client_id=event.client_id, payload=event.payload,
+            case_id=event.case_id, agent_id=event.agent_id, client_id=event.client_id, team=event.team,
+            payload=event.payload,
         )
         session.add(row)
         await session.flush()

@@ -31,4 +31,5 @@ class DomainEventRow(Base):
     case_id: Mapped[str | None] = mapped_column(String(36))
     agent_id: Mapped[str | None] = mapped_column(String(64))
     client_id: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))  # the call's or case's team (the live stream's wall)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

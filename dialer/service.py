@@ -289,7 +289,7 @@ class CallService:
     async def _record(self, s: AsyncSession, type_: str, call: Call) -> None:
         await self.events.record(s, DomainEvent(
             type=type_, payload=ev.call_payload(call), call_id=call.id, case_id=call.case_id,
-            agent_id=call.agent_id, client_id=call.client_id, occurred_at=self.clock.now(),
+            agent_id=call.agent_id, client_id=call.client_id, team=call.team, occurred_at=self.clock.now(),
         ))
 
     async def _fail(self, call_id: str, failure: str) -> None:

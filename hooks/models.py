@@ -19,11 +19,17 @@ DELIVERY_STATES = ("pending", "delivered", "dead", "disabled")
 
 
 class Subscription(Base):
-    """A receiver of domain events: URL, event type patterns (``call.*``, ``*``), signing secrets."""
+    """A receiver of domain events: URL, event type patterns (``call.*``, ``*``), signing secrets.
+
+    ``client_id`` is the one client (bank) whose events it receives. ``None`` is a platform
+    subscription of a global admin: it receives every client's events and those of no client (rows
+    made before subscriptions had a client stay so, visible and manageable by global admins only).
+    """
 
     __tablename__ = "hook_subscriptions"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str] = mapped_column(String(200), default="")
     event_types: Mapped[list[str]] = mapped_column(JSON)

@@ -46,6 +46,15 @@ def matches(patterns: list[str], event_type: str) -> bool:
     return False
 
 
+def receives(subscription_client: str | None, event_client: str | None) -> bool:
+    """Does a subscription of ``subscription_client`` receive an event of ``event_client``?
+
+    A client's subscription receives only that client's events; a platform subscription (no client,
+    a global admin's) receives every event.
+    """
+    return subscription_client is None or subscription_client == event_client
+
+
 def ordering_key(row: DomainEventRow) -> str | None:
     """Deliveries with the same key (per subscription) are sent in event order: the case, else the call."""
     if row.case_id:
@@ -72,13 +81,13 @@ def event_body(row: DomainEventRow) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
-async def active_subscriptions(session: AsyncSession) -> list[tuple[str, list[str]]]:
-    """(id, patterns) of active subscriptions, read once per transaction."""
-    cached: list[tuple[str, list[str]]] | None = session.info.get(_CACHE_KEY)
+async def active_subscriptions(session: AsyncSession) -> list[tuple[str, list[str], str | None]]:
+    """(id, patterns, client) of active subscriptions, read once per transaction."""
+    cached: list[tuple[str, list[str], str | None]] | None = session.info.get(_CACHE_KEY)
     if cached is None:
-        rows = await session.execute(select(Subscription.id, Subscription.event_types)
+        rows = await session.execute(select(Subscription.id, Subscription.event_types, Subscription.client_id)
                                      .where(Subscription.active.is_(True)))
-        cached = [(r.id, list(r.event_types)) for r in rows]
+        cached = [(r.id, list(r.event_types), r.client_id) for r in rows]
         session.info[_CACHE_KEY] = cached
     return cached
 
@@ -100,7 +109,8 @@ class Outbox:
 
     async def write(self, session: AsyncSession, row: DomainEventRow) -> None:
         """Insert the deliveries of ``row`` in the caller's transaction."""
-        subs = [sid for sid, patterns in await active_subscriptions(session) if matches(patterns, row.type)]
+        subs = [sid for sid, patterns, client in await active_subscriptions(session)
+                if receives(client, row.client_id) and matches(patterns, row.type)]
         if not subs:
             return
         now: datetime = self.clock.now()

@@ -24,6 +24,9 @@ class SubscriptionIn(BaseModel):
     url: str = Field(min_length=8, max_length=2048)
     event_types: list[str] = Field(min_length=1, max_length=50, description="'*', 'call.*' or exact types")
     description: str = Field("", max_length=200)
+    client: str | None = Field(None, min_length=1, max_length=64,
+                               description="the client whose events it receives (default: the caller's only "
+                                           "client; none for a global admin: every client's events)")
 
 
 class SubscriptionPatch(BaseModel):
@@ -43,6 +46,7 @@ class SubscriptionOut(BaseModel):
     """A subscription (secrets never shown, except ``secret`` once after creation or rotation)."""
 
     id: str
+    client: str | None
     url: str
     description: str
     event_types: list[str]
@@ -128,7 +132,8 @@ class ReplayOut(BaseModel):
     queued: int
 def subscription_json(sub: Subscription, secret: str | None = None) -> dict[str, object]:
     """The API form of a subscription (secrets never, except a just-created one)."""
-    return {"id": sub.id, "url": sub.url, "description": sub.description, "event_types": sub.event_types,
+    return {"id": sub.id, "client": sub.client_id, "url": sub.url, "description": sub.description,
+            "event_types": sub.event_types,
             "active": sub.active, "disabled_reason": sub.disabled_reason, "created_by": sub.created_by,
             "created_at": sub.created_at, "secret_count": len(sub.secrets), "secret": secret}
 

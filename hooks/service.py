@@ -1,20 +1,24 @@
 """Webhook use cases: manage subscriptions, read deliveries and attempts, replay failed ones.
 
-The outbox writer and the dispatcher task are wired by ``app.compose``."""
+Every method takes the caller's ``Scope``: a subscription belongs to one client, and a subscription
+(with its deliveries and attempts) of a client outside the scope answers exactly like a missing one.
+Platform subscriptions (no client) are a global admin's. The outbox writer and the dispatcher task are
+wired by ``app.compose``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.scope import Scope
 from config.settings import HookSettings
 from core.clock import Clock
 from core.pagination import where_equal
 from db.engine import Database
 from hooks.dispatcher import disable_subscription
-from hooks.errors import NoSuchDelivery, NoSuchSubscription
+from hooks.errors import ClientRequired, NoSuchClient, NoSuchDelivery, NoSuchSubscription
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 from hooks.outbox import check_patterns
 from hooks.signing import generate_secret
@@ -34,31 +38,39 @@ class HookService:
     async def _check_url(self, url: str) -> None:
         await resolve_and_check(url, allow_private=self.settings.allow_private_targets)
 
-    async def create(self, *, url: str, event_types: list[str], description: str,
-                     created_by: str) -> tuple[Subscription, str]:
-        """Create an active subscription; returns it and its secret (shown this once)."""
+    async def create(self, scope: Scope, *, url: str, event_types: list[str], description: str,
+                     created_by: str, client: str | None = None) -> tuple[Subscription, str]:
+        """Create an active subscription of ``client``; returns it and its secret (shown this once).
+
+        ``client`` defaults to the caller's only client; a global admin without one makes a platform
+        subscription (every client's events). A client outside the scope is 404 ``no-such-client``.
+        """
+        client_id = subscription_client(scope, client)
         patterns = check_patterns(event_types)
         await self._check_url(url)
         secret = generate_secret()
         now = self.clock.now()
         sub = Subscription(url=url, event_types=patterns, secrets=[secret], description=description,
+                           client_id=client_id,
                            active=True, created_by=created_by, created_at=now, updated_at=now)
         async with self.db.begin() as s:
             s.add(sub)
         return sub, secret
 
-    async def subscriptions(self) -> list[Subscription]:
-        """Every subscription, oldest first."""
+    async def subscriptions(self, scope: Scope) -> list[Subscription]:
+        """The scope's subscriptions, oldest first."""
+        q = scope.where_client(select(Subscription), Subscription.client_id).order_by(Subscription.created_at)
         async with self.db.read() as s:
-            return list((await s.scalars(select(Subscription).order_by(Subscription.created_at))).all())
+            return list((await s.scalars(q)).all())
 
-    async def get(self, subscription_id: str) -> Subscription:
-        """One subscription."""
+    async def get(self, scope: Scope, subscription_id: str) -> Subscription:
+        """One subscription of the scope."""
         async with self.db.read() as s:
-            return await _subscription(s, subscription_id)
+            return await _subscription(s, scope, subscription_id)
 
-    async def update(self, subscription_id: str, *, url: str | None = None, event_types: list[str] | None = None,
-                     description: str | None = None, active: bool | None = None, rotate_secret: bool = False,
+    async def update(self, scope: Scope, subscription_id: str, *, url: str | None = None,
+                     event_types: list[str] | None = None, description: str | None = None,
+                     active: bool | None = None, rotate_secret: bool = False,
                      drop_old_secrets: bool = False) -> tuple[Subscription, str | None]:
         """Change a subscription; returns it and the new secret when one was added."""
         if url is not None:
@@ -68,7 +80,7 @@ class HookService:
         now = self.clock.now()
         requeued = 0
         async with self.db.begin() as s:
-            sub = await _subscription(s, subscription_id, lock=not self.db.is_sqlite)
+            sub = await _subscription(s, scope, subscription_id, lock=not self.db.is_sqlite)
             if url is not None:
                 sub.url = url
             if patterns is not None:
@@ -93,16 +105,16 @@ class HookService:
             self._wake()
         return sub, new_secret
 
-    async def delete(self, subscription_id: str) -> None:
-        """Delete a subscription with its deliveries and attempts."""
+    async def delete(self, scope: Scope, subscription_id: str) -> None:
+        """Delete a subscription of the scope with its deliveries and attempts."""
         async with self.db.begin() as s:
-            sub = await _subscription(s, subscription_id)
+            sub = await _subscription(s, scope, subscription_id)
             ids = select(Delivery.id).where(Delivery.subscription_id == sub.id)
             await s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
             await s.execute(delete(Delivery).where(Delivery.subscription_id == sub.id))
             await s.delete(sub)
 
-    async def deliveries(self, *, subscription_id: str | None = None, state: str | None = None,
+    async def deliveries(self, scope: Scope, *, subscription_id: str | None = None, state: str | None = None,
                          event_type: str | None = None, before_id: int | None = None,
                          limit: int = 50) -> list[Delivery]:
         """Deliveries newest first (``state='dead'`` is the dead-letter list)."""
@@ -110,18 +122,23 @@ class HookService:
                         (Delivery.event_type, event_type))
         if before_id:
             q = q.where(Delivery.id < before_id)
+        q = q.where(Delivery.subscription_id.in_(_scoped_ids(scope))) if scope.clients is not None else q
         async with self.db.read() as s:
             return list((await s.scalars(q.order_by(Delivery.id.desc()).limit(limit))).all())
 
-    async def attempts(self, delivery_id: int) -> list[DeliveryAttempt]:
-        """Every attempt of a delivery, in order."""
+    async def attempts(self, scope: Scope, delivery_id: int) -> list[DeliveryAttempt]:
+        """Every attempt of a delivery of the scope, in order."""
+        q = select(Delivery.id).where(Delivery.id == delivery_id)
+        if scope.clients is not None:
+            q = q.where(Delivery.subscription_id.in_(_scoped_ids(scope)))
         async with self.db.read() as s:
-            if await s.get(Delivery, delivery_id) is None:
+            if await s.scalar(q) is None:
                 raise NoSuchDelivery(f"no delivery {delivery_id}", details={"delivery_id": delivery_id})
             return list((await s.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
                                          .order_by(DeliveryAttempt.id))).all())
 
-    async def replay(self, delivery_ids: list[int] | None = None, *, subscription_id: str | None = None) -> int:
+    async def replay(self, scope: Scope, delivery_ids: list[int] | None = None, *,
+                     subscription_id: str | None = None) -> int:
         """Queue dead/disabled deliveries again (same ``webhook-id``); returns how many were queued.
 
         A replayed message is sent after the key's pending ones: order is kept among pending messages, but
@@ -135,6 +152,8 @@ class HookService:
             q = q.where(Delivery.subscription_id == subscription_id, Delivery.state == "dead")
         else:
             return 0
+        if scope.clients is not None:
+            q = q.where(Delivery.subscription_id.in_(_scoped_ids(scope)))
         async with self.db.begin() as s:
             res = await s.execute(q.values(state="pending", attempts=0, next_attempt_at=now, finished_at=None,
                                            leased_until=None, leased_by=None))
@@ -144,8 +163,29 @@ class HookService:
         return count
 
 
-async def _subscription(s: AsyncSession, subscription_id: str, *, lock: bool = False) -> Subscription:
-    q = select(Subscription).where(Subscription.id == subscription_id)
+def subscription_client(scope: Scope, client: str | None) -> str | None:
+    """The client of a new subscription asked for ``client`` by ``scope`` (see ``HookService.create``)."""
+    if client is None:
+        if scope.clients is None:
+            return None
+        if len(scope.clients) != 1:
+            raise ClientRequired("name the client whose events the subscription receives",
+                                 details={"clients": sorted(scope.clients)})
+        return next(iter(scope.clients))
+    if not scope.sees_client(client):
+        raise NoSuchClient(f"no client {client}", details={"client": client})
+    return client
+
+
+def _scoped_ids(scope: Scope) -> Select[str]:
+    """SQL: the ids of the scope's subscriptions."""
+    return select(Subscription.id).where(scope.client_clause(Subscription.client_id))
+
+
+async def _subscription(s: AsyncSession, scope: Scope, subscription_id: str, *,
+                        lock: bool = False) -> Subscription:
+    """The subscription, or ``NoSuchSubscription`` when it is missing or outside the scope."""
+    q = scope.where_client(select(Subscription).where(Subscription.id == subscription_id), Subscription.client_id)
     if lock:
         q = q.with_for_update()
     sub = (await s.scalars(q)).first()

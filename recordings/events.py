@@ -37,4 +37,4 @@ def recording_event(type_: str, rec: Recording, at: datetime, **extra: Any) -> D
     """A domain event about ``rec``."""
     return DomainEvent(type=type_, payload={**payload(rec), **extra}, call_id=rec.call_id if rec.kind == "call"
                        else None, case_id=rec.case_id, agent_id=rec.agent_id, client_id=rec.client_id,
-                       occurred_at=at)
+                       team=rec.team, occurred_at=at)

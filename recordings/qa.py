@@ -13,11 +13,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 
 from auth.models import Role
+from auth.scope import Scope
 from core.clock import Clock
 from core.pagination import after, where_equal
 from db.base import new_id
 from db.engine import Database
-from recordings.access import LISTENERS, METADATA_READERS, log_access
+from recordings.access import LISTENERS, METADATA_READERS, log_access, scope_clause
 from recordings.errors import RecordingAccessDenied
 from recordings.models import Recording, RecordingReview
 from recordings.service import RecordingService, Requester
@@ -87,13 +88,12 @@ class QaService:
     def __init__(self, *, db: Database, clock: Clock, service: RecordingService) -> None:
         self.db, self.clock, self.service = db, clock, service
 
-    def _visible(self, who: Requester, q: Select[Any]) -> Select[Any]:
+    def _visible(self, who: Requester, q: S) -> S:
+        """``q`` cut to the caller's scope (clients, team, own calls for an agent when agents may listen)."""
         p = who.principal
-        if p.role == Role.AGENT:
-            if not self.service.settings.agents_may_listen_own:
-                return q.where(Recording.id.is_(None))
-            return q.where(Recording.agent_id == p.user_id)
-        return q
+        if p.role == Role.AGENT and not self.service.settings.agents_may_listen_own:
+            return q.where(Recording.id.is_(None))
+        return q.where(scope_clause(Scope.of(p)))
 
     async def search(self, who: Requester, f: RecordingFilter, *, cursor: tuple[datetime, str] | None = None,
                    limit: int = 50) -> list[Recording]:
@@ -118,7 +118,7 @@ class QaService:
         """A stratified (per agent) reproducible sample of stored recordings matching ``f``."""
         if who.principal.role not in LISTENERS:
             raise RecordingAccessDenied("only QA, supervisors, managers and admins sample recordings")
-        q = apply_filter(select(Recording.id, Recording.agent_id), f).where(
+        q = self._visible(who, apply_filter(select(Recording.id, Recording.agent_id), f)).where(
             Recording.state == RecordingState.STORED.value, Recording.kind == "call")
         async with self.db.read() as s:
             items = [(rid, agent) for rid, agent in (await s.execute(q)).all()]

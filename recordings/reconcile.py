@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from auth.scope import Scope
+from auth.service import Principal
 from config.settings import RecordingSettings
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
@@ -100,14 +102,27 @@ class Reconciler:
                     await self.events.record(s, DomainEvent(
                         type=ev.RECORDING_MISSING, payload={"call_id": ref, "detail": detail[:200]},
                         call_id=ref, case_id=call.case_id, agent_id=call.agent_id, client_id=call.client_id,
-                        occurred_at=now))
+                        team=call.team, occurred_at=now))
         except IntegrityError:
             return  # another instance recorded it first: once is enough
         log.warning("recording gap (%s, %s): %s", kind, ref, detail)
 
-    async def gaps(self, *, open_only: bool = True, kind: str | None = None, limit: int = 500) -> list[RecordingGap]:
-        """Gaps newest first (of one kind if given)."""
+    async def gaps(self, principal: Principal, *, open_only: bool = True, kind: str | None = None,
+                   limit: int = 500) -> list[RecordingGap]:
+        """Gaps newest first (of one kind if given), of ``principal``'s scope.
+
+        A scoped principal sees the ``missing`` gaps of its clients' (and team's) calls; orphans and
+        store orphans belong to no client and are shown to a global admin only.
+        """
         q = select(RecordingGap)
+        scope = Scope.of(principal)
+        if not scope.is_everything:
+            calls = scope.where_client(select(Call.id), Call.client_id)
+            if scope.agent is not None:
+                calls = calls.where(Call.agent_id == scope.agent)
+            elif scope.team is not None:
+                calls = calls.where(Call.team == scope.team)
+            q = q.where(RecordingGap.kind == "missing", RecordingGap.ref.in_(calls))
         if kind is not None:
             q = q.where(RecordingGap.kind == kind)
         if open_only:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.scope import Scope
 from auth.service import Principal
 from compliance.models import ClientPolicy
 from config.settings import RecordingSettings
@@ -21,7 +22,7 @@ from db.base import new_id
 from db.engine import Database
 from dialer.models import Call
 from recordings import events as ev
-from recordings.access import Action, Result, log_access, may_access, read_log
+from recordings.access import Action, Result, in_scope, log_access, may_access, read_log
 from recordings.errors import NoSuchRecording, NotFailed, NotStored, PauseNotAllowed, RecordingAccessDenied
 from recordings.models import Recording, RecordingAccess, RecordingPause
 from recordings.ranges import parse_range
@@ -30,6 +31,8 @@ from recordings.storage import ByteRange, RecordingStore
 
 log = logging.getLogger(__name__)
 _IN_BATCH = 500  # ids per IN (...) query: under every backend's bound-parameter limit
+OUT_OF_SCOPE = "outside the caller's scope"
+"""Access-log detail of a recording refused because of its client, team or agent (answered 404)."""
 Mute = Callable[[str, str, bool], Awaitable[None]]
 """``mute(pbx, channel, pause)``: pause or resume a call's MixMonitor (``PbxGateway.mute_recording``)."""
 
@@ -125,11 +128,16 @@ class RecordingService:
                 rows = await s.scalars(select(Recording).where(Recording.id.in_(wanted[i:i + _IN_BATCH])))
                 found.update((r.id, r) for r in rows)
             now = self.clock.now()
+            scope = Scope.of(who.principal)
             for rid in wanted:
                 rec = found.get(rid)
+                detail_ = detail
                 if rec is None:
                     missing.append(rid)
                     result: Result = "not_found"
+                elif not in_scope(scope, rec):
+                    missing.append(rid)  # answered like a missing one; logged as the refusal it is
+                    result, detail_ = "denied", OUT_OF_SCOPE
                 elif not may_access(who.principal, rec, action,
                                     agents_may_listen_own=self.settings.agents_may_listen_own):
                     denied.append(rid)
@@ -137,7 +145,7 @@ class RecordingService:
                 else:
                     result = "granted"
                 log_access(s, who.principal, at=now, remote=who.remote, recording_id=rid[:64], action=action,
-                           result=result, detail=detail)
+                           result=result, detail=detail_)
         if missing:
             raise NoSuchRecording(f"no recording {missing[0]}", details={"recording_ids": missing})
         if denied:
@@ -153,6 +161,10 @@ class RecordingService:
             log_access(s, who.principal, at=now, remote=who.remote, recording_id=recording_id[:64],
                        action=action, result="not_found")
             return NoSuchRecording(f"no recording {recording_id}", details={"recording_id": recording_id})
+        if not in_scope(Scope.of(who.principal), rec):
+            log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
+                       result="denied", detail=OUT_OF_SCOPE)
+            return NoSuchRecording(f"no recording {recording_id}", details={"recording_id": recording_id})
         if not may_access(who.principal, rec, action, agents_may_listen_own=self.settings.agents_may_listen_own):
             log_access(s, who.principal, at=now, remote=who.remote, recording_id=rec.id, action=action,
                        result="denied", detail=detail)
@@ -163,11 +175,12 @@ class RecordingService:
                        result="granted", detail=detail)
         return None
 
-    async def access_log(self, *, recording_id: str | None = None, user_id: str | None = None,
+    async def access_log(self, who: Requester, *, recording_id: str | None = None, user_id: str | None = None,
                          before_id: int | None = None, limit: int = 100) -> list[RecordingAccess]:
-        """The recordings access log, newest first (keyset pagination on the id)."""
+        """The recordings access log of the caller's scope, newest first (keyset pagination on the id)."""
         async with self.db.read() as s:
-            return await read_log(s, recording_id=recording_id, user_id=user_id, before_id=before_id, limit=limit)
+            return await read_log(s, Scope.of(who.principal), recording_id=recording_id, user_id=user_id,
+                                  before_id=before_id, limit=limit)
 
     async def get(self, who: Requester, recording_id: str) -> Recording:
         """Metadata of one recording (logged)."""

@@ -45,14 +45,16 @@ class RecordingPbx:
 
 
 class AllowAllGate:
-    """A gate that allows every dial (for tests whose subject is not compliance)."""
+    """A gate that allows every dial (for tests whose subject is not compliance); ``client_id`` is the
+    client its decisions name (the client the calls then belong to)."""
 
-    def __init__(self) -> None:
+    def __init__(self, client_id: str | None = None) -> None:
         self.requests: list[DialRequest] = []
+        self.client_id = client_id
 
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
         self.requests.append(request)
-        return GateDecision(allowed=True, decision_id=new_id())
+        return GateDecision(allowed=True, decision_id=new_id(), client_id=self.client_id)
 
     async def check_before_customer(self, session: AsyncSession, *, call_id: str, case_id: str | None,
                                     now: datetime) -> str | None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from auth.models import Role
+from auth.scope import Scope
 from auth.service import Principal
 from cases.cli import main as import_main
 from cases.dispositions import record_disposition
@@ -24,6 +25,8 @@ from hooks.dispatcher import Dispatcher
 from hooks.outbox import webhook_id
 from tests.support.receiver import HANG, OK, Receiver, fail
 from tests.unit.hooks.helpers import SETTINGS, T0, states, wait_until, wiring
+
+ALL = Scope.everything()  # the platform: every client
 
 pytestmark = pytest.mark.integration
 #: no exact attempt sequence is asserted here: a short timeout keeps the six scripted hangs cheap
@@ -68,7 +71,7 @@ async def test_every_event_arrives_in_order_across_outage_and_restart(database):
     cases = CaseService(db=database, events=events, clock=clock)
     outage = [fail(500), fail(503, retry_after="30"), HANG, fail(502), HANG, fail(500)] * 3
     async with Receiver(secret="", script=outage) as rx:
-        sub, rx.secret = await hooks.create(url=rx.url, event_types=["*"], description="", created_by="admin")
+        sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["*"], description="", created_by="admin")
         items = [{"external_id": f"K{i}", "debtor_name": "x", "amount": "10", "currency": "CNY",
                   "contacts": [{"number": f"+86138001380{i:02d}", "kind": "mobile"}]} for i in range(12)]
         results = await cases.bulk_upsert(client_id="bank1", items=items, by="integ", chunk=5)
@@ -131,7 +134,7 @@ async def test_gone_disables_the_subscription(database):
     events, hooks = wiring(database, clock)
     cases = CaseService(db=database, events=events, clock=clock)
     async with Receiver(secret="", script=[OK, fail(410)]) as rx:
-        sub, rx.secret = await hooks.create(url=rx.url, event_types=["case.*", "hold.*"], description="",
+        sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["case.*", "hold.*"], description="",
                                             created_by="admin")
         results = await cases.bulk_upsert(client_id="b", items=[{"external_id": "Z", "debtor_name": "x",
                                                                  "amount": "1", "currency": "CNY"}], by="i")
@@ -146,7 +149,7 @@ async def test_gone_disables_the_subscription(database):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-    assert not (await hooks.get(sub.id)).active
+    assert not (await hooks.get(ALL, sub.id)).active
     assert len(rx.requests) == 2
 
 

@@ -7,7 +7,10 @@ import json
 
 from openapi_spec_validator import validate
 
+from auth.models import Role
+from auth.service import create_user
 from dialer.translate import FactUpdate
+from tests.support.doubles import AllowAllGate
 from tests.unit.api.conftest import Api
 
 CN_MOBILE = "+8613800000001"
@@ -134,6 +137,11 @@ async def test_hangup_before_channel_is_known_hangs_up_when_it_appears(api: Api)
 
 
 async def test_events_stream_agent_sees_own_supervisor_sees_all(api: Api) -> None:
+    assert isinstance(api.container.gate, AllowAllGate)
+    api.container.gate.client_id = "bank-a"  # the calls are bank A's, and so are bob and sam
+    async with api.container.db.begin() as s:
+        await create_user(s, user_id="bob", role=Role.AGENT, sip_user="1002", team="t1", clients=["bank-a"])
+        await create_user(s, user_id="sam", role=Role.SUPERVISOR, team="t1", clients=["bank-a"])
     async def collect(user: str, n: int) -> list[dict]:
         out = []
         async with api.client.get("/v1/events", headers=api.auth(user)) as resp:

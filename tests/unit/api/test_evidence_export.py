@@ -92,7 +92,7 @@ class Rig:
         await asyncio.to_thread(src.unlink)
         at = T0 - timedelta(days=90 - days)
         async with self.db.begin() as s:
-            s.add(Recording(id=rid, call_id=call_id, kind="call", state=state, case_id=self.case_id,
+            s.add(Recording(id=rid, call_id=call_id, kind="call", state=state, case_id=self.case_id, client_id="bank1",
                             agent_id="alice", started_at=at, key=key, size=size, sha256=sha,
                             content_type="audio/ogg", format="opus"))
             s.add(ContactLog(call_id=call_id, case_id=self.case_id, at=at, agent_id="alice",
@@ -135,7 +135,8 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
     async with db.begin() as s:
         for uid, role, sip in [("alice", Role.AGENT, "1001"), ("quinn", Role.QA, None), ("ada", Role.ADMIN, None),
                                ("hook", Role.INTEGRATION, None)]:
-            await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
+            await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1",
+                              clients=[] if role is Role.ADMIN else ["bank1"])
             tokens[uid] = await issue_token(s, user_id=uid)
     events = EventLog()
     case_id = (await CaseService(db=db, events=events, clock=clock).upsert(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from auth.models import Role
+from auth.service import create_user, issue_token
 from cases.rows import CaseIn
 from core.events import DomainEvent
 from tests.support.composed import USERS, Composed, composed
@@ -19,19 +20,20 @@ from tests.unit.hooks.helpers import wait_until
 HOOKS = {"allow_private_targets": True, "poll_interval_s": 0.05}
 ALL_ROLES = frozenset(USERS.values())
 ADMIN = frozenset({Role.ADMIN})
+HOOK_ADMINS = frozenset({Role.ADMIN, Role.INTEGRATION})  # an integration manages its own client's
 DIALERS = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION})
 AUDITORS = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 
 #: method, path, body, the roles allowed; ids below name rows that exist in ``svc``
 ROUTES: list[tuple[str, str, Any, frozenset[Role]]] = [
-    ("POST", "/v1/hooks/subscriptions", {"url": "http://127.0.0.1:9/h", "event_types": ["*"]}, ADMIN),
-    ("GET", "/v1/hooks/subscriptions", None, ADMIN),
-    ("GET", "/v1/hooks/subscriptions/{sub}", None, ADMIN),
-    ("PATCH", "/v1/hooks/subscriptions/{sub}", {"description": "x"}, ADMIN),
-    ("DELETE", "/v1/hooks/subscriptions/{sub}", None, ADMIN),
-    ("GET", "/v1/hooks/deliveries", None, ADMIN),
-    ("GET", "/v1/hooks/deliveries/1/attempts", None, ADMIN),
-    ("POST", "/v1/hooks/replay", {"delivery_ids": []}, ADMIN),
+    ("POST", "/v1/hooks/subscriptions", {"url": "http://127.0.0.1:9/h", "event_types": ["*"]}, HOOK_ADMINS),
+    ("GET", "/v1/hooks/subscriptions", None, HOOK_ADMINS),
+    ("GET", "/v1/hooks/subscriptions/{sub}", None, HOOK_ADMINS),
+    ("PATCH", "/v1/hooks/subscriptions/{sub}", {"description": "x"}, HOOK_ADMINS),
+    ("DELETE", "/v1/hooks/subscriptions/{sub}", None, HOOK_ADMINS),
+    ("GET", "/v1/hooks/deliveries", None, HOOK_ADMINS),
+    ("GET", "/v1/hooks/deliveries/1/attempts", None, HOOK_ADMINS),
+    ("POST", "/v1/hooks/replay", {"delivery_ids": []}, HOOK_ADMINS),
     ("POST", "/v1/compliance/check", {"agent": "alice", "number": "+8613800000001"}, DIALERS),
     ("GET", "/v1/compliance/decisions", None, AUDITORS),
     ("GET", "/v1/compliance/decisions/{decision}", None, AUDITORS),
@@ -191,3 +193,53 @@ async def test_the_composed_service_delivers_a_webhook_end_to_end(database_url: 
         got = await rx.wait_for(1, timeout=60)
         assert len(got) == 1 and got[0].verified
         assert got[0].json["type"] == "case.updated" and got[0].json["data"]["n"] == 1
+
+
+async def test_an_integration_manages_only_its_clients_subscriptions(database_url: str, tmp_path: Path) -> None:
+    async with composed(tmp_path, database_url, hooks=HOOKS) as svc:
+        async with svc.container.db.begin() as s:
+            for uid, client in (("hook_a", "bank-a"), ("hook_b", "bank-b")):
+                await create_user(s, user_id=uid, role=Role.INTEGRATION, clients=[client])
+                svc.tokens[uid] = await issue_token(s, user_id=uid)
+        a, b, ada = svc.auth("hook_a"), svc.auth("hook_b"), svc.auth("ada")
+        new = {"url": "http://127.0.0.1:9/h", "event_types": ["case.*"]}
+        r = await svc.client.post("/v1/hooks/subscriptions", headers=a, json=new)
+        assert r.status == 201 and (await r.json())["client"] == "bank-a"
+        sub = (await r.json())["id"]
+        r = await svc.client.post("/v1/hooks/subscriptions", headers=a, json={**new, "client": "bank-b"})
+        assert r.status == 404 and (await _error(r))["code"] == "no-such-client"
+        r = await svc.client.post("/v1/hooks/subscriptions", headers=ada, json=new)
+        assert (await r.json())["client"] is None  # the global admin's platform subscription
+        platform = (await r.json())["id"]
+        for client in ("bank-b", "bank-a"):
+            async with svc.container.db.begin() as s:
+                await svc.container.events.record(s, DomainEvent(type="case.updated", case_id=f"c-{client}",
+                                                                 client_id=client, payload={}))
+
+        async def deliveries(headers: dict[str, str], sub_id: str) -> list[dict[str, Any]]:
+            r = await svc.client.get(f"/v1/hooks/deliveries?subscription_id={sub_id}", headers=headers)
+            assert r.status == 200
+            items: list[dict[str, Any]] = (await r.json())["items"]
+            return items
+
+        mine = await deliveries(a, sub)
+        assert len(mine) == 1  # bank A's event only, never bank B's
+        assert len(await deliveries(ada, platform)) == 2 and await deliveries(a, platform) == []
+        assert await deliveries(b, sub) == []
+        listed = await (await svc.client.get("/v1/hooks/subscriptions", headers=b)).json()
+        assert listed["items"] == []
+        assert [i["id"] for i in (await (await svc.client.get("/v1/hooks/subscriptions", headers=a)).json())[
+            "items"]] == [sub]
+        missing = await _error(await svc.client.get("/v1/hooks/subscriptions/nope", headers=b))
+        for method, path, body in (("GET", f"/v1/hooks/subscriptions/{sub}", None),
+                                   ("PATCH", f"/v1/hooks/subscriptions/{sub}", {"description": "mine now"}),
+                                   ("DELETE", f"/v1/hooks/subscriptions/{sub}", None),
+                                   ("GET", f"/v1/hooks/subscriptions/{platform}", None)):
+            r = await svc.client.request(method, path, json=body, headers=b)
+            assert r.status == 404 and (await _error(r))["code"] == missing["code"], (method, path)
+        r = await svc.client.get(f"/v1/hooks/deliveries/{mine[0]['id']}/attempts", headers=b)
+        assert r.status == 404 and (await _error(r))["code"] == "no-such-delivery"
+        assert (await svc.client.get(f"/v1/hooks/deliveries/{mine[0]['id']}/attempts", headers=a)).status == 200
+        r = await svc.client.post("/v1/hooks/replay", headers=b, json={"subscription_id": sub})
+        assert (await r.json()) == {"queued": 0}
+        assert (await svc.client.get(f"/v1/hooks/subscriptions/{sub}", headers=a)).status == 200

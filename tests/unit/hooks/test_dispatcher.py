@@ -4,11 +4,14 @@ import json
 
 from sqlalchemy import select
 
+from auth.scope import Scope
 from core.clock import FakeClock
 from hooks.backoff import MAX_ATTEMPTS
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 from tests.support.receiver import HANG, OK, Receiver, fail
 from tests.unit.hooks.helpers import T0, emit, running, states, wait_until, wiring
+
+ALL = Scope.everything()  # the platform: every client
 
 
 def _seq(req) -> int:
@@ -28,7 +31,7 @@ async def test_in_order_per_case_while_one_case_fails_and_others_flow(database):
         return OK
 
     async with Receiver(secret="", script=script) as rx:
-        sub, secret = await svc.create(url=rx.url, event_types=["*"], description="", created_by="a")
+        sub, secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", created_by="a")
         rx.secret = secret
         ids = {}
         for n in range(4):
@@ -67,17 +70,17 @@ async def test_410_disables_the_subscription_and_parks_the_rest(database):
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
     async with Receiver(secret="", script=[fail(410)]) as rx:
-        sub, rx.secret = await svc.create(url=rx.url, event_types=["*"], description="", created_by="a")
+        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", created_by="a")
         for n in range(3):
             await emit(database, events, "case.updated", case_id="c1", n=n)
         async with running(database, clock):
             await wait_until(lambda: _state_is(database, {"disabled": 3}))
         assert len(rx.requests) == 1
-        got = await svc.get(sub.id)
+        got = await svc.get(ALL, sub.id)
         assert not got.active and "410" in (got.disabled_reason or "")
         await emit(database, events, "case.updated", case_id="c1", n=3)  # not queued while disabled
         assert await states(database) == {"disabled": 3}
-        await svc.update(sub.id, active=True)  # re-enabling re-queues what was parked
+        await svc.update(ALL, sub.id, active=True)  # re-enabling re-queues what was parked
         async with running(database, clock):
             await wait_until(lambda: _state_is(database, {"delivered": 3}))
     assert [_seq(r) for r in rx.requests] == [0, 0, 1, 2]
@@ -96,26 +99,26 @@ async def test_exhausted_retries_go_dead_and_replay_delivers_with_the_same_id(da
         return fail(500) if broken else OK
 
     async with Receiver(secret="", script=script) as rx:
-        sub, rx.secret = await svc.create(url=rx.url, event_types=["case.*"], description="", created_by="a")
+        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["case.*"], description="", created_by="a")
         await emit(database, events, "case.updated", case_id="c9", n=0)
         async with running(database, clock):
             await wait_until(lambda: _state_is(database, {"dead": 1}), clock=clock, advance_s=3600 * 6)
             assert len(rx.requests) == MAX_ATTEMPTS
-            dead = await svc.deliveries(state="dead")
+            dead = await svc.deliveries(ALL, state="dead")
             assert len(dead) == 1 and dead[0].last_status == 500
             broken = False
-            assert await svc.replay([dead[0].id]) == 1
+            assert await svc.replay(ALL, [dead[0].id]) == 1
             await wait_until(lambda: _state_is(database, {"delivered": 1}))
     assert len({r.msg_id for r in rx.requests}) == 1
     assert rx.delivered_ids() == {dead[0].webhook_id}
-    assert len(await svc.attempts(dead[0].id)) == MAX_ATTEMPTS + 1
+    assert len(await svc.attempts(ALL, dead[0].id)) == MAX_ATTEMPTS + 1
 
 
 async def test_inactive_subscription_found_at_send_time_is_not_called(database):
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
     async with Receiver(secret="", script=[]) as rx:
-        sub, rx.secret = await svc.create(url=rx.url, event_types=["*"], description="", created_by="a")
+        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", created_by="a")
         await emit(database, events, "case.updated", case_id="c1", n=0)
         async with database.begin() as s:  # disabled behind the service's back (e.g. by another instance)
             (await s.get(Subscription, sub.id)).active = False

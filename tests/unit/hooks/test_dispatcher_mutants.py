@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from auth.scope import Scope
 from config.settings import HookSettings
 from core.clock import FakeClock
 from db.engine import Database
@@ -98,7 +99,7 @@ async def queued(database: Database, url: str, events: list[tuple[str | None, st
     """A subscription to ``url`` and one event per (case, call); returns the clock."""
     clock = FakeClock(T0)
     log, svc = wiring(database, clock)
-    sub, _secret = await svc.create(url=url, event_types=["*"], description="", created_by="a")
+    sub, _secret = await svc.create(Scope.everything(), url=url, event_types=["*"], description="", created_by="a")
     for n, (case, call) in enumerate(events):
         await emit(database, log, "case.updated", case_id=case, call_id=call, n=n)
     return clock
@@ -209,7 +210,8 @@ async def test_410_disables_the_subscription_and_parks_its_other_messages(sqlite
             gone = (await s.scalars(select(Subscription))).one()
         rx.secret = gone.secrets[0]
         log, svc = wiring(sqlite, clock)
-        await svc.create(url="http://127.0.0.1:9/other", event_types=["*"], description="", created_by="a")
+        await svc.create(Scope.everything(), url="http://127.0.0.1:9/other", event_types=["*"], description="",
+                         created_by="a")
         await emit(sqlite, log, "case.updated", case_id="c", n=9)
         async with create_session(allow_private=True) as session:
             d = Dispatcher(sqlite, SETTINGS, session, clock, name="d1")

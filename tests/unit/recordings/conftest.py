@@ -77,7 +77,7 @@ class Rig:
                                  instance=instance, store=self.store, fault=fault, run_jobs=False)
 
     async def add_call(self, *, answered: bool = True, ended: bool = True, agent: str = "alice",
-                       client: str | None = None, case: str | None = "case-1", call_id: str | None = None) -> Call:
+                       client: str | None = "bank-a", case: str | None = "case-1", call_id: str | None = None) -> Call:
 
         cid = call_id or str(uuid.uuid4())
         at = self.clock.now()

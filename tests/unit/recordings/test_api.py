@@ -27,6 +27,8 @@ from recordings.runtime import RecordingsFeature
 from tests.support.doubles import AllowAllGate, RecordingPbx
 from tests.unit.recordings.conftest import Rig
 
+BANK_A = ("bank-a", "bank-p")  # bank-p: the client whose policy allows pausing
+
 
 @dataclass
 class Api:
@@ -38,8 +40,8 @@ class Api:
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
-    async def stored(self, agent: str = "alice", seconds: float = 1.0) -> dict[str, Any]:
-        call = await self.rig.add_call(agent=agent)
+    async def stored(self, agent: str = "alice", seconds: float = 1.0, client: str = "bank-a") -> dict[str, Any]:
+        call = await self.rig.add_call(agent=agent, client=client)
         self.rig.write_legs(call.id, seconds=seconds)
         assert await self.feature.ingest.ingest(call.id) == "stored"
         r = await self.client.get("/v1/recordings", params={"agent": agent}, headers=self.auth("ada"))
@@ -57,10 +59,15 @@ class Api:
 async def api(rig: Rig) -> AsyncIterator[Api]:
     tokens = {}
     async with rig.db.begin() as s:
-        for uid, role, sip in [("alice", Role.AGENT, "1001"), ("bob", Role.AGENT, "1002"),
-                               ("sam", Role.SUPERVISOR, None), ("quinn", Role.QA, None), ("ada", Role.ADMIN, None),
-                               ("hook", Role.INTEGRATION, None)]:
-            await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
+        for uid, role, sip, clients in [
+                ("alice", Role.AGENT, "1001", BANK_A), ("bob", Role.AGENT, "1002", BANK_A),
+                ("sam", Role.SUPERVISOR, None, BANK_A), ("quinn", Role.QA, None, BANK_A),
+                ("ada", Role.ADMIN, None, ()), ("hook", Role.INTEGRATION, None, ("bank-a",)),
+                ("mia", Role.MANAGER, None, BANK_A), ("ada_a", Role.ADMIN, None, BANK_A),
+                ("quinn_b", Role.QA, None, ("bank-b",)), ("mo_b", Role.MANAGER, None, ("bank-b",)),
+                ("hook_b", Role.INTEGRATION, None, ("bank-b",)), ("sue_t2", Role.SUPERVISOR, None, BANK_A)]:
+            await create_user(s, user_id=uid, role=role, sip_user=sip, team="t2" if uid == "sue_t2" else "t1",
+                              clients=clients)
             # tokens outlive the retention periods these tests jump across
             tokens[uid] = await issue_token(s, user_id=uid, expires_at=rig.clock.now() + timedelta(days=3650))
     async with TaskGroup() as tasks, rig.feature() as feature:
@@ -81,7 +88,7 @@ async def test_get_metadata_and_the_access_log(api: Api) -> None:
     assert r.status == 200
     body = await r.json()
     assert body["state"] == "stored" and body["agent_id"] == "alice" and body["audio_url"].endswith("/audio")
-    assert (await api.client.get(f"/v1/recordings/{rec['id']}", headers=api.auth("bob"))).status == 403
+    assert (await api.client.get(f"/v1/recordings/{rec['id']}", headers=api.auth("bob"))).status == 404  # not his
     assert (await api.client.get(f"/v1/recordings/{rec['id']}", headers=api.auth("alice"))).status == 200
     r = await api.client.get("/v1/recordings/nope", headers=api.auth("sam"))
     assert r.status == 404 and (await r.json())["error"]["code"] == "no-such-recording"
@@ -121,7 +128,8 @@ async def test_agents_hear_only_their_own_calls_and_list_only_theirs(api: Api) -
     mine = await api.stored(agent="alice")
     theirs = await api.stored(agent="bob")
     assert (await api.client.get(f"/v1/recordings/{mine['id']}/audio", headers=api.auth("alice"))).status == 200
-    assert (await api.client.get(f"/v1/recordings/{theirs['id']}/audio", headers=api.auth("alice"))).status == 403
+    # another agent's call is outside an agent's scope: answered like a missing recording
+    assert (await api.client.get(f"/v1/recordings/{theirs['id']}/audio", headers=api.auth("alice"))).status == 404
     r = await api.client.get("/v1/recordings", headers=api.auth("alice"))
     assert [i["id"] for i in (await r.json())["items"]] == [mine["id"]]
 
@@ -213,13 +221,15 @@ async def test_store_orphans_are_gaps_of_their_own_kind(api: Api) -> None:
     api.rig.clock.advance(seconds=api.rig.settings.recordings.missing_after_s + 1)
     counts = await api.feature.reconciler.run_once()
     assert (counts["new_store_orphans"], counts["new_missing"]) == (1, 1)
-    r = await api.client.get("/v1/recordings/gaps", params={"kind": "store-orphan"}, headers=api.auth("sam"))
+    r = await api.client.get("/v1/recordings/gaps", params={"kind": "store-orphan"}, headers=api.auth("ada"))
     [gap] = (await r.json())["items"]
     assert (gap["kind"], gap["ref"], gap["location"]) == ("store-orphan", "recordings/2026/05/04/copied-by-hand.ogg",
                                                          "store")
-    r = await api.client.get("/v1/recordings/gaps", headers=api.auth("sam"))
+    r = await api.client.get("/v1/recordings/gaps", headers=api.auth("ada"))
     assert {(g["kind"], g["ref"]) for g in (await r.json())["items"]} == {
         ("store-orphan", gap["ref"]), ("missing", call.id)}
+    r = await api.client.get("/v1/recordings/gaps", headers=api.auth("sam"))  # orphans belong to no client
+    assert {(g["kind"], g["ref"]) for g in (await r.json())["items"]} == {("missing", call.id)}
     r = await api.client.get("/v1/recordings/gaps", params={"kind": "lost"}, headers=api.auth("sam"))
     assert r.status == 422
     checks = (await (await api.client.get("/readyz")).json())["checks"]["recordings"]
@@ -346,3 +356,49 @@ async def test_legal_hold_of_a_whole_case(api: Api) -> None:
     assert await api.feature.retention.purge_expired() == 0
     log = [e for e in await api.log() if e["action"] == "legal_hold"]
     assert {e["recording_id"] for e in log} == {a["id"], b["id"]} and all(e["user_id"] == "cases-service" for e in log)
+
+
+async def test_another_banks_recording_answers_like_a_missing_one(api: Api) -> None:
+    mine = await api.stored(client="bank-a")
+    theirs = await api.stored(client="bank-b")
+    missing = await api.client.get("/v1/recordings/no-such-id", headers=api.auth("quinn"))
+    for user in ("quinn", "mia", "hook", "sue_t2"):  # sue_t2 is bank A's, but supervises another team
+        for path in ("", "/audio", "/reviews"):
+            r = await api.client.get(f"/v1/recordings/{theirs['id'] if user != 'sue_t2' else mine['id']}{path}",
+                                     headers=api.auth(user))
+            assert r.status == 404, (user, path)
+            assert (await r.json())["error"]["code"] == (await missing.json())["error"]["code"]
+    url = f"/v1/recordings/{theirs['id']}"
+    assert (await api.client.put(f"{url}/legal-hold", headers=api.auth("mia"))).status == 404
+    assert (await api.client.post(f"{url}/reviews", json={"score": 1}, headers=api.auth("quinn"))).status == 404
+    r = await api.client.post(f"{url}/retry", json={"reason": "fixed the file"}, headers=api.auth("sam"))
+    assert r.status == 404
+    assert (await api.client.get(url, headers=api.auth("quinn_b"))).status == 200
+    assert (await api.client.get(f"/v1/recordings/{mine['id']}", headers=api.auth("mo_b"))).status == 404
+    # the refusals are on the record, as refusals, for bank B's (and the platform's) admins
+    denied = [(e["user_id"], e["result"]) for e in await api.log() if e["recording_id"] == theirs["id"]]
+    assert ("quinn", "denied") in denied and ("mia", "denied") in denied and ("hook", "denied") in denied
+
+
+async def test_lists_samples_and_the_access_log_stay_inside_the_bank(api: Api) -> None:
+    a = [(await api.stored(agent=agent, client="bank-a"))["id"] for agent in ("alice", "bob")]
+    b = [(await api.stored(agent=agent, client="bank-b"))["id"] for agent in ("alice", "bob")]
+
+    async def listed(user: str, **params: str) -> set[str]:
+        r = await api.client.get("/v1/recordings", params=params, headers=api.auth(user))
+        assert r.status == 200
+        return {i["id"] for i in (await r.json())["items"]}
+
+    assert await listed("quinn") == set(a) and await listed("mia") == set(a) and await listed("hook") == set(a)
+    assert await listed("quinn_b") == set(b) and await listed("ada") == set(a + b)
+    assert await listed("quinn", client="bank-b") == set()  # a filter outside the scope finds nothing
+    assert await listed("sue_t2") == set()  # team t2 made none of these calls
+    req = {"filters": {}, "percent": 100, "seed": "s"}
+    r = await api.client.post("/v1/qa/samples", json=req, headers=api.auth("quinn_b"))
+    assert {i["id"] for i in (await r.json())["items"]} == set(b)
+    await api.client.get(f"/v1/recordings/{b[0]}", headers=api.auth("quinn_b"))
+    await api.client.get(f"/v1/recordings/{a[0]}", headers=api.auth("quinn"))
+    r = await api.client.get("/v1/recordings/access-log", headers=api.auth("ada_a"))
+    seen = {e["recording_id"] for e in (await r.json())["items"]}
+    assert a[0] in seen and not seen & set(b) and None not in seen
+    assert {b[0], a[0]} <= {e["recording_id"] for e in await api.log()}  # the global admin sees all

@@ -21,6 +21,8 @@ from recordings.service import Requester, on_call_state
 from recordings.tone import detect_tone
 from tests.unit.recordings.conftest import Rig
 
+OPERATOR = Principal("ops", Role.ADMIN)  # a global admin: sees every gap
+
 
 class Killed(BaseException):
     """The process dies at this point (nothing after it runs, no except clause catches it)."""
@@ -117,7 +119,7 @@ async def test_marker_without_call_is_stored_as_orphan(rig: Rig) -> None:
     rec = await _row(rig, "stray-recording")
     assert rec.kind == "orphan" and rec.state == "stored"
     assert counts["new_orphans"] == 1
-    gaps = await f.reconciler.gaps()
+    gaps = await f.reconciler.gaps(OPERATOR)
     assert [(g.kind, g.ref) for g in gaps] == [("orphan", "stray-recording")]
 
 
@@ -263,7 +265,7 @@ async def test_retry_of_a_recording_failed_after_max_attempts_then_stored(rig: R
         if at == "put" and broken:
             raise IngestFault("bug")
 
-    sam = Requester(Principal("sam", Role.SUPERVISOR))
+    sam = Requester(Principal("sam", Role.SUPERVISOR, clients=frozenset({"bank-a"})))
     async with rig.feature(fault=storage_bug, max_attempts=2) as f:
         assert await f.ingest.ingest(call.id) == "pending"
         rig.clock.advance(seconds=5)

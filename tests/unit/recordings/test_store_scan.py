@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
+from auth.models import Role
+from auth.service import Principal
 from dialer.models import Call
 from recordings.models import Recording, RecordingGap, RecordingStoreScan
 from recordings.runtime import RecordingsFeature
@@ -17,6 +19,8 @@ from recordings.storage import KeyPage, StorageRefused
 from recordings.storage.local import LocalStore
 from recordings.storescan import STORE_ORPHAN, StoreScan, call_id_of, fit
 from tests.unit.recordings.conftest import Rig
+
+OPERATOR = Principal("ops", Role.ADMIN)  # a global admin: sees every gap
 
 
 def drop(rig: Rig, key: str, data: bytes = b"not ours") -> None:
@@ -93,7 +97,7 @@ async def test_a_page_per_run_finds_objects_without_a_row_and_deletes_nothing(ri
         assert f"is stored with key {stored}" in gaps[f"recordings/2026/05/03/{stored_id}.ogg"]
         ready = await f.readiness()
         assert ready["store_orphans"] == 3 and ready["store_scan"]["passes"] == 2 and ready["ok"] is True
-        listed = await f.reconciler.gaps(kind=STORE_ORPHAN)
+        listed = await f.reconciler.gaps(OPERATOR, kind=STORE_ORPHAN)
         assert {g.ref for g in listed} == set(gaps) and all(g.location == "store" for g in listed)
     assert sorted(p for p in rig.store.root.rglob("*") if p.is_file()) == files_before  # nothing deleted
 

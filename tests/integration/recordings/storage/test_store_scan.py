@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from auth.models import Role
+from auth.service import Principal
 from config.settings import Settings, load_settings
 from core.clock import FakeClock
 from core.events import EventLog
@@ -25,6 +27,8 @@ from recordings.storescan import STORE_ORPHAN
 from sandbox.seaweed import SeaweedS3
 from tests.integration.recordings.storage.conftest import make_store, raw_client
 from tests.support.wavgen import tone_samples, write_wav
+
+OPERATOR = Principal("ops", Role.ADMIN)  # a global admin: sees every gap
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -119,7 +123,7 @@ async def test_store_orphans_in_a_real_bucket_a_page_per_run_across_restarts(wee
                 for _ in range(3):  # a second pass finds nothing new
                     assert (await g.reconciler.run_once())["new_store_orphans"] == 0
                 assert (await position(db)).passes == 2
-                gaps = await g.reconciler.gaps(kind=STORE_ORPHAN)
+                gaps = await g.reconciler.gaps(OPERATOR, kind=STORE_ORPHAN)
                 assert len(gaps) == len(STRAYS) and all(x.location == "store" for x in gaps)
             assert versions(raw, bucket) == total  # nothing deleted
     finally:
