@@ -27,6 +27,10 @@ BACKENDS = ["sqlite", "postgres"]
 AGENT_USERS = {"ana": "1001", "nick": "1002", "rita": "1003", "olga": "1004", "pete": "1005"}
 
 
+#: the banks the end-to-end scenarios create cases for (users see only their clients' calls and events)
+E2E_CLIENTS = ("b", "bank-none", "bank-p", "bank1", "e2e-bank")
+
+
 @dataclass
 class Stack:
     """A running service: HTTP client, container, tokens by user."""
@@ -136,10 +140,11 @@ async def _service_stack(pbx: PbxSandbox, tmp: Path, url: str, *, ami_port: int 
         tokens = {}
         async with container.db.begin() as s:
             for user, sip in AGENT_USERS.items():
-                await create_user(s, user_id=user, role=Role.AGENT, sip_user=sip, team="e2e")
+                await create_user(s, user_id=user, role=Role.AGENT, sip_user=sip, team="e2e", clients=E2E_CLIENTS)
                 tokens[user] = await issue_token(s, user_id=user)
             for user, role in (("sup", Role.SUPERVISOR), ("casesys", Role.INTEGRATION), ("ada", Role.ADMIN)):
-                await create_user(s, user_id=user, role=role)
+                # ada stays a global admin; the others serve the banks the scenarios create cases for
+                await create_user(s, user_id=user, role=role, clients=() if role is Role.ADMIN else E2E_CLIENTS)
                 tokens[user] = await issue_token(s, user_id=user)
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

@@ -59,4 +59,4 @@ async def test_the_ndjson_export_streams_and_is_itself_recorded(cluster: Cluster
     assert exported["actor_id"] == "ada" and exported["after"] == {"filters": {"action": "user.created",
                                                                                 "format": "ndjson"}}
     r = await cluster.a.client.get("/v1/audit", headers=ada, params={"cursor": "garbage"})
-    assert r.status == 400 and (await r.json())["error"]["code"] == "bad-cursor"
+    assert r.status == 422 and (await r.json())["error"]["code"] == "validation-failed"

@@ -28,7 +28,7 @@ from tests.support.db_support import open_database
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 ADMIN = Requester(Principal(user_id="ada", role=Role.ADMIN))
-SUPERVISOR = Requester(Principal(user_id="sam", role=Role.SUPERVISOR))
+SUPERVISOR = Requester(Principal(user_id="sam", role=Role.SUPERVISOR, clients=frozenset({"bank-a"})))
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Rig:
                   hold: bool = False, key: str | None = "k", case: str = "case-1", synced: bool = True) -> None:
         async with self.db.begin() as s:
             s.add(Recording(id=rid, call_id=f"call-{rid}", state=state.value, case_id=case, agent_id="alice",
+                            client_id="bank-a",
                             key=None if key is None else f"{key}/{rid}", version_id=f"v-{rid}",
                             retain_until=T0 + timedelta(days=days), legal_hold=hold, hold_synced=synced,
                             created_at=T0, updated_at=T0))
@@ -259,12 +260,13 @@ async def test_deletes_and_holds_are_checked_and_logged_under_their_own_action(r
     with pytest.raises(RecordingAccessDenied):
         await rig.retention.delete(SUPERVISOR, "r")  # only an admin deletes
     with pytest.raises(RecordingAccessDenied):
-        await rig.retention.set_legal_hold(Requester(Principal(user_id="al", role=Role.AGENT)), "r", True)
+        owner = Principal(user_id="alice", role=Role.AGENT, clients=frozenset({"bank-a"}))  # sees it, may not hold it
+        await rig.retention.set_legal_hold(Requester(owner), "r", True)
     await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
     await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
     await rig.retention.delete(ADMIN, "r")
     assert [(e.user_id, e.action, e.result, e.detail) for e in await rig.access()] == [
-        ("sam", "delete", "denied", None), ("al", "legal_hold", "denied", "on"),
+        ("sam", "delete", "denied", None), ("alice", "legal_hold", "denied", "on"),
         ("sam", "legal_hold", "granted", "on"), ("sam", "legal_hold", "granted", "off"),
         ("ada", "delete", "granted", None)]
 
