@@ -153,7 +153,7 @@ async def test_event_stream_events_validate_against_the_document(api: Api) -> No
     first, second = events
     assert first["event"] == "hello" and _validator(spec, hello).is_valid(first)
     data = json.loads(first["data"])
-    assert isinstance(data, dict) and data == {"user": "sam", "role": "supervisor"}
+    assert isinstance(data, dict) and data == {"user": "ada", "role": "admin"}
     assert _validator(spec, hello["properties"]["data"]["contentSchema"]).is_valid(data)
     assert second["event"] == "call.requested" and _validator(spec, domain).is_valid(second)
     assert _validator(spec, domain["properties"]["data"]["contentSchema"]).is_valid(json.loads(second["data"]))
