@@ -25,6 +25,7 @@ from app.container import Container
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from auth.sessions import SessionService
 from cases.contacts import attach_recording, record_contact
 from cases.directory import CaseDirectoryAdapter
 from cases.events import LegalHoldListener, LegalHoldRequested
@@ -124,6 +125,10 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                                max_days=settings.compliance.window_max_days)
     cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules)
     audit = AuditService(db=db, clock=clock)
+    auth = Authenticator(db=db, settings=settings.auth, clock=clock)
+    users = UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit)
+    sessions = SessionService(db=db, settings=settings.auth, clock=clock, events=events, audit=audit, auth=auth,
+                              users=users)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
         calls=calls, reports=ReportService(db, settings.analytics, clock),
@@ -131,9 +136,7 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake),
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock,
                                    retention_floor_days=settings.recordings.retention_floor_days),
-        audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
-        users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit),
-        recordings=recordings)
+        audit=audit, auth=auth, users=users, sessions=sessions, recordings=recordings)
     calls.add_state_listener(_record_contact_when_ended)
     cases.add_legal_hold_listener(_hold_case_recordings(events))
     if recordings is not None:

@@ -10,6 +10,7 @@ from analytics.service import ReportService
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from auth.sessions import SessionService
 from cases.service import CaseService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
@@ -50,6 +51,7 @@ class Container:
     audit: AuditService
     auth: Authenticator
     users: UserAdmin
+    sessions: SessionService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

@@ -191,6 +191,10 @@ class AuthSettings(BaseModel):
     max_delay_ms: int = Field(5000, ge=0, description="Longest delay of a failed answer")
     lockout_after_failures: int = Field(20, ge=1, description="An address is refused (429) from this many failures")
     lockout_s: int = Field(900, ge=1, description="How long after its last failure a locked-out address is refused")
+    session_idle_s: int = Field(1800, ge=60, le=86_400,
+                                description="A signed-in session ends after this long without a request")
+    session_max_hours: int = Field(12, ge=1, le=720, description="A signed-in session ends this long after sign-in")
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password a person may set")
 
     @model_validator(mode="after")
     def _lockout_after_delay(self) -> AuthSettings:
