@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports, session
+from api.console import add_console_routes
 from api.docs import add_docs_routes
 from api.keys import CONTAINER
 from api.middleware import auth_middleware, errors_middleware
@@ -55,4 +56,5 @@ def make_app(container: Container) -> web.Application:
 
     app.router.add_get("/v1/openapi.json", openapi)
     add_docs_routes(app)
+    add_console_routes(app)
     return app
