@@ -84,7 +84,7 @@ function CallPanel({ call, onHangup, error }) {
   const live = call.state !== "ended";
   const talk = call.answeredAt ? (Date.now() - call.answeredAt) / 1000 : 0;
   return html`
-    <div class="call" data-testid="call" data-state=${call.state}>
+    <div class="call" data-testid="call" data-state=${call.state} data-call-id=${call.id}>
       <p class="state" role="status" aria-live="polite" data-testid="call-state">
         <span class=${`dot ${call.state}`}></span>${t(`call.state.${call.state}`)}
       </p>
@@ -175,6 +175,8 @@ export function AgentScreen({ me }) {
   const [saved, setSaved] = useState(false);
   const callRef = useRef(null);
   callRef.current = call;
+  // events of a call that arrive before POST /v1/calls has answered (the PBX is quick): applied once it has
+  const early = useRef(new Map());
 
   async function checkCase(kase) {
     for (const c of kase.contacts.filter((x) => !x.removed)) {
@@ -206,15 +208,11 @@ export function AgentScreen({ me }) {
     loadCases(null);
     return liveEvents(["call."], (type, ev) => {
       const current = callRef.current;
-      if (!current || ev.call_id !== current.id) return;
-      const state = type.slice("call.".length);
-      if (!["agent_ringing", "agent_answered", "customer_ringing", "answered", "ended"].includes(state)) return;
-      setCall((c) => ({
-        ...c, state,
-        answeredAt: state === "answered" ? Date.now() : c.answeredAt,
-        end_reason: ev.data?.end_reason ?? c.end_reason,
-        talk_seconds: ev.data?.talk_seconds ?? c.talk_seconds,
-      }));
+      if (!current || ev.call_id !== current.id) {
+        if (ev.agent_id === me.user_id) early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
+        return;
+      }
+      setCall((c) => advance(c, type, ev));
     }, setLive);
   }, []);
 
@@ -224,7 +222,10 @@ export function AgentScreen({ me }) {
     setSaved(false);
     try {
       const c = await api("POST", "/v1/calls", { agent: me.user_id, number, case_id: kase.id });
-      setCall({ id: c.id, state: c.state, number, case_id: kase.id, currency: kase.currency });
+      let started = { id: c.id, state: c.state, number, case_id: kase.id, currency: kase.currency };
+      for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
+      early.current.clear();
+      setCall(started);
       const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency };
       savePending(p);
       setPending(p);
@@ -278,6 +279,20 @@ export function AgentScreen({ me }) {
         ${saved && html`<p class="ok" role="status" data-testid="disposition-saved">${t("disp.saved")}</p>`}
       </aside>
     </div>`;
+}
+
+const RANK = ["requested", "agent_ringing", "agent_answered", "customer_ringing", "answered", "ended"];
+
+/** The call after one of its events (states only move forward, whatever order the events come in). */
+function advance(c, type, ev) {
+  const state = type.slice("call.".length);
+  if (!RANK.includes(state) || RANK.indexOf(state) <= RANK.indexOf(c.state)) return c;
+  return {
+    ...c, state,
+    answeredAt: state === "answered" ? Date.now() : c.answeredAt,
+    end_reason: ev.data?.end_reason ?? c.end_reason,
+    talk_seconds: ev.data?.talk_seconds ?? c.talk_seconds,
+  };
 }
 
 /** A gate answer (a check's decision, or a blocked dial's 409) in the user's language. */

@@ -3,6 +3,9 @@
 import { CATALOGUES, has, lang, t } from "./i18n.js";
 
 let csrf = null;
+// why the server ended the live stream -> the error code the sign-in form explains
+const ENDED_BECAUSE = { "user.deactivated": "user-deactivated", "token.revoked": "token-revoked",
+  "token.expired": "token-expired", "user.changed": "session-ended", "session.rechecked": "session-ended" };
 const listeners = new Set();
 
 export function setCsrf(token) {
@@ -96,10 +99,18 @@ export function liveEvents(types, onEvent, onStatus) {
       "call.answered", "call.ended", "call.blocked", "call.corrected"]) {
       source.addEventListener(name, handler);
     }
-    source.addEventListener("session.ended", () => {
+    source.addEventListener("session.ended", (e) => {
       stopped = true;
       source.close();
-      listeners.forEach((fn) => fn(new ApiError(401, { error: { code: "session-expired" } }, null)));
+      const reason = (() => {
+        try {
+          return JSON.parse(e.data).reason;
+        } catch {
+          return "";
+        }
+      })();
+      const code = ENDED_BECAUSE[reason] || "session-ended";
+      listeners.forEach((fn) => fn(new ApiError(401, { error: { code } }, null)));
     });
   }
 
