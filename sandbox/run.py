@@ -25,7 +25,7 @@ from api.app import make_app
 from app.compose import compose
 from app.container import Container
 from auth.models import Role
-from auth.service import create_user, issue_token, revoke_tokens
+from auth.service import OPERATOR, create_user, issue_token, revoke_tokens
 from cases.rows import CaseIn
 from compliance.models import ClientPolicy, DoNotCall
 from config.settings import load_settings
@@ -117,7 +117,7 @@ async def _demo_cases(container: Container) -> dict[str, str]:
             "external_id": external_id, "batch": "demo-batch", "debtor_name": "Demo Debtor", "amount": "8800.00",
             "currency": "CNY", "days_overdue": 92, "contacts": contacts, "agent": agent, "team": "team-a"},
             context={"default_region": "CN"})
-        result = await svc.upsert(client_id=client, data=data, by="make-run")
+        result = await svc.upsert(OPERATOR, client_id=client, data=data)
         out[key] = result.case_id
     return out
 
