@@ -100,7 +100,7 @@ async def test_another_banks_or_teams_or_agents_case_is_404_like_a_missing_one(a
     missing_status, missing = await api.call("GET", "/v1/cases/00000000-0000-0000-0000-000000000000", "mia")
     assert missing_status == 404
     for user in ("mia", "quinn", "casys-a", "sam", "alice"):
-        for path in (f"/v1/cases/{b1}", f"/v1/clients/bank-b/cases/B-1", f"/v1/cases/{b1}/windows"):
+        for path in (f"/v1/cases/{b1}", "/v1/clients/bank-b/cases/B-1", f"/v1/cases/{b1}/windows"):
             status, doc = await api.call("GET", path, user)
             assert status == 404 and doc["error"]["code"] == missing["error"]["code"], (user, path, doc)
     assert (await api.call("GET", f"/v1/cases/{a2}", "alice"))[0] == 404  # not assigned to alice
