@@ -28,14 +28,15 @@ function savePending(value) {
   }
 }
 
-function Gate({ check }) {
+function Gate({ check, zone }) {
   if (!check) return html`<span class="gate muted">${t("gate.checking")}</span>`;
-  if (check.error) return html`<span class="gate blocked" role="note">${check.error}</span>`;
+  if (check.error) return html`<span class="gate blocked" role="note">${check.error.text()}</span>`;
   if (check.allowed) return html`<span class="gate allowed">✓ ${t("gate.allowed")}</span>`;
   return html`
     <span class="gate blocked" role="note" data-testid="gate-blocked">
-      <strong>${t("gate.blocked")}</strong>: ${check.text}
-      ${check.next_allowed_at && html`<br />${t("gate.next", { time: dateTime(check.next_allowed_at) })}`}
+      <strong>${t("gate.blocked")}</strong>: ${localized(check)}
+      ${check.next_allowed_at && html`<br />${t("gate.next", { time: dateTime(check.next_allowed_at) })}
+        ${zone && zone !== myZone() && html` · ${t("gate.next_local", { time: dateTime(check.next_allowed_at, zone) })}`}`}
     </span>`;
 }
 
@@ -63,7 +64,7 @@ function CaseRow({ kase, me, checks, busy, onDial }) {
               <span class="num">${c.number}</span>
               <span class="tag">${t(`number.kind.${c.kind}`)}</span>
               <span class="tag">${t(`number.status.${c.status}`)}</span>
-              <${Gate} check=${check} />
+              <${Gate} check=${check} zone=${zone} />
               <button class="primary" disabled=${busy} data-testid="dial"
                       aria-label=${t("dial", { number: c.number })}
                       onClick=${() => onDial(kase, c.number)}>${t("dial", { number: "" }).trim()}</button>
@@ -80,7 +81,7 @@ function CallPanel({ call, onHangup, error }) {
     const id = setInterval(() => tick((n) => n + 1), 1000);
     return () => clearInterval(id);
   }, [call && call.state]);
-  if (!call) return html`<p class="muted">${t("call.none")}</p>${error && html`<p class="error" role="alert" data-testid="dial-error">${error}</p>`}`;
+  if (!call) return html`<p class="muted">${t("call.none")}</p>${error && html`<p class="error" role="alert" data-testid="dial-error">${error.text()}</p>`}`;
   const live = call.state !== "ended";
   const talk = call.answeredAt ? (Date.now() - call.answeredAt) / 1000 : 0;
   return html`
@@ -182,17 +183,16 @@ export function AgentScreen({ me }) {
     for (const c of kase.contacts.filter((x) => !x.removed)) {
       try {
         const d = await api("POST", "/v1/compliance/check", { agent: me.user_id, number: c.number, case_id: kase.id });
-        const text = d.allowed ? "" : localized(d);
-        setChecks((prev) => ({ ...prev, [c.number]: { ...d, text } }));
+        setChecks((prev) => ({ ...prev, [c.number]: d }));
       } catch (err) {
-        setChecks((prev) => ({ ...prev, [c.number]: { error: err.text() } }));
+        setChecks((prev) => ({ ...prev, [c.number]: { error: err } }));
       }
     }
   }
 
   async function loadCases(cursor) {
     try {
-      const q = new URLSearchParams({ assigned: "me", limit: "20" });
+      const q = new URLSearchParams({ agent: "me", limit: "20" });
       if (cursor) q.set("cursor", cursor);
       const page = await api("GET", `/v1/cases?${q}`);
       setCases((prev) => [...(cursor && prev ? prev : []), ...page.items]);
@@ -230,10 +230,10 @@ export function AgentScreen({ me }) {
       savePending(p);
       setPending(p);
     } catch (err) {
-      const text = err.status === 409 ? localized({ code: err.code, message: err.serverMessage, err }) : err.text();
-      setDialError(text);
+      setDialError(err);
       if (err.status === 409) {
-        setChecks((prev) => ({ ...prev, [number]: { allowed: false, text, next_allowed_at: err.details.next_allowed_at } }));
+        setChecks((prev) => ({ ...prev, [number]: { allowed: false, code: err.code, err,
+          next_allowed_at: err.details.next_allowed_at } }));
       }
     } finally {
       setBusy(false);
@@ -244,7 +244,7 @@ export function AgentScreen({ me }) {
     try {
       await api("POST", `/v1/calls/${call.id}/hangup`);
     } catch (err) {
-      setDialError(err.text());
+      setDialError(err);
     }
   }
 
@@ -272,7 +272,7 @@ export function AgentScreen({ me }) {
           <h2 id="call-title">${t("call.title")}</h2>
           <p class=${live ? "live ok" : "live"} data-testid="live">${live ? t("live.connected") : t("live.reconnecting")}</p>
           <${CallPanel} call=${call} onHangup=${hangup} error=${dialError} />
-          ${call && dialError && html`<p class="error" role="alert">${dialError}</p>`}
+          ${call && dialError && html`<p class="error" role="alert">${dialError.text()}</p>`}
         </section>
         ${pending && html`<${Disposition} key=${pending.call_id} pending=${pending}
                                       currency=${pending.currency} onSaved=${onSaved} />`}

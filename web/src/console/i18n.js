@@ -48,6 +48,7 @@ const zh = {
   "gate.blocked": "现在不可拨打",
   "gate.checking": "正在检查…",
   "gate.next": "下次可拨打时间：{time}",
+  "gate.next_local": "对方当地 {time}",
   "dial": "拨打 {number}",
   "dial.busy": "正在发起…",
   "call.title": "当前通话",
@@ -188,6 +189,7 @@ const en = {
   "gate.blocked": "May not be called now",
   "gate.checking": "Checking…",
   "gate.next": "Next allowed: {time}",
+  "gate.next_local": "their local {time}",
   "dial": "Call {number}",
   "dial.busy": "Dialling…",
   "call.title": "Current call",
@@ -337,8 +339,10 @@ export function number(n, opts = {}) {
 /** A date and time in ``zone`` (the user's own when omitted), with the zone named. */
 export function dateTime(iso, zone) {
   const d = iso instanceof Date ? iso : new Date(iso);
+  // dateStyle/timeStyle cannot be combined with timeZoneName: the fields one by one
   return new Intl.DateTimeFormat(current, {
-    dateStyle: "medium", timeStyle: "short", timeZone: zone || undefined, timeZoneName: "short",
+    year: "numeric", month: "short", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit",
+    hour12: false, timeZone: zone || undefined, timeZoneName: "short",
   }).format(d);
 }
 

@@ -116,11 +116,11 @@ export function Wallboard() {
         ${rows.length === 0 ? html`<p class="muted" data-testid="no-calls">${t("wall.none")}</p>` : html`
           <table class="grid" data-testid="live-calls">
             <thead><tr><th scope="col">${t("wall.agent")}</th><th scope="col">${t("wall.state")}</th>
-              <th scope="col">${t("wall.number")}</th><th scope="col">${t("wall.duration")}</th></tr></thead>
+              <th scope="col">${t("wall.duration")}</th></tr></thead>
             <tbody>${rows.map((c) => html`
               <tr data-testid="live-call" data-call-id=${c.id}>
                 <th scope="row">${c.agent}</th><td><span class=${`dot ${c.state}`}></span>${t(`call.state.${c.state}`)}</td>
-                <td class="num">${c.number || ""}</td><td class="num">${duration((Date.now() - c.since) / 1000)}</td>
+                <td class="num">${duration((Date.now() - c.since) / 1000)}</td>
               </tr>`)}</tbody>
           </table>`}
       </section>
