@@ -1,7 +1,8 @@
 // Builds web/dist from web/src and the pinned npm packages: nothing is fetched at run time, nothing from a CDN.
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +30,17 @@ await build({
   bundle: true, minify: true, outfile: join(consoleDir, "console.css"), logLevel: "warning",
 });
 cpSync(join(here, "src", "console", "index.html"), join(consoleDir, "index.html"));
+// compressed once here: the service sends console.js.br / .gz to browsers that accept them (aiohttp picks them)
+function compressed(dir, names) {
+  for (const name of names) {
+    const raw = readFileSync(join(dir, name));
+    writeFileSync(join(dir, `${name}.gz`), gzipSync(raw, { level: 9 }));
+    writeFileSync(join(dir, `${name}.br`), brotliCompressSync(raw, {
+      params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+  }
+}
+compressed(consoleDir, ["console.js", "console.css", "index.html"]);
+compressed(docs, ["swagger-ui-bundle.js", "swagger-ui.css", "index.html", "docs.js", "docs.css"]);
 // axe-core for the browser tests' accessibility check (not served)
 cpSync(join(here, "node_modules", "axe-core", "axe.min.js"), join(dist, "axe.min.js"));
 writeFileSync(join(dist, ".built"), new Date().toISOString() + "\n");
