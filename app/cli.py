@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from api.routing import validate
 from app.serve import serve
 from audit.service import Actor, AuditService
 from auth.admin import UserAdmin
@@ -79,8 +80,8 @@ async def _user(settings: Settings, args: argparse.Namespace, password: str | No
         out: dict[str, Any] = {"user": user.id, "role": user.role, "clients": user.clients, "team": user.team,
                                "active": user.active, "token": None}
         if password is not None:
-            await _sessions(db, settings, admin).set_password(who, None, user.id,
-                                                              PasswordIn(password=password, reason=args.reason))
+            body = validate(PasswordIn, {"password": password, "reason": args.reason})  # 422 like the API
+            await _sessions(db, settings, admin).set_password(who, None, user.id, body)
             out["password_set"] = True
         if args.token:
             issued = await admin.issue_token(who, user.id, TokenIn(label="cli", expires_in_days=args.expires_days,

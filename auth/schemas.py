@@ -172,6 +172,7 @@ class PasswordIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=8, max_length=256,
+                          description="At least auth.password_min_length characters (10 by default), not one repeated")
     old_password: str | None = Field(None, max_length=256, description="Required to change one's own password")
     reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")

@@ -187,7 +187,9 @@ async def test_passwords_own_with_the_old_one_others_only_by_an_admin(cluster: C
                     json={"password": "new password 2", "old_password": "wrong old one"})
     assert r.status == 403 and code(await r.json()) == "wrong-password"
     r = await c.put("/v1/users/alice/password", headers=me, json={"password": "short", "old_password": PASSWORD})
-    assert r.status == 422 and code(await r.json()) == "weak-password"
+    assert r.status == 422 and code(await r.json()) == "validation-failed"  # under the schema's floor of 8
+    r = await c.put("/v1/users/alice/password", headers=me, json={"password": "nine char", "old_password": PASSWORD})
+    assert r.status == 422 and code(await r.json()) == "weak-password"  # under auth.password_min_length
     r = await c.put("/v1/users/alice/password", headers=me, json={"password": "a" * 12, "old_password": PASSWORD})
     assert r.status == 422 and code(await r.json()) == "weak-password"
     r = await c.put("/v1/users/mia/password", headers=me, json={"password": "new password 2"})
@@ -217,6 +219,9 @@ def test_the_cli_sets_a_password_from_stdin(tmp_path: Path, monkeypatch: pytest.
     assert main(["user", "qa1", "--role", "qa", "--client", "bank1", "--password-stdin"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["password_set"] is True and "s3cret" not in json.dumps(out)
-    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("nine char\n"))
     assert main(["user", "qa1", "--password-stdin"]) == 1
     assert "weak-password" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["user", "qa1", "--password-stdin"]) == 1
+    assert "validation-failed" in capsys.readouterr().err
