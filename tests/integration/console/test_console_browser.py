@@ -276,8 +276,15 @@ async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chines
     await screenshots(page, "agent-blocked")
     en = await page.get_by_test_id("gate-blocked").first.inner_text()
     assert "Next allowed" not in en  # back in Chinese after the screenshots
-    only_own_host(stack, agent)
-    await agent.context.close()
+    # the wallboard counts the blocked dial under its rule (the console's own checks are not dials)
+    wall = await open_console(browser, stack, "sup")
+    rule = wall.page.get_by_test_id("blocked-by-rule").locator("tr", has_text="拨打时段")
+    await rule.wait_for()
+    assert (await rule.locator("td").inner_text()).strip() == "1"
+    await screenshots(wall.page, "wallboard-blocked")
+    only_own_host(stack, agent, wall)
+    for c in (agent, wall):
+        await c.context.close()
 
 
 async def test_a_wrong_password_is_refused_and_recorded(stack: Stack, browser: Browser) -> None:
@@ -350,5 +357,24 @@ async def test_a_deactivated_users_session_ends(stack: Stack, browser: Browser) 
     await c.page.locator("#username").wait_for()
     answer = await c.page.evaluate("fetch('/v1/session').then(async r => [r.status, (await r.json()).error.code])")
     assert answer == [401, "user-deactivated"]
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+async def test_a_pasted_token_signs_in_for_the_tab_only(stack: Stack, browser: Browser) -> None:
+    c = await open_console(browser, stack, None)
+    page = c.page
+    await page.locator("details.token summary").click()
+    await page.fill("#token", "cg_not-a-token")
+    await page.locator("details.token button").click()
+    await page.get_by_test_id("signin-error").wait_for()
+    await page.fill("#token", stack.tokens["sup"])
+    await page.locator("details.token button").click()
+    await page.locator("h2 .live.ok").wait_for()  # the wallboard, its live stream opened with the token
+    assert "sup" in await page.get_by_test_id("who").inner_text()
+    assert not [k for k in await c.context.cookies() if k["name"] == "cg_session"]
+    other = await c.context.new_page()  # the token stays in this tab
+    await other.goto(base_url(stack) + "/")
+    await other.locator("#username").wait_for()
     only_own_host(stack, c)
     await c.context.close()

@@ -3,6 +3,26 @@
 import { CATALOGUES, has, lang, t } from "./i18n.js";
 
 let csrf = null;
+// an integrator's pasted bearer token (instead of a password): kept for this tab only, sent as a header
+const TOKEN_KEY = "callguard.token";
+let token = (() => {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+})();
+
+export function setToken(value) {
+  token = value || null;
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* not kept */
+  }
+}
+
 // why the server ended the live stream -> the error code the sign-in form explains
 const ENDED_BECAUSE = { "user.deactivated": "user-deactivated", "token.revoked": "token-revoked",
   "token.expired": "token-expired", "user.changed": "session-ended", "session.rechecked": "session-ended" };
@@ -42,7 +62,8 @@ export class ApiError extends Error {
 export async function api(method, path, body) {
   const headers = { Accept: "application/json", "Accept-Language": lang() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && method !== "HEAD" && csrf) headers["X-CSRF-Token"] = csrf;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  else if (method !== "GET" && method !== "HEAD" && csrf) headers["X-CSRF-Token"] = csrf;
   let resp;
   try {
     resp = await fetch(path, {
@@ -55,6 +76,7 @@ export async function api(method, path, body) {
   const data = await resp.json().catch(() => null);
   if (!resp.ok) {
     const err = new ApiError(resp.status, data, resp.headers.get("Content-Language"));
+    if (resp.status === 401 && token) setToken(null);
     if (resp.status === 401 && path !== "/v1/session") listeners.forEach((fn) => fn(err));
     throw err;
   }

@@ -3,7 +3,7 @@
 import { h, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
-import { api, onSessionLost, setCsrf } from "./api.js";
+import { api, onSessionLost, setCsrf, setToken } from "./api.js";
 import { lang, setLang, t } from "./i18n.js";
 import { AgentScreen } from "./agent.js";
 import { Wallboard } from "./wallboard.js";
@@ -16,6 +16,21 @@ function SignIn({ onSignedIn, notice }) {
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
+  const [token, setTokenText] = useState("");
+
+  async function useToken(e) {
+    e.preventDefault();
+    setError(null);
+    setToken(token.trim());
+    try {
+      onSignedIn(await api("GET", "/v1/session"));
+    } catch (err) {
+      setToken(null);
+      setError(err.text());
+    } finally {
+      setTokenText("");
+    }
+  }
 
   async function submit(e) {
     e.preventDefault();
@@ -46,6 +61,13 @@ function SignIn({ onSignedIn, notice }) {
         <button type="submit" class="primary" disabled=${busy}>
           ${busy ? t("signin.busy") : t("signin.submit")}
         </button>
+        <details class="token">
+          <summary>${t("signin.token_title")}</summary>
+          <label for="token">${t("signin.token")}</label>
+          <input id="token" type="password" autocomplete="off" value=${token}
+                 onInput=${(ev) => setTokenText(ev.target.value)} />
+          <button type="button" onClick=${useToken} disabled=${!token.trim()}>${t("signin.token_submit")}</button>
+        </details>
       </form>
     </main>`;
 }
@@ -94,11 +116,14 @@ function App() {
   }
 
   async function signOut() {
-    try {
-      await api("DELETE", "/v1/session");
-    } catch {
-      /* already ended */
+    if (me.kind === "session") {
+      try {
+        await api("DELETE", "/v1/session");
+      } catch {
+        /* already ended */
+      }
     }
+    setToken(null);
     setCsrf(null);
     setMe(null);
   }

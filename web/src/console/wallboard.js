@@ -19,6 +19,7 @@ export function Wallboard() {
   const [counts, setCounts] = useState(null);
   const [byAgent, setByAgent] = useState([]);
   const [error, setError] = useState(null);
+  const [health, setHealth] = useState({});
   const [live, setLive] = useState(false);
   const [, tick] = useState(0);
   const zone = myZone();
@@ -31,11 +32,38 @@ export function Wallboard() {
         api("GET", `/v1/reports/talk-time?${q}`),
       ]);
       setCounts({ ...rate.totals, talk_total: talk.totals.talk_total });
+      loadHealth();
       setByAgent(rate.rows || []);
       setError(null);
     } catch (err) {
       setError(err.text());
     }
+  }
+
+  /** Blocked dials by rule, recordings missing or failed, webhook dead letters: each where the role may read it. */
+  async function loadHealth() {
+    const since = new Date(`${today(zone)}T00:00:00`);
+    const out = {};
+    const tries = [
+      ["blocked", async () => {
+        const q = new URLSearchParams({ allowed: "false", from: since.toISOString(), limit: "500" });
+        const page = await api("GET", `/v1/compliance/decisions?${q}`);
+        const byRule = {};
+        for (const d of page.items.filter((x) => x.kind !== "check")) byRule[d.code || "blocked"] = (byRule[d.code || "blocked"] || 0) + 1;
+        return { byRule, more: !!page.next_cursor };
+      }],
+      ["missing", async () => (await api("GET", "/v1/recordings/gaps?kind=missing")).items.length],
+      ["failed", async () => (await api("GET", "/v1/recordings?state=failed&limit=500")).items.length],
+      ["dead", async () => (await api("GET", "/v1/hooks/deliveries?state=dead")).items.length],
+    ];
+    await Promise.all(tries.map(async ([key, fn]) => {
+      try {
+        out[key] = await fn();
+      } catch (err) {
+        if (err.status !== 403) out[key] = { error: err };
+      }
+    }));
+    setHealth(out);
   }
 
   async function loadCalls() {
@@ -103,13 +131,15 @@ export function Wallboard() {
         ${byAgent.length > 0 && html`
           <table class="grid">
             <thead><tr><th scope="col">${t("wall.agent")}</th><th scope="col">${t("wall.attempts")}</th>
-              <th scope="col">${t("wall.connects")}</th><th scope="col">${t("wall.connect_rate")}</th></tr></thead>
+              <th scope="col">${t("wall.connects")}</th><th scope="col">${t("wall.connect_rate")}</th>
+              <th scope="col">${t("wall.blocked")}</th></tr></thead>
             <tbody>${byAgent.map((r) => html`<tr><th scope="row">${r.agent}</th><td class="num">${number(r.attempts)}</td>
               <td class="num">${number(r.connected)}</td>
               <td class="num">${r.connect_rate == null ? "–" : number(Number(r.connect_rate), { style: "percent",
-                maximumFractionDigits: 1 })}</td></tr>`)}</tbody>
+                maximumFractionDigits: 1 })}</td><td class="num">${number(r.blocked || 0)}</td></tr>`)}</tbody>
           </table>`}
       </section>
+      <${Health} health=${health} />
       <section class="card" aria-labelledby="inprogress-title">
         <h2 id="inprogress-title">${t("wall.in_progress")}
           <span class=${live ? "live ok" : "live"}>${live ? t("live.connected") : t("live.reconnecting")}</span></h2>
@@ -125,4 +155,39 @@ export function Wallboard() {
           </table>`}
       </section>
     </div>`;
+}
+
+function count(v) {
+  if (v === undefined) return null;
+  if (v && v.error) return v.error.text();
+  return number(v);
+}
+
+function Health({ health }) {
+  const blocked = health.blocked && !health.blocked.error ? Object.entries(health.blocked.byRule) : null;
+  const items = [["missing", "wall.rec_missing"], ["failed", "wall.rec_failed"], ["dead", "wall.dead_letters"]]
+    .filter(([key]) => health[key] !== undefined);
+  if (!blocked && items.length === 0) return null;
+  return html`
+    <section class="card" aria-labelledby="health-title" data-testid="health">
+      <h2 id="health-title">${t("wall.health")}</h2>
+      <div class="split">
+        ${blocked && html`
+          <div>
+            <h3>${t("wall.blocked_by_rule")}</h3>
+            ${blocked.length === 0 ? html`<p class="muted">${t("wall.none_blocked")}</p>` : html`
+              <table class="grid" data-testid="blocked-by-rule">
+                <thead><tr><th scope="col">${t("wall.rule")}</th><th scope="col">${t("wall.count")}</th></tr></thead>
+                <tbody>${blocked.sort((a, b) => b[1] - a[1]).map(([code, n]) => html`
+                  <tr><th scope="row">${t(`rule.${code}`)}</th><td class="num">${number(n)}${health.blocked.more ? "+" : ""}</td></tr>`)}
+                </tbody>
+              </table>`}
+          </div>`}
+        ${items.length > 0 && html`
+          <div class="tiles small-tiles">
+            ${items.map(([key, label]) => html`
+              <div class="tile"><span class="big">${count(health[key])}</span><span>${t(label)}</span></div>`)}
+          </div>`}
+      </div>
+    </section>`;
 }
