@@ -57,4 +57,10 @@ def make_app(container: Container) -> web.Application:
     app.router.add_get("/v1/openapi.json", openapi)
     add_docs_routes(app)
     add_console_routes(app)
+
+    async def end_streams(_app: web.Application) -> None:
+        # open event streams (a console left open) end now rather than hold the shutdown for its timeout
+        container.stream.close()
+
+    app.on_shutdown.append(end_streams)
     return app
