@@ -216,6 +216,10 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     await page.fill("#notes", "客户承诺下周还款")
     if shots:
         await screenshots(page, "agent-disposition")
+    await page.reload()  # the form is kept until it is saved, with what was typed
+    await form.wait_for()
+    assert await page.locator("#promise-amount").input_value() == "500.00"
+    assert await page.locator("#notes").input_value() == "客户承诺下周还款"
     await form.get_by_test_id("save-disposition").click()
     await page.get_by_test_id("disposition-saved").wait_for()
     assert await form.count() == 0
@@ -291,7 +295,12 @@ async def test_a_wrong_password_is_refused_and_recorded(stack: Stack, browser: B
     c = await open_console(browser, stack, None)
     await no_serious_violations(c.page, "sign-in")
     await screenshots(c.page, "sign-in")
-    await sign_in(c.page, "ana", "not the password")
+    # by keyboard only: type, Tab to the password, Enter submits
+    await c.page.locator("#username").focus()
+    await c.page.keyboard.type("ana")
+    await c.page.keyboard.press("Tab")
+    await c.page.keyboard.type("not the password")
+    await c.page.keyboard.press("Enter")
     error = c.page.get_by_test_id("signin-error")
     await error.wait_for()
     assert await error.inner_text() == "用户名或密码错误。"
