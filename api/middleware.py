@@ -35,16 +35,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         if isinstance(err, UpstreamUnavailable):
             log.warning("%s %s: %s unavailable: %s", request.method, request.path, err.upstream, err.message)
-        return error_response(err)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(CallguardError(
+        return error_response(request, err)
+    except web.HTTPRequestEntityTooLarge:
+        container = request.app.get(CONTAINER)  # its client_max_size is the bulk limit (api.app)
+        return error_response(request, CallguardError(
             "the request body is too large", code="body-too-large", status=413,
-            details={"max_bytes": exc.max_size} if hasattr(exc, "max_size") else {},
+            details={"max_bytes": container.settings.server.max_bulk_body_bytes} if container else {},
         ))
     except web.HTTPNotFound:
-        return error_response(NotFound(f"no route {request.path}", code="no-such-route"))
+        return error_response(request, NotFound(f"no route {request.path}", code="no-such-route"))
     except web.HTTPMethodNotAllowed as exc:
-        return error_response(CallguardError(
+        return error_response(request, CallguardError(
             f"{request.method} is not allowed here", code="method-not-allowed", status=405,
             details={"allowed": sorted(exc.allowed_methods)}), headers={"Allow": ",".join(exc.allowed_methods)})
     except web.HTTPException:
@@ -53,7 +54,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if _already_streaming(request, exc):
             raise
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(CallguardError("internal error"))
+        return error_response(request, CallguardError())
 
 
 def _already_streaming(request: web.Request, exc: Exception) -> bool:
@@ -90,5 +91,5 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         else:
             raise Unauthorized("a bearer token is required")
     except TooManyFailedSignIns as err:
-        return error_response(err, headers={"Retry-After": str(err.retry_after_s)})
+        return error_response(request, err, headers={"Retry-After": str(err.retry_after_s)})
     return await handler(request)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from api.routing import ALL_ROLES, RouteSpec
+from core.messages import LANGUAGES
 from core.schemas import EventOut, HelloData, WebhookBody
 
 _STATUS_TEXT = {201: "Created", 400: "Bad request (the body is not JSON)", 401: "No or unknown token",
@@ -25,13 +26,21 @@ _STATUS_TEXT = {201: "Created", 400: "Bad request (the body is not JSON)", 401: 
                 429: "Too many failed sign-ins from this address (Retry-After)",
                 503: "An upstream (database, PBX, storage) is unavailable"}
 _REF = "#/components/schemas/{model}"
+_ERROR_HEADERS = {"Content-Language": {
+    "description": "The language of error.message, negotiated from Accept-Language", "required": True,
+    "schema": {"type": "string", "enum": list(LANGUAGES)}}}
 
 
 class ErrorDetail(BaseModel):
-    """Machine-readable code, human message, details."""
+    """Machine-readable code, human message (in the negotiated language, also given in each), details."""
 
-    code: str
-    message: str
+    code: str = Field(description="Stable machine-readable code (kebab case); every code has a message in "
+                                  "zh-CN and en (core/messages.py)", pattern="^[a-z0-9][a-z0-9_-]*$")
+    message: str = Field(description="In the language negotiated from Accept-Language (the Content-Language "
+                                     "header; zh-CN unless server.default_language says otherwise)")
+    messages: dict[str, str] = Field(
+        description="The message in every language the service speaks",
+        json_schema_extra={"required": list(LANGUAGES), "propertyNames": {"enum": list(LANGUAGES)}})
     details: dict[str, Any]
 
 
@@ -101,8 +110,9 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
             if not r.links:
                 del op["responses"][str(code)]["links"]
         for code in sorted(statuses(r, has_path_pattern=any(regexes))):
-            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
-                "application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}}
+            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "headers": _ERROR_HEADERS,
+                                          "content": {"application/json": {
+                                              "schema": {"$ref": _REF.format(model="ErrorBody")}}}}
         if r.roles is not None:
             op["security"] = [{"bearer": []}]
             op["x-roles"] = [str(x) for x in r.roles]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.service import Principal
 from compliance.decision import ENDED_CASE_STATUSES, Decision, DialContext, OverrideRequest
 from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
+from compliance.explain import explain
 from compliance.gate import evaluate, evaluate_cases, ranges_for
 from compliance.ledger_sql import ledger_counts
 from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
@@ -327,4 +328,5 @@ def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
 def blocked_error(decision: Decision, decision_id: str) -> CallBlockedError:
     """The 409 for a blocked decision."""
     body = decision_body(decision, decision_id)
-    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body)
+    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body,
+                            texts={"zh-CN": explain(decision, "zh-CN")})

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.clock import whole_hour_zone
+from core.messages import Language
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -34,6 +35,8 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     max_bulk_body_bytes: int = Field(32 * 1_048_576, ge=1024, description="Largest body for bulk imports")
     cors_origins: list[str] = Field(default_factory=list)
+    default_language: Language = Field(
+        "zh-CN", description="Language of error messages when a request's Accept-Language names none we speak")
 
 
 class DatabaseSettings(BaseModel):
