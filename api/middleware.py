@@ -1,21 +1,25 @@
-"""Edge middleware: the one error shape, authentication, and a body-size limit."""
+"""Edge middleware: the one error shape, the request rate limit, authentication, and a body-size limit."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from api.keys import CONTAINER
+from api.keys import CONTAINER, RATE_LIMITER
 from api.routing import PRINCIPAL, error_response
 from auth.errors import QueryTokenRefused, TooManyFailedSignIns
 from core.errors import CallguardError, NotFound, Unauthorized, UpstreamUnavailable
+from core.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics", "/docs"})
+# monitoring must see an instance under load: never rate-limited
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # EventSource cannot send headers: the live stream also takes a short-lived single-use ticket in the query
 # string (POST /v1/events/tickets); a long-lived token is never accepted there.
 TICKET_PATHS = frozenset({"/v1/events"})
@@ -63,6 +67,29 @@ def _already_streaming(request: web.Request, exc: Exception) -> bool:
         return False
     log.warning("%s %s failed after the response began; aborting it: %r", request.method, request.path, exc)
     return True
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests per credential (the bearer token, else the client address), before any work is done for them.
+
+    Over the limit: 429 ``rate-limited`` with Retry-After. The buckets are this instance's (core/ratelimit.py).
+    """
+    if request.path in UNLIMITED_PATHS:
+        return await handler(request)
+    try:
+        request.app[RATE_LIMITER].check(credential_key(request))
+    except RateLimited as err:
+        return error_response(request, err, headers={"Retry-After": str(err.retry_after_s)})
+    return await handler(request)
+
+
+def credential_key(request: web.Request) -> str:
+    """Whose bucket a request takes from: its bearer token's (hashed: no secret kept), else its address's."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return "token:" + hashlib.sha256(value.strip()[:512].encode()).hexdigest()
+    return f"address:{request.remote or 'unknown'}"
 
 
 @web.middleware

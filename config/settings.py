@@ -194,6 +194,13 @@ class AuthSettings(BaseModel):
     max_delay_ms: int = Field(5000, ge=0, description="Longest delay of a failed answer")
     lockout_after_failures: int = Field(20, ge=1, description="An address is refused (429) from this many failures")
     lockout_s: int = Field(900, ge=1, description="How long after its last failure a locked-out address is refused")
+    requests_per_s: float = Field(100.0, gt=0, le=1_000_000,
+                                  description="Requests per second one credential (token, else address) may make "
+                                              "to one instance; beyond it 429 rate-limited")
+    request_burst: int = Field(1000, ge=1, le=10_000_000,
+                               description="Requests one credential may make at once before the rate applies")
+    rate_limit_buckets: int = Field(100_000, ge=100, le=10_000_000,
+                                    description="Most credentials whose request rate one instance remembers")
 
     @model_validator(mode="after")
     def _lockout_after_delay(self) -> AuthSettings:

@@ -95,7 +95,7 @@ def test_the_scan_finds_the_codes_it_must() -> None:
     # a scan that silently found nothing would pass everything: check it reaches every corner
     assert {"api.middleware", "compliance.rules", "recordings.storage.s3", "auth.throttle"} <= set(modules)
     assert {"internal-error", "no-such-call", "outside-calling-hours", "case-paid", "blocked", "no-such-route",
-            "body-too-large", "case-import-unsafe-xml", "retention-active"} <= set(codes)
+            "body-too-large", "rate-limited", "case-import-unsafe-xml", "retention-active"} <= set(codes)
     assert len(codes) > 80
 
 
