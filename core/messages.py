@@ -118,6 +118,10 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
         Text("您只能分配自己服务的委托方：{allowed}。", "You may give users only your own clients: {allowed}."),
         Text("您只能分配自己服务的委托方。", "You may give users only your own clients."),
     ),
+    "sip-user-taken": (
+        Text("话机账号 {sip_user} 已属于另一个用户。", "sip_user {sip_user} belongs to another user."),
+        Text("该话机账号已属于另一个用户。", "The sip_user belongs to another user."),
+    ),
     "token-lifetime-too-long": (
         Text("个人令牌的有效期最长 {max} 天。", "A person's token lives at most {max} days."),
         Text("令牌有效期过长。", "The token's lifetime is too long."),
@@ -196,6 +200,11 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
     "bad-hold-reason": (
         Text("未知的暂停原因，可用的原因：{allowed}。", "Unknown hold reason; use one of {allowed}."),
         Text("未知的暂停原因。", "Unknown hold reason."),
+    ),
+    "outside-team": (
+        Text("您是团队 {own_team} 的主管，只能在本团队内分配案件。",
+             "A supervisor of team {own_team} assigns only within it."),
+        Text("主管只能在本团队内分配案件。", "A supervisor assigns only within their team."),
     ),
     "disposition-already-recorded": (Text("该通话已经记录过处理结果。", "The call already has a disposition."),),
     "not-your-call": (Text("只有该通话的坐席或主管可以记录处理结果。",
