@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from api.middleware import errors_middleware
 
 from .conftest import Api
 
@@ -60,3 +64,26 @@ async def test_edge_errors_are_translated_too(api: Api) -> None:
     assert error["messages"]["zh-CN"] == "请求体过大，最多 4096 字节。"
     r = await api.client.post("/v1/calls", data=b"{not json", headers={**api.auth("alice"), "Accept-Language": "zh"})
     assert r.status == 400 and (await r.json())["error"]["message"] == "请求体不是有效的 JSON。"
+
+
+async def test_a_refusal_names_the_roles_in_words(api: Api) -> None:
+    r = await api.client.get("/v1/users", headers=api.auth("alice"))
+    assert r.status == 403
+    error = (await r.json())["error"]
+    assert error["code"] == "forbidden" and error["details"]["role"] == "agent"
+    assert error["message"].startswith("您的角色（坐席）无权执行此操作，需要：") and "管理员" in error["message"]
+
+
+async def test_a_body_over_aiohttps_own_limit_is_413_in_the_one_shape() -> None:
+    async def read(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    app = web.Application(middlewares=[errors_middleware], client_max_size=1024)
+    app.router.add_post("/upload", read)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.post("/upload", data=b"x" * 2048, headers={"Accept-Language": "en"})
+        assert r.status == 413 and r.headers["Content-Language"] == "en"
+        error = (await r.json())["error"]
+        assert error["code"] == "body-too-large"
+        assert error["messages"] == {"zh-CN": "请求体过大。", "en": "the request body is too large"}
