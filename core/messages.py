@@ -419,7 +419,7 @@ RULES: dict[str, Text] = {
                   "{number} belongs to {count} case(s) ({cases}), each checked under policy {policy}."),
     "next-allowed": Text("下次可呼叫时间：{at}。", "Next allowed at {at}."),
     "override-refused": Text("主管放行未被接受：{why}。", "Override refused: {why}."),
-    "override-refused:role": Text("角色 {role} 不能放行（需要主管）", "role {role} may not override"),
+    "override-refused:role": Text("{role}无权放行（需要主管）", "role {role} may not override"),
     "override-refused:reason": Text("必须填写放行理由", "a reason is required"),
     "override-refused:policy": Text("策略 {policy} 不允许主管放行", "policy {policy} does not allow overrides"),
     "override-refused:fixed": Text("{rules} 不能被放行", "{rules} cannot be overridden"),
