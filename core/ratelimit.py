@@ -13,6 +13,7 @@ idle longest, so it is the most likely to be full again; a dropped bucket comes 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import CallguardError
+
+log = logging.getLogger(__name__)
 
 
 class RateLimited(CallguardError):
@@ -38,6 +41,7 @@ class RateLimited(CallguardError):
 class _Bucket:
     tokens: float
     at: float
+    refusing: bool = False  # logged once when it starts refusing, not once per refused request
 
 
 class RateLimiter:
@@ -71,7 +75,12 @@ class RateLimiter:
             bucket.at = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
+            bucket.refusing = False
             return 0.0
+        if not bucket.refusing:
+            bucket.refusing = True
+            log.warning("rate limit: refusing %s (over %g requests/s after a burst of %d)", key[:24],
+                        self.rate_per_s, self.burst)
         return (1.0 - bucket.tokens) / self.rate_per_s
 
     def check(self, key: str) -> None:

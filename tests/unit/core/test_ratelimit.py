@@ -33,6 +33,20 @@ def test_a_burst_passes_then_the_rate_applies() -> None:
     assert limiter.take("a") > 0
 
 
+def test_a_credential_that_starts_being_refused_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Ticks()
+    limiter = RateLimiter(1.0, 1, clock=clock)
+    with caplog.at_level("WARNING", logger="core.ratelimit"):
+        limiter.take("token:abc")
+        for _ in range(5):
+            limiter.take("token:abc")
+        assert len(caplog.records) == 1 and "token:abc" in caplog.records[0].getMessage()
+        clock.now += 1
+        limiter.take("token:abc")  # allowed again
+        limiter.take("token:abc")  # a new episode
+    assert len(caplog.records) == 2
+
+
 def test_each_key_has_its_own_bucket() -> None:
     clock = Ticks()
     limiter = RateLimiter(1.0, 2, clock=clock)
