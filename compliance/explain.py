@@ -23,31 +23,38 @@ _LIST_SEP: dict[Language, str] = {"zh-CN": "、", "en": ", "}
 
 
 def explain(decision: Decision, language: Language) -> str:
-    """Why ``decision`` blocks the dial (or that it was allowed), in ``language``."""
-    if decision.allowed:
-        return rule_text("allowed", {"policy": decision.policy_id}, language) or ""
+    """Why ``decision`` blocks the dial, or why it may go ahead, in ``language``."""
     details = decision.details
     zone = decision.zones[0].zone if decision.zones else None
+    policy = decision.policy_id
     cases = details.get("cases")
+    parts: list[str] = []
+    if decision.overridden:
+        parts.append(rule_text("overridden", {"reason": decision.override_reason}, language)
+                     or rule_text("overridden-no-reason", {}, language) or "")
     if isinstance(cases, list):
         names = [str(c.get("case_id")) for c in cases]
-        parts = [rule_text("cases", {"number": details.get("number"), "count": len(cases), "cases": names,
-                                     "policy": decision.policy_id}, language)
-                 or rule_text("cases-unnamed", {"count": len(cases)}, language) or ""]
+        parts.append(rule_text("cases", {"number": details.get("number"), "count": len(cases), "cases": names,
+                                         "policy": policy}, language)
+                     or rule_text("cases-unnamed", {"count": len(cases)}, language) or "")
         for case in cases:
-            if not case.get("allowed", True):
+            if decision.allowed or not case.get("allowed", True):
                 prefix = rule_text("case-prefix", {"case_id": case.get("case_id")}, language) or ""
-                parts.append(prefix + _explain_details(case.get("details") or {}, language, zone))
+                parts.append(prefix + _explain_case(case.get("details") or {}, bool(case.get("allowed")),
+                                                    policy, language, zone))
     else:
-        parts = [_explain_details(details, language, zone)]
+        parts.append(_explain_case(details, decision.allowed and not decision.overridden, policy, language, zone))
     if decision.next_allowed_at is not None:
         parts.append(rule_text("next-allowed", {"at": instant(decision.next_allowed_at, zone, language)},
                                language) or "")
     return _SEP[language].join(p for p in parts if p)
 
 
-def _explain_details(details: Mapping[str, Any], language: Language, zone: str | None) -> str:
-    """One case's blocks and override refusal."""
+def _explain_case(details: Mapping[str, Any], allowed: bool, policy: str, language: Language,
+                  zone: str | None) -> str:
+    """One case's blocks and override refusal, or why it may be dialled."""
+    if allowed and not details.get("blocks"):
+        return _allowed(details, policy, language)
     blocks = details.get("blocks") or []
     parts = [block_text(b, language) for b in blocks]
     refusal = details.get("override_refusal")
@@ -56,6 +63,18 @@ def _explain_details(details: Mapping[str, Any], language: Language, zone: str |
         if why is not None:
             parts.append(rule_text("override-refused", {"why": why}, language) or "")
     return _SEP[language].join(p for p in parts if p) or (rule_text("blocked", {}, language) or "")
+
+
+def _allowed(details: Mapping[str, Any], policy: str, language: Language) -> str:
+    """A dial no rule blocks: the local time in each zone, inside the window (or an agreed one)."""
+    window = details.get("window")
+    if not isinstance(window, dict) or not window.get("zones"):
+        return rule_text("allowed", {"policy": policy}, language) or ""
+    times = [rule_text("allowed:zone", {"zone": z.get("zone"), "time": str(z.get("local_time", ""))[11:16]},
+                       language) for z in window["zones"]]
+    key = "allowed:agreed" if window.get("by_agreement") else "allowed:window"
+    return (rule_text(key, {"policy": policy, "times": _LIST_SEP[language].join(t for t in times if t)}, language)
+            or rule_text("allowed", {"policy": policy}, language) or "")
 
 
 def block_text(block: Mapping[str, Any], language: Language) -> str:

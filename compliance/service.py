@@ -336,6 +336,7 @@ def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
         "override_reason": decision.override_reason, "policy_id": decision.policy_id,
         "blocks": data["details"].get("blocks", []),
         "agreed_windows": data["details"].get("agreed_windows", []),
+        "messages": {"zh-CN": explain(decision, "zh-CN"), "en": decision.message},
     }
 
 
@@ -343,4 +344,4 @@ def blocked_error(decision: Decision, decision_id: str) -> CallBlockedError:
     """The 409 for a blocked decision."""
     body = decision_body(decision, decision_id)
     return CallBlockedError(decision.message, code=decision.code or "blocked", details=body,
-                            texts={"zh-CN": explain(decision, "zh-CN")})
+                            texts=body["messages"])

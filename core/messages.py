@@ -408,6 +408,15 @@ RULES: dict[str, Text] = {
                                    "{gap} between unanswered attempts."),
     # how the explanation is put together
     "allowed": Text("策略 {policy} 允许这次呼叫。", "Call allowed by policy {policy}."),
+    "allowed:window": Text("策略 {policy} 允许这次呼叫：{times}，在允许的呼叫时间内，且没有次数限制或暂停。",
+                           "Call allowed by policy {policy}: it is {times}, inside the calling window, and no cap "
+                           "or hold applies."),
+    "allowed:agreed": Text("策略 {policy} 允许这次呼叫：{times}，在客户同意的时段内，且没有次数限制或暂停。",
+                           "Call allowed by policy {policy}: it is {times}, inside a window the customer agreed to, "
+                           "and no cap or hold applies."),
+    "allowed:zone": Text("{zone} 当地时间 {time}", "{time} in {zone}"),
+    "overridden": Text("主管已放行（理由：{reason}），尽管：", "Allowed by supervisor override ({reason}) despite:"),
+    "overridden-no-reason": Text("主管已放行，尽管：", "Allowed by supervisor override despite:"),
     "cases-unnamed": Text("号码属于 {count} 个案件。", "The number belongs to {count} case(s)."),
     "duration:minutes": Text("{n} 分钟", "{n} minute(s)"),
     "duration:seconds": Text("{n} 秒", "{n} second(s)"),

@@ -122,4 +122,6 @@ async def test_an_agents_window_needs_evidence_and_then_shows_in_the_decision(ap
     status, doc = await api.post("/v1/compliance/check", "alice", {"agent": "alice", "number": MOBILE, "case_id": cid})
     assert status == 200 and doc["allowed"] is True
     assert f"agreed on call {call_id}" in doc["message"]
+    assert doc["messages"]["en"] == doc["message"]
+    assert "在客户同意的时段内" in doc["messages"]["zh-CN"] and "Asia/Shanghai 当地时间" in doc["messages"]["zh-CN"]
     assert [(w["evidence"], w["agreed_on_call_id"]) for w in doc["agreed_windows"]] == [("call", call_id)]

@@ -137,3 +137,12 @@ def test_every_rule_the_gate_can_raise_has_its_words() -> None:
     raised = {b["rule_id"] for d in DECISIONS.values() for b in d.details["blocks"]}
     families = {r if not r.startswith("hold:") else "hold" for r in raised}
     assert {k for k in RULES if not k.startswith("hold:")} >= families - {"hold"}
+
+
+def test_an_allowed_dial_says_why_it_may_go_ahead() -> None:
+    assert explain(evaluate(ctx(), CN, NONE, NOON_SH), "zh-CN") == \
+        "策略 CN 允许这次呼叫：Asia/Shanghai 当地时间 12:00，在允许的呼叫时间内，且没有次数限制或暂停。"
+    overridden = evaluate(ctx(holds=("pregnancy",), override=supervisor("客户要求回电")), CN, NONE, NOON_SH)
+    assert overridden.allowed and overridden.overridden
+    assert explain(overridden, "zh-CN") == ("主管已放行（理由：客户要求回电），尽管："
+                                            "案件 case-1 因债务人怀孕暂停催收；策略 CN 允许主管放行。")
