@@ -290,6 +290,64 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
     "transcode-failed": (Text("录音转码失败。", "The recording could not be transcoded."),),
     "ingest-fault": (Text("录音入库出错。", "The recording ingest failed."),),
     "probe-unavailable": (Text("录音探测话机不可用。", "The recording probe phone is unavailable."),),
+    # the two-person rule (approvals)
+    "two-person-rule": (Text("此项解除需要两个人：请先提交解除申请，由同一委托方的另一位经理或管理员批准。",
+                             "This release needs two people: ask for it, and another manager or admin of the "
+                             "client approves it."),),
+    "no-such-release-request": (
+        Text("解除申请 {request_id} 不存在。", "No release request {request_id}."),
+        Text("解除申请不存在。", "No such release request."),
+    ),
+    "nothing-to-release": (Text("没有需要解除的内容：暂停、禁止呼叫标记或法律保全已不存在。",
+                                "Nothing to release: the hold, do-not-call mark or legal hold is not there."),),
+    "release-already-requested": (
+        Text("已有一个待处理的解除申请（{request_id}）。", "A release request is already pending ({request_id})."),
+        Text("已有一个待处理的解除申请。", "A release request is already pending."),
+    ),
+    "release-request-decided": (Text("该解除申请已经处理过了。", "The release request was already decided."),),
+    "release-request-expired": (Text("该解除申请已过期，请重新申请。", "The release request expired; ask again."),),
+    "same-person": (Text("批准人必须是申请人以外的另一个人。",
+                         "The approver must be another person than the requester."),),
+    # agents' presence and campaigns
+    "agent-not-available": (
+        Text("坐席 {agent} 当前不是空闲状态，请先设为可用。",
+             "Agent {agent} is not available: set them available first."),
+        Text("坐席当前不是空闲状态。", "The agent is not available."),
+    ),
+    "agent-not-found": (
+        Text("坐席 {agent} 不存在。", "No agent {agent}."),
+        Text("坐席不存在。", "No such agent."),
+    ),
+    "state-not-settable": (Text("这个状态由通话决定，不能手动设置；请设置为可用、暂停或离线。",
+                                "This state follows calls; set available, paused or offline."),),
+    "unknown-pause-code": (
+        Text("暂停原因无效，可用的原因：{pause_codes}。", "Unknown pause code; use one of {pause_codes}."),
+        Text("暂停原因无效（只有暂停状态才带暂停原因）。", "Unknown pause code (only the paused state takes one)."),
+    ),
+    "no-offer": (Text("该坐席当前没有待拨的案件。", "The agent holds no offer."),),
+    "no-such-campaign": (
+        Text("外呼活动 {campaign_id} 不存在。", "No campaign {campaign_id}."),
+        Text("外呼活动不存在。", "No such campaign."),
+    ),
+    "campaign-state-conflict": (Text("外呼活动当前的状态不允许这个操作。",
+                                     "The campaign's state does not allow this."),),
+    # the console's sign-in and sessions
+    "sign-in-failed": (Text("用户名或密码错误。", "Wrong username or password."),),
+    "wrong-password": (Text("原密码错误。", "The old password is wrong."),),
+    "weak-password": (
+        Text("密码太简单：至少 {min_length} 个字符。", "The password is too weak: at least {min_length} characters."),
+        Text("密码太简单。", "The password is too weak."),
+    ),
+    "session-expired": (Text("长时间未操作，会话已结束，请重新登录。",
+                             "The session ended after a time without use; sign in again."),),
+    "csrf-token-invalid": (Text("请求缺少有效的防伪令牌（CSRF），请刷新页面后重试。",
+                                "The request lacks a valid CSRF token; reload the page and try again."),),
+    "not-a-session": (Text("只有控制台会话可以退出登录；令牌请通过撤销接口作废。",
+                           "Only a console session signs out; revoke a token instead."),),
+    "not-your-password": (Text("只有管理员可以设置其他用户的密码。", "Only an admin sets another user's password."),),
+    "json-required": (Text("请用 JSON 请求体登录（Content-Type: application/json）。",
+                           "Sign in with a JSON body (Content-Type: application/json)."),),
+    "console-not-built": (Text("控制台尚未生成（请运行 make web）。", "The console is not built: run 'make web'."),),
     # reports
     "no-such-report": (
         Text("没有名为 {report} 的报表，可用的报表：{reports}。", "No report named {report}; use one of {reports}."),
