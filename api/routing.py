@@ -18,7 +18,8 @@ from api.keys import CONTAINER
 from auth.models import Role
 from auth.service import Principal
 from core.errors import BadRequest, CallguardError, ValidationFailed
-from core.messages import DEFAULT_LANGUAGE, Language, negotiate
+from core.i18n import negotiate
+from core.messages import DEFAULT_LANGUAGE, Language
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)

@@ -15,7 +15,8 @@ from typing import Any
 
 from compliance.decision import Decision
 from compliance.timezones import get_zone
-from core.messages import Language, render, rule_text
+from core.i18n import render, rule_text
+from core.messages import Language
 
 _SEP: dict[Language, str] = {"zh-CN": "", "en": " "}
 _PART_SEP: dict[Language, str] = {"zh-CN": "；", "en": "; "}

@@ -10,7 +10,7 @@ from compliance.ledger import ROLLING_WINDOW, LedgerCounts, next_day_start
 from compliance.policy import HARD_STOPS, SOFT_HOLDS, Policy
 from compliance.timezones import ZoneResolution
 from compliance.windows import WindowResult, local_date, local_midnight_utc
-from core.messages import word
+from core.i18n import word
 
 _ENDED_CASES: dict[str, tuple[BlockCode, str]] = {
     "closed": ("case-closed", "is closed"), "paid": ("case-paid", "is paid"),

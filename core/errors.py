@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.messages import DEFAULT_LANGUAGE, LANGUAGES, Language, render
+from core.i18n import render
+from core.messages import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 
 class CallguardError(Exception):

@@ -13,7 +13,8 @@ from compliance.explain import block_text, explain
 from compliance.gate import evaluate, evaluate_cases
 from compliance.ledger import LedgerCounts
 from compliance.profiles import CN, US
-from core.messages import RULES, render
+from core.i18n import render
+from core.messages import RULES
 
 from .conftest import local
 

@@ -18,7 +18,8 @@ import pytest
 
 from compliance.decision import BlockCode
 from core.errors import CallguardError
-from core.messages import CATALOGUE, LANGUAGES, RULES, WORDS, Text, fill, negotiate, placeholders, render
+from core.i18n import fill, negotiate, placeholders, render
+from core.messages import CATALOGUE, LANGUAGES, RULES, WORDS, Text
 
 ROOT = Path(__file__).resolve().parents[3]
 # an import that may fail: the optional GPL extra, loaded only by the phones process
