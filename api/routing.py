@@ -139,12 +139,12 @@ def query(request: web.Request, model: type[M]) -> M:
 
 
 def validate(model: type[M], data: Any) -> M:
-    """``data`` as ``model``; 422 naming every bad field."""
+    """``data`` as ``model``; 422 naming every bad field (``type``: pydantic's stable error type, to translate)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"], "type": e["type"]}
             for e in exc.errors(include_input=False, include_url=False)
         ]
         fields = list(dict.fromkeys(e["field"] for e in errors))

@@ -50,6 +50,7 @@ async def test_a_validation_error_is_translated_and_names_every_field(api: Api) 
                                                                                 error["details"]["errors"]))
     assert error["message"] == f"请求中以下字段无效：{'、'.join(fields)}。"
     assert error["messages"]["en"] == f"the request has invalid fields: {', '.join(fields)}"
+    assert {"field": "number", "message": "Field required", "type": "missing"} in error["details"]["errors"]
 
 
 async def test_edge_errors_are_translated_too(api: Api) -> None:
