@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             out = asyncio.run(_user(settings, args) if args.cmd == "user" else _revoke(settings, args))
         except CallguardError as err:
-            print(json.dumps(err.to_body(), ensure_ascii=False), file=sys.stderr)
+            print(json.dumps(err.to_body(settings.server.default_language), ensure_ascii=False), file=sys.stderr)
             return 1
         print(json.dumps(out, ensure_ascii=False))
         return 0

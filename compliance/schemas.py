@@ -42,6 +42,9 @@ class DecisionOut(BaseModel):
     blocks: list[dict[str, Any]]
     agreed_windows: list[dict[str, Any]] = Field(
         default_factory=list, description="The agreed windows that applied, each with its evidence")
+    messages: dict[str, str] = Field(
+        default_factory=dict, description="The explanation in each language (zh-CN, en); `message` is the English",
+        json_schema_extra={"propertyNames": {"enum": ["zh-CN", "en"]}})
     number: str | None = None
 
 

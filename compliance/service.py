@@ -15,6 +15,7 @@ from auth.scope import Scope
 from auth.service import Principal
 from compliance.decision import ENDED_CASE_STATUSES, Decision, DialContext, OverrideRequest
 from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
+from compliance.explain import explain
 from compliance.gate import evaluate, evaluate_cases, ranges_for
 from compliance.ledger_sql import ledger_counts
 from compliance.models import EVERY_CLIENT, ClientPolicy, ComplianceDecision, DoNotCall
@@ -338,10 +339,12 @@ def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
         "override_reason": decision.override_reason, "policy_id": decision.policy_id,
         "blocks": data["details"].get("blocks", []),
         "agreed_windows": data["details"].get("agreed_windows", []),
+        "messages": {"zh-CN": explain(decision, "zh-CN"), "en": decision.message},
     }
 
 
 def blocked_error(decision: Decision, decision_id: str) -> CallBlockedError:
     """The 409 for a blocked decision."""
     body = decision_body(decision, decision_id)
-    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body)
+    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body,
+                            texts=body["messages"])

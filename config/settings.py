@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.clock import whole_hour_zone
+from core.messages import Language
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -34,6 +35,8 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     max_bulk_body_bytes: int = Field(32 * 1_048_576, ge=1024, description="Largest body for bulk imports")
     cors_origins: list[str] = Field(default_factory=list)
+    default_language: Language = Field(
+        "zh-CN", description="Language of error messages when a request's Accept-Language names none we speak")
 
 
 class DatabaseSettings(BaseModel):
@@ -191,6 +194,13 @@ class AuthSettings(BaseModel):
     max_delay_ms: int = Field(5000, ge=0, description="Longest delay of a failed answer")
     lockout_after_failures: int = Field(20, ge=1, description="An address is refused (429) from this many failures")
     lockout_s: int = Field(900, ge=1, description="How long after its last failure a locked-out address is refused")
+    requests_per_s: float = Field(100.0, gt=0, le=1_000_000,
+                                  description="Requests per second one credential (token, else address) may make "
+                                              "to one instance; beyond it 429 rate-limited")
+    request_burst: int = Field(1000, ge=1, le=10_000_000,
+                               description="Requests one credential may make at once before the rate applies")
+    rate_limit_buckets: int = Field(100_000, ge=100, le=10_000_000,
+                                    description="Most credentials whose request rate one instance remembers")
 
     @model_validator(mode="after")
     def _lockout_after_delay(self) -> AuthSettings:
