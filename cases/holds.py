@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import events as ev
 from cases.errors import BadHoldReason
-from cases.models import ENDED_STATUSES, HOLD_REASONS, HOLD_SOURCES, Case, CaseHold
+from cases.models import ENDED_STATUSES, HARD_STOP_REASONS, HOLD_REASONS, HOLD_SOURCES, Case, CaseHold
 from core.events import DomainEvent, EventLog
 
 
@@ -26,6 +27,19 @@ async def holds_for(session: AsyncSession, case_id: str) -> list[str]:
     rows = await session.scalars(select(CaseHold.reason).where(CaseHold.case_id == case_id,
                                                                CaseHold.released_at.is_(None)))
     return sorted(set(rows.all()))
+
+
+def is_hard_stop(hold: CaseHold) -> bool:
+    """A legal hard stop: set by the case system for a reason only it, or two people, may lift."""
+    return hold.source == "case_system" and hold.reason in HARD_STOP_REASONS
+
+
+def hold_snapshot(hold: CaseHold) -> dict[str, Any]:
+    """The audited form of a hold."""
+    return {"id": hold.id, "reason": hold.reason, "source": hold.source, "note": hold.note,
+            "applied_by": hold.applied_by, "applied_at": hold.applied_at.isoformat(),
+            "released_by": hold.released_by,
+            "released_at": hold.released_at.isoformat() if hold.released_at else None}
 
 
 def refresh_status(case: Case, has_holds: bool) -> None:
