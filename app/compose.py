@@ -128,8 +128,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     calls = CallService(db=db, events=events, pbx=pbx, gate=dial_gate, settings=settings.dialer, clock=clock)
     window_rules = WindowRules(evidence_max_age=timedelta(seconds=settings.compliance.window_evidence_max_age_s),
                                max_days=settings.compliance.window_max_days)
-    cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules)
     audit = audit if audit is not None else AuditService(db=db, clock=clock)
+    cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules, audit=audit)
     approvals = ApprovalService(db=db, events=events, clock=clock, audit=audit,
                                 ttl=timedelta(days=settings.approvals.request_ttl_days),
                                 holds_released=_push_holds(recordings) if recordings is not None else None)
@@ -149,6 +149,12 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         _wire_recordings(recordings, calls, events, audit)
         container.readiness["recordings"] = recordings.readiness
     return container
+
+
+def wire_case_import(cases: CaseService) -> None:
+    """The command-line case import (``callguard import-cases``): a dispute it sets holds the case's recordings,
+    in its transaction, as in the service."""
+    cases.add_legal_hold_listener(_hold_case_recordings(cases.events, cases.audit))
 
 
 def probe_phone_factory(settings: Settings) -> ProbePhoneFactory:

@@ -48,11 +48,11 @@ from audit.service import Actor, AuditService
 from auth.models import Role
 from auth.scope import Scope
 from auth.service import Principal
-from cases.errors import CaseClosed, NoSuchCase, NoSuchContact
+from cases.errors import CaseClosed, NoSuchContact
 from cases.holds import active_holds, hold_snapshot, release_holds
-from cases.models import ENDED_STATUSES, Case, CaseContact
+from cases.models import ENDED_STATUSES, CaseContact
 from cases.queries import get_case
-from cases.service import set_number_status
+from cases.service import number_snapshot, set_number_status, visible_case
 from core.clock import Clock
 from core.events import EventLog
 from core.pagination import after, decode_cursor, encode_cursor, where_equal
@@ -128,7 +128,7 @@ class ApprovalService:
                 raise NothingToRelease("the recording is not under legal hold", details={"recording_id": rec.id})
             row.client_id, row.team, row.recording_id, row.case_id = rec.client_id, rec.team, rec.id, rec.case_id
             return
-        case = await _visible_case(s, principal, target.case_id)
+        case = await visible_case(s, principal, target.case_id, lock=True)
         row.client_id, row.team, row.case_id = case.client_id, case.team, case.id
         if isinstance(target, CaseHoldRelease):
             if not any(h.reason == target.hold_reason for h in await active_holds(s, case.id)):
@@ -257,12 +257,12 @@ class ApprovalService:
         if contact.status != "do_not_call":
             raise NothingToRelease(f"{row.number} is no longer marked do_not_call",
                                    details={"case_id": case.id, "number": row.number, "status": contact.status})
-        before_number = _number_snapshot(contact)
+        before_number = number_snapshot(contact)
         await set_number_status(s, self.events, case, number=contact.number, status="valid", source=APPROVED_SOURCE,
                                 now=now)
-        await self.audit.record(s, actor=actor, action="case_number.status_changed", target_type="case",
+        await self.audit.record(s, actor=actor, action="case_number.changed", target_type="case",
                                 target_id=case.id, client_id=case.client_id, reason=reason, before=before_number,
-                                after={**_number_snapshot(contact), **by})
+                                after={**number_snapshot(contact), **by})
 
 
 def _scoped(principal: Principal) -> Select[ReleaseRequest]:
@@ -285,20 +285,6 @@ def _check_open(row: ReleaseRequest, now: datetime) -> None:
 
 def _snapshot(row: ReleaseRequest, now: datetime) -> dict[str, Any]:
     return request_out(row, now).model_dump(mode="json")
-
-
-def _number_snapshot(contact: CaseContact) -> dict[str, Any]:
-    return {"number": contact.number, "kind": contact.kind, "status": contact.status,
-            "status_source": contact.status_source}
-
-
-async def _visible_case(s: AsyncSession, principal: Principal, case_id: str) -> Case:
-    """The case (locked), when ``principal`` may see it: its client, and a team supervisor's team."""
-    case = await get_case(s, case_id, lock=True)
-    scope = Scope.of(principal)
-    if not scope.sees_client(case.client_id) or (scope.team is not None and case.team != scope.team):
-        raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
-    return case
 
 
 async def _contact(s: AsyncSession, case_id: str, number: str) -> CaseContact:

@@ -218,7 +218,7 @@ async def test_a_do_not_call_number_goes_back_to_valid_by_two_people(rig: Rig) -
     async with rig.db.read() as s:
         contact = (await s.scalars(select(CaseContact).where(CaseContact.case_id == case_id))).one()
     assert (contact.status, contact.status_source) == ("valid", "approval")
-    changed = (await rig.audit(action="case_number.status_changed"))[0]
+    changed = (await rig.audit(action="case_number.changed"))[0]
     assert changed.before is not None and changed.after is not None
     assert (changed.before["status"], changed.after["status"], changed.after["approved_by"]) == (
         "do_not_call", "valid", "max")
