@@ -135,7 +135,7 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                                 holds_released=_push_holds(recordings) if recordings is not None else None)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
-        calls=calls, reports=ReportService(db, settings.analytics, clock),
+        calls=calls, reports=ReportService(db, settings.analytics, clock, audit=audit),
         presented=PresentedNumberService(db=db, clock=clock), cases=cases,
         hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake, audit=audit),
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,

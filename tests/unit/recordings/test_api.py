@@ -361,6 +361,13 @@ async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None
     assert muted == [("local", "PJSIP/1001-00000001", True), ("local", "PJSIP/1001-00000001", False)]
     assert (await api.client.post(f"{url}/pause", json={"reason": "x" * 5},
                                   headers=api.auth("alice"))).status == 403  # agents cannot pause
+    r = await api.client.get("/v1/audit", headers=api.auth("ada"), params={"target_id": rec.id})
+    # refusals change nothing and are not audited; each change is (at the same fake instant: sorted by action)
+    entries = sorted((await r.json())["items"], key=lambda e: e["action"], reverse=True)
+    assert [(e["action"], e["actor_id"], e["client_id"], e["reason"], e["before"]["paused"], e["after"]["paused"])
+            for e in entries] == [("recording.resumed", "sam", "bank-p", "card payment", True, False),
+                                  ("recording.paused", "sam", "bank-p", "card payment", False, True)]
+    assert entries[0]["after"]["resumed_by"] == "sam" and entries[1]["after"]["paused_by"] == "sam"
     assert [e.type for e in await api.rig.events("recording.paused")] == ["recording.paused"]
 
 
