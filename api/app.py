@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports
+from api import approvals, audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports
 from api.docs import add_docs_routes
 from api.keys import CONTAINER, RATE_LIMITER
 from api.middleware import auth_middleware, errors_middleware, rate_limit_middleware
@@ -22,7 +22,7 @@ VERSION = "0.1.0"
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
-            recordings.router, reports.router, auth.router, audit.router]
+            recordings.router, reports.router, auth.router, audit.router, approvals.router]
 
 
 def all_routes() -> list[RouteSpec]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.auth import actor
 from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
 from auth.models import Role
@@ -65,9 +66,14 @@ async def get_decision(request: web.Request) -> web.StreamResponse:
 @router.route("PUT", f"/v1/compliance/policies/{{client_id:{_CLIENT}}}", summary="Set a client's policy",
               tag="compliance", roles=(Role.ADMIN,), body=PolicyIn, response=PolicyOut, errors=(401, 403, 404, 422))
 async def put_policy(request: web.Request) -> web.StreamResponse:
-    """Jurisdiction profile plus the client's own rules; the strictest combination applies."""
+    """Jurisdiction profile plus the client's own rules; the strictest combination applies.
+
+    Every change is audited (``policy.changed``, with ``reason`` and the whole policy before and after):
+    ``GET /v1/audit?target_type=client_policy&target_id={client_id}`` is the policy's full history.
+    """
     req = await body(request, PolicyIn)
-    view = await _admin(request).put_policy(principal(request), request.match_info["client_id"], req)
+    view = await _admin(request).put_policy(principal(request), request.match_info["client_id"], req,
+                                            actor=actor(request))
     return json_response(_policy(view))
 
 
@@ -83,18 +89,20 @@ async def get_policy(request: web.Request) -> web.StreamResponse:
               roles=(Role.ADMIN, Role.SUPERVISOR), body=DoNotCallIn, response=DoNotCallIn, status=201,
               errors=(401, 403, 404, 422))
 async def add_dnc(request: web.Request) -> web.StreamResponse:
-    """An exact number or a prefix that a client's dials may not reach (idempotent); the answer names the client
-    (`*`: every client)."""
+    """An exact number or a prefix that a client's dials may not reach (idempotent; audited as
+    ``do_not_call.added``); the answer names the client (`*`: every client)."""
     req = await body(request, DoNotCallIn)
-    client = await _admin(request).add_do_not_call(principal(request), req)
+    client = await _admin(request).add_do_not_call(principal(request), req, actor=actor(request))
     return json_response(req.model_copy(update={"client": client or "*"}), status=201)
 
 
 @router.route("DELETE", "/v1/compliance/do-not-call/{kind:exact|prefix}/{value}", summary="Remove a do-not-call entry",
               tag="compliance", roles=(Role.ADMIN,), query=DoNotCallClient, status=204, errors=(401, 403, 404, 422))
 async def remove_dnc(request: web.Request) -> web.StreamResponse:
-    """Remove one client's entry (``?client=``, `*` for an entry of every client; default as when adding)."""
+    """Remove one client's entry (``?client=``, `*` for an entry of every client; default as when adding);
+    audited as ``do_not_call.removed`` with the entry and ``?reason=``."""
     q = query(request, DoNotCallClient)
     await _admin(request).remove_do_not_call(principal(request), kind=request.match_info["kind"],
-                                             value=request.match_info["value"], client=q.client)
+                                             value=request.match_info["value"], client=q.client,
+                                             actor=actor(request), reason=q.reason)
     return web.Response(status=204)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 
+from audit.service import Actor, AuditService
 from auth.models import User
 from auth.scope import Scope
 from auth.service import Principal
@@ -19,7 +20,7 @@ from compliance.errors import (
 )
 from compliance.models import EVERY_CLIENT, ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import Policy
-from compliance.schemas import DecisionQuery, DoNotCallIn, PolicyIn
+from compliance.schemas import DecisionQuery, DoNotCallIn, PolicyIn, dnc_snapshot, policy_snapshot
 from compliance.service import ComplianceGate
 from core.clock import Clock
 from core.errors import ValidationFailed
@@ -46,9 +47,12 @@ class DecisionPage:
 class ComplianceAdmin:
     """The admin use cases of the compliance feature (the gate itself is ``ComplianceGate``)."""
 
-    def __init__(self, *, db: Database, gate: ComplianceGate, clock: Clock, retention_floor_days: int) -> None:
+    def __init__(self, *, db: Database, gate: ComplianceGate, clock: Clock, retention_floor_days: int,
+                 audit: AuditService | None = None) -> None:
         self.db, self.gate, self.clock = db, gate, clock
         self.retention_floor_days = retention_floor_days
+        # every policy and do-not-call change is audited in its own transaction (the trail is the history)
+        self.audit = audit if audit is not None else AuditService(db=db, clock=clock)
 
     # -- decision log ---------------------------------------------------------------------------
     async def decisions(self, principal: Principal, q: DecisionQuery) -> DecisionPage:
@@ -80,10 +84,13 @@ class ComplianceAdmin:
         return row
 
     # -- client policies ------------------------------------------------------------------------
-    async def put_policy(self, principal: Principal, client_id: str, data: PolicyIn) -> PolicyView:
-        """Store a client's jurisdiction and own rules (checked first); the strictest combination applies."""
+    async def put_policy(self, principal: Principal, client_id: str, data: PolicyIn, *, actor: Actor) -> PolicyView:
+        """Store a client's jurisdiction and own rules (checked first); the strictest combination applies.
+
+        Each change is audited (``policy.changed``, the whole policy before and after): the audit trail is
+        the policy's full history. Storing the same policy again changes and records nothing.
+        """
         _require_client(principal, client_id)
-        by = principal.user_id
         floor = self.retention_floor_days
         if data.retention_days is not None and data.retention_days < floor:
             raise RetentionBelowFloor(f"retention_days may not be below the floor of {floor} days",
@@ -94,11 +101,19 @@ class ComplianceAdmin:
             raise ValidationFailed("the policy rules are invalid", details={"reason": str(exc)[:2000]}) from None
         async with self.db.begin() as s:
             row = await s.get(ClientPolicy, client_id)
+            before = policy_snapshot(row) if row is not None else None
             if row is None:
                 row = ClientPolicy(client_id=client_id)
                 s.add(row)
+            elif (row.jurisdiction, row.policy, row.retention_days) == (data.jurisdiction, data.rules,
+                                                                        data.retention_days):
+                return await self._view(row)
             row.jurisdiction, row.policy, row.retention_days = data.jurisdiction, data.rules, data.retention_days
-            row.updated_at, row.updated_by = self.clock.now(), by
+            row.updated_at, row.updated_by = self.clock.now(), actor.user_id[:64]
+            await s.flush()
+            await self.audit.record(s, actor=actor, action="policy.changed", target_type="client_policy",
+                                    target_id=client_id, client_id=client_id, reason=data.reason, before=before,
+                                    after=policy_snapshot(row))
         return await self._view(row)
 
     async def policy(self, principal: Principal, client_id: str) -> PolicyView:
@@ -116,25 +131,36 @@ class ComplianceAdmin:
         return PolicyView(row, effective)
 
     # -- do-not-call ----------------------------------------------------------------------------
-    async def add_do_not_call(self, principal: Principal, entry: DoNotCallIn) -> str:
-        """Add an exact number or a prefix that the client's dials may not reach (idempotent); the client the
-        entry binds (``EVERY_CLIENT`` for every client) is returned."""
+    async def add_do_not_call(self, principal: Principal, entry: DoNotCallIn, *, actor: Actor) -> str:
+        """Add an exact number or a prefix that the client's dials may not reach (idempotent; audited when
+        added); the client the entry binds (``EVERY_CLIENT`` for every client) is returned."""
         client = entry_client(principal, entry.client)
         async with self.db.begin() as s:
             if await s.get(DoNotCall, (entry.value, entry.kind, client)) is None:
-                s.add(DoNotCall(value=entry.value, kind=entry.kind, client_id=client, reason=entry.reason,
-                                added_by=principal.user_id))
+                row = DoNotCall(value=entry.value, kind=entry.kind, client_id=client, reason=entry.reason,
+                                added_by=actor.user_id[:64], added_at=self.clock.now())
+                s.add(row)
+                await s.flush()
+                await self.audit.record(s, actor=actor, action="do_not_call.added", target_type="do_not_call",
+                                        target_id=f"{entry.kind}:{entry.value}", client_id=client or None,
+                                        reason=entry.reason or None, after=dnc_snapshot(row))
         return client
 
-    async def remove_do_not_call(self, principal: Principal, *, kind: str, value: str,
-                                 client: str | None = None) -> None:
-        """Remove one client's entry (``NoSuchDoNotCallEntry`` when there is none, or it is another client's)."""
+    async def remove_do_not_call(self, principal: Principal, *, kind: str, value: str, actor: Actor,
+                                 client: str | None = None, reason: str | None = None) -> None:
+        """Remove one client's entry (audited with the entry removed); ``NoSuchDoNotCallEntry`` when there is
+        none, or it is another client's."""
         bound = entry_client(principal, client, missing=NoSuchDoNotCallEntry("no such do-not-call entry"))
         async with self.db.begin() as s:
-            result = await s.execute(delete(DoNotCall).where(DoNotCall.value == value, DoNotCall.kind == kind,
-                                                             DoNotCall.client_id == bound))
-        if not result.rowcount:  # type: ignore[attr-defined]
-            raise NoSuchDoNotCallEntry("no such do-not-call entry")
+            row = await s.get(DoNotCall, (value, kind, bound))
+            if row is None:
+                raise NoSuchDoNotCallEntry("no such do-not-call entry")
+            before = dnc_snapshot(row)
+            await s.execute(delete(DoNotCall).where(DoNotCall.value == value, DoNotCall.kind == kind,
+                                                    DoNotCall.client_id == bound))
+            await self.audit.record(s, actor=actor, action="do_not_call.removed", target_type="do_not_call",
+                                    target_id=f"{kind}:{value}", client_id=bound or None, reason=reason,
+                                    before=before)
 
 
 def _require_client(principal: Principal, client_id: str) -> None:

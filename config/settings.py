@@ -209,6 +209,12 @@ class AuthSettings(BaseModel):
         return self
 
 
+class ApprovalSettings(BaseModel):
+    """The two-person rule: releases of legal hard stops and legal holds."""
+
+    request_ttl_days: int = Field(7, ge=1, le=90, description="A release request not decided within this expires")
+
+
 class LoggingSettings(BaseModel):
     """Logging."""
 
@@ -234,6 +240,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

@@ -84,3 +84,19 @@ class UpstreamUnavailable(CallguardError):
     def __init__(self, upstream: str, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details={"upstream": upstream, **(details or {})})
         self.upstream = upstream
+
+
+#: where a release that needs two people is asked for (``api/approvals.py``)
+RELEASE_REQUEST_ROUTE = "POST /v1/release-requests"
+
+
+class TwoPersonRule(Conflict):
+    """A legal hard stop or a legal hold is lifted only by two different people (or by the case system).
+
+    The details name the request route and the body that asks for the release.
+    """
+
+    code = "two-person-rule"
+
+    def __init__(self, message: str, *, request: dict[str, Any]) -> None:
+        super().__init__(message, details={"request_route": RELEASE_REQUEST_ROUTE, "request": request})

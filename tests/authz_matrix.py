@@ -54,7 +54,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "PATCH /v1/hooks/subscriptions/{sub_id}": ((IN, AD), "404"),
     "DELETE /v1/hooks/subscriptions/{sub_id}": ((IN, AD), "404"),
     "GET /v1/hooks/deliveries": ((IN, AD), "empty"),
-    "GET /v1/hooks/deliveries/{delivery_id}/attempts": ((IN, AD), "404"),
+    "GET /v1/hooks/deliveries/{delivery_id}/attempts": ((IN, AD), "empty"),
     "POST /v1/hooks/replay": ((IN, AD), "empty"),
     "GET /v1/recordings/gaps": ((SU, MA, QA, AD), "empty"),
     "GET /v1/recordings/access-log": ((AD,), "empty"),
@@ -83,6 +83,11 @@ MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "POST /v1/users/{user_id}/tokens": ((AD,), "404"),
     "POST /v1/tokens/{token_id}/revoke": ((AD,), "404"),
     "GET /v1/audit": ((MA, AD), "empty"),
+    "POST /v1/release-requests": ((SU, MA), "404"),
+    "GET /v1/release-requests": ((SU, MA, AD), "empty"),
+    "GET /v1/release-requests/{request_id}": ((SU, MA, AD), "404"),
+    "POST /v1/release-requests/{request_id}/approve": ((MA, AD), "404"),
+    "POST /v1/release-requests/{request_id}/reject": ((MA, AD), "404"),
 }
 
 _OTHER = {"404": "404, as for a missing object",

@@ -61,6 +61,7 @@ class Bank:
     subscription: str
     user: str
     token: str
+    request: str
 
 
 class World:
@@ -123,8 +124,13 @@ async def _seed(db: Database, client: TestClient[Any, Any]) -> World:
                                    created_by=f"{side}-int"))
             token = await issue_token(s, user_id=f"{side}-spare")
         spare_token = await _token_id(db, token)
+        status, text = await world.call("POST", f"/v1/cases/{case_id}/holds", f"{side}-int", {"reason": "deceased"})
+        assert status == 201, text
+        status, text = await world.call("POST", "/v1/release-requests", f"{side}-sup", {
+            "kind": "case_hold", "case_id": case_id, "hold_reason": "deceased", "reason": "the bank's letter"})
+        assert status == 201, text
         banks[side] = Bank(f"bank-{side}", case_id, ids["call"], ids["rec"], ids["dec"], ids["win"], ids["sub"],
-                           f"{side}-spare", spare_token)
+                           f"{side}-spare", spare_token, json.loads(text)["id"])
     world.banks = banks
     return world
 
@@ -141,7 +147,7 @@ def _path(key: str, bank: Bank, side: str) -> str:
               "client": bank.client, "external_id": f"{side.upper()}-1", "reason": "hardship",
               "window_id": bank.window, "kind": "exact", "value": f"+86137000000{'11' if side == 'a' else '22'}",
               "sub_id": bank.subscription, "delivery_id": "1", "recording_id": bank.recording,
-              "report": "connect-rate", "user_id": bank.user, "token_id": bank.token}
+              "report": "connect-rate", "user_id": bank.user, "token_id": bank.token, "request_id": bank.request}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], key.split(" ", 1)[1])
 
 
@@ -178,6 +184,10 @@ def _body(key: str, bank: Bank, side: str) -> Any:
         "PATCH /v1/users/{user_id}": {"display_name": "Changed"},
         "POST /v1/users/{user_id}/tokens": {"label": "matrix"},
         "POST /v1/tokens/{token_id}/revoke": {},
+        "POST /v1/release-requests": {"kind": "case_hold", "case_id": bank.case, "hold_reason": "deceased",
+                                      "reason": "asked again"},
+        "POST /v1/release-requests/{request_id}/approve": {"reason": "checked the letter"},
+        "POST /v1/release-requests/{request_id}/reject": {"reason": "not convinced"},
     }
     return bodies.get(key)
 
@@ -255,7 +265,8 @@ async def _snapshot(world: World) -> str:
     parts = []
     for path in (f"/v1/cases/{b.case}", f"/v1/cases/{b.case}/windows", f"/v1/calls/{b.call}",
                  f"/v1/recordings/{b.recording}", f"/v1/hooks/subscriptions/{b.subscription}",
-                 f"/v1/users/{b.user}", f"/v1/users/{b.user}/tokens", "/v1/compliance/policies/bank-b"):
+                 f"/v1/users/{b.user}", f"/v1/users/{b.user}/tokens", "/v1/compliance/policies/bank-b",
+                 f"/v1/release-requests/{b.request}"):
         status, text = await world.call("GET", path, "b-admin")
         parts.append(f"{status} {_VOLATILE.sub('', text)}")
     return "\n".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from audit.service import Actor
 from auth.models import Role
 from auth.service import Principal, create_user
 from compliance.admin import ComplianceAdmin
@@ -90,25 +91,29 @@ async def test_a_banks_entries_bind_its_own_dials_and_entries_of_every_client_bi
             assert (await read_policy_facts(s, client, long_number)).prefix == prefix, (client, long_number)
 
 
+def _actor(p: Principal) -> Actor:
+    return Actor(user_id=p.user_id, role=p.role.value)
+
+
 async def test_who_may_add_and_remove_which_clients_entries(db: Database) -> None:
     _, gate = await _service(db, [])
     admin = ComplianceAdmin(db=db, gate=gate, clock=FakeClock(MORNING_SHANGHAI), retention_floor_days=730)
     sam = Principal("sam", Role.SUPERVISOR, clients=frozenset({"bank-a"}))
     two = Principal("tia", Role.ADMIN, clients=frozenset({"bank-a", "bank-b"}))
     ada = Principal("ada", Role.ADMIN)
-    assert await admin.add_do_not_call(sam, DoNotCallIn(value=NUMBER)) == "bank-a"
+    assert await admin.add_do_not_call(sam, DoNotCallIn(value=NUMBER), actor=_actor(sam)) == "bank-a"
     with pytest.raises(NoSuchClient):
-        await admin.add_do_not_call(sam, DoNotCallIn(value=NUMBER, client="bank-b"))
+        await admin.add_do_not_call(sam, DoNotCallIn(value=NUMBER, client="bank-b"), actor=_actor(sam))
     with pytest.raises(NoSuchClient):
-        await admin.add_do_not_call(sam, DoNotCallIn(value=NUMBER, client="*"))
+        await admin.add_do_not_call(sam, DoNotCallIn(value=NUMBER, client="*"), actor=_actor(sam))
     with pytest.raises(ClientRequired):
-        await admin.add_do_not_call(two, DoNotCallIn(value=NUMBER))
-    assert await admin.add_do_not_call(ada, DoNotCallIn(value=NUMBER)) == EVERY_CLIENT
+        await admin.add_do_not_call(two, DoNotCallIn(value=NUMBER), actor=_actor(two))
+    assert await admin.add_do_not_call(ada, DoNotCallIn(value=NUMBER), actor=_actor(ada)) == EVERY_CLIENT
     with pytest.raises(NoSuchDoNotCallEntry):  # bank A's admin may not lift the entry of every client
-        await admin.remove_do_not_call(two, kind="exact", value=NUMBER, client="*")
+        await admin.remove_do_not_call(two, kind="exact", value=NUMBER, client="*", actor=_actor(two))
     with pytest.raises(NoSuchDoNotCallEntry):
-        await admin.remove_do_not_call(two, kind="exact", value=NUMBER, client="bank-b")
-    await admin.remove_do_not_call(two, kind="exact", value=NUMBER, client="bank-a")
+        await admin.remove_do_not_call(two, kind="exact", value=NUMBER, client="bank-b", actor=_actor(two))
+    await admin.remove_do_not_call(two, kind="exact", value=NUMBER, client="bank-a", actor=_actor(two))
     async with db.read() as s:
         left = (await s.execute(select(DoNotCall.value, DoNotCall.client_id))).all()
     assert [tuple(r) for r in left] == [(NUMBER, EVERY_CLIENT)]
