@@ -36,7 +36,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     try:
         done = await c.sessions.sign_in(req, address=request.remote or "unknown")
     except TooManyFailedSignIns as err:
-        return error_response(err, headers={"Retry-After": str(err.retry_after_s)})
+        return error_response(request, err, headers={"Retry-After": str(err.retry_after_s)})
     response = json_response(done.session, status=201)
     _set_cookie(request, response, done.secret, max_age=c.settings.auth.session_max_hours * 3600)
     return response

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.service import ReportService
+from approvals.service import ApprovalService
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
@@ -52,6 +53,7 @@ class Container:
     auth: Authenticator
     users: UserAdmin
     sessions: SessionService
+    approvals: ApprovalService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

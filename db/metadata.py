@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import analytics.models
+import approvals.models
 import audit.models
 import auth.models
 import cases.models
@@ -14,7 +15,7 @@ import recordings.models
 from db.base import Base
 
 MODEL_MODULES = (
-    analytics.models, audit.models, auth.models, cases.models, compliance.models, core.models, dialer.models,
-    hooks.models, recordings.models,
+    analytics.models, approvals.models, audit.models, auth.models, cases.models, compliance.models, core.models,
+    dialer.models, hooks.models, recordings.models,
 )
 target_metadata = Base.metadata
