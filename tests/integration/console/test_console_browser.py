@@ -268,7 +268,8 @@ async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chines
     blocked = row.get_by_test_id("gate-blocked")
     await blocked.wait_for()
     text = await blocked.inner_text()
-    assert "不在允许的拨打时段" in text and "下次可拨打时间" in text, text
+    # the gate's own explanation in Chinese (naming the debtor's zone), and the next allowed time
+    assert CJK.search(text) and zone in text and "下次可拨打时间" in text, text
     r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"case_id": case_id})
     before = len((await r.json())["items"])
     await row.get_by_test_id("dial").click()
@@ -278,8 +279,10 @@ async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chines
     r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"case_id": case_id})
     assert len((await r.json())["items"]) == before  # blocked: nothing reached the PBX
     await screenshots(page, "agent-blocked")
+    await page.get_by_test_id("lang").click()
     en = await page.get_by_test_id("gate-blocked").first.inner_text()
-    assert "Next allowed" not in en  # back in Chinese after the screenshots
+    assert "Next allowed" in en and not CJK.search(en), en  # the same answer in English
+    await page.get_by_test_id("lang").click()
     # the wallboard counts the blocked dial under its rule (the console's own checks are not dials)
     wall = await open_console(browser, stack, "sup")
     rule = wall.page.get_by_test_id("blocked-by-rule").locator("tr", has_text="拨打时段")

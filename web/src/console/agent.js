@@ -4,7 +4,7 @@ import { h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { api, liveEvents } from "./api.js";
-import { dateTime, duration, money, myZone, t, timeOnly } from "./i18n.js";
+import { dateTime, duration, lang, money, myZone, t, timeOnly } from "./i18n.js";
 
 const html = htm.bind(h);
 const PENDING = "callguard.pending-disposition";
@@ -182,8 +182,9 @@ export function AgentScreen({ me }) {
   async function checkCase(kase) {
     for (const c of kase.contacts.filter((x) => !x.removed)) {
       try {
-        const d = await api("POST", "/v1/compliance/check", { agent: me.user_id, number: c.number, case_id: kase.id });
-        setChecks((prev) => ({ ...prev, [c.number]: d }));
+        const [d, language] = await api("POST", "/v1/compliance/check",
+          { agent: me.user_id, number: c.number, case_id: kase.id }, { withLanguage: true });
+        setChecks((prev) => ({ ...prev, [c.number]: { ...d, language } }));
       } catch (err) {
         setChecks((prev) => ({ ...prev, [c.number]: { error: err } }));
       }
@@ -295,9 +296,13 @@ function advance(c, type, ev) {
   };
 }
 
-/** A gate answer (a check's decision, or a blocked dial's 409) in the user's language. */
+/** A gate answer (a check's decision, or a blocked dial's 409) in the user's language: the server's explanation
+ * when it gave it in that language, else the console's own words for its code. */
 function localized(d) {
+  const worded = d.messages || d.err?.details?.messages; // the gate words its explanation in each language
+  if (worded && worded[lang()]) return worded[lang()];
   if (d.err) return d.err.text();
+  if (d.message && d.language && d.language.toLowerCase() === lang().toLowerCase()) return d.message;
   const key = `err.${d.code || "blocked"}`;
   const known = t(key);
   return known === key ? d.message : known;

@@ -50,6 +50,8 @@ export class ApiError extends Error {
 
   /** The text to show: the server's message when it answered in the user's language, else ours by code. */
   text() {
+    const worded = this.details.messages; // a gate's refusal carries its explanation in each language
+    if (worded && typeof worded[lang()] === "string") return worded[lang()];
     if (this.serverMessage && this.language && this.language.toLowerCase() === lang().toLowerCase()) {
       return this.serverMessage;
     }
@@ -59,7 +61,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+/** The JSON answer of ``method path``; ``withLanguage``: [answer, its Content-Language] (whose words it uses). */
+export async function api(method, path, body, { withLanguage = false } = {}) {
   const headers = { Accept: "application/json", "Accept-Language": lang() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -72,7 +75,7 @@ export async function api(method, path, body) {
   } catch {
     throw new ApiError(0, { error: { code: "network", message: t("error.network") } }, lang());
   }
-  if (resp.status === 204) return null;
+  if (resp.status === 204) return withLanguage ? [null, null] : null;
   const data = await resp.json().catch(() => null);
   if (!resp.ok) {
     const err = new ApiError(resp.status, data, resp.headers.get("Content-Language"));
@@ -80,7 +83,7 @@ export async function api(method, path, body) {
     if (resp.status === 401 && path !== "/v1/session") listeners.forEach((fn) => fn(err));
     throw err;
   }
-  return data;
+  return withLanguage ? [data, resp.headers.get("Content-Language")] : data;
 }
 
 /**
