@@ -8,6 +8,9 @@ in Chinese and English, go to ``artifacts/console/``.
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -242,6 +246,44 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     only_own_host(stack, agent, wall)
     for c in (agent, wall):
         await c.context.close()
+
+
+async def test_a_manager_reads_todays_connect_rate_as_chart_table_and_xlsx(stack: Stack, browser: Browser) -> None:
+    """The chart, the table and the XLSX download show the numbers of GET /v1/reports/connect-rate."""
+    await stack.case_for(ANSWERS, "ana")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    c = await open_console(browser, stack, "sup")
+    page = c.page
+    await page.get_by_test_id("nav-reports").click()
+    chart = page.get_by_test_id("chart")
+    await chart.locator("canvas").wait_for()  # echarts, fetched with the reports screen
+    r = await stack.client.get("/v1/reports/connect-rate", headers=stack.auth("sup"), params={
+        "group_by": "day", "from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat(),
+        "tz": "Asia/Shanghai"})
+    report = await r.json()
+    spec = json.loads(await chart.get_attribute("data-series") or "{}")
+    bars = {b["key"]: b["data"] for b in spec["bars"]}
+    assert spec["x"] == [row["day"] for row in report["rows"]]
+    assert bars["attempts"] == [row["attempts"] for row in report["rows"]]
+    assert bars["connected"] == [row["connected"] for row in report["rows"]]
+    total = page.get_by_test_id("report-table").locator("tr.total")
+    assert await total.locator("[data-column=attempts]").inner_text() == str(report["totals"]["attempts"])
+    assert await total.locator("[data-column=connected]").inner_text() == str(report["totals"]["connected"])
+    await no_serious_violations(page, "reports")
+    await screenshots(page, "reports")
+    async with page.expect_download() as download:
+        await page.get_by_test_id("xlsx").click()
+    path = Path(str(await (await download.value).path()))
+    data = await asyncio.to_thread(path.read_bytes)
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    head, totals = rows[0], rows[-1]
+    assert totals[0] == "total"
+    assert totals[head.index("attempts")] == report["totals"]["attempts"]
+    assert totals[head.index("connected")] == report["totals"]["connected"]
+    assert [r[head.index("attempts")] for r in rows[1:-1]] == [row["attempts"] for row in report["rows"]]
+    only_own_host(stack, c)
+    await c.context.close()
 
 
 def night_zone(now: datetime) -> str:

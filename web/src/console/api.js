@@ -45,13 +45,16 @@ export class ApiError extends Error {
     this.code = err.code || "internal-error";
     this.details = err.details || {};
     this.serverMessage = err.message || "";
+    this.messages = err.messages || {}; // the server's message in each language
     this.language = language; // Content-Language of the answer: whether the server spoke the user's language
   }
 
   /** The text to show: the server's message when it answered in the user's language, else ours by code. */
   text() {
-    const worded = this.details.messages; // a gate's refusal carries its explanation in each language
-    if (worded && typeof worded[lang()] === "string") return worded[lang()];
+    // the server's words in the user's language: every error's own, or a gate refusal's explanation
+    for (const worded of [this.details.messages, this.messages]) {
+      if (worded && typeof worded[lang()] === "string") return worded[lang()];
+    }
     if (this.serverMessage && this.language && this.language.toLowerCase() === lang().toLowerCase()) {
       return this.serverMessage;
     }
