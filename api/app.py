@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports
+from api import (
+    audit,
+    auth,
+    callbacks,
+    calls,
+    cases,
+    clients,
+    compliance,
+    events,
+    health,
+    hooks,
+    presence,
+    recordings,
+    reports,
+)
 from api.docs import add_docs_routes
 from api.keys import CONTAINER
 from api.middleware import auth_middleware, errors_middleware
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
+from callbacks import events as callback_events
 from cases import events as case_events
 from dialer.states import CallState
+from presence import events as presence_events
 from recordings import events as recording_events
 
 VERSION = "0.1.0"
@@ -21,7 +37,8 @@ VERSION = "0.1.0"
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
-            recordings.router, reports.router, auth.router, audit.router]
+            recordings.router, reports.router, auth.router, audit.router, presence.router,
+            callbacks.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -35,7 +52,7 @@ def event_types() -> tuple[str, ...]:
               "call.corrected", "call.blocked")
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
-    return (*calls_, *case_events.ALL, *recs)
+    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL)
 
 
 def make_app(container: Container) -> web.Application:

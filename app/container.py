@@ -10,6 +10,7 @@ from analytics.service import ReportService
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from callbacks.service import CallbackService
 from cases.service import CaseService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
@@ -24,6 +25,7 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
+from presence.service import PresenceService
 from recordings.runtime import RecordingsFeature
 
 Readiness = Callable[[], Awaitable[dict[str, Any]]]
@@ -50,6 +52,8 @@ class Container:
     audit: AuditService
     auth: Authenticator
     users: UserAdmin
+    presence: PresenceService
+    callbacks: CallbackService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)
