@@ -361,8 +361,8 @@ def _call_change(call: Call, state: CallState,
 
 
 def _serves(scope: Scope, user: User) -> bool:
-    """Does ``scope`` see the agent ``user`` (one of its clients, or a global scope)?"""
-    if scope.clients is None:
+    """Does ``scope`` see the agent ``user`` (itself, one of its clients, or a global scope)?"""
+    if scope.clients is None or scope.agent == user.id:
         return True
     return bool(scope.clients & set(user.clients or []))
 
