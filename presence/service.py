@@ -340,11 +340,12 @@ class PresenceService:
                                  started_at=now, changed_by=by))
             await s.flush()
             payload = ev.presence_payload(row, previous, call_id)
-            clients: list[str | None] = [*sorted(user.clients or [])] or [None]
-            for client in clients:
-                await self.events.record(s, DomainEvent(type=ev.AGENT_STATE_CHANGED, payload=payload,
-                                                        agent_id=user.id, client_id=client, team=user.team,
-                                                        call_id=call_id, occurred_at=now))
+            # one event per change, of the agent's first client (the stream and webhooks wall events by one
+            # client); an agent serving several banks shows in the others' streams only through GET /v1/agents
+            client = min(user.clients) if user.clients else None
+            await self.events.record(s, DomainEvent(type=ev.AGENT_STATE_CHANGED, payload=payload, agent_id=user.id,
+                                                    client_id=client, team=user.team, call_id=call_id,
+                                                    occurred_at=now))
         return row
 
 
