@@ -78,7 +78,7 @@ async def get_user(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("PATCH", "/v1/users/{user_id}", summary="Change or (de)activate a user", tag="users", roles=ADMIN,
-              body=UserPatch, response=UserOut, errors=(401, 403, 404, 422))
+              body=UserPatch, response=UserOut, errors=(401, 403, 404, 409, 422))
 async def update_user(request: web.Request) -> web.StreamResponse:
     """Change role, clients, team...; ``active: false`` refuses the user's next request and ends their streams."""
     req = await body(request, UserPatch)

@@ -18,8 +18,10 @@ from cases.schemas import (
     AssignmentIn,
     BulkIn,
     BulkOut,
+    CaseList,
     CaseOut,
     CasePut,
+    CaseQuery,
     DispositionIn,
     DispositionOut,
     EvidenceQuery,
@@ -57,8 +59,8 @@ def _svc(request: web.Request) -> CaseService:
     return request.app[CONTAINER].cases
 
 
-async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
-    case, cs, holds = await svc.get(case_id)
+async def _full(request: web.Request, case_id: str) -> dict[str, Any]:
+    case, cs, holds = await _svc(request).get(principal(request), case_id)
     return case_json(case, cs, holds)
 
 
@@ -70,9 +72,8 @@ async def _full(svc: CaseService, case_id: str) -> dict[str, Any]:
 async def put_case(request: web.Request) -> web.StreamResponse:
     """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
     data = await body(request, CaseIn, extra={"external_id": request.match_info["external_id"]})
-    svc = _svc(request)
-    result = await svc.upsert(client_id=request.match_info["client"], data=data, by=principal(request).user_id)
-    doc = await _full(svc, result.case_id)
+    result = await _svc(request).upsert(principal(request), client_id=request.match_info["client"], data=data)
+    doc = await _full(request, result.case_id)
     doc["result"] = result.result
     return json_response(doc, status=201 if result.result == "created" else 200,
                          headers={"Location": f"/v1/cases/{result.case_id}"})
@@ -83,8 +84,8 @@ async def put_case(request: web.Request) -> web.StreamResponse:
 async def bulk_cases(request: web.Request) -> web.StreamResponse:
     """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
     req = await body(request, BulkIn, bulk=True)
-    results = await _svc(request).bulk_upsert(client_id=request.match_info["client"], items=req.cases,
-                                              by=principal(request).user_id, batch=req.batch)
+    results = await _svc(request).bulk_upsert(principal(request), client_id=request.match_info["client"],
+                                              items=req.cases, batch=req.batch)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.result] = counts.get(r.result, 0) + 1
@@ -97,16 +98,25 @@ async def bulk_cases(request: web.Request) -> web.StreamResponse:
               roles=READERS, response=CaseOut, errors=(401, 404))
 async def get_case_by_external(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
-    svc = _svc(request)
-    case = await svc.find(client_id=request.match_info["client"], external_id=request.match_info["external_id"])
-    return json_response(await _full(svc, case.id))
+    case = await _svc(request).find(principal(request), client_id=request.match_info["client"],
+                                    external_id=request.match_info["external_id"])
+    return json_response(await _full(request, case.id))
+
+
+@router.route("GET", "/v1/cases", summary="List cases", tag="cases", roles=READERS, query=CaseQuery,
+              response=CaseList, errors=(401, 422))
+async def list_cases(request: web.Request) -> web.StreamResponse:
+    """The cases the caller may see, newest first: an agent its assigned ones (``agent=me``), a team's
+    supervisor the team's, others their clients'. Cursor pagination via ``next_cursor``."""
+    rows, nxt = await _svc(request).page(principal(request), query(request, CaseQuery))
+    return json_response({"items": [case_json(c, cs, hs) for c, cs, hs in rows], "next_cursor": nxt})
 
 
 @router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, response=CaseOut,
               errors=(401, 404))
 async def get_case(request: web.Request) -> web.StreamResponse:
     """The case with its numbers and active holds."""
-    return json_response(await _full(_svc(request), request.match_info["case_id"]))
+    return json_response(await _full(request, request.match_info["case_id"]))
 
 
 @router.route("POST", "/v1/cases/{case_id}/holds", summary="Put a hold on a case", tag="cases", roles=HOLDERS,
@@ -116,20 +126,18 @@ async def post_hold(request: web.Request) -> web.StreamResponse:
     req = await body(request, HoldIn)
     p = principal(request)
     source = "case_system" if p.role in WRITERS else "agent"
-    svc = _svc(request)
-    hold = await svc.hold(request.match_info["case_id"], reason=req.reason, by=p.user_id, source=source,
-                          note=req.note)
-    return json_response(await _full(svc, request.match_info["case_id"]), status=201 if hold else 200)
+    hold = await _svc(request).hold(p, request.match_info["case_id"], reason=req.reason, source=source,
+                                    note=req.note)
+    return json_response(await _full(request, request.match_info["case_id"]), status=201 if hold else 200)
 
 
 @router.route("DELETE", "/v1/cases/{case_id}/holds/{reason}", summary="Release a hold", tag="cases",
               roles=HOLDERS, response=CaseOut, errors=(401, 403, 404))
 async def delete_hold(request: web.Request) -> web.StreamResponse:
     """Release the active holds with that reason (idempotent)."""
-    svc = _svc(request)
-    released = await svc.release(request.match_info["case_id"], reason=request.match_info["reason"],
-                                 by=principal(request).user_id)
-    doc = await _full(svc, request.match_info["case_id"])
+    released = await _svc(request).release(principal(request), request.match_info["case_id"],
+                                           reason=request.match_info["reason"])
+    doc = await _full(request, request.match_info["case_id"])
     doc["released"] = [hold_json(h) for h in released]
     return json_response(doc)
 
@@ -139,9 +147,8 @@ async def delete_hold(request: web.Request) -> web.StreamResponse:
 async def post_status(request: web.Request) -> web.StreamResponse:
     """Set the case status (holds keep a reopened case on hold)."""
     req = await body(request, StatusIn)
-    svc = _svc(request)
-    await svc.set_status(request.match_info["case_id"], req.status)
-    return json_response(await _full(svc, request.match_info["case_id"]))
+    await _svc(request).set_status(principal(request), request.match_info["case_id"], req.status)
+    return json_response(await _full(request, request.match_info["case_id"]))
 
 
 @router.route("PUT", "/v1/cases/{case_id}/assignment", summary="Assign a case", tag="cases",
@@ -149,9 +156,8 @@ async def post_status(request: web.Request) -> web.StreamResponse:
 async def put_assignment(request: web.Request) -> web.StreamResponse:
     """Assign to an agent and team."""
     req = await body(request, AssignmentIn)
-    svc = _svc(request)
-    await svc.assign(request.match_info["case_id"], agent=req.agent, team=req.team)
-    return json_response(await _full(svc, request.match_info["case_id"]))
+    await _svc(request).assign(principal(request), request.match_info["case_id"], agent=req.agent, team=req.team)
+    return json_response(await _full(request, request.match_info["case_id"]))
 
 
 @router.route("POST", "/v1/cases/{case_id}/numbers", summary="Change a number's status", tag="cases",
@@ -160,13 +166,12 @@ async def post_number(request: web.Request) -> web.StreamResponse:
     """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
     req = await body(request, NumberStatusIn)
     c = request.app[CONTAINER]
-    svc = c.cases
     source = "case_system" if principal(request).role in WRITERS else "agent"
     number = normalize(req.number, c.settings.dialer.default_region)
-    await svc.number_status(request.match_info["case_id"], number=number,
-                            status=req.status, source=source, third_party_objected=req.third_party_objected,
-                            zone=req.zone)
-    return json_response(await _full(svc, request.match_info["case_id"]))
+    await c.cases.number_status(principal(request), request.match_info["case_id"], number=number,
+                                status=req.status, source=source, third_party_objected=req.third_party_objected,
+                                zone=req.zone)
+    return json_response(await _full(request, request.match_info["case_id"]))
 
 
 @router.route("POST", "/v1/cases/{case_id}/windows", summary="Record an agreed calling window", tag="cases",
@@ -177,9 +182,8 @@ async def post_window(request: web.Request) -> web.StreamResponse:
     c = request.app[CONTAINER]
     number = normalize(req.number, c.settings.dialer.default_region) if req.number else None
     window = await c.cases.add_window(
-        request.match_info["case_id"], scope=req.scope, number=number, weekdays=req.weekdays, start=req.start,
-        end=req.end, zone=req.zone, expires_at=req.expires_at, recorded_by=principal(request).user_id,
-        role=principal(request).role.value, call_id=req.agreed_on_call_id)
+        principal(request), request.match_info["case_id"], scope=req.scope, number=number, weekdays=req.weekdays,
+        start=req.start, end=req.end, zone=req.zone, expires_at=req.expires_at, call_id=req.agreed_on_call_id)
     return json_response(window_json(window), status=201)
 
 
@@ -187,7 +191,7 @@ async def post_window(request: web.Request) -> web.StreamResponse:
               response=WindowList, errors=(401, 404))
 async def get_windows(request: web.Request) -> web.StreamResponse:
     """Windows not revoked and not expired."""
-    windows = await _svc(request).windows(request.match_info["case_id"])
+    windows = await _svc(request).windows(principal(request), request.match_info["case_id"])
     return json_response({"items": [window_json(w) for w in windows]})
 
 
@@ -195,7 +199,8 @@ async def get_windows(request: web.Request) -> web.StreamResponse:
               tag="cases", roles=WINDOWS, response=WindowOut, errors=(401, 403, 404))
 async def delete_window(request: web.Request) -> web.StreamResponse:
     """Revoke (kept for history)."""
-    w = await _svc(request).revoke_window(request.match_info["case_id"], request.match_info["window_id"])
+    w = await _svc(request).revoke_window(principal(request), request.match_info["case_id"],
+                                          request.match_info["window_id"])
     return json_response(window_json(w))
 
 
@@ -213,7 +218,7 @@ async def post_disposition(request: web.Request) -> web.StreamResponse:
               roles=EVIDENCE, errors=(401, 404))
 async def get_contacts(request: web.Request) -> web.StreamResponse:
     """Every contact attempt, oldest first (immutable: time, agent, number, outcome, recording, SHA-256)."""
-    rows = await _svc(request).contacts(request.match_info["case_id"])
+    rows = await _svc(request).contacts(principal(request), request.match_info["case_id"])
     return json_response({"items": [contact_json(r) for r in rows]})
 
 
@@ -229,7 +234,7 @@ async def get_evidence(request: web.Request) -> web.StreamResponse:
     q = query(request, EvidenceQuery)
     c = request.app[CONTAINER]
     case_id = request.match_info["case_id"]
-    ev, rows = await c.cases.evidence(case_id)
+    ev, rows = await c.cases.evidence(principal(request), case_id)
     if q.format == "json":
         return json_response(ev.to_json())
     source = None

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.service import Actor, AuditService
-from auth.errors import InvalidClients, NoSuchToken, NoSuchUser, UserExists
+from auth.errors import InvalidClients, NoSuchToken, NoSuchUser, SipUserTaken, UserExists
 from auth.events import TOKEN_REVOKED, USER_CHANGED, USER_DEACTIVATED, record_session_event
 from auth.models import ApiToken, Role, User
 from auth.schemas import CLIENT, IssuedToken, TokenIn, TokenOut, UserIn, UserOut, UserPatch, UserQuery
@@ -108,6 +108,7 @@ class UserAdmin:
         async with self.db.begin() as s:
             if await s.get(User, body.id) is not None:
                 raise UserExists(f"user {body.id} exists", details={"user_id": body.id})
+            await _check_sip_user_free(s, body.sip_user, body.id)
             user = User(id=body.id, role=str(body.role), clients=clients, team=body.team,
                         display_name=body.display_name or body.id, sip_user=body.sip_user, pbx=body.pbx,
                         active=True, created_at=self.clock.now())
@@ -156,6 +157,8 @@ class UserAdmin:
         clients = _in_scope(check_clients(role, user.clients or [] if wanted is None else wanted), scope)
         sip_user = changes.get("sip_user", user.sip_user)
         _check_agent(role, sip_user)
+        if sip_user != user.sip_user:
+            await _check_sip_user_free(s, sip_user, user.id)
         now = self.clock.now()
         user.role, user.clients, user.sip_user = str(role), clients, sip_user
         for name in ("team", "display_name", "pbx"):
@@ -267,6 +270,15 @@ def _in_scope(clients: list[str], scope: Scope) -> list[str]:
         raise Forbidden("an admin of some clients gives users only those clients", code="client-out-of-scope",
                         details={"clients": clients, "allowed": sorted(scope)})
     return clients
+
+
+async def _check_sip_user_free(s: AsyncSession, sip_user: str | None, user_id: str) -> None:
+    """One phone account belongs to one user: 409 sip-user-taken instead of the database's unique error."""
+    if sip_user is None:
+        return
+    holder = await s.scalar(select(User.id).where(User.sip_user == sip_user, User.id != user_id))
+    if holder is not None:
+        raise SipUserTaken(f"sip_user {sip_user} belongs to another user", details={"sip_user": sip_user})
 
 
 def _check_agent(role: Role, sip_user: str | None) -> None:

@@ -71,6 +71,10 @@ class UserExists(Conflict):
     code = "user-exists"
 
 
+class SipUserTaken(Conflict):
+    code = "sip-user-taken"
+
+
 class InvalidClients(ValidationFailed):
     """The user's client list does not fit its role."""
 

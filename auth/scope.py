@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
 from auth.models import Role
 from auth.service import Principal
@@ -76,3 +76,53 @@ class Scope:
     def where_client(self, stmt: S, column: Any) -> S:
         """``stmt`` restricted to the scope's clients."""
         return stmt if self.clients is None else stmt.where(self.client_clause(column))
+
+    def sees_case(self, *, client_id: str, team: str | None, assigned_agent: str | None,
+                  pooling: bool = False) -> bool:
+        """May this scope see a case? Its client, then (supervisors) its team, then (agents) its assignment:
+        an agent sees the cases assigned to it, and its team's unassigned ones where the client pools."""
+        if not self.sees_client(client_id):
+            return False
+        if self.agent is not None:
+            return assigned_agent == self.agent or (
+                pooling and assigned_agent is None and self.team is not None and team == self.team)
+        return self.team is None or team == self.team
+
+    def case_clause(self, client: Any, team: Any, assigned_agent: Any,
+                    pooled: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+        """SQL form of :meth:`sees_case` over the case's columns (``pooled``: the client pools)."""
+        clause = self.client_clause(client)
+        if self.agent is not None:
+            mine = assigned_agent == self.agent
+            if pooled is not None and self.team is not None:
+                mine = or_(mine, and_(pooled, assigned_agent.is_(None), team == self.team))
+            return and_(clause, mine)
+        if self.team is not None:
+            return and_(clause, team == self.team)
+        return clause
+
+    def sees_call(self, *, client_id: str | None, team: str | None, agent_id: str,
+                  requested_by: str | None = None, me: str | None = None) -> bool:
+        """May this scope see a call? An agent its own; a team supervisor its team's; others their
+        clients'. A call of no client (a manual dial) is seen by a global scope and by who requested it."""
+        if self.agent is not None:
+            return agent_id == self.agent
+        if client_id is None:
+            return self.clients is None or (me is not None and requested_by == me)
+        if not self.sees_client(client_id):
+            return False
+        return self.team is None or team == self.team
+
+    def call_clause(self, client: Any, team: Any, agent: Any, requested_by: Any,
+                    me: str | None = None) -> ColumnElement[bool]:
+        """SQL form of :meth:`sees_call` over the call's columns."""
+        if self.agent is not None:
+            return agent == self.agent  # type: ignore[no-any-return]
+        if self.clients is None and self.team is None:
+            return true()
+        own: ColumnElement[bool] = requested_by == me if me is not None else false()
+        theirs = self.client_clause(client)
+        if self.team is not None:
+            theirs = and_(theirs, team == self.team)
+        return or_(and_(client.isnot(None), theirs), and_(client.is_(None), own) if self.clients is not None
+                   else client.is_(None))

@@ -75,6 +75,10 @@ class Principal:
         return self.role in set(roles)
 
 
+#: the operator's own principal, a global admin: the demo loader and the command line act as it
+OPERATOR = Principal(user_id="operator", role=Role.ADMIN)
+
+
 def hash_token(token: str) -> str:
     """The stored form of a token (or ticket)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

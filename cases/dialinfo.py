@@ -95,6 +95,8 @@ class CaseDialInfo:
     agreed_windows: tuple[WindowInfo, ...]
     # no own number (mobile, home, work) still listed on the case is 'valid' (also when there is none)
     own_numbers_all_invalid: bool = False
+    assigned_agent: str | None = None
+    team: str | None = None
 
 
 def dial_row_query() -> Select[*tuple[Any, ...]]:
@@ -108,6 +110,7 @@ def dial_row_query() -> Select[*tuple[Any, ...]]:
                                CaseContact.removed_at.is_(None), CaseContact.status == "valid")
     return (
         select(Case.id, Case.client_id, Case.batch_id, Case.external_id, Case.status, Case.timezone, Case.region,
+               Case.assigned_agent, Case.team,
                contact.id.label("contact_id"), contact.kind, contact.status.label("contact_status"),
                contact.relation, contact.third_party_objected, contact.zone, contact.removed_at,
                has_holds.label("has_holds"), has_windows.label("has_windows"), own_valid.label("own_valid"))
@@ -155,6 +158,6 @@ async def dial_context_row(session: AsyncSession, *, case_id: str, number: str, 
         agreed_windows=tuple(WindowInfo(w.id, w.scope, w.number, tuple(w.weekdays), w.start_local, w.end_local,
                                         w.zone, w.expires_at, w.agreed_on_call_id, w.evidence)
                             for w in windows),
-        own_numbers_all_invalid=not row.own_valid,
+        own_numbers_all_invalid=not row.own_valid, assigned_agent=row.assigned_agent, team=row.team,
     )
     return info, row

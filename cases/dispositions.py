@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role
+from auth.scope import Scope
 from auth.service import Principal
 from cases import events as ev
 from cases.contacts import record_contact
@@ -44,7 +45,9 @@ async def record_disposition(session: AsyncSession, events: EventLog, *, princip
     if session.get_bind().dialect.name != "sqlite":
         q = q.with_for_update()
     call = (await session.scalars(q)).first()
-    if call is None or (principal.role == Role.AGENT and call.agent_id != principal.user_id):
+    if call is None or not Scope.of(principal).sees_call(client_id=call.client_id, team=call.team,
+                                                         agent_id=call.agent_id, requested_by=call.requested_by,
+                                                         me=principal.user_id):
         raise NoSuchCall(f"no call {call_id}", details={"call_id": call_id})
     if principal.role != Role.AGENT and not principal.is_any(MAY_RECORD_ANY):
         raise NotYourCall("only the call's agent or a supervisor records dispositions")

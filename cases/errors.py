@@ -11,6 +11,12 @@ class NoSuchCase(NotFound):
     code = "no-such-case"
 
 
+class NoSuchClient(NotFound):
+    """The caller serves no client with that id (another bank's client answers exactly like an unknown one)."""
+
+    code = "no-such-client"
+
+
 class NoSuchContact(NotFound):
     """The number is not a contact of the case."""
 
@@ -63,3 +69,9 @@ class CaseClosed(Conflict):
     """The change is not possible on a closed or paid case."""
 
     code = "case-closed"
+
+
+class OutsideTeam(Forbidden):
+    """A team's supervisor may not move a case to another team."""
+
+    code = "outside-team"

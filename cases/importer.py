@@ -277,7 +277,8 @@ def _build(cells: dict[str, Any], *, batch: str, default_currency: str,
         text = _text(cells.get(name))
         if text is not None:
             data[name] = text
-    if isinstance(data.get("days_overdue"), str) and data["days_overdue"].isdigit():
+    days = data.get("days_overdue")
+    if isinstance(days, str) and days.isascii() and days.isdigit():  # not "²", which isdigit() takes
         data["days_overdue"] = int(data["days_overdue"])  # the model takes JSON integers only
     data["currency"] = _text(cells.get("currency")) or default_currency
     amount = _amount(cells.get("amount"))

@@ -9,8 +9,18 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from cases.models import HOLD_REASONS, AgreedWindow, Case, CaseContact, CaseHold, ContactLog, Disposition
+from cases.models import (
+    CASE_STATUSES,
+    HOLD_REASONS,
+    AgreedWindow,
+    Case,
+    CaseContact,
+    CaseHold,
+    ContactLog,
+    Disposition,
+)
 from cases.rows import CaseIn
+from core.pagination import Cursor
 from core.schemas import ClockTime, Day, Instant, JsonBool, PositiveMoney, whole_number
 
 
@@ -204,6 +214,30 @@ class CaseOut(BaseModel):
     holds: list[HoldOut]
     result: Literal["created", "updated", "unchanged"] | None = None
     released: list[HoldOut] | None = None
+
+
+_KEY = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+
+
+class CaseQuery(BaseModel):
+    """Filters of GET /v1/cases (always inside the caller's scope: an agent's are its assigned cases)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client: str | None = Field(None, pattern=_KEY)
+    status: Literal[CASE_STATUSES] | None = None  # type: ignore[valid-type]
+    agent: str | None = Field(None, pattern=_KEY, description="assigned agent; `me` for the caller")
+    team: str | None = Field(None, pattern=_KEY)
+    batch: str | None = Field(None, pattern=_KEY)
+    cursor: Cursor | None = None
+    limit: int = Field(50, ge=1, le=500)
+
+
+class CaseList(BaseModel):
+    """One page of cases, newest first."""
+
+    items: list[CaseOut]
+    next_cursor: str | None
 
 
 class WindowOut(BaseModel):

@@ -17,21 +17,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.scope import Scope
 from auth.service import Principal
 from cases import events as ev
 from cases.contacts import attach_recording, record_contact
 from cases.dialinfo import CaseDialInfo, WindowInfo, dial_context
 from cases.dispositions import record_disposition
-from cases.errors import CaseClosed, NoSuchCase, NoSuchContact
+from cases.errors import CaseClosed, NoSuchCase, NoSuchClient, NoSuchContact, OutsideTeam
 from cases.evidence import Evidence, contacts, evidence
 from cases.holds import active_holds, apply_hold, holds_for, refresh_status, release_holds
 from cases.models import ENDED_STATUSES, HOLD_REASONS, Case, CaseContact, CaseHold, ContactLog, Disposition
 from cases.queries import find_case, get_case
 from cases.rows import CaseIn, ContactIn
-from cases.schemas import DispositionIn
+from cases.schemas import CaseQuery, DispositionIn
 from cases.windows import WindowRules, add_window, list_windows, revoke_window
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
+from core.pagination import after, decode_cursor, encode_cursor, where_equal
 from db.base import new_id
 from db.engine import Database
 
@@ -195,6 +197,26 @@ async def set_number_status(session: AsyncSession, events: EventLog, case: Case,
     return row
 
 
+def sees(principal: Principal, case: Case) -> bool:
+    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment)?"""
+    return Scope.of(principal).sees_case(client_id=case.client_id, team=case.team,
+                                         assigned_agent=case.assigned_agent)
+
+
+async def visible_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
+    """The case, when ``principal`` may see it; NoSuchCase otherwise, exactly like a missing one."""
+    case = await get_case(session, case_id, lock=lock)
+    if not sees(principal, case):
+        raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
+    return case
+
+
+def require_client(principal: Principal, client_id: str) -> None:
+    """A write for ``client_id`` by a principal who does not serve it answers like an unknown client (404)."""
+    if not Scope.of(principal).sees_client(client_id):
+        raise NoSuchClient(f"no client {client_id}", details={"client": client_id})
+
+
 class CaseService:
     """Opens the units of work of the cases use cases for the HTTP layer and the CLI."""
 
@@ -209,8 +231,10 @@ class CaseService:
         recordings (a disputed call): the recordings feature hooks in here, wired by ``app.compose``."""
         self._legal_hold.append(listener)
 
-    async def upsert(self, *, client_id: str, data: CaseIn, by: str) -> UpsertResult:
+    async def upsert(self, principal: Principal, *, client_id: str, data: CaseIn) -> UpsertResult:
         """PUT a case; retried once when a concurrent request created it first."""
+        require_client(principal, client_id)
+        by = principal.user_id
         for attempt in (1, 2):
             try:
                 async with self.db.begin() as s:
@@ -222,10 +246,13 @@ class CaseService:
                     raise
         raise AssertionError("unreachable")
 
-    async def bulk_upsert(self, *, client_id: str, items: Sequence[Any], by: str, batch: str | None = None,
-                          default_region: str = "CN", chunk: int = BULK_CHUNK) -> list[ItemResult]:
+    async def bulk_upsert(self, principal: Principal, *, client_id: str, items: Sequence[Any],
+                          batch: str | None = None, default_region: str = "CN",
+                          chunk: int = BULK_CHUNK) -> list[ItemResult]:
         """Validate each item alone and upsert the good ones, one transaction per chunk, one savepoint
         per item: a bad item is reported and never undoes the good ones."""
+        require_client(principal, client_id)
+        by = principal.user_id
         results: list[ItemResult] = []
         good: list[tuple[ItemResult, CaseIn]] = []
         for index, raw in enumerate(items):
@@ -267,58 +294,91 @@ class CaseService:
                     continue
                 item.result, item.case_id = res.result, res.case_id
 
-    async def get(self, case_id: str) -> tuple[Case, list[CaseContact], list[CaseHold]]:
+    async def get(self, principal: Principal, case_id: str) -> tuple[Case, list[CaseContact], list[CaseHold]]:
         """A case with its numbers and active holds."""
         async with self.db.read() as s:
-            case = await get_case(s, case_id)
+            case = await visible_case(s, principal, case_id)
             contacts = list((await s.scalars(select(CaseContact).where(CaseContact.case_id == case_id)
                                              .order_by(CaseContact.number))).all())
             return case, contacts, await active_holds(s, case_id)
 
-    async def find(self, *, client_id: str, external_id: str) -> Case:
-        """The case of a client by external id; NoSuchCase otherwise."""
+    async def page(self, principal: Principal, q: CaseQuery
+                   ) -> tuple[list[tuple[Case, list[CaseContact], list[CaseHold]]], str | None]:
+        """One page of the cases ``principal`` may see (``auth.scope``), newest first, with their numbers and
+        active holds, and the next page's cursor."""
+        scope = Scope.of(principal)
+        agent = principal.user_id if q.agent == "me" else q.agent
+        stmt = where_equal(select(Case).where(scope.case_clause(Case.client_id, Case.team, Case.assigned_agent)),
+                           (Case.client_id, q.client), (Case.status, q.status), (Case.assigned_agent, agent),
+                           (Case.team, q.team), (Case.batch_id, q.batch))
+        if q.cursor:
+            stmt = stmt.where(after(Case.created_at, Case.id, decode_cursor(q.cursor)))
+        stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(q.limit)
+        async with self.db.read() as s:
+            cases = list((await s.scalars(stmt)).all())
+            ids = [c.id for c in cases]
+            numbers: dict[str, list[CaseContact]] = {i: [] for i in ids}
+            holds: dict[str, list[CaseHold]] = {i: [] for i in ids}
+            if ids:
+                for contact in (await s.scalars(select(CaseContact).where(CaseContact.case_id.in_(ids))
+                                                .order_by(CaseContact.number))).all():
+                    numbers[contact.case_id].append(contact)
+                for hold in (await s.scalars(select(CaseHold).where(CaseHold.case_id.in_(ids),
+                                                                    CaseHold.released_at.is_(None))
+                                             .order_by(CaseHold.applied_at, CaseHold.id))).all():
+                    holds[hold.case_id].append(hold)
+        nxt = encode_cursor(cases[-1].created_at, cases[-1].id) if len(cases) == q.limit else None
+        return [(c, numbers[c.id], holds[c.id]) for c in cases], nxt
+
+    async def find(self, principal: Principal, *, client_id: str, external_id: str) -> Case:
+        """The case of a client by external id; NoSuchCase otherwise (also when the caller may not see it)."""
         async with self.db.read() as s:
             case = await find_case(s, client_id=client_id, external_id=external_id)
-        if case is None:
+        if case is None or not sees(principal, case):
             raise NoSuchCase(f"no case {external_id} for client {client_id}",
                              details={"client": client_id, "external_id": external_id})
         return case
 
-    async def hold(self, case_id: str, *, reason: str, by: str, source: str = "case_system",
+    async def hold(self, principal: Principal, case_id: str, *, reason: str, source: str = "case_system",
                    note: str | None = None) -> CaseHold | None:
         """Apply a hold now: it takes effect for every dial not yet originated (the gate reads it)."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
-            hold = await apply_hold(s, self.events, case, reason=reason, source=source, by=by,
+            case = await visible_case(s, principal, case_id, lock=True)
+            hold = await apply_hold(s, self.events, case, reason=reason, source=source, by=principal.user_id,
                                     now=self.clock.now(), note=note)
         return hold
 
-    async def release(self, case_id: str, *, reason: str, by: str) -> list[CaseHold]:
+    async def release(self, principal: Principal, case_id: str, *, reason: str) -> list[CaseHold]:
         """Release the case's active holds with ``reason``."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
-            released = await release_holds(s, self.events, case, by=by, now=self.clock.now(), reason=reason)
+            case = await visible_case(s, principal, case_id, lock=True)
+            released = await release_holds(s, self.events, case, by=principal.user_id, now=self.clock.now(),
+                                           reason=reason)
         return released
 
-    async def set_status(self, case_id: str, status: str) -> Case:
+    async def set_status(self, principal: Principal, case_id: str, status: str) -> Case:
         """Close, mark paid or reopen."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
+            case = await visible_case(s, principal, case_id, lock=True)
             await set_status(s, self.events, case, status=status, now=self.clock.now())
         return case
 
-    async def assign(self, case_id: str, *, agent: str | None, team: str | None) -> Case:
+    async def assign(self, principal: Principal, case_id: str, *, agent: str | None, team: str | None) -> Case:
         """Assign to an agent and team."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
+            case = await visible_case(s, principal, case_id, lock=True)
+            own_team = Scope.of(principal).team
+            if own_team is not None and team != own_team:
+                raise OutsideTeam(f"a supervisor of team {own_team} assigns only within it",
+                                  details={"team": team, "own_team": own_team})
             await assign(s, self.events, case, agent=agent, team=team, now=self.clock.now())
         return case
 
-    async def number_status(self, case_id: str, *, number: str, status: str | None, source: str,
+    async def number_status(self, principal: Principal, case_id: str, *, number: str, status: str | None, source: str,
                             third_party_objected: bool | None = None, zone: str | None = None) -> CaseContact:
         """Change a number's status / objection / stated zone."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
+            case = await visible_case(s, principal, case_id, lock=True)
             if case.status in ENDED_STATUSES and status == "valid":
                 raise CaseClosed("the case is closed", details={"case_id": case_id})
             row = await set_number_status(s, self.events, case, number=number, status=status, source=source,
@@ -326,28 +386,29 @@ class CaseService:
                                           zone=zone)
         return row
 
-    async def add_window(self, case_id: str, *, scope: str, number: str | None, weekdays: Sequence[int],
-                         start: Any, end: Any, zone: str, expires_at: datetime | None, recorded_by: str,
-                         role: str, call_id: str | None) -> Any:
+    async def add_window(self, principal: Principal, case_id: str, *, scope: str, number: str | None,
+                         weekdays: Sequence[int], start: Any, end: Any, zone: str, expires_at: datetime | None,
+                         call_id: str | None) -> Any:
         """Record an agreed window with its evidence (see ``cases.windows``)."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
+            case = await visible_case(s, principal, case_id, lock=True)
             window = await add_window(s, self.events, case, scope=scope, number=number, weekdays=weekdays,
                                       start=start, end=end, zone=zone, expires_at=expires_at,
-                                      recorded_by=recorded_by, role=role, call_id=call_id, now=self.clock.now(),
+                                      recorded_by=principal.user_id, role=principal.role.value, call_id=call_id,
+                                      now=self.clock.now(),
                                       rules=self.window_rules)
         return window
 
-    async def windows(self, case_id: str) -> list[Any]:
+    async def windows(self, principal: Principal, case_id: str) -> list[Any]:
         """Active agreed windows of a case."""
         async with self.db.read() as s:
-            await get_case(s, case_id)
+            await visible_case(s, principal, case_id)
             return list(await list_windows(s, case_id, now=self.clock.now()))
 
-    async def revoke_window(self, case_id: str, window_id: str) -> Any:
+    async def revoke_window(self, principal: Principal, case_id: str, window_id: str) -> Any:
         """Revoke an agreed window."""
         async with self.db.begin() as s:
-            case = await get_case(s, case_id, lock=True)
+            case = await visible_case(s, principal, case_id, lock=True)
             window = await revoke_window(s, self.events, case, window_id=window_id, now=self.clock.now())
         return window
 
@@ -357,15 +418,17 @@ class CaseService:
             return await record_disposition(s, self.events, principal=principal, call_id=call_id, data=data,
                                             now=self.clock.now(), legal_hold=self._legal_hold)
 
-    async def contacts(self, case_id: str) -> list[ContactLog]:
+    async def contacts(self, principal: Principal, case_id: str) -> list[ContactLog]:
         """The case's contact log, oldest first (NoSuchCase when there is no such case)."""
         async with self.db.read() as s:
+            await visible_case(s, principal, case_id)
             _case, rows = await contacts(s, case_id)
         return rows
 
-    async def evidence(self, case_id: str) -> tuple[Evidence, list[ContactLog]]:
+    async def evidence(self, principal: Principal, case_id: str) -> tuple[Evidence, list[ContactLog]]:
         """Evidence of valid collection now, with the whole contact log (for the export)."""
         async with self.db.read() as s:
+            await visible_case(s, principal, case_id)
             found = await evidence(s, case_id, now=self.clock.now())
             _case, rows = await contacts(s, case_id)
         return found, rows

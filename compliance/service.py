@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.scope import Scope
 from auth.service import Principal
 from compliance.decision import ENDED_CASE_STATUSES, Decision, DialContext, OverrideRequest
 from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
@@ -57,6 +58,9 @@ class CaseDialInfo:
     policy_facts: PolicyFacts | None = None
     # True when the directory took the dial's locks (compliance.serialise.lock_columns) in the same round trip
     serialised: bool = False
+    # who the case is assigned to: a dial naming the case must be by someone who may see it (auth.scope)
+    assigned_agent: str | None = None
+    team: str | None = None
 
 
 class CaseDirectory(Protocol):
@@ -264,9 +268,19 @@ class ComplianceGate:
     async def _case_info(self, session: AsyncSession, request: DialRequest) -> CaseDialInfo:
         assert request.case_id is not None
         info = await self.cases.dial_info(session, case_id=request.case_id, number=request.number)
-        if info is None:
+        if info is None or not self._may_dial(request, info):
+            # a case the caller may not see is answered exactly like one that does not exist
             raise NoSuchCase(f"no case {request.case_id}", details={"case_id": request.case_id})
         return info if info.case_id is not None else replace(info, case_id=request.case_id)
+
+    @staticmethod
+    def _may_dial(request: DialRequest, info: CaseDialInfo) -> bool:
+        """The caller may see the case (``auth.scope``): an agent its assigned cases, a team's supervisor
+        the team's, others their clients'."""
+        if info.client_id is None:
+            return True
+        return Scope.of(request.principal).sees_case(client_id=info.client_id, team=info.team,
+                                                     assigned_agent=info.assigned_agent)
 
     def _context(self, request: DialRequest, info: CaseDialInfo) -> DialContext:
         override = None

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role, User
+from auth.scope import Scope
 from auth.service import Principal
 from config.settings import DialerSettings
 from core.clock import Clock
@@ -48,7 +49,7 @@ _JSON_FACTS = (
     "agent_dial_status", "originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text",
 )
 DIAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
-SEE_ALL_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
+SEE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,17 @@ def store(call: Call, facts: CallFacts, status: CallStatus) -> None:
     call.talk_seconds = status.talk_seconds
 
 
+def _serves(principal: Principal, agent: User) -> bool:
+    """May ``principal`` dial as ``agent``? Itself; else an agent of its clients (and of its team, for a
+    team's supervisor). Another bank's or team's agent is answered like an unknown one."""
+    if principal.user_id == agent.id or principal.is_global:
+        return True
+    scope = Scope.of(principal)
+    if scope.team is not None and agent.team != scope.team:
+        return False
+    return bool(set(agent.clients or ()) & set(principal.clients))
+
+
 class CallService:
     """Requests calls through the gate and the PBX, and keeps each call's state from PBX facts."""
 
@@ -110,7 +122,7 @@ class CallService:
         call_id = new_id()
         blocked = None
         async with self.db.begin() as s:
-            agent = await self._agent(s, agent_id)
+            agent = await self._agent(s, agent_id, principal)
             request = DialRequest(call_id=call_id, agent_id=agent_id, team=agent.team, number=e164,
                                   case_id=case_id, principal=principal, now=self.clock.now(),
                                   override_reason=override_reason)
@@ -145,7 +157,7 @@ class CallService:
         """The gate's answer for a dial, without dialling (the check is logged, never counted)."""
         e164 = self._authorise_dial(principal, agent_id, number)
         async with self.db.begin() as s:
-            agent = await self._agent(s, agent_id)
+            agent = await self._agent(s, agent_id, principal)
             decision = await self.gate.check(s, DialRequest(
                 call_id=new_id(), agent_id=agent_id, team=agent.team, number=e164, case_id=case_id,
                 principal=principal, now=self.clock.now(), override_reason=override_reason, dry_run=True))
@@ -157,9 +169,10 @@ class CallService:
             raise NotYourAgent("an agent may dial only as themselves", details={"agent": agent_id})
         return normalize(number, self.settings.default_region)
 
-    async def _agent(self, s: AsyncSession, agent_id: str) -> User:
+    async def _agent(self, s: AsyncSession, agent_id: str, principal: Principal) -> User:
         agent = await s.get(User, agent_id)
-        if agent is None or agent.role != Role.AGENT or not agent.active or not agent.sip_user:
+        if agent is None or agent.role != Role.AGENT or not agent.active or not agent.sip_user \
+                or not _serves(principal, agent):
             raise NoSuchAgent(f"no active agent {agent_id!r} with a phone", details={"agent": agent_id})
         return agent
 
@@ -256,12 +269,10 @@ class CallService:
     async def list(self, principal: Principal, *, agent: str | None = None, state: str | None = None,
                    case_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
                    cursor: tuple[datetime, str] | None = None, limit: int = 50) -> list[Call]:
-        """Calls newest first, filtered; agents see only their own."""
-        q = select(Call)
-        if principal.role == Role.AGENT:
-            q = q.where(Call.agent_id == principal.user_id)
-        elif not principal.is_any(SEE_ALL_ROLES):
-            principal.require(*SEE_ALL_ROLES)
+        """Calls newest first, filtered, inside the caller's scope (``auth.scope``: own, team, clients)."""
+        principal.require(*SEE_ROLES)
+        q = select(Call).where(Scope.of(principal).call_clause(Call.client_id, Call.team, Call.agent_id,
+                                                               Call.requested_by, me=principal.user_id))
         q = where_equal(q, (Call.agent_id, agent), (Call.state, state), (Call.case_id, case_id))
         if since:
             q = q.where(Call.created_at >= since)
@@ -275,9 +286,10 @@ class CallService:
 
     # -- helpers --------------------------------------------------------------------------------
     def _check_visible(self, principal: Principal, call: Call | None, call_id: str) -> None:
-        if call is None or (principal.role == Role.AGENT and call.agent_id != principal.user_id):
-            raise NoSuchCall(f"no call {call_id}", details={"call_id": call_id})
-        if principal.role != Role.AGENT and not principal.is_any(SEE_ALL_ROLES):
+        """Another client's, team's or agent's call answers exactly like a missing one."""
+        if call is None or not principal.is_any(SEE_ROLES) or not Scope.of(principal).sees_call(
+                client_id=call.client_id, team=call.team, agent_id=call.agent_id, requested_by=call.requested_by,
+                me=principal.user_id):
             raise NoSuchCall(f"no call {call_id}", details={"call_id": call_id})
 
     async def _get_for_update(self, s: AsyncSession, call_id: str, principal: Principal) -> Call:

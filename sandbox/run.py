@@ -25,7 +25,7 @@ from api.app import make_app
 from app.compose import compose
 from app.container import Container
 from auth.models import Role
-from auth.service import create_user, issue_token, revoke_tokens
+from auth.service import OPERATOR, create_user, issue_token, revoke_tokens
 from cases.rows import CaseIn
 from compliance.models import ClientPolicy, DoNotCall
 from config.settings import load_settings
@@ -45,16 +45,22 @@ BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a block
 # what each demo client's calls show the customer (GET/PUT /v1/clients/{client}/presented-numbers)
 PRESENTED_NUMBERS = {DEMO_CLIENT: "+862161234567", STRICT_CLIENT: "+861062345678"}
 
-# name, role, sip user (agents), simulated phone behaviour (None: register your own softphone)
-DEMO_USERS: tuple[tuple[str, str, str | None, str | None], ...] = (
-    ("agent1", "agent", "1001", "answer"),
-    ("agent2", "agent", "1002", "answer"),
-    ("agent3", "agent", "1003", None),
-    ("sup1", "supervisor", None, None),
-    ("qa1", "qa", None, None),
-    ("manager1", "manager", None, None),
-    ("admin1", "admin", None, None),
-    ("casesys", "integration", None, None),
+BOTH = (DEMO_CLIENT, STRICT_CLIENT)
+# name, role, sip user (agents), simulated phone behaviour (None: register your own softphone), clients served
+# (none: a global admin). Two banks with walls between them: each has its own manager, QA and case system; the
+# agents and their supervisor work both banks' cases.
+DEMO_USERS: tuple[tuple[str, str, str | None, str | None, tuple[str, ...]], ...] = (
+    ("agent1", "agent", "1001", "answer", BOTH),
+    ("agent2", "agent", "1002", "answer", BOTH),
+    ("agent3", "agent", "1003", None, BOTH),
+    ("sup1", "supervisor", None, None, BOTH),
+    ("qa1", "qa", None, None, (DEMO_CLIENT,)),
+    ("manager1", "manager", None, None, (DEMO_CLIENT,)),
+    ("casesys", "integration", None, None, (DEMO_CLIENT,)),
+    ("qa-cn", "qa", None, None, (STRICT_CLIENT,)),
+    ("manager-cn", "manager", None, None, (STRICT_CLIENT,)),
+    ("casesys-cn", "integration", None, None, (STRICT_CLIENT,)),
+    ("admin1", "admin", None, None, ()),
 )
 
 
@@ -72,13 +78,14 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
     presented number per demo client."""
     users = []
     async with container.db.begin() as s:
-        for name, role, sip_user, behaviour in DEMO_USERS:
-            await create_user(s, user_id=name, role=Role(role), team="team-a" if role == "agent" else None,
-                              sip_user=sip_user, display_name=name)
+        for name, role, sip_user, behaviour, clients in DEMO_USERS:
+            await create_user(s, user_id=name, role=Role(role),
+                              team="team-a" if role in ("agent", "supervisor") else None,
+                              sip_user=sip_user, display_name=name, clients=clients)
             await revoke_tokens(s, user_id=name)
             token = await issue_token(s, user_id=name, label="make run")
             users.append({
-                "name": name, "role": role, "token": token,
+                "name": name, "role": role, "token": token, "clients": list(clients),
                 **({"agent": name, "sip_user": sip_user, "sip_password": sip_passwords[sip_user],
                     "simulated_phone": behaviour is not None} if sip_user else {}),
             })
@@ -117,14 +124,14 @@ async def _demo_cases(container: Container) -> dict[str, str]:
             "external_id": external_id, "batch": "demo-batch", "debtor_name": "Demo Debtor", "amount": "8800.00",
             "currency": "CNY", "days_overdue": 92, "contacts": contacts, "agent": agent, "team": "team-a"},
             context={"default_region": "CN"})
-        result = await svc.upsert(client_id=client, data=data, by="make-run")
+        result = await svc.upsert(OPERATOR, client_id=client, data=data)
         out[key] = result.case_id
     return out
 
 
 async def main() -> None:
     """Run the stack until interrupted."""
-    sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _ in DEMO_USERS if sip}
+    sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _, _ in DEMO_USERS if sip}
     probe_password = secrets.token_urlsafe(12)  # the recording probe's own SIP account
     http_port = _port(8080)
     ami_secret = secrets.token_urlsafe(16)
@@ -137,7 +144,7 @@ async def main() -> None:
         phones = PhonesConfig(
             pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,
             agents=[AgentPhone(sip, sip_passwords[sip], behaviour="answer", answer_delay=2.0)
-                    for _, _, sip, behaviour in DEMO_USERS if sip and behaviour],
+                    for _, _, sip, behaviour, _ in DEMO_USERS if sip and behaviour],
         )
         await stack.enter_async_context(PhonesProcess(phones))
         settings = load_settings(
@@ -223,7 +230,8 @@ def _print(demo: dict[str, Any]) -> None:
     lines = [
         "", f"Callguard is running at {demo['url']}  (also written to .run/demo.json)", "",
         "Demo users (bearer tokens):",
-        *(f"  {u['name']:<9} {u['role']:<11} {u['token']}{_sip(u)}" for u in demo["users"]),
+        *(f"  {u['name']:<10} {u['role']:<11} {','.join(u['clients']) or '(every client)':<18} {u['token']}{_sip(u)}"
+          for u in demo["users"]),
         "", f"SIP registrar: udp {demo['sip']['host']}:{demo['sip']['port']}",
         "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()),
         *(f"Case {c['case_id']} ({c['client']}, {c['agent']}, {', '.join(c['numbers'])}, shows "
@@ -235,6 +243,8 @@ def _print(demo: dict[str, Any]) -> None:
         f"  curl -s -X POST -H 'Authorization: Bearer {agent['token']}' -H 'Content-Type: application/json' "
         f"-d '{{\"agent\": \"agent1\", \"number\": \"{demo['numbers']['answers']}\", "
         f"\"case_id\": \"{demo['cases']['any_hour']['case_id']}\"}}' {demo['url']}/v1/calls",
+        "Walls: manager1, qa1 and casesys serve demo-bank only, manager-cn, qa-cn and casesys-cn cn-bank only;",
+        "each gets 404 for the other bank's cases, calls and recordings, exactly as for missing ones.",
         "Press Ctrl-C to stop everything.", "",
     ]
     print("\n".join(lines), flush=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from auth.models import Role
 from auth.scope import Scope
-from auth.service import Principal
+from auth.service import OPERATOR, Principal
 from cases.cli import main as import_main
 from cases.dispositions import record_disposition
 from cases.schemas import DispositionIn
@@ -74,12 +74,12 @@ async def test_every_event_arrives_in_order_across_outage_and_restart(database):
         sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["*"], description="", created_by="admin")
         items = [{"external_id": f"K{i}", "debtor_name": "x", "amount": "10", "currency": "CNY",
                   "contacts": [{"number": f"+86138001380{i:02d}", "kind": "mobile"}]} for i in range(12)]
-        results = await cases.bulk_upsert(client_id="bank1", items=items, by="integ", chunk=5)
+        results = await cases.bulk_upsert(OPERATOR, client_id="bank1", items=items, chunk=5)
         ids = [r.case_id for r in results]
         for i, cid in enumerate(ids):
-            await cases.hold(cid, reason="hardship", by="sup")
+            await cases.hold(OPERATOR, cid, reason="hardship")
             if i % 2:
-                await cases.release(cid, reason="hardship", by="sup")
+                await cases.release(OPERATOR, cid, reason="hardship")
             call = Call(id=f"call-{i}", agent_id="agent1", requested_by="agent1", number=f"+86138001380{i:02d}",
                         case_id=cid, client_id="bank1", pbx="p", sip_user="1001", state="ended", created_at=T0,
                         facts={})
@@ -136,10 +136,10 @@ async def test_gone_disables_the_subscription(database):
     async with Receiver(secret="", script=[OK, fail(410)]) as rx:
         sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["case.*", "hold.*"], description="",
                                             created_by="admin")
-        results = await cases.bulk_upsert(client_id="b", items=[{"external_id": "Z", "debtor_name": "x",
-                                                                 "amount": "1", "currency": "CNY"}], by="i")
-        await cases.hold(results[0].case_id, reason="dispute", by="sup")
-        await cases.release(results[0].case_id, reason="dispute", by="sup")
+        results = await cases.bulk_upsert(OPERATOR, client_id="b", items=[{"external_id": "Z", "debtor_name": "x",
+                                                                 "amount": "1", "currency": "CNY"}])
+        await cases.hold(OPERATOR, results[0].case_id, reason="dispute")
+        await cases.release(OPERATOR, results[0].case_id, reason="dispute")
         async with create_session(allow_private=True) as session:
             d = Dispatcher(database, SETTINGS, session, clock, name="n")
             task = asyncio.create_task(d.run(), name="dispatcher")

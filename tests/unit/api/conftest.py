@@ -47,14 +47,16 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
             for uid, role, sip in [("alice", Role.AGENT, "1001"), ("bob", Role.AGENT, "1002"),
                                    ("sam", Role.SUPERVISOR, None), ("mia", Role.MANAGER, None),
                                    ("quinn", Role.QA, None), ("ada", Role.ADMIN, None)]:
-                await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
+                # everyone serves bank1 but ada, the global admin
+                await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1",
+                                  clients=() if uid == "ada" else ("bank1",))
                 tokens[uid] = await issue_token(s, user_id=uid)
         pbx = RecordingPbx()
         events = EventLog()
         stream = EventStream(db, poll_interval=0.05)
         events.add_commit_listener(stream.wake)
         container = build_container(settings=settings, clock=Clock(), db=db, events=events, stream=stream,
-                                    tasks=tasks, pbx=pbx, gate=AllowAllGate())
+                                    tasks=tasks, pbx=pbx, gate=AllowAllGate("bank1"))
         tasks.spawn(stream.run(), name="stream")
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.unit.api.conftest import Api
 from tests.unit.api.test_calls_api import assert_error
 
-CASE = {"debtor_name": "Li Si", "amount": "3200.00", "currency": "CNY", "days_overdue": 61,
+CASE = {"debtor_name": "Li Si", "amount": "3200.00", "currency": "CNY", "days_overdue": 61, "team": "t1",
         "contacts": [{"number": "+8613800000001", "kind": "mobile"}]}
 
 

@@ -33,7 +33,7 @@ from api.app import make_app
 from app.compose import build_container
 from app.container import Container
 from auth.models import Role
-from auth.service import create_user, issue_token
+from auth.service import OPERATOR, create_user, issue_token
 from cases.models import ContactLog
 from cases.service import CaseService
 from config.settings import load_settings
@@ -140,7 +140,7 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
             tokens[uid] = await issue_token(s, user_id=uid)
     events = EventLog()
     case_id = (await CaseService(db=db, events=events, clock=clock).upsert(
-        client_id="bank1", data=_case(), by="hook")).case_id
+        OPERATOR, client_id="bank1", data=_case())).case_id
     async with TaskGroup() as tasks, FailingStore(tmp_path / "store") as store, RecordingsFeature(
             settings=settings, db=db, events=events, clock=clock, instance="t", store=store,
             run_jobs=False) as feature:

@@ -56,7 +56,7 @@ async def api(db: Database) -> AsyncIterator[Api]:
     async with db.begin() as s:
         for uid, role, sip in [("alice", Role.AGENT, "1001"), ("sam", Role.SUPERVISOR, None),
                                ("casesys", Role.INTEGRATION, None)]:
-            await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1")
+            await create_user(s, user_id=uid, role=role, sip_user=sip, team="t1", clients=["bank1"])
             tokens[uid] = await issue_token(s, user_id=uid)
     async with TaskGroup() as tasks:
         container = build_container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),

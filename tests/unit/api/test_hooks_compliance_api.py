@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from auth.models import Role
-from auth.service import create_user, issue_token
+from auth.service import OPERATOR, create_user, issue_token
 from cases.rows import CaseIn
 from core.events import DomainEvent
 from tests.support.composed import USERS, Composed, composed
@@ -61,7 +61,7 @@ async def svc(tmp_path: Path) -> AsyncIterator[Composed]:
                         compliance={"default_profile": "DEMO"}) as c:
         # the numbers the agent checks belong to a case of bank1 assigned to her (a number of no case is a
         # supervisor's manual dial)
-        await c.container.cases.upsert(client_id="bank1", by="test", data=CaseIn.model_validate({
+        await c.container.cases.upsert(OPERATOR, client_id="bank1", data=CaseIn.model_validate({
             "external_id": "C-1", "debtor_name": "Wang", "amount": "100.00", "currency": "CNY", "agent": "alice",
             "contacts": [{"number": "+8613800000001", "kind": "mobile"},
                          {"number": "+8613800000666", "kind": "mobile"}]}))

@@ -83,7 +83,7 @@ async def test_a_call_of_the_clients_case_presents_its_primary_and_records_it(ap
     call = await r.json()
     assert call["presented_number"] == SHANGHAI
     assert api.pbx.actions[-1][1]["presented"] == SHANGHAI
-    got = await (await api.client.get(f"/v1/calls/{call['id']}", headers=api.auth("sam"))).json()
+    got = await (await api.client.get(f"/v1/calls/{call['id']}", headers=api.auth("ada"))).json()
     assert got["presented_number"] == SHANGHAI
     # no case, no client: the PBX default
     r = await api.client.post("/v1/calls", json={"agent": "alice", "number": "+8613800000001"},

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.compose import build_container
 from app.container import Container
 from auth.models import Role
-from auth.service import Principal, create_user
+from auth.service import OPERATOR, Principal, create_user
 from cases.events import LegalHoldRequested
 from cases.rows import CaseIn
 from cases.schemas import DispositionIn, Outcome
@@ -34,8 +34,8 @@ async def _case(rig: Rig) -> str:
     data = CaseIn.model_validate({"external_id": "C-1", "batch": "B1", "debtor_name": "张三", "amount": "100.00",
                                   "currency": "CNY", "days_overdue": 40, "timezone": "Asia/Shanghai",
                                   "contacts": [{"number": NUMBER, "kind": "mobile"}]})
-    result = await CaseService(db=rig.db, events=EventLog(), clock=rig.clock).upsert(client_id="bank1", data=data,
-                                                                                   by="hook")
+    svc = CaseService(db=rig.db, events=EventLog(), clock=rig.clock)
+    result = await svc.upsert(OPERATOR, client_id="bank1", data=data)
     async with rig.db.begin() as s:
         await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001", team="t1")
     assert result.case_id is not None
@@ -64,7 +64,7 @@ async def test_a_stored_recording_reaches_the_case_contact_log(rig: Rig) -> None
         assert await feature.ingest.scan_once() == 1
         rec = (await _recordings(rig))[call.id]
         assert rec.state == "stored" and rec.sha256
-        contacts = await c.cases.contacts(case_id)
+        contacts = await c.cases.contacts(OPERATOR, case_id)
     assert [(r.call_id, r.recording_id, r.recording_sha256) for r in contacts] == [(call.id, rec.id, rec.sha256)]
 
 
@@ -75,7 +75,7 @@ async def test_without_the_composition_root_the_contact_log_gets_no_recording(ri
     async with rig.feature() as feature:
         rig.write_legs(call.id)
         assert await feature.ingest.scan_once() == 1
-    contacts = await CaseService(db=rig.db, events=EventLog(), clock=rig.clock).contacts(case_id)
+    contacts = await CaseService(db=rig.db, events=EventLog(), clock=rig.clock).contacts(OPERATOR, case_id)
     assert [r.recording_id for r in contacts] == []
 
 

@@ -71,6 +71,11 @@ async def test_user_and_token_rules_answer_in_the_one_error_shape(cluster: Clust
     assert r.status == 422 and code(await r.json()) == "invalid-clients"
     r = await c.post("/v1/users", headers=ada, json={"id": "root2", "role": "admin"})
     assert r.status == 201  # a global admin
+    taken = (await (await c.get("/v1/users/alice", headers=ada)).json())["sip_user"]
+    r = await c.post("/v1/users", headers=ada, json={"id": "al2", "role": "agent", "clients": ["a"], "sip_user": taken})
+    assert r.status == 409 and code(await r.json()) == "sip-user-taken"  # not a 500 from the unique index
+    r = await c.patch("/v1/users/root2", headers=ada, json={"role": "agent", "clients": ["a"], "sip_user": taken})
+    assert r.status == 409 and code(await r.json()) == "sip-user-taken"
     r = await c.post("/v1/users/alice/tokens", headers=ada, json={"expires_in_days": 91})
     assert r.status == 422 and code(await r.json()) == "token-lifetime-too-long"
     r = await c.post("/v1/users/hook/tokens", headers=ada, json={"expires_in_days": 700})

@@ -4,6 +4,8 @@ from datetime import time
 
 from sqlalchemy import update
 
+from auth.models import Role
+from auth.service import OPERATOR, Principal
 from cases.directory import CaseDirectoryAdapter
 from cases.models import AgreedWindow, CaseContact
 from cases.service import dial_context
@@ -12,6 +14,8 @@ from compliance.policy_sql import read_policy_facts
 from tests.unit.cases.test_service import T0, _case, _svc
 
 MOBILE, HOME, THIRD = "+8613800138000", "+861062345678", "+8613900139000"
+
+CASE_SYSTEM = Principal("casesys", Role.INTEGRATION, clients=frozenset({"bank1"}))
 
 
 def _two_own(**over):
@@ -27,7 +31,7 @@ async def _set(database, cid, number, **values):
 
 async def test_own_numbers_all_invalid_follows_the_valid_listed_own_numbers(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_two_own())).case_id
     directory = CaseDirectoryAdapter()
 
     async def all_invalid() -> bool:
@@ -47,8 +51,8 @@ async def test_own_numbers_all_invalid_follows_the_valid_listed_own_numbers(data
 
 async def test_a_case_without_own_numbers_counts_as_all_invalid(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_case(contacts=[
-        {"number": THIRD, "kind": "third_party", "relation": "spouse"}]), by="i")).case_id
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case(contacts=[
+        {"number": THIRD, "kind": "third_party", "relation": "spouse"}]))).case_id
     async with database.read() as s:
         info = await CaseDirectoryAdapter().dial_info(s, case_id=cid, number=THIRD)
     assert info is not None and info.own_numbers_all_invalid and info.number_kind == "third_party"
@@ -56,10 +60,10 @@ async def test_a_case_without_own_numbers_counts_as_all_invalid(database):
 
 async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
-    await svc.hold(cid, reason="hardship", by="sup")
-    await svc.add_window(cid, scope="case", number=None, weekdays=[0], start=time(9), end=time(10),
-                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", role="integration",
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_two_own())).case_id
+    await svc.hold(OPERATOR, cid, reason="hardship")
+    await svc.add_window(CASE_SYSTEM, cid, scope="case", number=None, weekdays=[0], start=time(9), end=time(10),
+                         zone="Asia/Shanghai", expires_at=None,
                          call_id=None)
     await _set(database, cid, HOME, removed_at=T0)
     async with database.read() as s:
@@ -69,7 +73,7 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
     assert not home.number_known and home.number_kind is None and home.number_status is None
     assert mobile.number_known and mobile.hold_reasons == ("hardship",) and len(mobile.agreed_windows) == 1
 
-    await svc.release(cid, reason="hardship", by="sup")
+    await svc.release(OPERATOR, cid, reason="hardship")
     async with database.begin() as s:
         await s.execute(update(AgreedWindow).where(AgreedWindow.case_id == cid).values(revoked_at=T0))
     async with database.read() as s:
@@ -80,8 +84,8 @@ async def test_removed_contacts_released_holds_and_revoked_windows_are_left_out(
 
 async def test_the_policy_facts_read_with_the_case_equal_those_read_alone(database):
     svc = _svc(database)
-    with_row = (await svc.upsert(client_id="bank1", data=_two_own(), by="i")).case_id
-    without_row = (await svc.upsert(client_id="bank2", data=_two_own(ext="C-2"), by="i")).case_id
+    with_row = (await svc.upsert(OPERATOR, client_id="bank1", data=_two_own())).case_id
+    without_row = (await svc.upsert(OPERATOR, client_id="bank2", data=_two_own(ext="C-2"))).case_id
     async with database.begin() as s:
         s.add(ClientPolicy(client_id="bank1", jurisdiction="CN", policy={"max_attempts_per_debtor_rolling_7d": 3},
                            updated_by="t"))

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from auth.models import Role
-from auth.service import Principal
+from auth.service import OPERATOR, Principal
 from cases.contacts import attach_recording, record_contact
 from cases.dispositions import record_disposition
 from cases.errors import DispositionExists
@@ -21,13 +21,14 @@ from dialer.errors import NoSuchCall
 from dialer.models import Call
 from tests.unit.cases.test_service import T0, _case
 
-AGENT = Principal("agent1", Role.AGENT)
+BANK1 = frozenset({"bank1"})
+AGENT = Principal("agent1", Role.AGENT, clients=BANK1)
 
 
 async def _setup(database, number="+8613800138000"):
     events = EventLog()
     svc = CaseService(db=database, events=events, clock=FakeClock(T0))
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
     call = Call(id=f"call-{number[-4:]}", agent_id="agent1", requested_by="agent1", number=number, case_id=cid,
                 client_id="bank1", pbx="pbx1", sip_user="1001", state="ended", created_at=T0,
                 answered_at=T0 + timedelta(seconds=8), ended_at=T0 + timedelta(seconds=98), talk_seconds=90.0,
@@ -59,11 +60,13 @@ async def test_dispute_holds_the_case_and_requests_legal_hold(database):
 async def test_a_disposition_is_recorded_once_and_only_by_the_calls_agent(database):
     events, _cid, call = await _setup(database)
     with pytest.raises(NoSuchCall):
-        await _record(database, events, call.id, principal=Principal("agent2", Role.AGENT), outcome="refuses")
+        await _record(database, events, call.id, principal=Principal("agent2", Role.AGENT, clients=BANK1),
+                      outcome="refuses")
     await _record(database, events, call.id, outcome="promise_to_pay", promise_amount="300",
                   promise_date=date(2025, 3, 10), promise_currency="CNY")
     with pytest.raises(DispositionExists):
-        await _record(database, events, call.id, principal=Principal("sup", Role.SUPERVISOR), outcome="refuses")
+        await _record(database, events, call.id, principal=Principal("sup", Role.SUPERVISOR, clients=BANK1),
+                      outcome="refuses")
 
 
 def test_outcome_fields_are_validated():

@@ -6,6 +6,7 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+from auth.service import OPERATOR
 from cases.evidence import add_months, contacts, evidence
 from cases.export import prepare_export, stream_zip
 from cases.models import ContactLog
@@ -49,7 +50,7 @@ def test_add_months_clamps_to_month_end():
 
 async def test_two_valid_collections_30_days_apart_and_three_months(database):
     svc = CaseService(db=database, events=EventLog(), clock=FakeClock(T0))
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
     sha = {k: hashlib.sha256(v).hexdigest() for k, v in AUDIO.items()}
     async with database.begin() as s:
         s.add_all([
@@ -92,7 +93,7 @@ async def test_two_valid_collections_30_days_apart_and_three_months(database):
 
 async def test_no_pair_when_valid_collections_are_too_close(database):
     svc = CaseService(db=database, events=EventLog(), clock=FakeClock(T0))
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
     async with database.begin() as s:
         s.add_all([_row(cid, 1, T0, recording_id="r1", recording_sha256="a" * 64),
                    _row(cid, 2, T0 + timedelta(days=29, hours=23), recording_id="r2", recording_sha256="b" * 64)])

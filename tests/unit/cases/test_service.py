@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from auth.models import Role
+from auth.service import OPERATOR, Principal
 from cases.directory import CaseDirectoryAdapter
 from cases.models import Case, CaseContact, CaseHold
 from cases.rows import CaseIn
@@ -14,6 +16,8 @@ from core.events import EventLog
 from core.models import DomainEventRow
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+CASE_SYSTEM = Principal("casesys", Role.INTEGRATION, clients=frozenset({"bank1"}))
 
 
 def _case(ext: str = "C-1", **over) -> CaseIn:
@@ -36,13 +40,13 @@ async def _event_types(database) -> list[str]:
 
 async def test_upsert_creates_then_no_op_then_updates(database):
     svc = _svc(database)
-    first = await svc.upsert(client_id="bank1", data=_case(), by="integ")
-    again = await svc.upsert(client_id="bank1", data=_case(), by="integ")
-    changed = await svc.upsert(client_id="bank1", data=_case(days_overdue=41), by="integ")
+    first = await svc.upsert(OPERATOR, client_id="bank1", data=_case())
+    again = await svc.upsert(OPERATOR, client_id="bank1", data=_case())
+    changed = await svc.upsert(OPERATOR, client_id="bank1", data=_case(days_overdue=41))
     assert (first.result, again.result, changed.result) == ("created", "unchanged", "updated")
     assert first.case_id == again.case_id == changed.case_id
     assert await _event_types(database) == ["case.imported", "case.updated"]
-    case, contacts, holds = await svc.get(first.case_id)
+    case, contacts, holds = await svc.get(OPERATOR, first.case_id)
     assert case.amount == Decimal("1200.5") and case.currency == "CNY" and case.days_overdue == 41
     assert case.debtor_key == "bank1:C-1" and holds == []
     assert {(c.number, c.kind, c.relation) for c in contacts} == {
@@ -51,8 +55,8 @@ async def test_upsert_creates_then_no_op_then_updates(database):
 
 async def test_same_external_id_for_two_clients_are_two_cases(database):
     svc = _svc(database)
-    a = await svc.upsert(client_id="bank1", data=_case(), by="i")
-    b = await svc.upsert(client_id="bank2", data=_case(), by="i")
+    a = await svc.upsert(OPERATOR, client_id="bank1", data=_case())
+    b = await svc.upsert(OPERATOR, client_id="bank2", data=_case())
     assert a.case_id != b.case_id
 
 
@@ -62,12 +66,12 @@ async def test_bulk_reports_each_item_and_bad_items_never_undo_good_ones(databas
     items[2]["amount"] = "-5"
     items[4] = "not an object"
     items[5]["contacts"] = [{"number": "12", "kind": "mobile"}]
-    results = await svc.bulk_upsert(client_id="bank1", items=items, by="i", chunk=2)
+    results = await svc.bulk_upsert(OPERATOR, client_id="bank1", items=items, chunk=2)
     assert [r.result for r in results] == ["created", "created", "invalid", "created", "invalid", "invalid",
                                            "created"]
     assert results[2].errors[0]["field"] == "amount"
     assert results[5].errors[0]["field"].startswith("contacts.0.number")
-    again = await svc.bulk_upsert(client_id="bank1", items=items, by="i")
+    again = await svc.bulk_upsert(OPERATOR, client_id="bank1", items=items)
     assert [r.result for r in again if r.result != "invalid"] == ["unchanged"] * 4
     async with database.read() as s:
         assert await s.scalar(select(func.count()).select_from(Case)) == 4
@@ -76,18 +80,18 @@ async def test_bulk_reports_each_item_and_bad_items_never_undo_good_ones(databas
 
 async def test_hold_takes_effect_and_release_restores_active(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
-    assert await svc.hold(cid, reason="dispute", by="sup") is not None
-    assert await svc.hold(cid, reason="dispute", by="sup") is None  # idempotent
-    await svc.hold(cid, reason="illness", by="sup", source="agent")
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
+    assert await svc.hold(OPERATOR, cid, reason="dispute") is not None
+    assert await svc.hold(OPERATOR, cid, reason="dispute") is None  # idempotent
+    await svc.hold(OPERATOR, cid, reason="illness", source="agent")
     async with database.read() as s:
         assert await holds_for(s, cid) == ["dispute", "illness"]
-    assert (await svc.get(cid))[0].status == "on_hold"
-    released = await svc.release(cid, reason="dispute", by="sup")
+    assert (await svc.get(OPERATOR, cid))[0].status == "on_hold"
+    released = await svc.release(OPERATOR, cid, reason="dispute")
     assert [h.reason for h in released] == ["dispute"]
-    assert (await svc.get(cid))[0].status == "on_hold"
-    await svc.release(cid, reason="illness", by="sup")
-    assert (await svc.get(cid))[0].status == "active"
+    assert (await svc.get(OPERATOR, cid))[0].status == "on_hold"
+    await svc.release(OPERATOR, cid, reason="illness")
+    assert (await svc.get(OPERATOR, cid))[0].status == "active"
     async with database.read() as s:
         history = (await s.scalars(select(CaseHold).order_by(CaseHold.applied_at))).all()
     assert len(history) == 2 and all(h.released_at is not None for h in history)
@@ -97,21 +101,21 @@ async def test_hold_takes_effect_and_release_restores_active(database):
 
 async def test_import_on_hold_maps_reason_and_reimport_active_releases_only_case_system_holds(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_case(status="on_hold", hold_reason="争议"), by="i")).case_id
-    await svc.hold(cid, reason="deceased", by="agent1", source="disposition")
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case(status="on_hold", hold_reason="争议"))).case_id
+    await svc.hold(OPERATOR, cid, reason="deceased", source="disposition")
     async with database.read() as s:
         assert await holds_for(s, cid) == ["deceased", "dispute"]
-    await svc.upsert(client_id="bank1", data=_case(), by="i")
+    await svc.upsert(OPERATOR, client_id="bank1", data=_case())
     async with database.read() as s:
         assert await holds_for(s, cid) == ["deceased"]
-    assert (await svc.get(cid))[0].status == "on_hold"
+    assert (await svc.get(OPERATOR, cid))[0].status == "on_hold"
 
 
 async def test_reimport_does_not_revive_a_number_we_marked_invalid(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
-    await svc.number_status(cid, number="+8613800138000", status="invalid", source="disposition")
-    await svc.upsert(client_id="bank1", data=_case(days_overdue=50), by="i")
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
+    await svc.number_status(OPERATOR, cid, number="+8613800138000", status="invalid", source="disposition")
+    await svc.upsert(OPERATOR, client_id="bank1", data=_case(days_overdue=50))
     async with database.read() as s:
         row = (await s.scalars(select(CaseContact).where(CaseContact.number == "+8613800138000"))).one()
     assert row.status == "invalid"
@@ -119,15 +123,15 @@ async def test_reimport_does_not_revive_a_number_we_marked_invalid(database):
 
 async def test_dial_context_has_everything_the_gate_needs(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
-    await svc.hold(cid, reason="hardship", by="sup")
-    await svc.number_status(cid, number="+8613900139000", status=None, source="agent", third_party_objected=True)
-    await svc.add_window(cid, scope="number", number="+8613800138000", weekdays=[5, 6], start=time(10),
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
+    await svc.hold(OPERATOR, cid, reason="hardship")
+    await svc.number_status(OPERATOR, cid, number="+8613900139000", status=None, source="agent",
+                            third_party_objected=True)
+    await svc.add_window(CASE_SYSTEM, cid, scope="number", number="+8613800138000", weekdays=[5, 6], start=time(10),
                          end=time(12), zone="Asia/Shanghai", expires_at=T0 + timedelta(days=30),
-                         recorded_by="agent1", role="integration", call_id=None)
-    await svc.add_window(cid, scope="case", number=None, weekdays=[0], start=time(19), end=time(21),
-                         zone="Asia/Shanghai", expires_at=T0 + timedelta(days=1), recorded_by="agent1",
-                         role="integration", call_id=None)
+                         call_id=None)
+    await svc.add_window(CASE_SYSTEM, cid, scope="case", number=None, weekdays=[0], start=time(19), end=time(21),
+                         zone="Asia/Shanghai", expires_at=T0 + timedelta(days=1), call_id=None)
     async with database.read() as s:
         later = T0 + timedelta(days=2)  # the case window has expired by then, the number's has not
         own = await dial_context(s, case_id=cid, number="+8613800138000", now=later)
@@ -146,10 +150,10 @@ async def test_dial_context_has_everything_the_gate_needs(database):
 
 async def test_directory_adapter_speaks_the_gates_language(database):
     svc = _svc(database)
-    cid = (await svc.upsert(client_id="bank1", data=_case(), by="i")).case_id
-    await svc.hold(cid, reason="dispute", by="sup")
-    await svc.add_window(cid, scope="case", number=None, weekdays=[0, 6], start=time(21), end=time(1),
-                         zone="Asia/Shanghai", expires_at=None, recorded_by="a", role="integration",
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=_case())).case_id
+    await svc.hold(OPERATOR, cid, reason="dispute")
+    await svc.add_window(CASE_SYSTEM, cid, scope="case", number=None, weekdays=[0, 6], start=time(21), end=time(1),
+                         zone="Asia/Shanghai", expires_at=None,
                          call_id=None)
     directory = CaseDirectoryAdapter()
     async with database.read() as s:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from auth.models import Role
-from auth.service import Principal, create_user
+from auth.service import OPERATOR, Principal, create_user
 from cases.directory import CaseDirectoryAdapter
 from cases.errors import WindowEvidenceRejected, WindowEvidenceRequired, WindowExpiryTooFar
 from cases.models import AgreedWindow
@@ -30,7 +30,7 @@ from tests.support.doubles import RecordingPbx
 
 CALL_ENDED = datetime(2026, 11, 30, 12, 50, tzinfo=UTC)  # Monday 20:50 in Shanghai
 MOBILE = "+8613800138000"
-ALICE = Principal("alice", Role.AGENT, "t1")
+ALICE = Principal("alice", Role.AGENT, "t1", clients=frozenset({"bank1"}))
 
 
 async def _setup(database: Database, *, recording: str | None = "stored", answered: bool = True,
@@ -38,10 +38,10 @@ async def _setup(database: Database, *, recording: str | None = "stored", answer
     clock = FakeClock(CALL_ENDED + timedelta(minutes=10))
     svc = CaseService(db=database, events=EventLog(), clock=clock, window_rules=WindowRules())
     data = CaseIn.model_validate({"external_id": "C-1", "debtor_name": "张三", "amount": "100", "currency": "CNY",
-                                  "timezone": "Asia/Shanghai", "contacts": [{"number": MOBILE, "kind": "mobile"}]})
-    cid = (await svc.upsert(client_id="bank1", data=data, by="casesys")).case_id
-    other = (await svc.upsert(client_id="bank1", data=data.model_copy(update={"external_id": "C-2"}),
-                              by="casesys")).case_id
+                                  "timezone": "Asia/Shanghai", "agent": "alice", "team": "t1",
+                                  "contacts": [{"number": MOBILE, "kind": "mobile"}]})
+    cid = (await svc.upsert(OPERATOR, client_id="bank1", data=data)).case_id
+    other = (await svc.upsert(OPERATOR, client_id="bank1", data=data.model_copy(update={"external_id": "C-2"}))).case_id
     async with database.begin() as s:
         s.add(Call(id="call-1", agent_id=agent, requested_by=agent, number=MOBILE, case_id=other if other_case else cid,
                    client_id="bank1", pbx="local", sip_user="1001", state="ended",
@@ -56,8 +56,8 @@ async def _setup(database: Database, *, recording: str | None = "stored", answer
 async def _add(svc: CaseService, cid: str, *, role: str = "agent", by: str = "alice", call_id: str | None = "call-1",
                expires_at: datetime | None = None) -> AgreedWindow:
     window: AgreedWindow = await svc.add_window(
-        cid, scope="case", number=None, weekdays=[0], start=time(21), end=time(23), zone="Asia/Shanghai",
-        expires_at=expires_at, recorded_by=by, role=role, call_id=call_id)
+        Principal(by, Role(role), "t1", clients=frozenset({"bank1"})), cid, scope="case", number=None,
+        weekdays=[0], start=time(21), end=time(23), zone="Asia/Shanghai", expires_at=expires_at, call_id=call_id)
     return window
 
 
@@ -68,12 +68,12 @@ async def test_an_agents_window_without_evidence_is_refused(database: Database) 
     assert info.value.status == 409 and info.value.code == "window-evidence-required"
     for role in ("supervisor", "admin"):  # only the case system needs no call
         with pytest.raises(WindowEvidenceRequired):
-            await _add(svc, cid, role=role, by="sam", call_id=None)
-    assert await svc.windows(cid) == []
+            await _add(svc, cid, role=role, call_id=None)
+    assert await svc.windows(OPERATOR, cid) == []
 
 
 @pytest.mark.parametrize(("setup", "by", "minutes_later", "reason"), [
-    ({}, "bob", 10, "other-agent"),
+    ({"agent": "carol"}, "alice", 10, "other-agent"),
     ({"other_case": True}, "alice", 10, "other-case"),
     ({"answered": False}, "alice", 10, "not-answered"),
     ({"recording": None}, "alice", 10, "not-recorded"),
@@ -100,14 +100,14 @@ async def test_windows_expire_within_the_maximum(database: Database) -> None:
     assert info.value.status == 422
     window = await _add(svc, cid)  # no expiry given: the maximum
     assert window.expires_at == now + timedelta(days=30) and window.evidence == "call"
-    by_case_system = await _add(svc, cid, role="integration", by="casesys", call_id=None,
+    by_case_system = await _add(svc, cid, role="integration", call_id=None,
                                 expires_at=now + timedelta(days=7))
     assert by_case_system.evidence == "case_system" and by_case_system.agreed_on_call_id is None
 
 
 async def _gate(database: Database, clock: FakeClock) -> CallService:
     async with database.begin() as s:
-        await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001", team="t1")
+        await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001", team="t1", clients=["bank1"])
     events = EventLog()
     gate = ComplianceGate(db=database, events=events, settings=ComplianceSettings(default_profile="CN"),
                           dialer=DialerSettings(), clock=clock, cases=CaseDirectoryAdapter())

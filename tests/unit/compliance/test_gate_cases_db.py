@@ -9,7 +9,7 @@ import asyncio
 from sqlalchemy import text
 
 from auth.models import Role
-from auth.service import Principal, create_user
+from auth.service import OPERATOR, Principal, create_user
 from cases.directory import CaseDirectoryAdapter
 from compliance.errors import CallBlockedError
 from compliance.models import ClientPolicy
@@ -24,14 +24,14 @@ from tests.support.doubles import RecordingPbx
 from tests.unit.cases.test_service import _case, _svc
 from tests.unit.compliance.test_gate_db import MORNING_SHANGHAI
 
-ALICE = Principal("alice", Role.AGENT, "t1")
+ALICE = Principal("alice", Role.AGENT, "t1", clients=frozenset({"bank1"}))
 MOBILE, HOME, WORK = "+8613800138000", "+861062345678", "+861062345679"
 
 
 async def _case_id(db: Database) -> str:
-    data = _case(contacts=[{"number": MOBILE, "kind": "mobile"}, {"number": HOME, "kind": "home"},
-                           {"number": WORK, "kind": "work"}])
-    return (await _svc(db).upsert(client_id="bank1", data=data, by="i")).case_id
+    data = _case(agent="alice", team="t1", contacts=[
+        {"number": MOBILE, "kind": "mobile"}, {"number": HOME, "kind": "home"}, {"number": WORK, "kind": "work"}])
+    return (await _svc(db).upsert(OPERATOR, client_id="bank1", data=data)).case_id
 
 
 async def test_the_directory_takes_the_gates_own_locks_on_postgresql(db: Database) -> None:
@@ -49,7 +49,7 @@ async def test_the_directory_takes_the_gates_own_locks_on_postgresql(db: Databas
 async def test_concurrent_dials_to_several_numbers_of_one_debtor_never_exceed_its_cap(db: Database) -> None:
     cid = await _case_id(db)
     async with db.begin() as s:
-        await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001")
+        await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001", team="t1", clients=["bank1"])
         s.add(ClientPolicy(client_id="bank1", jurisdiction="DEMO", policy={"max_attempts_per_debtor_rolling_7d": 2},
                            updated_by="ada"))
     clock, events, pbx = FakeClock(MORNING_SHANGHAI), EventLog(), RecordingPbx()

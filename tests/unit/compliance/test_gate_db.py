@@ -32,7 +32,8 @@ from tests.support.doubles import RecordingPbx
 EVENING_SHANGHAI = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 MORNING_SHANGHAI = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 Shanghai
 CN_NUMBER = "+8613800000001"
-ALICE = Principal("alice", Role.AGENT, "t1")
+BANKS = frozenset({"bank", "demo-bank", "cn-bank", "capped"})
+ALICE = Principal("alice", Role.AGENT, "t1", clients=BANKS)
 
 
 class OneCase:
@@ -45,7 +46,8 @@ class OneCase:
     async def dial_info(self, session, *, case_id: str, number: str) -> CaseDialInfo | None:
         if case_id != "case-1":
             return None
-        return CaseDialInfo(client_id=self.client_id, batch_id="b1", debtor_key="bank:case-1", holds=self.holds)
+        return CaseDialInfo(client_id=self.client_id, batch_id="b1", debtor_key="bank:case-1", holds=self.holds,
+                            assigned_agent="alice", team="t1")
 
     async def dial_infos_for_number(self, session, *, number: str, client_ids=None) -> list[CaseDialInfo]:
         return []  # no case lists a number: a dial without a case is a manual one
@@ -69,7 +71,7 @@ class Harness:
 async def make(db: Database, *, profile: str = "CN", at: datetime = MORNING_SHANGHAI,
                client: str | None = None) -> Harness:
     async with db.begin() as s:
-        await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001")
+        await create_user(s, user_id="alice", role=Role.AGENT, sip_user="1001", team="t1", clients=sorted(BANKS))
     clock = FakeClock(at)
     pbx = RecordingPbx()
     cases = OneCase(client)
@@ -134,7 +136,7 @@ async def test_demo_client_may_be_called_at_night_and_check_does_not_dial(db: Da
 async def test_hold_blocks_and_override_cannot_lift_a_hard_stop(db: Database) -> None:
     h = await make(db, client=None)
     h.cases.holds = ("dispute",)
-    sam = Principal("sam", Role.SUPERVISOR)
+    sam = Principal("sam", Role.SUPERVISOR, clients=BANKS)
     with pytest.raises(CallBlockedError) as info:
         await h.calls.request_call(sam, agent_id="alice", number=CN_NUMBER, case_id="case-1",
                                    override_reason="customer asked us to call")
