@@ -9,6 +9,7 @@ from api import (
     auth,
     callbacks,
     calls,
+    campaigns,
     cases,
     clients,
     compliance,
@@ -26,6 +27,7 @@ from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
 from callbacks import events as callback_events
+from campaigns import events as campaign_events
 from cases import events as case_events
 from dialer.states import CallState
 from presence import events as presence_events
@@ -38,7 +40,7 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, presence.router,
-            callbacks.router]
+            callbacks.router, campaigns.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -52,7 +54,8 @@ def event_types() -> tuple[str, ...]:
               "call.corrected", "call.blocked")
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
-    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL)
+    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
+            *campaign_events.ALL)
 
 
 def make_app(container: Container) -> web.Application:

@@ -27,6 +27,7 @@ from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
 from callbacks.service import CallbackService
+from campaigns.service import CampaignService
 from cases.contacts import attach_recording, record_contact
 from cases.directory import CaseDirectoryAdapter
 from cases.events import LegalHoldListener, LegalHoldRequested
@@ -133,6 +134,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     calls = CallService(db=db, events=events, pbx=pbx, gate=PresenceGate(dial_gate, presence),
                         settings=settings.dialer, clock=clock)
     callbacks = CallbackService(db=db, events=events, clock=clock)
+    # campaigns ask the gate itself (a dry run) before offering a case; presence they check on their own
+    campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence)
     window_rules = WindowRules(evidence_max_age=timedelta(seconds=settings.compliance.window_evidence_max_age_s),
                                max_days=settings.compliance.window_max_days)
     cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules)
@@ -146,12 +149,14 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
         users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit),
-        recordings=recordings, presence=presence, callbacks=callbacks)
+        recordings=recordings, presence=presence, callbacks=callbacks,
+        campaigns=campaigns)
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
     calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
     events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
+    calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
     cases.add_legal_hold_listener(_hold_case_recordings(events))
     if recordings is not None:
         _wire_recordings(recordings, calls)

@@ -11,6 +11,7 @@ from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
 from callbacks.service import CallbackService
+from campaigns.service import CampaignService
 from cases.service import CaseService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
@@ -54,6 +55,7 @@ class Container:
     users: UserAdmin
     presence: PresenceService
     callbacks: CallbackService
+    campaigns: CampaignService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

@@ -6,6 +6,7 @@ import analytics.models
 import audit.models
 import auth.models
 import callbacks.models
+import campaigns.models
 import cases.models
 import compliance.models
 import core.models
@@ -16,7 +17,7 @@ import recordings.models
 from db.base import Base
 
 MODEL_MODULES = (
-    analytics.models, audit.models, auth.models, callbacks.models, cases.models, compliance.models, core.models,
-    dialer.models, hooks.models, presence.models, recordings.models,
+    analytics.models, audit.models, auth.models, callbacks.models, campaigns.models, cases.models,
+    compliance.models, core.models, dialer.models, hooks.models, presence.models, recordings.models,
 )
 target_metadata = Base.metadata

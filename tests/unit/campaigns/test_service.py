@@ -1,0 +1,183 @@
+"""Preview campaigns on SQLite and PostgreSQL, with the real compliance gate and real cases: the order of
+offers, the gate as the filter, claims with leases, skips, and what a call's end does to its case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from auth.models import Role
+from auth.service import Principal, create_user
+from callbacks.service import CallbackService
+from campaigns.service import CampaignService
+from cases.directory import CaseDirectoryAdapter
+from cases.dispositions import record_disposition
+from cases.holds import apply_hold
+from cases.models import Case
+from cases.rows import CaseIn
+from cases.schemas import DispositionIn
+from cases.service import upsert_case
+from compliance.service import ComplianceGate
+from config.settings import ComplianceSettings, DialerSettings, PresenceSettings
+from core.clock import FakeClock
+from core.events import EventLog
+from db.engine import Database
+from dialer.service import CallService
+from dialer.translate import FactUpdate
+from presence.errors import AgentNotAvailable
+from presence.guard import PresenceGate
+from presence.service import PresenceService
+from presence.states import AgentState
+from tests.support.doubles import RecordingPbx
+
+MORNING = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+NIGHT = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)  # 22:30 in Asia/Shanghai
+ALICE = Principal("alice", Role.AGENT, team="t1", clients=frozenset({"bank1"}))
+CARL = Principal("carl", Role.AGENT, team="t1", clients=frozenset({"bank1"}))
+SAM = Principal("sam", Role.SUPERVISOR, team="t1", clients=frozenset({"bank1"}))
+
+
+@dataclass
+class Rig:
+    db: Database
+    clock: FakeClock
+    events: EventLog
+    campaigns: CampaignService
+    calls: CallService
+    presence: PresenceService
+    cases: dict[str, str]
+
+    async def case(self, ext: str, *, agent: str = "alice", days_overdue: int = 30, number: str,
+                   received: datetime | None = None, **extra: Any) -> str:
+        data = CaseIn.model_validate({
+            "external_id": ext, "debtor_name": "张三", "amount": "100.00", "currency": "CNY", "agent": agent,
+            "team": "t1", "days_overdue": days_overdue, "timezone": "Asia/Shanghai",
+            "received_at": (received or self.clock.now()).isoformat(),
+            "contacts": [{"number": number, "kind": "mobile"}], **extra})
+        async with self.db.begin() as s:
+            result = await upsert_case(s, self.events, client_id="bank1", data=data, now=self.clock.now(), by="t")
+        self.cases[ext] = result.case_id
+        return result.case_id
+
+    async def campaign(self, *joined: Principal) -> str:
+        c = await self.campaigns.create(SAM, client_id="bank1", name="December", busy_retry_s=600)
+        await self.campaigns.change(SAM, c.id, "start")
+        for agent in joined:
+            await self.campaigns.join(agent, c.id, agent.user_id)
+        return c.id
+
+    async def call(self, who: Principal, case_id: str, number: str, **end: Any) -> str:
+        call = await self.calls.request_call(who, agent_id=who.user_id, number=number, case_id=case_id)
+        now = self.clock.now()
+        await self.calls.apply(FactUpdate(call.id, "t", {"agent_ringing_at": now, "agent_channel": "PJSIP/x-1"}))
+        await self.calls.apply(FactUpdate(call.id, "t", {"agent_answered_at": now, "customer_ringing_at": now}))
+        await self.calls.apply(FactUpdate(call.id, "t", {**end, "ended_at": now + timedelta(seconds=20)}))
+        return call.id
+
+
+async def make(db: Database, at: datetime = MORNING) -> Rig:
+    clock = FakeClock(at)
+    events = EventLog()
+    gate = ComplianceGate(db=db, events=events, settings=ComplianceSettings(default_profile="CN"),
+                          dialer=DialerSettings(), clock=clock, cases=CaseDirectoryAdapter())
+    presence = PresenceService(db=db, events=events, clock=clock, settings=PresenceSettings(wrap_up_s=0))
+    calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=PresenceGate(gate, presence),
+                        settings=DialerSettings(), clock=clock)
+    callbacks = CallbackService(db=db, events=events, clock=clock)
+    campaigns = CampaignService(db=db, events=events, clock=clock, gate=gate, presence=presence)
+    for listener in (presence.on_call_state, callbacks.on_call_state, campaigns.on_call_state):
+        calls.add_state_listener(listener)
+    events.add_outbox_writer(callbacks.on_domain_event)
+    async with db.begin() as s:
+        for p, sip in ((ALICE, "1001"), (CARL, "1003")):
+            await create_user(s, user_id=p.user_id, role=Role.AGENT, sip_user=sip, team="t1", clients=["bank1"])
+        await create_user(s, user_id="sam", role=Role.SUPERVISOR, team="t1", clients=["bank1"])
+    return Rig(db, clock, events, campaigns, calls, presence, {})
+
+
+async def test_offers_go_first_call_deadline_first_then_priority_and_each_is_held_under_a_lease(
+        db: Database) -> None:
+    rig = await make(db)
+    low = await rig.case("LOW", days_overdue=10, number="+8613800000011")
+    high = await rig.case("HIGH", days_overdue=90, number="+8613800000012")
+    old = await rig.case("OLD", days_overdue=5, number="+8613800000013", received=MORNING - timedelta(days=1))
+    campaign = await rig.campaign(ALICE)
+    first = await rig.campaigns.next(ALICE, "alice")
+    assert first is not None and (first.entry.case_id, first.reason, first.number) == (old, "first_call",
+                                                                                       "+8613800000013")
+    again = await rig.campaigns.next(ALICE, "alice")  # one offer at a time: the same case again
+    assert again is not None and again.entry.id == first.entry.id
+    await rig.campaigns.skip(ALICE, "alice", "customer asked for email")
+    second = await rig.campaigns.next(ALICE, "alice")
+    assert second is not None and second.entry.case_id == high
+    await rig.campaigns.skip(ALICE, "alice", "later")
+    third = await rig.campaigns.next(ALICE, "alice")
+    assert third is not None and third.entry.case_id == low
+    await rig.campaigns.skip(ALICE, "alice", "later")
+    assert await rig.campaigns.next(ALICE, "alice") is None  # everything skipped waits for the retry
+    _c, progress = await rig.campaigns.get(SAM, campaign)
+    assert (progress["cases"], progress["left"], progress["attempted"]) == (3, 3, 0)
+    assert progress["next_scheduled_at"] == MORNING + timedelta(hours=1)
+
+
+async def test_the_gate_is_the_filter_a_blocked_case_waits_and_a_held_one_is_never_offered(db: Database) -> None:
+    rig = await make(db, at=NIGHT)
+    await rig.case("NIGHT", number="+8613800000021")
+    held = await rig.case("HELD", number="+8613800000022")
+    campaign = await rig.campaign(ALICE)
+    async with db.begin() as s:  # a dispute arrives after the campaign selected the case
+        case = await s.get(Case, held)
+        assert case is not None
+        await apply_hold(s, rig.events, case, reason="dispute", source="case_system", by="t", now=rig.clock.now())
+    assert await rig.campaigns.next(ALICE, "alice") is None  # 22:30 in Shanghai: nothing is offered
+    _c, progress = await rig.campaigns.get(SAM, campaign)
+    assert progress["blocked"] == 1  # the dispute: a hard stop
+    assert progress["next_scheduled_at"] == datetime(2026, 12, 6, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+    rig.clock.set(datetime(2026, 12, 6, 0, 0, 1, tzinfo=UTC))
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None and offer.entry.case_id == rig.cases["NIGHT"]
+    rig.clock.advance(seconds=1)
+    assert await rig.campaigns.next(CARL, "carl") is None  # alice's case is not carl's (and it is held)
+
+
+async def test_a_call_s_end_reschedules_by_the_number_rules_and_a_connected_one_is_done(db: Database) -> None:
+    rig = await make(db)
+    case = await rig.case("ONE", number="+8613800000031")
+    campaign = await rig.campaign(ALICE)
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None
+    await rig.call(ALICE, case, offer.number, dial_status="BUSY")
+    assert await rig.campaigns.next(ALICE, "alice") is None  # busy: retried after 10 minutes
+    rig.clock.advance(minutes=11)
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None and offer.entry.attempts == 1 and offer.reason == "priority"
+    await rig.call(ALICE, case, offer.number, answered_at=rig.clock.now())
+    _c, progress = await rig.campaigns.get(SAM, campaign)
+    assert (progress["contacted"], progress["attempted"], progress["left"]) == (1, 1, 0)
+    assert await rig.campaigns.next(ALICE, "alice") is None
+
+
+async def test_a_due_callback_comes_first_and_a_paused_agent_gets_nothing(db: Database) -> None:
+    rig = await make(db)
+    urgent = await rig.case("URGENT", days_overdue=200, number="+8613800000041")
+    later_case = await rig.case("CB", days_overdue=1, number="+8613800000042")
+    call_id = await rig.call(ALICE, later_case, "+8613800000042", answered_at=rig.clock.now())
+    async with db.begin() as s:
+        await record_disposition(s, rig.events, principal=ALICE, call_id=call_id, now=rig.clock.now(),
+                                 data=DispositionIn.model_validate({
+                                     "outcome": "callback_requested",
+                                     "callback_at": (rig.clock.now() + timedelta(minutes=30)).isoformat()}))
+    await rig.campaign(ALICE)
+    first = await rig.campaigns.next(ALICE, "alice")
+    assert first is not None and first.entry.case_id == urgent  # the callback is not due yet
+    await rig.campaigns.skip(ALICE, "alice", "later")
+    rig.clock.advance(minutes=31)
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None and (offer.entry.case_id, offer.reason) == (later_case, "callback")
+    assert offer.callback_id is not None
+    await rig.presence.set_state(ALICE, "alice", AgentState.PAUSED, "break")
+    with pytest.raises(AgentNotAvailable):
+        await rig.campaigns.next(ALICE, "alice")
