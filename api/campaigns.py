@@ -1,4 +1,4 @@
-"""HTTP handlers of campaigns (preview mode): validate, call the campaign service, serialise."""
+"""HTTP handlers of campaigns (preview and progressive): validate, call the campaign service, serialise."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ _ID = "{campaign_id:[0-9a-f-]{36}}"
 _AGENT = "{agent:[A-Za-z0-9][A-Za-z0-9._@-]{0,63}}"
 
 
-@router.route("POST", "/v1/campaigns", summary="Create a preview campaign", tag="campaigns", roles=MANAGERS,
+@router.route("POST", "/v1/campaigns", summary="Create a campaign", tag="campaigns", roles=MANAGERS,
               body=CampaignIn, response=CampaignOut, status=201, errors=(400, 401, 403, 404, 413, 422))
 async def create_campaign(request: web.Request) -> web.StreamResponse:
     """A draft campaign over the client's cases matching the selection (inside the caller's scope)."""
     req = await body(request, CampaignIn)
     c = await request.app[CONTAINER].campaigns.create(
-        principal(request), client_id=req.client_id, name=req.name, batch_id=req.batch_id,
+        principal(request), client_id=req.client_id, name=req.name, mode=req.mode, batch_id=req.batch_id,
         statuses=tuple(req.statuses), agent=req.agent, busy_retry_s=req.busy_retry_s,
         no_answer_retry_s=req.no_answer_retry_s)
     return json_response(campaign_to_json(c), status=201, headers={"Location": f"/v1/campaigns/{c.id}"})

@@ -110,6 +110,7 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
         tasks.every(3600.0, container.auth.purge, name="auth-purge", initial_delay=60.0)
         tasks.every(settings.presence.sweep_interval_s, container.presence.end_wrap_ups, name="presence-wrap-ups")
+        tasks.every(settings.campaigns.tick_s, container.campaigns.tick, name="campaigns-progressive")
         for pbx_name in clients:
             tasks.every(settings.presence.device_sync_interval_s, _device_sync(pbx_name, container),
                         name=f"presence-devices-{pbx_name}", initial_delay=settings.presence.device_sync_interval_s)
@@ -135,7 +136,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                         settings=settings.dialer, clock=clock)
     callbacks = CallbackService(db=db, events=events, clock=clock)
     # campaigns ask the gate itself (a dry run) before offering a case; presence they check on their own
-    campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence)
+    campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence, calls=calls,
+                                settings=settings.campaigns)
     window_rules = WindowRules(evidence_max_age=timedelta(seconds=settings.compliance.window_evidence_max_age_s),
                                max_days=settings.compliance.window_max_days)
     cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules)

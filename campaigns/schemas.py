@@ -17,13 +17,15 @@ _CLIENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class CampaignIn(BaseModel):
-    """``POST /v1/campaigns``: a preview campaign over one client's cases."""
+    """``POST /v1/campaigns``: a campaign over one client's cases."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     client_id: str = Field(pattern=_CLIENT)
     name: str = Field(min_length=1, max_length=128)
-    mode: Literal["preview"] = "preview"
+    mode: Literal["preview", "progressive"] = Field("preview", description=(
+        "preview: the agent asks for the next case and dials it; progressive: an available agent's next case is "
+        "dialled after campaigns.progressive_preview_s"))
     batch_id: str | None = Field(None, max_length=64)
     statuses: list[Literal[CASE_STATUSES]] = Field(default_factory=lambda: ["active"], min_length=1)  # type: ignore[valid-type]
     agent: str | None = Field(None, pattern=_ID, description="only the cases assigned to this agent")

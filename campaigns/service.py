@@ -1,4 +1,5 @@
-"""Campaigns in preview mode: a client's cases, offered one at a time to the agents who joined.
+"""Campaigns: a client's cases, offered one at a time to the agents who joined (preview), or offered and
+dialled after a short preview when an agent is available (progressive).
 
 The next case for an agent is picked from an index (``ix_campaign_entries_pick``), never a scan: the
 agent's due callbacks first, then cases nearest their first-call deadline (received + 2 days, never called),
@@ -8,6 +9,13 @@ blocks now is not offered and waits for the decision's ``next_allowed_at`` (a ha
 An offer is a claim with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), so
 no case is offered to two agents at once, and an agent holds one offer at a time. The agent then dials it
 with ``POST /v1/calls`` (the gate runs again, as for every dial); the call's end updates the entry.
+
+Progressive campaigns run the same offer from ``tick`` (every ``campaigns.tick_s`` on every instance) for
+each joined agent who is ``available`` and holds nothing: the offer's ``next_at`` is its dial time (offer +
+``campaigns.progressive_preview_s``). When it comes, the instance whose UPDATE moves the entry from
+``offered`` to ``dialling`` places the call through ``CallService.request_call`` in the agent's name: the
+same call path, the presence check and the gate as a click-to-dial, the agent's leg first. One call per
+available agent, so no call is ever abandoned; a paused agent gets no further call.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, exists, func, insert, or_, select
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role, User
@@ -29,14 +37,18 @@ from campaigns.models import Campaign, CampaignAgent, CampaignEntry
 from campaigns.numbers import Attempt, Number, pick_number
 from cases.errors import NoSuchClient
 from cases.models import Case, CaseContact
+from config.settings import CampaignSettings
 from core.clock import Clock
+from core.errors import CallguardError
 from core.events import DomainEvent, EventLog
 from db.base import new_id
 from db.engine import Database
 from dialer.gate import DialGate, DialRequest
 from dialer.models import Call
+from dialer.service import CallService
 from dialer.states import CallState
 from presence.errors import AgentNotAvailable
+from presence.models import AgentPresence
 from presence.service import PresenceService
 from presence.states import NOT_DIALLABLE
 
@@ -49,6 +61,8 @@ CANDIDATES = 20
 TRANSITIONS = {"start": ({"draft", "paused"}, "running"), "pause": ({"running"}, "paused"),
                "stop": ({"draft", "running", "paused"}, "stopped")}
 Action = Literal["start", "pause", "stop"]
+Mode = Literal["preview", "progressive"]
+HELD = ("offered", "dialling")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +80,23 @@ class CampaignService:
     """Campaigns (see the module docstring)."""
 
     def __init__(self, *, db: Database, events: EventLog, clock: Clock, gate: DialGate,
-                 presence: PresenceService) -> None:
+                 presence: PresenceService, calls: CallService, settings: CampaignSettings) -> None:
         self.db, self.events, self.clock, self.gate, self.presence = db, events, clock, gate, presence
+        self.calls, self.settings = calls, settings
 
     # -- administration -------------------------------------------------------------------------
-    async def create(self, principal: Principal, *, client_id: str, name: str, batch_id: str | None = None,
+    async def create(self, principal: Principal, *, client_id: str, name: str, mode: Mode = "preview",
+                     batch_id: str | None = None,
                      statuses: tuple[str, ...] = ("active",), agent: str | None = None,
                      busy_retry_s: int = 600, no_answer_retry_s: int = 3600) -> Campaign:
-        """A preview campaign over the client's cases matching the selection (inside the caller's scope)."""
+        """A campaign over the client's cases matching the selection (inside the caller's scope)."""
         principal.require(*MANAGERS)
         scope = Scope.of(principal)
         if not scope.sees_client(client_id):
             raise NoSuchClient(f"no client {client_id}", details={"client_id": client_id})
         now = self.clock.now()
         selection = {"batch_id": batch_id, "statuses": list(statuses), "agent": agent}
-        campaign = Campaign(id=new_id(), client_id=client_id, name=name, mode="preview", state="draft",
+        campaign = Campaign(id=new_id(), client_id=client_id, name=name, mode=mode, state="draft",
                             selection=selection, busy_retry_s=busy_retry_s, no_answer_retry_s=no_answer_retry_s,
                             created_by=principal.user_id, created_at=now, updated_at=now)
         called = exists().where(Call.case_id == Case.id)
@@ -147,8 +163,9 @@ class CampaignService:
                 CampaignEntry.next_at > now))
             agents = (await s.scalars(select(CampaignAgent.agent_id).where(
                 CampaignAgent.campaign_id == campaign_id).order_by(CampaignAgent.agent_id))).all()
-        progress = {"cases": sum(counts.values()), "left": counts.get("pending", 0) + counts.get("offered", 0),
-                    "offered": counts.get("offered", 0), "attempted": attempted or 0,
+        held = counts.get("offered", 0) + counts.get("dialling", 0)
+        progress = {"cases": sum(counts.values()), "left": counts.get("pending", 0) + held, "offered": held,
+                    "attempted": attempted or 0,
                     "contacted": counts.get("done", 0), "blocked": counts.get("blocked", 0),
                     "next_scheduled_at": upcoming, "agents": list(agents)}
         return campaign, progress
@@ -162,8 +179,10 @@ class CampaignService:
             return list((await s.scalars(q)).all())
 
     # -- preview --------------------------------------------------------------------------------
-    async def next(self, principal: Principal, agent_id: str) -> Offer | None:
-        """The case offered to ``agent_id`` now (the one it already holds, else the next one), or None."""
+    async def next(self, principal: Principal, agent_id: str,
+                   modes: tuple[str, ...] = ("preview", "progressive")) -> Offer | None:
+        """The case offered to ``agent_id`` now (the one it already holds, else the next one of its running
+        campaigns in ``modes``), or None."""
         principal.require(*WORKERS)
         view = await self.presence.get(principal, agent_id)
         current = view.presence
@@ -175,12 +194,12 @@ class CampaignService:
         now = self.clock.now()
         async with self.db.begin() as s:
             held = (await s.scalars(select(CampaignEntry).where(
-                CampaignEntry.claimed_by == agent_id, CampaignEntry.state == "offered",
+                CampaignEntry.claimed_by == agent_id, CampaignEntry.state.in_(HELD),
                 CampaignEntry.lease_until > now))).first()
             if held is not None and held.number is not None:
                 return Offer(held, held.number, "", "held")
             running = select(CampaignAgent.campaign_id).join(Campaign, Campaign.id == CampaignAgent.campaign_id).where(
-                CampaignAgent.agent_id == agent_id, Campaign.state == "running")
+                CampaignAgent.agent_id == agent_id, Campaign.state == "running", Campaign.mode.in_(modes))
             free = or_(CampaignEntry.state == "pending",
                        and_(CampaignEntry.state == "offered", CampaignEntry.lease_until <= now))
             mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent)
@@ -224,13 +243,72 @@ class CampaignService:
         if state is not CallState.ENDED or not call.case_id:
             return
         q = select(CampaignEntry).where(CampaignEntry.case_id == call.case_id,
-                                        CampaignEntry.claimed_by == call.agent_id, CampaignEntry.state == "offered")
+                                        CampaignEntry.claimed_by == call.agent_id, CampaignEntry.state.in_(HELD))
         for entry in (await session.scalars(self.db.for_update(q))).all():
             entry.attempts += 1
             entry.last_result, entry.first_call_by = call.end_reason, None
             entry.claimed_by, entry.lease_until, entry.updated_at = None, None, self.clock.now()
             entry.state = "done" if call.answered_at is not None else "pending"
             entry.next_at = self.clock.now()
+
+    # -- progressive ----------------------------------------------------------------------------
+    async def tick(self) -> int:
+        """Offer the next case to each available, idle agent of a running progressive campaign, and dial the
+        offers whose preview is over; how many calls this instance placed."""
+        now = self.clock.now()
+        busy = exists().where(CampaignEntry.claimed_by == CampaignAgent.agent_id, CampaignEntry.state.in_(HELD),
+                              CampaignEntry.lease_until > now)
+        idle = select(CampaignAgent.agent_id).distinct().join(Campaign, Campaign.id == CampaignAgent.campaign_id).join(
+            AgentPresence, AgentPresence.agent_id == CampaignAgent.agent_id).where(
+            Campaign.state == "running", Campaign.mode == "progressive", AgentPresence.state == "available", ~busy)
+        async with self.db.read() as s:
+            agents = (await s.scalars(idle)).all()
+            due = (await s.execute(select(CampaignEntry.id, CampaignEntry.claimed_by).join(
+                Campaign, Campaign.id == CampaignEntry.campaign_id).where(
+                Campaign.state == "running", Campaign.mode == "progressive", CampaignEntry.state == "offered",
+                CampaignEntry.next_at <= now, CampaignEntry.lease_until > now))).all()
+        for agent_id in agents:
+            try:
+                await self.next(_system(agent_id), agent_id, modes=("progressive",))
+            except AgentNotAvailable:
+                continue  # changed since the read: the next tick sees it
+        placed = 0
+        for entry_id, holder in due:
+            placed += await self._dial(entry_id, holder)
+        return placed
+
+    async def _dial(self, entry_id: str, agent_id: str | None) -> int:
+        """Dial one offered entry whose preview is over, if this instance moves it to ``dialling`` first."""
+        now = self.clock.now()
+        async with self.db.begin() as s:
+            res = await s.execute(update(CampaignEntry).where(
+                CampaignEntry.id == entry_id, CampaignEntry.state == "offered", CampaignEntry.claimed_by == agent_id)
+                .values(state="dialling", updated_at=now))
+            won = int(res.rowcount or 0)  # type: ignore[attr-defined]
+            entry = await s.get(CampaignEntry, entry_id) if won == 1 else None
+            user = await s.get(User, agent_id) if agent_id else None
+        if entry is None or user is None or entry.number is None:
+            return 0
+        try:
+            await self.calls.request_call(_as_principal(user), agent_id=user.id, number=entry.number,
+                                          case_id=entry.case_id)
+        except CallguardError as exc:  # PbxUnavailable, AgentNotAvailable, a blocked gate...
+            await self._undial(entry_id, exc)
+            return 0
+        return 1
+
+    async def _undial(self, entry_id: str, exc: CallguardError) -> None:
+        """The dial was refused (the agent paused, the gate blocked, the PBX is down): the case waits."""
+        now = self.clock.now()
+        retry = exc.details.get("next_allowed_at") if isinstance(exc.details, dict) else None
+        async with self.db.begin() as s:
+            entry = (await s.scalars(self.db.for_update(select(CampaignEntry).where(
+                CampaignEntry.id == entry_id)))).first()
+            if entry is None or entry.state != "dialling":
+                return
+            entry.state, entry.claimed_by, entry.lease_until, entry.updated_at = "pending", None, None, now
+            entry.last_result = exc.code[:64]
+            entry.next_at = _instant(retry) if isinstance(retry, str) else now + timedelta(seconds=30)
 
     # -- helpers --------------------------------------------------------------------------------
     async def _try(self, s: AsyncSession, entry: CampaignEntry, agent: User, now: datetime, *, reason: str,
@@ -266,6 +344,8 @@ class CampaignService:
             return None
         entry.state, entry.claimed_by, entry.lease_until = "offered", agent.id, now + OFFER_LEASE
         entry.number = pick.number
+        if campaign.mode == "progressive":  # an offered entry's next_at: when a progressive campaign dials it
+            entry.next_at = now + timedelta(seconds=self.settings.progressive_preview_s)
         await s.flush()
         await self.events.record(s, DomainEvent(type=ev.CASE_OFFERED, payload=ev.offer_payload(entry, reason),
                                                 case_id=entry.case_id, agent_id=agent.id, client_id=entry.client_id,
@@ -298,6 +378,11 @@ class CampaignService:
 def _as_principal(agent: User) -> Principal:
     """The agent as the principal the gate and the walls see (the campaign dials in the agent's name)."""
     return Principal(agent.id, Role.AGENT, team=agent.team, clients=frozenset(agent.clients or []))
+
+
+def _system(agent_id: str) -> Principal:
+    """The campaign acting for ``agent_id`` (the agent's own rights: its cases, its presence)."""
+    return Principal(agent_id, Role.AGENT)
 
 
 def _instant(text: str) -> datetime:

@@ -229,6 +229,14 @@ class PresenceSettings(BaseModel):
         return v
 
 
+class CampaignSettings(BaseModel):
+    """Campaigns."""
+
+    progressive_preview_s: float = Field(5.0, ge=0, le=120, description=(
+        "A progressive campaign shows the agent the next case this long before dialling it"))
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often each instance offers and dials progressive cases")
+
+
 class LoggingSettings(BaseModel):
     """Logging."""
 
@@ -255,6 +263,7 @@ class Settings(BaseSettings):
     hooks: HookSettings = Field(default_factory=HookSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

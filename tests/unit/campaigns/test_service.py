@@ -3,6 +3,7 @@ offers, the gate as the filter, claims with leases, skips, and what a call's end
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from cases.rows import CaseIn
 from cases.schemas import DispositionIn
 from cases.service import upsert_case
 from compliance.service import ComplianceGate
-from config.settings import ComplianceSettings, DialerSettings, PresenceSettings
+from config.settings import CampaignSettings, ComplianceSettings, DialerSettings, PresenceSettings
 from core.clock import FakeClock
 from core.events import EventLog
 from db.engine import Database
@@ -49,6 +50,17 @@ class Rig:
     calls: CallService
     presence: PresenceService
     cases: dict[str, str]
+    pbx: RecordingPbx
+
+    def dialled(self) -> list[str]:
+        return [a[1]["number"] for a in self.pbx.actions if a[0] == "originate"]
+
+    async def end_last_call(self, **end: Any) -> None:
+        call_id = [a[1]["call_id"] for a in self.pbx.actions if a[0] == "originate"][-1]
+        now = self.clock.now()
+        await self.calls.apply(FactUpdate(call_id, "t", {"agent_ringing_at": now, "agent_channel": "PJSIP/x-1"}))
+        await self.calls.apply(FactUpdate(call_id, "t", {"agent_answered_at": now, "customer_ringing_at": now}))
+        await self.calls.apply(FactUpdate(call_id, "t", {**end, "ended_at": now + timedelta(seconds=20)}))
 
     async def case(self, ext: str, *, agent: str = "alice", days_overdue: int = 30, number: str,
                    received: datetime | None = None, **extra: Any) -> str:
@@ -62,8 +74,9 @@ class Rig:
         self.cases[ext] = result.case_id
         return result.case_id
 
-    async def campaign(self, *joined: Principal) -> str:
-        c = await self.campaigns.create(SAM, client_id="bank1", name="December", busy_retry_s=600)
+    async def campaign(self, *joined: Principal, mode: str = "preview") -> str:
+        c = await self.campaigns.create(SAM, client_id="bank1", name="December", busy_retry_s=600,
+                                        mode=mode)  # type: ignore[arg-type]
         await self.campaigns.change(SAM, c.id, "start")
         for agent in joined:
             await self.campaigns.join(agent, c.id, agent.user_id)
@@ -78,16 +91,18 @@ class Rig:
         return call.id
 
 
-async def make(db: Database, at: datetime = MORNING) -> Rig:
+async def make(db: Database, at: datetime = MORNING, *, wrap_up_s: int = 0) -> Rig:
     clock = FakeClock(at)
     events = EventLog()
     gate = ComplianceGate(db=db, events=events, settings=ComplianceSettings(default_profile="CN"),
                           dialer=DialerSettings(), clock=clock, cases=CaseDirectoryAdapter())
-    presence = PresenceService(db=db, events=events, clock=clock, settings=PresenceSettings(wrap_up_s=0))
-    calls = CallService(db=db, events=events, pbx=RecordingPbx(), gate=PresenceGate(gate, presence),
+    presence = PresenceService(db=db, events=events, clock=clock, settings=PresenceSettings(wrap_up_s=wrap_up_s))
+    pbx = RecordingPbx()
+    calls = CallService(db=db, events=events, pbx=pbx, gate=PresenceGate(gate, presence),
                         settings=DialerSettings(), clock=clock)
     callbacks = CallbackService(db=db, events=events, clock=clock)
-    campaigns = CampaignService(db=db, events=events, clock=clock, gate=gate, presence=presence)
+    campaigns = CampaignService(db=db, events=events, clock=clock, gate=gate, presence=presence, calls=calls,
+                                settings=CampaignSettings())
     for listener in (presence.on_call_state, callbacks.on_call_state, campaigns.on_call_state):
         calls.add_state_listener(listener)
     events.add_outbox_writer(callbacks.on_domain_event)
@@ -95,7 +110,7 @@ async def make(db: Database, at: datetime = MORNING) -> Rig:
         for p, sip in ((ALICE, "1001"), (CARL, "1003")):
             await create_user(s, user_id=p.user_id, role=Role.AGENT, sip_user=sip, team="t1", clients=["bank1"])
         await create_user(s, user_id="sam", role=Role.SUPERVISOR, team="t1", clients=["bank1"])
-    return Rig(db, clock, events, campaigns, calls, presence, {})
+    return Rig(db, clock, events, campaigns, calls, presence, {}, pbx)
 
 
 async def test_offers_go_first_call_deadline_first_then_priority_and_each_is_held_under_a_lease(
@@ -181,3 +196,52 @@ async def test_a_due_callback_comes_first_and_a_paused_agent_gets_nothing(db: Da
     await rig.presence.set_state(ALICE, "alice", AgentState.PAUSED, "break")
     with pytest.raises(AgentNotAvailable):
         await rig.campaigns.next(ALICE, "alice")
+
+
+async def test_progressive_dials_each_case_after_the_preview_one_call_at_a_time_and_respects_wrap_up_and_pauses(
+        db: Database) -> None:
+    rig = await make(db, wrap_up_s=30)
+    for i, overdue in enumerate((90, 60, 30)):
+        await rig.case(f"P{i}", days_overdue=overdue, number=f"+861380000006{i}")
+    await rig.campaign(ALICE, mode="progressive")
+    assert await rig.campaigns.tick() == 0  # alice has not said she is available: presence has no row yet
+    await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
+    assert await rig.campaigns.tick() == 0  # offered: the preview runs for 5 s
+    rig.clock.advance(seconds=4)
+    assert await rig.campaigns.tick() == 0
+    rig.clock.advance(seconds=1)
+    assert await rig.campaigns.tick() == 1
+    assert rig.dialled() == ["+8613800000060"]
+    rig.clock.advance(seconds=10)
+    assert await rig.campaigns.tick() == 0  # one call per agent: the first is still on
+    await rig.end_last_call(answered_at=rig.clock.now())
+    rig.clock.advance(seconds=20)
+    assert await rig.campaigns.tick() == 0  # wrap-up: no offer
+    await rig.presence.end_wrap_ups()
+    rig.clock.advance(seconds=31)
+    await rig.presence.end_wrap_ups()
+    assert await rig.campaigns.tick() == 0  # available again: offered
+    rig.clock.advance(seconds=5)
+    assert await rig.campaigns.tick() == 1
+    assert rig.dialled() == ["+8613800000060", "+8613800000061"]
+    await rig.end_last_call(dial_status="NOANSWER")
+    rig.clock.advance(seconds=31)
+    await rig.presence.end_wrap_ups()
+    await rig.campaigns.tick()  # the third case is offered...
+    await rig.presence.set_state(ALICE, "alice", AgentState.PAUSED, "break")  # ...and the agent pauses
+    rig.clock.advance(seconds=5)
+    assert await rig.campaigns.tick() == 0
+    assert rig.dialled() == ["+8613800000060", "+8613800000061"]
+
+
+async def test_two_instances_ticking_together_dial_an_offer_once(db: Database) -> None:
+    rig = await make(db)
+    await rig.case("ONE", number="+8613800000071")
+    await rig.campaign(ALICE, mode="progressive")
+    await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
+    other = CampaignService(db=db, events=rig.events, clock=rig.clock, gate=rig.campaigns.gate,
+                            presence=rig.presence, calls=rig.calls, settings=CampaignSettings())
+    assert await asyncio.gather(rig.campaigns.tick(), other.tick()) == [0, 0]
+    rig.clock.advance(seconds=5)
+    placed = await asyncio.gather(rig.campaigns.tick(), other.tick())
+    assert sorted(placed) == [0, 1] and rig.dialled() == ["+8613800000071"]
