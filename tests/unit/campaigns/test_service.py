@@ -13,7 +13,7 @@ import pytest
 from auth.models import Role
 from auth.service import Principal, create_user
 from callbacks.service import CallbackService
-from campaigns.service import CampaignService
+from campaigns.service import CampaignService, Mode
 from cases.directory import CaseDirectoryAdapter
 from cases.dispositions import record_disposition
 from cases.holds import apply_hold
@@ -74,9 +74,8 @@ class Rig:
         self.cases[ext] = result.case_id
         return result.case_id
 
-    async def campaign(self, *joined: Principal, mode: str = "preview") -> str:
-        c = await self.campaigns.create(SAM, client_id="bank1", name="December", busy_retry_s=600,
-                                        mode=mode)  # type: ignore[arg-type]
+    async def campaign(self, *joined: Principal, mode: Mode = "preview") -> str:
+        c = await self.campaigns.create(SAM, client_id="bank1", name="December", busy_retry_s=600, mode=mode)
         await self.campaigns.change(SAM, c.id, "start")
         for agent in joined:
             await self.campaigns.join(agent, c.id, agent.user_id)
@@ -241,7 +240,7 @@ async def test_two_instances_ticking_together_dial_an_offer_once(db: Database) -
     await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
     other = CampaignService(db=db, events=rig.events, clock=rig.clock, gate=rig.campaigns.gate,
                             presence=rig.presence, calls=rig.calls, settings=CampaignSettings())
-    assert await asyncio.gather(rig.campaigns.tick(), other.tick()) == [0, 0]
+    assert list(await asyncio.gather(rig.campaigns.tick(), other.tick())) == [0, 0]
     rig.clock.advance(seconds=5)
     placed = await asyncio.gather(rig.campaigns.tick(), other.tick())
     assert sorted(placed) == [0, 1] and rig.dialled() == ["+8613800000071"]
