@@ -159,6 +159,7 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
     events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
     calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
+    presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
     cases.add_legal_hold_listener(_hold_case_recordings(events))
     if recordings is not None:
         _wire_recordings(recordings, calls)

@@ -50,7 +50,7 @@ from dialer.states import CallState
 from presence.errors import AgentNotAvailable
 from presence.models import AgentPresence
 from presence.service import PresenceService
-from presence.states import NOT_DIALLABLE
+from presence.states import NOT_DIALLABLE, Presence
 
 MANAGERS = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 READERS = (Role.AGENT, *MANAGERS)
@@ -251,6 +251,11 @@ class CampaignService:
             entry.state = "done" if call.answered_at is not None else "pending"
             entry.next_at = self.clock.now()
 
+    async def on_presence(self, session: AsyncSession, agent_id: str, presence: Presence) -> None:
+        """An agent who paused or went offline (its phone unregistered, say) gives back the cases offered to it."""
+        if presence.state in NOT_DIALLABLE:
+            await self._release(session, agent_id, None)
+
     # -- progressive ----------------------------------------------------------------------------
     async def tick(self) -> int:
         """Offer the next case to each available, idle agent of a running progressive campaign, and dial the
@@ -356,11 +361,14 @@ class CampaignService:
         """PostgreSQL: lock the candidate entries, skipping those another instance is offering right now."""
         return stmt if self.db.is_sqlite else stmt.with_for_update(skip_locked=True, of=CampaignEntry)
 
-    async def _release(self, s: AsyncSession, agent_id: str, campaign_id: str) -> None:
-        q = select(CampaignEntry).where(CampaignEntry.claimed_by == agent_id, CampaignEntry.state == "offered",
-                                        CampaignEntry.campaign_id == campaign_id)
+    async def _release(self, s: AsyncSession, agent_id: str, campaign_id: str | None) -> None:
+        """The agent's offers (of one campaign, or all) go back to their campaigns, due at once."""
+        q = select(CampaignEntry).where(CampaignEntry.claimed_by == agent_id, CampaignEntry.state == "offered")
+        if campaign_id is not None:
+            q = q.where(CampaignEntry.campaign_id == campaign_id)
         for entry in (await s.scalars(self.db.for_update(q))).all():
             entry.state, entry.claimed_by, entry.lease_until = "pending", None, None
+            entry.next_at = entry.updated_at = self.clock.now()
 
     async def _visible(self, s: AsyncSession, principal: Principal, campaign_id: str, *,
                        lock: bool = False) -> Campaign:

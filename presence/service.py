@@ -10,7 +10,7 @@ records the event. Nothing lives in memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,8 @@ from presence.states import (
 )
 
 log = logging.getLogger(__name__)
+PresenceListener = Callable[[AsyncSession, str, Presence], Awaitable[None]]
+"""Told ``(session, agent_id, new presence)`` inside the transaction whenever an agent's state changes."""
 
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 SETTERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
@@ -96,6 +98,12 @@ class PresenceService:
     def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: PresenceSettings,
                  pbx: PbxGateway | None = None) -> None:
         self.db, self.events, self.clock, self.settings, self.pbx = db, events, clock, settings, pbx
+        self._listeners: list[PresenceListener] = []
+
+    def add_state_listener(self, listener: PresenceListener) -> None:
+        """Call ``listener(session, agent_id, presence)`` in the transaction of every state change (campaigns
+        take back the offers of an agent who paused or went offline)."""
+        self._listeners.append(listener)
 
     # -- reading --------------------------------------------------------------------------------
     async def agents(self, principal: Principal, *, state: AgentState | None = None,
@@ -346,6 +354,8 @@ class PresenceService:
             await self.events.record(s, DomainEvent(type=ev.AGENT_STATE_CHANGED, payload=payload, agent_id=user.id,
                                                     client_id=client, team=user.team, call_id=call_id,
                                                     occurred_at=now))
+            for listener in self._listeners:
+                await listener(s, user.id, after)
         return row
 
 

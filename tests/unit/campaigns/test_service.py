@@ -27,7 +27,7 @@ from core.clock import FakeClock
 from core.events import EventLog
 from db.engine import Database
 from dialer.service import CallService
-from dialer.translate import FactUpdate
+from dialer.translate import DeviceUpdate, FactUpdate
 from presence.errors import AgentNotAvailable
 from presence.guard import PresenceGate
 from presence.service import PresenceService
@@ -105,6 +105,7 @@ async def make(db: Database, at: datetime = MORNING, *, wrap_up_s: int = 0) -> R
     for listener in (presence.on_call_state, callbacks.on_call_state, campaigns.on_call_state):
         calls.add_state_listener(listener)
     events.add_outbox_writer(callbacks.on_domain_event)
+    presence.add_state_listener(campaigns.on_presence)
     async with db.begin() as s:
         for p, sip in ((ALICE, "1001"), (CARL, "1003")):
             await create_user(s, user_id=p.user_id, role=Role.AGENT, sip_user=sip, team="t1", clients=["bank1"])
@@ -244,3 +245,23 @@ async def test_two_instances_ticking_together_dial_an_offer_once(db: Database) -
     rig.clock.advance(seconds=5)
     placed = await asyncio.gather(rig.campaigns.tick(), other.tick())
     assert sorted(placed) == [0, 1] and rig.dialled() == ["+8613800000071"]
+
+
+async def test_an_agent_whose_phone_unregisters_gives_its_offer_back(db: Database) -> None:
+    rig = await make(db)
+    await rig.case("ONE", number="+8613800000081")
+    campaign = await rig.campaign(ALICE)
+    await rig.presence.apply_device("local", DeviceUpdate("1001", True, "NOT_INUSE", rig.clock.now()))
+    assert await rig.campaigns.next(ALICE, "alice") is not None
+    assert (await rig.campaigns.get(SAM, campaign))[1]["offered"] == 1
+    rig.clock.advance(seconds=1)
+    await rig.presence.apply_device("local", DeviceUpdate("1001", False, "UNAVAILABLE", rig.clock.now()))
+    assert (await rig.campaigns.get(SAM, campaign))[1]["offered"] == 0
+    with pytest.raises(AgentNotAvailable):
+        await rig.campaigns.next(ALICE, "alice")
+    await rig.presence.apply_device("local", DeviceUpdate("1001", True, "NOT_INUSE", rig.clock.now()))
+    with pytest.raises(AgentNotAvailable):  # registered again, but logged out until alice says available
+        await rig.campaigns.next(ALICE, "alice")
+    await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None and offer.entry.case_id == rig.cases["ONE"]
