@@ -46,8 +46,10 @@ class CampaignEntry(Base):
     __tablename__ = "campaign_entries"
     __table_args__ = (
         UniqueConstraint("campaign_id", "case_id", name="uq_campaign_entries_campaign_case"),
-        # the pick: pending entries of a campaign, due, first-call deadline first, then the client's priority
-        Index("ix_campaign_entries_pick", "campaign_id", "state", "first_call_by", "priority", "next_at"),
+        # the pick, read in this index's order (no sort, no scan): a campaign's pending entries of one agent,
+        # never-called ones first by their first-call deadline, then the client's priority (migration b7e5e0a00017)
+        Index("ix_campaign_entries_next", "campaign_id", "state", "assigned_agent", "tier", "first_call_by",
+              "priority", "next_at", "id"),
         Index("ix_campaign_entries_claimed", "claimed_by", "state"),
     )
 
@@ -56,11 +58,13 @@ class CampaignEntry(Base):
     case_id: Mapped[str] = mapped_column(String(36))
     client_id: Mapped[str] = mapped_column(String(64))
     team: Mapped[str | None] = mapped_column(String(64))
+    assigned_agent: Mapped[str | None] = mapped_column(String(64))  # the case's agent when it was selected
     state: Mapped[str] = mapped_column(String(16))
     next_at: Mapped[datetime]
     # the case's first-call deadline while it was never called (received + 2 days); NULL once called: sorts last
     first_call_by: Mapped[datetime | None]
-    priority: Mapped[int]  # higher first (days overdue)
+    tier: Mapped[int] = mapped_column(server_default="0")  # 0: never called (by first_call_by), 1: called
+    priority: Mapped[int]  # sorts ascending: minus the days overdue (the most overdue first)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     number: Mapped[str | None] = mapped_column(String(20))

@@ -1,7 +1,7 @@
 """Campaigns: a client's cases, offered one at a time to the agents who joined (preview), or offered and
 dialled after a short preview when an agent is available (progressive).
 
-The next case for an agent is picked from an index (``ix_campaign_entries_pick``), never a scan: the
+The next case for an agent is picked from an index (``ix_campaign_entries_next``), never a scan: the
 agent's due callbacks first, then cases nearest their first-call deadline (received + 2 days, never called),
 then the client's priority (days overdue). Before a case is offered, the number to try is picked
 (``campaigns.numbers``) and the compliance gate is asked (a dry run, logged, never counted): a case the gate
@@ -100,7 +100,8 @@ class CampaignService:
                             selection=selection, busy_retry_s=busy_retry_s, no_answer_retry_s=no_answer_retry_s,
                             created_by=principal.user_id, created_at=now, updated_at=now)
         called = exists().where(Call.case_id == Case.id)
-        q = select(Case.id, Case.team, Case.days_overdue, Case.received_at, Case.created_at, called).where(
+        q = select(Case.id, Case.team, Case.days_overdue, Case.received_at, Case.created_at, called,
+                   Case.assigned_agent).where(
             Case.client_id == client_id, Case.status.in_(statuses),
             scope.case_clause(Case.client_id, Case.team, Case.assigned_agent))
         if batch_id is not None:
@@ -112,7 +113,8 @@ class CampaignService:
             await s.flush()
             rows = (await s.execute(q)).all()
             entries = [{"id": new_id(), "campaign_id": campaign.id, "case_id": r[0], "client_id": client_id,
-                        "team": r[1], "state": "pending", "next_at": now, "priority": r[2] or 0, "attempts": 0,
+                        "team": r[1], "assigned_agent": r[6], "state": "pending", "next_at": now,
+                        "priority": -(r[2] or 0), "attempts": 0, "tier": 1 if r[5] else 0,
                         "first_call_by": None if r[5] else (r[3] or r[4]) + FIRST_CALL_WITHIN, "updated_at": now}
                        for r in rows]
             for i in range(0, len(entries), 1000):
@@ -204,7 +206,7 @@ class CampaignService:
                        and_(CampaignEntry.state == "offered", CampaignEntry.lease_until <= now))
             mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent)
             base = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
-                CampaignEntry.campaign_id.in_(running), free, mine)
+                CampaignEntry.campaign_id.in_(running), CampaignEntry.assigned_agent == agent_id, free, mine)
             callbacks = base.join(Callback, Callback.case_id == CampaignEntry.case_id).add_columns(Callback.id).where(
                 Callback.agent_id == agent_id, Callback.state == "scheduled", Callback.due_at <= now).order_by(
                 Callback.due_at).limit(CANDIDATES)
@@ -213,8 +215,8 @@ class CampaignService:
                 if offer is not None:
                     return offer
             general = base.where(CampaignEntry.next_at <= now).order_by(
-                CampaignEntry.first_call_by.is_(None), CampaignEntry.first_call_by, CampaignEntry.priority.desc(),
-                CampaignEntry.next_at, CampaignEntry.id).limit(CANDIDATES)
+                CampaignEntry.tier, CampaignEntry.first_call_by, CampaignEntry.priority, CampaignEntry.next_at,
+                CampaignEntry.id).limit(CANDIDATES)
             for entry in (await s.scalars(self._locking(general))).all():
                 reason = "first_call" if entry.first_call_by is not None else "priority"
                 offer = await self._try(s, entry, agent, now, reason=reason, callback_id=None)
@@ -246,7 +248,7 @@ class CampaignService:
                                         CampaignEntry.claimed_by == call.agent_id, CampaignEntry.state.in_(HELD))
         for entry in (await session.scalars(self.db.for_update(q))).all():
             entry.attempts += 1
-            entry.last_result, entry.first_call_by = call.end_reason, None
+            entry.last_result, entry.first_call_by, entry.tier = call.end_reason, None, 1
             entry.claimed_by, entry.lease_until, entry.updated_at = None, None, self.clock.now()
             entry.state = "done" if call.answered_at is not None else "pending"
             entry.next_at = self.clock.now()
