@@ -4,16 +4,35 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import approvals, audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports
+from api import (
+    approvals,
+    audit,
+    auth,
+    callbacks,
+    calls,
+    campaigns,
+    cases,
+    clients,
+    compliance,
+    events,
+    health,
+    hooks,
+    presence,
+    recordings,
+    reports,
+)
 from api.docs import add_docs_routes
 from api.keys import CONTAINER, RATE_LIMITER
 from api.middleware import auth_middleware, errors_middleware, rate_limit_middleware
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
+from callbacks import events as callback_events
+from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
 from dialer.states import CallState
+from presence import events as presence_events
 from recordings import events as recording_events
 
 VERSION = "0.1.0"
@@ -22,7 +41,8 @@ VERSION = "0.1.0"
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
-            recordings.router, reports.router, auth.router, audit.router, approvals.router]
+            recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
+            callbacks.router, campaigns.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -36,7 +56,8 @@ def event_types() -> tuple[str, ...]:
               "call.corrected", "call.blocked")
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
-    return (*calls_, *case_events.ALL, *recs)
+    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
+            *campaign_events.ALL)
 
 
 def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:
