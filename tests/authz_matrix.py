@@ -123,7 +123,8 @@ def markdown() -> str:
         "manager, QA and the bank's case system (integration) (the bank's), and a bank's admin. A role not listed "
         "gets 403 (on another bank's object 403 or 404). Signing in and out (`/v1/session`) concerns a console "
         "session only: a bearer token gets 403 `not-a-session` on sign-out; the console's own tests check them. "
-        "On another bank's objects every listed role gets the answer in the last column, never the object. A global admin (an admin of no client) sees every bank.", "",
+        "On another bank's objects every listed role gets the answer in the last column, never the object. "
+        "A global admin (an admin of no client) sees every bank.", "",
         "| route | " + " | ".join(ALL) + " | another bank's object |",
         "|---|" + "---|" * len(ALL) + "---|",
     ]
