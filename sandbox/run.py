@@ -28,7 +28,7 @@ from auth.models import Role, User
 from auth.passwords import hash_password
 from auth.service import OPERATOR, create_user, issue_token, revoke_tokens
 from cases.rows import CaseIn
-from compliance.models import ClientPolicy, DoNotCall
+from compliance.models import EVERY_CLIENT, ClientPolicy, DoNotCall
 from config.settings import load_settings
 from dialer.models import PresentedNumber
 from dialer.presented import presented_number
@@ -105,7 +105,7 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
             if await s.get(PresentedNumber, (client, 0)) is None:
                 s.add(PresentedNumber(client_id=client, position=0, number=presented_number(number),
                                       updated_by="make-run"))
-        if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact")) is None:
+        if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact", EVERY_CLIENT)) is None:
             s.add(DoNotCall(value=BLOCKED_NUMBER, kind="exact", reason="demo: shows a blocked call",
                             added_by="make-run"))
     return users
