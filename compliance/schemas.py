@@ -138,6 +138,17 @@ class DoNotCallIn(BaseModel):
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"
     reason: str = Field("", max_length=500)
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$", description=(
+        "the client whose dials the entry binds; `*` every client (global admins only); default: the "
+        "caller's only client, or every client for a global admin"))
+
+
+class DoNotCallClient(BaseModel):
+    """The client of a do-not-call entry to remove (DELETE's query)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
 
 def decision_entry_json(row: ComplianceDecision) -> dict[str, Any]:

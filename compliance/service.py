@@ -18,7 +18,7 @@ from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
 from compliance.explain import explain
 from compliance.gate import evaluate, evaluate_cases, ranges_for
 from compliance.ledger_sql import ledger_counts
-from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
+from compliance.models import EVERY_CLIENT, ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import HARD_STOPS, Policy, merge_strictest
 from compliance.policy_sql import PolicyFacts, read_policy_facts
 from compliance.profiles import get_profile
@@ -232,7 +232,10 @@ class ComplianceGate:
             return self._effective(client_id, await read_policy_facts(session, client_id, number), number)
         row = await session.get(ClientPolicy, client_id) if client_id is not None else None
         found = (row.jurisdiction, row.policy) if row is not None else None
-        dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
+        listed = select(DoNotCall.value, DoNotCall.kind)
+        if client_id is not None:
+            listed = listed.where(DoNotCall.client_id.in_([EVERY_CLIENT, client_id]))
+        dnc = [(v, k) for v, k in (await session.execute(listed)).all()]
         return self._merged(client_id, found, dnc)
 
     async def _policy(self, session: AsyncSession, info: CaseDialInfo, number: str) -> Policy:
