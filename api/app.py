@@ -8,13 +8,16 @@ from api import (
     approvals,
     audit,
     auth,
+    callbacks,
     calls,
+    campaigns,
     cases,
     clients,
     compliance,
     events,
     health,
     hooks,
+    presence,
     recordings,
     reports,
     session,
@@ -26,9 +29,12 @@ from api.middleware import auth_middleware, errors_middleware, rate_limit_middle
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
+from callbacks import events as callback_events
+from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
 from dialer.states import CallState
+from presence import events as presence_events
 from recordings import events as recording_events
 
 VERSION = "0.1.0"
@@ -37,7 +43,8 @@ VERSION = "0.1.0"
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
-            recordings.router, reports.router, auth.router, audit.router, approvals.router, session.router]
+            recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
+            callbacks.router, campaigns.router, session.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -51,7 +58,8 @@ def event_types() -> tuple[str, ...]:
               "call.corrected", "call.blocked")
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
-    return (*calls_, *case_events.ALL, *recs)
+    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
+            *campaign_events.ALL)
 
 
 def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:

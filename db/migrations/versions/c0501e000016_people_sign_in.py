@@ -4,7 +4,7 @@ A session is a row of ``api_tokens`` with ``kind = 'session'``, so revocation, e
 the client scope apply to it unchanged; existing rows are bearer tokens (``kind = 'token'``).
 
 Revision ID: c0501e000016
-Revises: a99b0e0a0014
+Revises: b7e5e0a00017
 Create Date: 2026-12-05 07:30:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = 'c0501e000016'
-down_revision: str | None = 'a99b0e0a0014'
+down_revision: str | None = 'b7e5e0a00017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
