@@ -219,6 +219,7 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     await page.fill("#promise-amount", "500.00")
     await page.fill("#promise-date", promised)
     await page.fill("#notes", "客户承诺下周还款")
+    await page.get_by_test_id("window-on").check()  # Monday to Friday 18:00-20:00, the debtor's hours
     if shots:
         await screenshots(page, "agent-disposition")
     await page.reload()  # the form is kept until it is saved, with what was typed
@@ -237,6 +238,10 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     r = await stack.client.get(f"/v1/cases/{case_id}/contacts", headers=stack.auth("sup"))
     (contact,) = [c for c in (await r.json())["items"] if c["call_id"] == call_id]
     assert contact["outcome"] == "promise_to_pay" and contact["connected"]
+    r = await stack.client.get(f"/v1/cases/{case_id}/windows", headers=stack.auth("sup"))
+    (window,) = (await r.json())["items"]
+    assert window["agreed_on_call_id"] == call_id and window["recorded_by"] == "ana"
+    assert window["weekdays"] == [0, 1, 2, 3, 4] and window["start"].startswith("18:00")
     r = await stack.client.post(f"/v1/calls/{call_id}/disposition", headers=stack.auth("ana"),
                                 json={"outcome": "refuses"})
     assert r.status == 409 and (await r.json())["error"]["code"] == "disposition-already-recorded"

@@ -103,12 +103,15 @@ function Disposition({ pending, currency, onSaved }) {
   const [date, setDate] = useState(pending.draft?.date || "");
   const [callback, setCallback] = useState(pending.draft?.callback || "");
   const [notes, setNotes] = useState(pending.draft?.notes || "");
+  // an agreed calling window (the debtor's own hours), recorded on the case with this call as its evidence
+  const [win, setWin] = useState(pending.draft?.win || { on: false, days: [0, 1, 2, 3, 4], start: "18:00", end: "20:00" });
+  const [winSaved, setWinSaved] = useState(!!pending.draft?.winSaved);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
 
   useEffect(() => {
-    savePending({ ...pending, draft: { outcome, amount, date, callback, notes } });
-  }, [outcome, amount, date, callback, notes]);
+    savePending({ ...pending, draft: { outcome, amount, date, callback, notes, win, winSaved } });
+  }, [outcome, amount, date, callback, notes, win, winSaved]);
 
   async function save(e) {
     e.preventDefault();
@@ -119,6 +122,12 @@ function Disposition({ pending, currency, onSaved }) {
       promise_currency: currency || undefined });
     if (outcome === "callback_requested" && callback) body.callback_at = new Date(callback).toISOString();
     try {
+      if (win.on && !winSaved) {
+        await api("POST", `/v1/cases/${pending.case_id}/windows`, {
+          scope: "case", weekdays: [...win.days].sort(), start: win.start, end: win.end, zone: pending.zone || myZone(),
+          agreed_on_call_id: pending.call_id, expires_at: new Date(Date.now() + 29 * 86400000).toISOString() });
+        setWinSaved(true);
+      }
       await api("POST", `/v1/calls/${pending.call_id}/disposition`, body);
       savePending(null);
       onSaved();
@@ -155,8 +164,28 @@ function Disposition({ pending, currency, onSaved }) {
         <label for="callback-at">${t("disp.callback_at")} (${myZone()})</label>
         <input id="callback-at" type="datetime-local" required value=${callback}
                onInput=${(e) => setCallback(e.target.value)} />`}
+      <fieldset class="window">
+        <legend><label class="inline"><input type="checkbox" checked=${win.on} disabled=${winSaved}
+          onChange=${(e) => setWin({ ...win, on: e.target.checked })} data-testid="window-on" />
+          ${t("disp.window")} · ${pending.zone || myZone()}</label></legend>
+        ${win.on && html`
+          <div class="days" role="group" aria-label=${t("disp.window_days")}>
+            ${[0, 1, 2, 3, 4, 5, 6].map((d) => html`<label class="inline"><input type="checkbox" disabled=${winSaved}
+              checked=${win.days.includes(d)} onChange=${(e) => setWin({ ...win, days: e.target.checked
+                ? [...win.days, d] : win.days.filter((x) => x !== d) })} />${t(`weekday.${d}`)}</label>`)}
+          </div>
+          <div class="row">
+            <div><label for="win-start">${t("disp.window_start")}</label>
+              <input id="win-start" type="time" required value=${win.start} disabled=${winSaved}
+                     onInput=${(e) => setWin({ ...win, start: e.target.value })} /></div>
+            <div><label for="win-end">${t("disp.window_end")}</label>
+              <input id="win-end" type="time" required value=${win.end} disabled=${winSaved}
+                     onInput=${(e) => setWin({ ...win, end: e.target.value })} /></div>
+          </div>
+          ${winSaved && html`<p class="ok small">${t("disp.window_saved")}</p>`}`}
+      </fieldset>
       <label for="notes">${t("disp.notes")}</label>
-      <textarea id="notes" rows="3" maxlength="2000" value=${notes} onInput=${(e) => setNotes(e.target.value)}></textarea>
+      <textarea id="notes" rows="2" maxlength="2000" value=${notes} onInput=${(e) => setNotes(e.target.value)}></textarea>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <button type="submit" class="primary" disabled=${busy} data-testid="save-disposition">
         ${busy ? t("disp.saving") : t("disp.save")}</button>
@@ -227,7 +256,8 @@ export function AgentScreen({ me }) {
       for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
       early.current.clear();
       setCall(started);
-      const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency };
+      const zone = kase.timezone || (checks[number]?.zones || [])[0]?.zone || null;
+      const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency, zone };
       savePending(p);
       setPending(p);
     } catch (err) {
