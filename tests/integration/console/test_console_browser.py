@@ -335,6 +335,17 @@ async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chines
     en = await page.get_by_test_id("gate-blocked").first.inner_text()
     assert "Next allowed" in en and not CJK.search(en), en  # the same answer in English
     await page.get_by_test_id("lang").click()
+    # the agent pauses for a break and comes back: its presence, through the API too
+    presence = page.get_by_test_id("presence")
+    await page.locator("[data-testid=presence][data-state=available]").wait_for()
+    await page.select_option("#pause-code", "break")
+    await presence.get_by_test_id("pause").click()
+    await page.locator("[data-testid=presence][data-state=paused]").wait_for()
+    r = await stack.client.get("/v1/agents/pete/state", headers=stack.auth("sup"))
+    state = await r.json()
+    assert state["state"] == "paused" and state["pause_code"] == "break"
+    await presence.get_by_test_id("resume").click()
+    await page.locator("[data-testid=presence][data-state=available]").wait_for()
     # the wallboard counts the blocked dial under its rule (the console's own checks are not dials)
     wall = await open_console(browser, stack, "sup")
     rule = wall.page.get_by_test_id("blocked-by-rule").locator("tr", has_text="拨打时段")

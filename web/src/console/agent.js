@@ -74,6 +74,41 @@ function CaseRow({ kase, me, checks, busy, onDial }) {
     </article>`;
 }
 
+const PAUSE_CODES = ["break", "training", "meeting", "system"];
+
+/** The agent's own presence (GET/PUT /v1/agents/{me}/state): available or paused with a reason. */
+function Presence({ me, state, onChange }) {
+  const [code, setCode] = useState("break");
+  const [error, setError] = useState(null);
+  async function put(body) {
+    setError(null);
+    try {
+      onChange(await api("PUT", `/v1/agents/${encodeURIComponent(me.user_id)}/state`, body));
+    } catch (err) {
+      setError(err.text());
+    }
+  }
+  if (!state) return null;
+  const paused = state.state === "paused" || state.state === "offline";
+  return html`
+    <div class="presence" data-testid="presence" data-state=${state.state}>
+      <span class=${`dot ${state.state}`}></span>
+      <strong>${t(`presence.${state.state}`)}</strong>
+      ${state.pause_code && html`<span class="muted"> · ${t(`pause.${state.pause_code}`)}</span>`}
+      ${paused ? html`<button onClick=${() => put({ state: "available" })} data-testid="resume">${t("presence.resume")}</button>`
+        : html`
+          <span class="pause">
+            <label class="sr-only" for="pause-code">${t("presence.pause_reason")}</label>
+            <select id="pause-code" value=${code} onChange=${(e) => setCode(e.target.value)}>
+              ${PAUSE_CODES.map((c) => html`<option value=${c}>${t(`pause.${c}`)}</option>`)}
+            </select>
+            <button onClick=${() => put({ state: "paused", pause_code: code })} data-testid="pause"
+                    disabled=${state.state !== "available"}>${t("presence.pause")}</button>
+          </span>`}
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </div>`;
+}
+
 function CallPanel({ call, onHangup, error }) {
   const [, tick] = useState(0);
   useEffect(() => {
@@ -203,6 +238,15 @@ export function AgentScreen({ me }) {
   const [pending, setPending] = useState(loadPending());
   const [live, setLive] = useState(false);
   const [saved, setSaved] = useState(false);
+  const [presence, setPresence] = useState(null);
+
+  async function loadPresence() {
+    try {
+      setPresence(await api("GET", `/v1/agents/${encodeURIComponent(me.user_id)}/state`));
+    } catch {
+      setPresence(null); // presence not offered: the control is hidden
+    }
+  }
   const callRef = useRef(null);
   callRef.current = call;
   // events of a call that arrive before POST /v1/calls has answered (the PBX is quick): applied once it has
@@ -236,7 +280,12 @@ export function AgentScreen({ me }) {
 
   useEffect(() => {
     loadCases(null);
-    return liveEvents(["call."], (type, ev) => {
+    loadPresence();
+    return liveEvents(["call.", "agent."], (type, ev) => {
+      if (type === "agent.state_changed") {
+        if (ev.agent_id === me.user_id || ev.data?.agent === me.user_id) loadPresence();
+        return;
+      }
       const current = callRef.current;
       if (!current || ev.call_id !== current.id) {
         if (ev.agent_id === me.user_id) early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
@@ -301,6 +350,7 @@ export function AgentScreen({ me }) {
       <aside class="side">
         <section class="card" aria-labelledby="call-title">
           <h2 id="call-title">${t("call.title")}</h2>
+          <${Presence} me=${me} state=${presence} onChange=${setPresence} />
           <p class=${live ? "live ok" : "live"} data-testid="live">${live ? t("live.connected") : t("live.reconnecting")}</p>
           <${CallPanel} call=${call} onHangup=${hangup} error=${dialError} />
           ${call && dialError && html`<p class="error" role="alert">${dialError.text()}</p>`}

@@ -124,7 +124,7 @@ export function liveEvents(types, onEvent, onStatus) {
     };
     const handler = (e) => onEvent(e.type, JSON.parse(e.data));
     for (const name of ["call.requested", "call.agent_ringing", "call.agent_answered", "call.customer_ringing",
-      "call.answered", "call.ended", "call.blocked", "call.corrected"]) {
+      "call.answered", "call.ended", "call.blocked", "call.corrected", "agent.state_changed"]) {
       source.addEventListener(name, handler);
     }
     source.addEventListener("session.ended", (e) => {
