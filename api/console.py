@@ -16,7 +16,7 @@ from core.errors import NotFound
 
 CONSOLE_DIR = Path(__file__).resolve().parents[1] / "web" / "dist" / "console"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+       "connect-src 'self'; media-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 _ASSET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 

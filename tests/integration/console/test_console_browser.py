@@ -42,6 +42,7 @@ AXE = CONSOLE_DIR.parent / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "console"
 PASSWORD = "console password 1"
 ANSWERS = "+8613800000001"
+HANGS_UP = "+8613800000002"  # answers, plays a tone, hangs up after 5 s
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -55,10 +56,14 @@ class Console:
     problems: list[str] = field(default_factory=list)
 
 
+async def with_password(s: Stack, user: str) -> None:
+    r = await s.client.put(f"/v1/users/{user}/password", headers=s.auth("ada"), json={"password": PASSWORD})
+    assert r.status == 204, await r.text()
+
+
 async def with_passwords(s: Stack) -> Stack:
     for user in ("ana", "pete", "olga", "sup"):
-        r = await s.client.put(f"/v1/users/{user}/password", headers=s.auth("ada"), json={"password": PASSWORD})
-        assert r.status == 204, await r.text()
+        await with_password(s, user)
     return s
 
 
@@ -140,10 +145,10 @@ async def screenshots(page: Page, name: str) -> None:
     """The screen in Chinese, then in English (the switch), then back to Chinese."""
     await page.screenshot(path=str(ARTIFACTS / f"{name}-zh-CN.png"))
     await page.get_by_test_id("lang").click()
-    await page.wait_for_function("document.documentElement.lang === 'en'")
+    await page.locator("html[lang=en]").wait_for(state="attached")
     await page.screenshot(path=str(ARTIFACTS / f"{name}-en.png"))
     await page.get_by_test_id("lang").click()
-    await page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    await page.locator("html[lang=zh-CN]").wait_for(state="attached")
 
 
 RECORD_STATES = """() => {
@@ -209,10 +214,9 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
                                        "tz": "Asia/Shanghai"})
     totals = (await r.json())["totals"]
     assert totals["attempts"] >= 1 and totals["connected"] >= 1
-    await wall.page.wait_for_function(
-        "([a, c]) => document.querySelector('[data-testid=attempts]').textContent === a"
-        " && document.querySelector('[data-testid=connects]').textContent === c",
-        arg=[str(totals["attempts"]), str(totals["connected"])], timeout=5_000)
+    # (locators, not wait_for_function: its string predicates are eval'd in the page, which the CSP refuses)
+    for testid, value in (("attempts", totals["attempts"]), ("connects", totals["connected"])):
+        await wall.page.locator(f"[data-testid={testid}]", has_text=re.compile(f"^{value}$")).wait_for(timeout=5_000)
 
     form = page.get_by_test_id("disposition")
     await page.select_option("#outcome", "promise_to_pay")
@@ -295,6 +299,65 @@ async def manager_scenario(stack: Stack, browser: Browser, *, shots: bool) -> No
     assert [r[head.index("attempts")] for r in rows[1:-1]] == [row["attempts"] for row in report["rows"]]
     only_own_host(stack, c)
     await c.context.close()
+
+
+async def test_qa_draws_a_sample_plays_a_recording_in_two_channels_and_scores_it(stack: Stack,
+                                                                                   browser: Browser) -> None:
+    r = await stack.client.post("/v1/users", headers=stack.auth("ada"), json={
+        "id": "quinn", "role": "qa", "clients": ["e2e-bank"], "reason": "QA of the console test"})
+    assert r.status == 201, await r.text()
+    await with_password(stack, "quinn")
+    # a call whose customer hangs up after 5 s of tone: a recording with both channels
+    call = await stack.dial("ana", HANGS_UP)
+    await stack.wait_state(call["id"], "ended", within=30)
+    recording = await stored_recording(stack, call["id"])
+    c = await open_console(browser, stack, "quinn")
+    page = c.page
+    await page.fill("#qa-client", "e2e-bank")
+    await page.fill("#qa-percent", "100")
+    await page.fill("#qa-seed", "console-test")
+    await page.get_by_test_id("draw").click()
+    await page.locator(f"[data-testid=sample-item][data-recording-id='{recording}']").click()
+    for i in (0, 1):  # both channels decoded and drawn
+        await page.locator(f"[data-testid=wave-{i}][data-drawn=yes]").wait_for(timeout=15_000)
+    inked = await page.evaluate("""() => [0, 1].map((i) => {
+        const c = document.querySelector(`[data-testid=wave-${i}]`);
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let k = 3; k < px.length; k += 4) if (px[k]) n++; return n; })""")
+    assert all(n > 500 for n in inked), inked
+    await page.get_by_test_id("player").focus()
+    await page.keyboard.press("Space")  # the player's shortcut: play
+    # playing: the time passes one second (the audio element reads the service's HTTP Range answers)
+    await page.locator("[data-testid=time]", has_text=re.compile(r"^00:0[1-9]")).wait_for(timeout=10_000)
+    await page.keyboard.press("+")  # faster
+    assert await page.locator("#speed").input_value() == "1.25"
+    await page.keyboard.press("Space")  # pause
+    await no_serious_violations(page, "qa")
+    await screenshots(page, "qa")
+    await page.fill("#score", "90")
+    await page.get_by_test_id("save-score").click()
+    await page.get_by_test_id("score-saved").wait_for()
+    r = await stack.client.get(f"/v1/recordings/{recording}/reviews", headers=stack.auth("ada"))
+    (review,) = (await r.json())["items"]
+    assert review["score"] == 90 and review["reviewer"] == "quinn" and len(review["checklist"]) == 4
+    r = await stack.client.get("/v1/recordings/access-log", headers=stack.auth("ada"),
+                               params={"recording_id": recording})
+    listens = [e for e in (await r.json())["items"]
+               if e["user_id"] == "quinn" and e["action"] == "audio" and e["result"] == "granted"]
+    assert listens, f"the listen is not in the access log: {(await r.json())}"
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+async def stored_recording(stack: Stack, call_id: str, within: float = 30.0) -> str:
+    """Wait (poll) until the call's recording is stored; its id."""
+    async with asyncio.timeout(within):
+        while True:
+            r = await stack.client.get("/v1/recordings", headers=stack.auth("ada"), params={"limit": "50"})
+            for rec in (await r.json())["items"]:
+                if rec["call_id"] == call_id and rec["state"] == "stored":
+                    return str(rec["id"])
+            await asyncio.sleep(0.2)
 
 
 def night_zone(now: datetime) -> str:

@@ -6,11 +6,13 @@ import htm from "htm";
 import { api, onSessionLost, setCsrf, setToken } from "./api.js";
 import { lang, setLang, t } from "./i18n.js";
 import { AgentScreen } from "./agent.js";
+import { Qa } from "./qa.js";
 import { Reports } from "./reports.js";
 import { Wallboard } from "./wallboard.js";
 
 const html = htm.bind(h);
 const WALL_ROLES = ["supervisor", "manager", "admin"];
+const QA_ROLES = ["qa", "supervisor", "manager", "admin"];
 
 function SignIn({ onSignedIn, notice }) {
   const [username, setUsername] = useState("");
@@ -75,6 +77,7 @@ function SignIn({ onSignedIn, notice }) {
 
 function Header({ me, view, setView, onSignOut, onLang }) {
   const canWall = WALL_ROLES.includes(me.role);
+  const canQa = QA_ROLES.includes(me.role);
   const other = lang() === "zh-CN" ? "en" : "zh-CN";
   return html`
     <header class="top">
@@ -89,6 +92,9 @@ function Header({ me, view, setView, onSignOut, onLang }) {
           <button class=${view === "reports" ? "tab active" : "tab"}
                   aria-current=${view === "reports" ? "page" : undefined} data-testid="nav-reports"
                   onClick=${() => setView("reports")}>${t("nav.reports")}</button>`}
+        ${canQa && html`
+          <button class=${view === "qa" ? "tab active" : "tab"} aria-current=${view === "qa" ? "page" : undefined}
+                  data-testid="nav-qa" onClick=${() => setView("qa")}>${t("nav.qa")}</button>`}
       </nav>
       <span class="spacer"></span>
       <span class="who" data-testid="who">${t("who", { name: me.display_name, role: t(`role.${me.role}`) })}</span>
@@ -115,7 +121,7 @@ function App() {
   function signedIn(session) {
     setCsrf(session.csrf_token);
     setNotice(null);
-    setView(session.role === "agent" ? "agent" : "wall");
+    setView(session.role === "agent" ? "agent" : session.role === "qa" ? "qa" : "wall");
     setMe(session);
   }
 
@@ -150,6 +156,7 @@ function App() {
     <main id="main" tabindex="-1">
       ${view === "agent" && me.role === "agent" ? html`<${AgentScreen} me=${me} lang=${lang()} />`
         : view === "reports" && WALL_ROLES.includes(me.role) ? html`<${Reports} lang=${lang()} />`
+        : view === "qa" && QA_ROLES.includes(me.role) ? html`<${Qa} lang=${lang()} />`
           : html`<${Wallboard} me=${me} lang=${lang()} />`}
     </main>`;
 }
