@@ -168,8 +168,9 @@ async def test_an_agent_dials_from_my_cases_follows_the_call_live_and_saves_a_pr
     await agent_scenario(stack, browser, shots=True)
 
 
-async def test_the_agent_and_manager_scenarios_on_postgresql(pg_stack: Stack, browser: Browser) -> None:
+async def test_the_agent_qa_and_manager_scenarios_on_postgresql(pg_stack: Stack, browser: Browser) -> None:
     await agent_scenario(pg_stack, browser, shots=False)
+    await qa_scenario(pg_stack, browser, shots=False)
     await manager_scenario(pg_stack, browser, shots=False)
 
 
@@ -303,6 +304,11 @@ async def manager_scenario(stack: Stack, browser: Browser, *, shots: bool) -> No
 
 async def test_qa_draws_a_sample_plays_a_recording_in_two_channels_and_scores_it(stack: Stack,
                                                                                    browser: Browser) -> None:
+    await qa_scenario(stack, browser, shots=True)
+
+
+async def qa_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
+    """A QA user samples, plays a recording in both channels, scores it; the listen is logged."""
     r = await stack.client.post("/v1/users", headers=stack.auth("ada"), json={
         "id": "quinn", "role": "qa", "clients": ["e2e-bank"], "reason": "QA of the console test"})
     assert r.status == 201, await r.text()
@@ -333,7 +339,8 @@ async def test_qa_draws_a_sample_plays_a_recording_in_two_channels_and_scores_it
     assert await page.locator("#speed").input_value() == "1.25"
     await page.keyboard.press("Space")  # pause
     await no_serious_violations(page, "qa")
-    await screenshots(page, "qa")
+    if shots:
+        await screenshots(page, "qa")
     await page.fill("#score", "90")
     await page.get_by_test_id("save-score").click()
     await page.get_by_test_id("score-saved").wait_for()
