@@ -4,15 +4,37 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import approvals, audit, auth, calls, cases, clients, compliance, events, health, hooks, recordings, reports
+from api import (
+    approvals,
+    audit,
+    auth,
+    callbacks,
+    calls,
+    campaigns,
+    cases,
+    clients,
+    compliance,
+    events,
+    health,
+    hooks,
+    presence,
+    recordings,
+    reports,
+    session,
+)
+from api.console import add_console_routes
 from api.docs import add_docs_routes
-from api.keys import CONTAINER
-from api.middleware import auth_middleware, errors_middleware
+from api.keys import CONTAINER, RATE_LIMITER
+from api.middleware import auth_middleware, errors_middleware, rate_limit_middleware
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
+from callbacks import events as callback_events
+from campaigns import events as campaign_events
 from cases import events as case_events
+from core.ratelimit import RateLimiter
 from dialer.states import CallState
+from presence import events as presence_events
 from recordings import events as recording_events
 
 VERSION = "0.1.0"
@@ -21,7 +43,8 @@ VERSION = "0.1.0"
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
-            recordings.router, reports.router, auth.router, audit.router, approvals.router]
+            recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
+            callbacks.router, campaigns.router, session.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -35,16 +58,24 @@ def event_types() -> tuple[str, ...]:
               "call.corrected", "call.blocked")
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
-    return (*calls_, *case_events.ALL, *recs)
+    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
+            *campaign_events.ALL)
 
 
-def make_app(container: Container) -> web.Application:
-    """Build the web application around an already-composed container."""
+def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:
+    """Build the web application around an already-composed container.
+
+    ``limiter``: the request rate limit of this instance (default: from ``[auth]`` settings).
+    """
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware],
+        middlewares=[errors_middleware, rate_limit_middleware, auth_middleware],
         client_max_size=container.settings.server.max_bulk_body_bytes,
     )
     app[CONTAINER] = container
+    auth = container.settings.auth
+    if limiter is None:
+        limiter = RateLimiter(auth.requests_per_s, auth.request_burst, max_buckets=auth.rate_limit_buckets)
+    app[RATE_LIMITER] = limiter
     for router in all_routers():
         router.install(app)
     spec = build_spec(all_routes(), version=VERSION, event_types=event_types())
@@ -54,4 +85,11 @@ def make_app(container: Container) -> web.Application:
 
     app.router.add_get("/v1/openapi.json", openapi)
     add_docs_routes(app)
+    add_console_routes(app)
+
+    async def end_streams(_app: web.Application) -> None:
+        # open event streams (a console left open) end now rather than hold the shutdown for its timeout
+        container.stream.close()
+
+    app.on_shutdown.append(end_streams)
     return app

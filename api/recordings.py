@@ -127,7 +127,7 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
             download=q.download)
     except RangeNotSatisfiable as exc:
         total = exc.details.get("total_size")
-        return error_response(exc, headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"}
+        return error_response(request, exc, headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"}
                               if total is not None else None)
     async with rng:
         resp = web.StreamResponse(status=206 if partial else 200)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,9 @@ from approvals.service import ApprovalService, HoldsReleased
 from audit.service import Actor, AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from auth.sessions import SessionService
+from callbacks.service import CallbackService
+from campaigns.service import CampaignService
 from cases.contacts import attach_recording, record_contact
 from cases.directory import CaseDirectoryAdapter
 from cases.events import LegalHoldListener, LegalHoldRequested
@@ -43,16 +47,19 @@ from core.tasks import TaskGroup
 from db.engine import Database
 from db.migrate import migrate
 from dialer.ami import AmiClient, AmiMessage
+from dialer.errors import PbxUnavailable
 from dialer.gate import DialGate
 from dialer.models import Call
 from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
-from dialer.translate import INTERESTING, translate
+from dialer.translate import DEVICE_EVENTS, INTERESTING, translate, translate_device
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
+from presence.guard import PresenceGate
+from presence.service import PresenceService
 from recordings.models import Recording
 from recordings.probe import AGENT_TONE_HZ, ProbePhoneFactory
 from recordings.retention import hold_case_recordings, hold_recording
@@ -108,6 +115,11 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         tasks.spawn(container.reports.run_refresher(), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
         tasks.every(3600.0, container.auth.purge, name="auth-purge", initial_delay=60.0)
+        tasks.every(settings.presence.sweep_interval_s, container.presence.end_wrap_ups, name="presence-wrap-ups")
+        tasks.every(settings.campaigns.tick_s, container.campaigns.tick, name="campaigns-progressive")
+        for pbx_name in clients:
+            tasks.every(settings.presence.device_sync_interval_s, _device_sync(pbx_name, container),
+                        name=f"presence-devices-{pbx_name}", initial_delay=settings.presence.device_sync_interval_s)
         stack.callback(stream.close)
         yield container
 
@@ -124,8 +136,15 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     """
     compliance_gate = ComplianceGate(db=db, events=events, settings=settings.compliance, dialer=settings.dialer,
                                      clock=clock, cases=CaseDirectoryAdapter())
+    presence = PresenceService(db=db, events=events, clock=clock, settings=settings.presence, pbx=pbx)
     dial_gate = gate if gate is not None else compliance_gate
-    calls = CallService(db=db, events=events, pbx=pbx, gate=dial_gate, settings=settings.dialer, clock=clock)
+    # a paused or offline agent is refused before the compliance gate runs (presence/guard.py)
+    calls = CallService(db=db, events=events, pbx=pbx, gate=PresenceGate(dial_gate, presence),
+                        settings=settings.dialer, clock=clock)
+    callbacks = CallbackService(db=db, events=events, clock=clock)
+    # campaigns ask the gate itself (a dry run) before offering a case; presence they check on their own
+    campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence, calls=calls,
+                                settings=settings.campaigns)
     window_rules = WindowRules(evidence_max_age=timedelta(seconds=settings.compliance.window_evidence_max_age_s),
                                max_days=settings.compliance.window_max_days)
     audit = audit if audit is not None else AuditService(db=db, clock=clock)
@@ -133,6 +152,10 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     approvals = ApprovalService(db=db, events=events, clock=clock, audit=audit,
                                 ttl=timedelta(days=settings.approvals.request_ttl_days),
                                 holds_released=_push_holds(recordings) if recordings is not None else None)
+    auth = Authenticator(db=db, settings=settings.auth, clock=clock)
+    users = UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit)
+    sessions = SessionService(db=db, settings=settings.auth, clock=clock, events=events, audit=audit, auth=auth,
+                              users=users)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
         calls=calls, reports=ReportService(db, settings.analytics, clock, audit=audit),
@@ -140,10 +163,15 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake, audit=audit),
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
-        audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
-        users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit),
-        approvals=approvals, recordings=recordings)
+        audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
+        presence=presence, callbacks=callbacks, campaigns=campaigns)
     calls.add_state_listener(_record_contact_when_ended)
+    calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
+    events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
+    calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
+    events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
+    calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
+    presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
     cases.add_legal_hold_listener(_hold_case_recordings(events, audit))
     if recordings is not None:
         _wire_recordings(recordings, calls, events, audit)
@@ -250,11 +278,18 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
         if update is not None:
             await c.calls.apply(update)
 
+    async def on_device(msg: AmiMessage) -> None:
+        device = translate_device(msg, c.clock.now())
+        if device is not None:
+            await c.presence.apply_device(name, device)
+
     def on_connection(connected: bool) -> None:
         if connected:  # also on the first connection: this instance may have restarted mid-call
             tasks.spawn(_reconcile(name, c), name=f"reconcile-{name}")
+            tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
 
     client.add_listener(on_event, events=INTERESTING)
+    client.add_listener(on_device, events=DEVICE_EVENTS)
     client.add_connection_listener(on_connection)
 
 
@@ -262,3 +297,18 @@ async def _reconcile(name: str, c: Container) -> None:
     ended = await c.calls.reconcile(name)
     if ended:
         log.warning("PBX %s: %d call(s) no longer on the PBX after reconnect were ended as failed", name, ended)
+
+
+def _device_sync(name: str, c: Container) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Read every phone's registration from PBX ``name`` (after each connect, and periodically)."""
+
+    async def sync() -> None:
+        try:
+            changed = await c.presence.sync_devices(name)
+        except PbxUnavailable as exc:
+            log.info("PBX %s: phone states not read: %s", name, exc)
+            return
+        if changed:
+            log.info("PBX %s: %d agent phone(s) changed registration", name, changed)
+
+    return sync

@@ -11,6 +11,9 @@ from approvals.service import ApprovalService
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from auth.sessions import SessionService
+from callbacks.service import CallbackService
+from campaigns.service import CampaignService
 from cases.service import CaseService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
@@ -25,6 +28,7 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
+from presence.service import PresenceService
 from recordings.runtime import RecordingsFeature
 
 Readiness = Callable[[], Awaitable[dict[str, Any]]]
@@ -52,6 +56,10 @@ class Container:
     auth: Authenticator
     users: UserAdmin
     approvals: ApprovalService
+    presence: PresenceService
+    callbacks: CallbackService
+    campaigns: CampaignService
+    sessions: SessionService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

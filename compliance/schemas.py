@@ -42,6 +42,9 @@ class DecisionOut(BaseModel):
     blocks: list[dict[str, Any]]
     agreed_windows: list[dict[str, Any]] = Field(
         default_factory=list, description="The agreed windows that applied, each with its evidence")
+    messages: dict[str, str] = Field(
+        default_factory=dict, description="The explanation in each language (zh-CN, en); `message` is the English",
+        json_schema_extra={"propertyNames": {"enum": ["zh-CN", "en"]}})
     number: str | None = None
 
 
@@ -133,19 +136,24 @@ class DoNotCallIn(BaseModel):
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"
     reason: str = Field("", max_length=500)
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$", description=(
+        "the client whose dials the entry binds; `*` every client (global admins only); default: the "
+        "caller's only client, or every client for a global admin"))
 
 
-class RemovalQuery(BaseModel):
-    """Why an entry is removed (kept in the audit trail)."""
+class DoNotCallClient(BaseModel):
+    """The client of a do-not-call entry to remove (DELETE's query)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
     reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
 def dnc_snapshot(row: DoNotCall) -> dict[str, Any]:
     """The audited form of a do-not-call entry."""
-    return {"value": row.value, "kind": row.kind, "reason": row.reason, "added_by": row.added_by,
+    return {"value": row.value, "kind": row.kind, "client": row.client_id or "*", "reason": row.reason,
+            "added_by": row.added_by,
             "added_at": row.added_at.isoformat() if row.added_at else None}
 
 

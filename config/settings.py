@@ -9,6 +9,7 @@ Secrets are ``SecretStr`` and never appear in ``repr`` or logs.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.clock import whole_hour_zone
+from core.messages import Language
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -34,6 +36,8 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     max_bulk_body_bytes: int = Field(32 * 1_048_576, ge=1024, description="Largest body for bulk imports")
     cors_origins: list[str] = Field(default_factory=list)
+    default_language: Language = Field(
+        "zh-CN", description="Language of error messages when a request's Accept-Language names none we speak")
 
 
 class DatabaseSettings(BaseModel):
@@ -191,6 +195,17 @@ class AuthSettings(BaseModel):
     max_delay_ms: int = Field(5000, ge=0, description="Longest delay of a failed answer")
     lockout_after_failures: int = Field(20, ge=1, description="An address is refused (429) from this many failures")
     lockout_s: int = Field(900, ge=1, description="How long after its last failure a locked-out address is refused")
+    requests_per_s: float = Field(100.0, gt=0, le=1_000_000,
+                                  description="Requests per second one credential (token, else address) may make "
+                                              "to one instance; beyond it 429 rate-limited")
+    request_burst: int = Field(1000, ge=1, le=10_000_000,
+                               description="Requests one credential may make at once before the rate applies")
+    rate_limit_buckets: int = Field(100_000, ge=100, le=10_000_000,
+                                    description="Most credentials whose request rate one instance remembers")
+    session_idle_s: int = Field(1800, ge=60, le=86_400,
+                                description="A signed-in session ends after this long without a request")
+    session_max_hours: int = Field(12, ge=1, le=720, description="A signed-in session ends this long after sign-in")
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password a person may set")
 
     @model_validator(mode="after")
     def _lockout_after_delay(self) -> AuthSettings:
@@ -203,6 +218,43 @@ class ApprovalSettings(BaseModel):
     """The two-person rule: releases of legal hard stops and legal holds."""
 
     request_ttl_days: int = Field(7, ge=1, le=90, description="A release request not decided within this expires")
+
+
+class PresenceSettings(BaseModel):
+    """Agent presence: wrap-up after calls, pause codes, how often the PBX's phones are re-read."""
+
+    wrap_up_s: int = Field(30, ge=0, le=3600, description=(
+        "After a call the agent answered, wrap-up lasts until its disposition is saved or this many seconds"))
+    wrap_up_by_client: dict[str, int] = Field(
+        default_factory=dict, description="Wrap-up seconds per client (of the call), instead of wrap_up_s")
+    pause_codes: list[str] = Field(
+        default_factory=lambda: ["break", "training", "meeting", "system"],
+        description="Codes an agent may pause with (break 休息, training 培训, meeting 会议, system 系统问题)")
+    sweep_interval_s: float = Field(1.0, gt=0, le=60, description="How often ended wrap-ups are turned available")
+    device_sync_interval_s: float = Field(60.0, gt=0, description="How often every PBX's phone states are re-read")
+
+    @field_validator("pause_codes")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", c)]
+        if bad or not v or len(set(v)) != len(v):
+            raise ValueError("pause codes are distinct lower-case names (a-z, 0-9, _ or -), at least one")
+        return v
+
+    @field_validator("wrap_up_by_client")
+    @classmethod
+    def _seconds(cls, v: dict[str, int]) -> dict[str, int]:
+        if any(not 0 <= s <= 3600 for s in v.values()):
+            raise ValueError("wrap-up seconds are between 0 and 3600")
+        return v
+
+
+class CampaignSettings(BaseModel):
+    """Campaigns."""
+
+    progressive_preview_s: float = Field(5.0, ge=0, le=120, description=(
+        "A progressive campaign shows the agent the next case this long before dialling it"))
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often each instance offers and dials progressive cases")
 
 
 class LoggingSettings(BaseModel):
@@ -231,6 +283,8 @@ class Settings(BaseSettings):
     hooks: HookSettings = Field(default_factory=HookSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 from config.settings import PbxSettings
 from dialer.ami import AmiActionError, AmiClient, AmiConnectionLost, AmiError, AmiNotConnected
 from dialer.errors import InvalidPresentedNumber, OriginateFateUnknown, PbxUnavailable
+from dialer.translate import DeviceUpdate, device_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,14 @@ class PbxGateway:
                     if value:
                         ids.add(value)
         return ids
+
+    async def device_states(self, pbx: str, received_at: datetime) -> list[DeviceUpdate]:
+        """Every phone's registration on ``pbx`` (AMI ``DeviceStateList``, module ``res_manager_devicestate``)."""
+        try:
+            _resp, events = await self.client(pbx).send_list_action("DeviceStateList", [])
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"cannot list device states: {type(exc).__name__}") from exc
+        return device_snapshot(list(events), received_at)
 
     async def _simple(self, pbx: str, action: str, fields: list[tuple[str, str]]) -> None:
         try:

@@ -1,4 +1,9 @@
-"""The one place where AMI events become call facts. Pure: an AMI message in, a fact update out."""
+"""The one place where AMI events become domain facts. Pure: an AMI message in, a fact update out.
+
+Call facts (``translate``) for the call state machine; phone facts (``translate_device``) for agent
+presence: Asterisk's ``DeviceStateChange`` events (module ``res_manager_devicestate``) and the answer of
+its ``DeviceStateList`` action (``device_snapshot``).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,11 @@ _UP = "6"
 INTERESTING = frozenset(
     {"Newchannel", "Newstate", "DialBegin", "DialEnd", "Hangup", "OriginateResponse", "SoftHangupRequest"}
 )
+DEVICE_EVENTS = frozenset({"DeviceStateChange"})
+_DEVICE = re.compile(r"^PJSIP/(?P<user>[A-Za-z0-9_.+-]{1,64})$")
+# Asterisk device states: a PJSIP endpoint is UNAVAILABLE while it has no reachable contact (no registration)
+_DEVICE_OFFLINE = frozenset({"UNAVAILABLE", "INVALID"})
+_DEVICE_UNKNOWN = frozenset({"UNKNOWN", ""})
 # SoftHangupRequest "Cause" is Asterisk's soft-hangup flag; 4 = AST_SOFTHANGUP_SHUTDOWN (PBX stopping).
 _SOFTHANGUP_SHUTDOWN = 4
 
@@ -38,6 +48,16 @@ class FactUpdate:
     call_id: str
     event: str
     facts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdate:
+    """What the PBX says of one phone: its SIP user, whether it is registered (None: unknown), the raw state."""
+
+    sip_user: str
+    registered: bool | None
+    device_state: str
+    at: datetime
 
 
 def event_time(msg: AmiEventLike, received_at: datetime) -> datetime:
@@ -136,3 +156,26 @@ def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> Fact
         elif state == _UP:
             facts["answered_at"] = at
     return FactUpdate(cid, name, facts)
+
+
+def translate_device(msg: AmiEventLike, received_at: datetime) -> DeviceUpdate | None:
+    """The phone fact of a ``DeviceStateChange`` (live, or an item of a ``DeviceStateList``), or None.
+
+    Only ``PJSIP/<user>`` devices are phones; ``UNAVAILABLE``/``INVALID`` mean not registered, ``UNKNOWN``
+    tells nothing, every other state (``NOT_INUSE``, ``INUSE``, ``RINGING``, ``BUSY``, ``ONHOLD``...) means
+    registered.
+    """
+    if msg.name not in DEVICE_EVENTS:
+        return None
+    m = _DEVICE.match(msg.get("Device") or "")
+    if m is None:
+        return None
+    state = (msg.get("State") or "").upper()
+    registered = None if state in _DEVICE_UNKNOWN else state not in _DEVICE_OFFLINE
+    return DeviceUpdate(m["user"], registered, state, event_time(msg, received_at))
+
+
+def device_snapshot(items: list[AmiEventLike], received_at: datetime) -> list[DeviceUpdate]:
+    """Every phone of a complete ``DeviceStateList`` answer (its items, ``DeviceStateListComplete`` excluded)."""
+    updates = [translate_device(m, received_at) for m in items]
+    return [u for u in updates if u is not None]

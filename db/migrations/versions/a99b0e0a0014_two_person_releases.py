@@ -3,7 +3,7 @@ or a recording's legal hold is lifted by two different people), and deleted webh
 (``deleted_at``, ``deleted_by``) with their deliveries
 
 Revision ID: a99b0e0a0014
-Revises: 7e4a0da7a012
+Revises: d0c11e0c0013
 Create Date: 2026-12-05 10:00:00
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'a99b0e0a0014'
-down_revision: str | None = '7e4a0da7a012'
+down_revision: str | None = 'd0c11e0c0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -88,13 +88,26 @@ async def test_customer_not_reached(stack: Stack, number: str, reason: str) -> N
 @pytest.mark.parametrize(("agent", "reason"), [
     ("nick", "agent_no_answer"),
     ("rita", "agent_rejected"),
-    ("olga", "agent_unavailable"),
 ])
 async def test_agent_not_reached(stack: Stack, agent: str, reason: str) -> None:
     call = await stack.dial(agent, "+8613800000001")
     ended = await stack.wait_state(call["id"], "ended")
     assert ended["end_reason"] == reason
     assert ended["customer_ringing_at"] is None
+
+
+async def test_an_agent_whose_phone_is_not_registered_is_not_dialled_for(stack: Stack) -> None:
+    """Presence knows olga's phone is not registered (the PBX's device states, read at each connect and
+    periodically; read here at once): the dial is refused before the gate, and nothing rings (the PBX would
+    have answered agent_unavailable; that end reason is replayed from its trace in the unit tests)."""
+    await stack.container.presence.sync_devices("local")
+    r = await stack.client.post("/v1/calls", json={"agent": "olga", "number": "+8613800000001",
+                                                   "case_id": await stack.case_for("+8613800000001", "olga")},
+                                headers=stack.auth("olga"))
+    body = await r.json()
+    assert r.status == 409 and body["error"]["code"] == "agent-not-available", body
+    assert (body["error"]["details"]["state"], body["error"]["details"]["reason"]) == ("offline",
+                                                                                      "phone_unregistered")
 
 
 async def test_hangup_while_the_agent_phone_rings_cancels(stack: Stack) -> None:

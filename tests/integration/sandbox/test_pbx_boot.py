@@ -35,7 +35,8 @@ async def test_ami_login_with_wrong_secret_is_refused(pbx: PbxSandbox) -> None:
 
 
 async def test_required_modules_are_loaded(ami: AmiTap) -> None:
-    modules = ("res_pjsip_authenticator_digest.so", "app_mixmonitor.so", "cdr_manager.so", "chan_pjsip.so")
+    modules = ("res_pjsip_authenticator_digest.so", "app_mixmonitor.so", "cdr_manager.so", "chan_pjsip.so",
+               "res_manager_devicestate.so")
     for module in modules:
         response = await ami.action("ModuleCheck", Module=module)
         assert response["Response"] == "Success", (module, response)

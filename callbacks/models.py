@@ -1,0 +1,33 @@
+"""Scheduled callbacks: a disposition's ``callback_at`` becomes a row owned by the agent who took it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base
+
+
+class Callback(Base):
+    """A promise to call a case back at ``due_at``; ``scheduled`` until a call of the case connects or is disposed."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_state_due", "state", "due_at"),
+                      Index("ix_callbacks_agent_state_due", "agent_id", "state", "due_at"),
+                      Index("ix_callbacks_case_state", "case_id", "state"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    agent_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))  # scheduled | done
+    source_call_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    done_at: Mapped[datetime | None]
+    done_reason: Mapped[str | None] = mapped_column(String(16))  # connected | disposed
+    done_call_id: Mapped[str | None] = mapped_column(String(36))

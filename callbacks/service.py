@@ -1,0 +1,95 @@
+"""Callbacks that come back: a disposition's ``callback_at`` becomes a scheduled callback owned by the agent.
+
+A callback is done when a call of its case connects (the customer answered) or when a disposition of
+its case is recorded (which may schedule the next one). Dialling a due callback is an ordinary dial
+(``POST /v1/calls`` with its case): the compliance gate decides, as for any dial; nothing here bypasses it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import false, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.models import Role
+from auth.scope import Scope
+from auth.service import Principal
+from callbacks import events as ev
+from callbacks.models import Callback
+from core.clock import Clock
+from core.events import DomainEvent, EventLog
+from core.models import DomainEventRow
+from db.base import new_id
+from db.engine import Database
+from dialer.models import Call
+from dialer.states import CallState
+
+SCHEDULED, DONE = "scheduled", "done"
+READERS = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+DISPOSITION_RECORDED = "disposition.recorded"  # cases.events.DISPOSITION_RECORDED, read from the event log
+View = Literal["mine", "team", "client"]
+
+
+class CallbackService:
+    """Schedules callbacks from dispositions, closes them when their case is reached, lists them due first."""
+
+    def __init__(self, *, db: Database, events: EventLog, clock: Clock) -> None:
+        self.db, self.events, self.clock = db, events, clock
+
+    async def on_domain_event(self, session: AsyncSession, row: DomainEventRow) -> None:
+        """A disposition closes its case's open callbacks and schedules its own ``callback_at`` (same transaction)."""
+        if row.type != DISPOSITION_RECORDED or not row.case_id or not row.agent_id:
+            return
+        await self._close(session, row.case_id, reason="disposed", call_id=row.call_id)
+        due = row.payload.get("callback_at")
+        if not due or not row.call_id:
+            return
+        cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=row.agent_id,
+                      due_at=datetime.fromisoformat(due), state=SCHEDULED, source_call_id=row.call_id,
+                      created_at=self.clock.now(), created_by=row.agent_id)
+        session.add(cb)
+        await session.flush()
+        await self._record(session, ev.CALLBACK_SCHEDULED, cb)
+
+    async def on_call_state(self, session: AsyncSession, call: Call, state: CallState) -> None:
+        """A call of the case that connects (the customer answered) does its open callbacks."""
+        if state is CallState.ANSWERED and call.case_id:
+            await self._close(session, call.case_id, reason="connected", call_id=call.id)
+
+    async def list(self, principal: Principal, *, view: View = "mine", state: str = SCHEDULED,
+                   due_before: datetime | None = None, limit: int = 100) -> list[Callback]:
+        """Callbacks due first: ``mine`` (owned by the caller), ``team`` (the caller's team), ``client`` (every
+        one the caller may see), always inside the caller's scope (an agent sees only its own)."""
+        principal.require(*READERS)
+        scope = Scope.of(principal)
+        q = scope.where_client(select(Callback), Callback.client_id).where(Callback.state == state)
+        if scope.agent is not None:
+            q = q.where(Callback.agent_id == scope.agent)
+        if scope.team is not None and scope.agent is None:
+            q = q.where(Callback.team == scope.team)
+        if view == "mine":
+            q = q.where(Callback.agent_id == principal.user_id)
+        elif view == "team":  # a user with no team has no team's callbacks
+            q = q.where(Callback.team == principal.team) if principal.team is not None else q.where(false())
+        if due_before is not None:
+            q = q.where(Callback.due_at <= due_before)
+        q = q.order_by(Callback.due_at, Callback.id).limit(limit)
+        async with self.db.read() as s:
+            return list((await s.scalars(q)).all())
+
+    async def _close(self, session: AsyncSession, case_id: str, *, reason: str, call_id: str | None) -> None:
+        q = select(Callback).where(Callback.case_id == case_id, Callback.state == SCHEDULED)
+        if session.get_bind().dialect.name != "sqlite":
+            q = q.with_for_update()
+        now = self.clock.now()
+        for cb in (await session.scalars(q)).all():
+            cb.state, cb.done_at, cb.done_reason, cb.done_call_id = DONE, now, reason, call_id
+            await session.flush()
+            await self._record(session, ev.CALLBACK_DONE, cb)
+
+    async def _record(self, session: AsyncSession, type_: str, cb: Callback) -> None:
+        await self.events.record(session, DomainEvent(
+            type=type_, payload=ev.callback_payload(cb), case_id=cb.case_id, agent_id=cb.agent_id,
+            client_id=cb.client_id, team=cb.team, occurred_at=self.clock.now()))
