@@ -6,6 +6,9 @@ when none is asked), and a supervisor with a team gets ``team`` = that team. A c
 scope is cut to nothing: the report is empty (200), exactly as for a client with no calls, so it
 never tells whether another bank exists. ``first-call-sla`` has no team dimension: a supervisor with
 a team is refused it (403 ``report-needs-whole-client``).
+
+A CSV or XLSX export is audited (``report.exported``): one entry per client it covers (none for a global
+scope's report over every client), with the report, its range, dimensions and filters.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from analytics import rollup
 from analytics.errors import ReportNeedsWholeClient
 from analytics.query import Report, ReportQuery
 from analytics.reports import run_report
+from audit.service import Actor, AuditService
 from auth.scope import Scope
 from config.settings import AnalyticsSettings
 from core.clock import Clock
@@ -39,16 +43,33 @@ def scoped_query(scope: Scope, q: ReportQuery) -> ReportQuery:
 class ReportService:
     """Reports over the normalised call model, each computed in one read session."""
 
-    def __init__(self, db: Database, settings: AnalyticsSettings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: AnalyticsSettings, clock: Clock,
+                 audit: AuditService | None = None) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
+        self._audit = audit if audit is not None else AuditService(db=db, clock=clock)
 
     async def report(self, scope: Scope, q: ReportQuery) -> Report:
         """Compute report ``q`` over ``scope``'s calls (NoSuchReport, BadGroupBy when it cannot be answered)."""
         scoped = scoped_query(scope, q)
         async with self._db.read() as s:
             return await run_report(s, scoped, now=self._clock.now())
+
+    async def export(self, scope: Scope, q: ReportQuery, *, actor: Actor, format: str) -> Report:
+        """``report``, for a download in ``format`` (csv, xlsx): audited before it is answered."""
+        report = await self.report(scope, q)
+        scoped = scoped_query(scope, q)
+        clients: list[str | None] = list(scoped.filters.get("client", ())) or [None]
+        what = {"report": q.report, "format": format, "group_by": list(q.group_by),
+                "from": q.start.isoformat() if q.start else None, "to": q.end.isoformat() if q.end else None,
+                "tz": q.tz.key, "filters": {k: list(v) for k, v in sorted(scoped.filters.items())},
+                "rows": len(report.rows)}
+        async with self._db.begin() as s:
+            for client_id in clients:
+                await self._audit.record(s, actor=actor, action="report.exported", target_type="report",
+                                         target_id=q.report, client_id=client_id, after=what)
+        return report
 
     async def register_zones(self) -> list[str]:
         """Register the configured reporting zones (built by the next refresh); returns those new."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import (
+    approvals,
     audit,
     auth,
     callbacks,
@@ -21,14 +22,15 @@ from api import (
     reports,
 )
 from api.docs import add_docs_routes
-from api.keys import CONTAINER
-from api.middleware import auth_middleware, errors_middleware
+from api.keys import CONTAINER, RATE_LIMITER
+from api.middleware import auth_middleware, errors_middleware, rate_limit_middleware
 from api.openapi import build_spec
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
 from callbacks import events as callback_events
 from campaigns import events as campaign_events
 from cases import events as case_events
+from core.ratelimit import RateLimiter
 from dialer.states import CallState
 from presence import events as presence_events
 from recordings import events as recording_events
@@ -39,7 +41,7 @@ VERSION = "0.1.0"
 def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
-            recordings.router, reports.router, auth.router, audit.router, presence.router,
+            recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
             callbacks.router, campaigns.router]
 
 
@@ -58,13 +60,20 @@ def event_types() -> tuple[str, ...]:
             *campaign_events.ALL)
 
 
-def make_app(container: Container) -> web.Application:
-    """Build the web application around an already-composed container."""
+def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:
+    """Build the web application around an already-composed container.
+
+    ``limiter``: the request rate limit of this instance (default: from ``[auth]`` settings).
+    """
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware],
+        middlewares=[errors_middleware, rate_limit_middleware, auth_middleware],
         client_max_size=container.settings.server.max_bulk_body_bytes,
     )
     app[CONTAINER] = container
+    auth = container.settings.auth
+    if limiter is None:
+        limiter = RateLimiter(auth.requests_per_s, auth.request_burst, max_buckets=auth.rate_limit_buckets)
+    app[RATE_LIMITER] = limiter
     for router in all_routers():
         router.install(app)
     spec = build_spec(all_routes(), version=VERSION, event_types=event_types())

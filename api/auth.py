@@ -33,11 +33,16 @@ def scope(request: web.Request) -> frozenset[str] | None:
     return None if who.is_global else who.clients
 
 
+def request_id(request: web.Request) -> str | None:
+    """The caller's ``X-Request-Id`` (cut to 64 characters), kept in the audit trail."""
+    return request.headers.get(REQUEST_ID_HEADER, "")[:64] or None
+
+
 def actor(request: web.Request) -> Actor:
     """The audited actor of a request: its principal, address and request id."""
     who = principal(request)
-    rid = request.headers.get(REQUEST_ID_HEADER, "")[:64] or None
-    return Actor(user_id=who.user_id, role=str(who.role), address=(request.remote or None), request_id=rid)
+    return Actor(user_id=who.user_id, role=str(who.role), address=(request.remote or None),
+                 request_id=request_id(request))
 
 
 @router.route("POST", "/v1/events/tickets", summary="A single-use ticket for the event stream", tag="events",

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.auth import actor
 from api.keys import CONTAINER
 from api.recordings import requester
 from api.routing import Router, body, json_response, principal, query
@@ -27,6 +28,7 @@ from cases.schemas import (
     EvidenceQuery,
     HoldIn,
     NumberStatusIn,
+    ReleaseQuery,
     StatusIn,
     WindowIn,
     WindowList,
@@ -59,8 +61,13 @@ def _svc(request: web.Request) -> CaseService:
     return request.app[CONTAINER].cases
 
 
-async def _full(request: web.Request, case_id: str) -> dict[str, Any]:
-    case, cs, holds = await _svc(request).get(principal(request), case_id)
+async def _full(request: web.Request, case_id: str, *, read: bool = False) -> dict[str, Any]:
+    """The case as the answer shows it; ``read``: the request is a read of it (audited ``case.read``)."""
+    svc = _svc(request)
+    if read:
+        case, cs, holds = await svc.read(principal(request), case_id, actor=actor(request))
+    else:
+        case, cs, holds = await svc.get(principal(request), case_id)
     return case_json(case, cs, holds)
 
 
@@ -70,9 +77,15 @@ async def _full(request: web.Request, case_id: str) -> dict[str, Any]:
                      for name, op in (("GetCase", "get_case"), ("GetWindows", "get_windows"),
                                       ("PutHold", "post_hold"), ("GetContacts", "get_contacts"))})
 async def put_case(request: web.Request) -> web.StreamResponse:
-    """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created."""
+    """Upsert by (client, external id); an unchanged case is a no-op (no event). 201 when created.
+
+    A dispute hold also holds every recording of the case (same transaction). Holds the import lifts are
+    audited (``hold.released``); an admin's import never lifts a legal hard stop nor revives a do-not-call
+    number (only the case system's own, or two people: ``POST /v1/release-requests``).
+    """
     data = await body(request, CaseIn, extra={"external_id": request.match_info["external_id"]})
-    result = await _svc(request).upsert(principal(request), client_id=request.match_info["client"], data=data)
+    result = await _svc(request).upsert(principal(request), client_id=request.match_info["client"], data=data,
+                                        actor=actor(request))
     doc = await _full(request, result.case_id)
     doc["result"] = result.result
     return json_response(doc, status=201 if result.result == "created" else 200,
@@ -85,7 +98,7 @@ async def bulk_cases(request: web.Request) -> web.StreamResponse:
     """Each item is validated and upserted on its own: one result per item, bad items never undo good ones."""
     req = await body(request, BulkIn, bulk=True)
     results = await _svc(request).bulk_upsert(principal(request), client_id=request.match_info["client"],
-                                              items=req.cases, batch=req.batch)
+                                              items=req.cases, batch=req.batch, actor=actor(request))
     counts: dict[str, int] = {}
     for r in results:
         counts[r.result] = counts.get(r.result, 0) + 1
@@ -97,46 +110,60 @@ async def bulk_cases(request: web.Request) -> web.StreamResponse:
 @router.route("GET", f"/v1/clients/{CLIENT}/cases/{EXTERNAL}", summary="A case by external id", tag="cases",
               roles=READERS, response=CaseOut, errors=(401, 404))
 async def get_case_by_external(request: web.Request) -> web.StreamResponse:
-    """The case with its numbers and active holds."""
+    """The case with its numbers and active holds (a read of personal data: audited, ``case.read``)."""
     case = await _svc(request).find(principal(request), client_id=request.match_info["client"],
                                     external_id=request.match_info["external_id"])
-    return json_response(await _full(request, case.id))
+    return json_response(await _full(request, case.id, read=True))
 
 
 @router.route("GET", "/v1/cases", summary="List cases", tag="cases", roles=READERS, query=CaseQuery,
               response=CaseList, errors=(401, 422))
 async def list_cases(request: web.Request) -> web.StreamResponse:
     """The cases the caller may see, newest first: an agent its assigned ones (``agent=me``), a team's
-    supervisor the team's, others their clients'. Cursor pagination via ``next_cursor``."""
-    rows, nxt = await _svc(request).page(principal(request), query(request, CaseQuery))
+    supervisor the team's, others their clients'. Cursor pagination via ``next_cursor``. A read of personal
+    data: audited (``case.listed``, one entry per client in the page, naming its cases)."""
+    rows, nxt = await _svc(request).page(principal(request), query(request, CaseQuery), actor=actor(request))
     return json_response({"items": [case_json(c, cs, hs) for c, cs, hs in rows], "next_cursor": nxt})
 
 
 @router.route("GET", "/v1/cases/{case_id}", summary="A case", tag="cases", roles=READERS, response=CaseOut,
               errors=(401, 404))
 async def get_case(request: web.Request) -> web.StreamResponse:
-    """The case with its numbers and active holds."""
-    return json_response(await _full(request, request.match_info["case_id"]))
+    """The case with its numbers and active holds (a read of personal data: audited, ``case.read``)."""
+    return json_response(await _full(request, request.match_info["case_id"], read=True))
 
 
 @router.route("POST", "/v1/cases/{case_id}/holds", summary="Put a hold on a case", tag="cases", roles=HOLDERS,
               body=HoldIn, response=CaseOut, also=(201,), errors=(401, 403, 404, 422))
 async def post_hold(request: web.Request) -> web.StreamResponse:
-    """Takes effect for every dial not yet originated. 201 when new, 200 when that reason was already held."""
+    """Takes effect for every dial not yet originated. 201 when new, 200 when that reason was already held.
+
+    A ``dispute`` also puts every recording of the case under legal hold, in the same transaction. Set by
+    the case system (an integration or an admin), a hold with a legal reason (deceased, suspected_fraud,
+    attorney, bankruptcy, dispute, cease_request) is a hard stop no single person lifts. Audited
+    (``hold.applied``, ``note`` as the reason).
+    """
     req = await body(request, HoldIn)
     p = principal(request)
     source = "case_system" if p.role in WRITERS else "agent"
     hold = await _svc(request).hold(p, request.match_info["case_id"], reason=req.reason, source=source,
-                                    note=req.note)
+                                    note=req.note, actor=actor(request))
     return json_response(await _full(request, request.match_info["case_id"]), status=201 if hold else 200)
 
 
 @router.route("DELETE", "/v1/cases/{case_id}/holds/{reason}", summary="Release a hold", tag="cases",
-              roles=HOLDERS, response=CaseOut, errors=(401, 403, 404))
+              roles=HOLDERS, query=ReleaseQuery, response=CaseOut, errors=(401, 403, 404, 409))
 async def delete_hold(request: web.Request) -> web.StreamResponse:
-    """Release the active holds with that reason (idempotent)."""
+    """Release the active holds with that reason (idempotent; audited as ``hold.released`` with ``?why=``).
+
+    A legal hard stop the case system set (deceased, suspected_fraud, attorney, bankruptcy, dispute,
+    cease_request) is lifted only by the case system (its integration token, or its import) or by two
+    people: for anyone else this is 409 ``two-person-rule`` and nothing changes; its ``details`` name the
+    route (``POST /v1/release-requests``) and the body (``details.request``, add a ``reason``) to ask with.
+    """
+    q = query(request, ReleaseQuery)
     released = await _svc(request).release(principal(request), request.match_info["case_id"],
-                                           reason=request.match_info["reason"])
+                                           reason=request.match_info["reason"], actor=actor(request), why=q.why)
     doc = await _full(request, request.match_info["case_id"])
     doc["released"] = [hold_json(h) for h in released]
     return json_response(doc)
@@ -145,32 +172,39 @@ async def delete_hold(request: web.Request) -> web.StreamResponse:
 @router.route("POST", "/v1/cases/{case_id}/status", summary="Close, mark paid or reopen", tag="cases",
               roles=WRITERS, body=StatusIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def post_status(request: web.Request) -> web.StreamResponse:
-    """Set the case status (holds keep a reopened case on hold)."""
+    """Set the case status (holds keep a reopened case on hold); audited (``case.status_changed``)."""
     req = await body(request, StatusIn)
-    await _svc(request).set_status(principal(request), request.match_info["case_id"], req.status)
+    await _svc(request).set_status(principal(request), request.match_info["case_id"], req.status,
+                                   actor=actor(request), reason=req.reason)
     return json_response(await _full(request, request.match_info["case_id"]))
 
 
 @router.route("PUT", "/v1/cases/{case_id}/assignment", summary="Assign a case", tag="cases",
               roles=(*WRITERS, Role.SUPERVISOR), body=AssignmentIn, response=CaseOut, errors=(401, 403, 404, 422))
 async def put_assignment(request: web.Request) -> web.StreamResponse:
-    """Assign to an agent and team."""
+    """Assign to an agent and team; audited (``case.assigned``)."""
     req = await body(request, AssignmentIn)
-    await _svc(request).assign(principal(request), request.match_info["case_id"], agent=req.agent, team=req.team)
+    await _svc(request).assign(principal(request), request.match_info["case_id"], agent=req.agent, team=req.team,
+                               actor=actor(request), reason=req.reason)
     return json_response(await _full(request, request.match_info["case_id"]))
 
 
 @router.route("POST", "/v1/cases/{case_id}/numbers", summary="Change a number's status", tag="cases",
               roles=HOLDERS, body=NumberStatusIn, response=CaseOut, errors=(401, 403, 404, 409, 422))
 async def post_number(request: web.Request) -> web.StreamResponse:
-    """Status (valid, invalid, do_not_call), third-party objection, stated zone."""
+    """Status (valid, invalid, do_not_call), third-party objection, stated zone; audited
+    (``case_number.changed``).
+
+    A ``do_not_call`` number goes back to ``valid`` only by the case system (an integration) or by two
+    people: for anyone else this is 409 ``two-person-rule`` naming ``POST /v1/release-requests``.
+    """
     req = await body(request, NumberStatusIn)
     c = request.app[CONTAINER]
     source = "case_system" if principal(request).role in WRITERS else "agent"
     number = normalize(req.number, c.settings.dialer.default_region)
     await c.cases.number_status(principal(request), request.match_info["case_id"], number=number,
                                 status=req.status, source=source, third_party_objected=req.third_party_objected,
-                                zone=req.zone)
+                                zone=req.zone, actor=actor(request), reason=req.reason)
     return json_response(await _full(request, request.match_info["case_id"]))
 
 
@@ -217,8 +251,9 @@ async def post_disposition(request: web.Request) -> web.StreamResponse:
 @router.route("GET", "/v1/cases/{case_id}/contacts", summary="The case's contact log", tag="cases",
               roles=EVIDENCE, errors=(401, 404))
 async def get_contacts(request: web.Request) -> web.StreamResponse:
-    """Every contact attempt, oldest first (immutable: time, agent, number, outcome, recording, SHA-256)."""
-    rows = await _svc(request).contacts(principal(request), request.match_info["case_id"])
+    """Every contact attempt, oldest first (immutable: time, agent, number, outcome, recording, SHA-256).
+    A read of personal data: audited (``case.contacts_read``)."""
+    rows = await _svc(request).contacts(principal(request), request.match_info["case_id"], actor=actor(request))
     return json_response({"items": [contact_json(r) for r in rows]})
 
 
@@ -230,11 +265,12 @@ async def get_evidence(request: web.Request) -> web.StreamResponse:
     The zip streams (chunked, bounded memory) once every recording in it is authorised and logged in
     the recordings access log as a download; refusals and failures before the first byte get the one
     error shape, a failure after it aborts the response (the archive is then visibly truncated).
+    Audited: ``case.evidence_read`` (JSON) or ``case.evidence_exported`` (zip), once per request.
     """
     q = query(request, EvidenceQuery)
     c = request.app[CONTAINER]
     case_id = request.match_info["case_id"]
-    ev, rows = await c.cases.evidence(principal(request), case_id)
+    ev, rows = await c.cases.evidence(principal(request), case_id, actor=actor(request), export=q.format == "zip")
     if q.format == "json":
         return json_response(ev.to_json())
     source = None

@@ -26,12 +26,12 @@ def _out(numbers: ClientNumbers) -> PresentedNumbersOut:
 async def get_presented_numbers(request: web.Request) -> web.StreamResponse:
     """The caller numbers the client's calls present, primary first; 404 when it has none (its calls then
     present the PBX default)."""
-    numbers = await request.app[CONTAINER].presented.get(request.match_info["client_id"])
+    numbers = await request.app[CONTAINER].presented.get(principal(request), request.match_info["client_id"])
     return json_response(_out(numbers))
 
 
 @router.route("PUT", _PATH, summary="Set a client's presented numbers", tag="clients", roles=(Role.ADMIN,),
-              body=PresentedNumbersIn, response=PresentedNumbersOut, errors=(400, 401, 403, 413, 422))
+              body=PresentedNumbersIn, response=PresentedNumbersOut, errors=(400, 401, 403, 404, 413, 422))
 async def put_presented_numbers(request: web.Request) -> web.StreamResponse:
     """Replace the client's list. Every number is E.164 and valid for its country (422
     ``invalid-presented-number`` otherwise); the first is the primary, which every outbound call of the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.auth import actor
 from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
 from auth.models import Role
@@ -14,6 +15,7 @@ from compliance.schemas import (
     DecisionOut,
     DecisionPage,
     DecisionQuery,
+    DoNotCallClient,
     DoNotCallIn,
     PolicyIn,
     PolicyOut,
@@ -49,7 +51,7 @@ def _policy(view: PolicyView) -> dict[str, object]:
               query=DecisionQuery, response=DecisionPage, errors=(401, 403, 422))
 async def list_decisions(request: web.Request) -> web.StreamResponse:
     """Every decision, allowed or blocked, newest first; never updated or deleted."""
-    page = await _admin(request).decisions(query(request, DecisionQuery))
+    page = await _admin(request).decisions(principal(request), query(request, DecisionQuery))
     return json_response({"items": [decision_entry_json(r) for r in page.items], "next_cursor": page.next_cursor})
 
 
@@ -57,15 +59,21 @@ async def list_decisions(request: web.Request) -> web.StreamResponse:
               roles=AUDITORS, response=DecisionLogEntry, errors=(401, 403, 404))
 async def get_decision(request: web.Request) -> web.StreamResponse:
     """One decision with everything needed to explain it."""
-    return json_response(decision_entry_json(await _admin(request).decision(request.match_info["decision_id"])))
+    return json_response(decision_entry_json(await _admin(request).decision(principal(request),
+                                                                            request.match_info["decision_id"])))
 
 
 @router.route("PUT", f"/v1/compliance/policies/{{client_id:{_CLIENT}}}", summary="Set a client's policy",
-              tag="compliance", roles=(Role.ADMIN,), body=PolicyIn, response=PolicyOut, errors=(401, 403, 422))
+              tag="compliance", roles=(Role.ADMIN,), body=PolicyIn, response=PolicyOut, errors=(401, 403, 404, 422))
 async def put_policy(request: web.Request) -> web.StreamResponse:
-    """Jurisdiction profile plus the client's own rules; the strictest combination applies."""
+    """Jurisdiction profile plus the client's own rules; the strictest combination applies.
+
+    Every change is audited (``policy.changed``, with ``reason`` and the whole policy before and after):
+    ``GET /v1/audit?target_type=client_policy&target_id={client_id}`` is the policy's full history.
+    """
     req = await body(request, PolicyIn)
-    view = await _admin(request).put_policy(request.match_info["client_id"], req, by=principal(request).user_id)
+    view = await _admin(request).put_policy(principal(request), request.match_info["client_id"], req,
+                                            actor=actor(request))
     return json_response(_policy(view))
 
 
@@ -74,22 +82,27 @@ async def put_policy(request: web.Request) -> web.StreamResponse:
               errors=(401, 403, 404))
 async def get_policy(request: web.Request) -> web.StreamResponse:
     """The stored policy and the effective one."""
-    return json_response(_policy(await _admin(request).policy(request.match_info["client_id"])))
+    return json_response(_policy(await _admin(request).policy(principal(request), request.match_info["client_id"])))
 
 
 @router.route("POST", "/v1/compliance/do-not-call", summary="Add a do-not-call entry", tag="compliance",
               roles=(Role.ADMIN, Role.SUPERVISOR), body=DoNotCallIn, response=DoNotCallIn, status=201,
-              errors=(401, 403, 422))
+              errors=(401, 403, 404, 422))
 async def add_dnc(request: web.Request) -> web.StreamResponse:
-    """An exact number or a prefix that nobody may dial (idempotent)."""
+    """An exact number or a prefix that a client's dials may not reach (idempotent; audited as
+    ``do_not_call.added``); the answer names the client (`*`: every client)."""
     req = await body(request, DoNotCallIn)
-    await _admin(request).add_do_not_call(req, by=principal(request).user_id)
-    return json_response(req, status=201)
+    client = await _admin(request).add_do_not_call(principal(request), req, actor=actor(request))
+    return json_response(req.model_copy(update={"client": client or "*"}), status=201)
 
 
 @router.route("DELETE", "/v1/compliance/do-not-call/{kind:exact|prefix}/{value}", summary="Remove a do-not-call entry",
-              tag="compliance", roles=(Role.ADMIN,), status=204, errors=(401, 403, 404))
+              tag="compliance", roles=(Role.ADMIN,), query=DoNotCallClient, status=204, errors=(401, 403, 404, 422))
 async def remove_dnc(request: web.Request) -> web.StreamResponse:
-    """Remove an entry."""
-    await _admin(request).remove_do_not_call(kind=request.match_info["kind"], value=request.match_info["value"])
+    """Remove one client's entry (``?client=``, `*` for an entry of every client; default as when adding);
+    audited as ``do_not_call.removed`` with the entry and ``?reason=``."""
+    q = query(request, DoNotCallClient)
+    await _admin(request).remove_do_not_call(principal(request), kind=request.match_info["kind"],
+                                             value=request.match_info["value"], client=q.client,
+                                             actor=actor(request), reason=q.reason)
     return web.Response(status=204)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.auth import actor
 from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal, query
 from auth.models import Role
@@ -12,6 +13,7 @@ from hooks.schemas import (
     AttemptList,
     DeliveryPage,
     DeliveryQuery,
+    RemovalQuery,
     ReplayIn,
     ReplayOut,
     SubscriptionIn,
@@ -44,11 +46,12 @@ def _scope(request: web.Request) -> Scope:
                                       ("PatchSubscription", "patch_subscription"),
                                       ("DeleteSubscription", "delete_subscription"))})
 async def create_subscription(request: web.Request) -> web.StreamResponse:
-    """The signing secret is in this answer only; private and loopback targets are refused unless allowed."""
+    """The signing secret is in this answer only; private and loopback targets are refused unless allowed.
+    Audited (``hook_subscription.created``, never the secret)."""
     req = await body(request, SubscriptionIn)
     sub, secret = await _svc(request).create(_scope(request), url=req.url, event_types=req.event_types,
-                                             description=req.description, created_by=principal(request).user_id,
-                                             client=req.client)
+                                             description=req.description, actor=actor(request), client=req.client,
+                                             reason=req.reason)
     return json_response(subscription_json(sub, secret), status=201)
 
 
@@ -69,20 +72,24 @@ async def get_subscription(request: web.Request) -> web.StreamResponse:
 @router.route("PATCH", "/v1/hooks/subscriptions/{sub_id}", summary="Change a subscription", tag="hooks",
               roles=ADMIN, body=SubscriptionPatch, response=SubscriptionOut, errors=(401, 403, 404, 422))
 async def patch_subscription(request: web.Request) -> web.StreamResponse:
-    """URL, event types, active (re-activating re-queues parked deliveries), secret rotation."""
+    """URL, event types, active (re-activating re-queues parked deliveries), secret rotation; each change is
+    audited (``hook_subscription.updated``, before and after, never a secret)."""
     req = await body(request, SubscriptionPatch)
     sub, secret = await _svc(request).update(
-        _scope(request), request.match_info["sub_id"], url=req.url, event_types=req.event_types,
-        description=req.description,
-        active=req.active, rotate_secret=req.rotate_secret, drop_old_secrets=req.drop_old_secrets)
+        _scope(request), request.match_info["sub_id"], actor=actor(request), url=req.url,
+        event_types=req.event_types, description=req.description, active=req.active,
+        rotate_secret=req.rotate_secret, drop_old_secrets=req.drop_old_secrets, reason=req.reason)
     return json_response(subscription_json(sub, secret))
 
 
 @router.route("DELETE", "/v1/hooks/subscriptions/{sub_id}", summary="Delete a subscription", tag="hooks",
-              roles=ADMIN, status=204, errors=(401, 403, 404))
+              roles=ADMIN, query=RemovalQuery, status=204, errors=(401, 403, 404))
 async def delete_subscription(request: web.Request) -> web.StreamResponse:
-    """Delete it with its deliveries."""
-    await _svc(request).delete(_scope(request), request.match_info["sub_id"])
+    """It receives nothing more and is no longer listed or changeable (its pending deliveries are parked as
+    ``disabled``, its secrets dropped); its delivery history stays (``GET /v1/hooks/deliveries?subscription_id=``)
+    and is never replayed. Audited (``hook_subscription.deleted``, with ``?reason=``)."""
+    q = query(request, RemovalQuery)
+    await _svc(request).delete(_scope(request), request.match_info["sub_id"], actor=actor(request), reason=q.reason)
     return web.Response(status=204)
 
 

@@ -1,21 +1,25 @@
-"""Edge middleware: the one error shape, authentication, and a body-size limit."""
+"""Edge middleware: the one error shape, the request rate limit, authentication, and a body-size limit."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from api.keys import CONTAINER
+from api.keys import CONTAINER, RATE_LIMITER
 from api.routing import PRINCIPAL, error_response
 from auth.errors import QueryTokenRefused, TooManyFailedSignIns
 from core.errors import CallguardError, NotFound, Unauthorized, UpstreamUnavailable
+from core.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v1/openapi.json", "/metrics", "/docs"})
+# monitoring must see an instance under load: never rate-limited
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # EventSource cannot send headers: the live stream also takes a short-lived single-use ticket in the query
 # string (POST /v1/events/tickets); a long-lived token is never accepted there.
 TICKET_PATHS = frozenset({"/v1/events"})
@@ -35,16 +39,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         if isinstance(err, UpstreamUnavailable):
             log.warning("%s %s: %s unavailable: %s", request.method, request.path, err.upstream, err.message)
-        return error_response(err)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(CallguardError(
+        return error_response(request, err)
+    except web.HTTPRequestEntityTooLarge:
+        container = request.app.get(CONTAINER)  # its client_max_size is the bulk limit (api.app)
+        return error_response(request, CallguardError(
             "the request body is too large", code="body-too-large", status=413,
-            details={"max_bytes": exc.max_size} if hasattr(exc, "max_size") else {},
+            details={"max_bytes": container.settings.server.max_bulk_body_bytes} if container else {},
         ))
     except web.HTTPNotFound:
-        return error_response(NotFound(f"no route {request.path}", code="no-such-route"))
+        return error_response(request, NotFound(f"no route {request.path}", code="no-such-route"))
     except web.HTTPMethodNotAllowed as exc:
-        return error_response(CallguardError(
+        return error_response(request, CallguardError(
             f"{request.method} is not allowed here", code="method-not-allowed", status=405,
             details={"allowed": sorted(exc.allowed_methods)}), headers={"Allow": ",".join(exc.allowed_methods)})
     except web.HTTPException:
@@ -53,7 +58,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if _already_streaming(request, exc):
             raise
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(CallguardError("internal error"))
+        return error_response(request, CallguardError())
 
 
 def _already_streaming(request: web.Request, exc: Exception) -> bool:
@@ -62,6 +67,29 @@ def _already_streaming(request: web.Request, exc: Exception) -> bool:
         return False
     log.warning("%s %s failed after the response began; aborting it: %r", request.method, request.path, exc)
     return True
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests per credential (the bearer token, else the client address), before any work is done for them.
+
+    Over the limit: 429 ``rate-limited`` with Retry-After. The buckets are this instance's (core/ratelimit.py).
+    """
+    if request.path in UNLIMITED_PATHS:
+        return await handler(request)
+    try:
+        request.app[RATE_LIMITER].check(credential_key(request))
+    except RateLimited as err:
+        return error_response(request, err, headers={"Retry-After": str(err.retry_after_s)})
+    return await handler(request)
+
+
+def credential_key(request: web.Request) -> str:
+    """Whose bucket a request takes from: its bearer token's (hashed: no secret kept), else its address's."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return "token:" + hashlib.sha256(value.strip()[:512].encode()).hexdigest()
+    return f"address:{request.remote or 'unknown'}"
 
 
 @web.middleware
@@ -90,5 +118,5 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         else:
             raise Unauthorized("a bearer token is required")
     except TooManyFailedSignIns as err:
-        return error_response(err, headers={"Retry-After": str(err.retry_after_s)})
+        return error_response(request, err, headers={"Retry-After": str(err.retry_after_s)})
     return await handler(request)

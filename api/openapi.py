@@ -3,9 +3,10 @@
 The document is as strict as the service: query parameters keep their enums, patterns and bounds, path
 parameters carry the route's regex, and every status an operation can answer is listed with the one error
 shape. Statuses every operation of a kind can answer are derived here rather than declared per route:
-401, 429 (failed sign-ins throttled) and 503 (``database``) for authenticated operations, 403 when not every
-role may call it, 400 (``bad-json``), 413 and 422 for a JSON body, 422 for a query (a cursor too: its form
-is documented), and 404 (``no-such-route``) for a path parameter with a pattern.
+429 for every operation but the health checks (the request rate limit; failed sign-ins throttled too),
+401 and 503 (``database``) for authenticated operations, 403 when not every role may call it,
+400 (``bad-json``), 413 and 422 for a JSON body, 422 for a query (a cursor too: its form is documented),
+and 404 (``no-such-route``) for a path parameter with a pattern.
 """
 
 from __future__ import annotations
@@ -13,25 +14,38 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from api.middleware import UNLIMITED_PATHS
 from api.routing import ALL_ROLES, RouteSpec
+from core.messages import LANGUAGES
 from core.schemas import EventOut, HelloData, WebhookBody
 
 _STATUS_TEXT = {201: "Created", 400: "Bad request (the body is not JSON)", 401: "No or unknown token",
                 403: "Role not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict / blocked",
                 413: "Body too large", 416: "Range not satisfiable", 422: "Invalid input",
-                429: "Too many failed sign-ins from this address (Retry-After)",
+                429: "Too many requests from this credential (rate-limited), or too many failed sign-ins from "
+                     "this address (too-many-failed-sign-ins); Retry-After says when to retry",
                 503: "An upstream (database, PBX, storage) is unavailable"}
 _REF = "#/components/schemas/{model}"
+_ERROR_HEADERS = {"Content-Language": {
+    "description": "The language of error.message, negotiated from Accept-Language", "required": True,
+    "schema": {"type": "string", "enum": list(LANGUAGES)}}}
+_RETRY_AFTER = {"Retry-After": {"description": "Whole seconds to wait before retrying", "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 
 
 class ErrorDetail(BaseModel):
-    """Machine-readable code, human message, details."""
+    """Machine-readable code, human message (in the negotiated language, also given in each), details."""
 
-    code: str
-    message: str
+    code: str = Field(description="Stable machine-readable code (kebab case); every code has a message in "
+                                  "zh-CN and en (core/messages.py)", pattern="^[a-z0-9][a-z0-9_-]*$")
+    message: str = Field(description="In the language negotiated from Accept-Language (the Content-Language "
+                                     "header; zh-CN unless server.default_language says otherwise)")
+    messages: dict[str, str] = Field(
+        description="The message in every language the service speaks",
+        json_schema_extra={"required": list(LANGUAGES), "propertyNames": {"enum": list(LANGUAGES)}})
     details: dict[str, Any]
 
 
@@ -101,8 +115,10 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
             if not r.links:
                 del op["responses"][str(code)]["links"]
         for code in sorted(statuses(r, has_path_pattern=any(regexes))):
-            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
-                "application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}}
+            headers = {**_ERROR_HEADERS, **(_RETRY_AFTER if code == 429 else {})}
+            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "headers": headers,
+                                          "content": {"application/json": {
+                                              "schema": {"$ref": _REF.format(model="ErrorBody")}}}}
         if r.roles is not None:
             op["security"] = [{"bearer": []}]
             op["x-roles"] = [str(x) for x in r.roles]
@@ -124,8 +140,10 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
 def statuses(r: RouteSpec, *, has_path_pattern: bool) -> set[int]:
     """Every error status ``r`` can answer: its declared ones and those its kind implies."""
     out = set(r.errors)
+    if r.path not in UNLIMITED_PATHS:
+        out.add(429)  # the request rate limit (api.middleware)
     if r.roles is not None:
-        out |= {401, 429, 503}
+        out |= {401, 503}
         if set(r.roles) != set(ALL_ROLES):
             out.add(403)
     if r.body is not None:

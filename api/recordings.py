@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.auth import request_id
 from api.keys import CONTAINER
 from api.routing import Router, body, error_response, json_response, principal, query
 from auth.models import Role
@@ -51,8 +52,8 @@ def feature(request: web.Request) -> RecordingsFeature:
 
 
 def requester(request: web.Request) -> Requester:
-    """The caller and their address, for the access log."""
-    return Requester(principal(request), request.remote)
+    """The caller, their address and the request id, for the access log and the audit trail."""
+    return Requester(principal(request), request.remote, request_id(request))
 
 
 # static paths first: aiohttp matches in registration order, and {recording_id} would swallow them
@@ -126,7 +127,7 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
             download=q.download)
     except RangeNotSatisfiable as exc:
         total = exc.details.get("total_size")
-        return error_response(exc, headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"}
+        return error_response(request, exc, headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"}
                               if total is not None else None)
     async with rng:
         resp = web.StreamResponse(status=206 if partial else 200)
@@ -159,16 +160,21 @@ async def delete_recording(request: web.Request) -> web.StreamResponse:
 @router.route("PUT", f"/v1/recordings/{RECORDING}/legal-hold", summary="Put a legal hold", tag=TAG,
               response=RecordingOut, errors=(401, 403, 404))
 async def put_hold(request: web.Request) -> web.StreamResponse:
-    """Hold the recording beyond retention (audited; pushed to the store's Object Lock legal hold)."""
+    """Hold the recording beyond retention (one person may; audited as ``recording.legal_hold_set``; pushed
+    to the store's Object Lock legal hold)."""
     rec = await feature(request).retention.set_legal_hold(requester(request), request.match_info["recording_id"],
                                                           True)
     return json_response(recording_out(rec))
 
 
-@router.route("DELETE", f"/v1/recordings/{RECORDING}/legal-hold", summary="Release a legal hold", tag=TAG,
-              response=RecordingOut, errors=(401, 403, 404))
+@router.route("DELETE", f"/v1/recordings/{RECORDING}/legal-hold", summary="Release a legal hold (two people)",
+              tag=TAG, response=RecordingOut, errors=(401, 403, 404, 409))
 async def delete_hold(request: web.Request) -> web.StreamResponse:
-    """Release the legal hold (audited); retention still applies."""
+    """409 ``two-person-rule`` for a held recording, and nothing changes (200 and no change for one not
+    held): a legal hold is released by two different people, each with a reason. Ask with ``POST /v1/release-requests``
+    (``{"kind": "recording_legal_hold", "recording_id", "reason"}``; the error's ``details.request`` is that
+    body without the reason); a manager or admin of the recording's client approves it with
+    ``POST /v1/release-requests/{request_id}/approve``."""
     rec = await feature(request).retention.set_legal_hold(requester(request), request.match_info["recording_id"],
                                                           False)
     return json_response(recording_out(rec))

@@ -9,6 +9,7 @@ from aiohttp import web
 from analytics.export import to_csv, to_json, to_xlsx
 from analytics.query import REPORTS
 from analytics.schemas import ReportParams, catalogue_json
+from api.auth import actor
 from api.keys import CONTAINER
 from api.routing import Router, json_response, principal, query
 from auth.models import Role
@@ -29,16 +30,18 @@ async def list_reports(_request: web.Request) -> web.StreamResponse:
 @router.route("GET", "/v1/reports/{report}", summary="A report", tag="reports", roles=READERS, query=ReportParams,
               params={"report": {"enum": list(REPORTS)}},
               errors=(401, 403, 404, 422, 503), description=(
-                  "Reports: " + ", ".join(REPORTS) + ". JSON, or CSV / XLSX for download (format=csv|xlsx). "
+                  "Reports: " + ", ".join(REPORTS) + ". JSON, or CSV / XLSX for download (format=csv|xlsx; "
+                  "every download is audited as report.exported, one entry per client it covers). "
                   "Only the caller's clients (a supervisor with a team: that team); a client filter outside "
                   "them gives an empty report."))
 async def get_report(request: web.Request) -> web.StreamResponse:
     """A report grouped by ``group_by`` over [from, to) read in zone ``tz``."""
     p = query(request, ReportParams)
-    report = await request.app[CONTAINER].reports.report(Scope.of(principal(request)),
-                                                         p.to_query(request.match_info["report"]))
+    reports, scope, q = request.app[CONTAINER].reports, Scope.of(principal(request)), p.to_query(
+        request.match_info["report"])
     if p.format == "json":
-        return json_response(to_json(report))
+        return json_response(to_json(await reports.report(scope, q)))
+    report = await reports.export(scope, q, actor=actor(request), format=p.format)
     stem = "-".join([report.name, *report.query.group_by]) or report.name
     if p.format == "csv":
         body, ctype = to_csv(report), "text/csv; charset=utf-8"

@@ -18,6 +18,8 @@ from api.keys import CONTAINER
 from auth.models import Role
 from auth.service import Principal
 from core.errors import BadRequest, CallguardError, ValidationFailed
+from core.i18n import negotiate
+from core.messages import DEFAULT_LANGUAGE, Language
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -137,15 +139,17 @@ def query(request: web.Request, model: type[M]) -> M:
 
 
 def validate(model: type[M], data: Any) -> M:
-    """``data`` as ``model``; 422 naming every bad field."""
+    """``data`` as ``model``; 422 naming every bad field (``type``: pydantic's stable error type, to translate)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"], "type": e["type"]}
             for e in exc.errors(include_input=False, include_url=False)
         ]
-        raise ValidationFailed("the request has invalid fields", details={"errors": errors}) from None
+        fields = list(dict.fromkeys(e["field"] for e in errors))
+        raise ValidationFailed(f"the request has invalid fields: {', '.join(fields)}",
+                               details={"fields": fields, "errors": errors}) from None
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -163,6 +167,15 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def error_response(err: CallguardError, headers: dict[str, str] | None = None) -> web.Response:
-    """The one error shape."""
-    return json_response(err.to_body(), status=err.status, headers=headers)
+def language(request: web.Request) -> Language:
+    """The language of the answer to ``request``: its Accept-Language, else ``server.default_language``."""
+    container = request.app.get(CONTAINER)
+    default = container.settings.server.default_language if container is not None else DEFAULT_LANGUAGE
+    return negotiate(request.headers.get("Accept-Language"), default)
+
+
+def error_response(request: web.Request, err: CallguardError, headers: dict[str, str] | None = None) -> web.Response:
+    """The one error shape, its ``message`` in the language ``request`` asked for (``Content-Language``)."""
+    lang = language(request)
+    return json_response(err.to_body(lang), status=err.status,
+                         headers={**(headers or {}), "Content-Language": lang, "Vary": "Accept-Language"})

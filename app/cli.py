@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from app.compose import wire_case_import
 from app.serve import serve
-from audit.service import Actor, AuditService
+from audit.service import AuditService, cli_actor
 from auth.admin import UserAdmin
 from auth.models import Role
 from auth.schemas import TokenIn
@@ -41,15 +41,6 @@ def _logging(settings: Settings) -> None:
 async def _migrate(settings: Settings) -> None:
     async with Database(settings.database) as db:
         await migrate(db)
-
-
-def cli_actor() -> Actor:
-    """The audited actor of a command-line change: the operating-system login."""
-    try:
-        login = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (a bare container)
-        login = "unknown"
-    return Actor(user_id=f"cli:{login}"[:64], role="cli")
 
 
 def _admin(db: Database, settings: Settings) -> UserAdmin:
@@ -125,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callguard`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["import-cases"]:  # its own options: see cases/cli.py
-        return import_cases(argv[1:])
+        return import_cases(argv[1:], configure=wire_case_import)
     args = build_parser().parse_args(argv)
     settings = _settings(args)
     _logging(settings)
@@ -142,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             out = asyncio.run(_user(settings, args) if args.cmd == "user" else _revoke(settings, args))
         except CallguardError as err:
-            print(json.dumps(err.to_body(), ensure_ascii=False), file=sys.stderr)
+            print(json.dumps(err.to_body(settings.server.default_language), ensure_ascii=False), file=sys.stderr)
             return 1
         print(json.dumps(out, ensure_ascii=False))
         return 0

@@ -6,7 +6,7 @@ first, then the recordings feature, the background tasks, and the database.
 
 Features meet only here, through typed listeners: a call's state reaches the case contact log and the
 recording row, a stored recording reaches the contact log, a legal hold asked for by a case reaches its
-recordings.
+recordings (and a recording made or stored while its case is disputed gets the hold too).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.service import ReportService
 from app.container import Container
-from audit.service import AuditService
+from approvals.service import ApprovalService, HoldsReleased
+from audit.service import Actor, AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
 from callbacks.service import CallbackService
@@ -31,6 +32,8 @@ from campaigns.service import CampaignService
 from cases.contacts import attach_recording, record_contact
 from cases.directory import CaseDirectoryAdapter
 from cases.events import LegalHoldListener, LegalHoldRequested
+from cases.holds import active_holds
+from cases.models import LEGAL_HOLD_REASONS
 from cases.service import CaseService
 from cases.windows import WindowRules
 from compliance.admin import ComplianceAdmin
@@ -58,7 +61,8 @@ from presence.guard import PresenceGate
 from presence.service import PresenceService
 from recordings.models import Recording
 from recordings.probe import AGENT_TONE_HZ, ProbePhoneFactory
-from recordings.retention import legal_hold_case
+from recordings.retention import hold_case_recordings, hold_recording
+from recordings.retention import hold_snapshot as recording_hold_snapshot
 from recordings.runtime import RecordingsFeature
 from sip.probe import SipProbePhone
 
@@ -95,11 +99,12 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         dispatcher = Dispatcher(db, settings.hooks, None, clock, name=name)
         events.add_commit_listener(dispatcher.wake)
         tasks.spawn(dispatcher.run(), name="hooks-dispatcher")
+        audit = AuditService(db=db, clock=clock)
         recordings = RecordingsFeature(settings=settings, db=db, events=events, clock=clock, instance=name, pbx=pbx,
-                                       probe_phone_factory=probe_phone_factory(settings))
+                                       probe_phone_factory=probe_phone_factory(settings), audit=audit)
         container = build_container(settings=settings, clock=clock, db=db, events=events, stream=stream,
                                     tasks=tasks, pbx=pbx, gate=gate, recordings=recordings,
-                                    hooks_wake=dispatcher.wake)
+                                    hooks_wake=dispatcher.wake, audit=audit)
         await stack.enter_async_context(recordings)
         for pbx_name, client in clients.items():
             _wire_pbx(pbx_name, client, container, tasks)
@@ -121,11 +126,12 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
 def build_container(*, settings: Settings, clock: Clock, db: Database, events: EventLog, stream: EventStream,
                     tasks: TaskGroup, pbx: PbxGateway, gate: DialGate | None = None,
                     recordings: RecordingsFeature | None = None,
-                    hooks_wake: Callable[[], None] | None = None) -> Container:
+                    hooks_wake: Callable[[], None] | None = None, audit: AuditService | None = None) -> Container:
     """Build every service around the given resources and wire the features' listeners.
 
     ``gate`` replaces the compliance gate in front of dials (a test double); the compliance admin
-    service always reads policies through a real ``ComplianceGate``.
+    service always reads policies through a real ``ComplianceGate``. ``audit`` is the audit trail the
+    recordings feature already writes to (one is built when none is given).
     """
     compliance_gate = ComplianceGate(db=db, events=events, settings=settings.compliance, dialer=settings.dialer,
                                      clock=clock, cases=CaseDirectoryAdapter())
@@ -140,18 +146,21 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                                 settings=settings.campaigns)
     window_rules = WindowRules(evidence_max_age=timedelta(seconds=settings.compliance.window_evidence_max_age_s),
                                max_days=settings.compliance.window_max_days)
-    cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules)
-    audit = AuditService(db=db, clock=clock)
+    audit = audit if audit is not None else AuditService(db=db, clock=clock)
+    cases = CaseService(db=db, events=events, clock=clock, window_rules=window_rules, audit=audit)
+    approvals = ApprovalService(db=db, events=events, clock=clock, audit=audit,
+                                ttl=timedelta(days=settings.approvals.request_ttl_days),
+                                holds_released=_push_holds(recordings) if recordings is not None else None)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
-        calls=calls, reports=ReportService(db, settings.analytics, clock),
+        calls=calls, reports=ReportService(db, settings.analytics, clock, audit=audit),
         presented=PresentedNumberService(db=db, clock=clock), cases=cases,
-        hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake),
-        compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock,
+        hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake, audit=audit),
+        compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
         users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit),
-        recordings=recordings, presence=presence, callbacks=callbacks,
+        approvals=approvals, recordings=recordings, presence=presence, callbacks=callbacks,
         campaigns=campaigns)
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
@@ -160,11 +169,17 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
     calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
     presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
-    cases.add_legal_hold_listener(_hold_case_recordings(events))
+    cases.add_legal_hold_listener(_hold_case_recordings(events, audit))
     if recordings is not None:
-        _wire_recordings(recordings, calls)
+        _wire_recordings(recordings, calls, events, audit)
         container.readiness["recordings"] = recordings.readiness
     return container
+
+
+def wire_case_import(cases: CaseService) -> None:
+    """The command-line case import (``callguard import-cases``): a dispute it sets holds the case's recordings,
+    in its transaction, as in the service."""
+    cases.add_legal_hold_listener(_hold_case_recordings(cases.events, cases.audit))
 
 
 def probe_phone_factory(settings: Settings) -> ProbePhoneFactory:
@@ -178,16 +193,34 @@ def probe_phone_factory(settings: Settings) -> ProbePhoneFactory:
     return phone
 
 
-def _wire_recordings(recordings: RecordingsFeature, calls: CallService) -> None:
-    """A call's states reach its recording row; a stored recording reaches the case contact log."""
+def _wire_recordings(recordings: RecordingsFeature, calls: CallService, events: EventLog,
+                     audit: AuditService) -> None:
+    """A call's states reach its recording row; a stored recording reaches the case contact log. A recording
+    of a disputed case gets the case's legal hold when its row is made and again when it is stored (it may
+    have been made, or still ingesting, when the dispute arrived)."""
 
     async def recording_row(session: AsyncSession, call: Call, state: CallState) -> None:
-        await recordings.service.on_call_state(session, call)
+        rec = await recordings.service.on_call_state(session, call)
+        if rec is not None:
+            await _hold_if_disputed(session, rec, events, audit, recordings.clock.now())
         if state is CallState.ENDED:
             recordings.wake()  # the marker appears right after the hang-up: scan now, not at the next tick
 
+    async def stored(session: AsyncSession, rec: Recording) -> None:
+        await _hold_if_disputed(session, rec, events, audit, recordings.clock.now())
+
     calls.add_state_listener(recording_row)
     recordings.add_stored_listener(_attach_to_contact_log)
+    recordings.add_stored_listener(stored)
+
+
+def _push_holds(recordings: RecordingsFeature) -> HoldsReleased:
+    """After an approved release of a legal hold: push it to the store's Object Lock at once."""
+
+    async def push() -> int:
+        return await recordings.retention.sync_holds()
+
+    return push
 
 
 async def _record_contact_when_ended(session: AsyncSession, call: Call, state: CallState) -> None:
@@ -202,13 +235,36 @@ async def _attach_to_contact_log(session: AsyncSession, rec: Recording) -> None:
         await attach_recording(session, rec.call_id, rec.id, rec.sha256)
 
 
-def _hold_case_recordings(events: EventLog) -> LegalHoldListener:
+def _hold_case_recordings(events: EventLog, audit: AuditService) -> LegalHoldListener:
     """A legal hold asked for by a case holds every recording of the case in the same transaction."""
 
     async def hold(session: AsyncSession, request: LegalHoldRequested) -> None:
-        await legal_hold_case(session, request.case_id, True, request.by, events=events, now=request.at)
+        held = await hold_case_recordings(session, request.case_id, request.by, events=events, now=request.at)
+        await _audit_holds(session, audit, held, Actor(user_id=request.by, role=request.role),
+                           reason=f"{request.reason} (case {request.case_id})")
 
     return hold
+
+
+async def _hold_if_disputed(session: AsyncSession, rec: Recording, events: EventLog, audit: AuditService,
+                            now: datetime) -> None:
+    """Hold a recording made (or stored) while its case has a hold that asks for a legal hold (a dispute)."""
+    if rec.case_id is None or rec.legal_hold:
+        return
+    holds = [h for h in await active_holds(session, rec.case_id) if h.reason in LEGAL_HOLD_REASONS]
+    if holds:
+        why = f"{holds[0].reason} hold of case {rec.case_id} (applied by {holds[0].applied_by})"
+        await hold_recording(session, rec, "system", events=events, now=now, detail=why)
+        await _audit_holds(session, audit, [rec], Actor(user_id="system", role="system"), reason=why)
+
+
+async def _audit_holds(session: AsyncSession, audit: AuditService, held: list[Recording], actor: Actor, *,
+                       reason: str) -> None:
+    for rec in held:
+        await audit.record(session, actor=actor, action="recording.legal_hold_set", target_type="recording",
+                           target_id=rec.id, client_id=rec.client_id, reason=reason,
+                           before={**recording_hold_snapshot(rec), "legal_hold": False},
+                           after=recording_hold_snapshot(rec))
 
 
 def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> None:

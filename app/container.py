@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.service import ReportService
+from approvals.service import ApprovalService
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
@@ -53,6 +54,7 @@ class Container:
     audit: AuditService
     auth: Authenticator
     users: UserAdmin
+    approvals: ApprovalService
     presence: PresenceService
     callbacks: CallbackService
     campaigns: CampaignService

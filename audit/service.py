@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,6 +29,15 @@ class Actor:
     role: str
     address: str | None = None
     request_id: str | None = None
+
+
+def cli_actor() -> Actor:
+    """The audited actor of a command-line change: ``cli:<operating-system login>``."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a bare container)
+        login = "unknown"
+    return Actor(user_id=f"cli:{login}"[:64], role="cli")
 
 
 class AuditService:

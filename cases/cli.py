@@ -12,9 +12,10 @@ import asyncio
 import csv
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from audit.service import cli_actor
 from cases.importer import BadRow, GoodRow, ImportFileError, RowResult, parse_file
 from cases.service import CaseService
 from config.settings import ConfigError, load_settings
@@ -50,8 +51,16 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-async def run_import(args: argparse.Namespace) -> int:
-    """Parse the file off the loop, import the good rows, report the bad ones; returns the exit status."""
+Configure = Callable[[CaseService], None]
+"""Wires what the cases feature alone does not know (``app.compose.wire_case_import``: a dispute's legal hold
+on the case's recordings)."""
+
+
+async def run_import(args: argparse.Namespace, configure: Configure | None = None) -> int:
+    """Parse the file off the loop, import the good rows, report the bad ones; returns the exit status.
+
+    The import is the case system's own (it may lift the hard stops the case system set); holds it lifts
+    are audited as ``cli:<login>``."""
     overrides = {"database": {"url": args.database_url}} if args.database_url else {}
     settings = load_settings(args.config, **overrides)
     try:
@@ -72,10 +81,12 @@ async def run_import(args: argparse.Namespace) -> int:
         events = EventLog()
         Outbox(clock).install(events)  # case events reach the webhooks like any other change
         service = CaseService(db=db, events=events, clock=clock)
+        if configure is not None:
+            configure(service)
         total = len(good)
         _progress(0, total)
         results = await service.upsert_many(client_id=args.client, cases=[r.case for r in good], by=args.by,
-                                            progress=lambda n: _progress(n, total))
+                                            progress=lambda n: _progress(n, total), actor=cli_actor())
         sys.stderr.write("\n")
     counts = Counter(r.result for r in results)
     for r, row in zip(results, good, strict=True):
@@ -95,11 +106,11 @@ async def run_import(args: argparse.Namespace) -> int:
     return 3 if bad else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, configure: Configure | None = None) -> int:
     """Entry point of ``callguard import-cases`` (argv without the subcommand name)."""
     args = build_parser().parse_args(argv)
     try:
-        return asyncio.run(run_import(args))
+        return asyncio.run(run_import(args, configure))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from auth.service import Principal
 from cases import events as ev
 from cases.contacts import record_contact
 from cases.errors import DispositionExists, NotYourCall
-from cases.holds import apply_hold
+from cases.holds import apply_hold, ask_legal_hold
 from cases.models import Case, CaseContact, Disposition
 from cases.schemas import DispositionIn, Outcome
 from core.events import DomainEvent, EventLog
@@ -94,13 +94,8 @@ async def _apply_policy(session: AsyncSession, events: EventLog, call: Call, dat
         if hold is not None:
             applied.append(reason)
     if data.outcome == Outcome.DISPUTE:
-        await events.record(session, DomainEvent(
-            type=ev.LEGAL_HOLD_REQUESTED, case_id=case.id, call_id=call.id, client_id=case.client_id,
-            team=case.team, occurred_at=now, payload={"case_id": case.id, "call_id": call.id, "reason": "dispute"}))
-        request = ev.LegalHoldRequested(case_id=case.id, call_id=call.id, reason="dispute", by=principal.user_id,
-                                        at=now)
-        for listener in legal_hold:
-            await listener(session, request)
+        await ask_legal_hold(session, events, case, reason="dispute", by=principal.user_id, role=str(principal.role),
+                             now=now, listeners=legal_hold, call_id=call.id)
     contact = (await session.scalars(select(CaseContact).where(CaseContact.case_id == case.id,
                                                                CaseContact.number == call.number))).first()
     if contact is not None:

@@ -41,6 +41,7 @@ class LegalHoldRequested:
     reason: str
     by: str
     at: datetime
+    role: str = "system"  # the role of ``by`` (for the audit trail)
 
 
 LegalHoldListener = Callable[[AsyncSession, LegalHoldRequested], Awaitable[None]]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import events as ev
 from cases.errors import BadHoldReason
-from cases.models import ENDED_STATUSES, HOLD_REASONS, HOLD_SOURCES, Case, CaseHold
+from cases.models import (
+    ENDED_STATUSES,
+    HARD_STOP_REASONS,
+    HOLD_REASONS,
+    HOLD_SOURCES,
+    LEGAL_HOLD_REASONS,
+    Case,
+    CaseHold,
+)
 from core.events import DomainEvent, EventLog
 
 
@@ -26,6 +36,19 @@ async def holds_for(session: AsyncSession, case_id: str) -> list[str]:
     rows = await session.scalars(select(CaseHold.reason).where(CaseHold.case_id == case_id,
                                                                CaseHold.released_at.is_(None)))
     return sorted(set(rows.all()))
+
+
+def is_hard_stop(hold: CaseHold) -> bool:
+    """A legal hard stop: set by the case system for a reason only it, or two people, may lift."""
+    return hold.source == "case_system" and hold.reason in HARD_STOP_REASONS
+
+
+def hold_snapshot(hold: CaseHold) -> dict[str, Any]:
+    """The audited form of a hold."""
+    return {"id": hold.id, "reason": hold.reason, "source": hold.source, "note": hold.note,
+            "applied_by": hold.applied_by, "applied_at": hold.applied_at.isoformat(),
+            "released_by": hold.released_by,
+            "released_at": hold.released_at.isoformat() if hold.released_at else None}
 
 
 def refresh_status(case: Case, has_holds: bool) -> None:
@@ -74,3 +97,27 @@ async def release_holds(session: AsyncSession, events: EventLog, case: Case, *, 
             type=ev.HOLD_RELEASED, case_id=case.id, client_id=case.client_id, team=case.team, occurred_at=now,
             payload=ev.case_payload(case, reason=hold.reason, source=hold.source, hold_id=hold.id)))
     return released
+
+
+async def ask_legal_hold(session: AsyncSession, events: EventLog, case: Case, *, reason: str, by: str, role: str,
+                         now: datetime, listeners: Sequence[ev.LegalHoldListener],
+                         call_id: str | None = None) -> None:
+    """Ask, in the caller's transaction, for a legal hold on every recording of ``case`` (event
+    ``recordings.legal_hold_requested``, then each listener: the recordings feature, wired by ``app.compose``)."""
+    await events.record(session, DomainEvent(
+        type=ev.LEGAL_HOLD_REQUESTED, case_id=case.id, call_id=call_id, client_id=case.client_id, team=case.team,
+        occurred_at=now, payload={"case_id": case.id, "call_id": call_id, "reason": reason}))
+    request = ev.LegalHoldRequested(case_id=case.id, call_id=call_id, reason=reason, by=by, at=now, role=role)
+    for listener in listeners:
+        await listener(session, request)
+
+
+async def hold_with_legal_hold(session: AsyncSession, events: EventLog, case: Case, *, reason: str, source: str,
+                               by: str, role: str, now: datetime, listeners: Sequence[ev.LegalHoldListener],
+                               note: str | None = None) -> CaseHold | None:
+    """``apply_hold``, and for a reason that asks for it (a dispute), a legal hold on the case's recordings in
+    the same transaction, whoever sets it (the case system, its import, a supervisor)."""
+    hold = await apply_hold(session, events, case, reason=reason, source=source, by=by, now=now, note=note)
+    if hold is not None and reason in LEGAL_HOLD_REASONS:
+        await ask_legal_hold(session, events, case, reason=reason, by=by, role=role, now=now, listeners=listeners)
+    return hold

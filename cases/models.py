@@ -17,6 +17,11 @@ HOLD_REASONS = (
     "hardship", "illness", "pregnancy", "other",
 )
 HOLD_SOURCES = ("case_system", "disposition", "agent")
+#: legal hard stops: set by the case system, they are released only by the case system (its integration or
+#: the case import) or by two different people (``approvals/``: a supervisor asks, a manager approves)
+HARD_STOP_REASONS = ("deceased", "suspected_fraud", "attorney", "bankruptcy", "dispute", "cease_request")
+#: holds that also put every recording of the case under legal hold, in the same transaction
+LEGAL_HOLD_REASONS = ("dispute",)
 CONTACT_KINDS = ("mobile", "home", "work", "third_party")
 OWN_KINDS = ("mobile", "home", "work")
 NUMBER_STATUSES = ("valid", "invalid", "do_not_call")

@@ -115,6 +115,7 @@ class StatusIn(_In):
     """Close, mark paid, returned (to the client) or recalled (by the client), or reopen a case."""
 
     status: Literal["active", "closed", "paid", "returned", "recalled"]
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
 class AssignmentIn(_In):
@@ -122,6 +123,7 @@ class AssignmentIn(_In):
 
     agent: str | None = Field(None, max_length=64)
     team: str | None = Field(None, max_length=64)
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
 class NumberStatusIn(_In):
@@ -131,6 +133,7 @@ class NumberStatusIn(_In):
     status: Literal["valid", "invalid", "do_not_call"] | None = None
     third_party_objected: JsonBool | None = None
     zone: str | None = Field(None, max_length=64)
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
 Weekday = Annotated[int, Interval(ge=0, le=6), BeforeValidator(whole_number)]
@@ -156,6 +159,14 @@ class BulkIn(BaseModel):
 
     batch: str | None = Field(None, max_length=64)
     cases: list[Any] = Field(min_length=1, max_length=10_000)
+
+
+class ReleaseQuery(BaseModel):
+    """``DELETE /v1/cases/{id}/holds/{reason}``: why (the path's ``reason`` is the hold's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    why: str | None = Field(None, max_length=500, description="Why the hold is released (kept in the audit trail)")
 
 
 class EvidenceQuery(BaseModel):

@@ -66,6 +66,8 @@ class Block(BaseModel):
     overridable: bool
     clears_at: datetime | None = None
     time_based: bool = False
+    #: the facts of ``message``, from which the explanation is worded in each language (``compliance.explain``)
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class ZoneInfoOut(BaseModel):

@@ -45,3 +45,15 @@ class RetentionBelowFloor(ValidationFailed):
     """A client's recording retention may not be shorter than the configured floor."""
 
     code = "retention-below-floor"
+
+
+class NoSuchClient(NotFound):
+    """The caller serves no client with that id (another bank's answers exactly like an unknown one)."""
+
+    code = "no-such-client"
+
+
+class ClientRequired(ValidationFailed):
+    """The caller serves several clients: the request must name one."""
+
+    code = "client-required"

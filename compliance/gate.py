@@ -64,21 +64,26 @@ def _next_allowed(blocks: list[Block], now: datetime, zones: tuple[str, ...], po
     return window_open(start, zones, policy, agreed).next_allowed_at
 
 
-def _override(ctx: DialContext, policy: Policy, blocks: list[Block]) -> tuple[bool, str | None]:
-    """Whether the override in ``ctx`` applies, and why not when it does not."""
+Refusal = tuple[str, dict[str, Any]]  # why an override is refused, and its facts (``compliance.explain``)
+
+
+def _override(ctx: DialContext, policy: Policy, blocks: list[Block]) -> tuple[bool, str | None, Refusal | None]:
+    """Whether the override in ``ctx`` applies, and why not when it does not (in words, and as facts)."""
     request = ctx.override
     if request is None:
-        return False, None
+        return False, None, None
     if request.role not in OVERRIDE_ROLES:
-        return False, f"Override refused: role {request.role!r} may not override (supervisor needed)."
+        return (False, f"Override refused: role {request.role!r} may not override (supervisor needed).",
+                ("role", {"role": request.role}))
     if not request.reason.strip():
-        return False, "Override refused: a reason is required."
+        return False, "Override refused: a reason is required.", ("reason", {})
     if not policy.allow_supervisor_override:
-        return False, f"Override refused: policy {policy.id} does not allow supervisor overrides."
+        return (False, f"Override refused: policy {policy.id} does not allow supervisor overrides.",
+                ("policy", {"policy": policy.id}))
     fixed = [b.rule_id for b in blocks if not b.overridable]
     if fixed:
-        return False, f"Override refused: {', '.join(fixed)} cannot be overridden."
-    return True, None
+        return False, f"Override refused: {', '.join(fixed)} cannot be overridden.", ("fixed", {"rules": fixed})
+    return True, None, None
 
 
 def evaluate(request: DialContext, policy: Policy, ledger: LedgerCounts, now: datetime) -> Decision:
@@ -115,7 +120,7 @@ def evaluate(request: DialContext, policy: Policy, ledger: LedgerCounts, now: da
         return Decision(allowed=True, message=_allowed_message(window, resolution, policy, agreed), **base)
     primary = blocks[0]
     rule_ids = [b.rule_id for b in blocks]
-    overridden, refusal = _override(request, policy, blocks)
+    overridden, refusal, refusal_facts = _override(request, policy, blocks)
     if overridden:
         assert request.override is not None
         details["override"] = request.override.model_dump(mode="json")
@@ -130,6 +135,8 @@ def evaluate(request: DialContext, policy: Policy, ledger: LedgerCounts, now: da
         message += f" Next allowed at {fmt_instant(next_at, zones[0] if zones else None)}."
     if refusal:
         details["override_refused"] = refusal
+        if refusal_facts is not None:
+            details["override_refusal"] = {"why": refusal_facts[0], **refusal_facts[1]}
         message += f" {refusal}"
     return Decision(allowed=False, code=primary.code, rule_ids=rule_ids, next_allowed_at=next_at,
                     message=message, **base)
@@ -166,6 +173,7 @@ def evaluate_cases(dials: Sequence[tuple[DialContext, LedgerCounts]], policy: Po
     blocks = [{**b, "case_id": ctx.case_id} for ctx, d in decided for b in d.details.get("blocks", [])]
     zones = list({(z.zone, z.source): z for _, d in decided for z in d.zones}.values())
     details: dict[str, Any] = {
+        "number": number,
         "cases": [{"case_id": ctx.case_id, "client_id": clients.get(ctx.case_id), "allowed": d.allowed,
                    "code": d.code, "rule_ids": d.rule_ids, "message": d.message, "details": d.details}
                   for ctx, d in decided],

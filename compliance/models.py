@@ -56,13 +56,19 @@ class ClientPolicy(Base):
     updated_by: Mapped[str] = mapped_column(String(64))
 
 
+#: the ``client_id`` of a do-not-call entry that binds every client
+EVERY_CLIENT = ""
+
+
 class DoNotCall(Base):
-    """A number (exact) or prefix nobody may dial."""
+    """A number (exact) or prefix that a client's dials (``EVERY_CLIENT``: everyone's) may not reach."""
 
     __tablename__ = "do_not_call"
 
     value: Mapped[str] = mapped_column(String(20), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # exact | prefix
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True, default=EVERY_CLIENT,
+                                           server_default=EVERY_CLIENT)
     reason: Mapped[str] = mapped_column(Text, default="")
     added_by: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,11 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, Select, String, bindparam, exists, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Label,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from compliance.models import ClientPolicy, DoNotCall
+from compliance.models import EVERY_CLIENT, ClientPolicy, DoNotCall
 
 # The number's prefixes are cut from the number parameter in SQL, a fixed list of them (an expanding IN
 # would re-render the SQL on every dial): enough for any E.164 number (at most 16 characters with the
@@ -44,14 +56,21 @@ class PolicyFacts:
                    prefix=row.dnc_prefix)
 
 
+def _binds(client_id: _ClientId) -> ColumnElement[bool]:
+    """The entries that bind a dial of ``client_id``: every client's and its own; a dial of no client (a
+    manual dial) is bound by every entry, the strict reading."""
+    return or_(client_id.is_(None), DoNotCall.client_id.in_([literal(EVERY_CLIENT), client_id]))
+
+
 def _columns(client_id: _ClientId, prefixes: Any) -> list[Label[Any]]:
+    binds = _binds(client_id)
     return [
         select(ClientPolicy.jurisdiction).where(ClientPolicy.client_id == client_id)
         .scalar_subquery().label("client_jurisdiction"),
         select(ClientPolicy.policy).where(ClientPolicy.client_id == client_id)
         .scalar_subquery().label("client_rules"),
-        exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number")).label("dnc_listed"),
-        select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix", DoNotCall.value.in_(prefixes))
+        exists().where(DoNotCall.kind == "exact", DoNotCall.value == bindparam("number"), binds).label("dnc_listed"),
+        select(func.min(DoNotCall.value)).where(DoNotCall.kind == "prefix", DoNotCall.value.in_(prefixes), binds)
         .scalar_subquery().label("dnc_prefix"),
     ]
 
@@ -71,8 +90,9 @@ def policy_params(number: str) -> dict[str, Any] | None:
 
 
 # built once: constructing statements per dial costs more than running them
-_POLICY_FACTS: Select[Any] = select(*policy_columns(bindparam("client_id")))
-_POLICY_FACTS_LONG: Select[Any] = select(*_columns(bindparam("client_id"), bindparam("values", expanding=True)))
+_POLICY_FACTS: Select[Any] = select(*policy_columns(bindparam("client_id", type_=String())))
+_POLICY_FACTS_LONG: Select[Any] = select(*_columns(bindparam("client_id", type_=String()),
+                                                   bindparam("values", expanding=True)))
 
 
 async def read_policy_facts(session: AsyncSession, client_id: str | None, number: str) -> PolicyFacts:

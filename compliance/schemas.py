@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from compliance.models import ClientPolicy, ComplianceDecision
+from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import Policy
 from core.pagination import Cursor
 from core.schemas import Instant, whole_number
@@ -42,6 +42,9 @@ class DecisionOut(BaseModel):
     blocks: list[dict[str, Any]]
     agreed_windows: list[dict[str, Any]] = Field(
         default_factory=list, description="The agreed windows that applied, each with its evidence")
+    messages: dict[str, str] = Field(
+        default_factory=dict, description="The explanation in each language (zh-CN, en); `message` is the English",
+        json_schema_extra={"propertyNames": {"enum": ["zh-CN", "en"]}})
     number: str | None = None
 
 
@@ -101,12 +104,15 @@ class PolicyIn(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"jurisdiction": "CN", "rules": {"max_unanswered_per_number_per_day": 2}, "retention_days": 1095}]})
+        {"jurisdiction": "CN", "rules": {"max_unanswered_per_number_per_day": 2}, "retention_days": 1095,
+         "reason": "the bank's 2027 contract caps unanswered calls at two a day"}]})
 
     jurisdiction: Literal["CN", "US", "DEMO"]
     rules: dict[str, Any] = Field(default_factory=dict)
     retention_days: Annotated[int, Interval(ge=1), BeforeValidator(whole_number)] | None = Field(
         None, description="Recording retention for this client")
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail, not stored with the "
+                                                                 "policy)")
 
 
 class PolicyOut(BaseModel):
@@ -130,6 +136,32 @@ class DoNotCallIn(BaseModel):
     value: str = Field(pattern=r"^\+[0-9]{1,15}$", description="E.164 number or prefix (with +)")
     kind: Literal["exact", "prefix"] = "exact"
     reason: str = Field("", max_length=500)
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$", description=(
+        "the client whose dials the entry binds; `*` every client (global admins only); default: the "
+        "caller's only client, or every client for a global admin"))
+
+
+class DoNotCallClient(BaseModel):
+    """The client of a do-not-call entry to remove (DELETE's query)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
+
+
+def dnc_snapshot(row: DoNotCall) -> dict[str, Any]:
+    """The audited form of a do-not-call entry."""
+    return {"value": row.value, "kind": row.kind, "client": row.client_id or "*", "reason": row.reason,
+            "added_by": row.added_by,
+            "added_at": row.added_at.isoformat() if row.added_at else None}
+
+
+def policy_snapshot(row: ClientPolicy) -> dict[str, Any]:
+    """The audited form of a client's stored policy (the whole of it: the trail is the policy's history)."""
+    return {"client_id": row.client_id, "jurisdiction": row.jurisdiction, "rules": row.policy,
+            "retention_days": row.retention_days, "updated_by": row.updated_by,
+            "updated_at": row.updated_at.isoformat() if row.updated_at else None}
 
 
 def decision_entry_json(row: ComplianceDecision) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from auth.scope import Scope
 from auth.service import Principal
 from compliance.decision import ENDED_CASE_STATUSES, Decision, DialContext, OverrideRequest
 from compliance.errors import CallBlockedError, ManualDialNotAllowed, NoSuchCase
+from compliance.explain import explain
 from compliance.gate import evaluate, evaluate_cases, ranges_for
 from compliance.ledger_sql import ledger_counts
-from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
+from compliance.models import EVERY_CLIENT, ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import HARD_STOPS, Policy, merge_strictest
 from compliance.policy_sql import PolicyFacts, read_policy_facts
 from compliance.profiles import get_profile
@@ -231,7 +232,10 @@ class ComplianceGate:
             return self._effective(client_id, await read_policy_facts(session, client_id, number), number)
         row = await session.get(ClientPolicy, client_id) if client_id is not None else None
         found = (row.jurisdiction, row.policy) if row is not None else None
-        dnc = [(v, k) for v, k in (await session.execute(select(DoNotCall.value, DoNotCall.kind))).all()]
+        listed = select(DoNotCall.value, DoNotCall.kind)
+        if client_id is not None:
+            listed = listed.where(DoNotCall.client_id.in_([EVERY_CLIENT, client_id]))
+        dnc = [(v, k) for v, k in (await session.execute(listed)).all()]
         return self._merged(client_id, found, dnc)
 
     async def _policy(self, session: AsyncSession, info: CaseDialInfo, number: str) -> Policy:
@@ -335,10 +339,12 @@ def decision_body(decision: Decision, decision_id: str) -> dict[str, Any]:
         "override_reason": decision.override_reason, "policy_id": decision.policy_id,
         "blocks": data["details"].get("blocks", []),
         "agreed_windows": data["details"].get("agreed_windows", []),
+        "messages": {"zh-CN": explain(decision, "zh-CN"), "en": decision.message},
     }
 
 
 def blocked_error(decision: Decision, decision_id: str) -> CallBlockedError:
     """The 409 for a blocked decision."""
     body = decision_body(decision, decision_id)
-    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body)
+    return CallBlockedError(decision.message, code=decision.code or "blocked", details=body,
+                            texts=body["messages"])

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.clock import whole_hour_zone
+from core.messages import Language
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -35,6 +36,8 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     max_bulk_body_bytes: int = Field(32 * 1_048_576, ge=1024, description="Largest body for bulk imports")
     cors_origins: list[str] = Field(default_factory=list)
+    default_language: Language = Field(
+        "zh-CN", description="Language of error messages when a request's Accept-Language names none we speak")
 
 
 class DatabaseSettings(BaseModel):
@@ -192,12 +195,25 @@ class AuthSettings(BaseModel):
     max_delay_ms: int = Field(5000, ge=0, description="Longest delay of a failed answer")
     lockout_after_failures: int = Field(20, ge=1, description="An address is refused (429) from this many failures")
     lockout_s: int = Field(900, ge=1, description="How long after its last failure a locked-out address is refused")
+    requests_per_s: float = Field(100.0, gt=0, le=1_000_000,
+                                  description="Requests per second one credential (token, else address) may make "
+                                              "to one instance; beyond it 429 rate-limited")
+    request_burst: int = Field(1000, ge=1, le=10_000_000,
+                               description="Requests one credential may make at once before the rate applies")
+    rate_limit_buckets: int = Field(100_000, ge=100, le=10_000_000,
+                                    description="Most credentials whose request rate one instance remembers")
 
     @model_validator(mode="after")
     def _lockout_after_delay(self) -> AuthSettings:
         if self.lockout_after_failures < self.delay_after_failures:
             raise ValueError("lockout_after_failures must be >= delay_after_failures")
         return self
+
+
+class ApprovalSettings(BaseModel):
+    """The two-person rule: releases of legal hard stops and legal holds."""
+
+    request_ttl_days: int = Field(7, ge=1, le=90, description="A release request not decided within this expires")
 
 
 class PresenceSettings(BaseModel):
@@ -262,6 +278,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)

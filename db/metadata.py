@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import analytics.models
+import approvals.models
 import audit.models
 import auth.models
 import callbacks.models
@@ -17,7 +18,7 @@ import recordings.models
 from db.base import Base
 
 MODEL_MODULES = (
-    analytics.models, audit.models, auth.models, callbacks.models, campaigns.models, cases.models,
-    compliance.models, core.models, dialer.models, hooks.models, presence.models, recordings.models,
+    analytics.models, approvals.models, audit.models, auth.models, callbacks.models, campaigns.models,
+    cases.models, compliance.models, core.models, dialer.models, hooks.models, presence.models, recordings.models,
 )
 target_metadata = Base.metadata

@@ -17,6 +17,7 @@ import phonenumbers
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.scope import Scope
 from auth.service import Principal
 from core.clock import Clock
 from db.engine import Database
@@ -106,14 +107,16 @@ class PresentedNumberService:
     def __init__(self, *, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
 
-    async def get(self, client_id: str) -> ClientNumbers:
-        """The client's numbers; NoPresentedNumbers (404) when it has none."""
+    async def get(self, principal: Principal, client_id: str) -> ClientNumbers:
+        """The client's numbers; NoPresentedNumbers (404) when it has none, or the caller does not serve it."""
+        _require_client(principal, client_id)
         async with self.db.read() as s:
             rows = await numbers_of(s, client_id)
         return _client_numbers(client_id, rows)
 
     async def replace(self, principal: Principal, client_id: str, values: Sequence[str]) -> ClientNumbers:
         """Replace the client's list (first = primary); an empty list removes them all (the PBX default)."""
+        _require_client(principal, client_id)
         numbers = presented_numbers(values)
         now = self.clock.now()
         async with self.db.begin() as s:
@@ -121,6 +124,13 @@ class PresentedNumberService:
             s.add_all([PresentedNumber(client_id=client_id, position=i, number=n, updated_at=now,
                                        updated_by=principal.user_id) for i, n in enumerate(numbers)])
         return ClientNumbers(client_id, numbers, now, principal.user_id)
+
+
+def _require_client(principal: Principal, client_id: str) -> None:
+    """Another bank's numbers answer exactly like a client with none (404)."""
+    if not Scope.of(principal).sees_client(client_id):
+        raise NoPresentedNumbers(f"client {client_id!r} has no presented numbers; its calls present the PBX "
+                                 "default", details={"client_id": client_id})
 
 
 def _client_numbers(client_id: str, rows: Sequence[PresentedNumber]) -> ClientNumbers:

@@ -40,6 +40,10 @@ class Subscription(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # deleting a subscription keeps it (and its delivery history): it is disabled, its secrets dropped, and
+    # it is no longer listed or changeable; its deliveries and attempts stay readable
+    deleted_at: Mapped[datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Delivery(Base):

@@ -27,6 +27,7 @@ class SubscriptionIn(BaseModel):
     client: str | None = Field(None, min_length=1, max_length=64,
                                description="the client whose events it receives (default: the caller's only "
                                            "client; none for a global admin: every client's events)")
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
 class SubscriptionPatch(BaseModel):
@@ -40,6 +41,15 @@ class SubscriptionPatch(BaseModel):
     active: JsonBool | None = None
     rotate_secret: JsonBool = Field(False, description="add a new secret (shown once); all sign until dropped")
     drop_old_secrets: JsonBool = False
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
+
+
+class RemovalQuery(BaseModel):
+    """Why a subscription is deleted (kept in the audit trail)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
 class SubscriptionOut(BaseModel):
@@ -136,6 +146,13 @@ def subscription_json(sub: Subscription, secret: str | None = None) -> dict[str,
             "event_types": sub.event_types,
             "active": sub.active, "disabled_reason": sub.disabled_reason, "created_by": sub.created_by,
             "created_at": sub.created_at, "secret_count": len(sub.secrets), "secret": secret}
+
+
+def subscription_snapshot(sub: Subscription) -> dict[str, object]:
+    """The audited form of a subscription: everything but the secrets (their count only)."""
+    return {"client": sub.client_id, "url": sub.url, "description": sub.description,
+            "event_types": list(sub.event_types), "active": sub.active, "disabled_reason": sub.disabled_reason,
+            "secret_count": len(sub.secrets), "deleted": sub.deleted_at is not None}
 
 
 def delivery_json(d: Delivery) -> dict[str, object]:

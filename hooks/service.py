@@ -3,15 +3,21 @@
 Every method takes the caller's ``Scope``: a subscription belongs to one client, and a subscription
 (with its deliveries and attempts) of a client outside the scope answers exactly like a missing one.
 Platform subscriptions (no client) are a global admin's. The outbox writer and the dispatcher task are
-wired by ``app.compose``."""
+wired by ``app.compose``.
+
+Every subscription change is audited in its transaction (``hook_subscription.created``, ``.updated``,
+``.deleted``; never a secret). Deleting a subscription keeps it and its delivery history: it is disabled
+(pending deliveries parked as ``disabled``), its secrets dropped, and it is listed and changeable no more;
+its deliveries and their attempts stay readable and are never replayed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.service import Actor, AuditService
 from auth.scope import Scope
 from config.settings import HookSettings
 from core.clock import Clock
@@ -21,6 +27,7 @@ from hooks.dispatcher import disable_subscription
 from hooks.errors import ClientRequired, NoSuchClient, NoSuchDelivery, NoSuchSubscription
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 from hooks.outbox import check_patterns
+from hooks.schemas import subscription_snapshot
 from hooks.signing import generate_secret
 from hooks.targets import resolve_and_check
 
@@ -31,15 +38,16 @@ class HookService:
     """Subscriptions and their deliveries, for the admin API."""
 
     def __init__(self, *, db: Database, settings: HookSettings, clock: Clock,
-                 wake: Callable[[], None] | None = None) -> None:
+                 wake: Callable[[], None] | None = None, audit: AuditService | None = None) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self._wake = wake or (lambda: None)
+        self.audit = audit if audit is not None else AuditService(db=db, clock=clock)
 
     async def _check_url(self, url: str) -> None:
         await resolve_and_check(url, allow_private=self.settings.allow_private_targets)
 
     async def create(self, scope: Scope, *, url: str, event_types: list[str], description: str,
-                     created_by: str, client: str | None = None) -> tuple[Subscription, str]:
+                     actor: Actor, client: str | None = None, reason: str | None = None) -> tuple[Subscription, str]:
         """Create an active subscription of ``client``; returns it and its secret (shown this once).
 
         ``client`` defaults to the caller's only client; a global admin without one makes a platform
@@ -52,14 +60,19 @@ class HookService:
         now = self.clock.now()
         sub = Subscription(url=url, event_types=patterns, secrets=[secret], description=description,
                            client_id=client_id,
-                           active=True, created_by=created_by, created_at=now, updated_at=now)
+                           active=True, created_by=actor.user_id[:64], created_at=now, updated_at=now)
         async with self.db.begin() as s:
             s.add(sub)
+            await s.flush()
+            await self.audit.record(s, actor=actor, action="hook_subscription.created",
+                                    target_type="hook_subscription", target_id=sub.id, client_id=client_id,
+                                    reason=reason, after=subscription_snapshot(sub))
         return sub, secret
 
     async def subscriptions(self, scope: Scope) -> list[Subscription]:
-        """The scope's subscriptions, oldest first."""
-        q = scope.where_client(select(Subscription), Subscription.client_id).order_by(Subscription.created_at)
+        """The scope's subscriptions (not deleted), oldest first."""
+        q = scope.where_client(select(Subscription).where(Subscription.deleted_at.is_(None)),
+                               Subscription.client_id).order_by(Subscription.created_at)
         async with self.db.read() as s:
             return list((await s.scalars(q)).all())
 
@@ -68,11 +81,11 @@ class HookService:
         async with self.db.read() as s:
             return await _subscription(s, scope, subscription_id)
 
-    async def update(self, scope: Scope, subscription_id: str, *, url: str | None = None,
+    async def update(self, scope: Scope, subscription_id: str, *, actor: Actor, url: str | None = None,
                      event_types: list[str] | None = None, description: str | None = None,
                      active: bool | None = None, rotate_secret: bool = False,
-                     drop_old_secrets: bool = False) -> tuple[Subscription, str | None]:
-        """Change a subscription; returns it and the new secret when one was added."""
+                     drop_old_secrets: bool = False, reason: str | None = None) -> tuple[Subscription, str | None]:
+        """Change a subscription; returns it and the new secret when one was added (audited when it changed)."""
         if url is not None:
             await self._check_url(url)
         patterns = check_patterns(event_types) if event_types is not None else None
@@ -81,6 +94,7 @@ class HookService:
         requeued = 0
         async with self.db.begin() as s:
             sub = await _subscription(s, scope, subscription_id, lock=not self.db.is_sqlite)
+            before = subscription_snapshot(sub)
             if url is not None:
                 sub.url = url
             if patterns is not None:
@@ -101,18 +115,29 @@ class HookService:
                 await disable_subscription(s, sub.id, reason="disabled by an admin", now=now)
                 await s.refresh(sub)
             sub.updated_at = now
+            after = subscription_snapshot(sub)
+            if after != before or new_secret is not None:
+                changes = {"rotated_secret": new_secret is not None, "requeued": requeued}
+                await self.audit.record(s, actor=actor, action="hook_subscription.updated",
+                                        target_type="hook_subscription", target_id=sub.id, client_id=sub.client_id,
+                                        reason=reason, before=before, after={**after, **changes})
         if requeued:
             self._wake()
         return sub, new_secret
 
-    async def delete(self, scope: Scope, subscription_id: str) -> None:
-        """Delete a subscription of the scope with its deliveries and attempts."""
+    async def delete(self, scope: Scope, subscription_id: str, *, actor: Actor, reason: str | None = None) -> None:
+        """Delete a subscription of the scope, keeping it and its delivery history (see the module docstring)."""
+        now = self.clock.now()
         async with self.db.begin() as s:
-            sub = await _subscription(s, scope, subscription_id)
-            ids = select(Delivery.id).where(Delivery.subscription_id == sub.id)
-            await s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
-            await s.execute(delete(Delivery).where(Delivery.subscription_id == sub.id))
-            await s.delete(sub)
+            sub = await _subscription(s, scope, subscription_id, lock=not self.db.is_sqlite)
+            before = subscription_snapshot(sub)
+            await disable_subscription(s, sub.id, reason="deleted", now=now)
+            await s.refresh(sub)
+            sub.secrets, sub.deleted_at, sub.deleted_by, sub.updated_at = [], now, actor.user_id[:64], now
+            await s.flush()
+            await self.audit.record(s, actor=actor, action="hook_subscription.deleted",
+                                    target_type="hook_subscription", target_id=sub.id, client_id=sub.client_id,
+                                    reason=reason, before=before, after=subscription_snapshot(sub))
 
     async def deliveries(self, scope: Scope, *, subscription_id: str | None = None, state: str | None = None,
                          event_type: str | None = None, before_id: int | None = None,
@@ -154,6 +179,7 @@ class HookService:
             return 0
         if scope.clients is not None:
             q = q.where(Delivery.subscription_id.in_(_scoped_ids(scope)))
+        q = q.where(Delivery.subscription_id.in_(select(Subscription.id).where(Subscription.deleted_at.is_(None))))
         async with self.db.begin() as s:
             res = await s.execute(q.values(state="pending", attempts=0, next_attempt_at=now, finished_at=None,
                                            leased_until=None, leased_by=None))
@@ -184,8 +210,9 @@ def _scoped_ids(scope: Scope) -> Select[str]:
 
 async def _subscription(s: AsyncSession, scope: Scope, subscription_id: str, *,
                         lock: bool = False) -> Subscription:
-    """The subscription, or ``NoSuchSubscription`` when it is missing or outside the scope."""
-    q = scope.where_client(select(Subscription).where(Subscription.id == subscription_id), Subscription.client_id)
+    """The subscription, or ``NoSuchSubscription`` when it is missing, deleted or outside the scope."""
+    q = scope.where_client(select(Subscription).where(Subscription.id == subscription_id,
+                                                      Subscription.deleted_at.is_(None)), Subscription.client_id)
     if lock:
         q = q.with_for_update()
     sub = (await s.scalars(q)).first()

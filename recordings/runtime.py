@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+from audit.service import AuditService
 from config.settings import Settings, StorageSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
@@ -52,8 +53,9 @@ class RecordingsFeature:
     def __init__(self, *, settings: Settings, db: Database, events: EventLog, clock: Clock, instance: str,
                  pbx: PbxGateway | None = None, store: RecordingStore | None = None,
                  probe_phone: ProbePhone | None = None, probe_phone_factory: ProbePhoneFactory | None = None,
-                 fault: Fault | None = None, run_jobs: bool = True) -> None:
+                 fault: Fault | None = None, run_jobs: bool = True, audit: AuditService | None = None) -> None:
         self.settings, self.db, self.events, self.clock = settings, db, events, clock
+        self.audit = audit if audit is not None else AuditService(db=db, clock=clock)
         self.instance, self.pbx = instance, pbx
         self._given_store, self._given_phone, self._fault, self._run_jobs = store, probe_phone, fault, run_jobs
         self._phone_factory = probe_phone_factory
@@ -92,7 +94,7 @@ class RecordingsFeature:
         self._stack.push_async_callback(asyncio.to_thread, executor.shutdown, True)
         mute = self.pbx.mute_recording if self.pbx is not None else None
         self.service = RecordingService(db=self.db, events=self.events, clock=self.clock, settings=rs,
-                                        store=store, mute=mute, wake=self.wake)
+                                        store=store, mute=mute, wake=self.wake, audit=self.audit)
         self.ingest = Ingestor(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
                                executor=executor, instance=self.instance, fault=self._fault,
                                on_stored=self._on_stored)

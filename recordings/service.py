@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.service import Actor, AuditService
 from auth.scope import Scope
 from auth.service import Principal
 from compliance.models import ClientPolicy
@@ -39,10 +40,16 @@ Mute = Callable[[str, str, bool], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """Who asks, and from where (for the access log)."""
+    """Who asks, and from where (for the access log and the audit trail)."""
 
     principal: Principal
     remote: str | None = None
+    request_id: str | None = None
+
+    def actor(self) -> Actor:
+        """The audited actor of this request."""
+        return Actor(user_id=self.principal.user_id, role=str(self.principal.role), address=self.remote or None,
+                     request_id=self.request_id)
 
 
 def link_to_call(rec: Recording, call: Call) -> None:
@@ -87,12 +94,21 @@ async def on_call_state(session: AsyncSession, call: Call, *, events: EventLog, 
     return rec
 
 
+def pause_snapshot(row: RecordingPause) -> dict[str, object]:
+    """The audited form of a paused interval."""
+    return {"pause_id": row.id, "paused_at": row.paused_at.isoformat(), "paused_by": row.paused_by,
+            "resumed_at": row.resumed_at.isoformat() if row.resumed_at else None, "resumed_by": row.resumed_by}
+
+
 class RecordingService:
     """Reads (with the access rule and the access log), audio streams, pause/resume."""
 
     def __init__(self, *, db: Database, events: EventLog, clock: Clock, settings: RecordingSettings,
-                 store: RecordingStore, mute: Mute | None = None, wake: Callable[[], None] | None = None) -> None:
+                 store: RecordingStore, mute: Mute | None = None, wake: Callable[[], None] | None = None,
+                 audit: AuditService | None = None) -> None:
         self.db, self.events, self.clock, self.settings, self.store = db, events, clock, settings, store
+        # the audit trail (pause/resume, legal holds); stateless over the same database and clock
+        self.audit = audit if audit is not None else AuditService(db=db, clock=clock)
         self.mute = mute  # dialer.pbx.PbxGateway.mute_recording, or None without a PBX
         self.wake = wake  # scans the spool now (RecordingsFeature.wake)
 
@@ -279,4 +295,10 @@ class RecordingService:
             await self.mute(call.pbx, call.agent_channel, pause)  # inside the tx: a failed mute rolls back
             await self.events.record(s, ev.recording_event(
                 ev.RECORDING_PAUSED if pause else ev.RECORDING_RESUMED, rec, now, by=who.principal.user_id))
+            await s.flush()
+            await self.audit.record(
+                s, actor=who.actor(), action="recording.paused" if pause else "recording.resumed",
+                target_type="recording", target_id=rec.id, client_id=rec.client_id,
+                reason=(reason or None) if pause else open_.reason if open_ is not None else None,
+                before={"paused": not pause}, after={"paused": pause, **pause_snapshot(row)})
         return row

@@ -44,7 +44,9 @@ async def _serve(tmp: Path, ready: asyncio.Future[Running], stop: asyncio.Event)
         storage={"backend": "local", "local_root": str(tmp / "store")},
         compliance={"default_profile": "DEMO"},
         # the fuzzer's authentication probes are many failed sign-ins from one address: no lockout here
-        auth={"delay_after_failures": 1_000_000, "lockout_after_failures": 1_000_000},
+        # and one client sending as fast as it can: no request rate limit either
+        auth={"delay_after_failures": 1_000_000, "lockout_after_failures": 1_000_000,
+              "requests_per_s": 1_000_000, "request_burst": 10_000_000},
     )
     async with compose(settings) as container:
         async with container.db.begin() as s:

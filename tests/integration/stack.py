@@ -38,22 +38,23 @@ class Stack:
     client: TestClient[Any, Any]
     container: Container
     tokens: dict[str, str]
-    cases: dict[str, str] = field(default_factory=dict)  # number -> the case the case system sent for it
+    cases: dict[tuple[str, str], str] = field(default_factory=dict)  # (number, agent) -> the agent's case of it
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     async def case_for(self, number: str, agent: str) -> str:
-        """The case holding ``number`` (one per number, sent by the case system on first use)."""
-        if number not in self.cases:
+        """The case of ``number`` assigned to ``agent`` (one per number and agent, sent by the case system on
+        first use): an agent dials only its own cases."""
+        if (number, agent) not in self.cases:
             r = await self.client.put(
-                f"/v1/clients/e2e-bank/cases/E2E{number.lstrip('+')}", headers=self.auth("casesys"),
+                f"/v1/clients/e2e-bank/cases/E2E{number.lstrip('+')}-{agent}", headers=self.auth("casesys"),
                 json={"debtor_name": "E2E Debtor", "amount": "100.00", "currency": "CNY", "agent": agent,
                       "team": "e2e", "contacts": [{"number": number, "kind": "mobile"}]})
             body = await r.json()
             assert r.status == 201, body
-            self.cases[number] = str(body["id"])
-        return self.cases[number]
+            self.cases[(number, agent)] = str(body["id"])
+        return self.cases[(number, agent)]
 
     async def dial(self, agent: str, number: str, **extra: Any) -> dict[str, Any]:
         """An agent dials a case's number (the case made for ``number`` unless ``case_id`` is given)."""

@@ -64,7 +64,7 @@ async def composed(tmp: Path, database_url: str, **overrides: Any) -> AsyncItera
         async with container.db.begin() as s:
             for user, role in USERS.items():
                 await create_user(s, user_id=user, role=role, sip_user="1001" if role is Role.AGENT else None,
-                                  team="t1")
+                                  team="t1", clients=() if role is Role.ADMIN else ("bank1",))
                 tokens[user] = await issue_token(s, user_id=user)
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()

@@ -20,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXCLUDED = {"tests", "bench", "docs", "scripts", "docker", ".venv", "build"}
-FEATURES = ("dialer", "recordings", "compliance", "cases", "hooks", "analytics", "auth", "core", "db", "config",
-            "presence", "callbacks", "campaigns")
+FEATURES = ("dialer", "recordings", "compliance", "cases", "hooks", "analytics", "auth", "audit", "approvals", "core",
+            "db", "config", "presence", "callbacks", "campaigns")
 COMPOSITION = ("app", "api")
 DYNAMIC = "<computed name>"
 

@@ -1,7 +1,7 @@
 """agent presence (facts and state per agent, state history) and scheduled callbacks
 
 Revision ID: b7e5e0a00015
-Revises: 7e4a0da7a012
+Revises: a99b0e0a0014
 Create Date: 2026-12-05 08:00:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = 'b7e5e0a00015'
-down_revision: str | None = '7e4a0da7a012'
+down_revision: str | None = 'a99b0e0a0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -30,7 +30,7 @@ async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> Async
 
 async def _case(stack: Stack, external_id: str) -> str:
     r = await stack.client.put(f"/v1/clients/bank1/cases/{external_id}", headers=stack.auth("casesys"), json={
-        "debtor_name": "Zhang San", "amount": "1200.50", "currency": "CNY", "days_overdue": 95,
+        "debtor_name": "Zhang San", "amount": "1200.50", "currency": "CNY", "days_overdue": 95, "agent": "pete",
         "contacts": [{"number": NUMBER, "kind": "mobile"}]})
     body = await r.json()
     assert r.status == 201, body

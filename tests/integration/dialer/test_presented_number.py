@@ -26,7 +26,7 @@ async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> Async
 
 async def _case(stack: Stack, client: str, external_id: str, number: str) -> str:
     r = await stack.client.put(f"/v1/clients/{client}/cases/{external_id}", headers=stack.auth("casesys"), json={
-        "debtor_name": "Li Si", "amount": "900.00", "currency": "CNY", "days_overdue": 60,
+        "debtor_name": "Li Si", "amount": "900.00", "currency": "CNY", "days_overdue": 60, "agent": "ana",
         "contacts": [{"number": number, "kind": "mobile"}]})
     body = await r.json()
     assert r.status == 201, body

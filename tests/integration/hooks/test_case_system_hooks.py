@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from audit.service import Actor
 from auth.models import Role
 from auth.scope import Scope
 from auth.service import OPERATOR, Principal
@@ -26,6 +27,7 @@ from hooks.outbox import webhook_id
 from tests.support.receiver import HANG, OK, Receiver, fail
 from tests.unit.hooks.helpers import SETTINGS, T0, states, wait_until, wiring
 
+ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()  # the platform: every client
 
 pytestmark = pytest.mark.integration
@@ -71,7 +73,7 @@ async def test_every_event_arrives_in_order_across_outage_and_restart(database):
     cases = CaseService(db=database, events=events, clock=clock)
     outage = [fail(500), fail(503, retry_after="30"), HANG, fail(502), HANG, fail(500)] * 3
     async with Receiver(secret="", script=outage) as rx:
-        sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["*"], description="", created_by="admin")
+        sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["*"], description="", actor=ADMIN)
         items = [{"external_id": f"K{i}", "debtor_name": "x", "amount": "10", "currency": "CNY",
                   "contacts": [{"number": f"+86138001380{i:02d}", "kind": "mobile"}]} for i in range(12)]
         results = await cases.bulk_upsert(OPERATOR, client_id="bank1", items=items, chunk=5)
@@ -135,7 +137,7 @@ async def test_gone_disables_the_subscription(database):
     cases = CaseService(db=database, events=events, clock=clock)
     async with Receiver(secret="", script=[OK, fail(410)]) as rx:
         sub, rx.secret = await hooks.create(ALL, url=rx.url, event_types=["case.*", "hold.*"], description="",
-                                            created_by="admin")
+                                            actor=ADMIN)
         results = await cases.bulk_upsert(OPERATOR, client_id="b", items=[{"external_id": "Z", "debtor_name": "x",
                                                                  "amount": "1", "currency": "CNY"}])
         await cases.hold(OPERATOR, results[0].case_id, reason="dispute")

@@ -76,6 +76,10 @@ async def test_dialling_a_held_cases_number_without_case_id_is_409_with_the_rule
     status, doc = await api.post("/v1/calls", "alice", {"agent": "alice", "number": MOBILE})
     assert status == 409 and doc["error"]["code"] == "case-on-hold"
     assert doc["error"]["details"]["rule_ids"] == ["hold:bankruptcy"] and cid in doc["error"]["message"]
+    # the rule's explanation in both languages: zh-CN (the default) worded from the block's facts
+    assert doc["error"]["message"] == doc["error"]["messages"]["zh-CN"]
+    assert f"案件 {cid} 因债务人已进入破产程序暂停催收" in doc["error"]["message"]
+    assert f"Case {cid} is on hold because the debtor is in bankruptcy" in doc["error"]["messages"]["en"]
 
 
 async def test_dialling_a_closed_case_is_409(api: Api) -> None:
@@ -118,4 +122,6 @@ async def test_an_agents_window_needs_evidence_and_then_shows_in_the_decision(ap
     status, doc = await api.post("/v1/compliance/check", "alice", {"agent": "alice", "number": MOBILE, "case_id": cid})
     assert status == 200 and doc["allowed"] is True
     assert f"agreed on call {call_id}" in doc["message"]
+    assert doc["messages"]["en"] == doc["message"]
+    assert "在客户同意的时段内" in doc["messages"]["zh-CN"] and "Asia/Shanghai 当地时间" in doc["messages"]["zh-CN"]
     assert [(w["evidence"], w["agreed_on_call_id"]) for w in doc["agreed_windows"]] == [("call", call_id)]

@@ -160,7 +160,7 @@ async def test_compliance_routes_happy_path(svc: Composed) -> None:
     assert policy["jurisdiction"] == "DEMO"
     r = await svc.client.post("/v1/compliance/do-not-call", headers=sam,
                               json={"value": "+8613800000666", "reason": "asked"})
-    assert r.status == 201
+    assert r.status == 201 and (await r.json())["client"] == "bank1"  # sam's only client
     check = await svc.client.post("/v1/compliance/check", headers=svc.auth("alice"),
                                   json={"agent": "alice", "number": "+8613800000666"})
     assert check.status == 200
@@ -171,8 +171,10 @@ async def test_compliance_routes_happy_path(svc: Composed) -> None:
     one = await (await svc.client.get(f"/v1/compliance/decisions/{blocked['decision_id']}", headers=sam)).json()
     assert one["code"] == "do-not-call" and one["number"] == "+8613800000666"
     r = await svc.client.delete("/v1/compliance/do-not-call/exact/+8613800000666", headers=ada)
+    assert r.status == 404  # a global admin's default is an entry of every client: there is none
+    r = await svc.client.delete("/v1/compliance/do-not-call/exact/+8613800000666?client=bank1", headers=ada)
     assert r.status == 204
-    r = await svc.client.delete("/v1/compliance/do-not-call/exact/+8613800000666", headers=ada)
+    r = await svc.client.delete("/v1/compliance/do-not-call/exact/+8613800000666?client=bank1", headers=ada)
     assert r.status == 404
     check = await svc.client.post("/v1/compliance/check", headers=svc.auth("alice"),
                                   json={"agent": "alice", "number": "+8613800000666"})

@@ -4,6 +4,7 @@ import json
 
 from sqlalchemy import select
 
+from audit.service import Actor
 from auth.scope import Scope
 from core.clock import FakeClock
 from hooks.backoff import MAX_ATTEMPTS
@@ -11,6 +12,7 @@ from hooks.models import Delivery, DeliveryAttempt, Subscription
 from tests.support.receiver import HANG, OK, Receiver, fail
 from tests.unit.hooks.helpers import T0, emit, running, states, wait_until, wiring
 
+ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()  # the platform: every client
 
 
@@ -31,7 +33,7 @@ async def test_in_order_per_case_while_one_case_fails_and_others_flow(database):
         return OK
 
     async with Receiver(secret="", script=script) as rx:
-        sub, secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", created_by="a")
+        sub, secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", actor=ADMIN)
         rx.secret = secret
         ids = {}
         for n in range(4):
@@ -70,7 +72,7 @@ async def test_410_disables_the_subscription_and_parks_the_rest(database):
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
     async with Receiver(secret="", script=[fail(410)]) as rx:
-        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", created_by="a")
+        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", actor=ADMIN)
         for n in range(3):
             await emit(database, events, "case.updated", case_id="c1", n=n)
         async with running(database, clock):
@@ -80,7 +82,7 @@ async def test_410_disables_the_subscription_and_parks_the_rest(database):
         assert not got.active and "410" in (got.disabled_reason or "")
         await emit(database, events, "case.updated", case_id="c1", n=3)  # not queued while disabled
         assert await states(database) == {"disabled": 3}
-        await svc.update(ALL, sub.id, active=True)  # re-enabling re-queues what was parked
+        await svc.update(ALL, sub.id, actor=ADMIN, active=True)  # re-enabling re-queues what was parked
         async with running(database, clock):
             await wait_until(lambda: _state_is(database, {"delivered": 3}))
     assert [_seq(r) for r in rx.requests] == [0, 0, 1, 2]
@@ -99,7 +101,7 @@ async def test_exhausted_retries_go_dead_and_replay_delivers_with_the_same_id(da
         return fail(500) if broken else OK
 
     async with Receiver(secret="", script=script) as rx:
-        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["case.*"], description="", created_by="a")
+        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["case.*"], description="", actor=ADMIN)
         await emit(database, events, "case.updated", case_id="c9", n=0)
         async with running(database, clock):
             await wait_until(lambda: _state_is(database, {"dead": 1}), clock=clock, advance_s=3600 * 6)
@@ -118,7 +120,7 @@ async def test_inactive_subscription_found_at_send_time_is_not_called(database):
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
     async with Receiver(secret="", script=[]) as rx:
-        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", created_by="a")
+        sub, rx.secret = await svc.create(ALL, url=rx.url, event_types=["*"], description="", actor=ADMIN)
         await emit(database, events, "case.updated", case_id="c1", n=0)
         async with database.begin() as s:  # disabled behind the service's back (e.g. by another instance)
             (await s.get(Subscription, sub.id)).active = False

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from audit.service import Actor
 from auth.scope import Scope
 from config.settings import HookSettings
 from core.clock import FakeClock
@@ -25,6 +26,7 @@ from tests.support.db_support import open_database
 from tests.support.receiver import OK, Receiver, fail
 from tests.unit.hooks.helpers import SETTINGS, emit, running, states, wait_until, wiring
 
+ADMIN = Actor("admin", "admin")
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 
@@ -99,7 +101,7 @@ async def queued(database: Database, url: str, events: list[tuple[str | None, st
     """A subscription to ``url`` and one event per (case, call); returns the clock."""
     clock = FakeClock(T0)
     log, svc = wiring(database, clock)
-    sub, _secret = await svc.create(Scope.everything(), url=url, event_types=["*"], description="", created_by="a")
+    sub, _secret = await svc.create(Scope.everything(), url=url, event_types=["*"], description="", actor=ADMIN)
     for n, (case, call) in enumerate(events):
         await emit(database, log, "case.updated", case_id=case, call_id=call, n=n)
     return clock
@@ -211,7 +213,7 @@ async def test_410_disables_the_subscription_and_parks_its_other_messages(sqlite
         rx.secret = gone.secrets[0]
         log, svc = wiring(sqlite, clock)
         await svc.create(Scope.everything(), url="http://127.0.0.1:9/other", event_types=["*"], description="",
-                         created_by="a")
+                         actor=ADMIN)
         await emit(sqlite, log, "case.updated", case_id="c", n=9)
         async with create_session(allow_private=True) as session:
             d = Dispatcher(sqlite, SETTINGS, session, clock, name="d1")

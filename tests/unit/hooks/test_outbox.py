@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from audit.service import Actor
 from auth.scope import Scope
 from core.clock import FakeClock
 from core.events import DomainEvent
@@ -11,6 +12,7 @@ from hooks.models import Delivery
 from hooks.outbox import check_patterns, matches, webhook_id
 from tests.unit.hooks.helpers import T0, emit, wiring
 
+ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()  # the platform: every client
 
 
@@ -27,10 +29,10 @@ def test_patterns_match_by_prefix_exact_or_everything():
 async def test_deliveries_follow_active_matching_subscriptions(database):
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
-    calls, _ = await svc.create(ALL, url="http://127.0.0.1:9/a", event_types=["call.*"], description="", created_by="a")
-    every, _ = await svc.create(ALL, url="http://127.0.0.1:9/b", event_types=["*"], description="", created_by="a")
-    off, _ = await svc.create(ALL, url="http://127.0.0.1:9/c", event_types=["*"], description="", created_by="a")
-    await svc.update(ALL, off.id, active=False)
+    calls, _ = await svc.create(ALL, url="http://127.0.0.1:9/a", event_types=["call.*"], description="", actor=ADMIN)
+    every, _ = await svc.create(ALL, url="http://127.0.0.1:9/b", event_types=["*"], description="", actor=ADMIN)
+    off, _ = await svc.create(ALL, url="http://127.0.0.1:9/c", event_types=["*"], description="", actor=ADMIN)
+    await svc.update(ALL, off.id, actor=ADMIN, active=False)
     e1 = await emit(database, events, "call.ended", call_id="k1", case_id="c1")
     e2 = await emit(database, events, "case.updated", case_id="c1")
     async with database.read() as s:
@@ -45,7 +47,7 @@ async def test_deliveries_follow_active_matching_subscriptions(database):
 async def test_a_rolled_back_change_leaves_no_delivery(database):
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
-    await svc.create(ALL, url="http://127.0.0.1:9/a", event_types=["*"], description="", created_by="a")
+    await svc.create(ALL, url="http://127.0.0.1:9/a", event_types=["*"], description="", actor=ADMIN)
     with pytest.raises(RuntimeError):
         async with database.begin() as s:
             await events.record(s, DomainEvent(type="case.updated", case_id="c1", payload={}))
@@ -58,9 +60,9 @@ async def test_a_clients_subscription_receives_only_that_clients_events(database
     clock = FakeClock(T0)
     events, svc = wiring(database, clock)
     bank_a, _ = await svc.create(Scope(clients=frozenset({"bank-a"})), url="http://127.0.0.1:9/a",
-                                 event_types=["*"], description="", created_by="hook-a")
+                                 event_types=["*"], description="", actor=Actor("hook-a", "admin"))
     platform, _ = await svc.create(ALL, url="http://127.0.0.1:9/p", event_types=["*"], description="",
-                                   created_by="ada")
+                                   actor=ADMIN)
     assert (bank_a.client_id, platform.client_id) == ("bank-a", None)
     ids = {}
     for client in ("bank-a", "bank-b", None):

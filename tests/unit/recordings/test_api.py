@@ -165,14 +165,35 @@ async def test_delete_before_expiry_is_409_and_legal_hold_blocks_purge(api: Api)
     api.rig.clock.advance(days=731)
     assert await api.feature.retention.purge_expired() == 0  # held
     assert (await api.client.delete(url, headers=api.auth("ada"))).status == 409
-    assert (await api.client.delete(f"{url}/legal-hold", headers=api.auth("sam"))).status == 200
+    # one person alone never releases a legal hold: the direct release is refused and names the way to ask
+    r = await api.client.delete(f"{url}/legal-hold", headers=api.auth("sam"))
+    assert r.status == 409
+    err = (await r.json())["error"]
+    assert err["code"] == "two-person-rule" and err["details"]["request_route"] == "POST /v1/release-requests"
+    assert err["details"]["request"] == {"kind": "recording_legal_hold", "recording_id": rec["id"]}
+    assert await api.feature.retention.purge_expired() == 0  # still held
+    ask = await api.client.post("/v1/release-requests", headers=api.auth("sam"), json={
+        **err["details"]["request"], "reason": "the dispute was settled"})
+    assert ask.status == 201
+    req = await ask.json()
+    decide = f"/v1/release-requests/{req['id']}/approve"
+    assert (await api.client.post(decide, json={"reason": "legal agrees"}, headers=api.auth("mo_b"))).status == 404
+    assert (await api.client.post(decide, json={"reason": "legal agrees"}, headers=api.auth("sam"))).status == 403
+    r = await api.client.post(decide, json={"reason": "legal agrees"}, headers=api.auth("mia"))
+    assert r.status == 200 and (await r.json())["state"] == "approved"
+    assert (await api.rig.store.head(rec["key"])).legal_hold is False  # pushed to the store at once
     assert await api.feature.retention.purge_expired() == 1
     r = await api.client.get(url, headers=api.auth("ada"))
     assert (await r.json())["state"] == "purged"
     assert not (api.rig.store.root / rec["key"]).exists()
     assert len(await api.rig.events("recording.purged")) == 1
     holds = [e for e in await api.log() if e["action"] == "legal_hold"]
-    assert [(e["user_id"], e["detail"]) for e in holds] == [("sam", "off"), ("sam", "on")]
+    assert [(e["user_id"], e["detail"]) for e in holds] == [
+        ("mia", f"off (release request {req['id']} of sam)"), ("sam", "off: refused, two-person rule"),
+        ("sam", "on")]
+    r = await api.client.get("/v1/audit", headers=api.auth("mia"), params={"target_id": rec["id"]})
+    assert [(e["action"], e["actor_id"]) for e in (await r.json())["items"]] == [
+        ("recording.legal_hold_released", "mia"), ("recording.legal_hold_set", "sam")]
 
 
 async def test_samples_are_reproducible_and_reviews_are_stored(api: Api) -> None:
@@ -340,6 +361,13 @@ async def test_pause_resume_only_when_the_client_policy_allows(api: Api) -> None
     assert muted == [("local", "PJSIP/1001-00000001", True), ("local", "PJSIP/1001-00000001", False)]
     assert (await api.client.post(f"{url}/pause", json={"reason": "x" * 5},
                                   headers=api.auth("alice"))).status == 403  # agents cannot pause
+    r = await api.client.get("/v1/audit", headers=api.auth("ada"), params={"target_id": rec.id})
+    # refusals change nothing and are not audited; each change is (at the same fake instant: sorted by action)
+    entries = sorted((await r.json())["items"], key=lambda e: e["action"], reverse=True)
+    assert [(e["action"], e["actor_id"], e["client_id"], e["reason"], e["before"]["paused"], e["after"]["paused"])
+            for e in entries] == [("recording.resumed", "sam", "bank-p", "card payment", True, False),
+                                  ("recording.paused", "sam", "bank-p", "card payment", False, True)]
+    assert entries[0]["after"]["resumed_by"] == "sam" and entries[1]["after"]["paused_by"] == "sam"
     assert [e.type for e in await api.rig.events("recording.paused")] == ["recording.paused"]
 
 

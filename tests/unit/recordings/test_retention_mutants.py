@@ -11,16 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from audit.models import AuditEntry
 from auth.models import Role
 from auth.service import Principal
 from config.settings import load_settings
 from core.clock import FakeClock
+from core.errors import TwoPersonRule
 from core.events import EventLog
 from core.models import DomainEventRow
 from db.engine import Database
 from recordings.errors import NotStored, RecordingAccessDenied, RetentionActive
 from recordings.models import Recording, RecordingAccess
-from recordings.retention import Retention, is_expired, legal_hold_case
+from recordings.retention import Retention, is_expired, legal_hold_case, release_legal_hold
 from recordings.service import RecordingService, Requester
 from recordings.states import RecordingState
 from recordings.storage import ObjectNotFound, StorageUnavailable
@@ -29,6 +31,7 @@ from tests.support.db_support import open_database
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 ADMIN = Requester(Principal(user_id="ada", role=Role.ADMIN))
 SUPERVISOR = Requester(Principal(user_id="sam", role=Role.SUPERVISOR, clients=frozenset({"bank-a"})))
+MANAGER = Principal(user_id="max", role=Role.MANAGER, clients=frozenset({"bank-a"}))
 
 
 @dataclass
@@ -79,6 +82,10 @@ class Rig:
         async with self.db.read() as s:
             return list((await s.scalars(select(DomainEventRow).where(DomainEventRow.type == type_)
                                          .order_by(DomainEventRow.id))).all())
+
+    async def audit(self) -> list[AuditEntry]:
+        async with self.db.read() as s:
+            return list((await s.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id))).all())
 
     async def access(self) -> list[RecordingAccess]:
         async with self.db.read() as s:
@@ -194,12 +201,28 @@ async def test_api_legal_hold_is_recorded_evented_and_pushed(rig: Rig):
     assert rig.published == [1]
     await rig.retention.set_legal_hold(SUPERVISOR, "r", True)  # unchanged: no event, nothing to push
     assert len(await rig.events_of("recording.legal_hold_changed")) == 1 and len(rig.store.holds) == 1
+    audited = await rig.audit()
+    assert [(e.action, e.actor_id, e.client_id, e.before["legal_hold"], e.after["legal_hold"]) for e in audited] == [
+        ("recording.legal_hold_set", "sam", "bank-a", False, True)]
     rig.clock.advance(hours=1)
     rig.store.down = True
-    got = await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    with pytest.raises(TwoPersonRule) as refused:  # one person alone never releases it
+        await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    assert refused.value.details["request"] == {"kind": "recording_legal_hold", "recording_id": "r"}
+    assert (await rig.get("r")).legal_hold is True and len(await rig.audit()) == 1
+    async with rig.db.begin() as s:  # an approved two-person request
+        rec = await s.get(Recording, "r")
+        assert rec is not None
+        assert await release_legal_hold(s, rec, who=MANAGER, remote=None, events=rig.events,
+                                        now=rig.clock.now(), detail="request q1")
+        assert not await release_legal_hold(s, rec, who=MANAGER, remote=None, events=rig.events,
+                                            now=rig.clock.now(), detail="request q1")  # not held any more
+    got = await rig.get("r")
     assert got.legal_hold is False and got.hold_synced is False  # pushed later, by sync_holds
     assert got.updated_at == T0 + timedelta(hours=1)
-    assert [e.payload["legal_hold"] for e in await rig.events_of("recording.legal_hold_changed")] == [True, False]
+    changed = await rig.events_of("recording.legal_hold_changed")
+    assert [(e.payload["legal_hold"], e.payload["by"]) for e in changed] == [(True, "sam"), (False, "max")]
+    assert (await rig.access())[-1].detail == "off (request q1)"
 
 
 async def test_sync_holds_pushes_unsynced_stored_rows_and_stops_at_an_outage(rig: Rig):
@@ -239,11 +262,15 @@ async def test_a_hold_of_the_whole_case_marks_logs_and_events_each_recording(rig
         (actor[:64], "legal_hold", "granted", "on (case case-1)", at)}
     changed = await rig.events_of("recording.legal_hold_changed")
     assert len(changed) == 2 and {(e.payload["legal_hold"], e.payload["by"]) for e in changed} == {(True, actor)}
+    with pytest.raises(ValueError, match="two-person"):  # a case's holds are never lifted wholesale
+        async with rig.db.begin() as s:
+            await legal_hold_case(s, "case-1", False, "cases-service")
+    assert all([(await rig.get(rid)).legal_hold for rid in ("a", "b")])
     async with rig.db.begin() as s:
-        assert await legal_hold_case(s, "case-1", False, "cases-service") == 2  # no event log given
-    assert {e.detail for e in await rig.access()} == {"on (case case-1)", "off (case case-1)"}
+        assert await legal_hold_case(s, "case-2", True, "cases-service") == 1  # no event log given
+    assert {e.detail for e in await rig.access()} == {"on (case case-1)", "on (case case-2)"}
     assert len(await rig.events_of("recording.legal_hold_changed")) == 2
-    assert await rig.retention.sync_holds() == 2
+    assert await rig.retention.sync_holds() == 3
 
 
 async def test_held_rows_do_not_use_up_the_purge_limit(rig: Rig):
@@ -262,13 +289,23 @@ async def test_deletes_and_holds_are_checked_and_logged_under_their_own_action(r
     with pytest.raises(RecordingAccessDenied):
         owner = Principal(user_id="alice", role=Role.AGENT, clients=frozenset({"bank-a"}))  # sees it, may not hold it
         await rig.retention.set_legal_hold(Requester(owner), "r", True)
+    assert (await rig.retention.set_legal_hold(SUPERVISOR, "r", False)).legal_hold is False  # not held: no-op
     await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
-    await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    with pytest.raises(TwoPersonRule):
+        await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    with pytest.raises(RetentionActive):
+        await rig.retention.delete(ADMIN, "r")
+    async with rig.db.begin() as s:
+        rec = await s.get(Recording, "r")
+        assert rec is not None
+        await release_legal_hold(s, rec, who=MANAGER, remote="10.0.0.9", events=rig.events, now=rig.clock.now(),
+                                 detail="request q2")
     await rig.retention.delete(ADMIN, "r")
     assert [(e.user_id, e.action, e.result, e.detail) for e in await rig.access()] == [
         ("sam", "delete", "denied", None), ("alice", "legal_hold", "denied", "on"),
-        ("sam", "legal_hold", "granted", "on"), ("sam", "legal_hold", "granted", "off"),
-        ("ada", "delete", "granted", None)]
+        ("sam", "legal_hold", "granted", "off: not held"), ("sam", "legal_hold", "granted", "on"),
+        ("sam", "legal_hold", "granted", "off: refused, two-person rule"), ("ada", "delete", "granted", None),
+        ("max", "legal_hold", "granted", "off (request q2)"), ("ada", "delete", "granted", None)]
 
 
 async def test_a_case_hold_is_logged_as_the_integration(rig: Rig):
