@@ -14,8 +14,10 @@ from db.dialect import dialect_of, has_table
 
 decisions = table(
     "compliance_decisions", column("at", UTCDateTime()), column("agent_id", String()),
-    column("client_id", String()), column("allowed", Boolean()),
+    column("client_id", String()), column("allowed", Boolean()), column("kind", String()),
 )
+# a check (POST /v1/compliance/check: "would this dial be allowed?") is logged but is no attempt
+NOT_ATTEMPTS = ("check",)
 BLOCKED_DIMENSIONS = {"agent": "agent_id", "client": "client_id"}
 TIME = ("day", "week", "month", "hour", "weekday")
 
@@ -30,7 +32,7 @@ async def blocked_counts(session: AsyncSession, q: ReportQuery,
     lm = local_minute(epoch_hour_sql(d.at, dialect_of(session)), segments)
     keys = [(time_key(g, lm) if g in TIME else func.coalesce(d[BLOCKED_DIMENSIONS[g]], literal(""))).label(g)
             for g in q.group_by]
-    cond = [d.allowed == false()]
+    cond = [d.allowed == false(), d.kind.not_in(NOT_ATTEMPTS)]
     if q.start is not None:
         cond.append(d.at >= q.start)
     if q.end is not None:

@@ -40,7 +40,8 @@ def _m(name: str, definition: str, unit: str = "count") -> Metric:
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("attempts", "Calls placed (one Call row each, keyed by our call id = Asterisk Linkedid), by creation time."),
-    _m("blocked", "Attempts the compliance gate refused (never placed, never a Call row); shown apart. "
+    _m("blocked", "Attempts the compliance gate refused (never placed, never a Call row; a check without a dial "
+                  "is no attempt); shown apart. "
                   "Null when the grouping/filters use a dimension the decision log lacks."),
     _m("agent_not_answered", "Placed calls the agent's phone never answered (agent_no_answer + agent_rejected + "
                              "agent_unavailable)."),

@@ -20,7 +20,9 @@ from api import (
     presence,
     recordings,
     reports,
+    session,
 )
+from api.console import add_console_routes
 from api.docs import add_docs_routes
 from api.keys import CONTAINER, RATE_LIMITER
 from api.middleware import auth_middleware, errors_middleware, rate_limit_middleware
@@ -42,7 +44,7 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
-            callbacks.router, campaigns.router]
+            callbacks.router, campaigns.router, session.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -83,4 +85,11 @@ def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web
 
     app.router.add_get("/v1/openapi.json", openapi)
     add_docs_routes(app)
+    add_console_routes(app)
+
+    async def end_streams(_app: web.Application) -> None:
+        # open event streams (a console left open) end now rather than hold the shutdown for its timeout
+        container.stream.close()
+
+    app.on_shutdown.append(end_streams)
     return app

@@ -1,4 +1,5 @@
-"""Edge middleware: the one error shape, the request rate limit, authentication, and a body-size limit."""
+"""Edge middleware: the one error shape, the request rate limit, authentication (bearer token, ticket or session
+cookie with its CSRF token), and a body-size limit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from aiohttp import web
 
 from api.keys import CONTAINER, RATE_LIMITER
 from api.routing import PRINCIPAL, error_response
-from auth.errors import QueryTokenRefused, TooManyFailedSignIns
+from auth.errors import CsrfTokenInvalid, QueryTokenRefused, TooManyFailedSignIns
+from auth.service import SESSION_KIND
+from auth.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_ok
 from core.errors import CallguardError, NotFound, Unauthorized, UpstreamUnavailable
 from core.ratelimit import RateLimited
 
@@ -23,6 +26,10 @@ UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # EventSource cannot send headers: the live stream also takes a short-lived single-use ticket in the query
 # string (POST /v1/events/tickets); a long-lived token is never accepted there.
 TICKET_PATHS = frozenset({"/v1/events"})
+# the console's page and assets (api/console.py), and signing in
+CONSOLE_PREFIX = "/console/"
+PUBLIC_ROUTES = frozenset({("GET", "/"), ("HEAD", "/"), ("POST", "/v1/session")})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @web.middleware
@@ -99,7 +106,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     Failures are recorded and throttled per client address (``auth.service.Authenticator``); a locked-out
     address gets 429 ``too-many-failed-sign-ins`` with Retry-After.
     """
-    if request.path in PUBLIC_PATHS or request.path.startswith("/docs/") or request.method == "OPTIONS":
+    if (request.path in PUBLIC_PATHS or request.path.startswith(("/docs/", CONSOLE_PREFIX))
+            or request.method == "OPTIONS" or (request.method, request.path) in PUBLIC_ROUTES):
         return await handler(request)
     authenticator = request.app[CONTAINER].auth
     address = request.remote or "unknown"
@@ -110,6 +118,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if scheme.lower() != "bearer" or not value.strip():
                 raise Unauthorized("use 'Authorization: Bearer <token>'")
             request[PRINCIPAL] = await authenticator.authenticate(value.strip()[:512], address=address)
+        elif session := request.cookies.get(SESSION_COOKIE):
+            request[PRINCIPAL] = await authenticator.authenticate(session[:512], address=address, kind=SESSION_KIND)
+            # the browser sends the cookie on another site's request too; only our page knows the CSRF token
+            if request.method not in SAFE_METHODS and not csrf_ok(session, request.headers.get(CSRF_HEADER)):
+                raise CsrfTokenInvalid(f"a request made with the session cookie needs its {CSRF_HEADER} header "
+                                       "(the csrf_token of GET /v1/session)")
         elif request.path in TICKET_PATHS and request.method == "GET" and request.query.get("ticket"):
             request[PRINCIPAL] = await authenticator.redeem_ticket(request.query["ticket"][:512], address=address)
         elif "access_token" in request.query:

@@ -120,7 +120,7 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
                                           "content": {"application/json": {
                                               "schema": {"$ref": _REF.format(model="ErrorBody")}}}}
         if r.roles is not None:
-            op["security"] = [{"bearer": []}]
+            op["security"] = [{"bearer": []}, {"session": []}]
             op["x-roles"] = [str(x) for x in r.roles]
         paths.setdefault(path, {})[r.method.lower()] = op
     for name in query_components:  # their fields became parameters; the object itself is no body anywhere
@@ -133,7 +133,11 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
         "paths": paths,
         "webhooks": webhooks(event_types),
         "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"}}},
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "cg_session", "description": (
+                "A person's console session (POST /v1/session). Every state-changing request made with it also "
+                "sends the session's CSRF token (GET /v1/session: csrf_token) in the X-CSRF-Token header, "
+                "else 403 csrf-token-invalid.")}}},
     }
 
 

@@ -10,12 +10,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from api.routing import validate
 from app.compose import wire_case_import
 from app.serve import serve
 from audit.service import AuditService, cli_actor
 from auth.admin import UserAdmin
 from auth.models import Role
-from auth.schemas import TokenIn
+from auth.schemas import PasswordIn, TokenIn
+from auth.service import Authenticator
+from auth.sessions import SessionService
 from cases.cli import main as import_cases
 from config.settings import ConfigError, Settings, load_settings
 from core.clock import Clock
@@ -49,8 +52,15 @@ def _admin(db: Database, settings: Settings) -> UserAdmin:
                      audit=AuditService(db=db, clock=clock))
 
 
-async def _user(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    """``callguard user``: create or update, (de)activate, optionally issue a token; every change audited."""
+def _sessions(db: Database, settings: Settings, admin: UserAdmin) -> SessionService:
+    clock = Clock()
+    return SessionService(db=db, settings=settings.auth, clock=clock, events=admin.events, audit=admin.audit,
+                          auth=Authenticator(db=db, settings=settings.auth, clock=clock), users=admin)
+
+
+async def _user(settings: Settings, args: argparse.Namespace, password: str | None = None) -> dict[str, Any]:
+    """``callguard user``: create or update, (de)activate, set a password, optionally issue a token; every
+    change audited."""
     active = False if args.deactivate else True if args.activate else None
     async with Database(settings.database) as db:
         await migrate(db)
@@ -60,6 +70,10 @@ async def _user(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                                      sip_user=args.sip_user, pbx=args.pbx, active=active, reason=args.reason)
         out: dict[str, Any] = {"user": user.id, "role": user.role, "clients": user.clients, "team": user.team,
                                "active": user.active, "token": None}
+        if password is not None:
+            body = validate(PasswordIn, {"password": password, "reason": args.reason})  # 422 like the API
+            await _sessions(db, settings, admin).set_password(who, None, user.id, body)
+            out["password_set"] = True
         if args.token:
             issued = await admin.issue_token(who, user.id, TokenIn(label="cli", expires_in_days=args.expires_days,
                                                                    reason=args.reason))
@@ -100,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--token", action="store_true", help="issue a new bearer token and print it once")
     u.add_argument("--expires-days", type=int, help="the new token's lifetime (default: auth settings)")
     u.add_argument("--reason", help="why (kept in the audit trail)")
+    u.add_argument("--password-stdin", action="store_true",
+                   help="set the user's console password from the first line of standard input")
     state = u.add_mutually_exclusive_group()
     state.add_argument("--deactivate", action="store_true", help="refuse the user's requests and end their streams")
     state.add_argument("--activate", action="store_true")
@@ -131,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("callguard: token revoke needs TOKEN_ID or --user ID", file=sys.stderr)
             return 2
         try:
-            out = asyncio.run(_user(settings, args) if args.cmd == "user" else _revoke(settings, args))
+            password = sys.stdin.readline().rstrip("\r\n") if args.cmd == "user" and args.password_stdin else None
+            out = asyncio.run(_user(settings, args, password) if args.cmd == "user" else _revoke(settings, args))
         except CallguardError as err:
             print(json.dumps(err.to_body(settings.server.default_language), ensure_ascii=False), file=sys.stderr)
             return 1

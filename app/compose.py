@@ -27,6 +27,7 @@ from approvals.service import ApprovalService, HoldsReleased
 from audit.service import Actor, AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from auth.sessions import SessionService
 from callbacks.service import CallbackService
 from campaigns.service import CampaignService
 from cases.contacts import attach_recording, record_contact
@@ -151,6 +152,10 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     approvals = ApprovalService(db=db, events=events, clock=clock, audit=audit,
                                 ttl=timedelta(days=settings.approvals.request_ttl_days),
                                 holds_released=_push_holds(recordings) if recordings is not None else None)
+    auth = Authenticator(db=db, settings=settings.auth, clock=clock)
+    users = UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit)
+    sessions = SessionService(db=db, settings=settings.auth, clock=clock, events=events, audit=audit, auth=auth,
+                              users=users)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
         calls=calls, reports=ReportService(db, settings.analytics, clock, audit=audit),
@@ -158,10 +163,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         hooks=HookService(db=db, settings=settings.hooks, clock=clock, wake=hooks_wake, audit=audit),
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
-        audit=audit, auth=Authenticator(db=db, settings=settings.auth, clock=clock),
-        users=UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit),
-        approvals=approvals, recordings=recordings, presence=presence, callbacks=callbacks,
-        campaigns=campaigns)
+        audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
+        presence=presence, callbacks=callbacks, campaigns=campaigns)
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up

@@ -11,6 +11,7 @@ from approvals.service import ApprovalService
 from audit.service import AuditService
 from auth.admin import UserAdmin
 from auth.service import Authenticator
+from auth.sessions import SessionService
 from callbacks.service import CallbackService
 from campaigns.service import CampaignService
 from cases.service import CaseService
@@ -58,6 +59,7 @@ class Container:
     presence: PresenceService
     callbacks: CallbackService
     campaigns: CampaignService
+    sessions: SessionService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import CallguardError, Conflict, NotFound, Unauthorized, ValidationFailed
+from core.errors import CallguardError, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 
 class UnknownToken(Unauthorized):
@@ -79,3 +79,34 @@ class InvalidClients(ValidationFailed):
     """The user's client list does not fit its role."""
 
     code = "invalid-clients"
+
+
+class SignInFailed(Unauthorized):
+    """No such user, no password set, or a wrong password (one code for all: usernames are not revealed)."""
+
+    code = "sign-in-failed"
+
+
+class SessionExpired(Unauthorized):
+    """A console session idle for longer than ``auth.session_idle_s``."""
+
+    code = "session-expired"
+
+
+class CsrfTokenInvalid(CallguardError):
+    """A state-changing request made with the session cookie lacks the session's CSRF token (X-CSRF-Token)."""
+
+    status = 403
+    code = "csrf-token-invalid"
+
+
+class WrongPassword(Forbidden):
+    """The old password given to change one's own password is wrong (recorded as a failed sign-in)."""
+
+    code = "wrong-password"
+
+
+class WeakPassword(ValidationFailed):
+    """A password shorter than ``auth.password_min_length`` or made of one repeated character."""
+
+    code = "weak-password"

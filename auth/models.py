@@ -42,6 +42,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     deactivated_at: Mapped[datetime | None]
+    # argon2id (auth/passwords.py); NULL: the user cannot sign in with a password
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -58,6 +61,8 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(64))
+    # "token" (a bearer token) or "session" (a person's sign-in, presented only as the cg_session cookie)
+    kind: Mapped[str] = mapped_column(String(16), default="token", server_default="token")
 
 
 class EventTicket(Base):

@@ -104,6 +104,7 @@ class TokenOut(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     revoked_by: str | None
+    kind: str = Field("token", description="'token' (a bearer token) or 'session' (a person's console sign-in)")
 
 
 class TokenList(BaseModel):
@@ -139,3 +140,39 @@ class EventsQuery(BaseModel):
 
     types: str | None = Field(None, description="Comma-separated type prefixes, e.g. 'call.'")
     ticket: str | None = Field(None, description="A single-use ticket from POST /v1/events/tickets (for EventSource)")
+
+
+class SignInIn(BaseModel):
+    """A person signs in with a username (the user id) and password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SessionOut(BaseModel):
+    """Who is signed in. ``csrf_token`` goes in ``X-CSRF-Token`` on every state-changing request made with the
+    session cookie (null when the caller used a bearer token, which needs none)."""
+
+    user_id: str
+    display_name: str
+    role: str
+    clients: list[str]
+    team: str | None
+    sip_user: str | None
+    kind: str = Field(description="'session' (the cg_session cookie) or 'token' (a bearer token)")
+    expires_at: datetime | None
+    idle_timeout_s: int | None = Field(description="A session ends after this long without a request")
+    csrf_token: str | None
+
+
+class PasswordIn(BaseModel):
+    """A new password: one's own (with ``old_password``) or, by an admin, another user's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=8, max_length=256,
+                          description="At least auth.password_min_length characters (10 by default), not one repeated")
+    old_password: str | None = Field(None, max_length=256, description="Required to change one's own password")
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth import throttle
 from auth.errors import (
     InvalidTicket,
+    SessionExpired,
     TokenExpired,
     TokenRevoked,
     TooManyFailedSignIns,
@@ -32,7 +33,7 @@ from auth.models import ApiToken, AuthFailure, EventTicket, Role, User
 from auth.schemas import TicketOut
 from config.settings import AuthSettings
 from core.clock import Clock
-from core.errors import Forbidden, Unauthorized, ValidationFailed
+from core.errors import CallguardError, Forbidden, Unauthorized, ValidationFailed
 from db.base import new_id, utcnow
 from db.engine import Database
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 TOKEN_PREFIX = "cg_"
 TICKET_PREFIX = "cgt_"
 EVENTS_PURPOSE = "events"
+TOKEN_KIND = "token"  # a bearer token (Authorization header)
+SESSION_KIND = "session"  # a person's console sign-in (the cg_session cookie; auth/sessions.py)
 DEFAULT_TOKEN_DAYS = 90
 _TOUCH_CACHE_MAX = 10_000
 
@@ -56,6 +59,7 @@ class Principal:
     # the credential behind this request: its revocation or expiry ends the caller's open streams
     token_id: str | None = field(default=None, compare=False)
     expires_at: datetime | None = field(default=None, compare=False)
+    kind: str = field(default=TOKEN_KIND, compare=False)  # the credential's kind: a token or a session
 
     @property
     def is_global(self) -> bool:
@@ -125,7 +129,7 @@ async def issue_token(session: AsyncSession, *, user_id: str, label: str = "", t
 # the token and its user in one query, built once (every request runs it)
 _TOKEN_USER = (
     select(User.id, User.role, User.team, User.clients, User.active, ApiToken.id.label("token_id"),
-           ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at)
+           ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at, ApiToken.kind)
     .join(ApiToken, ApiToken.user_id == User.id)
 )
 _BY_HASH = _TOKEN_USER.where(ApiToken.token_hash == bindparam("token_hash"))
@@ -144,7 +148,7 @@ def _principal(row: Row[*tuple[Any, ...]] | None, now: datetime) -> Principal:
     if not row.active:
         raise UserDeactivated("the user is deactivated")
     return Principal(user_id=row.id, role=Role(row.role), team=row.team, clients=frozenset(row.clients or ()),
-                     token_id=row.token_id, expires_at=row.expires_at)
+                     token_id=row.token_id, expires_at=row.expires_at, kind=row.kind)
 
 
 async def authenticate(session: AsyncSession, token: str, *, now: datetime | None = None) -> Principal:
@@ -175,14 +179,17 @@ class Authenticator:
         self.sleep = sleep
         self._touched: dict[str, datetime] = {}
 
-    async def authenticate(self, token: str, *, address: str) -> Principal:
-        """The principal of a bearer token; 429 while the address is locked out, 401 (recorded) on failure."""
+    async def authenticate(self, token: str, *, address: str, kind: str = TOKEN_KIND) -> Principal:
+        """The principal of a bearer token (or of a session's secret, ``kind="session"``); 429 while the address
+        is locked out, 401 (recorded) on failure. A credential of the other kind is unknown here."""
         now = self.clock.now()
         async with self.db.read() as s:
             await self._refuse_locked(s, address, now)
             row = (await s.execute(_BY_HASH, {"token_hash": hash_token(token)})).first()
+        if row is not None and row.kind != kind:
+            row = None
         try:
-            who = _principal(row, now)
+            who = self._resolve(row, now)
         except Unauthorized as err:
             await self._failed(address, err, user_id=row.id if row else None, token_id=row.token_id if row else None)
             raise
@@ -196,7 +203,7 @@ class Authenticator:
         async with self.db.read() as s:
             row = (await s.execute(_BY_ID, {"token_id": who.token_id})).first()
         try:
-            return _principal(row, self.clock.now()) == who
+            return self._resolve(row, self.clock.now()) == who
         except Unauthorized:
             return False
 
@@ -231,7 +238,7 @@ class Authenticator:
                     raise InvalidTicket("the ticket is unknown, used, expired or for another purpose",
                                         reason="invalid-ticket" if known else "unknown-ticket")
                 row = (await s.execute(_BY_ID, {"token_id": claimed.token_id})).first()
-                return _principal(row, now)
+                return self._resolve(row, now)
         except Unauthorized as err:
             await self._failed(address, err)
             raise
@@ -243,13 +250,32 @@ class Authenticator:
             await throttle.purge_failures(s, now, self.settings)
             await s.execute(delete(EventTicket).where(EventTicket.expires_at < now - timedelta(hours=1)))
 
+    async def refuse_locked(self, address: str) -> None:
+        """429 while ``address`` is locked out (before a password is even looked at)."""
+        async with self.db.read() as s:
+            await self._refuse_locked(s, address, self.clock.now())
+
+    async def failed(self, address: str, err: CallguardError, *, user_id: str | None = None) -> None:
+        """Record a failed sign-in (a wrong password counts like a guessed token) and slow the answer down."""
+        await self._failed(address, err, user_id=user_id)
+
+    def _resolve(self, row: Row[*tuple[Any, ...]] | None, now: datetime) -> Principal:
+        """``_principal``, and a session idle for longer than ``auth.session_idle_s`` has ended."""
+        who = _principal(row, now)
+        if who.kind == SESSION_KIND and row is not None:
+            seen = max(filter(None, (row.last_used_at, self._touched.get(row.token_id))), default=None)
+            if seen is None or now - seen >= timedelta(seconds=self.settings.session_idle_s):
+                raise SessionExpired("the session ended after a time without use; sign in again",
+                                     details={"idle_s": self.settings.session_idle_s})
+        return who
+
     async def _refuse_locked(self, session: AsyncSession, address: str, now: datetime) -> None:
         recent = await throttle.recent_failures(session, address, now, self.settings)
         left = throttle.lockout_remaining_s(recent, now, self.settings)
         if left:
             raise TooManyFailedSignIns(left)
 
-    async def _failed(self, address: str, err: Unauthorized, *, user_id: str | None = None,
+    async def _failed(self, address: str, err: CallguardError, *, user_id: str | None = None,
                       token_id: str | None = None) -> None:
         """Record the failure, then hold the answer back if the address keeps failing."""
         now = self.clock.now()

@@ -2,9 +2,9 @@
 
 The decisions are pure functions of the recent failures (counted in the shared database, so the limit
 holds across every instance); the queries sit beside them. Every failure is recorded, but only guesses
-(a token or ticket nobody was ever given) count: a revoked or expired token, a deactivated user or a spent
-ticket is a client that has not caught up, and a call center behind one NAT address must not be locked
-out because one agent's browser keeps presenting its old token.
+(a token or ticket nobody was ever given, a wrong password) count: a revoked or expired token, a
+deactivated user or a spent ticket is a client that has not caught up, and a call center behind one NAT
+address must not be locked out because one agent's browser keeps presenting its old token.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from auth.models import AuthFailure
 from config.settings import AuthSettings
 
 # the failure reasons that count towards the throttle: credentials that never existed
-GUESSES = ("unknown-token", "unknown-ticket")
+GUESSES = ("unknown-token", "unknown-ticket", "sign-in-failed", "wrong-password")
 
 
 @dataclass(frozen=True, slots=True)

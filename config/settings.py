@@ -202,6 +202,10 @@ class AuthSettings(BaseModel):
                                description="Requests one credential may make at once before the rate applies")
     rate_limit_buckets: int = Field(100_000, ge=100, le=10_000_000,
                                     description="Most credentials whose request rate one instance remembers")
+    session_idle_s: int = Field(1800, ge=60, le=86_400,
+                                description="A signed-in session ends after this long without a request")
+    session_max_hours: int = Field(12, ge=1, le=720, description="A signed-in session ends this long after sign-in")
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password a person may set")
 
     @model_validator(mode="after")
     def _lockout_after_delay(self) -> AuthSettings:

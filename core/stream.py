@@ -94,6 +94,10 @@ class EventStream:
     async def subscribe(self, keep: Filter) -> AsyncGenerator[dict[str, Any], None]:
         """Yield every new event ``keep`` accepts until the subscriber leaves or shutdown."""
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
+        if not self._subs:
+            # nobody was listening, so the log was not read: skip what was committed before this subscription
+            # (an old session event would otherwise end a new sign-in's stream, an old call event mislead it)
+            await self.start_position()
         self._subs.add(q)
         try:
             async with self._subscribed:

@@ -24,7 +24,8 @@ from aiohttp import web
 from api.app import make_app
 from app.compose import compose
 from app.container import Container
-from auth.models import Role
+from auth.models import Role, User
+from auth.passwords import hash_password
 from auth.service import OPERATOR, create_user, issue_token, revoke_tokens
 from cases.rows import CaseIn
 from compliance.models import ClientPolicy, DoNotCall
@@ -74,9 +75,12 @@ def _port(preferred: int, kind: int = socket.SOCK_STREAM) -> int:
 
 
 async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dict[str, Any]]:
-    """Demo users with fresh tokens, the demo client's all-hours policy, the do-not-call example, one
-    presented number per demo client."""
+    """Demo users with fresh tokens and console passwords, the demo client's all-hours policy, the do-not-call
+    example, one presented number per demo client."""
     users = []
+    # a fresh console password per person (the integration signs in with its token only)
+    passwords = {user[0]: secrets.token_urlsafe(9) for user in DEMO_USERS if user[1] != "integration"}
+    hashes = {name: await hash_password(pw) for name, pw in passwords.items()}
     async with container.db.begin() as s:
         for name, role, sip_user, behaviour, clients in DEMO_USERS:
             await create_user(s, user_id=name, role=Role(role),
@@ -84,8 +88,12 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
                               sip_user=sip_user, display_name=name, clients=clients)
             await revoke_tokens(s, user_id=name)
             token = await issue_token(s, user_id=name, label="make run")
+            user = await s.get(User, name)
+            if user is not None and name in hashes:
+                user.password_hash = hashes[name]
             users.append({
                 "name": name, "role": role, "token": token, "clients": list(clients),
+                **({"password": passwords[name]} if name in passwords else {}),
                 **({"agent": name, "sip_user": sip_user, "sip_password": sip_passwords[sip_user],
                     "simulated_phone": behaviour is not None} if sip_user else {}),
             })
@@ -229,8 +237,10 @@ def _print(demo: dict[str, Any]) -> None:
     sup = next(u for u in demo["users"] if u["role"] == "supervisor")
     lines = [
         "", f"Callguard is running at {demo['url']}  (also written to .run/demo.json)", "",
-        "Demo users (bearer tokens):",
-        *(f"  {u['name']:<10} {u['role']:<11} {','.join(u['clients']) or '(every client)':<18} {u['token']}{_sip(u)}"
+        f"Console: {demo['url']}/  (sign in with a name and password below)",
+        "Demo users (clients, console password, bearer token):",
+        *(f"  {u['name']:<10} {u['role']:<11} {','.join(u['clients']) or '(every client)':<18} "
+          f"{u.get('password', '-'):<13} {u['token']}{_sip(u)}"
           for u in demo["users"]),
         "", f"SIP registrar: udp {demo['sip']['host']}:{demo['sip']['port']}",
         "Customer numbers: " + ", ".join(f"{k} {v}" for k, v in demo["numbers"].items()),

@@ -18,6 +18,10 @@ ALL = (AG, SU, MA, QA, IN, AD)
 MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "GET /healthz": ((), "none"),
     "GET /readyz": ((), "none"),
+    "POST /v1/session": ((), "none"),
+    "GET /v1/session": (ALL, "none"),
+    "DELETE /v1/session": ((), "none"),
+    "PUT /v1/users/{user_id}/password": ((AD,), "404"),
     "POST /v1/calls": ((AG, SU, IN, AD), "422"),
     "GET /v1/calls/{call_id}": (ALL, "404"),
     "GET /v1/calls": (ALL, "empty"),
@@ -117,8 +121,10 @@ def markdown() -> str:
         "`tests/unit/api/test_authz_matrix.py` on SQLite and PostgreSQL)", "",
         "Each bank's people: an agent (its assigned cases and own calls), a team's supervisor (its team's), a "
         "manager, QA and the bank's case system (integration) (the bank's), and a bank's admin. A role not listed "
-        "gets 403 (on another bank's object 403 or 404). On another bank's objects every listed role gets the "
-        "answer in the last column, never the object. A global admin (an admin of no client) sees every bank.", "",
+        "gets 403 (on another bank's object 403 or 404). Signing in and out (`/v1/session`) concerns a console "
+        "session only: a bearer token gets 403 `not-a-session` on sign-out; the console's own tests check them. "
+        "On another bank's objects every listed role gets the answer in the last column, never the object. "
+        "A global admin (an admin of no client) sees every bank.", "",
         "| route | " + " | ".join(ALL) + " | another bank's object |",
         "|---|" + "---|" * len(ALL) + "---|",
     ]

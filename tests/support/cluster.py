@@ -67,6 +67,7 @@ async def _instance(stack: AsyncExitStack, settings: Settings, sleeps: list[floa
     container = build_container(settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks,
                                 pbx=RecordingPbx(), gate=AllowAllGate())
     container.auth = Authenticator(db=db, settings=settings.auth, clock=clock, sleep=sleep)  # no real waiting
+    container.sessions.auth = container.auth
     tasks.spawn(stream.run(), name="stream")
     stack.callback(stream.close)
     client = TestClient(TestServer(make_app(container)))

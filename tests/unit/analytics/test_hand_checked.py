@@ -113,12 +113,13 @@ async def test_changes_after_rollup_are_seen_at_once_and_after_refresh(adb: Data
 async def test_blocked_attempts_are_counted_apart(adb: Database) -> None:
     async with adb.begin() as s:
         s.add_all(dataset())
-    rows = [("d1", at(9), "a1", True), ("d2", at(9, 20), "a1", False), ("d3", at(10), "a1", False),
-            ("d4", at(11), "a3", False)]
+    rows = [("d1", at(9), "a1", True, "dial"), ("d2", at(9, 20), "a1", False, "dial"),
+            ("d3", at(10), "a1", False, "manual"), ("d4", at(11), "a3", False, "dial"),
+            ("d5", at(11), "a3", False, "check")]  # a check ("would it be allowed?") is no attempt
     async with adb.begin() as s:
-        for i, when, agent, allowed in rows:
+        for i, when, agent, allowed, kind in rows:
             s.add(ComplianceDecision(
-                id=i, at=when, kind="dial", actor=agent, actor_role="agent", agent_id=agent, client_id="c1",
+                id=i, at=when, kind=kind, actor=agent, actor_role="agent", agent_id=agent, client_id="c1",
                 number="+8613800000001", allowed=allowed, code=None if allowed else "frequency-cap", rule_ids=[],
                 zones=[], policy_id="CN", message="", details={}))
     r = await _report(adb, "connect-rate", ("agent",))

@@ -1,0 +1,389 @@
+"""The console in a real browser (Debian's Chromium driven by Playwright) against the real stack: the real
+Asterisk, the pjsua2 phones and the composed service.
+
+One service and one browser for the module. Each page records every request it makes: none may go to another
+host. axe-core checks each main screen for serious accessibility violations. Screenshots of each main screen,
+in Chinese and English, go to ``artifacts/console/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright
+from sqlalchemy import select
+
+from api.console import CONSOLE_DIR
+from auth.models import AuthFailure
+from sandbox.pbx import PbxSandbox
+from sip.client import PhonesProcess
+from sip.ports import free_port
+from tests.integration.stack import Stack, service_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+AXE = CONSOLE_DIR.parent / "axe.min.js"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "console"
+PASSWORD = "console password 1"
+ANSWERS = "+8613800000001"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass
+class Console:
+    """One browser context (its own cookies) with one page of the console."""
+
+    context: BrowserContext
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+async def with_passwords(s: Stack) -> Stack:
+    for user in ("ana", "pete", "olga", "sup"):
+        r = await s.client.put(f"/v1/users/{user}/password", headers=s.auth("ada"), json={"password": PASSWORD})
+        assert r.status == 204, await r.text()
+    return s
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path_factory: pytest.TempPathFactory
+                ) -> AsyncIterator[Stack]:
+    """The service on SQLite for the whole module."""
+    async with service_stack(pbx, tmp_path_factory.mktemp("console")) as s:
+        yield await with_passwords(s)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pg_stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path_factory: pytest.TempPathFactory
+                   ) -> AsyncIterator[Stack]:
+    """The service on PostgreSQL, for the agent's scenario once more."""
+    async with service_stack(pbx, tmp_path_factory.mktemp("console-pg"), backend="postgres") as s:
+        yield await with_passwords(s)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    assert (CONSOLE_DIR / "index.html").is_file() and AXE.is_file(), "the console is not built: make web"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+def base_url(stack: Stack) -> str:
+    return str(stack.client.make_url("")).rstrip("/")
+
+
+async def open_console(browser: Browser, stack: Stack, user: str | None, password: str = PASSWORD) -> Console:
+    """A fresh context on ``/`` (Chinese, the default), signed in as ``user`` when given."""
+    # bypass_csp only lets the test inject axe-core; every request is still recorded and checked
+    context = await browser.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True,
+                                        timezone_id="Asia/Shanghai")
+    page = await context.new_page()
+    c = Console(context, page)
+    page.on("request", lambda r: c.requests.append(r.url))
+    page.on("pageerror", lambda e: c.problems.append(str(e)))
+    await page.goto(base_url(stack) + "/")
+    await page.locator("#username").wait_for()
+    if user is not None:
+        await sign_in(page, user, password)
+        await page.get_by_test_id("who").wait_for()
+    return c
+
+
+async def sign_in(page: Page, user: str, password: str) -> None:
+    await page.fill("#username", user)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+
+
+def only_own_host(stack: Stack, *consoles: Console) -> None:
+    """Every request of every page went to the service itself."""
+    own = base_url(stack) + "/"
+    requested = [u for c in consoles for u in c.requests]
+    foreign = sorted({u for u in requested if not u.startswith((own, "data:", "blob:"))})
+    assert requested and not foreign, f"requests to other hosts: {foreign}"
+    assert not [p for c in consoles for p in c.problems], [p for c in consoles for p in c.problems]
+
+
+async def no_serious_violations(page: Page, screen: str) -> None:
+    """axe-core (pinned in web/package-lock.json) finds no serious or critical violation."""
+    await page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{screen}: {serious}"
+
+
+async def screenshots(page: Page, name: str) -> None:
+    """The screen in Chinese, then in English (the switch), then back to Chinese."""
+    await page.screenshot(path=str(ARTIFACTS / f"{name}-zh-CN.png"))
+    await page.get_by_test_id("lang").click()
+    await page.wait_for_function("document.documentElement.lang === 'en'")
+    await page.screenshot(path=str(ARTIFACTS / f"{name}-en.png"))
+    await page.get_by_test_id("lang").click()
+    await page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+
+
+RECORD_STATES = """() => {
+  window.__states = [];
+  const note = () => {
+    const el = document.querySelector('[data-testid=call]');
+    const s = el && el.dataset.state;
+    if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
+  };
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                      attributeFilter: ['data-state']});
+}"""
+
+
+async def test_an_agent_dials_from_my_cases_follows_the_call_live_and_saves_a_promise_to_pay(
+        stack: Stack, browser: Browser) -> None:
+    await agent_scenario(stack, browser, shots=True)
+
+
+async def test_the_agent_scenario_on_postgresql(pg_stack: Stack, browser: Browser) -> None:
+    await agent_scenario(pg_stack, browser, shots=False)
+
+
+async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
+    """Sign in, dial from my cases, follow the call live, hang up, save a promise to pay; the wallboard follows."""
+    case_id = await stack.case_for(ANSWERS, "ana")
+    agent = await open_console(browser, stack, "ana")
+    wall = await open_console(browser, stack, "sup")
+    page = agent.page
+    await wall.page.locator("h2 .live.ok").wait_for()
+    await page.get_by_test_id("live").and_(page.locator(".ok")).wait_for()
+    row = page.locator(f"[data-case-id='{case_id}']")
+    await row.locator(".gate.allowed").wait_for()
+    assert "E2E Debtor" in await row.inner_text()
+    await no_serious_violations(page, "agent")
+    await page.evaluate(RECORD_STATES)
+
+    await row.get_by_test_id("dial").click()
+    call = page.get_by_test_id("call")
+    await page.locator("[data-testid=call][data-state=answered]").wait_for(timeout=30_000)
+    call_id = await call.get_attribute("data-call-id")
+    # the wallboard shows the connected call within 2 s of the answer, without a reload
+    await wall.page.locator(f"[data-call-id='{call_id}']", has_text="已接通").wait_for(timeout=2_000)
+    await page.get_by_test_id("timer").wait_for()
+    await no_serious_violations(wall.page, "wallboard")
+    if shots:
+        await screenshots(page, "agent-call")
+        await screenshots(wall.page, "wallboard")
+
+    await page.get_by_test_id("hangup").click()
+    await page.locator("[data-testid=call][data-state=ended]").wait_for(timeout=15_000)
+    await wall.page.locator(f"[data-call-id='{call_id}']").wait_for(state="detached", timeout=2_000)
+    states: list[str] = await page.evaluate("window.__states")
+    order = ["requested", "agent_ringing", "agent_answered", "customer_ringing", "answered", "ended"]
+    assert states == sorted(states, key=order.index) and states[-2:] == ["answered", "ended"], states
+    assert len(states) >= 4, f"the states did not arrive live one by one: {states}"
+    assert "正常挂断" in await call.inner_text()  # ended, with the reason in the user's language
+
+    # the wallboard's counts for today are the connect-rate report's
+    r = await stack.client.get("/v1/reports/connect-rate", headers=stack.auth("sup"),
+                               params={"from": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(),
+                                       "tz": "Asia/Shanghai"})
+    totals = (await r.json())["totals"]
+    assert totals["attempts"] >= 1 and totals["connected"] >= 1
+    await wall.page.wait_for_function(
+        "([a, c]) => document.querySelector('[data-testid=attempts]').textContent === a"
+        " && document.querySelector('[data-testid=connects]').textContent === c",
+        arg=[str(totals["attempts"]), str(totals["connected"])], timeout=5_000)
+
+    form = page.get_by_test_id("disposition")
+    await page.select_option("#outcome", "promise_to_pay")
+    promised = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    await page.fill("#promise-amount", "500.00")
+    await page.fill("#promise-date", promised)
+    await page.fill("#notes", "客户承诺下周还款")
+    if shots:
+        await screenshots(page, "agent-disposition")
+    await page.reload()  # the form is kept until it is saved, with what was typed
+    await form.wait_for()
+    assert await page.locator("#promise-amount").input_value() == "500.00"
+    assert await page.locator("#notes").input_value() == "客户承诺下周还款"
+    await form.get_by_test_id("save-disposition").click()
+    await page.get_by_test_id("disposition-saved").wait_for()
+    assert await form.count() == 0
+
+    # the call and the disposition, through the API
+    r = await stack.client.get(f"/v1/calls/{call_id}", headers=stack.auth("sup"))
+    ended = await r.json()
+    assert ended["state"] == "ended" and ended["end_reason"] == "completed" and ended["talk_seconds"] > 0
+    assert ended["case_id"] == case_id and ended["agent"] == "ana"
+    r = await stack.client.get(f"/v1/cases/{case_id}/contacts", headers=stack.auth("sup"))
+    (contact,) = [c for c in (await r.json())["items"] if c["call_id"] == call_id]
+    assert contact["outcome"] == "promise_to_pay" and contact["connected"]
+    r = await stack.client.post(f"/v1/calls/{call_id}/disposition", headers=stack.auth("ana"),
+                                json={"outcome": "refuses"})
+    assert r.status == 409 and (await r.json())["error"]["code"] == "disposition-already-recorded"
+    r = await stack.client.get("/v1/reports/outcomes", headers=stack.auth("sup"),
+                               params={"client": "e2e-bank", "from": datetime.now(UTC).date().isoformat(), "tz": "UTC"})
+    totals = (await r.json())["totals"]
+    assert totals["promises"] >= 1 and "500" in str(totals["promise_amount"])
+    only_own_host(stack, agent, wall)
+    for c in (agent, wall):
+        await c.context.close()
+
+
+def night_zone(now: datetime) -> str:
+    """A zone where ``now`` is outside 08:00-21:00, whose window still overlaps Shanghai's (a next time exists)."""
+    for zone in ("Asia/Shanghai", "Europe/London", "Pacific/Auckland", "Asia/Tokyo", "Asia/Dubai"):
+        if not 8 <= now.astimezone(ZoneInfo(zone)).hour < 21:
+            return zone
+    raise AssertionError(f"no candidate zone is at night at {now}")
+
+
+async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chinese(stack: Stack,
+                                                                                  browser: Browser) -> None:
+    r = await stack.client.put("/v1/compliance/policies/bank-p", headers=stack.auth("ada"), json={"jurisdiction": "CN"})
+    assert r.status == 200, await r.text()
+    zone = night_zone(datetime.now(UTC))
+    r = await stack.client.put("/v1/clients/bank-p/cases/CN-NIGHT", headers=stack.auth("casesys"), json={
+        "debtor_name": "王芳", "amount": "12000.00", "currency": "CNY", "days_overdue": 45, "agent": "pete",
+        "team": "e2e", "timezone": zone, "contacts": [{"number": "+8613800000002", "kind": "mobile"}]})
+    assert r.status == 201, await r.text()
+    case_id = (await r.json())["id"]
+    agent = await open_console(browser, stack, "pete")
+    page = agent.page
+    row = page.locator(f"[data-case-id='{case_id}']")
+    blocked = row.get_by_test_id("gate-blocked")
+    await blocked.wait_for()
+    text = await blocked.inner_text()
+    assert "不在允许的拨打时段" in text and "下次可拨打时间" in text, text
+    r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"case_id": case_id})
+    before = len((await r.json())["items"])
+    await row.get_by_test_id("dial").click()
+    error = page.get_by_test_id("dial-error")
+    await error.wait_for()
+    assert CJK.search(await error.inner_text()), await error.inner_text()
+    r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"case_id": case_id})
+    assert len((await r.json())["items"]) == before  # blocked: nothing reached the PBX
+    await screenshots(page, "agent-blocked")
+    en = await page.get_by_test_id("gate-blocked").first.inner_text()
+    assert "Next allowed" not in en  # back in Chinese after the screenshots
+    # the wallboard counts the blocked dial under its rule (the console's own checks are not dials)
+    wall = await open_console(browser, stack, "sup")
+    rule = wall.page.get_by_test_id("blocked-by-rule").locator("tr", has_text="拨打时段")
+    await rule.wait_for()
+    assert (await rule.locator("td").inner_text()).strip() == "1"
+    await screenshots(wall.page, "wallboard-blocked")
+    only_own_host(stack, agent, wall)
+    for c in (agent, wall):
+        await c.context.close()
+
+
+async def test_a_wrong_password_is_refused_and_recorded(stack: Stack, browser: Browser) -> None:
+    c = await open_console(browser, stack, None)
+    await no_serious_violations(c.page, "sign-in")
+    await screenshots(c.page, "sign-in")
+    # by keyboard only: type, Tab to the password, Enter submits
+    await c.page.locator("#username").focus()
+    await c.page.keyboard.type("ana")
+    await c.page.keyboard.press("Tab")
+    await c.page.keyboard.type("not the password")
+    await c.page.keyboard.press("Enter")
+    error = c.page.get_by_test_id("signin-error")
+    await error.wait_for()
+    assert await error.inner_text() == "用户名或密码错误。"
+    assert await c.page.locator("#password").input_value() == ""
+    async with stack.container.db.read() as s:
+        failures = (await s.execute(select(AuthFailure.reason, AuthFailure.user_id)
+                                    .where(AuthFailure.user_id == "ana"))).all()
+    assert [tuple(f) for f in failures] == [("sign-in-failed", "ana")]
+    cookies = await c.context.cookies()
+    assert not [k for k in cookies if k["name"] == "cg_session"]
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+# a plain HTML form: what any site can make a browser send (text/plain needs no CORS preflight)
+EVIL_PAGE = """<!doctype html><html><body>
+<form method="POST" action="%s/v1/calls" enctype="text/plain">
+<input type="hidden" name='{"agent": "ana", "number": "%s", "x": "' value='"}'></form>
+<script>document.forms[0].submit();</script></body></html>"""
+
+
+async def test_a_cross_site_post_without_the_csrf_token_is_refused(stack: Stack, browser: Browser) -> None:
+    """Another site's page (same host, another port: the same "site", so the Strict cookie is sent) posts a
+    dial with the agent's session cookie; the service refuses it for lack of the CSRF token."""
+    c = await open_console(browser, stack, "ana")
+    svc = base_url(stack)
+    evil = web.Application()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=EVIL_PAGE % (svc, ANSWERS), content_type="text/html")
+
+    evil.router.add_get("/", page)
+    runner = web.AppRunner(evil)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"agent": "ana"})
+    before = len((await r.json())["items"])
+    try:
+        tab = await c.context.new_page()
+        async with tab.expect_request(f"{svc}/v1/calls") as posted:
+            await tab.goto(f"http://127.0.0.1:{port}/")
+        request: Request = await posted.value
+        response = await request.response()
+        assert response is not None and response.status == 403
+        assert "cg_session=" in (await request.all_headers()).get("cookie", "")  # the cookie was sent
+        await tab.wait_for_url(f"{svc}/v1/calls")
+        assert '"csrf-token-invalid"' in await tab.inner_text("body")
+    finally:
+        await runner.cleanup()
+    r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"agent": "ana"})
+    assert len((await r.json())["items"]) == before
+    await c.context.close()
+
+
+async def test_a_deactivated_users_session_ends(stack: Stack, browser: Browser) -> None:
+    c = await open_console(browser, stack, "olga")
+    await c.page.get_by_test_id("live").and_(c.page.locator(".ok")).wait_for()
+    r = await stack.client.patch("/v1/users/olga", headers=stack.auth("ada"), json={"active": False})
+    assert r.status == 200
+    # the live stream ends at once (a session event), and the console asks for a sign-in, saying why
+    await c.page.locator(".notice", has_text="该用户已停用").wait_for(timeout=10_000)
+    await c.page.locator("#username").wait_for()
+    answer = await c.page.evaluate("fetch('/v1/session').then(async r => [r.status, (await r.json()).error.code])")
+    assert answer == [401, "user-deactivated"]
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+async def test_a_pasted_token_signs_in_for_the_tab_only(stack: Stack, browser: Browser) -> None:
+    c = await open_console(browser, stack, None)
+    page = c.page
+    await page.locator("details.token summary").click()
+    await page.fill("#token", "cg_not-a-token")
+    await page.locator("details.token button").click()
+    await page.get_by_test_id("signin-error").wait_for()
+    await page.fill("#token", stack.tokens["sup"])
+    await page.locator("details.token button").click()
+    await page.locator("h2 .live.ok").wait_for()  # the wallboard, its live stream opened with the token
+    assert "sup" in await page.get_by_test_id("who").inner_text()
+    assert not [k for k in await c.context.cookies() if k["name"] == "cg_session"]
+    other = await c.context.new_page()  # the token stays in this tab
+    await other.goto(base_url(stack) + "/")
+    await other.locator("#username").wait_for()
+    only_own_host(stack, c)
+    await c.context.close()

@@ -1,0 +1,304 @@
+// The agent's screen: my cases (the gate's answer beside each number), one-click dial, the live call and
+// the disposition form (kept, across reloads too, until it is saved).
+import { h } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import htm from "htm";
+import { api, liveEvents } from "./api.js";
+import { dateTime, duration, money, myZone, t, timeOnly } from "./i18n.js";
+
+const html = htm.bind(h);
+const PENDING = "callguard.pending-disposition";
+const OUTCOMES = ["right_party_contact", "promise_to_pay", "refuses", "callback_requested", "no_answer", "busy",
+  "left_message", "wrong_number", "third_party_answered", "dispute", "suspected_fraud", "deceased", "other"];
+
+function loadPending() {
+  try {
+    return JSON.parse(localStorage.getItem(PENDING) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function savePending(value) {
+  try {
+    if (value) localStorage.setItem(PENDING, JSON.stringify(value));
+    else localStorage.removeItem(PENDING);
+  } catch {
+    /* not remembered */
+  }
+}
+
+function Gate({ check, zone }) {
+  if (!check) return html`<span class="gate muted">${t("gate.checking")}</span>`;
+  if (check.error) return html`<span class="gate blocked" role="note">${check.error.text()}</span>`;
+  if (check.allowed) return html`<span class="gate allowed">✓ ${t("gate.allowed")}</span>`;
+  return html`
+    <span class="gate blocked" role="note" data-testid="gate-blocked">
+      <strong>${t("gate.blocked")}</strong>: ${localized(check)}
+      ${check.next_allowed_at && html`<br />${t("gate.next", { time: dateTime(check.next_allowed_at) })}
+        ${zone && zone !== myZone() && html` · ${t("gate.next_local", { time: dateTime(check.next_allowed_at, zone) })}`}`}
+    </span>`;
+}
+
+function CaseRow({ kase, me, checks, busy, onDial }) {
+  const zone = kase.timezone || (checks[kase.contacts[0]?.number]?.zones || [])[0]?.zone;
+  const holds = kase.holds.filter((hold) => !hold.released_at);
+  const now = new Date();
+  return html`
+    <article class="case card" data-testid="case" data-case-id=${kase.id} aria-labelledby=${`case-${kase.id}`}>
+      <h3 id=${`case-${kase.id}`}>${kase.debtor_name} <span class="muted">· ${kase.external_id}</span></h3>
+      <dl class="facts">
+        <div><dt>${t("case.client")}</dt><dd>${kase.client_id}</dd></div>
+        <div><dt>${t("case.amount")}</dt><dd class="num">${money(kase.amount, kase.currency)}</dd></div>
+        <div><dt>${t("case.overdue")}</dt><dd>${t("case.overdue_days", { n: kase.days_overdue })}</dd></div>
+        <div><dt>${t("case.holds")}</dt>
+          <dd>${holds.length ? holds.map((hold) => hold.reason).join(", ") : t("case.no_holds")}</dd></div>
+      </dl>
+      ${zone && html`<p class="muted small">${t("case.local_time", {
+        time: timeOnly(now, zone), zone, mine: `${timeOnly(now)} (${myZone()})` })}</p>`}
+      <ul class="numbers" aria-label=${t("case.numbers")}>
+        ${kase.contacts.filter((c) => !c.removed).map((c) => {
+          const check = checks[c.number];
+          return html`
+            <li class="number" data-testid="number" data-number=${c.number}>
+              <span class="num">${c.number}</span>
+              <span class="tag">${t(`number.kind.${c.kind}`)}</span>
+              <span class="tag">${t(`number.status.${c.status}`)}</span>
+              <${Gate} check=${check} zone=${zone} />
+              <button class="primary" disabled=${busy} data-testid="dial"
+                      aria-label=${t("dial", { number: c.number })}
+                      onClick=${() => onDial(kase, c.number)}>${t("dial", { number: "" }).trim()}</button>
+            </li>`;
+        })}
+      </ul>
+    </article>`;
+}
+
+function CallPanel({ call, onHangup, error }) {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (!call || call.state !== "answered") return undefined;
+    const id = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, [call && call.state]);
+  if (!call) return html`<p class="muted">${t("call.none")}</p>${error && html`<p class="error" role="alert" data-testid="dial-error">${error.text()}</p>`}`;
+  const live = call.state !== "ended";
+  const talk = call.answeredAt ? (Date.now() - call.answeredAt) / 1000 : 0;
+  return html`
+    <div class="call" data-testid="call" data-state=${call.state} data-call-id=${call.id}>
+      <p class="state" role="status" aria-live="polite" data-testid="call-state">
+        <span class=${`dot ${call.state}`}></span>${t(`call.state.${call.state}`)}
+      </p>
+      <p class="num">${call.number}</p>
+      ${call.state === "answered" && html`<p class="timer" data-testid="timer">${t("call.timer", { t: duration(talk) })}</p>`}
+      ${call.state === "ended" && call.end_reason && html`
+        <p>${t("call.end_reason", { reason: t(`end.${call.end_reason}`) })}${call.talk_seconds ? ` · ${duration(call.talk_seconds)}` : ""}</p>`}
+      ${live && html`<button class="danger" onClick=${onHangup} data-testid="hangup">${t("hangup")}</button>`}
+    </div>`;
+}
+
+function Disposition({ pending, currency, onSaved }) {
+  const [outcome, setOutcome] = useState(pending.draft?.outcome || "right_party_contact");
+  const [amount, setAmount] = useState(pending.draft?.amount || "");
+  const [date, setDate] = useState(pending.draft?.date || "");
+  const [callback, setCallback] = useState(pending.draft?.callback || "");
+  const [notes, setNotes] = useState(pending.draft?.notes || "");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+
+  useEffect(() => {
+    savePending({ ...pending, draft: { outcome, amount, date, callback, notes } });
+  }, [outcome, amount, date, callback, notes]);
+
+  async function save(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body = { outcome, notes: notes || undefined };
+    if (outcome === "promise_to_pay") Object.assign(body, { promise_amount: amount, promise_date: date,
+      promise_currency: currency || undefined });
+    if (outcome === "callback_requested" && callback) body.callback_at = new Date(callback).toISOString();
+    try {
+      await api("POST", `/v1/calls/${pending.call_id}/disposition`, body);
+      savePending(null);
+      onSaved();
+    } catch (err) {
+      if (err.code === "disposition-already-recorded") {
+        savePending(null);
+        onSaved();
+        return;
+      }
+      const fields = (err.details.errors || []).map((x) => x.message).join("; ");
+      setError(fields ? `${err.text()} ${fields}` : err.text());
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return html`
+    <form class="card disposition" onSubmit=${save} aria-labelledby="disp-title" data-testid="disposition">
+      <h2 id="disp-title">${t("disp.title")} <span class="muted small">${pending.number}</span></h2>
+      <p class="muted small">${t("disp.hint")}</p>
+      <label for="outcome">${t("disp.outcome")}</label>
+      <select id="outcome" value=${outcome} onChange=${(e) => setOutcome(e.target.value)}>
+        ${OUTCOMES.map((o) => html`<option value=${o}>${t(`outcome.${o}`)}</option>`)}
+      </select>
+      ${outcome === "promise_to_pay" && html`
+        <div class="row">
+          <div><label for="promise-amount">${t("disp.promise_amount")} (${currency})</label>
+            <input id="promise-amount" inputmode="decimal" required pattern="[0-9]+(\\.[0-9]{1,2})?"
+                   value=${amount} onInput=${(e) => setAmount(e.target.value)} /></div>
+          <div><label for="promise-date">${t("disp.promise_date")}</label>
+            <input id="promise-date" type="date" required value=${date} onInput=${(e) => setDate(e.target.value)} /></div>
+        </div>`}
+      ${outcome === "callback_requested" && html`
+        <label for="callback-at">${t("disp.callback_at")} (${myZone()})</label>
+        <input id="callback-at" type="datetime-local" required value=${callback}
+               onInput=${(e) => setCallback(e.target.value)} />`}
+      <label for="notes">${t("disp.notes")}</label>
+      <textarea id="notes" rows="3" maxlength="2000" value=${notes} onInput=${(e) => setNotes(e.target.value)}></textarea>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      <button type="submit" class="primary" disabled=${busy} data-testid="save-disposition">
+        ${busy ? t("disp.saving") : t("disp.save")}</button>
+    </form>`;
+}
+
+export function AgentScreen({ me }) {
+  const [cases, setCases] = useState(null);
+  const [next, setNext] = useState(null);
+  const [casesError, setCasesError] = useState(null);
+  const [checks, setChecks] = useState({});
+  const [call, setCall] = useState(null);
+  const [dialError, setDialError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [pending, setPending] = useState(loadPending());
+  const [live, setLive] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const callRef = useRef(null);
+  callRef.current = call;
+  // events of a call that arrive before POST /v1/calls has answered (the PBX is quick): applied once it has
+  const early = useRef(new Map());
+
+  async function checkCase(kase) {
+    for (const c of kase.contacts.filter((x) => !x.removed)) {
+      try {
+        const d = await api("POST", "/v1/compliance/check", { agent: me.user_id, number: c.number, case_id: kase.id });
+        setChecks((prev) => ({ ...prev, [c.number]: d }));
+      } catch (err) {
+        setChecks((prev) => ({ ...prev, [c.number]: { error: err } }));
+      }
+    }
+  }
+
+  async function loadCases(cursor) {
+    try {
+      const q = new URLSearchParams({ agent: "me", limit: "20" });
+      if (cursor) q.set("cursor", cursor);
+      const page = await api("GET", `/v1/cases?${q}`);
+      setCases((prev) => [...(cursor && prev ? prev : []), ...page.items]);
+      setNext(page.next_cursor || null);
+      page.items.forEach(checkCase);
+    } catch (err) {
+      setCasesError(err.status === 404 ? t("cases.unavailable") : err.text());
+      setCases([]);
+    }
+  }
+
+  useEffect(() => {
+    loadCases(null);
+    return liveEvents(["call."], (type, ev) => {
+      const current = callRef.current;
+      if (!current || ev.call_id !== current.id) {
+        if (ev.agent_id === me.user_id) early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
+        return;
+      }
+      setCall((c) => advance(c, type, ev));
+    }, setLive);
+  }, []);
+
+  async function dial(kase, number) {
+    setBusy(true);
+    setDialError(null);
+    setSaved(false);
+    try {
+      const c = await api("POST", "/v1/calls", { agent: me.user_id, number, case_id: kase.id });
+      let started = { id: c.id, state: c.state, number, case_id: kase.id, currency: kase.currency };
+      for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
+      early.current.clear();
+      setCall(started);
+      const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency };
+      savePending(p);
+      setPending(p);
+    } catch (err) {
+      setDialError(err);
+      if (err.status === 409) {
+        setChecks((prev) => ({ ...prev, [number]: { allowed: false, code: err.code, err,
+          next_allowed_at: err.details.next_allowed_at } }));
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function hangup() {
+    try {
+      await api("POST", `/v1/calls/${call.id}/hangup`);
+    } catch (err) {
+      setDialError(err);
+    }
+  }
+
+  function onSaved() {
+    setPending(null);
+    setSaved(true);
+    const kase = (cases || []).find((k) => k.id === call?.case_id);
+    if (kase) checkCase(kase);
+  }
+
+  const inCall = call && call.state !== "ended";
+  return html`
+    <div class="agent">
+      <section class="cases" aria-labelledby="cases-title">
+        <h2 id="cases-title">${t("cases.title")}</h2>
+        ${cases === null && html`<p class="muted">${t("cases.loading")}</p>`}
+        ${casesError && html`<p class="error">${casesError}</p>`}
+        ${cases && cases.length === 0 && !casesError && html`<p class="muted">${t("cases.empty")}</p>`}
+        ${(cases || []).map((k) => html`<${CaseRow} key=${k.id} kase=${k} me=${me} checks=${checks}
+                                          busy=${busy || inCall || !!pending} onDial=${dial} />`)}
+        ${next && html`<button onClick=${() => loadCases(next)}>${t("cases.more")}</button>`}
+      </section>
+      <aside class="side">
+        <section class="card" aria-labelledby="call-title">
+          <h2 id="call-title">${t("call.title")}</h2>
+          <p class=${live ? "live ok" : "live"} data-testid="live">${live ? t("live.connected") : t("live.reconnecting")}</p>
+          <${CallPanel} call=${call} onHangup=${hangup} error=${dialError} />
+          ${call && dialError && html`<p class="error" role="alert">${dialError.text()}</p>`}
+        </section>
+        ${pending && html`<${Disposition} key=${pending.call_id} pending=${pending}
+                                      currency=${pending.currency} onSaved=${onSaved} />`}
+        ${saved && html`<p class="ok" role="status" data-testid="disposition-saved">${t("disp.saved")}</p>`}
+      </aside>
+    </div>`;
+}
+
+const RANK = ["requested", "agent_ringing", "agent_answered", "customer_ringing", "answered", "ended"];
+
+/** The call after one of its events (states only move forward, whatever order the events come in). */
+function advance(c, type, ev) {
+  const state = type.slice("call.".length);
+  if (!RANK.includes(state) || RANK.indexOf(state) <= RANK.indexOf(c.state)) return c;
+  return {
+    ...c, state,
+    answeredAt: state === "answered" ? Date.now() : c.answeredAt,
+    end_reason: ev.data?.end_reason ?? c.end_reason,
+    talk_seconds: ev.data?.talk_seconds ?? c.talk_seconds,
+  };
+}
+
+/** A gate answer (a check's decision, or a blocked dial's 409) in the user's language. */
+function localized(d) {
+  if (d.err) return d.err.text();
+  const key = `err.${d.code || "blocked"}`;
+  const known = t(key);
+  return known === key ? d.message : known;
+}
