@@ -28,7 +28,7 @@ from auth.models import Role, User
 from auth.passwords import hash_password
 from auth.service import OPERATOR, create_user, issue_token, revoke_tokens
 from cases.rows import CaseIn
-from compliance.models import ClientPolicy, DoNotCall
+from compliance.models import EVERY_CLIENT, ClientPolicy, DoNotCall
 from config.settings import load_settings
 from dialer.models import PresentedNumber
 from dialer.presented import presented_number
@@ -105,7 +105,7 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
             if await s.get(PresentedNumber, (client, 0)) is None:
                 s.add(PresentedNumber(client_id=client, position=0, number=presented_number(number),
                                       updated_by="make-run"))
-        if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact")) is None:
+        if await s.get(DoNotCall, (BLOCKED_NUMBER, "exact", EVERY_CLIENT)) is None:
             s.add(DoNotCall(value=BLOCKED_NUMBER, kind="exact", reason="demo: shows a blocked call",
                             added_by="make-run"))
     return users
@@ -135,6 +135,22 @@ async def _demo_cases(container: Container) -> dict[str, str]:
         result = await svc.upsert(OPERATOR, client_id=client, data=data)
         out[key] = result.case_id
     return out
+
+
+DEMO_CAMPAIGN = "demo-progressive"
+
+
+async def _demo_campaign(container: Container) -> str:
+    """A draft progressive campaign over agent1's demo-bank cases, agent1 joined (reused on the next run):
+    starting it is one call, ``POST /v1/campaigns/{id}/start``."""
+    svc = container.campaigns
+    existing = [c for c in await svc.campaigns(OPERATOR) if c.name == DEMO_CAMPAIGN and c.state != "stopped"]
+    if existing:
+        return existing[0].id
+    campaign = await svc.create(OPERATOR, client_id=DEMO_CLIENT, name=DEMO_CAMPAIGN, mode="progressive",
+                                agent="agent1")
+    await svc.join(OPERATOR, campaign.id, "agent1")
+    return campaign.id
 
 
 async def main() -> None:
@@ -170,6 +186,7 @@ async def main() -> None:
         container = await stack.enter_async_context(compose(settings))
         users = await _seed(container, sip_passwords)
         cases = await _demo_cases(container)
+        campaign_id = await _demo_campaign(container)
         runner = web.AppRunner(make_app(container), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -192,6 +209,9 @@ async def main() -> None:
                       "policy": _POLICY_NOTES[client]}
                 for key, client, external_id, agent, numbers in DEMO_CASES
             },
+            "campaign": {"id": campaign_id, "name": DEMO_CAMPAIGN, "mode": "progressive", "agent": "agent1",
+                         "start": f"POST /v1/campaigns/{campaign_id}/start",
+                         "note": "agent1's demo-bank cases, dialled one after the other while agent1 is available"},
             "manual_dial": {"number": EXAMPLE_NUMBERS["not_found"][0],
                             "note": "on no case: a supervisor's manual dial (an agent gets 403)"},
         }
@@ -253,6 +273,9 @@ def _print(demo: dict[str, Any]) -> None:
         f"  curl -s -X POST -H 'Authorization: Bearer {agent['token']}' -H 'Content-Type: application/json' "
         f"-d '{{\"agent\": \"agent1\", \"number\": \"{demo['numbers']['answers']}\", "
         f"\"case_id\": \"{demo['cases']['any_hour']['case_id']}\"}}' {demo['url']}/v1/calls",
+        "A progressive campaign over agent1's demo-bank cases (agent1 joined; it dials while agent1 is available):",
+        f"  curl -s -X POST -H 'Authorization: Bearer {sup['token']}' "
+        f"{demo['url']}/v1/campaigns/{demo['campaign']['id']}/start",
         "Walls: manager1, qa1 and casesys serve demo-bank only, manager-cn, qa-cn and casesys-cn cn-bank only;",
         "each gets 404 for the other bank's cases, calls and recordings, exactly as for missing ones.",
         "Press Ctrl-C to stop everything.", "",
