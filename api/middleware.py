@@ -92,10 +92,13 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 def credential_key(request: web.Request) -> str:
-    """Whose bucket a request takes from: its bearer token's (hashed: no secret kept), else its address's."""
+    """Whose bucket a request takes from: its bearer token's or console session's (hashed: no secret kept), else
+    its address's (an office behind one NAT address shares that bucket only before its people sign in)."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return "token:" + hashlib.sha256(value.strip()[:512].encode()).hexdigest()
+        return "token:" + hashlib.sha256(value.strip()[:512].encode()).hexdigest()[:32]  # 128 bits: no collision
+    if session := request.cookies.get(SESSION_COOKIE, "").strip():
+        return "session:" + hashlib.sha256(session[:512].encode()).hexdigest()[:32]
     return f"address:{request.remote or 'unknown'}"
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from compliance.decision import BlockCode, Decision, ZoneInfoOut
+from compliance.explain import explain
 from compliance.models import ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import Policy
 from core.pagination import Cursor
@@ -70,6 +72,9 @@ class DecisionLogEntry(BaseModel):
     override_reason: str | None
     policy_id: str
     message: str
+    messages: dict[str, str] = Field(
+        default_factory=dict, description="The explanation in each language (zh-CN, en); `message` is the English",
+        json_schema_extra={"propertyNames": {"enum": ["zh-CN", "en"]}})
     details: dict[str, Any]
 
 
@@ -166,7 +171,15 @@ def policy_snapshot(row: ClientPolicy) -> dict[str, Any]:
 
 def decision_entry_json(row: ComplianceDecision) -> dict[str, Any]:
     """The API form of one decision-log row."""
-    out: dict[str, Any] = DecisionLogEntry.model_validate(row, from_attributes=True).model_dump(mode="json")
+    entry = DecisionLogEntry.model_validate(row, from_attributes=True)
+    # built without validation: a logged row is history, explained as it was recorded
+    decision = Decision.model_construct(
+        allowed=entry.allowed, code=cast(BlockCode | None, entry.code), message=entry.message,
+        rule_ids=entry.rule_ids, zones=[ZoneInfoOut(zone=z.zone, source=z.source) for z in entry.zones],
+        next_allowed_at=entry.next_allowed_at, details=entry.details, overridden=entry.overridden,
+        override_reason=entry.override_reason, policy_id=entry.policy_id, evaluated_at=entry.at)
+    entry.messages = {"zh-CN": explain(decision, "zh-CN"), "en": entry.message}
+    out: dict[str, Any] = entry.model_dump(mode="json")
     return out
 
 

@@ -24,7 +24,7 @@ from sip.client import PhonesProcess
 
 # the recordings scenarios dial numbers of no case: a supervisor's manual dial for alice (an agent may
 # dial only a case's number); the gate still decides and logs each dial
-ALICE = Principal("sam", Role.SUPERVISOR, "t1")
+ALICE = Principal("sam", Role.SUPERVISOR, "t1", clients=frozenset({"bank1"}))
 ANSWERS = "+8613800000001"  # the customer line answers numbers ending in 0001 and plays 1000 Hz
 
 
@@ -53,7 +53,8 @@ async def service(pbx: PbxSandbox, tmp: Path, *, storage: dict[str, Any] | None 
         async with c.db.begin() as s:
             for uid, role, sip in [("alice", Role.AGENT, "1001"), ("quinn", Role.QA, None),
                                    ("ada", Role.ADMIN, None)]:
-                await create_user(s, user_id=uid, role=role, sip_user=sip, pbx="local" if sip else None, team="t1")
+                await create_user(s, user_id=uid, role=role, sip_user=sip, pbx="local" if sip else None, team="t1",
+                                  clients=() if role is Role.ADMIN else ("bank1",))
         async with asyncio.timeout(10):
             while True:
                 state: Any = c.pbx.state()["local"]

@@ -44,10 +44,13 @@ async def test_do_not_call_entries_are_added_once_and_removed(api: Api) -> None:
     for _ in range(2):  # idempotent
         r = await api.client.post("/v1/compliance/do-not-call", headers=api.auth("sam"), json=entry)
         assert r.status == 201
-        assert await r.json() == entry
-    r = await api.client.delete("/v1/compliance/do-not-call/exact/+8613800000666", headers=api.auth("ada"))
+        assert await r.json() == {**entry, "client": "bank1"}  # sam's only client
+    path = "/v1/compliance/do-not-call/exact/+8613800000666"
+    r = await api.client.delete(path, headers=api.auth("ada"))  # a global admin's default: every client's entry
+    assert r.status == 404
+    r = await api.client.delete(f"{path}?client=bank1", headers=api.auth("ada"))
     assert r.status == 204
-    r = await api.client.delete("/v1/compliance/do-not-call/exact/+8613800000666", headers=api.auth("ada"))
+    r = await api.client.delete(f"{path}?client=bank1", headers=api.auth("ada"))
     assert r.status == 404
     assert_error(await r.json(), "no-such-entry")
 

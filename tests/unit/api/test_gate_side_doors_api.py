@@ -80,6 +80,11 @@ async def test_dialling_a_held_cases_number_without_case_id_is_409_with_the_rule
     assert doc["error"]["message"] == doc["error"]["messages"]["zh-CN"]
     assert f"案件 {cid} 因债务人已进入破产程序暂停催收" in doc["error"]["message"]
     assert f"Case {cid} is on hold because the debtor is in bankruptcy" in doc["error"]["messages"]["en"]
+    # the decision log explains it the same way, in both languages
+    r = await api.client.get(f"/v1/compliance/decisions/{doc['error']['details']['decision_id']}",
+                             headers=api.auth("sam"))
+    assert r.status == 200
+    assert (await r.json())["messages"] == doc["error"]["messages"]
 
 
 async def test_dialling_a_closed_case_is_409(api: Api) -> None:

@@ -11,16 +11,16 @@ from tests.support.doubles import AllowAllGate
 from tests.unit.api.conftest import Api
 from tests.unit.api.test_calls_api import assert_error
 
-PATH = "/v1/clients/bank-a/presented-numbers"
+PATH = "/v1/clients/bank1/presented-numbers"
 SHANGHAI, BEIJING = "+862161234567", "+861062345678"
 
 
 class _CaseOfClient(AllowAllGate):
-    """Allows every dial; a dial with a case belongs to ``bank-a`` (as the case directory would say)."""
+    """Allows every dial; a dial with a case belongs to ``bank1`` (as the case directory would say)."""
 
     async def check(self, session: AsyncSession, request: DialRequest) -> GateDecision:
         self.requests.append(request)
-        return GateDecision(allowed=True, decision_id=new_id(), client_id="bank-a" if request.case_id else None)
+        return GateDecision(allowed=True, decision_id=new_id(), client_id="bank1" if request.case_id else None)
 
 
 async def test_admin_sets_and_everyone_who_oversees_reads(api: Api) -> None:
@@ -28,7 +28,7 @@ async def test_admin_sets_and_everyone_who_oversees_reads(api: Api) -> None:
     assert r.status == 200, await r.text()
     body = await r.json()
     assert (body["client_id"], body["numbers"], body["primary"], body["updated_by"]) == (
-        "bank-a", [SHANGHAI, BEIJING], SHANGHAI, "ada")
+        "bank1", [SHANGHAI, BEIJING], SHANGHAI, "ada")
     for reader in ("ada", "sam", "mia"):
         r = await api.client.get(PATH, headers=api.auth(reader))
         assert r.status == 200 and (await r.json())["numbers"] == [SHANGHAI, BEIJING], reader

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
+from api.middleware import credential_key
+from auth.sessions import SESSION_COOKIE
 from config.settings import ConfigError, load_settings
 from core.ratelimit import RateLimited, RateLimiter
 
@@ -99,3 +102,14 @@ def test_settings_are_validated_at_start_up(key: str, value: object) -> None:
 def test_settings_defaults() -> None:
     auth = load_settings(None).auth
     assert (auth.requests_per_s, auth.request_burst) == (100.0, 1000)
+
+
+def test_each_token_and_each_console_session_has_its_own_bucket_and_the_rest_their_address() -> None:
+    def key(headers: dict[str, str]) -> str:
+        return credential_key(make_mocked_request("GET", "/v1/cases", headers=headers))
+
+    alice, bob = key({"Cookie": f"{SESSION_COOKIE}=s-alice"}), key({"Cookie": f"{SESSION_COOKIE}=s-bob"})
+    assert alice.startswith("session:") and alice != bob and "s-alice" not in alice
+    token = key({"Authorization": "Bearer cg_secret", "Cookie": f"{SESSION_COOKIE}=s-alice"})
+    assert token.startswith("token:") and "cg_secret" not in token  # the bearer token wins
+    assert key({}).startswith("address:")
