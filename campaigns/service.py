@@ -309,6 +309,11 @@ class CampaignService:
             won = int(res.rowcount or 0)  # type: ignore[attr-defined]
             entry = await s.get(CampaignEntry, entry_id) if won == 1 else None
             user = await s.get(User, agent_id) if agent_id else None
+            if entry is not None and agent_id is not None and await self._busy(s, agent_id, now):
+                # the agent is on another call (it dialled by hand, say): try again after the preview
+                entry.state = "offered"
+                entry.next_at = now + timedelta(seconds=self.settings.progressive_preview_s)
+                return 0
         if entry is None or user is None or entry.number is None:
             return 0
         try:
@@ -318,6 +323,15 @@ class CampaignService:
             await self._undial(entry_id, exc)
             return 0
         return 1
+
+    async def _busy(self, s: AsyncSession, agent_id: str, now: datetime) -> bool:
+        """Is the agent anything but available, or has it a call that has not ended (of the last hour)?"""
+        row = await s.get(AgentPresence, agent_id)
+        if row is not None and row.state != "available":
+            return True
+        live = await s.scalar(select(func.count()).where(
+            Call.agent_id == agent_id, Call.created_at > now - timedelta(hours=1), Call.state != "ended"))
+        return bool(live)
 
     async def _undial(self, entry_id: str, exc: CallguardError) -> None:
         """The dial was refused (the agent paused, the gate blocked, the PBX is down): the case waits."""

@@ -265,3 +265,22 @@ async def test_an_agent_whose_phone_unregisters_gives_its_offer_back(db: Databas
     await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
     offer = await rig.campaigns.next(ALICE, "alice")
     assert offer is not None and offer.entry.case_id == rig.cases["ONE"]
+
+
+async def test_progressive_does_not_dial_an_agent_who_dialled_by_hand_meanwhile(db: Database) -> None:
+    rig = await make(db)
+    first = await rig.case("ONE", number="+8613800000091", days_overdue=90)
+    await rig.case("TWO", number="+8613800000092", days_overdue=10)
+    await rig.campaign(ALICE, mode="progressive")
+    await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
+    await rig.campaigns.tick()  # ONE offered, to be dialled in 5 s
+    await rig.calls.request_call(ALICE, agent_id="alice", number="+8613800000091", case_id=first)  # by hand
+    rig.clock.advance(seconds=5)
+    assert await rig.campaigns.tick() == 0  # alice has a call that has not ended: no second one
+    assert rig.dialled() == ["+8613800000091"]
+    await rig.end_last_call(dial_status="BUSY")
+    rig.clock.advance(seconds=5)
+    await rig.campaigns.tick()
+    rig.clock.advance(seconds=5)
+    assert await rig.campaigns.tick() == 1
+    assert rig.dialled() == ["+8613800000091", "+8613800000092"]
