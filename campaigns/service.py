@@ -227,8 +227,9 @@ class CampaignService:
             for campaign_id in running:
                 q = pick_query(campaign_id, agent_id, now).join(Case, Case.id == CampaignEntry.case_id).where(mine)
                 candidates.extend((await s.scalars(self._locking(q))).all())
-                lapsed = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(  # same index
-                    CampaignEntry.campaign_id == campaign_id, CampaignEntry.state == "offered",
+                # an offer (or a dial an instance stopped before placing) whose lease ran out: from the same index
+                lapsed = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
+                    CampaignEntry.campaign_id == campaign_id, CampaignEntry.state.in_(HELD),
                     CampaignEntry.assigned_agent == agent_id, CampaignEntry.lease_until <= now, mine).limit(CANDIDATES)
                 candidates.extend((await s.scalars(self._locking(lapsed))).all())
             candidates.sort(key=_pick_key)
@@ -355,8 +356,13 @@ class CampaignService:
         numbers = [Number(c.number, c.kind, c.status == "valid" and c.removed_at is None and not c.third_party_objected)
                    for c in (await s.scalars(select(CaseContact).where(CaseContact.case_id == entry.case_id)
                                              .order_by(CaseContact.id))).all()]
-        attempts = [Attempt(r.number, r.end_reason, r.created_at) for r in (await s.execute(
-            select(Call.number, Call.end_reason, Call.created_at).where(Call.case_id == entry.case_id))).all()]
+        calls = (await s.execute(select(Call.number, Call.end_reason, Call.created_at, Call.state).where(
+            Call.case_id == entry.case_id))).all()
+        if any(c.state != CallState.ENDED.value for c in calls):  # a call of the case is on: not now
+            entry.state, entry.claimed_by, entry.lease_until = "pending", None, None
+            entry.next_at, entry.updated_at = now + OFFER_LEASE, now
+            return None
+        attempts = [Attempt(c.number, c.end_reason, c.created_at) for c in calls]
         pick = pick_number(numbers, attempts, now, busy_retry=timedelta(seconds=campaign.busy_retry_s),
                            no_answer_retry=timedelta(seconds=campaign.no_answer_retry_s))
         entry.updated_at = now

@@ -13,6 +13,7 @@ import pytest
 from auth.models import Role
 from auth.service import Principal, create_user
 from callbacks.service import CallbackService
+from campaigns.models import CampaignEntry
 from campaigns.service import CampaignService, Mode
 from cases.directory import CaseDirectoryAdapter
 from cases.dispositions import record_disposition
@@ -284,3 +285,24 @@ async def test_progressive_does_not_dial_an_agent_who_dialled_by_hand_meanwhile(
     rig.clock.advance(seconds=5)
     assert await rig.campaigns.tick() == 1
     assert rig.dialled() == ["+8613800000091", "+8613800000092"]
+
+
+async def test_a_dial_whose_instance_stopped_before_placing_it_is_offered_again_after_its_lease(
+        db: Database) -> None:
+    rig = await make(db)
+    case = await rig.case("ONE", number="+8613800000101")
+    campaign = await rig.campaign(ALICE)
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None
+    async with db.begin() as s:  # an instance won the dial, then stopped before the Originate
+        entry = await s.get(CampaignEntry, offer.entry.id)
+        assert entry is not None
+        entry.state = "dialling"
+    assert await rig.campaigns.next(ALICE, "alice") is not None  # still held: the same entry
+    rig.clock.advance(minutes=6)
+    again = await rig.campaigns.next(ALICE, "alice")
+    assert again is not None and again.entry.case_id == case and again.entry.state == "offered"
+    call = await rig.calls.request_call(ALICE, agent_id="alice", number="+8613800000101", case_id=case)
+    rig.clock.advance(minutes=6)  # the offer's lease runs out while its call is still on: not offered again
+    assert call.state == "requested" and await rig.campaigns.next(ALICE, "alice") is None
+    assert (await rig.campaigns.get(SAM, campaign))[1]["offered"] == 0
