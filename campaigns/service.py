@@ -199,7 +199,9 @@ class CampaignService:
                 CampaignEntry.claimed_by == agent_id, CampaignEntry.state.in_(HELD),
                 CampaignEntry.lease_until > now))).first()
             if held is not None and held.number is not None:
-                return Offer(held, held.number, "", "held")
+                kind = await s.scalar(select(CaseContact.kind).where(CaseContact.case_id == held.case_id,
+                                                                     CaseContact.number == held.number))
+                return Offer(held, held.number, kind or "", "held")
             running = (await s.scalars(select(CampaignAgent.campaign_id).join(
                 Campaign, Campaign.id == CampaignAgent.campaign_id).where(
                 CampaignAgent.agent_id == agent_id, Campaign.state == "running", Campaign.mode.in_(modes))
