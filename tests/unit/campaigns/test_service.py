@@ -25,6 +25,7 @@ from cases.service import upsert_case
 from compliance.service import ComplianceGate
 from config.settings import CampaignSettings, ComplianceSettings, DialerSettings, PresenceSettings
 from core.clock import FakeClock
+from core.errors import CallguardError
 from core.events import EventLog
 from db.engine import Database
 from dialer.service import CallService
@@ -307,3 +308,21 @@ async def test_a_dial_whose_instance_stopped_before_placing_it_is_offered_again_
     rig.clock.advance(minutes=6)  # the offer's lease runs out while its call is still on: not offered again
     assert call.state == "requested" and await rig.campaigns.next(ALICE, "alice") is None
     assert (await rig.campaigns.get(SAM, campaign))[1]["offered"] == 0
+
+
+async def test_a_due_callback_still_passes_the_gate_at_night_it_waits_for_the_morning(db: Database) -> None:
+    rig = await make(db, at=NIGHT - timedelta(hours=2))  # 20:30 in Shanghai: inside CN hours
+    case = await rig.case("CB", number="+8613800000111")
+    call_id = await rig.call(ALICE, case, "+8613800000111", answered_at=rig.clock.now())
+    async with db.begin() as s:
+        await record_disposition(s, rig.events, principal=ALICE, call_id=call_id, now=rig.clock.now(),
+                                 data=DispositionIn.model_validate({
+                                     "outcome": "callback_requested", "callback_at": NIGHT.isoformat()}))
+    campaign = await rig.campaign(ALICE)
+    rig.clock.set(NIGHT)  # 22:30 in Shanghai: the callback is due, the gate says no
+    assert await rig.campaigns.next(ALICE, "alice") is None
+    assert (await rig.campaigns.get(SAM, campaign))[1]["next_scheduled_at"] == datetime(2026, 12, 6, 0, 0,
+                                                                                        tzinfo=UTC)
+    with pytest.raises(CallguardError) as blocked:  # and a dial by hand is refused the same way
+        await rig.calls.request_call(ALICE, agent_id="alice", number="+8613800000111", case_id=case)
+    assert blocked.value.status == 409
