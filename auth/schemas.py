@@ -174,5 +174,6 @@ class PasswordIn(BaseModel):
 
     password: str = Field(min_length=8, max_length=256,
                           description="At least auth.password_min_length characters (10 by default), not one repeated")
-    old_password: str | None = Field(None, max_length=256, description="Required to change one's own password")
+    old_password: str | None = Field(None, max_length=256,
+                                     description="Required to change one's own password (not to set one's first)")
     reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")

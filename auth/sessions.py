@@ -127,8 +127,8 @@ class SessionService:
 
     async def set_password(self, actor: Actor, who: Principal | None, user_id: str, body: PasswordIn, *,
                            address: str = "cli") -> None:
-        """Set ``user_id``'s password: oneself with the right old password, or an admin within its scope
-        (``who`` None: the command line). The user's other sessions end; bearer tokens stay."""
+        """Set ``user_id``'s password: oneself with the right old password (none for one's first), or an admin
+        within its scope (``who`` None: the command line). The user's other sessions end; bearer tokens stay."""
         check_strength(body.password, self.settings.password_min_length)
         own = who is not None and who.user_id == user_id
         if who is not None and not own and who.role is not Role.ADMIN:
@@ -138,7 +138,9 @@ class SessionService:
         if own:
             async with self.db.read() as s:
                 user = await s.get(User, user_id)
-            ok, _ = await verify_password(user.password_hash if user else None, body.old_password or "")
+            # one's first password needs no old one (there is none); every later change proves the current one
+            first = user is not None and user.password_hash is None
+            ok = first or (await verify_password(user.password_hash if user else None, body.old_password or ""))[0]
             if not ok:
                 await self.auth.failed(address, WrongPassword("the old password is wrong"), user_id=user_id)
                 raise WrongPassword("the old password is wrong", details={"field": "old_password"})

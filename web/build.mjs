@@ -20,11 +20,14 @@ for (const name of ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE
 }
 cpSync(join(here, "src", "docs"), docs, { recursive: true });
 // the console at /: preact + htm bundled and minified by esbuild into one script, one stylesheet, one page
-await build({
-  entryPoints: [join(here, "src", "console", "main.js")],
-  bundle: true, minify: true, format: "esm", target: ["chrome100", "firefox100", "safari15"],
-  outfile: join(consoleDir, "console.js"), legalComments: "eof", logLevel: "warning",
+// the reports' chart library (echarts) is a chunk of its own, fetched when the reports screen first opens
+const { metafile } = await build({
+  entryPoints: { console: join(here, "src", "console", "main.js") },
+  bundle: true, minify: true, format: "esm", splitting: true, target: ["chrome100", "firefox100", "safari15"],
+  outdir: consoleDir, entryNames: "[name]", chunkNames: "chunk-[hash]", legalComments: "eof", logLevel: "warning",
+  metafile: true,
 });
+const chunks = Object.keys(metafile.outputs).map((p) => p.split("/").pop()).filter((n) => n.startsWith("chunk-"));
 await build({
   entryPoints: [join(here, "src", "console", "console.css")],
   bundle: true, minify: true, outfile: join(consoleDir, "console.css"), logLevel: "warning",
@@ -39,7 +42,7 @@ function compressed(dir, names) {
       params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
   }
 }
-compressed(consoleDir, ["console.js", "console.css", "index.html"]);
+compressed(consoleDir, ["console.js", "console.css", "index.html", ...chunks]);
 compressed(docs, ["swagger-ui-bundle.js", "swagger-ui.css", "index.html", "docs.js", "docs.css"]);
 // axe-core for the browser tests' accessibility check (not served)
 cpSync(join(here, "node_modules", "axe-core", "axe.min.js"), join(dist, "axe.min.js"));

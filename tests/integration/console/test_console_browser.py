@@ -8,6 +8,9 @@ in Chinese and English, go to ``artifacts/console/``.
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -158,8 +162,9 @@ async def test_an_agent_dials_from_my_cases_follows_the_call_live_and_saves_a_pr
     await agent_scenario(stack, browser, shots=True)
 
 
-async def test_the_agent_scenario_on_postgresql(pg_stack: Stack, browser: Browser) -> None:
+async def test_the_agent_and_manager_scenarios_on_postgresql(pg_stack: Stack, browser: Browser) -> None:
     await agent_scenario(pg_stack, browser, shots=False)
+    await manager_scenario(pg_stack, browser, shots=False)
 
 
 async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
@@ -214,6 +219,7 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     await page.fill("#promise-amount", "500.00")
     await page.fill("#promise-date", promised)
     await page.fill("#notes", "客户承诺下周还款")
+    await page.get_by_test_id("window-on").check()  # Monday to Friday 18:00-20:00, the debtor's hours
     if shots:
         await screenshots(page, "agent-disposition")
     await page.reload()  # the form is kept until it is saved, with what was typed
@@ -232,6 +238,10 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     r = await stack.client.get(f"/v1/cases/{case_id}/contacts", headers=stack.auth("sup"))
     (contact,) = [c for c in (await r.json())["items"] if c["call_id"] == call_id]
     assert contact["outcome"] == "promise_to_pay" and contact["connected"]
+    r = await stack.client.get(f"/v1/cases/{case_id}/windows", headers=stack.auth("sup"))
+    (window,) = (await r.json())["items"]
+    assert window["agreed_on_call_id"] == call_id and window["recorded_by"] == "ana"
+    assert window["weekdays"] == [0, 1, 2, 3, 4] and window["start"].startswith("18:00")
     r = await stack.client.post(f"/v1/calls/{call_id}/disposition", headers=stack.auth("ana"),
                                 json={"outcome": "refuses"})
     assert r.status == 409 and (await r.json())["error"]["code"] == "disposition-already-recorded"
@@ -242,6 +252,48 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     only_own_host(stack, agent, wall)
     for c in (agent, wall):
         await c.context.close()
+
+
+async def test_a_manager_reads_todays_connect_rate_as_chart_table_and_xlsx(stack: Stack, browser: Browser) -> None:
+    await manager_scenario(stack, browser, shots=True)
+
+
+async def manager_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
+    """The chart, the table and the XLSX download show the numbers of GET /v1/reports/connect-rate."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    c = await open_console(browser, stack, "sup")
+    page = c.page
+    await page.get_by_test_id("nav-reports").click()
+    chart = page.get_by_test_id("chart")
+    await chart.locator("canvas").wait_for()  # echarts, fetched with the reports screen
+    r = await stack.client.get("/v1/reports/connect-rate", headers=stack.auth("sup"), params={
+        "group_by": "day", "from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat(),
+        "tz": "Asia/Shanghai"})
+    report = await r.json()
+    spec = json.loads(await chart.get_attribute("data-series") or "{}")
+    bars = {b["key"]: b["data"] for b in spec["bars"]}
+    assert spec["x"] == [row["day"] for row in report["rows"]]
+    assert bars["attempts"] == [row["attempts"] for row in report["rows"]]
+    assert bars["connected"] == [row["connected"] for row in report["rows"]]
+    total = page.get_by_test_id("report-table").locator("tr.total")
+    assert await total.locator("[data-column=attempts]").inner_text() == str(report["totals"]["attempts"])
+    assert await total.locator("[data-column=connected]").inner_text() == str(report["totals"]["connected"])
+    await no_serious_violations(page, "reports")
+    if shots:
+        await screenshots(page, "reports")
+    async with page.expect_download() as download:
+        await page.get_by_test_id("xlsx").click()
+    path = Path(str(await (await download.value).path()))
+    data = await asyncio.to_thread(path.read_bytes)
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    head, totals = rows[0], rows[-1]
+    assert totals[0] == "total"
+    assert totals[head.index("attempts")] == report["totals"]["attempts"]
+    assert totals[head.index("connected")] == report["totals"]["connected"]
+    assert [r[head.index("attempts")] for r in rows[1:-1]] == [row["attempts"] for row in report["rows"]]
+    only_own_host(stack, c)
+    await c.context.close()
 
 
 def night_zone(now: datetime) -> str:
@@ -268,7 +320,8 @@ async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chines
     blocked = row.get_by_test_id("gate-blocked")
     await blocked.wait_for()
     text = await blocked.inner_text()
-    assert "不在允许的拨打时段" in text and "下次可拨打时间" in text, text
+    # the gate's own explanation in Chinese (naming the debtor's zone), and the next allowed time
+    assert CJK.search(text) and zone in text and "下次可拨打时间" in text, text
     r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"case_id": case_id})
     before = len((await r.json())["items"])
     await row.get_by_test_id("dial").click()
@@ -278,8 +331,21 @@ async def test_a_blocked_dial_shows_the_gate_explanation_and_next_time_in_chines
     r = await stack.client.get("/v1/calls", headers=stack.auth("sup"), params={"case_id": case_id})
     assert len((await r.json())["items"]) == before  # blocked: nothing reached the PBX
     await screenshots(page, "agent-blocked")
+    await page.get_by_test_id("lang").click()
     en = await page.get_by_test_id("gate-blocked").first.inner_text()
-    assert "Next allowed" not in en  # back in Chinese after the screenshots
+    assert "Next allowed" in en and not CJK.search(en), en  # the same answer in English
+    await page.get_by_test_id("lang").click()
+    # the agent pauses for a break and comes back: its presence, through the API too
+    presence = page.get_by_test_id("presence")
+    await page.locator("[data-testid=presence][data-state=available]").wait_for()
+    await page.select_option("#pause-code", "break")
+    await presence.get_by_test_id("pause").click()
+    await page.locator("[data-testid=presence][data-state=paused]").wait_for()
+    r = await stack.client.get("/v1/agents/pete/state", headers=stack.auth("sup"))
+    state = await r.json()
+    assert state["state"] == "paused" and state["pause_code"] == "break"
+    await presence.get_by_test_id("resume").click()
+    await page.locator("[data-testid=presence][data-state=available]").wait_for()
     # the wallboard counts the blocked dial under its rule (the console's own checks are not dials)
     wall = await open_console(browser, stack, "sup")
     rule = wall.page.get_by_test_id("blocked-by-rule").locator("tr", has_text="拨打时段")

@@ -209,6 +209,11 @@ async def test_passwords_own_with_the_old_one_others_only_by_an_admin(cluster: C
         reasons = (await s.scalars(select(AuthFailure.reason).order_by(AuthFailure.id))).all()
     assert user is not None and user.password_hash is not None and user.password_hash.startswith("$argon2id$")
     assert reasons[:2] == ["wrong-password", "wrong-password"]
+    # one's first password needs no old one: there is none to prove (a bearer token's holder sets it)
+    r = await c.put("/v1/users/mia/password", headers=cluster.auth("mia"), json={"password": "first password 1"})
+    assert r.status == 204
+    r = await c.put("/v1/users/mia/password", headers=cluster.auth("mia"), json={"password": "second password 2"})
+    assert r.status == 403 and code(await r.json()) == "wrong-password"  # from then on, the old one is needed
 
 
 def test_the_cli_sets_a_password_from_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -4,7 +4,7 @@ import { h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { api, liveEvents } from "./api.js";
-import { dateTime, duration, money, myZone, t, timeOnly } from "./i18n.js";
+import { dateTime, duration, lang, money, myZone, t, timeOnly } from "./i18n.js";
 
 const html = htm.bind(h);
 const PENDING = "callguard.pending-disposition";
@@ -74,6 +74,41 @@ function CaseRow({ kase, me, checks, busy, onDial }) {
     </article>`;
 }
 
+const PAUSE_CODES = ["break", "training", "meeting", "system"];
+
+/** The agent's own presence (GET/PUT /v1/agents/{me}/state): available or paused with a reason. */
+function Presence({ me, state, onChange }) {
+  const [code, setCode] = useState("break");
+  const [error, setError] = useState(null);
+  async function put(body) {
+    setError(null);
+    try {
+      onChange(await api("PUT", `/v1/agents/${encodeURIComponent(me.user_id)}/state`, body));
+    } catch (err) {
+      setError(err.text());
+    }
+  }
+  if (!state) return null;
+  const paused = state.state === "paused" || state.state === "offline";
+  return html`
+    <div class="presence" data-testid="presence" data-state=${state.state}>
+      <span class=${`dot ${state.state}`}></span>
+      <strong>${t(`presence.${state.state}`)}</strong>
+      ${state.pause_code && html`<span class="muted"> · ${t(`pause.${state.pause_code}`)}</span>`}
+      ${paused ? html`<button onClick=${() => put({ state: "available" })} data-testid="resume">${t("presence.resume")}</button>`
+        : html`
+          <span class="pause">
+            <label class="sr-only" for="pause-code">${t("presence.pause_reason")}</label>
+            <select id="pause-code" value=${code} onChange=${(e) => setCode(e.target.value)}>
+              ${PAUSE_CODES.map((c) => html`<option value=${c}>${t(`pause.${c}`)}</option>`)}
+            </select>
+            <button onClick=${() => put({ state: "paused", pause_code: code })} data-testid="pause"
+                    disabled=${state.state !== "available"}>${t("presence.pause")}</button>
+          </span>`}
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </div>`;
+}
+
 function CallPanel({ call, onHangup, error }) {
   const [, tick] = useState(0);
   useEffect(() => {
@@ -103,12 +138,15 @@ function Disposition({ pending, currency, onSaved }) {
   const [date, setDate] = useState(pending.draft?.date || "");
   const [callback, setCallback] = useState(pending.draft?.callback || "");
   const [notes, setNotes] = useState(pending.draft?.notes || "");
+  // an agreed calling window (the debtor's own hours), recorded on the case with this call as its evidence
+  const [win, setWin] = useState(pending.draft?.win || { on: false, days: [0, 1, 2, 3, 4], start: "18:00", end: "20:00" });
+  const [winSaved, setWinSaved] = useState(!!pending.draft?.winSaved);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
 
   useEffect(() => {
-    savePending({ ...pending, draft: { outcome, amount, date, callback, notes } });
-  }, [outcome, amount, date, callback, notes]);
+    savePending({ ...pending, draft: { outcome, amount, date, callback, notes, win, winSaved } });
+  }, [outcome, amount, date, callback, notes, win, winSaved]);
 
   async function save(e) {
     e.preventDefault();
@@ -119,6 +157,12 @@ function Disposition({ pending, currency, onSaved }) {
       promise_currency: currency || undefined });
     if (outcome === "callback_requested" && callback) body.callback_at = new Date(callback).toISOString();
     try {
+      if (win.on && !winSaved) {
+        await api("POST", `/v1/cases/${pending.case_id}/windows`, {
+          scope: "case", weekdays: [...win.days].sort(), start: win.start, end: win.end, zone: pending.zone || myZone(),
+          agreed_on_call_id: pending.call_id, expires_at: new Date(Date.now() + 29 * 86400000).toISOString() });
+        setWinSaved(true);
+      }
       await api("POST", `/v1/calls/${pending.call_id}/disposition`, body);
       savePending(null);
       onSaved();
@@ -155,8 +199,28 @@ function Disposition({ pending, currency, onSaved }) {
         <label for="callback-at">${t("disp.callback_at")} (${myZone()})</label>
         <input id="callback-at" type="datetime-local" required value=${callback}
                onInput=${(e) => setCallback(e.target.value)} />`}
+      <fieldset class="window">
+        <legend><label class="inline"><input type="checkbox" checked=${win.on} disabled=${winSaved}
+          onChange=${(e) => setWin({ ...win, on: e.target.checked })} data-testid="window-on" />
+          ${t("disp.window")} · ${pending.zone || myZone()}</label></legend>
+        ${win.on && html`
+          <div class="days" role="group" aria-label=${t("disp.window_days")}>
+            ${[0, 1, 2, 3, 4, 5, 6].map((d) => html`<label class="inline"><input type="checkbox" disabled=${winSaved}
+              checked=${win.days.includes(d)} onChange=${(e) => setWin({ ...win, days: e.target.checked
+                ? [...win.days, d] : win.days.filter((x) => x !== d) })} />${t(`weekday.${d}`)}</label>`)}
+          </div>
+          <div class="row">
+            <div><label for="win-start">${t("disp.window_start")}</label>
+              <input id="win-start" type="time" required value=${win.start} disabled=${winSaved}
+                     onInput=${(e) => setWin({ ...win, start: e.target.value })} /></div>
+            <div><label for="win-end">${t("disp.window_end")}</label>
+              <input id="win-end" type="time" required value=${win.end} disabled=${winSaved}
+                     onInput=${(e) => setWin({ ...win, end: e.target.value })} /></div>
+          </div>
+          ${winSaved && html`<p class="ok small">${t("disp.window_saved")}</p>`}`}
+      </fieldset>
       <label for="notes">${t("disp.notes")}</label>
-      <textarea id="notes" rows="3" maxlength="2000" value=${notes} onInput=${(e) => setNotes(e.target.value)}></textarea>
+      <textarea id="notes" rows="2" maxlength="2000" value=${notes} onInput=${(e) => setNotes(e.target.value)}></textarea>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <button type="submit" class="primary" disabled=${busy} data-testid="save-disposition">
         ${busy ? t("disp.saving") : t("disp.save")}</button>
@@ -174,6 +238,15 @@ export function AgentScreen({ me }) {
   const [pending, setPending] = useState(loadPending());
   const [live, setLive] = useState(false);
   const [saved, setSaved] = useState(false);
+  const [presence, setPresence] = useState(null);
+
+  async function loadPresence() {
+    try {
+      setPresence(await api("GET", `/v1/agents/${encodeURIComponent(me.user_id)}/state`));
+    } catch {
+      setPresence(null); // presence not offered: the control is hidden
+    }
+  }
   const callRef = useRef(null);
   callRef.current = call;
   // events of a call that arrive before POST /v1/calls has answered (the PBX is quick): applied once it has
@@ -182,8 +255,9 @@ export function AgentScreen({ me }) {
   async function checkCase(kase) {
     for (const c of kase.contacts.filter((x) => !x.removed)) {
       try {
-        const d = await api("POST", "/v1/compliance/check", { agent: me.user_id, number: c.number, case_id: kase.id });
-        setChecks((prev) => ({ ...prev, [c.number]: d }));
+        const [d, language] = await api("POST", "/v1/compliance/check",
+          { agent: me.user_id, number: c.number, case_id: kase.id }, { withLanguage: true });
+        setChecks((prev) => ({ ...prev, [c.number]: { ...d, language } }));
       } catch (err) {
         setChecks((prev) => ({ ...prev, [c.number]: { error: err } }));
       }
@@ -206,7 +280,12 @@ export function AgentScreen({ me }) {
 
   useEffect(() => {
     loadCases(null);
-    return liveEvents(["call."], (type, ev) => {
+    loadPresence();
+    return liveEvents(["call.", "agent."], (type, ev) => {
+      if (type === "agent.state_changed") {
+        if (ev.agent_id === me.user_id || ev.data?.agent === me.user_id) loadPresence();
+        return;
+      }
       const current = callRef.current;
       if (!current || ev.call_id !== current.id) {
         if (ev.agent_id === me.user_id) early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
@@ -226,7 +305,8 @@ export function AgentScreen({ me }) {
       for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
       early.current.clear();
       setCall(started);
-      const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency };
+      const zone = kase.timezone || (checks[number]?.zones || [])[0]?.zone || null;
+      const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency, zone };
       savePending(p);
       setPending(p);
     } catch (err) {
@@ -270,6 +350,7 @@ export function AgentScreen({ me }) {
       <aside class="side">
         <section class="card" aria-labelledby="call-title">
           <h2 id="call-title">${t("call.title")}</h2>
+          <${Presence} me=${me} state=${presence} onChange=${setPresence} />
           <p class=${live ? "live ok" : "live"} data-testid="live">${live ? t("live.connected") : t("live.reconnecting")}</p>
           <${CallPanel} call=${call} onHangup=${hangup} error=${dialError} />
           ${call && dialError && html`<p class="error" role="alert">${dialError.text()}</p>`}
@@ -295,9 +376,13 @@ function advance(c, type, ev) {
   };
 }
 
-/** A gate answer (a check's decision, or a blocked dial's 409) in the user's language. */
+/** A gate answer (a check's decision, or a blocked dial's 409) in the user's language: the server's explanation
+ * when it gave it in that language, else the console's own words for its code. */
 function localized(d) {
+  const worded = d.messages || d.err?.details?.messages; // the gate words its explanation in each language
+  if (worded && worded[lang()]) return worded[lang()];
   if (d.err) return d.err.text();
+  if (d.message && d.language && d.language.toLowerCase() === lang().toLowerCase()) return d.message;
   const key = `err.${d.code || "blocked"}`;
   const known = t(key);
   return known === key ? d.message : known;

@@ -45,11 +45,16 @@ export class ApiError extends Error {
     this.code = err.code || "internal-error";
     this.details = err.details || {};
     this.serverMessage = err.message || "";
+    this.messages = err.messages || {}; // the server's message in each language
     this.language = language; // Content-Language of the answer: whether the server spoke the user's language
   }
 
   /** The text to show: the server's message when it answered in the user's language, else ours by code. */
   text() {
+    // the server's words in the user's language: every error's own, or a gate refusal's explanation
+    for (const worded of [this.details.messages, this.messages]) {
+      if (worded && typeof worded[lang()] === "string") return worded[lang()];
+    }
     if (this.serverMessage && this.language && this.language.toLowerCase() === lang().toLowerCase()) {
       return this.serverMessage;
     }
@@ -59,7 +64,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+/** The JSON answer of ``method path``; ``withLanguage``: [answer, its Content-Language] (whose words it uses). */
+export async function api(method, path, body, { withLanguage = false } = {}) {
   const headers = { Accept: "application/json", "Accept-Language": lang() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -72,7 +78,7 @@ export async function api(method, path, body) {
   } catch {
     throw new ApiError(0, { error: { code: "network", message: t("error.network") } }, lang());
   }
-  if (resp.status === 204) return null;
+  if (resp.status === 204) return withLanguage ? [null, null] : null;
   const data = await resp.json().catch(() => null);
   if (!resp.ok) {
     const err = new ApiError(resp.status, data, resp.headers.get("Content-Language"));
@@ -80,7 +86,7 @@ export async function api(method, path, body) {
     if (resp.status === 401 && path !== "/v1/session") listeners.forEach((fn) => fn(err));
     throw err;
   }
-  return data;
+  return withLanguage ? [data, resp.headers.get("Content-Language")] : data;
 }
 
 /**
@@ -118,7 +124,7 @@ export function liveEvents(types, onEvent, onStatus) {
     };
     const handler = (e) => onEvent(e.type, JSON.parse(e.data));
     for (const name of ["call.requested", "call.agent_ringing", "call.agent_answered", "call.customer_ringing",
-      "call.answered", "call.ended", "call.blocked", "call.corrected"]) {
+      "call.answered", "call.ended", "call.blocked", "call.corrected", "agent.state_changed"]) {
       source.addEventListener(name, handler);
     }
     source.addEventListener("session.ended", (e) => {

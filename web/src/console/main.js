@@ -6,6 +6,7 @@ import htm from "htm";
 import { api, onSessionLost, setCsrf, setToken } from "./api.js";
 import { lang, setLang, t } from "./i18n.js";
 import { AgentScreen } from "./agent.js";
+import { Reports } from "./reports.js";
 import { Wallboard } from "./wallboard.js";
 
 const html = htm.bind(h);
@@ -84,7 +85,10 @@ function Header({ me, view, setView, onSignOut, onLang }) {
                   onClick=${() => setView("agent")}>${t("nav.agent")}</button>`}
         ${canWall && html`
           <button class=${view === "wall" ? "tab active" : "tab"} aria-current=${view === "wall" ? "page" : undefined}
-                  onClick=${() => setView("wall")}>${t("nav.wallboard")}</button>`}
+                  onClick=${() => setView("wall")}>${t("nav.wallboard")}</button>
+          <button class=${view === "reports" ? "tab active" : "tab"}
+                  aria-current=${view === "reports" ? "page" : undefined} data-testid="nav-reports"
+                  onClick=${() => setView("reports")}>${t("nav.reports")}</button>`}
       </nav>
       <span class="spacer"></span>
       <span class="who" data-testid="who">${t("who", { name: me.display_name, role: t(`role.${me.role}`) })}</span>
@@ -145,7 +149,8 @@ function App() {
     <${Header} me=${me} view=${view} setView=${setView} onSignOut=${signOut} onLang=${switchLang} />
     <main id="main" tabindex="-1">
       ${view === "agent" && me.role === "agent" ? html`<${AgentScreen} me=${me} lang=${lang()} />`
-        : html`<${Wallboard} me=${me} lang=${lang()} />`}
+        : view === "reports" && WALL_ROLES.includes(me.role) ? html`<${Reports} lang=${lang()} />`
+          : html`<${Wallboard} me=${me} lang=${lang()} />`}
     </main>`;
 }
 
