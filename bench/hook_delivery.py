@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
+from audit.service import Actor
 from auth.scope import Scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,7 +93,7 @@ async def main() -> None:
             events = EventLog()
             Outbox(clock).install(events)
             await HookService(db=database, settings=SETTINGS, clock=clock).create(
-                Scope.everything(),                 url=url, event_types=["*"], description="bench", created_by="bench")
+                Scope.everything(), url=url, event_types=["*"], description="bench", actor=Actor("bench", "admin"))
             for start in range(0, N, 500):
                 await emit(database, events, 500, start)
             d = Dispatcher(database, SETTINGS, None, clock, name="bench")

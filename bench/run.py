@@ -46,6 +46,7 @@ BENCHES = (
     Bench("recording_ingest", timeout_s=900),
     Bench("recording_latency", timeout_s=900),
     Bench("report", timeout_s=5400),
+    Bench("campaign_pick", timeout_s=900),
     Bench("console", timeout_s=300),
 )
 

@@ -21,10 +21,10 @@ available agent, so no call is ever abandoned; a paused agent gets no further ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role, User
@@ -199,25 +199,43 @@ class CampaignService:
                 CampaignEntry.claimed_by == agent_id, CampaignEntry.state.in_(HELD),
                 CampaignEntry.lease_until > now))).first()
             if held is not None and held.number is not None:
-                return Offer(held, held.number, "", "held")
-            running = select(CampaignAgent.campaign_id).join(Campaign, Campaign.id == CampaignAgent.campaign_id).where(
+                kind = await s.scalar(select(CaseContact.kind).where(CaseContact.case_id == held.case_id,
+                                                                     CaseContact.number == held.number))
+                return Offer(held, held.number, kind or "", "held")
+            running = (await s.scalars(select(CampaignAgent.campaign_id).join(
+                Campaign, Campaign.id == CampaignAgent.campaign_id).where(
                 CampaignAgent.agent_id == agent_id, Campaign.state == "running", Campaign.mode.in_(modes))
-            free = or_(CampaignEntry.state == "pending",
-                       and_(CampaignEntry.state == "offered", CampaignEntry.lease_until <= now))
+                .order_by(CampaignAgent.campaign_id))).all()
+            if not running:
+                return None
             mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent)
-            base = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
-                CampaignEntry.campaign_id.in_(running), CampaignEntry.assigned_agent == agent_id, free, mine)
-            callbacks = base.join(Callback, Callback.case_id == CampaignEntry.case_id).add_columns(Callback.id).where(
+            # the agent's due callbacks (a few rows of ix_callbacks_agent_state_due), then their entries
+            due = (await s.execute(select(Callback.case_id, Callback.id).where(
                 Callback.agent_id == agent_id, Callback.state == "scheduled", Callback.due_at <= now).order_by(
-                Callback.due_at).limit(CANDIDATES)
-            for entry, callback_id in (await s.execute(self._locking(callbacks))).all():
-                offer = await self._try(s, entry, agent, now, reason="callback", callback_id=callback_id)
-                if offer is not None:
-                    return offer
-            general = base.where(CampaignEntry.next_at <= now).order_by(
-                CampaignEntry.tier, CampaignEntry.first_call_by, CampaignEntry.priority, CampaignEntry.next_at,
-                CampaignEntry.id).limit(CANDIDATES)
-            for entry in (await s.scalars(self._locking(general))).all():
+                Callback.due_at, Callback.id).limit(CANDIDATES))).all()
+            if due:
+                order = {case_id: i for i, (case_id, _id) in enumerate(due)}
+                callback_of = {case_id: cb_id for case_id, cb_id in reversed(due)}
+                q = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
+                    CampaignEntry.campaign_id.in_(running), CampaignEntry.case_id.in_(order), _free(now), mine)
+                entries = sorted((await s.scalars(self._locking(q))).all(), key=lambda e: order[e.case_id])
+                for entry in entries:
+                    offer = await self._try(s, entry, agent, now, reason="callback",
+                                            callback_id=callback_of[entry.case_id])
+                    if offer is not None:
+                        return offer
+            # then each campaign's entries in the pick index's own order, merged
+            candidates: list[CampaignEntry] = []
+            for campaign_id in running:
+                q = pick_query(campaign_id, agent_id, now).join(Case, Case.id == CampaignEntry.case_id).where(mine)
+                candidates.extend((await s.scalars(self._locking(q))).all())
+                # an offer (or a dial an instance stopped before placing) whose lease ran out: from the same index
+                lapsed = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
+                    CampaignEntry.campaign_id == campaign_id, CampaignEntry.state.in_(HELD),
+                    CampaignEntry.assigned_agent == agent_id, CampaignEntry.lease_until <= now, mine).limit(CANDIDATES)
+                candidates.extend((await s.scalars(self._locking(lapsed))).all())
+            candidates.sort(key=_pick_key)
+            for entry in candidates[:CANDIDATES]:
                 reason = "first_call" if entry.first_call_by is not None else "priority"
                 offer = await self._try(s, entry, agent, now, reason=reason, callback_id=None)
                 if offer is not None:
@@ -294,6 +312,11 @@ class CampaignService:
             won = int(res.rowcount or 0)  # type: ignore[attr-defined]
             entry = await s.get(CampaignEntry, entry_id) if won == 1 else None
             user = await s.get(User, agent_id) if agent_id else None
+            if entry is not None and agent_id is not None and await self._busy(s, agent_id, now):
+                # the agent is on another call (it dialled by hand, say): try again after the preview
+                entry.state = "offered"
+                entry.next_at = now + timedelta(seconds=self.settings.progressive_preview_s)
+                return 0
         if entry is None or user is None or entry.number is None:
             return 0
         try:
@@ -303,6 +326,15 @@ class CampaignService:
             await self._undial(entry_id, exc)
             return 0
         return 1
+
+    async def _busy(self, s: AsyncSession, agent_id: str, now: datetime) -> bool:
+        """Is the agent anything but available, or has it a call that has not ended (of the last hour)?"""
+        row = await s.get(AgentPresence, agent_id)
+        if row is not None and row.state != "available":
+            return True
+        live = await s.scalar(select(func.count()).where(
+            Call.agent_id == agent_id, Call.created_at > now - timedelta(hours=1), Call.state != "ended"))
+        return bool(live)
 
     async def _undial(self, entry_id: str, exc: CallguardError) -> None:
         """The dial was refused (the agent paused, the gate blocked, the PBX is down): the case waits."""
@@ -326,8 +358,13 @@ class CampaignService:
         numbers = [Number(c.number, c.kind, c.status == "valid" and c.removed_at is None and not c.third_party_objected)
                    for c in (await s.scalars(select(CaseContact).where(CaseContact.case_id == entry.case_id)
                                              .order_by(CaseContact.id))).all()]
-        attempts = [Attempt(r.number, r.end_reason, r.created_at) for r in (await s.execute(
-            select(Call.number, Call.end_reason, Call.created_at).where(Call.case_id == entry.case_id))).all()]
+        calls = (await s.execute(select(Call.number, Call.end_reason, Call.created_at, Call.state).where(
+            Call.case_id == entry.case_id))).all()
+        if any(c.state != CallState.ENDED.value for c in calls):  # a call of the case is on: not now
+            entry.state, entry.claimed_by, entry.lease_until = "pending", None, None
+            entry.next_at, entry.updated_at = now + OFFER_LEASE, now
+            return None
+        attempts = [Attempt(c.number, c.end_reason, c.created_at) for c in calls]
         pick = pick_number(numbers, attempts, now, busy_retry=timedelta(seconds=campaign.busy_retry_s),
                            no_answer_retry=timedelta(seconds=campaign.no_answer_retry_s))
         entry.updated_at = now
@@ -388,6 +425,26 @@ class CampaignService:
 def _as_principal(agent: User) -> Principal:
     """The agent as the principal the gate and the walls see (the campaign dials in the agent's name)."""
     return Principal(agent.id, Role.AGENT, team=agent.team, clients=frozenset(agent.clients or []))
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    """An entry that may be offered: pending, or offered under a lease that ran out."""
+    return or_(CampaignEntry.state == "pending",
+               and_(CampaignEntry.state == "offered", CampaignEntry.lease_until <= now))
+
+
+def pick_query(campaign_id: str, agent_id: str, now: datetime) -> Select[Any]:
+    """The next candidates of one campaign for one agent, read from ``ix_campaign_entries_next`` in its own
+    order (no sort, no scan: ``bench/campaign_pick.py`` checks the plan)."""
+    e = CampaignEntry
+    return select(e).where(e.campaign_id == campaign_id, e.state == "pending", e.assigned_agent == agent_id,
+                           e.next_at <= now).order_by(e.tier, e.first_call_by, e.priority, e.next_at,
+                                                      e.id).limit(CANDIDATES)
+
+
+def _pick_key(e: CampaignEntry) -> tuple[int, datetime, int, datetime, str]:
+    far = datetime.max.replace(tzinfo=UTC)
+    return (e.tier, e.first_call_by or far, e.priority, e.next_at, e.id)
 
 
 def _system(agent_id: str) -> Principal:

@@ -137,6 +137,22 @@ async def _demo_cases(container: Container) -> dict[str, str]:
     return out
 
 
+DEMO_CAMPAIGN = "demo-progressive"
+
+
+async def _demo_campaign(container: Container) -> str:
+    """A draft progressive campaign over agent1's demo-bank cases, agent1 joined (reused on the next run):
+    starting it is one call, ``POST /v1/campaigns/{id}/start``."""
+    svc = container.campaigns
+    existing = [c for c in await svc.campaigns(OPERATOR) if c.name == DEMO_CAMPAIGN and c.state != "stopped"]
+    if existing:
+        return existing[0].id
+    campaign = await svc.create(OPERATOR, client_id=DEMO_CLIENT, name=DEMO_CAMPAIGN, mode="progressive",
+                                agent="agent1")
+    await svc.join(OPERATOR, campaign.id, "agent1")
+    return campaign.id
+
+
 async def main() -> None:
     """Run the stack until interrupted."""
     sip_passwords = {sip: secrets.token_urlsafe(12) for _, _, sip, _, _ in DEMO_USERS if sip}
@@ -170,6 +186,7 @@ async def main() -> None:
         container = await stack.enter_async_context(compose(settings))
         users = await _seed(container, sip_passwords)
         cases = await _demo_cases(container)
+        campaign_id = await _demo_campaign(container)
         runner = web.AppRunner(make_app(container), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -192,6 +209,9 @@ async def main() -> None:
                       "policy": _POLICY_NOTES[client]}
                 for key, client, external_id, agent, numbers in DEMO_CASES
             },
+            "campaign": {"id": campaign_id, "name": DEMO_CAMPAIGN, "mode": "progressive", "agent": "agent1",
+                         "start": f"POST /v1/campaigns/{campaign_id}/start",
+                         "note": "agent1's demo-bank cases, dialled one after the other while agent1 is available"},
             "manual_dial": {"number": EXAMPLE_NUMBERS["not_found"][0],
                             "note": "on no case: a supervisor's manual dial (an agent gets 403)"},
         }
@@ -253,6 +273,9 @@ def _print(demo: dict[str, Any]) -> None:
         f"  curl -s -X POST -H 'Authorization: Bearer {agent['token']}' -H 'Content-Type: application/json' "
         f"-d '{{\"agent\": \"agent1\", \"number\": \"{demo['numbers']['answers']}\", "
         f"\"case_id\": \"{demo['cases']['any_hour']['case_id']}\"}}' {demo['url']}/v1/calls",
+        "A progressive campaign over agent1's demo-bank cases (agent1 joined; it dials while agent1 is available):",
+        f"  curl -s -X POST -H 'Authorization: Bearer {sup['token']}' "
+        f"{demo['url']}/v1/campaigns/{demo['campaign']['id']}/start",
         "Walls: manager1, qa1 and casesys serve demo-bank only, manager-cn, qa-cn and casesys-cn cn-bank only;",
         "each gets 404 for the other bank's cases, calls and recordings, exactly as for missing ones.",
         "Press Ctrl-C to stop everything.", "",

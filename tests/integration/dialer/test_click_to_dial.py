@@ -172,6 +172,9 @@ async def test_asterisk_restart_fails_calls_in_flight_and_new_calls_work(
         assert ended["end_reason"] == "failed"
         await stack.container.pbx.client("local").wait_connected(20)
         await asyncio.sleep(2.5)  # agent phones re-register after the restart (qualify)
+        # a phone that went away logged its agent out (presence): the agent says it is back, as in the console
+        r = await stack.client.put("/v1/agents/ana/state", json={"state": "available"}, headers=stack.auth("ana"))
+        assert r.status == 200, await r.text()
         again = await stack.dial("ana", "+8613800000001")
         await stack.wait_state(again["id"], "answered")
         await stack.client.post(f"/v1/calls/{again['id']}/hangup", headers=stack.auth("ana"))

@@ -199,14 +199,14 @@ async def test_do_not_call_adds_and_removals_are_on_the_record(api: Api) -> None
     assert (await api.call("POST", "/v1/compliance/do-not-call", "sam", body))[0] == 201
     assert (await api.call("POST", "/v1/compliance/do-not-call", "sam", body))[0] == 201  # already there
     status, _ = await api.call("DELETE", "/v1/compliance/do-not-call/exact/+8613800000666", "ada",
-                               reason="entered by mistake")
+                               client="bank1", reason="entered by mistake")  # sam's entry binds sam's bank
     assert status == 204
     entries = await api.audit("ada", target_type="do_not_call")
     assert [(e["action"], e["actor_id"], e["actor_role"], e["reason"]) for e in entries] == [
         ("do_not_call.removed", "ada", "admin", "entered by mistake"),
         ("do_not_call.added", "sam", "supervisor", "asked not to be called")]
     assert entries[0]["before"]["added_by"] == "sam" and entries[0]["after"] is None
-    assert entries[1]["after"]["value"] == "+8613800000666"
+    assert entries[1]["after"]["value"] == "+8613800000666" and entries[1]["client_id"] == "bank1"
 
 
 async def test_webhook_subscription_changes_are_on_the_record_and_a_deleted_one_keeps_its_history(

@@ -13,6 +13,7 @@ import pytest
 from auth.models import Role
 from auth.service import Principal, create_user
 from callbacks.service import CallbackService
+from campaigns.models import CampaignEntry
 from campaigns.service import CampaignService, Mode
 from cases.directory import CaseDirectoryAdapter
 from cases.dispositions import record_disposition
@@ -24,6 +25,7 @@ from cases.service import upsert_case
 from compliance.service import ComplianceGate
 from config.settings import CampaignSettings, ComplianceSettings, DialerSettings, PresenceSettings
 from core.clock import FakeClock
+from core.errors import CallguardError
 from core.events import EventLog
 from db.engine import Database
 from dialer.service import CallService
@@ -124,7 +126,8 @@ async def test_offers_go_first_call_deadline_first_then_priority_and_each_is_hel
     assert first is not None and (first.entry.case_id, first.reason, first.number) == (old, "first_call",
                                                                                        "+8613800000013")
     again = await rig.campaigns.next(ALICE, "alice")  # one offer at a time: the same case again
-    assert again is not None and again.entry.id == first.entry.id
+    assert again is not None and (again.entry.id, again.reason, again.number_kind) == (first.entry.id, "held",
+                                                                                       "mobile")
     await rig.campaigns.skip(ALICE, "alice", "customer asked for email")
     second = await rig.campaigns.next(ALICE, "alice")
     assert second is not None and second.entry.case_id == high
@@ -265,3 +268,61 @@ async def test_an_agent_whose_phone_unregisters_gives_its_offer_back(db: Databas
     await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
     offer = await rig.campaigns.next(ALICE, "alice")
     assert offer is not None and offer.entry.case_id == rig.cases["ONE"]
+
+
+async def test_progressive_does_not_dial_an_agent_who_dialled_by_hand_meanwhile(db: Database) -> None:
+    rig = await make(db)
+    first = await rig.case("ONE", number="+8613800000091", days_overdue=90)
+    await rig.case("TWO", number="+8613800000092", days_overdue=10)
+    await rig.campaign(ALICE, mode="progressive")
+    await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
+    await rig.campaigns.tick()  # ONE offered, to be dialled in 5 s
+    await rig.calls.request_call(ALICE, agent_id="alice", number="+8613800000091", case_id=first)  # by hand
+    rig.clock.advance(seconds=5)
+    assert await rig.campaigns.tick() == 0  # alice has a call that has not ended: no second one
+    assert rig.dialled() == ["+8613800000091"]
+    await rig.end_last_call(dial_status="BUSY")
+    rig.clock.advance(seconds=5)
+    await rig.campaigns.tick()
+    rig.clock.advance(seconds=5)
+    assert await rig.campaigns.tick() == 1
+    assert rig.dialled() == ["+8613800000091", "+8613800000092"]
+
+
+async def test_a_dial_whose_instance_stopped_before_placing_it_is_offered_again_after_its_lease(
+        db: Database) -> None:
+    rig = await make(db)
+    case = await rig.case("ONE", number="+8613800000101")
+    campaign = await rig.campaign(ALICE)
+    offer = await rig.campaigns.next(ALICE, "alice")
+    assert offer is not None
+    async with db.begin() as s:  # an instance won the dial, then stopped before the Originate
+        entry = await s.get(CampaignEntry, offer.entry.id)
+        assert entry is not None
+        entry.state = "dialling"
+    assert await rig.campaigns.next(ALICE, "alice") is not None  # still held: the same entry
+    rig.clock.advance(minutes=6)
+    again = await rig.campaigns.next(ALICE, "alice")
+    assert again is not None and again.entry.case_id == case and again.entry.state == "offered"
+    call = await rig.calls.request_call(ALICE, agent_id="alice", number="+8613800000101", case_id=case)
+    rig.clock.advance(minutes=6)  # the offer's lease runs out while its call is still on: not offered again
+    assert call.state == "requested" and await rig.campaigns.next(ALICE, "alice") is None
+    assert (await rig.campaigns.get(SAM, campaign))[1]["offered"] == 0
+
+
+async def test_a_due_callback_still_passes_the_gate_at_night_it_waits_for_the_morning(db: Database) -> None:
+    rig = await make(db, at=NIGHT - timedelta(hours=2))  # 20:30 in Shanghai: inside CN hours
+    case = await rig.case("CB", number="+8613800000111")
+    call_id = await rig.call(ALICE, case, "+8613800000111", answered_at=rig.clock.now())
+    async with db.begin() as s:
+        await record_disposition(s, rig.events, principal=ALICE, call_id=call_id, now=rig.clock.now(),
+                                 data=DispositionIn.model_validate({
+                                     "outcome": "callback_requested", "callback_at": NIGHT.isoformat()}))
+    campaign = await rig.campaign(ALICE)
+    rig.clock.set(NIGHT)  # 22:30 in Shanghai: the callback is due, the gate says no
+    assert await rig.campaigns.next(ALICE, "alice") is None
+    assert (await rig.campaigns.get(SAM, campaign))[1]["next_scheduled_at"] == datetime(2026, 12, 6, 0, 0,
+                                                                                        tzinfo=UTC)
+    with pytest.raises(CallguardError) as blocked:  # and a dial by hand is refused the same way
+        await rig.calls.request_call(ALICE, agent_id="alice", number="+8613800000111", case_id=case)
+    assert blocked.value.status == 409
