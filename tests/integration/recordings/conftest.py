@@ -69,10 +69,11 @@ def feature(c: Container) -> RecordingsFeature:
     return c.recordings_feature()
 
 
-async def talk(c: Container, phones: PhonesProcess, *, seconds: float = 2.0) -> str:
-    """Place a call from alice to the answering customer, let both tones flow, hang up; the call id."""
+async def talk(c: Container, phones: PhonesProcess, *, seconds: float = 2.0, case_id: str | None = None) -> str:
+    """Place a call from alice to the answering customer (a manual dial, or for ``case_id``), let both tones
+    flow, hang up; the call id."""
     mark = phones.mark()
-    call = await c.calls.request_call(ALICE, agent_id="alice", number=ANSWERS)
+    call = await c.calls.request_call(ALICE, agent_id="alice", number=ANSWERS, case_id=case_id)
     async with c.db.read() as s:  # the real gate decided and logged the dial
         decision = await s.get(ComplianceDecision, call.decision_id)
     assert decision is not None and decision.allowed and decision.call_id == call.id

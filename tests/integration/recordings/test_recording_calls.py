@@ -12,18 +12,25 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from api.app import make_app
-from auth.service import issue_token
+from approvals.schemas import RecordingHoldRelease
+from audit.service import Actor
+from auth.models import Role
+from auth.service import OPERATOR, Principal, issue_token
+from cases.rows import CaseIn
+from cases.schemas import DispositionIn
+from core.errors import CallguardError, TwoPersonRule
 from core.models import DomainEventRow
 from recordings.errors import IngestFault
 from recordings.models import Recording
 from recordings.probe import AGENT_TONE_HZ
+from recordings.service import Requester
 from recordings.tone import detect_tone
 from sandbox.pbx import PbxSandbox
 from sandbox.seaweed import SeaweedS3
 from sip.client import PhonesProcess
 from sip.probe import PhonesProbePhone
 from tests.integration.conftest import PROBE_PHONE
-from tests.integration.recordings.conftest import feature, s3_storage, service, talk, wait_state
+from tests.integration.recordings.conftest import ALICE, ANSWERS, feature, s3_storage, service, talk, wait_state
 from tests.integration.recordings.storage.conftest import raw_client
 from tests.integration.stack import BACKENDS, database_url
 
@@ -205,3 +212,42 @@ def _versions(weed: SeaweedS3, bucket: str, key: str) -> list[str]:
         return [v["VersionId"] for v in r.get("Versions", [])]
     finally:
         client.close()
+
+
+async def test_a_dispute_on_a_real_call_holds_its_recording_and_one_person_cannot_release_it(
+        pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> None:
+    """#11: the dispute disposition puts the call's recording under legal hold (in the database and on the
+    S3 object); a manager alone is refused, the requester may not approve its own request, another person may."""
+    async with SeaweedS3(tmp_path / "weed") as weed, \
+            service(pbx, tmp_path, storage=s3_storage(weed, f"rec-{uuid.uuid4().hex[:10]}")) as c:
+        case = CaseIn.model_validate({"external_id": "D-1", "debtor_name": "张三", "amount": "100", "currency": "CNY",
+                                      "agent": "alice", "team": "t1",
+                                      "contacts": [{"number": ANSWERS, "kind": "mobile"}]})
+        case_id = (await c.cases.upsert(OPERATOR, client_id="bank1", data=case)).case_id
+        call_id = await talk(c, phones, case_id=case_id)
+        rec = await wait_state(c, call_id)
+        assert not rec.legal_hold
+        await c.cases.dispose(ALICE, call_id, DispositionIn.model_validate({"outcome": "dispute"}))
+        async with c.db.read() as s:
+            held = await s.get(Recording, rec.id)
+        assert held is not None and held.legal_hold
+        f = feature(c)
+        await f.check_health()  # pushes the hold to the store (also done by its own job)
+        assert (await f.store.head(rec.key or "", version_id=rec.version_id)).legal_hold
+        mia = Principal("mia", Role.MANAGER, clients=frozenset({"bank1"}))
+        with pytest.raises(TwoPersonRule):
+            await f.retention.set_legal_hold(Requester(mia), rec.id, False)
+        target = RecordingHoldRelease(kind="recording_legal_hold", recording_id=rec.id, reason="settled")
+        asked = await c.approvals.request(mia, target, actor=Actor(user_id="mia", role="manager"))
+        with pytest.raises(CallguardError) as same:
+            await c.approvals.approve(mia, asked.id, reason="me again", actor=Actor(user_id="mia", role="manager"))
+        assert same.value.code == "same-person"
+        async with c.db.read() as s:
+            still = await s.get(Recording, rec.id)
+        assert still is not None and still.legal_hold
+        ada = Principal("ada", Role.ADMIN)
+        await c.approvals.approve(ada, asked.id, reason="checked the settlement", actor=Actor(user_id="ada",
+                                                                                            role="admin"))
+        async with c.db.read() as s:
+            released = await s.get(Recording, rec.id)
+        assert released is not None and not released.legal_hold
