@@ -61,13 +61,19 @@ class EventStream:
 
     async def run(self) -> None:
         """The tailing loop (a tracked task of the composition root)."""
-        await self.start_position()
+        started = False  # the start position is read once, and again after a failure to read it
+        first = True
         while True:
-            await wait_set(self._wake, self.poll_interval)
-            self._wake.clear()
-            if not self._subs:
-                continue
+            if not first:
+                await wait_set(self._wake, self.poll_interval)
+                self._wake.clear()
+            first = False
             try:
+                if not started:
+                    await self.start_position()
+                    started = True
+                if not self._subs:
+                    continue
                 await self._poll()
             except Exception:  # noqa: BLE001 - a database hiccup must not end the stream
                 log.warning("event stream poll failed", exc_info=True)

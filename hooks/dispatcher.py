@@ -37,6 +37,8 @@ from hooks.models import Delivery, DeliveryAttempt, Subscription
 from hooks.outbox import event_body
 
 log = logging.getLogger(__name__)
+#: the longest wait between claiming rounds while the database keeps failing
+MAX_BACKOFF_S = 5.0
 
 
 @dataclass(slots=True)
@@ -101,15 +103,30 @@ class Dispatcher:
             await self._run()
 
     async def _run(self) -> None:
-        await self.release_own_leases()
         flusher = asyncio.create_task(self._flush_loop(), name=f"hooks-flush-{self.name}")
+        failures = 0  # consecutive rounds the database refused: the wait grows to MAX_BACKOFF_S
+        leases_back = False
         try:
             while True:
                 self._wake.clear()
                 started = 0
-                if len(self._inflight) < self.settings.concurrency:
-                    started = await self._claim_and_start()
-                if started == 0 or len(self._inflight) >= self.settings.concurrency:
+                try:
+                    if not leases_back:
+                        await self.release_own_leases()
+                        leases_back = True
+                    if len(self._inflight) < self.settings.concurrency:
+                        started = await self._claim_and_start()
+                    failures = 0
+                except UpstreamUnavailable:
+                    failures += 1
+                    log.warning("webhook dispatcher %s: database unavailable (round %d); retrying", self.name,
+                                failures)
+                except Exception:  # noqa: BLE001 - the loop outlives any one bad round; a dead loop delivers nothing
+                    failures += 1
+                    log.exception("webhook dispatcher %s: claiming failed (round %d); retrying", self.name, failures)
+                if failures:
+                    await asyncio.sleep(min(MAX_BACKOFF_S, self.settings.poll_interval_s * 2 ** failures))
+                elif started == 0 or len(self._inflight) >= self.settings.concurrency:
                     await wait_set(self._wake, self.settings.poll_interval_s)
         finally:
             for task in list(self._inflight):

@@ -25,7 +25,7 @@ from hooks.delivery import create_session
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import webhook_id
 from tests.support.receiver import HANG, OK, Receiver, fail
-from tests.unit.hooks.helpers import SETTINGS, T0, states, wait_until, wiring
+from tests.unit.hooks.helpers import SETTINGS, T0, states, wait_until, watching, wiring
 
 ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()  # the platform: every client
@@ -99,14 +99,15 @@ async def test_every_event_arrives_in_order_across_outage_and_restart(database):
         async with create_session(allow_private=True) as session:
             first = Dispatcher(database, OUTAGE, session, clock, name="node-a", rng=random.Random(1))
             task = asyncio.create_task(first.run(), name="dispatcher-a")
-            await rx.wait_for(10, timeout=20)
+            await watching(task, rx.wait_for(10, timeout=60))
             task.cancel()  # the service stops in the middle of delivering
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             second = Dispatcher(database, OUTAGE, session, clock, name="node-b", rng=random.Random(2))
             task = asyncio.create_task(second.run(), name="dispatcher-b")
             try:
-                await wait_until(lambda: _delivered(database, total), clock=clock, advance_s=90, timeout=60)
+                await watching(task, wait_until(lambda: _delivered(database, total), clock=clock, advance_s=90,
+                                                 timeout=90))
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -19,6 +20,8 @@ from hooks.dispatcher import Dispatcher
 from hooks.models import Delivery
 from hooks.outbox import Outbox
 from hooks.service import HookService
+
+T = TypeVar("T")
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 #: only a scripted HANG ever reaches the request timeout: 3 s is far beyond any local reply on a loaded machine,
@@ -69,6 +72,18 @@ async def wait_until(check: Callable[[], Awaitable[bool]], *, clock: FakeClock |
             if clock is not None and advance_s:
                 clock.advance(seconds=advance_s)
             await asyncio.sleep(0.02)
+
+
+async def watching(task: asyncio.Task[None], waiting: Awaitable[T]) -> T:
+    """Await ``waiting`` while ``task`` (a dispatcher) runs; if the task ends first, raise what ended it."""
+    wait = asyncio.ensure_future(waiting)
+    try:
+        await asyncio.wait({task, wait}, return_when=asyncio.FIRST_COMPLETED)
+        if not wait.done():
+            raise AssertionError(f"{task.get_name()} stopped while waited on") from task.exception()
+        return wait.result()
+    finally:
+        wait.cancel()
 
 
 async def states(database: Database) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -17,6 +19,7 @@ from audit.service import Actor
 from auth.scope import Scope
 from config.settings import HookSettings
 from core.clock import FakeClock
+from core.errors import UpstreamUnavailable
 from db.engine import Database
 from hooks.backoff import MAX_ATTEMPTS, SCHEDULE_SECONDS
 from hooks.delivery import DeliveryResult, create_session
@@ -282,3 +285,41 @@ async def test_the_running_loop_delivers_records_and_stops_when_cancelled(sqlite
 
 async def _delivered(database: Database, n: int) -> bool:
     return (await states(database)).get("delivered", 0) == n
+
+
+class Flaky(Dispatcher):
+    """A dispatcher whose database refuses the first rounds (an outage, then an unexpected error)."""
+
+    def __init__(self, *args: Any, faults: list[Exception], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.faults = faults
+
+    async def release_own_leases(self) -> int:
+        if self.faults:
+            raise self.faults.pop(0)
+        return await super().release_own_leases()
+
+    async def claim(self, limit: int) -> Any:
+        if self.faults:
+            raise self.faults.pop(0)
+        return await super().claim(limit)
+
+
+async def test_the_loop_outlives_a_database_outage_and_an_unexpected_error(sqlite: Database, caplog):
+    async with Receiver(secret="", script=[]) as rx:
+        clock = await queued(sqlite, rx.url, [("a", None), ("b", None)])
+        async with sqlite.read() as s:
+            rx.secret = (await s.scalars(select(Subscription.secrets))).one()[0]
+        faults: list[Exception] = [UpstreamUnavailable("database", "down"), UpstreamUnavailable("database", "down"),
+                                   RuntimeError("driver bug"), UpstreamUnavailable("database", "down")]
+        async with create_session(allow_private=True) as session:
+            d = Flaky(sqlite, SETTINGS, session, clock, name="d1", faults=faults)
+            task = asyncio.create_task(d.run())
+            try:
+                await wait_until(lambda: _delivered(sqlite, 2), timeout=30)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    assert faults == [] and d.sent == 2 and len(rx.requests) == 2
+    assert "driver bug" in caplog.text and "database unavailable" in caplog.text
