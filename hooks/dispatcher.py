@@ -125,7 +125,7 @@ class Dispatcher:
                     failures += 1
                     log.exception("webhook dispatcher %s: claiming failed (round %d); retrying", self.name, failures)
                 if failures:
-                    await asyncio.sleep(min(MAX_BACKOFF_S, self.settings.poll_interval_s * 2 ** failures))
+                    await asyncio.sleep(outage_wait(failures, self.settings.poll_interval_s))
                 elif started == 0 or len(self._inflight) >= self.settings.concurrency:
                     await wait_set(self._wake, self.settings.poll_interval_s)
         finally:
@@ -332,6 +332,12 @@ class Dispatcher:
                 d.state, d.finished_at = "dead", at
             else:
                 d.next_attempt_at = nxt
+
+
+def outage_wait(failures: int, poll_interval_s: float) -> float:
+    """Seconds between claiming rounds after ``failures`` consecutive refused rounds: twice the poll interval,
+    doubling each round, at most ``MAX_BACKOFF_S`` (the database is not hammered, a recovery is seen soon)."""
+    return min(MAX_BACKOFF_S, poll_interval_s * float(2 ** failures))
 
 
 async def disable_subscription(s: AsyncSession, subscription_id: str, *, reason: str, now: datetime) -> None:
