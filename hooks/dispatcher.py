@@ -15,6 +15,7 @@ expires (or at once when the same instance name restarts): at-least-once, same `
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -146,13 +147,16 @@ class Dispatcher:
         for chain in claim.chains:
             task = asyncio.create_task(self._send_chain(chain), name=f"hooks-chain-{chain[0].id}")
             self._inflight.add(task)
-            task.add_done_callback(self._chain_done)
+            task.add_done_callback(functools.partial(self._chain_done, chain))
         return len(claim.chains)
 
-    def _chain_done(self, task: asyncio.Task[None]) -> None:
+    def _chain_done(self, chain: list[Message], task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("webhook chain crashed", exc_info=task.exception())
+            # Its leases go back now: this instance never re-claims ids it holds, so a single instance would
+            # otherwise not send these messages again until it restarts. At least once, same webhook-id.
+            self._push([Outcome(m.id, None, self.clock.now()) for m in chain])
         self._wake.set()
 
     # -- claiming ------------------------------------------------------------------------------------------

@@ -127,6 +127,10 @@ def numbers(chain: list[Message]) -> list[int]:
     return [json.loads(m.body)["data"]["n"] for m in chain]
 
 
+def numbers_of(requests: list[Any]) -> list[int]:
+    return [r.json["data"]["n"] for r in requests]
+
+
 async def test_claim_leases_one_chain_per_key_in_event_order(sqlite: Database):
     clock = await queued(sqlite, "http://127.0.0.1:9/h", [("a", None), ("b", None), ("a", None), (None, None),
                                                           (None, "c1"), ("a", None), ("b", None)])
@@ -581,27 +585,29 @@ async def test_an_outage_is_logged_per_instance_and_round_and_counts_again_after
 
 
 class Crashing(Dispatcher):
-    """A chain that crashes on a bug (not a delivery failure, which is an outcome)."""
+    """The first chain crashes on a bug (not a delivery failure, which is an outcome) before sending."""
 
     bug = RuntimeError("chain bug")
+    crashed = False
 
     async def _send_chain(self, chain: list[Message]) -> None:
-        if json.loads(chain[0].body)["data"]["n"] == 0:
+        if not self.crashed:
+            self.crashed = True
             raise self.bug
         await super()._send_chain(chain)
 
 
-async def test_a_crashed_chain_is_logged_with_its_cause_and_the_loop_goes_on(sqlite: Database, caplog):
+async def test_a_crashed_chain_is_logged_with_its_cause_and_its_messages_are_sent_after_all(sqlite: Database,
+                                                                                          caplog):
+    # Held by this instance for ever, the crashed chain's messages would wait for a restart (a lost webhook
+    # on a single instance); the operator sees the crash and its cause once.
     async with Receiver(secret="", script=[]) as rx:
-        clock = await queued(sqlite, rx.url, [("a", None), ("b", None)])
+        clock = await queued(sqlite, rx.url, [("a", None), ("a", None), ("b", None)])
         rx.secret = await secret_of(sqlite)
         d = Crashing(sqlite, SETTINGS, None, clock, name="d1")
         async with looping(d) as task:
-            await watching(task, wait_until(lambda: _delivered(sqlite, 1), timeout=DEADLINE))
-
-            async def logged() -> bool:
-                return bool(hooks_log(caplog, logging.ERROR))
-            await watching(task, wait_until(logged, timeout=DEADLINE))
+            await watching(task, wait_until(lambda: _delivered(sqlite, 3), timeout=DEADLINE))
+    assert sorted(numbers_of(rx.requests)) == [0, 1, 2] and d.crashed
     (record,) = hooks_log(caplog, logging.ERROR)
     assert record.getMessage() == "webhook chain crashed"
     assert record.exc_info is not None and record.exc_info[1] is Crashing.bug
