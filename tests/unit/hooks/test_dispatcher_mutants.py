@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import random
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -96,18 +95,18 @@ def test_the_last_retryable_failure_goes_to_the_dead_letter():
 
 
 # -- claiming, sending and recording against SQLite and the local receiver ------------------------------------
-_MIGRATED: list[Path] = []  # one migrated file per test session, copied for every test (a mutation run runs
-                            # these tests once per mutant: migrating each time would dominate it)
+_MIGRATED: list[bytes] = []  # the migrated file, kept in memory and written out for every test (a mutation run
+                             # runs these tests once per mutant, in forks that outlive any temp dir)
 
 
 @pytest.fixture
-async def sqlite(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+async def sqlite(tmp_path: Path) -> AsyncIterator[Database]:
     if not _MIGRATED:
-        template = tmp_path_factory.mktemp("migrated") / "hooks.db"
+        template = tmp_path / "migrated.db"
         async with await open_database(f"sqlite+aiosqlite:///{template}"):
             pass
-        _MIGRATED.append(template)
-    shutil.copyfile(_MIGRATED[0], tmp_path / "hooks.db")
+        _MIGRATED.append(template.read_bytes())
+    (tmp_path / "hooks.db").write_bytes(_MIGRATED[0])
     database = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/hooks.db", migrate_on_start=False))
     async with database:
         yield database
