@@ -390,7 +390,8 @@ async def test_built_as_the_app_builds_it_it_opens_its_own_session_and_schedules
     # app/compose.py gives no HTTP session and no rng: the loop must open a session that honours
     # allow_private_targets, send through it, jitter retries, and close the session when it stops.
     async with Receiver(secret="", script=[fail(503)]) as rx:
-        clock = await queued(sqlite, rx.url, [("a", None), ("a", None)])
+        # a name, not an address: the session's resolver checks what it resolves to (DNS-rebinding guard)
+        clock = await queued(sqlite, rx.url.replace("127.0.0.1", "localhost"), [("a", None), ("a", None)])
         rx.secret = await secret_of(sqlite)
         d = Dispatcher(sqlite, SETTINGS, None, clock, name="d1")
         async with looping(d) as task:
