@@ -774,3 +774,18 @@ async def test_a_chain_in_flight_does_not_stop_other_keys_from_being_claimed(sql
     assert [numbers(c) for c in (await d.claim(50)).chains] == [[0]]
     await emit(sqlite, log, "case.updated", case_id="b", n=1)
     assert [numbers(c) for c in (await d.claim(50)).chains] == [[1]]
+
+
+async def test_a_replayed_dead_message_goes_out_while_a_later_one_of_its_case_waits_for_a_retry(sqlite: Database):
+    # a0 went to the dead letter, a1 failed once and waits for its retry, an admin replays a0: a0 is due and
+    # is the oldest pending message of its case, so it goes now (alone), b with it.
+    clock = await queued(sqlite, "http://127.0.0.1:9/h", [("a", None), ("a", None), ("b", None)])
+    a0, a1, _b2 = await rows_by_seq(sqlite)
+    async with sqlite.begin() as s:
+        await s.execute(update(Delivery).where(Delivery.id == a0.id).values(state="dead", finished_at=T0))
+        await s.execute(update(Delivery).where(Delivery.id == a1.id)
+                        .values(attempts=1, next_attempt_at=T0 + timedelta(minutes=5)))
+    _log, svc = wiring(sqlite, clock)
+    assert await svc.replay(Scope.everything(), [a0.id]) == 1
+    assert [numbers(c) for c in (await Dispatcher(sqlite, SETTINGS, None, clock, name="d1").claim(50)).chains] == [
+        [0], [2]]
