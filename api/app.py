@@ -17,6 +17,7 @@ from api import (
     events,
     health,
     hooks,
+    metrics,
     presence,
     recordings,
     reports,
@@ -44,7 +45,7 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
-            callbacks.router, campaigns.router, session.router]
+            callbacks.router, campaigns.router, session.router, metrics.router]
 
 
 def all_routes() -> list[RouteSpec]:
