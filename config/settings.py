@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.clock import whole_hour_zone
@@ -29,6 +29,9 @@ class ConfigError(Exception):
 
 class ServerSettings(BaseModel):
     """HTTP server."""
+
+    # a key this section does not know stops start-up (``cors_origins``, removed, was never read: say so)
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
