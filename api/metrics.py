@@ -14,7 +14,7 @@ from metrics.service import CONTENT_TYPE
 router = Router()
 
 
-@router.route("GET", "/metrics", summary="Prometheus metrics", tag="health", roles=None, errors=(401, 403),
+@router.route("GET", "/metrics", summary="Prometheus metrics", tag="health", roles=None, errors=(401, 403, 429, 503),
               content_type="text/plain")
 async def metrics(request: web.Request) -> web.StreamResponse:
     """Every metric of this instance (and the shared database state) in the Prometheus text format.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -60,8 +61,9 @@ async def count_state(db: Database) -> DbState:
 class DbStateCache:
     """The last count, refreshed when older than ``max_age`` seconds (on the loop's monotonic clock)."""
 
-    def __init__(self, db: Database, *, max_age: float) -> None:
-        self.db, self.max_age = db, max_age
+    def __init__(self, db: Database, *, max_age: float,
+                 count: Callable[[Database], Awaitable[DbState]] = count_state) -> None:
+        self.db, self.max_age, self._count = db, max_age, count
         self.state = DbState()
         self.up = False
         self.counted_at: float | None = None
@@ -74,7 +76,7 @@ class DbStateCache:
             if self.counted_at is not None and loop.time() - self.counted_at < self.max_age:
                 return
             try:
-                self.state = await count_state(self.db)
+                self.state = await self._count(self.db)
                 self.up = True
             except (UpstreamUnavailable, SQLAlchemyError, OSError) as exc:
                 if self.up or self.counted_at is None:  # once when it goes down, not on every scrape

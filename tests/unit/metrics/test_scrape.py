@@ -7,6 +7,8 @@ a fake AMI server answering the Originate, so the AMI metrics are the real clien
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from dialer.translate import FactUpdate
 from tests.support.composed import Composed, composed
 from tests.unit.dialer.ami.fake_ami import FakeAmi, FakeConn
 
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "scrape-" + "x" * 40
 SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
 DNC_NUMBER = "+8613800000666"
@@ -91,6 +94,23 @@ async def test_dials_blocked_and_allowed_and_call_states_are_counted(svc: tuple[
     # the same facts again change nothing, and count nothing
     await c.container.calls.apply(FactUpdate(call_id, "Hangup", {"failure": "test", "ended_at": now}))
     assert value(await scrape(c), "callguard_calls_total", state="ended") == 1
+    r = await c.client.get("/metrics", headers=SCRAPER)
+    _every_metric_is_documented_and_the_dashboard_reads_real_ones(await r.text())
+
+
+def _every_metric_is_documented_and_the_dashboard_reads_real_ones(text: str) -> None:
+    families = [f for f in text_string_to_metric_families(text)  # (``_created``: each series' start time)
+                if f.name.startswith("callguard_") and not f.name.endswith("_created")]
+    served = {f.name + ("_total" if f.type == "counter" else "") for f in families}
+    samples = {s.name for f in families for s in f.samples}
+    documented = set(re.findall(r"^\| `(callguard_[a-z_]+)`", (ROOT / "docs/OPERATIONS.md").read_text(), re.M))
+    assert served == documented, {"not documented": served - documented, "documented, not served": documented - served}
+    exprs = [t["expr"] for p in json.loads((ROOT / "docs/grafana/callguard.json").read_text())["panels"]
+             for t in p.get("targets", [])]
+    used = {m for e in exprs for m in re.findall(r"\b(callguard_[a-z_]+)", e)}
+    assert used and used <= served | samples, used - served - samples
+    shown = {re.sub(r"_bucket$", "", m) for m in used}
+    assert shown == documented, documented - shown  # the dashboard shows every metric
 
 
 async def test_an_open_event_stream_shows_in_the_gauge(svc: tuple[Composed, FakeAmi]) -> None:
