@@ -17,11 +17,13 @@ from api import (
     events,
     health,
     hooks,
+    metrics,
     presence,
     recordings,
     reports,
     session,
 )
+from api.access import request_id_middleware, send_request_id
 from api.console import add_console_routes
 from api.docs import add_docs_routes
 from api.keys import CONTAINER, RATE_LIMITER
@@ -44,7 +46,7 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
-            callbacks.router, campaigns.router, session.router]
+            callbacks.router, campaigns.router, session.router, metrics.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -68,10 +70,11 @@ def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web
     ``limiter``: the request rate limit of this instance (default: from ``[auth]`` settings).
     """
     app = web.Application(
-        middlewares=[errors_middleware, rate_limit_middleware, auth_middleware],
+        middlewares=[request_id_middleware, errors_middleware, rate_limit_middleware, auth_middleware],
         client_max_size=container.settings.server.max_bulk_body_bytes,
     )
     app[CONTAINER] = container
+    app.on_response_prepare.append(send_request_id)
     auth = container.settings.auth
     if limiter is None:
         limiter = RateLimiter(auth.requests_per_s, auth.request_burst, max_buckets=auth.rate_limit_buckets)

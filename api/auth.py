@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api import access
 from api.keys import CONTAINER
 from api.routing import ALL_ROLES, Router, body, json_response, principal, query
 from audit.service import Actor
@@ -24,7 +25,6 @@ from auth.schemas import (
 
 router = Router()
 ADMIN = (Role.ADMIN,)
-REQUEST_ID_HEADER = "X-Request-Id"
 
 
 def scope(request: web.Request) -> frozenset[str] | None:
@@ -34,8 +34,9 @@ def scope(request: web.Request) -> frozenset[str] | None:
 
 
 def request_id(request: web.Request) -> str | None:
-    """The caller's ``X-Request-Id`` (cut to 64 characters), kept in the audit trail."""
-    return request.headers.get(REQUEST_ID_HEADER, "")[:64] or None
+    """The request's id (the caller's sane ``X-Request-Id``, else a new one: api/access.py), kept in the audit
+    trail."""
+    return access.request_id(request)
 
 
 def actor(request: web.Request) -> Actor:

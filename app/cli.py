@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from auth.service import Authenticator
 from auth.sessions import SessionService
 from cases.cli import main as import_cases
 from config.settings import ConfigError, Settings, load_settings
+from core import logs
 from core.clock import Clock
 from core.errors import CallguardError
 from core.events import EventLog
@@ -37,8 +37,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.logging.level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(level=settings.logging.level, json_format=settings.logging.json_format)
 
 
 async def _migrate(settings: Settings) -> None:

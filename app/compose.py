@@ -58,6 +58,7 @@ from dialer.translate import DEVICE_EVENTS, INTERESTING, translate, translate_de
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
+from metrics.service import Metrics
 from presence.guard import PresenceGate
 from presence.service import PresenceService
 from recordings.models import Recording
@@ -111,6 +112,7 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
             _wire_pbx(pbx_name, client, container, tasks)
             await stack.enter_async_context(client)
         tasks.spawn(stream.run(), name="event-stream")
+        tasks.spawn(container.metrics.watch_loop(tasks), name="metrics-loop-lag")
         await container.reports.register_zones()
         tasks.spawn(container.reports.run_refresher(), name="analytics-rollup")
         tasks.every(30.0, container.calls.end_stale, name="stale-calls", initial_delay=5.0)
@@ -156,6 +158,7 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     users = UserAdmin(db=db, settings=settings.auth, clock=clock, events=events, audit=audit)
     sessions = SessionService(db=db, settings=settings.auth, clock=clock, events=events, audit=audit, auth=auth,
                               users=users)
+    metrics = Metrics(db=db, pbx=pbx, stream=stream, settings=settings.metrics)
     container = Container(
         settings=settings, clock=clock, db=db, events=events, stream=stream, tasks=tasks, pbx=pbx, gate=dial_gate,
         calls=calls, reports=ReportService(db, settings.analytics, clock, audit=audit),
@@ -164,7 +167,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
-        presence=presence, callbacks=callbacks, campaigns=campaigns)
+        presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics)
+    events.add_outbox_writer(metrics.on_domain_event)  # calls by state, gate decisions: counted after commit
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
@@ -288,6 +292,7 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
             tasks.spawn(_reconcile(name, c), name=f"reconcile-{name}")
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
 
+    client.add_action_observer(c.metrics.ami_observer(name))
     client.add_listener(on_event, events=INTERESTING)
     client.add_listener(on_device, events=DEVICE_EVENTS)
     client.add_connection_listener(on_connection)

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.access import runner_options
 from api.app import make_app
 from app.compose import compose, instance_name
 from config.settings import Settings
@@ -25,7 +26,7 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = N
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     async with compose(settings) as container:
         app = make_app(container)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(app, shutdown_timeout=5.0, **runner_options(access_log=settings.logging.access_log))
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.server.host, settings.server.port)

@@ -64,6 +64,9 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
     "docs-not-built": (Text("接口参考文档尚未生成（请运行 make web）。",
                             "The API reference is not built: run 'make web'."),),
     "conflict": (Text("请求与当前状态冲突。", "The request conflicts with the current state."),),
+    "metrics-forbidden": (Text("只有监控抓取令牌（metrics.token）或全局管理员的令牌可以读取运行指标。",
+                               "Only the scrape token (metrics.token) or a global admin's token may read the "
+                               "metrics."),),
     "forbidden": (
         Text("您的角色（{role}）无权执行此操作，需要：{required_roles}。",
              "Role '{role}' may not do this; it needs {required_roles}."),

@@ -42,6 +42,11 @@ class EventStream:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._high = 0
 
+    @property
+    def subscribers(self) -> int:
+        """How many streams are open on this instance now."""
+        return len(self._subs)
+
     async def wait_for_subscribers(self, n: int) -> None:
         """Return once at least ``n`` subscriptions are live (every event committed from then on reaches them)."""
         async with self._subscribed:

@@ -17,6 +17,7 @@ from auth.service import Principal
 from config.settings import DialerSettings
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
+from core.logs import call_context
 from core.pagination import after, where_equal
 from core.phone import normalize
 from db.base import new_id
@@ -118,8 +119,14 @@ class CallService:
         when given (a campaign's pick: it must be one of that client's numbers); no client or no number:
         the PBX default.
         """
-        e164 = self._authorise_dial(principal, agent_id, number)
         call_id = new_id()
+        with call_context(call_id):  # every line logged about this dial names it
+            return await self._request_call(principal, call_id, agent_id=agent_id, number=number, case_id=case_id,
+                                            override_reason=override_reason, presented_number=presented_number)
+
+    async def _request_call(self, principal: Principal, call_id: str, *, agent_id: str, number: str,
+                            case_id: str | None, override_reason: str | None, presented_number: str | None) -> Call:
+        e164 = self._authorise_dial(principal, agent_id, number)
         blocked = None
         async with self.db.begin() as s:
             agent = await self._agent(s, agent_id, principal)
@@ -147,7 +154,8 @@ class CallService:
                                      presented=call.presented_number)
         except OriginateFateUnknown:
             log.warning("AMI connection lost after Originate of call %s; its fate comes from events", call.id)
-        except PbxUnavailable:
+        except PbxUnavailable as exc:
+            log.warning("Originate not sent, the call ends as failed: %s", exc.message)
             await self._fail(call.id, "pbx-unavailable")
             raise
         return call
@@ -178,6 +186,10 @@ class CallService:
 
     async def hangup(self, principal: Principal, call_id: str) -> Call:
         """Hang up a call (the agent's own, or any for supervisors)."""
+        with call_context(call_id):
+            return await self._hangup(principal, call_id)
+
+    async def _hangup(self, principal: Principal, call_id: str) -> Call:
         post: PostCommit | None = None
         async with self.db.begin() as s:
             call = await self._get_for_update(s, call_id, principal)
@@ -194,6 +206,10 @@ class CallService:
     # -- PBX facts ------------------------------------------------------------------------------
     async def apply(self, update: FactUpdate) -> None:
         """Merge the facts of one PBX event into its call; record domain events for what changed."""
+        with call_context(update.call_id):  # every line logged while the call is updated names it
+            await self._apply(update)
+
+    async def _apply(self, update: FactUpdate) -> None:
         post: list[PostCommit] = []
         async with self.db.begin() as s:
             call = (await s.execute(self.db.for_update(select(Call).where(Call.id == update.call_id)))).scalar()

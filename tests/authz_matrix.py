@@ -18,6 +18,7 @@ ALL = (AG, SU, MA, QA, IN, AD)
 MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "GET /healthz": ((), "none"),
     "GET /readyz": ((), "none"),
+    "GET /metrics": ((), "none"),  # the scrape token (metrics.token) or a global admin only: every bank's role 403
     "POST /v1/session": ((), "none"),
     "GET /v1/session": (ALL, "none"),
     "DELETE /v1/session": ((), "none"),

@@ -29,6 +29,11 @@ from dialer.ami.errors import (
 )
 from dialer.ami.parser import AmiMessage, AmiParser, encode_action
 
+#: ``observer(action, seconds, outcome)`` after each action sent: outcome ``ok``, ``error`` (Response: Error),
+#: ``timeout``, ``cancelled`` or ``lost`` (the connection went away first). Called on the loop; must be cheap
+#: and must not raise.
+ActionObserver = Callable[[str, float, str], None]
+
 Fields = Sequence[tuple[str, str]] | Mapping[str, str]
 _READ_SIZE = 64 * 1024
 
@@ -93,6 +98,7 @@ class AmiClient:
         self._reconnects = 0
         self._ever_connected = False
         self._down_logged = False
+        self._action_observers: list[ActionObserver] = []
         self.banner: str | None = None
 
     def __repr__(self) -> str:
@@ -167,6 +173,10 @@ class AmiClient:
         """Call `callback(connected)` on login (True) and on connection loss (False); returns a remover."""
         return self._dispatcher.add_connection_listener(callback)
 
+    def add_action_observer(self, observer: ActionObserver) -> None:
+        """Tell ``observer`` how long each action sent took and how it ended (for latency metrics)."""
+        self._action_observers.append(observer)
+
     async def send_action(
         self,
         name: str,
@@ -207,9 +217,11 @@ class AmiClient:
         writer = self._writer
         if writer is None or not (self._connected or login):
             raise AmiNotConnected(f"AMI {self.name} is not connected")
-        pending = _Pending(asyncio.get_running_loop().create_future(), is_list)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(loop.create_future(), is_list)
         self._pending[action_id] = pending
         self._lists += is_list
+        started, outcome = loop.time(), "lost"
         try:
             async with asyncio.timeout(self.action_timeout if timeout is None else timeout):
                 async with self._write_lock:
@@ -220,12 +232,23 @@ class AmiClient:
                         await writer.drain()
                     except (ConnectionError, OSError) as exc:
                         raise AmiConnectionLost(f"AMI {self.name} write failed: {exc}") from exc
-                return await pending.future
+                result = await pending.future
+                outcome = "ok"
+                return result
+        except AmiActionError:
+            outcome = "error"
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
         except TimeoutError as exc:
+            outcome = "timeout"
             raise AmiActionTimeout(f"AMI {self.name}: no response to {name} ({action_id})") from exc
         finally:
             self._lists -= is_list
             self._pending.pop(action_id, None)
+            for observer in self._action_observers:
+                observer(name, loop.time() - started, outcome)
 
     def _on_message(self, msg: AmiMessage) -> None:
         if msg.kind == "response":

@@ -47,17 +47,17 @@ def closed_port() -> int:
 
 @asynccontextmanager
 async def composed(tmp: Path, database_url: str, **overrides: Any) -> AsyncIterator[Composed]:
-    """``app.compose.compose`` over ``database_url``, with local storage under ``tmp`` and its HTTP API."""
+    """``app.compose.compose`` over ``database_url``, with local storage under ``tmp`` and its HTTP API (the PBX
+    unreachable unless ``pbx`` is given)."""
     spool = tmp / "spool"
     spool.mkdir()
     settings = load_settings(
         None,
         database={"url": database_url},
-        pbx=[{"name": "local", "ami_host": "127.0.0.1", "ami_port": closed_port(), "ami_user": "x",
-              "ami_secret": "y"}],
         recordings={"spool_dir": str(spool)},
         storage={"backend": "local", "local_root": str(tmp / "store")},
-        **overrides,
+        **{"pbx": [{"name": "local", "ami_host": "127.0.0.1", "ami_port": closed_port(), "ami_user": "x",
+                    "ami_secret": "y"}], **overrides},  # a test may give a PBX of its own (a fake AMI)
     )
     async with compose(settings) as container:
         tokens = {}

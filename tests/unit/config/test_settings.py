@@ -62,7 +62,18 @@ def test_bad_value_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_secrets_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLGUARD__PBX", '[{"name": "a", "ami_secret": "hunter2-very-secret"}]')
     monkeypatch.setenv("CALLGUARD__STORAGE__S3_SECRET_KEY", "s3-secret-value")
+    monkeypatch.setenv("CALLGUARD__METRICS__TOKEN", "metrics-scrape-token-0123456789abcdef")
     s = load_settings(None)
     assert s.pbx[0].ami_secret.get_secret_value() == "hunter2-very-secret"
+    assert s.metrics.token.get_secret_value() == "metrics-scrape-token-0123456789abcdef"
     for text in (repr(s), str(s), s.model_dump_json()):
-        assert "hunter2" not in text and "s3-secret-value" not in text
+        assert "hunter2" not in text and "s3-secret-value" not in text and "metrics-scrape-token" not in text
+
+
+def test_a_short_metrics_token_and_the_removed_cors_setting_stop_start_up() -> None:
+    with pytest.raises(ConfigError, match=r"metrics\.token.*at least 32") as err:
+        load_settings(None, metrics={"token": "short-secret"})
+    assert "short-secret" not in str(err.value)
+    # browsers reach the API only through the console, same origin (README "Operations"): no CORS to configure
+    with pytest.raises(ConfigError, match=r"server\.cors_origins"):
+        load_settings(None, server={"cors_origins": ["https://a.example"]})

@@ -220,3 +220,25 @@ async def test_pbx_unreachable_then_up() -> None:
             assert (await ami.send_action("Ping")).get("Ping") == "Pong"
             assert ami.state()["last_error"] is not None  # the refused connects were recorded
     assert states[:1] == [True]
+
+
+async def test_every_action_sent_is_observed_with_its_time_and_outcome() -> None:
+    def handler(conn: FakeConn, action: AmiMessage) -> None:
+        if action.get("Action") == "Getvar":
+            conn.reply(action, "Success", ("Value", "x"))
+        elif action.get("Action") == "Setvar":
+            conn.reply(action, "Error", ("Message", "No such channel"))
+        # Hangup: never answered
+
+    seen: list[tuple[str, float, str]] = []
+    async with FakeAmi(handler) as fake, client(fake, ping_interval=3600) as ami:
+        ami.add_action_observer(lambda name, seconds, outcome: seen.append((name, seconds, outcome)))
+        assert await ami.wait_connected(2.0)
+        await ami.send_action("Getvar", [("Variable", "A")])
+        with pytest.raises(AmiActionError):
+            await ami.send_action("Setvar", [("Variable", "A"), ("Value", "1")])
+        with pytest.raises(TimeoutError):
+            await ami.send_action("Hangup", [("Channel", "PJSIP/1001-1")], timeout=0.05)
+    ours = [(name, outcome) for name, _, outcome in seen if name not in ("Login", "Logoff")]
+    assert ours == [("Getvar", "ok"), ("Setvar", "error"), ("Hangup", "timeout")]
+    assert all(seconds >= 0 for _, seconds, _ in seen)

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics of a composed service (docs/OPERATIONS.md)."""
