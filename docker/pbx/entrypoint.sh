@@ -29,9 +29,14 @@ set -eu
 : "${AGENTS:=}"
 : "${PROBE_ACCOUNTS:=}"  # the recording probe's SIP account(s), "user:password": the only ones that may dial probe
 : "${RUN_USER:=asterisk}"
+# AMI over TLS (optional): AMI_TLS_PORT (e.g. 5039) with AMI_TLS_CERT and AMI_TLS_KEY, PEM files mounted into the
+# container and readable by RUN_USER; the service's [[pbx]] then sets ami_tls = true and ami_port = AMI_TLS_PORT
+: "${AMI_TLS_PORT:=}"
+: "${AMI_TLS_CERT:=}"
+: "${AMI_TLS_KEY:=}"
 export INSTANCE_DIR SYSTEM_NAME AMI_PORT AMI_USER AMI_SECRET AMI_PERMIT BIND_ADDRESS MEDIA_ADDRESS SIP_PORT \
   CUSTOMER_HOST CUSTOMER_PORT CUSTOMER_DIAL_TIMEOUT GO_TIMEOUT_TENTHS QUALIFY_FREQUENCY RECORDINGS_DIR RECORDING_FORMAT \
-  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS DEFAULT_CLI AGENTS PROBE_ACCOUNTS
+  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS DEFAULT_CLI AGENTS PROBE_ACCOUNTS AMI_TLS_PORT AMI_TLS_CERT AMI_TLS_KEY
 
 for sub in etc spool log run db cache recordings; do
   mkdir -p "${INSTANCE_DIR}/${sub}"
