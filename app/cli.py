@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import ssl
 import sys
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,6 +95,26 @@ async def _revoke(settings: Settings, args: argparse.Namespace) -> dict[str, Any
     return {"revoked": [t.id for t in tokens]}
 
 
+def healthcheck(settings: Settings, *, timeout: float = 4.0) -> int:
+    """``callguard healthcheck``: GET /healthz of the service on this machine (server.host/port, over TLS when
+    configured); 0 when it answers 200, else 1 with the reason on stderr."""
+    host = settings.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host  # noqa: S104 - bind-all
+    tls = settings.server.tls_cert_file is not None
+    context = None
+    if tls:  # the certificate names the public host, not loopback: check the chain by its own file
+        context = ssl.create_default_context(cafile=settings.server.tls_cert_file)
+        context.check_hostname = False
+    url = f"{'https' if tls else 'http'}://{host}:{settings.server.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310 - own URL
+            status = int(response.status)
+    except (OSError, ValueError) as exc:
+        print(f"callguard: {url}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if status == 200 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the commands)."""
     p = argparse.ArgumentParser(prog="callguard", description=__doc__)
@@ -101,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
+    sub.add_parser("healthcheck", help="exit 0 when this machine's service answers /healthz (container checks)")
     sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
     u = sub.add_parser("user", help="create or update a user, optionally issuing a token")
     u.add_argument("id")
@@ -139,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "check-config":
         print(settings.model_dump_json(indent=2))
         return 0
+    if args.cmd == "healthcheck":
+        return healthcheck(settings)
     if args.cmd == "migrate":
         asyncio.run(_migrate(settings))
         return 0

@@ -89,6 +89,10 @@ def template_values(settings: PbxSettings, instance_dir_in_chroot: str) -> dict[
         "SYSTEM_NAME": "callguard-sandbox",
         "BIND_ADDRESS": LOCALHOST,
         "MEDIA_ADDRESS": LOCALHOST,
+        # every peer is on loopback, inside local_net: nothing is rewritten
+        "EXTERNAL_MEDIA_ADDRESS": LOCALHOST,
+        "EXTERNAL_SIGNALING_ADDRESS": LOCALHOST,
+        "LOCAL_NET": "127.0.0.0/8",
         "AMI_PERMIT": f"{LOCALHOST}/255.255.255.255",
         "CUSTOMER_HOST": LOCALHOST,
         "AMI_PORT": settings.ami_port,

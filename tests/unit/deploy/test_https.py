@@ -129,3 +129,16 @@ def test_bad_tls_files_are_refused_when_the_settings_load(cert: Cert, tmp_path: 
         load_settings(None, server={"tls_cert_file": str(cert.cert), "tls_key_file": str(encrypted)})
     settings = load_settings(None, server={"tls_cert_file": str(cert.cert), "tls_key_file": str(cert.key)})
     assert settings.server.tls_key_file == cert.key
+
+
+def test_the_container_health_check_answers_over_tls(https_service: tuple[str, int], cert: Cert,
+                                                     tmp_path: Path) -> None:
+    host, port = https_service
+    tls = {"CALLGUARD__SERVER__TLS_CERT_FILE": str(cert.cert), "CALLGUARD__SERVER__TLS_KEY_FILE": str(cert.key)}
+    check = [sys.executable, "-m", "app", "healthcheck"]
+    up = subprocess.run(check, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                        env=_env(tmp_path, **tls, CALLGUARD__SERVER__HOST="0.0.0.0", CALLGUARD__SERVER__PORT=str(port)))
+    assert up.returncode == 0, up.stderr
+    down = subprocess.run(check, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=_env(tmp_path, **tls, CALLGUARD__SERVER__PORT=str(_closed_port())))
+    assert down.returncode == 1 and "/healthz" in down.stderr
