@@ -11,6 +11,7 @@ from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, sandbo
 from sandbox.render import (
     TemplateError,
     agents_pjsip_conf,
+    existing_pbx_dialplan,
     main,
     manager_tls_conf,
     parse_agents,
@@ -207,3 +208,19 @@ def test_ami_tls_listener_is_generated_only_when_asked_and_refuses_injection(tmp
     monkeypatch.setenv("AMI_TLS_PORT", "5039")
     monkeypatch.delenv("AMI_TLS_KEY")
     assert main([str(src), str(dst)]) == 1  # a listener without its key stops the container's start
+
+
+def test_existing_pbx_dialplan_keeps_the_pbx_general_and_separates_the_globals(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    template = (TEMPLATES_DIR / "extensions.conf.tmpl").read_text()
+    values = template_values(PbxSettings(ami_port=1, sip_port=2, customer_trunk_port=3, agents=()), "/i")
+    globals_, contexts = existing_pbx_dialplan(template, values)
+    assert "[general]" not in globals_ + contexts and "[globals]" not in globals_ + contexts
+    assert "RECDIR = /i/recordings" in globals_ and "RECDIR" not in contexts.split("[callguard-check-id]")[0]
+    assert "[callguard-outbound]" in contexts and "[callguard-await-go]" in contexts
+    assert "@@" not in globals_ + contexts
+    for name in placeholders(template):
+        monkeypatch.setenv(name, str(values[name]))
+    assert main(["--existing-pbx-dialplan", str(TEMPLATES_DIR / "extensions.conf.tmpl"), str(tmp_path)]) == 0
+    assert (tmp_path / "extensions_callguard.conf").read_text() == contexts
+    assert (tmp_path / "extensions_callguard_globals.conf").read_text() == globals_
