@@ -29,6 +29,7 @@ from api.docs import add_docs_routes
 from api.keys import CONTAINER, RATE_LIMITER
 from api.middleware import auth_middleware, errors_middleware, rate_limit_middleware
 from api.openapi import build_spec
+from api.proxy import forwarded_middleware
 from api.routing import Router, RouteSpec, json_response
 from app.container import Container
 from callbacks import events as callback_events
@@ -69,8 +70,10 @@ def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web
 
     ``limiter``: the request rate limit of this instance (default: from ``[auth]`` settings).
     """
+    proxies = container.settings.server.trusted_proxies
     app = web.Application(
-        middlewares=[request_id_middleware, errors_middleware, rate_limit_middleware, auth_middleware],
+        middlewares=[*([forwarded_middleware(proxies)] if proxies else []), request_id_middleware,
+                     errors_middleware, rate_limit_middleware, auth_middleware],
         client_max_size=container.settings.server.max_bulk_body_bytes,
     )
     app[CONTAINER] = container

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import ssl
 import sys
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
+
+from pydantic import SecretStr
 
 from api.routing import validate
 from app.compose import wire_case_import
@@ -26,6 +31,9 @@ from core.errors import CallguardError
 from core.events import EventLog
 from db.engine import Database
 from db.migrate import migrate
+from recordings import backup
+from recordings.runtime import build_store
+from recordings.storage.s3 import S3Store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -92,6 +100,55 @@ async def _revoke(settings: Settings, args: argparse.Namespace) -> dict[str, Any
     return {"revoked": [t.id for t in tokens]}
 
 
+async def _recordings_op(settings: Settings, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """``callguard recordings-backup|relink|verify``: see recordings/backup.py."""
+    if args.cmd == "recordings-backup":
+        if settings.storage.backend != "s3":
+            raise CallguardError("recordings-backup copies an S3 store (storage.backend = s3); back up "
+                                 "storage.local_root with the file system's own tools", code="not-s3-storage",
+                                 status=400)
+        target_settings = settings.storage.model_copy(update={
+            "s3_bucket": args.target_bucket,
+            "s3_endpoint_url": args.target_endpoint_url or settings.storage.s3_endpoint_url,
+            "s3_access_key": SecretStr(os.environ.get("CALLGUARD_BACKUP_S3_ACCESS_KEY")
+                                       or settings.storage.s3_access_key.get_secret_value()),
+            "s3_secret_key": SecretStr(os.environ.get("CALLGUARD_BACKUP_S3_SECRET_KEY")
+                                       or settings.storage.s3_secret_key.get_secret_value())})
+        target = build_store(target_settings)
+        assert isinstance(target, S3Store)
+        async with build_store(settings.storage) as source, target:
+            await target.ensure_bucket()
+            copied = await backup.copy_store(source, target)
+        return {"copied": len(copied.copied), "already": len(copied.already), "expired": copied.expired}, True
+    async with Database(settings.database) as db, build_store(settings.storage) as store:
+        if args.cmd == "recordings-relink":
+            linked = await backup.relink(db, store)
+            return {"linked": linked.linked, "unchanged": linked.unchanged, "missing": linked.missing}, \
+                not linked.missing
+        checked = await backup.verify(db, store)
+        return {"verified": len(checked.verified), "failed": checked.failed}, not checked.failed
+
+
+def healthcheck(settings: Settings, *, timeout: float = 4.0) -> int:
+    """``callguard healthcheck``: GET /healthz of the service on this machine (server.host/port, over TLS when
+    configured); 0 when it answers 200, else 1 with the reason on stderr."""
+    host = settings.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host  # noqa: S104 - bind-all
+    tls = settings.server.tls_cert_file is not None
+    context = None
+    if tls:  # the certificate names the public host, not loopback: check the chain by its own file
+        context = ssl.create_default_context(cafile=settings.server.tls_cert_file)
+        context.check_hostname = False
+    url = f"{'https' if tls else 'http'}://{host}:{settings.server.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310 - own URL
+            status = int(response.status)
+    except (OSError, ValueError) as exc:
+        print(f"callguard: {url}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if status == 200 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the commands)."""
     p = argparse.ArgumentParser(prog="callguard", description=__doc__)
@@ -100,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
+    sub.add_parser("healthcheck", help="exit 0 when this machine's service answers /healthz (container checks)")
     sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
     u = sub.add_parser("user", help="create or update a user, optionally issuing a token")
     u.add_argument("id")
@@ -118,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     state = u.add_mutually_exclusive_group()
     state.add_argument("--deactivate", action="store_true", help="refuse the user's requests and end their streams")
     state.add_argument("--activate", action="store_true")
+    b = sub.add_parser("recordings-backup", help="copy every stored recording (S3) into another bucket, with its "
+                       "Object Lock retention and legal hold (docs/OPERATIONS.md)")
+    b.add_argument("--target-bucket", required=True, help="the backup bucket (created with Object Lock if missing)")
+    b.add_argument("--target-endpoint-url", help="its S3 endpoint (default: storage.s3_endpoint_url); its keys "
+                   "from $CALLGUARD_BACKUP_S3_ACCESS_KEY/_SECRET_KEY (default: the storage keys)")
+    sub.add_parser("recordings-relink", help="after a restore: point each stored recording at the object of its key "
+                   "with its SHA-256 in the configured store (new version ids)")
+    sub.add_parser("recordings-verify", help="read every stored recording back and check its SHA-256")
     t = sub.add_parser("token", help="revoke tokens")
     tsub = t.add_subparsers(dest="token_cmd", required=True)
     r = tsub.add_parser("revoke", help="revoke one token, or every token of --user")
@@ -138,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "check-config":
         print(settings.model_dump_json(indent=2))
         return 0
+    if args.cmd == "healthcheck":
+        return healthcheck(settings)
     if args.cmd == "migrate":
         asyncio.run(_migrate(settings))
         return 0
@@ -153,6 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(json.dumps(out, ensure_ascii=False))
         return 0
+    if args.cmd.startswith("recordings-"):
+        try:
+            report, ok = asyncio.run(_recordings_op(settings, args))
+        except CallguardError as err:
+            print(json.dumps(err.to_body(settings.server.default_language), ensure_ascii=False), file=sys.stderr)
+            return 1
+        print(json.dumps(report, ensure_ascii=False))
+        return 0 if ok else 1
     if args.cmd == "serve":
         try:
             asyncio.run(serve(settings))

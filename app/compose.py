@@ -40,6 +40,7 @@ from cases.windows import WindowRules
 from compliance.admin import ComplianceAdmin
 from compliance.service import ComplianceGate
 from config.settings import Settings
+from config.tls import client_context
 from core.clock import Clock
 from core.events import EventLog
 from core.stream import EventStream
@@ -88,7 +89,9 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
             await migrate(db)
         # AMI clients are built now but connected last, once every listener is wired (no event is missed)
         clients = {p.name: AmiClient(p.ami_host, p.ami_port, p.ami_user, p.ami_secret.get_secret_value(),
-                                     name=p.name, ping_interval=p.ping_interval_s, pong_timeout=p.pong_timeout_s)
+                                     name=p.name, ping_interval=p.ping_interval_s, pong_timeout=p.pong_timeout_s,
+                                     tls=client_context(p.ami_tls_ca_file, verify=p.ami_tls_verify)
+                                     if p.ami_tls else None)
                    for p in settings.pbx}
         tasks = await stack.enter_async_context(TaskGroup())
         events = EventLog()

@@ -14,6 +14,7 @@ from api.access import runner_options
 from api.app import make_app
 from app.compose import compose, instance_name
 from config.settings import Settings
+from config.tls import server_context
 from core import heap
 
 log = logging.getLogger(__name__)
@@ -24,14 +25,18 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = N
     main_task = asyncio.current_task()
     if main_task is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    server = settings.server
+    tls = (server_context(server.tls_cert_file, server.tls_key_file)
+           if server.tls_cert_file is not None and server.tls_key_file is not None else None)
     async with compose(settings) as container:
         app = make_app(container)
         runner = web.AppRunner(app, shutdown_timeout=5.0, **runner_options(access_log=settings.logging.access_log))
         await runner.setup()
         try:
-            site = web.TCPSite(runner, settings.server.host, settings.server.port)
+            site = web.TCPSite(runner, server.host, server.port, ssl_context=tls)
             await site.start()
-            url = f"http://{settings.server.host}:{settings.server.port}"
+            host, port = runner.addresses[0][:2]  # the bound port (server.port 0: any free one)
+            url = f"{'https' if tls else 'http'}://{host}:{port}"
             log.info("Callguard %s listening on %s", instance_name(settings), url)
             if on_ready:
                 on_ready(url)

@@ -14,9 +14,20 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from config.tls import TlsError, client_context, server_context
 from core.clock import whole_hour_zone
 from core.messages import Language
 
@@ -34,12 +45,35 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0: any free one (logged at start)")
     instance_id: str = Field("", description="Name of this service instance; defaults to host name + pid")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     max_bulk_body_bytes: int = Field(32 * 1_048_576, ge=1024, description="Largest body for bulk imports")
     default_language: Language = Field(
         "zh-CN", description="Language of error messages when a request's Accept-Language names none we speak")
+    tls_cert_file: FilePath | None = Field(
+        None, description="PEM certificate chain: given (with tls_key_file), the service speaks HTTPS only")
+    tls_key_file: FilePath | None = Field(None, description="PEM private key of tls_cert_file (unencrypted)")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, description=(
+            "Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (client address for the "
+            "rate limit and the audit trail, https for the session cookie); from any other peer they are ignored"))
+
+    @field_validator("tls_cert_file", "tls_key_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _tls_loads(self) -> ServerSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file are given together")
+        if self.tls_cert_file is not None and self.tls_key_file is not None:
+            try:  # fail at start-up, not at the first handshake
+                server_context(self.tls_cert_file, self.tls_key_file)
+            except TlsError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
 
 class DatabaseSettings(BaseModel):
@@ -72,6 +106,26 @@ class PbxSettings(BaseModel):
     context: str = Field("callguard-outbound", pattern=r"^[A-Za-z0-9_-]+$")
     channel_template: str = Field("PJSIP/{sip_user}", description="Dial string of an agent's phone")
     agent_ring_timeout_s: int = Field(30, ge=5, le=300, description="How long the agent's phone rings")
+    ami_tls: bool = Field(False, description="Speak AMI over TLS (Asterisk's tlsenable; its port is usually 5039)")
+    ami_tls_ca_file: FilePath | None = Field(
+        None, description="PEM CA (or the PBX's self-signed certificate) to verify it by; none: the system's CAs")
+    ami_tls_verify: bool = Field(True, description="Verify the PBX's certificate and its name (ami_host)")
+
+    @field_validator("ami_tls_ca_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _ami_tls_loads(self) -> PbxSettings:
+        if self.ami_tls_ca_file is not None and not self.ami_tls:
+            raise ValueError("ami_tls_ca_file is given but ami_tls is off")
+        if self.ami_tls:
+            try:
+                client_context(self.ami_tls_ca_file, verify=self.ami_tls_verify)
+            except TlsError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
 
 class DialerSettings(BaseModel):

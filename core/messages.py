@@ -50,6 +50,11 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
         Text("请求体过大，最多 {max_bytes} 字节。", "The request body is too large (at most {max_bytes} bytes)."),
         Text("请求体过大。", "The request body is too large."),
     ),
+    "not-s3-storage": (
+        Text("录音备份只复制 S3 存储（storage.backend = s3）；本地存储请用文件系统工具备份。",
+             "The recordings backup copies an S3 store (storage.backend = s3); back up local storage with "
+             "the file system's own tools."),
+    ),
     "rate-limited": (
         Text("请求过于频繁，请在 {retry_after_s} 秒后重试。",
              "Too many requests; retry in {retry_after_s} s."),

@@ -172,8 +172,8 @@ class PresenceService:
                 continue
             g[f"{span.state}_s"] += seconds
             if span.state == AgentState.PAUSED.value:
-                code = span.pause_code or "none"
-                g["paused_by_code"][code] = g["paused_by_code"].get(code, 0.0) + seconds
+                pause = span.pause_code or "none"
+                g["paused_by_code"][pause] = g["paused_by_code"].get(pause, 0.0) + seconds
         for g in groups.values():
             busy = g["ringing_s"] + g["on_call_s"] + g["wrap_up_s"]
             g["logged_in_s"] = busy + g["available_s"] + g["paused_s"]

@@ -50,6 +50,15 @@ class AgentAccount:
 
 
 @dataclass(frozen=True)
+class AmiTls:
+    """AMI's TLS listener: its port and the PEM certificate and key (host paths; copied into the instance)."""
+
+    port: int
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
 class PbxSettings:
     """Everything that goes into one instance's rendered configuration."""
 
@@ -80,6 +89,10 @@ def template_values(settings: PbxSettings, instance_dir_in_chroot: str) -> dict[
         "SYSTEM_NAME": "callguard-sandbox",
         "BIND_ADDRESS": LOCALHOST,
         "MEDIA_ADDRESS": LOCALHOST,
+        # every peer is on loopback, inside local_net: nothing is rewritten
+        "EXTERNAL_MEDIA_ADDRESS": LOCALHOST,
+        "EXTERNAL_SIGNALING_ADDRESS": LOCALHOST,
+        "LOCAL_NET": "127.0.0.0/8",
         "AMI_PERMIT": f"{LOCALHOST}/255.255.255.255",
         "CUSTOMER_HOST": LOCALHOST,
         "AMI_PORT": settings.ami_port,
@@ -172,7 +185,9 @@ class PbxSandbox:
         stop_timeout: float = 5.0,
         rootfs_dir: Path | None = None,
         default_cli: str = "",
+        ami_tls: AmiTls | None = None,
     ) -> None:
+        self.ami_tls = ami_tls  # a TLS listener beside the plain AMI port (the readiness check uses the plain one)
         self.settings = PbxSettings(
             ami_port=ami_port,
             sip_port=sip_port,
@@ -293,6 +308,12 @@ class PbxSandbox:
         (etc / "pjsip_sandbox.conf").write_text(sandbox_pjsip_conf(LOCALHOST), encoding="utf-8")
         (etc / "manager_sandbox.conf").write_text(
             sandbox_manager_conf(self.tools_ami_user, self.tools_ami_secret), encoding="utf-8")
+        if self.ami_tls is not None:
+            shutil.copyfile(self.ami_tls.cert_file, etc / "ami-tls.crt")
+            shutil.copyfile(self.ami_tls.key_file, etc / "ami-tls.key")
+            inside = f"{self.instance_dir_in_chroot}/etc"
+            (etc / "manager_tls.conf").write_text(render.manager_tls_conf(
+                LOCALHOST, self.ami_tls.port, f"{inside}/ami-tls.crt", f"{inside}/ami-tls.key"), encoding="utf-8")
         # Asterisk reads its configuration as the run user but may not change it; the rest is its own.
         for path in (etc, *etc.iterdir()):
             os.chown(path, 0, gid)

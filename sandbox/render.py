@@ -67,6 +67,41 @@ def render_dir(src: Path, dst: Path, values: Mapping[str, object]) -> list[Path]
     return written
 
 
+def manager_tls_conf(bind_address: str, port: int | str, cert_file: str, key_file: str) -> str:
+    """``manager_tls.conf`` (included in manager.conf's ``[general]``): AMI's TLS listener beside the plain one."""
+    values = {"bind address": bind_address, "port": str(port), "certificate": cert_file, "key": key_file}
+    for what, value in values.items():
+        if not value or any(c in value for c in "\r\n;"):
+            raise TemplateError(f"AMI TLS {what} is empty or holds a newline or ';': {value!r}")
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise TemplateError(f"AMI TLS port is not a port number: {port!r}")
+    return "\n".join([
+        "; generated: AMI over TLS (the service's [[pbx]] ami_tls = true, ami_port = this port)",
+        "tlsenable = yes", f"tlsbindaddr = {bind_address}:{port}", f"tlscertfile = {cert_file}",
+        f"tlsprivatekey = {key_file}", "",
+    ])
+
+
+def existing_pbx_dialplan(template: str, values: Mapping[str, object]) -> tuple[str, str]:
+    """Callguard's dialplan for an agency's own Asterisk (docs/EXISTING-PBX.md), from ``extensions.conf.tmpl``:
+    its global variables (lines for the PBX's own ``[globals]``: Asterisk reads only the first section of that
+    name) and its contexts (for ``#include`` at the end of extensions.conf); its ``[general]`` is dropped (the
+    PBX keeps its own)."""
+    text = render(template, values, allow_unused=True)
+    head = "; generated from Callguard's config/asterisk/extensions.conf.tmpl (docs/EXISTING-PBX.md)"
+    globals_, contexts, section = [head], [head], ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line.strip()
+            if section in ("[general]", "[globals]"):
+                continue
+        if section == "[globals]":
+            globals_.append(line)
+        elif section and section != "[general]":
+            contexts.append(line)
+    return "\n".join([*globals_, ""]), "\n".join([*contexts, ""])
+
+
 SIP_USER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -115,10 +150,22 @@ def parse_agents(spec: str) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python render.py SRC_DIR DST_DIR``: render templates from env vars (+ ``AGENTS``, ``PROBE_ACCOUNTS``)."""
+    """CLI: ``python render.py SRC_DIR DST_DIR``: render templates from env vars (+ ``AGENTS``, ``PROBE_ACCOUNTS``;
+    AMI's TLS listener when ``AMI_TLS_PORT`` is set, with ``AMI_TLS_CERT`` and ``AMI_TLS_KEY``)."""
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[0] == "--existing-pbx-dialplan":  # ... TEMPLATE DST_DIR
+        template = Path(args[1]).read_text(encoding="utf-8")
+        try:
+            globals_, contexts = existing_pbx_dialplan(template, {n: os.environ[n] for n in placeholders(template)
+                                                                 if n in os.environ})
+        except TemplateError as exc:
+            print(f"render: {exc}", file=sys.stderr)
+            return 1
+        Path(args[2], "extensions_callguard_globals.conf").write_text(globals_, encoding="utf-8")
+        Path(args[2], "extensions_callguard.conf").write_text(contexts, encoding="utf-8")
+        return 0
     if len(args) != 2:
-        print("usage: render.py SRC_DIR DST_DIR", file=sys.stderr)
+        print("usage: render.py SRC_DIR DST_DIR | render.py --existing-pbx-dialplan TEMPLATE DST_DIR", file=sys.stderr)
         return 2
     src, dst = Path(args[0]), Path(args[1])
     needed: set[str] = set()
@@ -132,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
                               parse_agents(os.environ.get("PROBE_ACCOUNTS", ""))),
             encoding="utf-8",
         )
+        tls = dst / "manager_tls.conf"
+        if os.environ.get("AMI_TLS_PORT"):
+            tls.write_text(manager_tls_conf(os.environ.get("BIND_ADDRESS", "0.0.0.0"), os.environ["AMI_TLS_PORT"],
+                                            os.environ.get("AMI_TLS_CERT", ""), os.environ.get("AMI_TLS_KEY", "")),
+                           encoding="utf-8")
+        else:
+            tls.unlink(missing_ok=True)
     except TemplateError as exc:
         print(f"render: {exc}", file=sys.stderr)
         return 1

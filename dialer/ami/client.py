@@ -13,6 +13,7 @@ import itertools
 import logging
 import random
 import secrets
+import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -74,8 +75,10 @@ class AmiClient:
         logger: logging.Logger | None = None,
         max_queued_events: int = 100_000,
         ignore_events: Iterable[str] = ("TestEvent",),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port, self.username, self.name = host, port, username, name
+        self.tls = tls  # AMI over TLS (Asterisk's tlsbindaddr); the context verifies the PBX by ``host``
         self.__secret = secret
         self.ping_interval, self.pong_timeout = ping_interval, pong_timeout
         self.connect_timeout, self.action_timeout = connect_timeout, action_timeout
@@ -104,7 +107,7 @@ class AmiClient:
     def __repr__(self) -> str:
         return (
             f"AmiClient(name={self.name!r}, host={self.host!r}, port={self.port}, "
-            f"username={self.username!r}, secret='***', connected={self._connected})"
+            f"username={self.username!r}, secret='***', tls={self.tls is not None}, connected={self._connected})"
         )
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -312,7 +315,10 @@ class AmiClient:
 
     async def _session(self) -> None:
         async with asyncio.timeout(self.connect_timeout):
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            # with TLS the handshake (and the certificate check) is part of connecting: a PBX whose
+            # certificate does not verify fails here (ssl.SSLError is an OSError) and is retried like a
+            # refused connection, with its reason in state()["last_error"]
+            reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
         self._writer = writer
         parser = AmiParser()
         read_task = asyncio.create_task(self._read_loop(reader, parser), name=f"ami-{self.name}-reader")

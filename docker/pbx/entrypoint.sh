@@ -1,8 +1,8 @@
 #!/bin/sh
 # Render the Callguard Asterisk templates from environment variables, then run Asterisk in the foreground
 # as the unprivileged "asterisk" user (-U/-G): it owns its spool, log, run, db and cache directories and the
-# recordings directory, and may only read its configuration. The service reads and deletes the recordings
-# from the shared volume as root.
+# recordings directory, and may only read its configuration. The service (its own unprivileged user) reads and
+# deletes the recordings in the shared volume through the directory's group (RECORDINGS_GID).
 set -eu
 
 : "${INSTANCE_DIR:=/var/lib/callguard}"
@@ -14,6 +14,13 @@ set -eu
 : "${BIND_ADDRESS:=0.0.0.0}"
 : "${MEDIA_ADDRESS:=$(hostname -i | cut -d' ' -f1)}"
 : "${SIP_PORT:=5060}"
+# What phones and trunks outside LOCAL_NET are told (SDP c=, Contact, Via): the host's address, not the
+# container's. docker-compose.yml requires PBX_PUBLIC_ADDRESS for both; LOCAL_NET is the compose network.
+: "${EXTERNAL_MEDIA_ADDRESS:=${MEDIA_ADDRESS}}"
+: "${EXTERNAL_SIGNALING_ADDRESS:=${EXTERNAL_MEDIA_ADDRESS}}"
+: "${LOCAL_NET:=127.0.0.0/8}"
+# The recordings directory's group: the service container's group id (its user reads and removes them)
+: "${RECORDINGS_GID:=}"
 : "${CUSTOMER_HOST:?CUSTOMER_HOST (the SIP trunk host) must be set}"
 : "${CUSTOMER_PORT:=5060}"
 : "${CUSTOMER_DIAL_TIMEOUT:=30}"
@@ -29,9 +36,15 @@ set -eu
 : "${AGENTS:=}"
 : "${PROBE_ACCOUNTS:=}"  # the recording probe's SIP account(s), "user:password": the only ones that may dial probe
 : "${RUN_USER:=asterisk}"
+# AMI over TLS (optional): AMI_TLS_PORT (e.g. 5039) with AMI_TLS_CERT and AMI_TLS_KEY, PEM files mounted into the
+# container and readable by RUN_USER; the service's [[pbx]] then sets ami_tls = true and ami_port = AMI_TLS_PORT
+: "${AMI_TLS_PORT:=}"
+: "${AMI_TLS_CERT:=}"
+: "${AMI_TLS_KEY:=}"
 export INSTANCE_DIR SYSTEM_NAME AMI_PORT AMI_USER AMI_SECRET AMI_PERMIT BIND_ADDRESS MEDIA_ADDRESS SIP_PORT \
+  EXTERNAL_MEDIA_ADDRESS EXTERNAL_SIGNALING_ADDRESS LOCAL_NET \
   CUSTOMER_HOST CUSTOMER_PORT CUSTOMER_DIAL_TIMEOUT GO_TIMEOUT_TENTHS QUALIFY_FREQUENCY RECORDINGS_DIR RECORDING_FORMAT \
-  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS DEFAULT_CLI AGENTS PROBE_ACCOUNTS
+  RTP_START RTP_END PROBE_TONE_HZ PROBE_MAX_SECONDS DEFAULT_CLI AGENTS PROBE_ACCOUNTS AMI_TLS_PORT AMI_TLS_CERT AMI_TLS_KEY
 
 for sub in etc spool log run db cache recordings; do
   mkdir -p "${INSTANCE_DIR}/${sub}"
@@ -48,7 +61,15 @@ for sub in spool log run db cache; do
   chown "${RUN_USER}:${RUN_USER}" "${INSTANCE_DIR}/${sub}"
   chmod 0750 "${INSTANCE_DIR}/${sub}"
 done
-chown "${RUN_USER}:${RUN_USER}" "${RECORDINGS_DIR}"
-chmod 0750 "${RECORDINGS_DIR}"
+if [ -n "${RECORDINGS_GID}" ]; then
+  # shared with the service's unprivileged user: group-owned by its group, new files inherit the group (setgid)
+  # and are group-readable and -writable (umask below), so the service may read and remove them
+  chown "${RUN_USER}:${RECORDINGS_GID}" "${RECORDINGS_DIR}"
+  chmod 2770 "${RECORDINGS_DIR}"
+  umask 0007
+else
+  chown "${RUN_USER}:${RUN_USER}" "${RECORDINGS_DIR}"
+  chmod 0750 "${RECORDINGS_DIR}"
+fi
 
 exec /usr/sbin/asterisk -U "${RUN_USER}" -G "${RUN_USER}" -C "${INSTANCE_DIR}/etc/asterisk.conf" -f

@@ -116,22 +116,23 @@ async def database_url(backend: str, tmp: Path) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def service_stack(pbx: PbxSandbox, tmp: Path, *, ami_port: int | None = None, backend: str = "sqlite",
-                        **overrides: Any) -> AsyncIterator[Stack]:
-    """Compose the service against ``pbx`` (optionally through a proxy port) and serve its API."""
-    async with database_url(backend, tmp) as url, _service_stack(pbx, tmp, url, ami_port=ami_port,
+                        ami: dict[str, Any] | None = None, **overrides: Any) -> AsyncIterator[Stack]:
+    """Compose the service against ``pbx`` (optionally through a proxy port; ``ami``: more of its [[pbx]]
+    settings, such as TLS) and serve its API."""
+    async with database_url(backend, tmp) as url, _service_stack(pbx, tmp, url, ami_port=ami_port, ami=ami or {},
                                                                   **overrides) as stack:
         yield stack
 
 
 @asynccontextmanager
-async def _service_stack(pbx: PbxSandbox, tmp: Path, url: str, *, ami_port: int | None,
+async def _service_stack(pbx: PbxSandbox, tmp: Path, url: str, *, ami_port: int | None, ami: dict[str, Any],
                          **overrides: Any) -> AsyncIterator[Stack]:
     settings = load_settings(
         None,
         database={"url": url},
         pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": ami_port or pbx.ami_port,
               "ami_user": pbx.ami_user, "ami_secret": pbx.ami_secret, "ping_interval_s": 0.5,
-              "pong_timeout_s": 1.0, "agent_ring_timeout_s": 5}],
+              "pong_timeout_s": 1.0, "agent_ring_timeout_s": 5, **ami}],
         recordings={"spool_dir": str(pbx.spool_dir)},
         storage={"backend": "local", "local_root": str(tmp / "store")},
         compliance={"default_profile": "DEMO"},

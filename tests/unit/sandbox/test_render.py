@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, sandbox_pjsip_conf, template_values
-from sandbox.render import TemplateError, agents_pjsip_conf, main, parse_agents, placeholders, render, render_dir
+from sandbox.render import (
+    TemplateError,
+    agents_pjsip_conf,
+    existing_pbx_dialplan,
+    main,
+    manager_tls_conf,
+    parse_agents,
+    placeholders,
+    render,
+    render_dir,
+)
 
 
 def test_substitutes_and_leaves_asterisk_variables_alone() -> None:
@@ -169,3 +179,48 @@ def test_the_sandbox_customer_line_calls_in_as_the_customers_trunk_after_agents(
     assert "type = identify" in identify and "endpoint = customers" in identify and "match = 127.0.0.1" in identify
     refused = _section(_rendered(tmp_path)["extensions.conf"], "[callguard-no-inbound]")
     assert "exten => _[+0-9*#a-zA-Z].,1,Log(NOTICE" in refused and "Hangup(21)" in refused
+
+
+def test_ami_tls_listener_is_generated_only_when_asked_and_refuses_injection(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = manager_tls_conf("0.0.0.0", 5039, "/etc/asterisk/keys/ami.crt", "/etc/asterisk/keys/ami.key")
+    assert conf.splitlines()[1:] == ["tlsenable = yes", "tlsbindaddr = 0.0.0.0:5039",
+                                     "tlscertfile = /etc/asterisk/keys/ami.crt",
+                                     "tlsprivatekey = /etc/asterisk/keys/ami.key"]
+    for bad in ("/k.crt\n[evil]", "/k.crt;x", ""):
+        with pytest.raises(TemplateError):
+            manager_tls_conf("0.0.0.0", 5039, bad, "/k.key")
+    with pytest.raises(TemplateError, match="port"):
+        manager_tls_conf("0.0.0.0", "5039x", "/k.crt", "/k.key")
+    # the entrypoint's renderer: the listener file from AMI_TLS_*, and none without them
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "manager.conf.tmpl").write_text("[general]\nport = @@AMI_PORT@@\n#tryinclude manager_tls.conf\n")
+    monkeypatch.setenv("AMI_PORT", "5038")
+    monkeypatch.setenv("AMI_TLS_PORT", "5039")
+    monkeypatch.setenv("AMI_TLS_CERT", "/keys/ami.crt")
+    monkeypatch.setenv("AMI_TLS_KEY", "/keys/ami.key")
+    assert main([str(src), str(dst)]) == 0
+    assert "tlsbindaddr = 0.0.0.0:5039" in (dst / "manager_tls.conf").read_text()
+    monkeypatch.delenv("AMI_TLS_PORT")
+    assert main([str(src), str(dst)]) == 0
+    assert not (dst / "manager_tls.conf").exists()
+    monkeypatch.setenv("AMI_TLS_PORT", "5039")
+    monkeypatch.delenv("AMI_TLS_KEY")
+    assert main([str(src), str(dst)]) == 1  # a listener without its key stops the container's start
+
+
+def test_existing_pbx_dialplan_keeps_the_pbx_general_and_separates_the_globals(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    template = (TEMPLATES_DIR / "extensions.conf.tmpl").read_text()
+    values = template_values(PbxSettings(ami_port=1, sip_port=2, customer_trunk_port=3, agents=()), "/i")
+    globals_, contexts = existing_pbx_dialplan(template, values)
+    assert "[general]" not in globals_ + contexts and "[globals]" not in globals_ + contexts
+    assert "RECDIR = /i/recordings" in globals_ and "RECDIR" not in contexts.split("[callguard-check-id]")[0]
+    assert "[callguard-outbound]" in contexts and "[callguard-await-go]" in contexts
+    assert "@@" not in globals_ + contexts
+    for name in placeholders(template):
+        monkeypatch.setenv(name, str(values[name]))
+    assert main(["--existing-pbx-dialplan", str(TEMPLATES_DIR / "extensions.conf.tmpl"), str(tmp_path)]) == 0
+    assert (tmp_path / "extensions_callguard.conf").read_text() == contexts
+    assert (tmp_path / "extensions_callguard_globals.conf").read_text() == globals_
