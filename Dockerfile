@@ -44,6 +44,7 @@ COPY core/ core/
 COPY db/ db/
 COPY dialer/ dialer/
 COPY hooks/ hooks/
+COPY metrics/ metrics/
 COPY presence/ presence/
 COPY recordings/ recordings/
 COPY sandbox/ sandbox/
