@@ -40,7 +40,7 @@ function Gate({ check, zone }) {
     </span>`;
 }
 
-function CaseRow({ kase, me, checks, busy, onDial }) {
+function CaseRow({ kase, me, checks, busy, onDial, historyKey }) {
   const zone = kase.timezone || (checks[kase.contacts[0]?.number]?.zones || [])[0]?.zone;
   const holds = kase.holds.filter((hold) => !hold.released_at);
   const now = new Date();
@@ -71,7 +71,66 @@ function CaseRow({ kase, me, checks, busy, onDial }) {
             </li>`;
         })}
       </ul>
+      <${History} key=${historyKey} kase=${kase} me=${me} zone=${zone} />
     </article>`;
+}
+
+/** A recording of the history: an audio player once asked for (each load of the audio is a logged listen). */
+function Listen({ row }) {
+  const [open, setOpen] = useState(false);
+  const [failed, setFailed] = useState(false);
+  if (!open) {
+    return html`<button class="link" data-testid="listen" onClick=${() => setOpen(true)}
+      aria-label=${t("hist.listen_label", { at: dateTime(row.at) })}>▶ ${t("hist.listen")}</button>`;
+  }
+  if (failed) return html`<span class="error small" role="alert">${t("hist.audio_error")}</span>`;
+  return html`<audio controls preload="metadata" src=${`/v1/recordings/${encodeURIComponent(row.recording_id)}/audio`}
+    data-testid="history-audio" aria-label=${t("hist.listen_label", { at: dateTime(row.at) })}
+    onError=${() => setFailed(true)}></audio>`;
+}
+
+/** The case's contact history (GET /v1/cases/{id}/contacts, read when opened: each read is audited), newest
+ * first, with a player for the recordings of the agent's own calls (the recordings rule; the service decides). */
+function History({ kase, me, zone }) {
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState(null);
+  async function load() {
+    setError(null);
+    try {
+      const doc = await api("GET", `/v1/cases/${encodeURIComponent(kase.id)}/contacts`);
+      setRows([...doc.items].reverse());
+    } catch (err) {
+      setError(err.text());
+    }
+  }
+  return html`
+    <details class="history" data-testid="history"
+             onToggle=${(e) => { if (e.target.open && rows === null) load(); }}>
+      <summary>${t("hist.show")}</summary>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${rows === null && !error && html`<p class="muted small">${t("hist.loading")}</p>`}
+      ${rows && rows.length === 0 && html`<p class="muted small">${t("hist.empty")}</p>`}
+      ${rows && rows.length > 0 && html`
+        <table class="grid small" aria-label=${t("hist.title")}>
+          <thead><tr><th scope="col">${t("hist.at")}</th><th scope="col">${t("hist.agent")}</th>
+            <th scope="col">${t("hist.number")}</th><th scope="col">${t("hist.result")}</th>
+            <th scope="col">${t("hist.talk")}</th><th scope="col">${t("hist.recording")}</th></tr></thead>
+          <tbody>
+            ${rows.map((r) => html`
+              <tr data-testid="history-row" data-call-id=${r.call_id}>
+                <td>${dateTime(r.at)}${zone && zone !== myZone() ? html`<br /><span class="muted">${dateTime(r.at, zone)}</span>` : ""}</td>
+                <td>${r.agent_id}</td>
+                <td class="num">${r.number}</td>
+                <td>${r.outcome ? t(`outcome.${r.outcome}`) : r.connected ? t("hist.connected") : t("hist.not_connected")}</td>
+                <td class="num">${r.talk_seconds ? duration(r.talk_seconds) : "—"}</td>
+                <td>${!r.recording_id ? html`<span class="muted">${t("hist.no_recording")}</span>`
+                  : r.agent_id === me.user_id ? html`<${Listen} row=${r} />`
+                    : html`<span class="muted">${t("hist.not_yours")}</span>`}</td>
+              </tr>`)}
+          </tbody>
+        </table>
+        <p class="muted small">${t("hist.logged")}</p>`}
+    </details>`;
 }
 
 const PAUSE_CODES = ["break", "training", "meeting", "system"];
@@ -239,6 +298,8 @@ export function AgentScreen({ me }) {
   const [live, setLive] = useState(false);
   const [saved, setSaved] = useState(false);
   const [presence, setPresence] = useState(null);
+  // bumped when a disposition is saved: the case's history is read afresh when opened next
+  const [history, setHistory] = useState({});
 
   async function loadPresence() {
     try {
@@ -332,7 +393,10 @@ export function AgentScreen({ me }) {
     setPending(null);
     setSaved(true);
     const kase = (cases || []).find((k) => k.id === call?.case_id);
-    if (kase) checkCase(kase);
+    if (kase) {
+      checkCase(kase);
+      setHistory((prev) => ({ ...prev, [kase.id]: (prev[kase.id] || 0) + 1 }));
+    }
   }
 
   const inCall = call && call.state !== "ended";
@@ -344,7 +408,8 @@ export function AgentScreen({ me }) {
         ${casesError && html`<p class="error">${casesError}</p>`}
         ${cases && cases.length === 0 && !casesError && html`<p class="muted">${t("cases.empty")}</p>`}
         ${(cases || []).map((k) => html`<${CaseRow} key=${k.id} kase=${k} me=${me} checks=${checks}
-                                          busy=${busy || inCall || !!pending} onDial=${dial} />`)}
+                                          busy=${busy || inCall || !!pending} onDial=${dial}
+                                          historyKey=${history[k.id] || 0} />`)}
         ${next && html`<button onClick=${() => loadCases(next)}>${t("cases.more")}</button>`}
       </section>
       <aside class="side">

@@ -9,6 +9,7 @@ import { AgentScreen } from "./agent.js";
 import { Qa } from "./qa.js";
 import { Reports } from "./reports.js";
 import { Wallboard } from "./wallboard.js";
+import { Admin } from "./admin.js";
 
 const html = htm.bind(h);
 const WALL_ROLES = ["supervisor", "manager", "admin"];
@@ -95,6 +96,9 @@ function Header({ me, view, setView, onSignOut, onLang }) {
         ${canQa && html`
           <button class=${view === "qa" ? "tab active" : "tab"} aria-current=${view === "qa" ? "page" : undefined}
                   data-testid="nav-qa" onClick=${() => setView("qa")}>${t("nav.qa")}</button>`}
+        ${me.role === "admin" && html`
+          <button class=${view === "admin" ? "tab active" : "tab"} aria-current=${view === "admin" ? "page" : undefined}
+                  data-testid="nav-admin" onClick=${() => setView("admin")}>${t("nav.admin")}</button>`}
       </nav>
       <span class="spacer"></span>
       <span class="who" data-testid="who">${t("who", { name: me.display_name, role: t(`role.${me.role}`) })}</span>
@@ -157,6 +161,7 @@ function App() {
       ${view === "agent" && me.role === "agent" ? html`<${AgentScreen} me=${me} lang=${lang()} />`
         : view === "reports" && WALL_ROLES.includes(me.role) ? html`<${Reports} lang=${lang()} />`
         : view === "qa" && QA_ROLES.includes(me.role) ? html`<${Qa} lang=${lang()} />`
+        : view === "admin" && me.role === "admin" ? html`<${Admin} me=${me} lang=${lang()} />`
           : html`<${Wallboard} me=${me} lang=${lang()} />`}
     </main>`;
 }
