@@ -255,6 +255,25 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
                                params={"client": "e2e-bank", "from": datetime.now(UTC).date().isoformat(), "tz": "UTC"})
     totals = (await r.json())["totals"]
     assert totals["promises"] >= 1 and "500" in str(totals["promise_amount"])
+
+    # beside the case, its contact history: the call with its outcome, and its recording to play (a logged listen)
+    recording = await stored_recording(stack, call_id)
+    history = page.locator(f"[data-case-id='{case_id}']").get_by_test_id("history")
+    await history.locator("summary").click()
+    entry = history.locator(f"[data-testid=history-row][data-call-id='{call_id}']")
+    await entry.wait_for()
+    assert "承诺还款" in await entry.inner_text()
+    await entry.get_by_test_id("listen").click()
+    assert await entry.get_by_test_id("history-audio").evaluate(
+        "a => a.readyState >= 1 || new Promise((ok, no) => { a.onloadedmetadata = () => ok(true); "
+        "a.onerror = () => no(new Error('the recording did not load')); })")
+    await no_serious_violations(page, "agent-history")
+    if shots:
+        await screenshots(page, "agent-history")
+    r = await stack.client.get("/v1/recordings/access-log", headers=stack.auth("ada"),
+                               params={"recording_id": recording})
+    assert [e for e in (await r.json())["items"]
+            if e["user_id"] == "ana" and e["action"] == "audio" and e["result"] == "granted"], await r.text()
     only_own_host(stack, agent, wall)
     for c in (agent, wall):
         await c.context.close()

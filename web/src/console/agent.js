@@ -89,7 +89,7 @@ function Listen({ row }) {
     onError=${() => setFailed(true)}></audio>`;
 }
 
-/** The case's contact history (GET /v1/cases/{id}/contacts, read when opened: each read is audited), newest
+/** The case's contact history (GET /v1/cases/{id}/contacts, read each time it is opened: each read is audited), newest
  * first, with a player for the recordings of the agent's own calls (the recordings rule; the service decides). */
 function History({ kase, me, zone }) {
   const [rows, setRows] = useState(null);
@@ -105,7 +105,7 @@ function History({ kase, me, zone }) {
   }
   return html`
     <details class="history" data-testid="history"
-             onToggle=${(e) => { if (e.target.open && rows === null) load(); }}>
+             onToggle=${(e) => { if (e.target.open) load(); }}>
       <summary>${t("hist.show")}</summary>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${rows === null && !error && html`<p class="muted small">${t("hist.loading")}</p>`}
