@@ -543,3 +543,62 @@ async def test_a_pasted_token_signs_in_for_the_tab_only(stack: Stack, browser: B
     await other.locator("#username").wait_for()
     only_own_host(stack, c)
     await c.context.close()
+
+
+async def test_an_agent_works_its_callbacks_and_a_preview_campaign_beside_its_cases(stack: Stack,
+                                                                                     browser: Browser) -> None:
+    """A callback from an earlier call is listed and dialled from the panel; its disposition marks it done. The
+    agent joins a preview campaign, is offered one of its cases and skips it, with a reason."""
+    await with_password(stack, "rita")
+    case_id = await stack.case_for(HANGS_UP, "rita")
+    other_case = await stack.case_for(ANSWERS, "rita")
+    earlier = await stack.dial("rita", HANGS_UP)
+    await stack.wait_state(earlier["id"], "ended", within=30)
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    r = await stack.client.post(f"/v1/calls/{earlier['id']}/disposition", headers=stack.auth("rita"),
+                                json={"outcome": "callback_requested", "callback_at": due})
+    assert r.status == 201, await r.text()
+    r = await stack.client.post("/v1/campaigns", headers=stack.auth("sup"),
+                                json={"client_id": "e2e-bank", "name": "E2E 预览活动", "agent": "rita"})
+    campaign = await r.json()
+    assert r.status == 201, campaign
+    r = await stack.client.post(f"/v1/campaigns/{campaign['id']}/start", headers=stack.auth("sup"))
+    assert r.status == 200, await r.text()
+
+    c = await open_console(browser, stack, "rita")
+    page = c.page
+    await page.get_by_test_id("live").and_(page.locator(".ok")).wait_for()
+    callback = page.get_by_test_id("callbacks").locator(f"[data-case-id='{case_id}']")
+    await callback.wait_for()
+    assert "E2E Debtor" in await callback.inner_text()
+    row = page.get_by_test_id("campaigns").locator(f"[data-campaign-id='{campaign['id']}']")
+    await row.get_by_test_id("join").click()
+    await row.and_(page.locator("[data-joined=yes]")).wait_for()
+    r = await stack.client.get(f"/v1/campaigns/{campaign['id']}", headers=stack.auth("sup"))
+    assert "rita" in (await r.json())["progress"]["agents"]
+    await page.get_by_test_id("next").click()
+    offer = page.get_by_test_id("offer")
+    await offer.wait_for()
+    offered = await offer.get_attribute("data-case-id")
+    assert offered in (case_id, other_case)
+    await no_serious_violations(page, "agent-work")
+    await screenshots(page, "agent-work")
+    await page.select_option("#skip-reason", "needs_review")
+    await offer.get_by_test_id("offer-skip").click()
+    await page.locator(f"[data-testid=offer][data-case-id='{offered}']").wait_for(state="detached")
+
+    # the callback dialled from the panel; its disposition is the callback done
+    await callback.get_by_test_id("callback-dial").click()
+    await page.locator("[data-testid=call][data-state=ended]").wait_for(timeout=30_000)
+    call_id = await page.get_by_test_id("call").get_attribute("data-call-id")
+    form = page.get_by_test_id("disposition")
+    await page.select_option("#outcome", "right_party_contact")
+    await form.get_by_test_id("save-disposition").click()
+    await page.get_by_test_id("disposition-saved").wait_for()
+    await callback.wait_for(state="detached")
+    r = await stack.client.get(f"/v1/calls/{call_id}", headers=stack.auth("sup"))
+    assert (await r.json())["case_id"] == case_id
+    r = await stack.client.get("/v1/callbacks", headers=stack.auth("rita"), params={"state": "done"})
+    assert [cb for cb in (await r.json())["items"] if cb["case_id"] == case_id], await r.text()
+    only_own_host(stack, c)
+    await c.context.close()

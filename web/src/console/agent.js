@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { api, liveEvents } from "./api.js";
 import { dateTime, duration, lang, money, myZone, t, timeOnly } from "./i18n.js";
+import { Work } from "./work.js";
 
 const html = htm.bind(h);
 const PENDING = "callguard.pending-disposition";
@@ -300,6 +301,7 @@ export function AgentScreen({ me }) {
   const [presence, setPresence] = useState(null);
   // bumped when a disposition is saved: the case's history is read afresh when opened next
   const [history, setHistory] = useState({});
+  const [savedCount, setSavedCount] = useState(0); // callbacks are read again after each saved disposition
 
   async function loadPresence() {
     try {
@@ -381,6 +383,19 @@ export function AgentScreen({ me }) {
     }
   }
 
+  /** Dial a case named by a callback or a campaign's offer (``number``: the offer's, else the first valid). */
+  async function dialCase(caseId, number) {
+    let kase = (cases || []).find((k) => k.id === caseId);
+    try {
+      if (!kase) kase = await api("GET", `/v1/cases/${encodeURIComponent(caseId)}`);
+    } catch (err) {
+      setDialError(err);
+      return;
+    }
+    const chosen = number || (kase.contacts.find((c) => !c.removed && c.status === "valid") || {}).number;
+    if (chosen) await dial(kase, chosen);
+  }
+
   async function hangup() {
     try {
       await api("POST", `/v1/calls/${call.id}/hangup`);
@@ -392,6 +407,7 @@ export function AgentScreen({ me }) {
   function onSaved() {
     setPending(null);
     setSaved(true);
+    setSavedCount((n) => n + 1);
     const kase = (cases || []).find((k) => k.id === call?.case_id);
     if (kase) {
       checkCase(kase);
@@ -423,6 +439,8 @@ export function AgentScreen({ me }) {
         ${pending && html`<${Disposition} key=${pending.call_id} pending=${pending}
                                       currency=${pending.currency} onSaved=${onSaved} />`}
         ${saved && html`<p class="ok" role="status" data-testid="disposition-saved">${t("disp.saved")}</p>`}
+        <${Work} me=${me} cases=${Object.fromEntries((cases || []).map((k) => [k.id, k]))}
+                 busy=${busy || inCall || !!pending} onDial=${dialCase} refresh=${savedCount} />
       </aside>
     </div>`;
 }
