@@ -738,7 +738,7 @@ const en = {
   "pol.none": "The client has no stored policy yet; saving creates it.",
   "pol.jurisdiction": "Jurisdiction profile",
   "pol.retention": "Recording retention (days)",
-  "pol.windows": "Calling window (the client's own tightening, local time, e.g. 09:00-12:00, 14:00-20:00; empty: as the profile; "-": no calls that day)",
+  "pol.windows": "Calling window (the client's own tightening, local time, e.g. 09:00-12:00, 14:00-20:00; empty: as the profile; “-”: no calls that day)",
   "pol.no_calls": "no calls that day",
   "pol.caps": "Caps (empty: none of the client's own)",
   "pol.max_unanswered_per_number_per_day": "Unanswered calls per number per day",
