@@ -9,7 +9,6 @@ import { AgentScreen } from "./agent.js";
 import { Qa } from "./qa.js";
 import { Reports } from "./reports.js";
 import { Wallboard } from "./wallboard.js";
-import { Admin } from "./admin.js";
 
 const html = htm.bind(h);
 const WALL_ROLES = ["supervisor", "manager", "admin"];
@@ -74,6 +73,17 @@ function SignIn({ onSignedIn, notice }) {
         </details>
       </form>
     </main>`;
+}
+
+/** The admin's screens: a chunk of their own, fetched when an admin first opens them (agents never load it). */
+function AdminView({ me }) {
+  const [mod, setMod] = useState(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    import("./admin.js").then(setMod, () => setFailed(true));
+  }, []);
+  if (failed) return html`<p class="error" role="alert">${t("error.network")}</p>`;
+  return mod ? html`<${mod.Admin} me=${me} />` : html`<p class="muted">${t("adm.loading")}</p>`;
 }
 
 function Header({ me, view, setView, onSignOut, onLang }) {
@@ -161,7 +171,7 @@ function App() {
       ${view === "agent" && me.role === "agent" ? html`<${AgentScreen} me=${me} lang=${lang()} />`
         : view === "reports" && WALL_ROLES.includes(me.role) ? html`<${Reports} lang=${lang()} />`
         : view === "qa" && QA_ROLES.includes(me.role) ? html`<${Qa} lang=${lang()} />`
-        : view === "admin" && me.role === "admin" ? html`<${Admin} me=${me} lang=${lang()} />`
+        : view === "admin" && me.role === "admin" ? html`<${AdminView} me=${me} lang=${lang()} />`
           : html`<${Wallboard} me=${me} lang=${lang()} />`}
     </main>`;
 }
