@@ -261,7 +261,7 @@ const zh = {
   "hist.listen": "收听",
   "hist.listen_label": "收听 {at} 的通话录音",
   "hist.no_recording": "无录音",
-  "hist.not_yours": "仅承办坐席本人的通话可收听",
+  "hist.not_yours": "仅可收听您本人的通话",
   "hist.audio_error": "无法播放该录音（可能无权收听或尚未存储）。",
   "hist.logged": "每次收听都会记录在录音访问日志中。",
   "nav.admin": "系统管理",
