@@ -602,3 +602,49 @@ async def test_an_agent_works_its_callbacks_and_a_preview_campaign_beside_its_ca
     assert [cb for cb in (await r.json())["items"] if cb["case_id"] == case_id], await r.text()
     only_own_host(stack, c)
     await c.context.close()
+
+
+async def test_a_progressive_campaigns_call_is_followed_live_and_disposed_on_the_agents_screen(
+        stack: Stack, browser: Browser) -> None:
+    """The agent joins a progressive campaign on its screen; the call the campaign places for it shows live
+    (the agent did not click dial), is hung up there and gets its disposition form."""
+    await with_password(stack, "pete")  # an agent whose phone answers
+    await stack.case_for(ANSWERS, "pete")
+    r = await stack.client.post("/v1/campaigns", headers=stack.auth("sup"), json={
+        "client_id": "e2e-bank", "name": "E2E 渐进活动", "mode": "progressive", "agent": "pete"})
+    campaign = await r.json()
+    assert r.status == 201, campaign
+    r = await stack.client.post(f"/v1/campaigns/{campaign['id']}/start", headers=stack.auth("sup"))
+    assert r.status == 200, await r.text()
+
+    c = await open_console(browser, stack, "pete")
+    page = c.page
+    await page.get_by_test_id("live").and_(page.locator(".ok")).wait_for()
+    # a progressive campaign dials for agents who said they are available: a short pause, then available
+    await page.get_by_test_id("pause").click()
+    await page.locator("[data-testid=presence][data-state=paused]").wait_for()
+    await page.get_by_test_id("resume").click()
+    await page.locator("[data-testid=presence][data-state=available]").wait_for()
+    await page.get_by_test_id("campaigns").locator(f"[data-campaign-id='{campaign['id']}']") \
+        .get_by_test_id("join").click()
+    # the campaign shows the case for campaigns.progressive_preview_s (5 s), then dials it
+    await page.locator("[data-testid=call][data-state=answered]").wait_for(timeout=40_000)
+    call_id = await page.get_by_test_id("call").get_attribute("data-call-id")
+    await page.get_by_test_id("hangup").click()
+    await page.locator("[data-testid=call][data-state=ended]").wait_for(timeout=15_000)
+    form = page.get_by_test_id("disposition")
+    await page.select_option("#outcome", "refuses")
+    await form.get_by_test_id("save-disposition").click()
+    await page.get_by_test_id("disposition-saved").wait_for()
+    r = await stack.client.get(f"/v1/calls/{call_id}", headers=stack.auth("sup"))
+    call = await r.json()
+    # one of the agent's cases in the campaign, dialled by the campaign (the page never clicked dial)
+    assert call["agent"] == "pete" and call["case_id"] in {v for (_, a), v in stack.cases.items() if a == "pete"}
+    r = await stack.client.get(f"/v1/campaigns/{campaign['id']}", headers=stack.auth("sup"))
+    assert (await r.json())["progress"]["attempted"] >= 1
+    r = await stack.client.get(f"/v1/cases/{call['case_id']}/contacts", headers=stack.auth("pete"))
+    assert [x["outcome"] for x in (await r.json())["items"] if x["call_id"] == call_id] == ["refuses"]
+    r = await stack.client.post(f"/v1/campaigns/{campaign['id']}/stop", headers=stack.auth("sup"))
+    assert r.status == 200
+    only_own_host(stack, c)
+    await c.context.close()

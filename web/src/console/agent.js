@@ -312,6 +312,13 @@ export function AgentScreen({ me }) {
   }
   const callRef = useRef(null);
   callRef.current = call;
+  const casesRef = useRef(null);
+  casesRef.current = cases;
+  const pendingRef = useRef(null);
+  pendingRef.current = pending;
+  // our own dial is under way: its early events wait for its answer instead of being taken as a call placed for us
+  const dialling = useRef(false);
+  const adopting = useRef(new Set());
   // events of a call that arrive before POST /v1/calls has answered (the PBX is quick): applied once it has
   const early = useRef(new Map());
 
@@ -351,14 +358,51 @@ export function AgentScreen({ me }) {
       }
       const current = callRef.current;
       if (!current || ev.call_id !== current.id) {
-        if (ev.agent_id === me.user_id) early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
+        if (ev.agent_id === me.user_id) {
+          early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
+          const idle = !current || current.state === "ended";
+          if (idle && !dialling.current && !pendingRef.current && type !== "call.ended"
+              && !adopting.current.has(ev.call_id)) {
+            adopting.current.add(ev.call_id);
+            adopt(ev.call_id);
+          }
+        }
         return;
       }
       setCall((c) => advance(c, type, ev));
     }, setLive);
   }, []);
 
+  /** A call placed for this agent by someone else (a progressive campaign, a supervisor): followed like our own,
+   * with the disposition form when it is a case's. */
+  async function adopt(callId) {
+    let c;
+    try {
+      c = await api("GET", `/v1/calls/${encodeURIComponent(callId)}`);
+    } catch {
+      return; // not ours to see
+    }
+    const current = callRef.current;
+    if ((current && current.state !== "ended") || dialling.current || pendingRef.current) return;
+    const kase = (casesRef.current || []).find((k) => k.id === c.case_id);
+    let started = { id: c.id, state: RANK.includes(c.state) ? c.state : "requested", number: c.number,
+      case_id: c.case_id, currency: kase?.currency, answeredAt: c.state === "answered" ? Date.now() : undefined };
+    for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
+    early.current.delete(c.id);
+    setSaved(false);
+    setCall(started);
+    callRef.current = started;
+    if (c.case_id) {
+      const p = { call_id: c.id, case_id: c.case_id, number: c.number, currency: kase?.currency,
+        zone: kase?.timezone || null };
+      savePending(p);
+      setPending(p);
+      pendingRef.current = p;
+    }
+  }
+
   async function dial(kase, number) {
+    dialling.current = true;
     setBusy(true);
     setDialError(null);
     setSaved(false);
@@ -368,10 +412,12 @@ export function AgentScreen({ me }) {
       for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
       early.current.clear();
       setCall(started);
+      callRef.current = started; // events that come before the next render find it
       const zone = kase.timezone || (checks[number]?.zones || [])[0]?.zone || null;
       const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency, zone };
       savePending(p);
       setPending(p);
+      pendingRef.current = p;
     } catch (err) {
       setDialError(err);
       if (err.status === 409) {
@@ -379,6 +425,7 @@ export function AgentScreen({ me }) {
           next_allowed_at: err.details.next_allowed_at } }));
       }
     } finally {
+      dialling.current = false;
       setBusy(false);
     }
   }
