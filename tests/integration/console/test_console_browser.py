@@ -257,7 +257,7 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
     assert totals["promises"] >= 1 and "500" in str(totals["promise_amount"])
 
     # beside the case, its contact history: the call with its outcome, and its recording to play (a logged listen)
-    recording = await stored_recording(stack, call_id)
+    recording = await stored_recording(stack, call_id, within=60.0)
     history = page.locator(f"[data-case-id='{case_id}']").get_by_test_id("history")
     await history.locator("summary").click()
     entry = history.locator(f"[data-testid=history-row][data-call-id='{call_id}']")
