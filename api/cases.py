@@ -249,10 +249,15 @@ async def post_disposition(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/cases/{case_id}/contacts", summary="The case's contact log", tag="cases",
-              roles=EVIDENCE, errors=(401, 404))
+              roles=READERS, errors=(401, 404))
 async def get_contacts(request: web.Request) -> web.StreamResponse:
     """Every contact attempt, oldest first (immutable: time, agent, number, outcome, recording, SHA-256).
-    A read of personal data: audited (``case.contacts_read``)."""
+    A read of personal data: audited (``case.contacts_read``).
+
+    An agent reads the history of a case while it is assigned to it (404 otherwise, as for any case it may
+    not see), every agent's attempts included; of the recordings listed it may hear only those of its own
+    calls, when ``recordings.agents_may_listen_own`` allows (``GET /v1/recordings/{recording_id}/audio``
+    decides, and logs every listen)."""
     rows = await _svc(request).contacts(principal(request), request.match_info["case_id"], actor=actor(request))
     return json_response({"items": [contact_json(r) for r in rows]})
 

@@ -42,7 +42,8 @@ def static_chunks(base: str) -> list[str]:
     """The chunks console.js imports at once (the reports' chart library is fetched later, not counted)."""
     with urllib.request.urlopen(base + "/console/console.js", timeout=10) as resp:
         script = resp.read().decode()
-    return [f"/console/{name}" for name in re.findall(r'import"\./(chunk-[A-Za-z0-9]+\.js)"', script)]
+    # static imports only (`import"./chunk.js"` or `...from"./chunk.js"`), not `import("./chunk.js")`
+    return [f"/console/{name}" for name in re.findall(r'(?:import|from)"\./(chunk-[A-Za-z0-9]+\.js)"', script)]
 
 
 def first_page_bytes(base: str, page: str, assets: list[str]) -> int:

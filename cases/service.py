@@ -579,7 +579,9 @@ class CaseService:
 
     async def contacts(self, principal: Principal, case_id: str, *, actor: Actor | None = None) -> list[ContactLog]:
         """The case's contact log, oldest first (NoSuchCase when there is no such case); audited
-        (``case.contacts_read``)."""
+        (``case.contacts_read``). An agent reads it only while the case is assigned to it (``visible_case``:
+        the walls of ``auth.scope``, no pool); which recordings it may hear is the recordings feature's rule,
+        applied when it asks for the audio."""
         async with self.db.read() as s:
             case = await visible_case(s, principal, case_id)
             _case, rows = await contacts(s, case_id)

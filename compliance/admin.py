@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, literal, or_, select
 
 from audit.service import Actor, AuditService
 from auth.models import User
@@ -20,7 +20,14 @@ from compliance.errors import (
 )
 from compliance.models import EVERY_CLIENT, ClientPolicy, ComplianceDecision, DoNotCall
 from compliance.policy import Policy
-from compliance.schemas import DecisionQuery, DoNotCallIn, PolicyIn, dnc_snapshot, policy_snapshot
+from compliance.schemas import (
+    DecisionQuery,
+    DoNotCallIn,
+    DoNotCallQuery,
+    PolicyIn,
+    dnc_snapshot,
+    policy_snapshot,
+)
 from compliance.service import ComplianceGate
 from core.clock import Clock
 from core.errors import ValidationFailed
@@ -145,6 +152,23 @@ class ComplianceAdmin:
                                         target_id=f"{entry.kind}:{entry.value}", client_id=client or None,
                                         reason=entry.reason or None, after=dnc_snapshot(row))
         return client
+
+    async def do_not_call(self, principal: Principal, q: DoNotCallQuery) -> list[DoNotCall]:
+        """The entries binding the caller's clients' dials (their own and every client's), newest first; another
+        client's entries are never listed (a client the caller does not serve lists nothing)."""
+        scope = Scope.of(principal)
+        stmt = select(DoNotCall)
+        if scope.clients is not None:
+            stmt = stmt.where(or_(scope.client_clause(DoNotCall.client_id), DoNotCall.client_id == EVERY_CLIENT))
+        if q.client is not None:
+            stmt = stmt.where(DoNotCall.client_id == (EVERY_CLIENT if q.client == "*" else q.client))
+        if q.number is not None:
+            # values are '+' and digits only: no LIKE wildcard can come from them
+            stmt = stmt.where(or_(and_(DoNotCall.kind == "exact", DoNotCall.value == q.number),
+                                  and_(DoNotCall.kind == "prefix", literal(q.number).like(DoNotCall.value + "%"))))
+        stmt = stmt.order_by(DoNotCall.added_at.desc(), DoNotCall.value, DoNotCall.kind).limit(q.limit)
+        async with self.db.read() as s:
+            return list((await s.scalars(stmt)).all())
 
     async def remove_do_not_call(self, principal: Principal, *, kind: str, value: str, actor: Actor,
                                  client: str | None = None, reason: str | None = None) -> None:

@@ -155,6 +155,35 @@ class DoNotCallClient(BaseModel):
     reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
 
 
+class DoNotCallQuery(BaseModel):
+    """Filters of the do-not-call list (newest first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client: str | None = Field(None, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$",
+                               description="one client's entries (`*`: the entries of every client)")
+    number: str | None = Field(None, pattern=r"^\+[0-9]{1,15}$",
+                               description="the entries that stop this E.164 number (its exact entry and prefixes)")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class DoNotCallOut(BaseModel):
+    """One do-not-call entry (``client`` `*`: it binds every client's dials)."""
+
+    value: str
+    kind: str
+    client: str
+    reason: str
+    added_by: str
+    added_at: datetime
+
+
+class DoNotCallList(BaseModel):
+    """Do-not-call entries, newest first (at most ``limit``)."""
+
+    items: list[DoNotCallOut]
+
+
 def dnc_snapshot(row: DoNotCall) -> dict[str, Any]:
     """The audited form of a do-not-call entry."""
     return {"value": row.value, "kind": row.kind, "client": row.client_id or "*", "reason": row.reason,

@@ -255,6 +255,25 @@ async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None
                                params={"client": "e2e-bank", "from": datetime.now(UTC).date().isoformat(), "tz": "UTC"})
     totals = (await r.json())["totals"]
     assert totals["promises"] >= 1 and "500" in str(totals["promise_amount"])
+
+    # beside the case, its contact history: the call with its outcome, and its recording to play (a logged listen)
+    recording = await stored_recording(stack, call_id, within=60.0)
+    history = page.locator(f"[data-case-id='{case_id}']").get_by_test_id("history")
+    await history.locator("summary").click()
+    entry = history.locator(f"[data-testid=history-row][data-call-id='{call_id}']")
+    await entry.wait_for()
+    assert "承诺还款" in await entry.inner_text()
+    await entry.get_by_test_id("listen").click()
+    assert await entry.get_by_test_id("history-audio").evaluate(
+        "a => a.readyState >= 1 || new Promise((ok, no) => { a.onloadedmetadata = () => ok(true); "
+        "a.onerror = () => no(new Error('the recording did not load')); })")
+    await no_serious_violations(page, "agent-history")
+    if shots:
+        await screenshots(page, "agent-history")
+    r = await stack.client.get("/v1/recordings/access-log", headers=stack.auth("ada"),
+                               params={"recording_id": recording})
+    assert [e for e in (await r.json())["items"]
+            if e["user_id"] == "ana" and e["action"] == "audio" and e["result"] == "granted"], await r.text()
     only_own_host(stack, agent, wall)
     for c in (agent, wall):
         await c.context.close()
@@ -522,5 +541,110 @@ async def test_a_pasted_token_signs_in_for_the_tab_only(stack: Stack, browser: B
     other = await c.context.new_page()  # the token stays in this tab
     await other.goto(base_url(stack) + "/")
     await other.locator("#username").wait_for()
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+async def test_an_agent_works_its_callbacks_and_a_preview_campaign_beside_its_cases(stack: Stack,
+                                                                                     browser: Browser) -> None:
+    """A callback from an earlier call is listed and dialled from the panel; its disposition marks it done. The
+    agent joins a preview campaign, is offered one of its cases and skips it, with a reason."""
+    await with_password(stack, "rita")
+    case_id = await stack.case_for(HANGS_UP, "rita")
+    other_case = await stack.case_for(ANSWERS, "rita")
+    earlier = await stack.dial("rita", HANGS_UP)
+    await stack.wait_state(earlier["id"], "ended", within=30)
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    r = await stack.client.post(f"/v1/calls/{earlier['id']}/disposition", headers=stack.auth("rita"),
+                                json={"outcome": "callback_requested", "callback_at": due})
+    assert r.status == 201, await r.text()
+    r = await stack.client.post("/v1/campaigns", headers=stack.auth("sup"),
+                                json={"client_id": "e2e-bank", "name": "E2E 预览活动", "agent": "rita"})
+    campaign = await r.json()
+    assert r.status == 201, campaign
+    r = await stack.client.post(f"/v1/campaigns/{campaign['id']}/start", headers=stack.auth("sup"))
+    assert r.status == 200, await r.text()
+
+    c = await open_console(browser, stack, "rita")
+    page = c.page
+    await page.get_by_test_id("live").and_(page.locator(".ok")).wait_for()
+    callback = page.get_by_test_id("callbacks").locator(f"[data-case-id='{case_id}']")
+    await callback.wait_for()
+    assert "E2E Debtor" in await callback.inner_text()
+    row = page.get_by_test_id("campaigns").locator(f"[data-campaign-id='{campaign['id']}']")
+    await row.get_by_test_id("join").click()
+    await row.and_(page.locator("[data-joined=yes]")).wait_for()
+    r = await stack.client.get(f"/v1/campaigns/{campaign['id']}", headers=stack.auth("sup"))
+    assert "rita" in (await r.json())["progress"]["agents"]
+    await page.get_by_test_id("next").click()
+    offer = page.get_by_test_id("offer")
+    await offer.wait_for()
+    offered = await offer.get_attribute("data-case-id")
+    assert offered in (case_id, other_case)
+    await no_serious_violations(page, "agent-work")
+    await screenshots(page, "agent-work")
+    await page.select_option("#skip-reason", "needs_review")
+    await offer.get_by_test_id("offer-skip").click()
+    await page.locator(f"[data-testid=offer][data-case-id='{offered}']").wait_for(state="detached")
+
+    # the callback dialled from the panel; its disposition is the callback done
+    await callback.get_by_test_id("callback-dial").click()
+    await page.locator("[data-testid=call][data-state=ended]").wait_for(timeout=30_000)
+    call_id = await page.get_by_test_id("call").get_attribute("data-call-id")
+    form = page.get_by_test_id("disposition")
+    await page.select_option("#outcome", "right_party_contact")
+    await form.get_by_test_id("save-disposition").click()
+    await page.get_by_test_id("disposition-saved").wait_for()
+    await callback.wait_for(state="detached")
+    r = await stack.client.get(f"/v1/calls/{call_id}", headers=stack.auth("sup"))
+    assert (await r.json())["case_id"] == case_id
+    r = await stack.client.get("/v1/callbacks", headers=stack.auth("rita"), params={"state": "done"})
+    assert [cb for cb in (await r.json())["items"] if cb["case_id"] == case_id], await r.text()
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+async def test_a_progressive_campaigns_call_is_followed_live_and_disposed_on_the_agents_screen(
+        stack: Stack, browser: Browser) -> None:
+    """The agent joins a progressive campaign on its screen; the call the campaign places for it shows live
+    (the agent did not click dial), is hung up there and gets its disposition form."""
+    await with_password(stack, "pete")  # an agent whose phone answers
+    await stack.case_for(ANSWERS, "pete")
+    r = await stack.client.post("/v1/campaigns", headers=stack.auth("sup"), json={
+        "client_id": "e2e-bank", "name": "E2E 渐进活动", "mode": "progressive", "agent": "pete"})
+    campaign = await r.json()
+    assert r.status == 201, campaign
+    r = await stack.client.post(f"/v1/campaigns/{campaign['id']}/start", headers=stack.auth("sup"))
+    assert r.status == 200, await r.text()
+
+    c = await open_console(browser, stack, "pete")
+    page = c.page
+    await page.get_by_test_id("live").and_(page.locator(".ok")).wait_for()
+    # a progressive campaign dials for agents who said they are available: a short pause, then available
+    await page.get_by_test_id("pause").click()
+    await page.locator("[data-testid=presence][data-state=paused]").wait_for()
+    await page.get_by_test_id("resume").click()
+    await page.locator("[data-testid=presence][data-state=available]").wait_for()
+    await page.get_by_test_id("campaigns").locator(f"[data-campaign-id='{campaign['id']}']") \
+        .get_by_test_id("join").click()
+    # the campaign shows the case for campaigns.progressive_preview_s (5 s), then dials it
+    await page.locator("[data-testid=call][data-state=answered]").wait_for(timeout=40_000)
+    call_id = await page.get_by_test_id("call").get_attribute("data-call-id")
+    await page.get_by_test_id("hangup").click()
+    await page.locator("[data-testid=call][data-state=ended]").wait_for(timeout=15_000)
+    form = page.get_by_test_id("disposition")
+    await page.select_option("#outcome", "refuses")
+    await form.get_by_test_id("save-disposition").click()
+    await page.get_by_test_id("disposition-saved").wait_for()
+    r = await stack.client.get(f"/v1/calls/{call_id}", headers=stack.auth("sup"))
+    call = await r.json()
+    # one of the agent's cases in the campaign, dialled by the campaign (the page never clicked dial)
+    assert call["agent"] == "pete" and call["case_id"] in {v for (_, a), v in stack.cases.items() if a == "pete"}
+    r = await stack.client.get(f"/v1/campaigns/{campaign['id']}", headers=stack.auth("sup"))
+    assert (await r.json())["progress"]["attempted"] >= 1
+    r = await stack.client.get(f"/v1/cases/{call['case_id']}/contacts", headers=stack.auth("pete"))
+    assert [x["outcome"] for x in (await r.json())["items"] if x["call_id"] == call_id] == ["refuses"]
+    r = await stack.client.post(f"/v1/campaigns/{campaign['id']}/stop", headers=stack.auth("sup"))
+    assert r.status == 200
     only_own_host(stack, c)
     await c.context.close()

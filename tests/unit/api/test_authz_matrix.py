@@ -37,7 +37,7 @@ NOW = datetime.now(UTC)
 SIDES = ("a", "b")
 NUMBER = {"a": "+8613800138001", "b": "+8613900139001"}
 # what only bank B's objects carry: never in an answer to bank A's people
-MARKERS = ("Secret-B-Debtor", "https://b.example/hook", "B-Secret-Person")
+MARKERS = ("Secret-B-Debtor", "https://b.example/hook", "B-Secret-Person", "B-Secret-Entry")
 ROLE_USER = {"agent": "a-agent", "supervisor": "a-sup", "manager": "a-mgr", "qa": "a-qa",
              "integration": "a-int", "admin": "a-admin"}
 
@@ -94,7 +94,8 @@ async def _seed(db: Database, client: TestClient[Any, Any]) -> World:
             s.add(ClientPolicy(client_id=f"bank-{side}", jurisdiction="DEMO", policy={}, updated_by="seed"))
             s.add(PresentedNumber(client_id=f"bank-{side}", position=0, number="+862161234567", updated_by="seed"))
             s.add(DoNotCall(value=f"+86137000000{'11' if side == 'a' else '22'}", kind="exact",
-                            client_id=f"bank-{side}", reason="seed", added_by="seed"))
+                            client_id=f"bank-{side}", reason="B-Secret-Entry" if side == "b" else "seed",
+                            added_by="seed"))
     world = World(client, tokens, {})
     for side in SIDES:
         status, text = await world.call("PUT", f"/v1/clients/bank-{side}/cases/{side.upper()}-1", f"{side}-int", {
@@ -207,7 +208,8 @@ def _query(key: str, bank: Bank) -> str:
                "GET /v1/cases": f"?client={bank.client}", "GET /v1/recordings": f"?client={bank.client}",
                "GET /v1/audit": f"?client={bank.client}",
                "GET /v1/agents/occupancy": "?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
-               "GET /v1/users": f"?client={bank.client}"}
+               "GET /v1/users": f"?client={bank.client}",
+               "GET /v1/compliance/do-not-call": f"?client={bank.client}"}
     return queries.get(key, "")
 
 

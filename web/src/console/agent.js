@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { api, liveEvents } from "./api.js";
 import { dateTime, duration, lang, money, myZone, t, timeOnly } from "./i18n.js";
+import { Work } from "./work.js";
 
 const html = htm.bind(h);
 const PENDING = "callguard.pending-disposition";
@@ -40,7 +41,7 @@ function Gate({ check, zone }) {
     </span>`;
 }
 
-function CaseRow({ kase, me, checks, busy, onDial }) {
+function CaseRow({ kase, me, checks, busy, onDial, historyKey }) {
   const zone = kase.timezone || (checks[kase.contacts[0]?.number]?.zones || [])[0]?.zone;
   const holds = kase.holds.filter((hold) => !hold.released_at);
   const now = new Date();
@@ -71,7 +72,66 @@ function CaseRow({ kase, me, checks, busy, onDial }) {
             </li>`;
         })}
       </ul>
+      <${History} key=${historyKey} kase=${kase} me=${me} zone=${zone} />
     </article>`;
+}
+
+/** A recording of the history: an audio player once asked for (each load of the audio is a logged listen). */
+function Listen({ row }) {
+  const [open, setOpen] = useState(false);
+  const [failed, setFailed] = useState(false);
+  if (!open) {
+    return html`<button class="link" data-testid="listen" onClick=${() => setOpen(true)}
+      aria-label=${t("hist.listen_label", { at: dateTime(row.at) })}>▶ ${t("hist.listen")}</button>`;
+  }
+  if (failed) return html`<span class="error small" role="alert">${t("hist.audio_error")}</span>`;
+  return html`<audio controls preload="metadata" src=${`/v1/recordings/${encodeURIComponent(row.recording_id)}/audio`}
+    data-testid="history-audio" aria-label=${t("hist.listen_label", { at: dateTime(row.at) })}
+    onError=${() => setFailed(true)}></audio>`;
+}
+
+/** The case's contact history (GET /v1/cases/{id}/contacts, read each time it is opened: each read is audited), newest
+ * first, with a player for the recordings of the agent's own calls (the recordings rule; the service decides). */
+function History({ kase, me, zone }) {
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState(null);
+  async function load() {
+    setError(null);
+    try {
+      const doc = await api("GET", `/v1/cases/${encodeURIComponent(kase.id)}/contacts`);
+      setRows([...doc.items].reverse());
+    } catch (err) {
+      setError(err.text());
+    }
+  }
+  return html`
+    <details class="history" data-testid="history"
+             onToggle=${(e) => { if (e.target.open) load(); }}>
+      <summary>${t("hist.show")}</summary>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${rows === null && !error && html`<p class="muted small">${t("hist.loading")}</p>`}
+      ${rows && rows.length === 0 && html`<p class="muted small">${t("hist.empty")}</p>`}
+      ${rows && rows.length > 0 && html`
+        <table class="grid small" aria-label=${t("hist.title")}>
+          <thead><tr><th scope="col">${t("hist.at")}</th><th scope="col">${t("hist.agent")}</th>
+            <th scope="col">${t("hist.number")}</th><th scope="col">${t("hist.result")}</th>
+            <th scope="col">${t("hist.talk")}</th><th scope="col">${t("hist.recording")}</th></tr></thead>
+          <tbody>
+            ${rows.map((r) => html`
+              <tr data-testid="history-row" data-call-id=${r.call_id}>
+                <td>${dateTime(r.at)}${zone && zone !== myZone() ? html`<br /><span class="muted">${dateTime(r.at, zone)}</span>` : ""}</td>
+                <td>${r.agent_id}</td>
+                <td class="num">${r.number}</td>
+                <td>${r.outcome ? t(`outcome.${r.outcome}`) : r.connected ? t("hist.connected") : t("hist.not_connected")}</td>
+                <td class="num">${r.talk_seconds ? duration(r.talk_seconds) : "—"}</td>
+                <td>${!r.recording_id ? html`<span class="muted">${t("hist.no_recording")}</span>`
+                  : r.agent_id === me.user_id ? html`<${Listen} row=${r} />`
+                    : html`<span class="muted">${t("hist.not_yours")}</span>`}</td>
+              </tr>`)}
+          </tbody>
+        </table>
+        <p class="muted small">${t("hist.logged")}</p>`}
+    </details>`;
 }
 
 const PAUSE_CODES = ["break", "training", "meeting", "system"];
@@ -239,6 +299,9 @@ export function AgentScreen({ me }) {
   const [live, setLive] = useState(false);
   const [saved, setSaved] = useState(false);
   const [presence, setPresence] = useState(null);
+  // bumped when a disposition is saved: the case's history is read afresh when opened next
+  const [history, setHistory] = useState({});
+  const [savedCount, setSavedCount] = useState(0); // callbacks are read again after each saved disposition
 
   async function loadPresence() {
     try {
@@ -249,6 +312,13 @@ export function AgentScreen({ me }) {
   }
   const callRef = useRef(null);
   callRef.current = call;
+  const casesRef = useRef(null);
+  casesRef.current = cases;
+  const pendingRef = useRef(null);
+  pendingRef.current = pending;
+  // our own dial is under way: its early events wait for its answer instead of being taken as a call placed for us
+  const dialling = useRef(false);
+  const adopting = useRef(new Set());
   // events of a call that arrive before POST /v1/calls has answered (the PBX is quick): applied once it has
   const early = useRef(new Map());
 
@@ -288,14 +358,51 @@ export function AgentScreen({ me }) {
       }
       const current = callRef.current;
       if (!current || ev.call_id !== current.id) {
-        if (ev.agent_id === me.user_id) early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
+        if (ev.agent_id === me.user_id) {
+          early.current.set(ev.call_id, [...(early.current.get(ev.call_id) || []), [type, ev]]);
+          const idle = !current || current.state === "ended";
+          if (idle && !dialling.current && !pendingRef.current && type !== "call.ended"
+              && !adopting.current.has(ev.call_id)) {
+            adopting.current.add(ev.call_id);
+            adopt(ev.call_id);
+          }
+        }
         return;
       }
       setCall((c) => advance(c, type, ev));
     }, setLive);
   }, []);
 
+  /** A call placed for this agent by someone else (a progressive campaign, a supervisor): followed like our own,
+   * with the disposition form when it is a case's. */
+  async function adopt(callId) {
+    let c;
+    try {
+      c = await api("GET", `/v1/calls/${encodeURIComponent(callId)}`);
+    } catch {
+      return; // not ours to see
+    }
+    const current = callRef.current;
+    if ((current && current.state !== "ended") || dialling.current || pendingRef.current) return;
+    const kase = (casesRef.current || []).find((k) => k.id === c.case_id);
+    let started = { id: c.id, state: RANK.includes(c.state) ? c.state : "requested", number: c.number,
+      case_id: c.case_id, currency: kase?.currency, answeredAt: c.state === "answered" ? Date.now() : undefined };
+    for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
+    early.current.delete(c.id);
+    setSaved(false);
+    setCall(started);
+    callRef.current = started;
+    if (c.case_id) {
+      const p = { call_id: c.id, case_id: c.case_id, number: c.number, currency: kase?.currency,
+        zone: kase?.timezone || null };
+      savePending(p);
+      setPending(p);
+      pendingRef.current = p;
+    }
+  }
+
   async function dial(kase, number) {
+    dialling.current = true;
     setBusy(true);
     setDialError(null);
     setSaved(false);
@@ -305,10 +412,12 @@ export function AgentScreen({ me }) {
       for (const [type, ev] of early.current.get(c.id) || []) started = advance(started, type, ev);
       early.current.clear();
       setCall(started);
+      callRef.current = started; // events that come before the next render find it
       const zone = kase.timezone || (checks[number]?.zones || [])[0]?.zone || null;
       const p = { call_id: c.id, case_id: kase.id, number, currency: kase.currency, zone };
       savePending(p);
       setPending(p);
+      pendingRef.current = p;
     } catch (err) {
       setDialError(err);
       if (err.status === 409) {
@@ -316,8 +425,22 @@ export function AgentScreen({ me }) {
           next_allowed_at: err.details.next_allowed_at } }));
       }
     } finally {
+      dialling.current = false;
       setBusy(false);
     }
+  }
+
+  /** Dial a case named by a callback or a campaign's offer (``number``: the offer's, else the first valid). */
+  async function dialCase(caseId, number) {
+    let kase = (cases || []).find((k) => k.id === caseId);
+    try {
+      if (!kase) kase = await api("GET", `/v1/cases/${encodeURIComponent(caseId)}`);
+    } catch (err) {
+      setDialError(err);
+      return;
+    }
+    const chosen = number || (kase.contacts.find((c) => !c.removed && c.status === "valid") || {}).number;
+    if (chosen) await dial(kase, chosen);
   }
 
   async function hangup() {
@@ -331,8 +454,12 @@ export function AgentScreen({ me }) {
   function onSaved() {
     setPending(null);
     setSaved(true);
+    setSavedCount((n) => n + 1);
     const kase = (cases || []).find((k) => k.id === call?.case_id);
-    if (kase) checkCase(kase);
+    if (kase) {
+      checkCase(kase);
+      setHistory((prev) => ({ ...prev, [kase.id]: (prev[kase.id] || 0) + 1 }));
+    }
   }
 
   const inCall = call && call.state !== "ended";
@@ -344,7 +471,8 @@ export function AgentScreen({ me }) {
         ${casesError && html`<p class="error">${casesError}</p>`}
         ${cases && cases.length === 0 && !casesError && html`<p class="muted">${t("cases.empty")}</p>`}
         ${(cases || []).map((k) => html`<${CaseRow} key=${k.id} kase=${k} me=${me} checks=${checks}
-                                          busy=${busy || inCall || !!pending} onDial=${dial} />`)}
+                                          busy=${busy || inCall || !!pending} onDial=${dial}
+                                          historyKey=${history[k.id] || 0} />`)}
         ${next && html`<button onClick=${() => loadCases(next)}>${t("cases.more")}</button>`}
       </section>
       <aside class="side">
@@ -358,6 +486,8 @@ export function AgentScreen({ me }) {
         ${pending && html`<${Disposition} key=${pending.call_id} pending=${pending}
                                       currency=${pending.currency} onSaved=${onSaved} />`}
         ${saved && html`<p class="ok" role="status" data-testid="disposition-saved">${t("disp.saved")}</p>`}
+        <${Work} me=${me} cases=${Object.fromEntries((cases || []).map((k) => [k.id, k]))}
+                 busy=${busy || inCall || !!pending} onDial=${dialCase} refresh=${savedCount} />
       </aside>
     </div>`;
 }

@@ -75,6 +75,17 @@ function SignIn({ onSignedIn, notice }) {
     </main>`;
 }
 
+/** The admin's screens: a chunk of their own, fetched when an admin first opens them (agents never load it). */
+function AdminView({ me }) {
+  const [mod, setMod] = useState(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    import("./admin.js").then(setMod, () => setFailed(true));
+  }, []);
+  if (failed) return html`<p class="error" role="alert">${t("error.network")}</p>`;
+  return mod ? html`<${mod.Admin} me=${me} />` : html`<p class="muted">${t("adm.loading")}</p>`;
+}
+
 function Header({ me, view, setView, onSignOut, onLang }) {
   const canWall = WALL_ROLES.includes(me.role);
   const canQa = QA_ROLES.includes(me.role);
@@ -95,6 +106,9 @@ function Header({ me, view, setView, onSignOut, onLang }) {
         ${canQa && html`
           <button class=${view === "qa" ? "tab active" : "tab"} aria-current=${view === "qa" ? "page" : undefined}
                   data-testid="nav-qa" onClick=${() => setView("qa")}>${t("nav.qa")}</button>`}
+        ${me.role === "admin" && html`
+          <button class=${view === "admin" ? "tab active" : "tab"} aria-current=${view === "admin" ? "page" : undefined}
+                  data-testid="nav-admin" onClick=${() => setView("admin")}>${t("nav.admin")}</button>`}
       </nav>
       <span class="spacer"></span>
       <span class="who" data-testid="who">${t("who", { name: me.display_name, role: t(`role.${me.role}`) })}</span>
@@ -157,6 +171,7 @@ function App() {
       ${view === "agent" && me.role === "agent" ? html`<${AgentScreen} me=${me} lang=${lang()} />`
         : view === "reports" && WALL_ROLES.includes(me.role) ? html`<${Reports} lang=${lang()} />`
         : view === "qa" && QA_ROLES.includes(me.role) ? html`<${Qa} lang=${lang()} />`
+        : view === "admin" && me.role === "admin" ? html`<${AdminView} me=${me} lang=${lang()} />`
           : html`<${Wallboard} me=${me} lang=${lang()} />`}
     </main>`;
 }
