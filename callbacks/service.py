@@ -29,6 +29,7 @@ from dialer.states import CallState
 SCHEDULED, DONE = "scheduled", "done"
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 DISPOSITION_RECORDED = "disposition.recorded"  # cases.events.DISPOSITION_RECORDED, read from the event log
+PROMISE_BROKEN = "promise.broken"  # payments.events.PROMISE_BROKEN, read from the event log
 View = Literal["mine", "team", "client"]
 
 
@@ -39,7 +40,11 @@ class CallbackService:
         self.db, self.events, self.clock = db, events, clock
 
     async def on_domain_event(self, session: AsyncSession, row: DomainEventRow) -> None:
-        """A disposition closes its case's open callbacks and schedules its own ``callback_at`` (same transaction)."""
+        """A disposition closes its case's open callbacks and schedules its own ``callback_at``; a broken promise
+        schedules a callback, due now, for the agent its event names (same transaction)."""
+        if row.type == PROMISE_BROKEN:
+            await self._follow_up(session, row)
+            return
         if row.type != DISPOSITION_RECORDED or not row.case_id or not row.agent_id:
             return
         await self._close(session, row.case_id, reason="disposed", call_id=row.call_id)
@@ -49,6 +54,17 @@ class CallbackService:
         cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=row.agent_id,
                       due_at=datetime.fromisoformat(due), state=SCHEDULED, source_call_id=row.call_id,
                       created_at=self.clock.now(), created_by=row.agent_id)
+        session.add(cb)
+        await session.flush()
+        await self._record(session, ev.CALLBACK_SCHEDULED, cb)
+
+    async def _follow_up(self, session: AsyncSession, row: DomainEventRow) -> None:
+        agent = row.payload.get("followup_agent")
+        if not row.case_id or not row.call_id or not agent:
+            return
+        now = self.clock.now()
+        cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=agent,
+                      due_at=now, state=SCHEDULED, source_call_id=row.call_id, created_at=now, created_by="promises")
         session.add(cb)
         await session.flush()
         await self._record(session, ev.CALLBACK_SCHEDULED, cb)

@@ -257,6 +257,13 @@ class CampaignSettings(BaseModel):
     tick_s: float = Field(1.0, gt=0, le=60, description="How often each instance offers and dials progressive cases")
 
 
+class PaymentSettings(BaseModel):
+    """Payments and promises to pay."""
+
+    sweep_interval_s: float = Field(60.0, gt=0, le=3600, description=(
+        "How often each instance settles the promises whose deadline has passed (kept or broken)"))
+
+
 class LoggingSettings(BaseModel):
     """Logging."""
 
@@ -285,6 +292,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
