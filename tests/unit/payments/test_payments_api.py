@@ -175,3 +175,42 @@ async def test_another_bank_never_reaches_a_case_that_is_not_its_own(world: Worl
     assert err["error"]["code"] == "no-such-case"
     assert await world.promises("agent2") == []
     assert await world.promises("int2") == []
+
+
+async def test_weekly_repayment_statistics_in_the_user_s_zone(world: World) -> None:
+    kept_case, broken_case = await world.case("C-20"), await world.case("C-21", agent=None)
+    await world.promise(kept_case, "300", "2026-12-09")
+    await world.promise(broken_case, "100", "2026-12-08")
+    await world.pay(payment("R-1", "C-20", "300", T0 + timedelta(minutes=30)),
+                    payment("R-2", "C-21", "50", datetime(2026, 12, 13, 17, 0, tzinfo=UTC)))  # 12-14 01:00 local
+    world.clock.set(datetime(2026, 12, 12, tzinfo=UTC))
+    assert await world.c.container.payments.sweep() == 1
+
+    async def report(user: str, query: str) -> dict[str, Any]:
+        return dict(await world.req("GET", f"/v1/reports/repayments?{query}", user))
+
+    local = await report("mia", "group_by=week&tz=Asia/Shanghai&from=2026-12-01&to=2027-01-01")
+    assert local["rows"] == [
+        {"week": "2026-12-07", "payments": 1, "collected": {"CNY": "300.00"}, "promises_made": 2, "promises_kept": 1,
+         "promises_broken": 1, "promises_pending": 0, "kept_rate": 0.5},
+        {"week": "2026-12-14", "payments": 1, "collected": {"CNY": "50.00"}, "promises_made": 0, "promises_kept": 0,
+         "promises_broken": 0, "promises_pending": 0, "kept_rate": None}]
+    assert local["totals"]["collected"] == {"CNY": "350.00"} and local["totals"]["kept_rate"] == 0.5
+    assert "kept_rate" in local["definitions"]
+    utc = await report("mia", "group_by=week&tz=UTC")
+    assert [(r["week"], r["payments"]) for r in utc["rows"]] == [("2026-12-07", 2)]  # Sunday 17:00 in UTC
+    by_agent = await report("sam", "group_by=agent,client")
+    assert [(r["agent"], r["client"], r["collected"], r["promises_made"]) for r in by_agent["rows"]] == [
+        (None, "bank1", {"CNY": "50.00"}, 0), ("alice", "bank1", {"CNY": "300.00"}, 2)]
+    r = await world.c.client.get("/v1/reports/repayments?group_by=month&tz=Asia/Shanghai&format=csv",
+                                 headers=world.c.auth("mia"))
+    lines = (await r.text()).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("month,payments,collected") and lines[1].startswith("2026-12,2,CNY 350.00,2,1,1,0")
+    bad = await world.req("GET", "/v1/reports/repayments?group_by=number_kind", "mia", status=422)
+    assert bad["error"]["code"] == "bad-group-by"
+    # another bank's manager: an empty report, never bank1's figures
+    async with world.c.container.db.begin() as s:
+        await create_user(s, user_id="mgr2", role=Role.MANAGER, clients=("bank2",))
+        world.c.tokens["mgr2"] = await issue_token(s, user_id="mgr2")
+    other = await report("mgr2", "group_by=week&client=bank1")
+    assert other["rows"] == [] and other["totals"]["payments"] == 0
