@@ -37,6 +37,7 @@ from campaigns.models import Campaign, CampaignAgent, CampaignEntry
 from campaigns.numbers import Attempt, Number, pick_number
 from cases.errors import NoSuchClient
 from cases.models import Case, CaseContact
+from clients.models import pooled_clause
 from config.settings import CampaignSettings
 from core.clock import Clock
 from core.errors import CallguardError
@@ -103,7 +104,7 @@ class CampaignService:
         q = select(Case.id, Case.team, Case.days_overdue, Case.received_at, Case.created_at, called,
                    Case.assigned_agent).where(
             Case.client_id == client_id, Case.status.in_(statuses),
-            scope.case_clause(Case.client_id, Case.team, Case.assigned_agent))
+            scope.case_clause(Case.client_id, Case.team, Case.assigned_agent, pooled_clause(Case.client_id)))
         if batch_id is not None:
             q = q.where(Case.batch_id == batch_id)
         if agent is not None:
@@ -208,7 +209,8 @@ class CampaignService:
                 .order_by(CampaignAgent.campaign_id))).all()
             if not running:
                 return None
-            mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent)
+            mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent,
+                                                             pooled_clause(Case.client_id))
             # the agent's due callbacks (a few rows of ix_callbacks_agent_state_due), then their entries
             due = (await s.execute(select(Callback.case_id, Callback.id).where(
                 Callback.agent_id == agent_id, Callback.state == "scheduled", Callback.due_at <= now).order_by(

@@ -42,6 +42,7 @@ from cases.queries import find_case, get_case
 from cases.rows import CaseIn, ContactIn
 from cases.schemas import CaseQuery, DispositionIn
 from cases.windows import WindowRules, add_window, list_windows, revoke_window
+from clients.models import pooled_clause, pooling_of
 from core.clock import Clock
 from core.errors import TwoPersonRule
 from core.events import DomainEvent, EventLog
@@ -251,16 +252,20 @@ def number_snapshot(row: CaseContact) -> dict[str, Any]:
             "third_party_objected": row.third_party_objected, "zone": row.zone}
 
 
-def sees(principal: Principal, case: Case) -> bool:
-    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment)?"""
-    return Scope.of(principal).sees_case(client_id=case.client_id, team=case.team,
-                                         assigned_agent=case.assigned_agent)
+async def sees(session: AsyncSession, principal: Principal, case: Case) -> bool:
+    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment, or its team's unassigned
+    cases where the client pools them)?"""
+    scope = Scope.of(principal)
+    pooling = (scope.agent is not None and case.assigned_agent is None
+               and await pooling_of(session, case.client_id))
+    return scope.sees_case(client_id=case.client_id, team=case.team, assigned_agent=case.assigned_agent,
+                           pooling=pooling)
 
 
 async def visible_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
     """The case, when ``principal`` may see it; NoSuchCase otherwise, exactly like a missing one."""
     case = await get_case(session, case_id, lock=lock)
-    if not sees(principal, case):
+    if not await sees(session, principal, case):
         raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
     return case
 
@@ -400,7 +405,8 @@ class CaseService:
         entry per client in the page, naming its cases."""
         scope = Scope.of(principal)
         agent = principal.user_id if q.agent == "me" else q.agent
-        stmt = where_equal(select(Case).where(scope.case_clause(Case.client_id, Case.team, Case.assigned_agent)),
+        stmt = where_equal(select(Case).where(scope.case_clause(Case.client_id, Case.team, Case.assigned_agent,
+                                                                pooled_clause(Case.client_id))),
                            (Case.client_id, q.client), (Case.status, q.status), (Case.assigned_agent, agent),
                            (Case.team, q.team), (Case.batch_id, q.batch))
         if q.cursor:
@@ -437,7 +443,8 @@ class CaseService:
         """The case of a client by external id; NoSuchCase otherwise (also when the caller may not see it)."""
         async with self.db.read() as s:
             case = await find_case(s, client_id=client_id, external_id=external_id)
-        if case is None or not sees(principal, case):
+            visible = case is not None and await sees(s, principal, case)
+        if case is None or not visible:
             raise NoSuchCase(f"no case {external_id} for client {client_id}",
                              details={"client": client_id, "external_id": external_id})
         return case
