@@ -119,6 +119,8 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         tasks.every(3600.0, container.auth.purge, name="auth-purge", initial_delay=60.0)
         tasks.every(settings.presence.sweep_interval_s, container.presence.end_wrap_ups, name="presence-wrap-ups")
         tasks.every(settings.campaigns.tick_s, container.campaigns.tick, name="campaigns-progressive")
+        tasks.every(settings.campaigns.handover_interval_s, container.callbacks.hand_over,
+                    name="callbacks-to-team", initial_delay=settings.campaigns.handover_interval_s)
         tasks.every(settings.payments.sweep_interval_s, container.payments.sweep, name="promises-sweep",
                     initial_delay=settings.payments.sweep_interval_s)
         for pbx_name in clients:

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import Role, User
 from auth.scope import Scope
 from auth.service import Principal
-from callbacks.models import Callback
+from callbacks.models import Callback, handed_clause
 from campaigns import events as ev
 from campaigns.errors import CampaignNotRunning, NoOffer, NoSuchCampaign
 from campaigns.models import Campaign, CampaignAgent, CampaignEntry
@@ -209,12 +209,19 @@ class CampaignService:
                 .order_by(CampaignAgent.campaign_id))).all()
             if not running:
                 return None
-            mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent,
-                                                             pooled_clause(Case.client_id))
-            # the agent's due callbacks (a few rows of ix_callbacks_agent_state_due), then their entries
-            due = (await s.execute(select(Callback.case_id, Callback.id).where(
+            scope = Scope.of(_as_principal(agent))
+            mine = scope.case_clause(Case.client_id, Case.team, Case.assigned_agent, pooled_clause(Case.client_id),
+                                     handed_clause(Case.id))
+            # the agent's due callbacks (a few rows of ix_callbacks_agent_state_due), then its team's handed to
+            # the team after the client's grace (ix_callbacks_team_state_handed), then their entries
+            due = list((await s.execute(select(Callback.case_id, Callback.id).where(
                 Callback.agent_id == agent_id, Callback.state == "scheduled", Callback.due_at <= now).order_by(
-                Callback.due_at, Callback.id).limit(CANDIDATES))).all()
+                Callback.due_at, Callback.id).limit(CANDIDATES))).all())
+            if agent.team is not None:
+                due += (await s.execute(select(Callback.case_id, Callback.id).where(
+                    Callback.team == agent.team, Callback.state == "scheduled", Callback.handed_at.is_not(None),
+                    Callback.agent_id != agent_id, scope.client_clause(Callback.client_id)).order_by(
+                    Callback.due_at, Callback.id).limit(CANDIDATES))).all()
             if due:
                 order = {case_id: i for i, (case_id, _id) in enumerate(due)}
                 callback_of = {case_id: cb_id for case_id, cb_id in reversed(due)}

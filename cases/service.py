@@ -21,6 +21,7 @@ from audit.service import Actor, AuditService
 from auth.models import Role
 from auth.scope import Scope
 from auth.service import OPERATOR, Principal
+from callbacks.models import handed_clause
 from cases import events as ev
 from cases.contacts import attach_recording, record_contact
 from cases.dialinfo import CaseDialInfo, WindowInfo, dial_context
@@ -253,13 +254,15 @@ def number_snapshot(row: CaseContact) -> dict[str, Any]:
 
 
 async def sees(session: AsyncSession, principal: Principal, case: Case) -> bool:
-    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment, or its team's unassigned
-    cases where the client pools them)?"""
+    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment, its team's unassigned
+    cases where the client pools them, or its team's cases with a callback handed to the team)?"""
     scope = Scope.of(principal)
-    pooling = (scope.agent is not None and case.assigned_agent is None
-               and await pooling_of(session, case.client_id))
+    if scope.agent is None or case.assigned_agent == scope.agent or case.team != scope.team:
+        return scope.sees_case(client_id=case.client_id, team=case.team, assigned_agent=case.assigned_agent)
+    pooling = case.assigned_agent is None and await pooling_of(session, case.client_id)
+    handed = bool(await session.scalar(select(handed_clause(case.id))))
     return scope.sees_case(client_id=case.client_id, team=case.team, assigned_agent=case.assigned_agent,
-                           pooling=pooling)
+                           pooling=pooling, handed=handed)
 
 
 async def visible_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
@@ -406,7 +409,8 @@ class CaseService:
         scope = Scope.of(principal)
         agent = principal.user_id if q.agent == "me" else q.agent
         stmt = where_equal(select(Case).where(scope.case_clause(Case.client_id, Case.team, Case.assigned_agent,
-                                                                pooled_clause(Case.client_id))),
+                                                                pooled_clause(Case.client_id),
+                                                                handed_clause(Case.id))),
                            (Case.client_id, q.client), (Case.status, q.status), (Case.assigned_agent, agent),
                            (Case.team, q.team), (Case.batch_id, q.batch))
         if q.cursor:

@@ -63,6 +63,7 @@ class CaseDialInfo:
     assigned_agent: str | None = None
     team: str | None = None
     pooled: bool = False  # the case's client pools its teams' unassigned cases
+    handed: bool = False  # a due callback of the case was handed to its team
 
 
 class CaseDirectory(Protocol):
@@ -285,7 +286,8 @@ class ComplianceGate:
         if info.client_id is None:
             return True
         return Scope.of(request.principal).sees_case(client_id=info.client_id, team=info.team,
-                                                     assigned_agent=info.assigned_agent, pooling=info.pooled)
+                                                     assigned_agent=info.assigned_agent, pooling=info.pooled,
+                                                     handed=info.handed)
 
     def _context(self, request: DialRequest, info: CaseDialInfo) -> DialContext:
         override = None

@@ -255,6 +255,8 @@ class CampaignSettings(BaseModel):
     progressive_preview_s: float = Field(5.0, ge=0, le=120, description=(
         "A progressive campaign shows the agent the next case this long before dialling it"))
     tick_s: float = Field(1.0, gt=0, le=60, description="How often each instance offers and dials progressive cases")
+    handover_interval_s: float = Field(30.0, gt=0, le=3600, description=(
+        "How often each instance hands to their team the callbacks not done within the client's grace"))
 
 
 class PaymentSettings(BaseModel):

@@ -29,6 +29,7 @@ from audit.service import Actor
 from auth.models import Role
 from auth.scope import Scope
 from auth.service import Principal
+from callbacks.models import handed_clause
 from cases.models import Case, Disposition
 from clients.models import pooling_of, settings_of
 from core.clock import Clock
@@ -226,9 +227,10 @@ class PaymentService:
         async with self.db.read() as s:
             case = await s.get(Case, case_id)
             pooling = case is not None and await pooling_of(s, case.client_id)
+            handed = case is not None and bool(await s.scalar(select(handed_clause(case.id))))
             if case is None or not Scope.of(principal).sees_case(client_id=case.client_id, team=case.team,
                                                                  assigned_agent=case.assigned_agent,
-                                                                 pooling=pooling):
+                                                                 pooling=pooling, handed=handed):
                 raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
             payments = (await s.scalars(select(Payment).where(Payment.case_id == case_id)
                                         .order_by(Payment.paid_at.desc(), Payment.id))).all()
