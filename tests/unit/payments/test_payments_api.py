@@ -18,6 +18,7 @@ from auth.service import create_user, issue_token
 from core.clock import FakeClock
 from core.models import DomainEventRow
 from dialer.models import Call
+from hooks.models import Delivery, Subscription
 from payments.service import PaymentService
 from tests.support.composed import Composed, composed
 
@@ -124,6 +125,11 @@ async def test_payments_keep_a_promise_once_they_cover_it(world: World) -> None:
 
 
 async def test_a_passed_deadline_breaks_a_promise_and_schedules_a_follow_up(world: World) -> None:
+    async with world.c.container.db.begin() as s:  # each bank's case system listens to payments and promises
+        for bank in ("bank1", "bank2"):
+            s.add(Subscription(id=f"sub-{bank}", client_id=bank, event_types=["payment.*", "promise.*"],
+                               url=f"https://{bank}.example/hook", secrets=["c2VjcmV0c2VjcmV0c2VjcmV0"],
+                               created_by="t"))
     case_id = await world.case("C-2")
     call_id = await world.promise(case_id, "300", "2026-12-08")
     await world.pay(payment("P-3", "C-2", "100", world.clock.now() + timedelta(minutes=5)))
@@ -139,6 +145,11 @@ async def test_a_passed_deadline_breaks_a_promise_and_schedules_a_follow_up(worl
     callbacks = (await world.req("GET", "/v1/callbacks", "alice"))["items"]
     assert [(cb["case_id"], cb["source_call_id"], cb["due_at"]) for cb in callbacks] == [
         (case_id, call_id, world.clock.now().isoformat())]
+    async with world.c.container.db.read() as s:
+        deliveries = (await s.execute(select(Delivery.subscription_id, Delivery.event_type)
+                                      .order_by(Delivery.event_seq))).all()
+    assert [tuple(d) for d in deliveries] == [("sub-bank1", "promise.made"), ("sub-bank1", "payment.received"),
+                                              ("sub-bank1", "promise.broken")]  # never to bank2's
     # a payment reported afterwards does not revive it
     await world.pay(payment("P-4", "C-2", "200", world.clock.now() - timedelta(days=2)))
     assert [p["status"] for p in await world.promises()] == ["broken"]
