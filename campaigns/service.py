@@ -37,7 +37,7 @@ from campaigns.models import Campaign, CampaignAgent, CampaignEntry
 from campaigns.numbers import Attempt, Number, pick_number
 from cases.errors import NoSuchClient
 from cases.models import Case, CaseContact
-from clients.models import pooled_clause
+from clients.models import ClientSettings, pooled_clause
 from config.settings import CampaignSettings
 from core.clock import Clock
 from core.errors import CallguardError
@@ -235,9 +235,22 @@ class CampaignService:
                         return offer
             # then each campaign's entries in the pick index's own order, merged
             candidates: list[CampaignEntry] = []
+            # a pooling client's unassigned cases are offered to its teams' agents (their team's only: ``mine``)
+            pooling = set() if agent.team is None else set((await s.scalars(
+                select(Campaign.id).join(ClientSettings, ClientSettings.client_id == Campaign.client_id).where(
+                    Campaign.id.in_(running), ClientSettings.pooling.is_(True)))).all())
             for campaign_id in running:
                 q = pick_query(campaign_id, agent_id, now).join(Case, Case.id == CampaignEntry.case_id).where(mine)
                 candidates.extend((await s.scalars(self._locking(q))).all())
+                if campaign_id in pooling:
+                    q = pick_query(campaign_id, None, now).join(Case, Case.id == CampaignEntry.case_id).where(
+                        mine, CampaignEntry.team == agent.team)
+                    candidates.extend((await s.scalars(self._locking(q))).all())
+                    lapsed_pool = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
+                        CampaignEntry.campaign_id == campaign_id, CampaignEntry.state.in_(HELD),
+                        CampaignEntry.assigned_agent.is_(None), CampaignEntry.team == agent.team,
+                        CampaignEntry.lease_until <= now, mine).limit(CANDIDATES)
+                    candidates.extend((await s.scalars(self._locking(lapsed_pool))).all())
                 # an offer (or a dial an instance stopped before placing) whose lease ran out: from the same index
                 lapsed = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
                     CampaignEntry.campaign_id == campaign_id, CampaignEntry.state.in_(HELD),
@@ -442,13 +455,14 @@ def _free(now: datetime) -> ColumnElement[bool]:
                and_(CampaignEntry.state == "offered", CampaignEntry.lease_until <= now))
 
 
-def pick_query(campaign_id: str, agent_id: str, now: datetime) -> Select[Any]:
-    """The next candidates of one campaign for one agent, read from ``ix_campaign_entries_next`` in its own
-    order (no sort, no scan: ``bench/campaign_pick.py`` checks the plan)."""
+def pick_query(campaign_id: str, agent_id: str | None, now: datetime) -> Select[Any]:
+    """The next candidates of one campaign for one agent (None: the unassigned ones, a pooling client's), read
+    from ``ix_campaign_entries_next`` in its own order (no sort, no scan: ``bench/campaign_pick.py`` checks the
+    plan)."""
     e = CampaignEntry
-    return select(e).where(e.campaign_id == campaign_id, e.state == "pending", e.assigned_agent == agent_id,
-                           e.next_at <= now).order_by(e.tier, e.first_call_by, e.priority, e.next_at,
-                                                      e.id).limit(CANDIDATES)
+    agent = e.assigned_agent.is_(None) if agent_id is None else e.assigned_agent == agent_id
+    return select(e).where(e.campaign_id == campaign_id, e.state == "pending", agent, e.next_at <= now).order_by(
+        e.tier, e.first_call_by, e.priority, e.next_at, e.id).limit(CANDIDATES)
 
 
 def _pick_key(e: CampaignEntry) -> tuple[int, datetime, int, datetime, str]:

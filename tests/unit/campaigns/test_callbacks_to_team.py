@@ -105,3 +105,21 @@ async def test_a_callback_handed_over_only_once_the_grace_after_due_has_passed(d
     assert await callbacks.hand_over() == 0
     rig.clock.set(due + timedelta(minutes=60))
     assert await callbacks.hand_over() == 1
+
+
+async def test_campaigns_offer_a_team_s_unassigned_cases_only_where_the_client_pools(db: Database) -> None:
+    rig = await make(db)
+    async with db.begin() as s:
+        await create_user(s, user_id="dora", role=Role.AGENT, sip_user="1004", team="t2", clients=["bank1"])
+    pooled = await rig.case("POOL", agent=None, number="+8613800000061")
+    await rig.campaign(CARL, DORA)
+    assert await rig.campaigns.next(CARL, "carl") is None  # no pooling: nobody's case is nobody's to work
+    async with db.begin() as s:
+        s.add(ClientSettings(client_id="bank1", pooling=True, promise_grace_days=3, callback_team_grace_minutes=60,
+                             updated_at=rig.clock.now(), updated_by="t"))
+    assert await rig.campaigns.next(DORA, "dora") is None  # another team's pool: never
+    offer = await rig.campaigns.next(CARL, "carl")
+    assert offer is not None and offer.entry.case_id == pooled
+    rig.clock.advance(minutes=6)  # carl's offer lapsed (a 5-minute lease): it is his team's to take again
+    again = await rig.campaigns.next(CARL, "carl")
+    assert again is not None and again.entry.case_id == pooled
