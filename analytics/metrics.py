@@ -74,6 +74,16 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("cases", "Cases received in the range (first-call-sla)."),
     _m("first_call_within_sla", "Cases whose first placed call came within N days of receipt (first-call-sla).",),
     _m("first_call_sla_rate", "first_call_within_sla / cases (first-call-sla); late cases are listed.", "ratio"),
+    _m("payments", "Payments the bank reported, by the time they were paid (repayments); agent, team and batch are "
+                   "the case's when the payment arrived."),
+    _m("collected", "Sum of those payments' amounts, per currency ({currency: amount}) (repayments).", "money"),
+    _m("promises_made", "Promises to pay taken (promise_to_pay dispositions), by the start of the call they were "
+                        "taken on; agent is who took it (repayments)."),
+    _m("promises_kept", "Of promises_made, those the case's payments in the promise's currency covered between "
+                        "the call and the deadline (the promise date plus the client's grace, in the case's zone)."),
+    _m("promises_broken", "Of promises_made, those whose deadline passed without being covered."),
+    _m("promises_pending", "Of promises_made, those neither kept nor broken yet."),
+    _m("kept_rate", "promises_kept / (promises_kept + promises_broken): pending promises are left out.", "ratio"),
 ]}
 
 DIMENSIONS: dict[str, str] = {

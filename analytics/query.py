@@ -52,8 +52,16 @@ REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
                 "right_party_contacts", "right_party_rate", "promises", "promise_rate", "promise_amount")),
     ReportSpec("first-call-sla", "Share of cases first called within N days of receipt", (),
                ("cases", "first_call_within_sla", "late", "pending", "first_call_sla_rate")),
+    ReportSpec("repayments", "Repayment statistics: amounts collected and promises to pay made, kept and broken", (),
+               ("payments", "collected", "promises_made", "promises_kept", "promises_broken", "promises_pending",
+                "kept_rate")),
 ]}
 SLA_DIMENSIONS = ("client", "batch", "day", "week", "month", "weekday")
+REPAYMENT_DIMENSIONS = ("agent", "team", "client", "batch", "day", "week", "month", "weekday")
+#: the dimensions each report takes (group_by and filters); the call reports take every dimension
+REPORT_DIMENSIONS: dict[str, tuple[str, ...]] = {"first-call-sla": SLA_DIMENSIONS, "repayments": REPAYMENT_DIMENSIONS}
+REPORT_FILTERS: dict[str, tuple[str, ...]] = {"first-call-sla": ("client", "batch"),
+                                              "repayments": ("agent", "team", "client", "batch")}
 
 
 @dataclass(frozen=True)
@@ -102,9 +110,9 @@ def validate(q: ReportQuery) -> ReportSpec:
     spec = REPORTS.get(q.report)
     if spec is None:
         raise NoSuchReport(q.report, list(REPORTS))
-    allowed = SLA_DIMENSIONS if spec.name == "first-call-sla" else (*ENTITY_DIMENSIONS, *TIME_DIMENSIONS)
+    allowed = REPORT_DIMENSIONS.get(spec.name, (*ENTITY_DIMENSIONS, *TIME_DIMENSIONS))
     bad = [d for d in q.group_by if d not in allowed] + [
-        d for d in q.filters if d not in (ENTITY_DIMENSIONS if spec.name != "first-call-sla" else ("client", "batch"))]
+        d for d in q.filters if d not in REPORT_FILTERS.get(spec.name, ENTITY_DIMENSIONS)]
     if bad or len(set(q.group_by)) != len(q.group_by):
         raise BadGroupBy(bad or list(q.group_by), list(allowed))
     return spec

@@ -24,6 +24,7 @@ from analytics.models import DIM_COLUMNS, SUM_COLUMNS, epoch_hour, rollup, rollu
 from analytics.percentiles import talk_percentiles
 from analytics.promises import as_json, promise_amounts
 from analytics.query import DIM_COLUMN, DIMENSION_OF, Report, ReportQuery, ReportSpec, day_keys, time_keys, validate
+from analytics.repayments import repayments
 from analytics.sla import first_call_sla
 from analytics.sources import hourly_union
 from analytics.timezones import offset_segments, time_label
@@ -38,6 +39,8 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     spec = validate(q)
     if spec.name == "first-call-sla":
         return await first_call_sla(session, q, spec, now=now or datetime.now(UTC))
+    if spec.name == "repayments":
+        return await repayments(session, q, spec)
     dialect = dialect_of(session)
     if dialect == "postgresql" and not session.in_transaction():
         # one snapshot for every statement of the report (which days are clean, the days, the rest)

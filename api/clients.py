@@ -1,12 +1,15 @@
-"""HTTP handlers of per-client dialing settings: the numbers a client's calls present to its customers."""
+"""HTTP handlers of per-client settings: the numbers a client's calls present to its customers, and the client's
+working settings (pooling, graces)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from api.auth import actor
 from api.keys import CONTAINER
 from api.routing import Router, body, json_response, principal
 from auth.models import Role
+from clients.schemas import ClientSettingsIn, ClientSettingsOut, settings_json
 from dialer.presented import ClientNumbers
 from dialer.schemas import PresentedNumbersIn, PresentedNumbersOut
 
@@ -40,3 +43,25 @@ async def put_presented_numbers(request: web.Request) -> web.StreamResponse:
     numbers = await request.app[CONTAINER].presented.replace(principal(request), request.match_info["client_id"],
                                                              req.numbers)
     return json_response(_out(numbers))
+
+
+_SETTINGS = f"/v1/clients/{{client_id:{_CLIENT}}}/settings"
+
+
+@router.route("GET", _SETTINGS, summary="A client's settings", tag="clients", roles=READERS,
+              response=ClientSettingsOut, errors=(401, 403, 404))
+async def get_client_settings(request: web.Request) -> web.StreamResponse:
+    """Pooling, the grace of promises to pay and of due callbacks (the defaults when never set)."""
+    row = await request.app[CONTAINER].client_settings.get(principal(request), request.match_info["client_id"])
+    return json_response(settings_json(row))
+
+
+@router.route("PUT", _SETTINGS, summary="Set a client's settings", tag="clients", roles=(Role.ADMIN,),
+              body=ClientSettingsIn, response=ClientSettingsOut, errors=(400, 401, 403, 404, 413, 422))
+async def put_client_settings(request: web.Request) -> web.StreamResponse:
+    """Replace the client's settings (audited ``client_settings.changed``). ``pooling``: a team's agents see
+    and are offered their team's unassigned cases of this client (never another client's)."""
+    req = await body(request, ClientSettingsIn)
+    row = await request.app[CONTAINER].client_settings.put(principal(request), request.match_info["client_id"], req,
+                                                           actor=actor(request))
+    return json_response(settings_json(row))

@@ -31,6 +31,7 @@ from core.errors import CallguardError
 from core.events import EventLog
 from db.engine import Database
 from db.migrate import migrate
+from payments.cli import main as import_payments
 from recordings import backup
 from recordings.runtime import build_store
 from recordings.storage.s3 import S3Store
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
     sub.add_parser("healthcheck", help="exit 0 when this machine's service answers /healthz (container checks)")
     sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
+    sub.add_parser("import-payments", help="import a CSV/XLSX payments file (callguard import-payments -h)",
+                   add_help=False)
     u = sub.add_parser("user", help="create or update a user, optionally issuing a token")
     u.add_argument("id")
     u.add_argument("--role", choices=[str(r) for r in Role], help="required for a new user")
@@ -198,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["import-cases"]:  # its own options: see cases/cli.py
         return import_cases(argv[1:], configure=wire_case_import)
+    if argv[:1] == ["import-payments"]:  # its own options: see payments/cli.py
+        return import_payments(argv[1:])
     args = build_parser().parse_args(argv)
     settings = _settings(args)
     _logging(settings)

@@ -37,6 +37,7 @@ from cases.holds import active_holds
 from cases.models import LEGAL_HOLD_REASONS
 from cases.service import CaseService
 from cases.windows import WindowRules
+from clients.service import ClientSettingsService
 from compliance.admin import ComplianceAdmin
 from compliance.service import ComplianceGate
 from config.settings import Settings
@@ -60,6 +61,7 @@ from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
 from metrics.service import Metrics
+from payments.service import PaymentService
 from presence.guard import PresenceGate
 from presence.service import PresenceService
 from recordings.models import Recording
@@ -122,6 +124,10 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         tasks.every(3600.0, container.auth.purge, name="auth-purge", initial_delay=60.0)
         tasks.every(settings.presence.sweep_interval_s, container.presence.end_wrap_ups, name="presence-wrap-ups")
         tasks.every(settings.campaigns.tick_s, container.campaigns.tick, name="campaigns-progressive")
+        tasks.every(settings.campaigns.handover_interval_s, container.callbacks.hand_over,
+                    name="callbacks-to-team", initial_delay=settings.campaigns.handover_interval_s)
+        tasks.every(settings.payments.sweep_interval_s, container.payments.sweep, name="promises-sweep",
+                    initial_delay=settings.payments.sweep_interval_s)
         for pbx_name in clients:
             tasks.every(settings.presence.device_sync_interval_s, _device_sync(pbx_name, container),
                         name=f"presence-devices-{pbx_name}", initial_delay=settings.presence.device_sync_interval_s)
@@ -147,6 +153,7 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     calls = CallService(db=db, events=events, pbx=pbx, gate=PresenceGate(dial_gate, presence),
                         settings=settings.dialer, clock=clock)
     callbacks = CallbackService(db=db, events=events, clock=clock)
+    payments = PaymentService(db=db, events=events, clock=clock)
     # campaigns ask the gate itself (a dry run) before offering a case; presence they check on their own
     campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence, calls=calls,
                                 settings=settings.campaigns)
@@ -170,13 +177,16 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
-        presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics)
+        presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics, payments=payments,
+        client_settings=ClientSettingsService(db=db, clock=clock, audit=audit))
     events.add_outbox_writer(metrics.on_domain_event)  # calls by state, gate decisions: counted after commit
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
     calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
-    events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
+    events.add_outbox_writer(payments.on_domain_event)  # a promise_to_pay disposition becomes a promise
+    # a disposition's callback_at is scheduled; a broken promise's follow-up too
+    events.add_outbox_writer(callbacks.on_domain_event)
     calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
     presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
     cases.add_legal_hold_listener(_hold_case_recordings(events, audit))

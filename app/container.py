@@ -15,6 +15,7 @@ from auth.sessions import SessionService
 from callbacks.service import CallbackService
 from campaigns.service import CampaignService
 from cases.service import CaseService
+from clients.service import ClientSettingsService
 from compliance.admin import ComplianceAdmin
 from config.settings import Settings
 from core.clock import Clock
@@ -29,6 +30,7 @@ from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
 from metrics.service import Metrics
+from payments.service import PaymentService
 from presence.service import PresenceService
 from recordings.runtime import RecordingsFeature
 
@@ -62,6 +64,8 @@ class Container:
     campaigns: CampaignService
     sessions: SessionService
     metrics: Metrics
+    payments: PaymentService
+    client_settings: ClientSettingsService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

@@ -6,7 +6,8 @@ The walls, from the outside in:
 - **team**: a supervisor with a team sees that team's agents, calls and cases; one without a team oversees
   every team of its clients.
 - **agent**: an agent sees its own calls and the cases assigned to it (and its team's unassigned pool
-  where the client allows pooling).
+  where the client allows pooling, and its team's cases whose due callback was handed to the team after the
+  client's grace).
 Managers, QA and integrations see everything of their clients; an integration serves exactly one client.
 """
 
@@ -78,24 +79,29 @@ class Scope:
         return stmt if self.clients is None else stmt.where(self.client_clause(column))
 
     def sees_case(self, *, client_id: str, team: str | None, assigned_agent: str | None,
-                  pooling: bool = False) -> bool:
+                  pooling: bool = False, handed: bool = False) -> bool:
         """May this scope see a case? Its client, then (supervisors) its team, then (agents) its assignment:
-        an agent sees the cases assigned to it, and its team's unassigned ones where the client pools."""
+        an agent sees the cases assigned to it, its team's unassigned ones where the client pools, and its
+        team's cases with a due callback handed to the team (``handed``)."""
         if not self.sees_client(client_id):
             return False
         if self.agent is not None:
-            return assigned_agent == self.agent or (
-                pooling and assigned_agent is None and self.team is not None and team == self.team)
+            in_team = self.team is not None and team == self.team
+            return assigned_agent == self.agent or (pooling and assigned_agent is None and in_team) or (
+                handed and in_team)
         return self.team is None or team == self.team
 
-    def case_clause(self, client: Any, team: Any, assigned_agent: Any,
-                    pooled: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
-        """SQL form of :meth:`sees_case` over the case's columns (``pooled``: the client pools)."""
+    def case_clause(self, client: Any, team: Any, assigned_agent: Any, pooled: ColumnElement[bool] | None = None,
+                    handed: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+        """SQL form of :meth:`sees_case` over the case's columns (``pooled``: the client pools; ``handed``: the
+        case has a due callback handed to its team)."""
         clause = self.client_clause(client)
         if self.agent is not None:
             mine = assigned_agent == self.agent
             if pooled is not None and self.team is not None:
                 mine = or_(mine, and_(pooled, assigned_agent.is_(None), team == self.team))
+            if handed is not None and self.team is not None:
+                mine = or_(mine, and_(handed, team == self.team))
             return and_(clause, mine)
         if self.team is not None:
             return and_(clause, team == self.team)

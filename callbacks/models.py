@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import ColumnElement, Index, String, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
@@ -16,7 +16,9 @@ class Callback(Base):
     __tablename__ = "callbacks"
     __table_args__ = (Index("ix_callbacks_state_due", "state", "due_at"),
                       Index("ix_callbacks_agent_state_due", "agent_id", "state", "due_at"),
-                      Index("ix_callbacks_case_state", "case_id", "state"))
+                      Index("ix_callbacks_case_state", "case_id", "state"),
+                      Index("ix_callbacks_state_team_due", "state", "team_due_at"),
+                      Index("ix_callbacks_team_state_handed", "team", "state", "handed_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(36))
@@ -31,3 +33,13 @@ class Callback(Base):
     done_at: Mapped[datetime | None]
     done_reason: Mapped[str | None] = mapped_column(String(16))  # connected | disposed
     done_call_id: Mapped[str | None] = mapped_column(String(36))
+    # due_at + the client's grace: still scheduled then, it is handed to the team (``handed_at``), whose available
+    # agents are offered it (and see its case) like the owner; None: a callback from before the grace existed
+    team_due_at: Mapped[datetime | None]
+    handed_at: Mapped[datetime | None]
+
+
+def handed_clause(case_id: object) -> ColumnElement[bool]:
+    """SQL: the case in column ``case_id`` has a scheduled callback handed to its team (for ``Scope.case_clause``)."""
+    return exists().where(Callback.case_id == case_id, Callback.state == "scheduled",
+                          Callback.handed_at.is_not(None))

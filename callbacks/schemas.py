@@ -38,6 +38,9 @@ class CallbackOut(BaseModel):
     done_at: datetime | None
     done_reason: str | None = Field(description="connected (a call of the case was answered) or disposed")
     done_call_id: str | None
+    team_due_at: datetime | None = Field(description="when it goes to the team if still scheduled (the client's "
+                                                      "grace after due_at)")
+    handed_at: datetime | None = Field(description="when it went to the team: its available agents are offered it")
 
 
 class CallbackList(BaseModel):
@@ -51,4 +54,5 @@ def callback_to_json(cb: Callback) -> dict[str, Any]:
     return {"id": cb.id, "case_id": cb.case_id, "client_id": cb.client_id, "team": cb.team, "agent": cb.agent_id,
             "due_at": cb.due_at.isoformat(), "state": cb.state, "source_call_id": cb.source_call_id,
             "created_at": cb.created_at.isoformat(), "done_at": iso_or_none(cb.done_at),
-            "done_reason": cb.done_reason, "done_call_id": cb.done_call_id}
+            "done_reason": cb.done_reason, "done_call_id": cb.done_call_id, "team_due_at": iso_or_none(cb.team_due_at),
+            "handed_at": iso_or_none(cb.handed_at)}

@@ -7,10 +7,10 @@ its case is recorded (which may schedule the next one). Dialling a due callback 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import false, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role
@@ -18,6 +18,7 @@ from auth.scope import Scope
 from auth.service import Principal
 from callbacks import events as ev
 from callbacks.models import Callback
+from clients.models import settings_of
 from core.clock import Clock
 from core.events import DomainEvent, EventLog
 from core.models import DomainEventRow
@@ -29,6 +30,7 @@ from dialer.states import CallState
 SCHEDULED, DONE = "scheduled", "done"
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 DISPOSITION_RECORDED = "disposition.recorded"  # cases.events.DISPOSITION_RECORDED, read from the event log
+PROMISE_BROKEN = "promise.broken"  # payments.events.PROMISE_BROKEN, read from the event log
 View = Literal["mine", "team", "client"]
 
 
@@ -39,16 +41,34 @@ class CallbackService:
         self.db, self.events, self.clock = db, events, clock
 
     async def on_domain_event(self, session: AsyncSession, row: DomainEventRow) -> None:
-        """A disposition closes its case's open callbacks and schedules its own ``callback_at`` (same transaction)."""
+        """A disposition closes its case's open callbacks and schedules its own ``callback_at``; a broken promise
+        schedules a callback, due now, for the agent its event names (same transaction)."""
+        if row.type == PROMISE_BROKEN:
+            await self._follow_up(session, row)
+            return
         if row.type != DISPOSITION_RECORDED or not row.case_id or not row.agent_id:
             return
         await self._close(session, row.case_id, reason="disposed", call_id=row.call_id)
         due = row.payload.get("callback_at")
         if not due or not row.call_id:
             return
+        due_at = datetime.fromisoformat(due)
         cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=row.agent_id,
-                      due_at=datetime.fromisoformat(due), state=SCHEDULED, source_call_id=row.call_id,
-                      created_at=self.clock.now(), created_by=row.agent_id)
+                      due_at=due_at, state=SCHEDULED, source_call_id=row.call_id,
+                      created_at=self.clock.now(), created_by=row.agent_id,
+                      team_due_at=await _team_due(session, row.client_id, due_at))
+        session.add(cb)
+        await session.flush()
+        await self._record(session, ev.CALLBACK_SCHEDULED, cb)
+
+    async def _follow_up(self, session: AsyncSession, row: DomainEventRow) -> None:
+        agent = row.payload.get("followup_agent")
+        if not row.case_id or not row.call_id or not agent:
+            return
+        now = self.clock.now()
+        cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=agent,
+                      due_at=now, state=SCHEDULED, source_call_id=row.call_id, created_at=now, created_by="promises",
+                      team_due_at=await _team_due(session, row.client_id, now))
         session.add(cb)
         await session.flush()
         await self._record(session, ev.CALLBACK_SCHEDULED, cb)
@@ -58,15 +78,35 @@ class CallbackService:
         if state is CallState.ANSWERED and call.case_id:
             await self._close(session, call.case_id, reason="connected", call_id=call.id)
 
+    async def hand_over(self) -> int:
+        """Hand to its team every scheduled callback whose owner did not do it within the client's grace after
+        it was due (``team_due_at``): its team's available agents are offered it next, and see its case. A
+        periodic tracked job; rows another instance is handing over are skipped (``SKIP LOCKED``), and a handed
+        callback is never handed again. Returns how many it handed."""
+        now = self.clock.now()
+        q = select(Callback).where(Callback.state == SCHEDULED, Callback.team_due_at <= now,
+                                   Callback.handed_at.is_(None)).order_by(Callback.team_due_at, Callback.id).limit(500)
+        if not self.db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        async with self.db.begin() as s:
+            rows = (await s.scalars(q)).all()
+            for cb in rows:
+                cb.handed_at = now
+                await s.flush()
+                await self._record(s, ev.CALLBACK_HANDED_TO_TEAM, cb)
+        return len(rows)
+
     async def list(self, principal: Principal, *, view: View = "mine", state: str = SCHEDULED,
                    due_before: datetime | None = None, limit: int = 100) -> list[Callback]:
         """Callbacks due first: ``mine`` (owned by the caller), ``team`` (the caller's team), ``client`` (every
-        one the caller may see), always inside the caller's scope (an agent sees only its own)."""
+        one the caller may see), always inside the caller's scope (an agent sees its own, and its team's handed to
+        the team after the client's grace)."""
         principal.require(*READERS)
         scope = Scope.of(principal)
         q = scope.where_client(select(Callback), Callback.client_id).where(Callback.state == state)
-        if scope.agent is not None:
-            q = q.where(Callback.agent_id == scope.agent)
+        if scope.agent is not None:  # its own, and its team's handed to the team
+            handed = and_(Callback.handed_at.is_not(None), Callback.team == scope.team) if scope.team else false()
+            q = q.where(or_(Callback.agent_id == scope.agent, handed))
         if scope.team is not None and scope.agent is None:
             q = q.where(Callback.team == scope.team)
         if view == "mine":
@@ -93,3 +133,11 @@ class CallbackService:
         await self.events.record(session, DomainEvent(
             type=type_, payload=ev.callback_payload(cb), case_id=cb.case_id, agent_id=cb.agent_id,
             client_id=cb.client_id, team=cb.team, occurred_at=self.clock.now()))
+
+
+async def _team_due(session: AsyncSession, client_id: str | None, due_at: datetime) -> datetime | None:
+    """When a callback due at ``due_at`` goes to its team: after the client's ``callback_team_grace_minutes``."""
+    if client_id is None:
+        return None
+    settings = await settings_of(session, client_id)
+    return due_at + timedelta(minutes=settings.callback_team_grace_minutes)

@@ -30,13 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import Role, User
 from auth.scope import Scope
 from auth.service import Principal
-from callbacks.models import Callback
+from callbacks.models import Callback, handed_clause
 from campaigns import events as ev
 from campaigns.errors import CampaignNotRunning, NoOffer, NoSuchCampaign
 from campaigns.models import Campaign, CampaignAgent, CampaignEntry
 from campaigns.numbers import Attempt, Number, pick_number
 from cases.errors import NoSuchClient
 from cases.models import Case, CaseContact
+from clients.models import ClientSettings, pooled_clause
 from config.settings import CampaignSettings
 from core.clock import Clock
 from core.errors import CallguardError
@@ -103,7 +104,7 @@ class CampaignService:
         q = select(Case.id, Case.team, Case.days_overdue, Case.received_at, Case.created_at, called,
                    Case.assigned_agent).where(
             Case.client_id == client_id, Case.status.in_(statuses),
-            scope.case_clause(Case.client_id, Case.team, Case.assigned_agent))
+            scope.case_clause(Case.client_id, Case.team, Case.assigned_agent, pooled_clause(Case.client_id)))
         if batch_id is not None:
             q = q.where(Case.batch_id == batch_id)
         if agent is not None:
@@ -208,11 +209,19 @@ class CampaignService:
                 .order_by(CampaignAgent.campaign_id))).all()
             if not running:
                 return None
-            mine = Scope.of(_as_principal(agent)).case_clause(Case.client_id, Case.team, Case.assigned_agent)
-            # the agent's due callbacks (a few rows of ix_callbacks_agent_state_due), then their entries
-            due = (await s.execute(select(Callback.case_id, Callback.id).where(
+            scope = Scope.of(_as_principal(agent))
+            mine = scope.case_clause(Case.client_id, Case.team, Case.assigned_agent, pooled_clause(Case.client_id),
+                                     handed_clause(Case.id))
+            # the agent's due callbacks (a few rows of ix_callbacks_agent_state_due), then its team's handed to
+            # the team after the client's grace (ix_callbacks_team_state_handed), then their entries
+            due = list((await s.execute(select(Callback.case_id, Callback.id).where(
                 Callback.agent_id == agent_id, Callback.state == "scheduled", Callback.due_at <= now).order_by(
-                Callback.due_at, Callback.id).limit(CANDIDATES))).all()
+                Callback.due_at, Callback.id).limit(CANDIDATES))).all())
+            if agent.team is not None:
+                due += (await s.execute(select(Callback.case_id, Callback.id).where(
+                    Callback.team == agent.team, Callback.state == "scheduled", Callback.handed_at.is_not(None),
+                    Callback.agent_id != agent_id, scope.client_clause(Callback.client_id)).order_by(
+                    Callback.due_at, Callback.id).limit(CANDIDATES))).all()
             if due:
                 order = {case_id: i for i, (case_id, _id) in enumerate(due)}
                 callback_of = {case_id: cb_id for case_id, cb_id in reversed(due)}
@@ -226,9 +235,22 @@ class CampaignService:
                         return offer
             # then each campaign's entries in the pick index's own order, merged
             candidates: list[CampaignEntry] = []
+            # a pooling client's unassigned cases are offered to its teams' agents (their team's only: ``mine``)
+            pooling = set() if agent.team is None else set((await s.scalars(
+                select(Campaign.id).join(ClientSettings, ClientSettings.client_id == Campaign.client_id).where(
+                    Campaign.id.in_(running), ClientSettings.pooling.is_(True)))).all())
             for campaign_id in running:
                 q = pick_query(campaign_id, agent_id, now).join(Case, Case.id == CampaignEntry.case_id).where(mine)
                 candidates.extend((await s.scalars(self._locking(q))).all())
+                if campaign_id in pooling:
+                    q = pick_query(campaign_id, None, now).join(Case, Case.id == CampaignEntry.case_id).where(
+                        mine, CampaignEntry.team == agent.team)
+                    candidates.extend((await s.scalars(self._locking(q))).all())
+                    lapsed_pool = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
+                        CampaignEntry.campaign_id == campaign_id, CampaignEntry.state.in_(HELD),
+                        CampaignEntry.assigned_agent.is_(None), CampaignEntry.team == agent.team,
+                        CampaignEntry.lease_until <= now, mine).limit(CANDIDATES)
+                    candidates.extend((await s.scalars(self._locking(lapsed_pool))).all())
                 # an offer (or a dial an instance stopped before placing) whose lease ran out: from the same index
                 lapsed = select(CampaignEntry).join(Case, Case.id == CampaignEntry.case_id).where(
                     CampaignEntry.campaign_id == campaign_id, CampaignEntry.state.in_(HELD),
@@ -433,13 +455,14 @@ def _free(now: datetime) -> ColumnElement[bool]:
                and_(CampaignEntry.state == "offered", CampaignEntry.lease_until <= now))
 
 
-def pick_query(campaign_id: str, agent_id: str, now: datetime) -> Select[Any]:
-    """The next candidates of one campaign for one agent, read from ``ix_campaign_entries_next`` in its own
-    order (no sort, no scan: ``bench/campaign_pick.py`` checks the plan)."""
+def pick_query(campaign_id: str, agent_id: str | None, now: datetime) -> Select[Any]:
+    """The next candidates of one campaign for one agent (None: the unassigned ones, a pooling client's), read
+    from ``ix_campaign_entries_next`` in its own order (no sort, no scan: ``bench/campaign_pick.py`` checks the
+    plan)."""
     e = CampaignEntry
-    return select(e).where(e.campaign_id == campaign_id, e.state == "pending", e.assigned_agent == agent_id,
-                           e.next_at <= now).order_by(e.tier, e.first_call_by, e.priority, e.next_at,
-                                                      e.id).limit(CANDIDATES)
+    agent = e.assigned_agent.is_(None) if agent_id is None else e.assigned_agent == agent_id
+    return select(e).where(e.campaign_id == campaign_id, e.state == "pending", agent, e.next_at <= now).order_by(
+        e.tier, e.first_call_by, e.priority, e.next_at, e.id).limit(CANDIDATES)
 
 
 def _pick_key(e: CampaignEntry) -> tuple[int, datetime, int, datetime, str]:

@@ -11,9 +11,11 @@ from sqlalchemy import Row, Select, and_, bindparam, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from callbacks.models import handed_clause
 from cases.holds import holds_for
 from cases.models import OWN_KINDS, AgreedWindow, Case, CaseContact, CaseHold, debtor_key
 from cases.windows import list_windows
+from clients.models import pooled_clause
 
 # Region -> IANA zone for the address (a region may also be given directly as an IANA name).
 _CN_WEST = {"新疆": "Asia/Urumqi", "xinjiang": "Asia/Urumqi"}
@@ -97,6 +99,8 @@ class CaseDialInfo:
     own_numbers_all_invalid: bool = False
     assigned_agent: str | None = None
     team: str | None = None
+    pooled: bool = False  # the client pools its teams' unassigned cases (clients.models)
+    handed: bool = False  # a due callback of the case was handed to its team (callbacks.models)
 
 
 def dial_row_query() -> Select[*tuple[Any, ...]]:
@@ -113,7 +117,8 @@ def dial_row_query() -> Select[*tuple[Any, ...]]:
                Case.assigned_agent, Case.team,
                contact.id.label("contact_id"), contact.kind, contact.status.label("contact_status"),
                contact.relation, contact.third_party_objected, contact.zone, contact.removed_at,
-               has_holds.label("has_holds"), has_windows.label("has_windows"), own_valid.label("own_valid"))
+               has_holds.label("has_holds"), has_windows.label("has_windows"), own_valid.label("own_valid"),
+               pooled_clause(Case.client_id).label("pooled"), handed_clause(Case.id).label("handed"))
         .outerjoin(contact, and_(contact.case_id == Case.id, contact.number == bindparam("number")))
         .where(Case.id == bindparam("case_id"))
     )
@@ -159,5 +164,6 @@ async def dial_context_row(session: AsyncSession, *, case_id: str, number: str, 
                                         w.zone, w.expires_at, w.agreed_on_call_id, w.evidence)
                             for w in windows),
         own_numbers_all_invalid=not row.own_valid, assigned_agent=row.assigned_agent, team=row.team,
+        pooled=bool(row.pooled), handed=bool(row.handed),
     )
     return info, row

@@ -62,7 +62,7 @@ def _gate_info(info: DialInfo, *, facts: PolicyFacts | None, serialised: bool) -
         case_zone=info.case_zone, address_zone=info.address_zone, number_zone=info.number_zone,
         agreed_windows=tuple(_window(w, info.case_id) for w in info.agreed_windows if _honoured(w)),
         own_numbers_all_invalid=info.own_numbers_all_invalid, policy_facts=facts, serialised=serialised,
-        assigned_agent=info.assigned_agent, team=info.team,
+        assigned_agent=info.assigned_agent, team=info.team, pooled=info.pooled, handed=info.handed,
     )
 
 

@@ -325,16 +325,10 @@ def _errors(exc: ValidationError, sources: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def parse_file(path: str | Path, *, client: str, batch: str, default_region: str = "CN",
-               default_currency: str = "CNY", file_timezone: str = "UTC",
-               max_rows: int = DEFAULT_MAX_ROWS, max_bytes: int = MAX_FILE_BYTES) -> Iterator[RowResult]:
-    """Yield one GoodRow or BadRow per non-blank data row of a CSV or XLSX batch file of ``client``."""
-    if not client.strip() or not batch.strip():
-        raise ImportFileError("client and batch are required")
-    try:
-        zone = ZoneInfo(file_timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ImportFileError(f"unknown file_timezone {file_timezone!r}") from exc
+def read_table(path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS,
+               max_bytes: int = MAX_FILE_BYTES) -> list[tuple[int, list[Any]]]:
+    """The non-blank rows (line number, cells) of a CSV or XLSX file, under the size and row caps (the same
+    reading, decoding and defusedxml rules as the case import; other imports, payments say, share it)."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -349,7 +343,20 @@ def parse_file(path: str | Path, *, client: str, batch: str, default_region: str
         raw = _csv_rows(path, max_rows, max_bytes)
     else:
         raise ImportFileError("unsupported file type (use .csv or .xlsx)", details={"suffix": suffix})
-    raw = [(line, values) for line, values in raw if not _blank(values)]
+    return [(line, values) for line, values in raw if not _blank(values)]
+
+
+def parse_file(path: str | Path, *, client: str, batch: str, default_region: str = "CN",
+               default_currency: str = "CNY", file_timezone: str = "UTC",
+               max_rows: int = DEFAULT_MAX_ROWS, max_bytes: int = MAX_FILE_BYTES) -> Iterator[RowResult]:
+    """Yield one GoodRow or BadRow per non-blank data row of a CSV or XLSX batch file of ``client``."""
+    if not client.strip() or not batch.strip():
+        raise ImportFileError("client and batch are required")
+    try:
+        zone = ZoneInfo(file_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImportFileError(f"unknown file_timezone {file_timezone!r}") from exc
+    raw = read_table(path, max_rows=max_rows, max_bytes=max_bytes)
     if not raw:
         raise ImportFileError("file has no header row")
     header_line, header = raw[0]
@@ -386,3 +393,7 @@ def _rows(body: list[tuple[int, list[Any]]], columns: list[str], *, batch: str, 
             yield BadRow(line, [("external_id", f"duplicate of line {first}")])
             continue
         yield GoodRow(line, case)
+
+
+#: the cell readers, shared with other imports of bank files (payments/importer.py)
+cell_text, cell_amount, cell_timestamp = _text, _amount, _timestamp

@@ -21,6 +21,7 @@ from audit.service import Actor, AuditService
 from auth.models import Role
 from auth.scope import Scope
 from auth.service import OPERATOR, Principal
+from callbacks.models import handed_clause
 from cases import events as ev
 from cases.contacts import attach_recording, record_contact
 from cases.dialinfo import CaseDialInfo, WindowInfo, dial_context
@@ -42,6 +43,7 @@ from cases.queries import find_case, get_case
 from cases.rows import CaseIn, ContactIn
 from cases.schemas import CaseQuery, DispositionIn
 from cases.windows import WindowRules, add_window, list_windows, revoke_window
+from clients.models import pooled_clause, pooling_of
 from core.clock import Clock
 from core.errors import TwoPersonRule
 from core.events import DomainEvent, EventLog
@@ -251,16 +253,22 @@ def number_snapshot(row: CaseContact) -> dict[str, Any]:
             "third_party_objected": row.third_party_objected, "zone": row.zone}
 
 
-def sees(principal: Principal, case: Case) -> bool:
-    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment)?"""
-    return Scope.of(principal).sees_case(client_id=case.client_id, team=case.team,
-                                         assigned_agent=case.assigned_agent)
+async def sees(session: AsyncSession, principal: Principal, case: Case) -> bool:
+    """May ``principal`` see ``case`` (``auth.scope``: its clients, team, or assignment, its team's unassigned
+    cases where the client pools them, or its team's cases with a callback handed to the team)?"""
+    scope = Scope.of(principal)
+    if scope.agent is None or case.assigned_agent == scope.agent or case.team != scope.team:
+        return scope.sees_case(client_id=case.client_id, team=case.team, assigned_agent=case.assigned_agent)
+    pooling = case.assigned_agent is None and await pooling_of(session, case.client_id)
+    handed = bool(await session.scalar(select(handed_clause(case.id))))
+    return scope.sees_case(client_id=case.client_id, team=case.team, assigned_agent=case.assigned_agent,
+                           pooling=pooling, handed=handed)
 
 
 async def visible_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
     """The case, when ``principal`` may see it; NoSuchCase otherwise, exactly like a missing one."""
     case = await get_case(session, case_id, lock=lock)
-    if not sees(principal, case):
+    if not await sees(session, principal, case):
         raise NoSuchCase(f"no case {case_id}", details={"case_id": case_id})
     return case
 
@@ -400,7 +408,9 @@ class CaseService:
         entry per client in the page, naming its cases."""
         scope = Scope.of(principal)
         agent = principal.user_id if q.agent == "me" else q.agent
-        stmt = where_equal(select(Case).where(scope.case_clause(Case.client_id, Case.team, Case.assigned_agent)),
+        stmt = where_equal(select(Case).where(scope.case_clause(Case.client_id, Case.team, Case.assigned_agent,
+                                                                pooled_clause(Case.client_id),
+                                                                handed_clause(Case.id))),
                            (Case.client_id, q.client), (Case.status, q.status), (Case.assigned_agent, agent),
                            (Case.team, q.team), (Case.batch_id, q.batch))
         if q.cursor:
@@ -437,7 +447,8 @@ class CaseService:
         """The case of a client by external id; NoSuchCase otherwise (also when the caller may not see it)."""
         async with self.db.read() as s:
             case = await find_case(s, client_id=client_id, external_id=external_id)
-        if case is None or not sees(principal, case):
+            visible = case is not None and await sees(s, principal, case)
+        if case is None or not visible:
             raise NoSuchCase(f"no case {external_id} for client {client_id}",
                              details={"client": client_id, "external_id": external_id})
         return case

@@ -62,6 +62,8 @@ class CaseDialInfo:
     # who the case is assigned to: a dial naming the case must be by someone who may see it (auth.scope)
     assigned_agent: str | None = None
     team: str | None = None
+    pooled: bool = False  # the case's client pools its teams' unassigned cases
+    handed: bool = False  # a due callback of the case was handed to its team
 
 
 class CaseDirectory(Protocol):
@@ -284,7 +286,8 @@ class ComplianceGate:
         if info.client_id is None:
             return True
         return Scope.of(request.principal).sees_case(client_id=info.client_id, team=info.team,
-                                                     assigned_agent=info.assigned_agent)
+                                                     assigned_agent=info.assigned_agent, pooling=info.pooled,
+                                                     handed=info.handed)
 
     def _context(self, request: DialRequest, info: CaseDialInfo) -> DialContext:
         override = None

@@ -311,6 +311,15 @@ class CampaignSettings(BaseModel):
     progressive_preview_s: float = Field(5.0, ge=0, le=120, description=(
         "A progressive campaign shows the agent the next case this long before dialling it"))
     tick_s: float = Field(1.0, gt=0, le=60, description="How often each instance offers and dials progressive cases")
+    handover_interval_s: float = Field(30.0, gt=0, le=3600, description=(
+        "How often each instance hands to their team the callbacks not done within the client's grace"))
+
+
+class PaymentSettings(BaseModel):
+    """Payments and promises to pay."""
+
+    sweep_interval_s: float = Field(60.0, gt=0, le=3600, description=(
+        "How often each instance settles the promises whose deadline has passed (kept or broken)"))
 
 
 class LoggingSettings(BaseModel):
@@ -360,6 +369,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 

@@ -9,16 +9,19 @@ import auth.models
 import callbacks.models
 import campaigns.models
 import cases.models
+import clients.models
 import compliance.models
 import core.models
 import dialer.models
 import hooks.models
+import payments.models
 import presence.models
 import recordings.models
 from db.base import Base
 
 MODEL_MODULES = (
     analytics.models, approvals.models, audit.models, auth.models, callbacks.models, campaigns.models,
-    cases.models, compliance.models, core.models, dialer.models, hooks.models, presence.models, recordings.models,
+    cases.models, clients.models, compliance.models, core.models, dialer.models, hooks.models, payments.models,
+    presence.models, recordings.models,
 )
 target_metadata = Base.metadata

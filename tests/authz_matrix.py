@@ -108,6 +108,11 @@ MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "DELETE /v1/campaigns/{campaign_id}/agents/{agent}": ((AG, SU, AD), "404"),
     "GET /v1/agents/{agent}/next": ((AG, SU, AD), "404"),
     "POST /v1/agents/{agent}/next/skip": ((AG, SU, AD), "404"),
+    "POST /v1/clients/{client}/payments": ((IN, AD), "404"),
+    "GET /v1/promises": ((AG, SU, MA, IN, AD), "empty"),
+    "GET /v1/cases/{case_id}/payments": ((AG, SU, MA, IN, AD), "404"),
+    "GET /v1/clients/{client_id}/settings": ((SU, MA, AD), "404"),
+    "PUT /v1/clients/{client_id}/settings": ((AD,), "404"),
 }
 
 _OTHER = {"404": "404, as for a missing object",

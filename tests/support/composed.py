@@ -17,6 +17,7 @@ from app.container import Container
 from auth.models import Role
 from auth.service import create_user, issue_token
 from config.settings import load_settings
+from core.clock import Clock
 
 #: one user per role; the agent has a phone
 USERS: dict[str, Role] = {"alice": Role.AGENT, "sam": Role.SUPERVISOR, "quinn": Role.QA, "mia": Role.MANAGER,
@@ -46,9 +47,10 @@ def closed_port() -> int:
 
 
 @asynccontextmanager
-async def composed(tmp: Path, database_url: str, **overrides: Any) -> AsyncIterator[Composed]:
+async def composed(tmp: Path, database_url: str, *, clock: Clock | None = None,
+                   **overrides: Any) -> AsyncIterator[Composed]:
     """``app.compose.compose`` over ``database_url``, with local storage under ``tmp`` and its HTTP API (the PBX
-    unreachable unless ``pbx`` is given)."""
+    unreachable unless ``pbx`` is given; ``clock``: a fake clock for every service)."""
     spool = tmp / "spool"
     spool.mkdir()
     settings = load_settings(
@@ -59,7 +61,7 @@ async def composed(tmp: Path, database_url: str, **overrides: Any) -> AsyncItera
         **{"pbx": [{"name": "local", "ami_host": "127.0.0.1", "ami_port": closed_port(), "ami_user": "x",
                     "ami_secret": "y"}], **overrides},  # a test may give a PBX of its own (a fake AMI)
     )
-    async with compose(settings) as container:
+    async with compose(settings, clock=clock) as container:
         tokens = {}
         async with container.db.begin() as s:
             for user, role in USERS.items():

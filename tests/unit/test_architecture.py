@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXCLUDED = {"tests", "bench", "docs", "scripts", "docker", ".venv", "build"}
 FEATURES = ("dialer", "recordings", "compliance", "cases", "hooks", "analytics", "auth", "audit", "approvals", "core",
-            "db", "config", "presence", "callbacks", "campaigns", "metrics")
+            "db", "config", "presence", "callbacks", "campaigns", "metrics", "clients", "payments")
 COMPOSITION = ("app", "api")
 DYNAMIC = "<computed name>"
 

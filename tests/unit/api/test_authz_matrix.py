@@ -199,6 +199,10 @@ def _body(key: str, bank: Bank, side: str) -> Any:
         "PUT /v1/agents/{agent}/state": {"state": "available"},
         "POST /v1/campaigns": {"client_id": client, "name": "another"},
         "POST /v1/agents/{agent}/next/skip": {"reason": "no-answer"},
+        "POST /v1/clients/{client}/payments": {"payments": [{
+            "payment_id": f"{side}-pay-1", "case_external_id": f"{side.upper()}-1", "amount": "10", "currency": "CNY",
+            "paid_at": NOW.isoformat()}]},
+        "PUT /v1/clients/{client_id}/settings": {"pooling": True, "reason": "matrix"},
     }
     return bodies.get(key)
 
@@ -281,7 +285,8 @@ async def _snapshot(world: World) -> str:
     for path in (f"/v1/cases/{b.case}", f"/v1/cases/{b.case}/windows", f"/v1/calls/{b.call}",
                  f"/v1/recordings/{b.recording}", f"/v1/hooks/subscriptions/{b.subscription}",
                  f"/v1/users/{b.user}", f"/v1/users/{b.user}/tokens", "/v1/compliance/policies/bank-b",
-                 f"/v1/release-requests/{b.request}", f"/v1/campaigns/{b.campaign}", "/v1/agents/b-agent/state"):
+                 f"/v1/release-requests/{b.request}", f"/v1/campaigns/{b.campaign}", "/v1/agents/b-agent/state",
+                 f"/v1/cases/{b.case}/payments", "/v1/clients/bank-b/settings"):
         status, text = await world.call("GET", path, "b-admin")
         parts.append(f"{status} {_VOLATILE.sub('', text)}")
     return "\n".join(parts)

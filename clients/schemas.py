@@ -1,0 +1,48 @@
+"""Request and response models of ``/v1/clients/{client_id}/settings``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clients.models import ClientSettings
+from core.clock import iso_or_none
+from core.schemas import JsonBool, WholeNumber
+
+
+class ClientSettingsIn(BaseModel):
+    """``PUT``: every setting (a missing one takes its default); ``reason`` goes to the audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pooling: JsonBool = Field(False, description="agents of a team are offered their team's unassigned cases")
+    promise_grace_days: WholeNumber = Field(3, ge=0, le=60, description=(
+        "days after a promise's date that its payments still count; then it is broken"))
+    callback_team_grace_minutes: WholeNumber = Field(60, ge=1, le=10_080, description=(
+        "minutes after a callback is due that it is offered to its team's available agents"))
+    reason: str | None = Field(None, max_length=500)
+
+
+class ClientSettingsOut(BaseModel):
+    """A client's settings (the defaults when never set: ``updated_at`` null)."""
+
+    client_id: str
+    pooling: bool
+    promise_grace_days: int
+    callback_team_grace_minutes: int
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+def settings_snapshot(row: ClientSettings) -> dict[str, Any]:
+    """The audited form of a client's settings."""
+    return {"pooling": row.pooling, "promise_grace_days": row.promise_grace_days,
+            "callback_team_grace_minutes": row.callback_team_grace_minutes}
+
+
+def settings_json(row: ClientSettings) -> dict[str, Any]:
+    """The API form of a client's settings."""
+    return {"client_id": row.client_id, **settings_snapshot(row), "updated_at": iso_or_none(row.updated_at),
+            "updated_by": row.updated_by}

@@ -1,0 +1,28 @@
+"""Domain events of payments and promises (names are the public webhook and live-stream event types)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.models import Payment, Promise
+
+PAYMENT_RECEIVED = "payment.received"
+PROMISE_MADE = "promise.made"
+PROMISE_KEPT = "promise.kept"
+PROMISE_BROKEN = "promise.broken"
+
+ALL = (PAYMENT_RECEIVED, PROMISE_MADE, PROMISE_KEPT, PROMISE_BROKEN)
+
+
+def payment_payload(p: Payment) -> dict[str, Any]:
+    """The thin payload of ``payment.received`` (ids, amount and times; nothing personal)."""
+    return {"payment_id": p.id, "external_id": p.external_id, "case_id": p.case_id, "client_id": p.client_id,
+            "amount": f"{p.amount:.2f}", "currency": p.currency, "paid_at": p.paid_at.isoformat()}
+
+
+def promise_payload(p: Promise, **extra: Any) -> dict[str, Any]:
+    """The thin payload of a promise event."""
+    return {"promise_id": p.id, "case_id": p.case_id, "client_id": p.client_id, "call_id": p.call_id,
+            "agent_id": p.agent_id, "team": p.team, "amount": f"{p.amount:.2f}", "currency": p.currency,
+            "paid": f"{p.paid:.2f}", "promise_date": p.promise_date.isoformat(), "deadline": p.deadline.isoformat(),
+            "status": p.status, **extra}
