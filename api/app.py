@@ -17,6 +17,7 @@ from api import (
     events,
     health,
     hooks,
+    monitor,
     presence,
     recordings,
     reports,
@@ -34,6 +35,7 @@ from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
 from dialer.states import CallState
+from monitor import events as monitor_events
 from presence import events as presence_events
 from recordings import events as recording_events
 
@@ -44,7 +46,8 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
-            callbacks.router, campaigns.router, session.router]
+            callbacks.router, campaigns.router, session.router,
+            monitor.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -59,7 +62,7 @@ def event_types() -> tuple[str, ...]:
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
     return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
-            *campaign_events.ALL)
+            *campaign_events.ALL, *monitor_events.ALL)
 
 
 def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:

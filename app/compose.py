@@ -54,10 +54,18 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
-from dialer.translate import DEVICE_EVENTS, INTERESTING, translate, translate_device
+from dialer.translate import (
+    DEVICE_EVENTS,
+    INTERESTING,
+    MONITOR_EVENTS,
+    translate,
+    translate_device,
+    translate_monitor,
+)
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
+from monitor.service import MonitorService
 from presence.guard import PresenceGate
 from presence.service import PresenceService
 from recordings.models import Recording
@@ -164,13 +172,15 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
-        presence=presence, callbacks=callbacks, campaigns=campaigns)
+        presence=presence, callbacks=callbacks, campaigns=campaigns,
+        monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock))
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
     calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
     events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
     calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
+    calls.add_state_listener(container.monitor.on_call_state)  # an ended call ends its monitoring sessions
     presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
     cases.add_legal_hold_listener(_hold_case_recordings(events, audit))
     if recordings is not None:
@@ -288,7 +298,13 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
             tasks.spawn(_reconcile(name, c), name=f"reconcile-{name}")
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
 
+    async def on_monitor_leg(msg: AmiMessage) -> None:
+        update = translate_monitor(msg, c.clock.now())
+        if update is not None:
+            await c.monitor.apply(update)
+
     client.add_listener(on_event, events=INTERESTING)
+    client.add_listener(on_monitor_leg, events=MONITOR_EVENTS)
     client.add_listener(on_device, events=DEVICE_EVENTS)
     client.add_connection_listener(on_connection)
 

@@ -13,12 +13,14 @@ import compliance.models
 import core.models
 import dialer.models
 import hooks.models
+import monitor.models
 import presence.models
 import recordings.models
 from db.base import Base
 
 MODEL_MODULES = (
     analytics.models, approvals.models, audit.models, auth.models, callbacks.models, campaigns.models,
-    cases.models, compliance.models, core.models, dialer.models, hooks.models, presence.models, recordings.models,
+    cases.models, compliance.models, core.models, dialer.models, hooks.models, monitor.models, presence.models,
+    recordings.models,
 )
 target_metadata = Base.metadata
