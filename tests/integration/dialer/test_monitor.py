@@ -1,0 +1,181 @@
+"""Supervisor listen / whisper / barge end to end: the real service, the real Asterisk 22 and pjsua2 phones for the
+agent, the customer line and the supervisor, each phone recording what it hears.
+
+The supervisor's phone plays a tone of its own in each mode (1700 Hz while listening, 2100 Hz whispering, 2500 Hz
+barging; silence while the mode changes), the agent 600 Hz, the customer 1000 Hz. From the audio: in listen nobody
+hears the supervisor, in whisper the agent does and the customer does not, in barge both do; the supervisor hears
+both sides throughout. The recording keeps the agent (left) and the customer (right); the supervisor's voice is not
+in it (docs/PBX.md, "Monitoring": ChanSpy's whisper audio is mixed after MixMonitor's audiohook reads the frame).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from audit.models import AuditEntry
+from auth.models import Role
+from auth.service import create_user, issue_token
+from core.models import DomainEventRow
+from recordings.models import Recording
+from recordings.tone import detect_tone
+from sandbox.amitap import AmiTap
+from sandbox.pbx import AgentAccount, PbxSandbox
+from sip.client import PhonesProcess
+from sip.config import AgentPhone, PhonesConfig
+from sip.ports import free_port, free_tcp_udp_port
+from tests.integration.stack import E2E_CLIENTS, Stack, service_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+AGENT, SUPERVISOR, PASSWORD = "1001", "1090", "monitor-secret-1"
+LISTEN_HZ, WHISPER_HZ, BARGE_HZ = 1700, 2100, 2500
+AGENT_HZ, CUSTOMER_HZ = 600, 1000
+MIX = 0.25  # a tone heard in a mix of two holds a good part of each block's energy, never the whole
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(tmp_path: Path) -> AsyncIterator[tuple[PbxSandbox, PhonesProcess, AmiTap, Stack, Path]]:
+    heard = tmp_path / "heard"
+    heard.mkdir()
+    async with PbxSandbox(ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM),
+                          customer_trunk_port=free_tcp_udp_port(),
+                          agents=[AgentAccount(AGENT, PASSWORD), AgentAccount(SUPERVISOR, PASSWORD)]) as pbx, \
+            PhonesProcess(PhonesConfig(
+                pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,
+                agents=[AgentPhone(AGENT, PASSWORD, answer_delay=0.2, record_dir=str(heard)),
+                        AgentPhone(SUPERVISOR, PASSWORD, answer_delay=0.2, tone_hz=0, record_dir=str(heard))],
+                customer_record_dir=str(heard))) as phones, \
+            AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami, \
+            service_stack(pbx, tmp_path) as stack:
+        async with stack.container.db.begin() as s:  # the team's lead, with a phone of its own
+            await create_user(s, user_id="lead", role=Role.SUPERVISOR, sip_user=SUPERVISOR, team="e2e",
+                              clients=E2E_CLIENTS)
+            stack.tokens["lead"] = await issue_token(s, user_id="lead")
+        yield pbx, phones, ami, stack, heard
+
+
+async def _session(stack: Stack, call_id: str, state: str, within: float = 15.0) -> dict[str, Any]:
+    """Poll the API until the call's (only) session reaches ``state`` (a wait, not a timing assertion)."""
+    async with asyncio.timeout(within):
+        while True:
+            r = await stack.client.get(f"/v1/calls/{call_id}/monitor", headers=stack.auth("lead"))
+            [session] = (await r.json())["items"]
+            if session["state"] == state:
+                return dict(session)
+            await asyncio.sleep(0.1)
+
+
+async def _mode(stack: Stack, ami: AmiTap, phones: PhonesProcess, path: str, sup_call: object, mode: str,
+                hz: int) -> None:
+    """Silence the supervisor, switch to ``mode``, wait until ChanSpy runs again, then play ``hz`` for a while."""
+    await phones.send({"cmd": "tone", "phone": SUPERVISOR, "call": sup_call, "hz": 0})
+    since = len(ami.messages)
+    r = await stack.client.patch(path, json={"mode": mode}, headers=stack.auth("lead"))
+    body = await r.json()
+    assert r.status == 200 and body["mode"] == mode, body
+    start = await ami.wait_event("ChanSpyStart", since=since, within=10)
+    assert start["SpyerExten"] == mode  # the leg was redirected to callguard-monitor,<mode>
+    await _play(phones, sup_call, hz)
+
+
+async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
+    await phones.send({"cmd": "tone", "phone": SUPERVISOR, "call": sup_call, "hz": hz})
+    await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
+
+
+def _heard(heard: Path, phone: str, hz: int) -> bool:
+    [path] = heard.glob(f"{phone}-*.wav")
+    return detect_tone(path, hz, 0, min_ratio=MIX).present
+
+
+async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(
+        world: tuple[PbxSandbox, PhonesProcess, AmiTap, Stack, Path]) -> None:
+    pbx, phones, ami, stack, heard = world
+    mark = phones.mark()
+    call = await stack.dial("ana", "+8613800110001")
+    call_id = call["id"]
+    await stack.wait_state(call_id, "answered")
+
+    # an agent may never monitor; the lead (a supervisor of the call's team and client) may
+    r = await stack.client.post(f"/v1/calls/{call_id}/monitor", json={"mode": "listen"}, headers=stack.auth("ana"))
+    assert r.status == 403
+    since = len(ami.messages)
+    r = await stack.client.post(f"/v1/calls/{call_id}/monitor", json={"mode": "listen"}, headers=stack.auth("lead"))
+    session = await r.json()
+    assert r.status == 202 and session["state"] == "ringing", session
+    path = f"/v1/calls/{call_id}/monitor/{session['id']}"
+    sup = await phones.wait_for("answered", phone=SUPERVISOR, since=mark, timeout=15)
+    start = await ami.wait_event("ChanSpyStart", since=since, within=10)
+    assert (start["SpyerUniqueid"], start["SpyeeUniqueid"], start["SpyerExten"]) == (
+        f"monitor-{session['id']}", call_id, "listen")
+    active = await _session(stack, call_id, "active")
+    assert active["answered_at"] is not None
+
+    await _play(phones, sup["call"], LISTEN_HZ)
+    await _mode(stack, ami, phones, path, sup["call"], "whisper", WHISPER_HZ)
+    await _mode(stack, ami, phones, path, sup["call"], "barge", BARGE_HZ)
+    await phones.send({"cmd": "tone", "phone": SUPERVISOR, "call": sup["call"], "hz": 0})
+
+    r = await stack.client.delete(path, headers=stack.auth("lead"))
+    ended = await r.json()
+    assert (r.status, ended["state"], ended["end_reason"], ended["mode_changes"]) == (200, "ended", "stopped", 2)
+    await phones.wait_for("ended", phone=SUPERVISOR, call=sup["call"], since=mark, timeout=10)
+    assert (await stack.call(call_id))["state"] == "answered"  # the call goes on without the supervisor
+    r = await stack.client.post(f"/v1/calls/{call_id}/hangup", headers=stack.auth("ana"))
+    assert r.status == 202
+    await stack.wait_state(call_id, "ended")
+    for phone in (AGENT, "customer"):
+        await phones.wait_for("ended", phone=phone, since=mark, timeout=10)
+
+    # what each phone heard
+    assert _heard(heard, SUPERVISOR, AGENT_HZ) and _heard(heard, SUPERVISOR, CUSTOMER_HZ)
+    assert not _heard(heard, AGENT, LISTEN_HZ) and not _heard(heard, "customer", LISTEN_HZ)
+    assert _heard(heard, AGENT, WHISPER_HZ) and not _heard(heard, "customer", WHISPER_HZ)
+    assert _heard(heard, AGENT, BARGE_HZ) and _heard(heard, "customer", BARGE_HZ)
+    assert _heard(heard, AGENT, CUSTOMER_HZ) and _heard(heard, "customer", AGENT_HZ)  # the call itself
+
+    # the call's steps and the audit trail
+    c = stack.container
+    async with c.db.read() as s:
+        steps = (await s.scalars(select(DomainEventRow).where(
+            DomainEventRow.call_id == call_id, DomainEventRow.type.like("call.monitor_%")).order_by(
+            DomainEventRow.id))).all()
+        audit = (await s.scalars(select(AuditEntry).where(
+            AuditEntry.target_id == call_id, AuditEntry.action.like("call.monitor_%")).order_by(
+            AuditEntry.at, AuditEntry.id))).all()
+    assert [(e.type, e.payload["mode"]) for e in steps] == [
+        ("call.monitor_started", "listen"), ("call.monitor_joined", "listen"),
+        ("call.monitor_mode_changed", "whisper"), ("call.monitor_mode_changed", "barge"),
+        ("call.monitor_ended", "barge")]
+    assert all(e.client_id == "e2e-bank" and e.team == "e2e" and e.agent_id is None for e in steps)
+    assert [(a.action, a.actor_id) for a in audit] == [
+        ("call.monitor_started", "lead"), ("call.monitor_mode_changed", "lead"),
+        ("call.monitor_mode_changed", "lead"), ("call.monitor_ended", "lead")]
+
+    # the recording: agent left, customer right; the supervisor is in neither channel (even in barge)
+    async with asyncio.timeout(30):
+        while True:
+            async with c.db.read() as s:
+                rec = await s.scalar(select(Recording).where(Recording.call_id == call_id))
+            if rec is not None and rec.state == "stored":
+                break
+            await asyncio.sleep(0.1)
+    store = c.recordings_feature().store
+    assert rec.key is not None
+    async with await store.open_range(rec.key, version_id=rec.version_id) as rng:
+        data = b"".join([chunk async for chunk in rng])
+    stored = heard / "recording.ogg"
+    await asyncio.to_thread(stored.write_bytes, data)
+    assert detect_tone(stored, AGENT_HZ, 0).present and detect_tone(stored, CUSTOMER_HZ, 1).present
+    for hz in (LISTEN_HZ, WHISPER_HZ, BARGE_HZ):
+        for channel in (0, 1):
+            assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
+    assert not any(pbx.spool_dir.glob(f"{call_id}*"))
