@@ -41,8 +41,13 @@ AGENT_HZ, CUSTOMER_HZ = 600, 1000
 MIX = 0.25  # a tone heard in a mix of two holds a good part of each block's energy, never the whole
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def world(tmp_path: Path) -> AsyncIterator[tuple[PbxSandbox, PhonesProcess, AmiTap, Stack, Path]]:
+World = tuple[PbxSandbox, PhonesProcess, AmiTap, Stack, Path]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """One PBX, phones process and service for the module; the phones record what they hear under ``heard``."""
+    tmp_path = tmp_path_factory.mktemp("monitor")
     heard = tmp_path / "heard"
     heard.mkdir()
     async with PbxSandbox(ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM),
@@ -91,17 +96,30 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
     await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
 
 
-def _heard(heard: Path, phone: str, hz: int) -> bool:
-    [path] = heard.glob(f"{phone}-*.wav")
-    return detect_tone(path, hz, 0, min_ratio=MIX).present
+async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
+    _pbx, phones, ami, _stack, _heard = world
+    for phone in (AGENT, SUPERVISOR, "customer"):
+        for exten in ("listen", "whisper", "barge"):
+            mark, since = phones.mark(), len(ami.messages)
+            calling = await phones.dial(phone, exten)
+            ended = await phones.wait_for("ended", phone=phone, call=calling["call"], since=mark, timeout=10)
+            assert (ended["answered"], ended["code"]) == (False, 403), (phone, exten)
+            assert ami.find(lambda m: m.get("Event") == "ChanSpyStart", since=since) is None
 
 
-async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(
-        world: tuple[PbxSandbox, PhonesProcess, AmiTap, Stack, Path]) -> None:
+def _heard(heard: Path, phone: str, call: object, hz: int) -> bool:
+    """Did ``phone`` hear ``hz`` on ``call`` (its own recording of what it received)?"""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(call))
+    return detect_tone(heard / f"{phone}-{safe}.wav", hz, 0, min_ratio=MIX).present
+
+
+async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: World) -> None:
     pbx, phones, ami, stack, heard = world
     mark = phones.mark()
     call = await stack.dial("ana", "+8613800110001")
     call_id = call["id"]
+    agent = await phones.wait_for("answered", phone=AGENT, since=mark, timeout=15)
+    customer = await phones.wait_for("answered", phone="customer", since=mark, timeout=15)
     await stack.wait_state(call_id, "answered")
 
     # an agent may never monitor; the lead (a supervisor of the call's team and client) may
@@ -136,11 +154,12 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(
         await phones.wait_for("ended", phone=phone, since=mark, timeout=10)
 
     # what each phone heard
-    assert _heard(heard, SUPERVISOR, AGENT_HZ) and _heard(heard, SUPERVISOR, CUSTOMER_HZ)
-    assert not _heard(heard, AGENT, LISTEN_HZ) and not _heard(heard, "customer", LISTEN_HZ)
-    assert _heard(heard, AGENT, WHISPER_HZ) and not _heard(heard, "customer", WHISPER_HZ)
-    assert _heard(heard, AGENT, BARGE_HZ) and _heard(heard, "customer", BARGE_HZ)
-    assert _heard(heard, AGENT, CUSTOMER_HZ) and _heard(heard, "customer", AGENT_HZ)  # the call itself
+    a, c_, s_ = (AGENT, agent["call"]), ("customer", customer["call"]), (SUPERVISOR, sup["call"])
+    assert _heard(heard, *s_, AGENT_HZ) and _heard(heard, *s_, CUSTOMER_HZ)
+    assert not _heard(heard, *a, LISTEN_HZ) and not _heard(heard, *c_, LISTEN_HZ)
+    assert _heard(heard, *a, WHISPER_HZ) and not _heard(heard, *c_, WHISPER_HZ)
+    assert _heard(heard, *a, BARGE_HZ) and _heard(heard, *c_, BARGE_HZ)
+    assert _heard(heard, *a, CUSTOMER_HZ) and _heard(heard, *c_, AGENT_HZ)  # the call itself
 
     # the call's steps and the audit trail
     c = stack.container
