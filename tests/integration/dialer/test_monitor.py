@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from audit.models import AuditEntry
+from audit.service import Actor
 from auth.models import Role
+from auth.scope import Scope
 from auth.service import create_user, issue_token
 from core.models import DomainEventRow
+from monitor import events as monitor_events
 from recordings.models import Recording
 from recordings.tone import detect_tone
 from sandbox.amitap import AmiTap
@@ -32,6 +36,7 @@ from sip.client import PhonesProcess
 from sip.config import AgentPhone, PhonesConfig
 from sip.ports import free_port, free_tcp_udp_port
 from tests.integration.stack import E2E_CLIENTS, Stack, service_stack
+from tests.support.receiver import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -41,12 +46,20 @@ AGENT_HZ, CUSTOMER_HZ = 600, 1000
 MIX = 0.25  # a tone heard in a mix of two holds a good part of each block's energy, never the whole
 
 
-World = tuple[PbxSandbox, PhonesProcess, AmiTap, Stack, Path]
+@dataclass
+class World:
+    pbx: PbxSandbox
+    phones: PhonesProcess
+    ami: AmiTap
+    stack: Stack
+    heard: Path  # what each phone heard, one WAV per phone and call
+    hooks: dict[str, Receiver]  # a webhook receiver subscribed to the monitoring steps, per client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    """One PBX, phones process and service for the module; the phones record what they hear under ``heard``."""
+    """One PBX, phones process and service for the module; the phones record what they hear under ``heard``;
+    the call's client (e2e-bank) and another (b) each subscribe a webhook receiver to the monitoring steps."""
     tmp_path = tmp_path_factory.mktemp("monitor")
     heard = tmp_path / "heard"
     heard.mkdir()
@@ -59,12 +72,17 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                         AgentPhone(SUPERVISOR, PASSWORD, answer_delay=0.2, tone_hz=0, record_dir=str(heard))],
                 customer_record_dir=str(heard))) as phones, \
             AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami, \
-            service_stack(pbx, tmp_path) as stack:
+            Receiver(secret="") as own, Receiver(secret="") as other, \
+            service_stack(pbx, tmp_path, hooks={"allow_private_targets": True, "poll_interval_s": 0.1}) as stack:
         async with stack.container.db.begin() as s:  # the team's lead, with a phone of its own
             await create_user(s, user_id="lead", role=Role.SUPERVISOR, sip_user=SUPERVISOR, team="e2e",
                               clients=E2E_CLIENTS)
             stack.tokens["lead"] = await issue_token(s, user_id="lead")
-        yield pbx, phones, ami, stack, heard
+        for client, rx in (("e2e-bank", own), ("b", other)):
+            _sub, rx.secret = await stack.container.hooks.create(
+                Scope(clients=frozenset({client})), url=rx.url, event_types=list(monitor_events.ALL),
+                description="monitoring steps", actor=Actor(user_id="casesys", role="integration"), client=client)
+        yield World(pbx, phones, ami, stack, heard, {"e2e-bank": own, "b": other})
 
 
 async def _session(stack: Stack, call_id: str, state: str, within: float = 15.0) -> dict[str, Any]:
@@ -97,7 +115,7 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
 
 
 async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
-    _pbx, phones, ami, _stack, _heard = world
+    phones, ami = world.phones, world.ami
     for phone in (AGENT, SUPERVISOR, "customer"):
         for exten in ("listen", "whisper", "barge"):
             mark, since = phones.mark(), len(ami.messages)
@@ -114,7 +132,7 @@ def _heard(heard: Path, phone: str, call: object, hz: int) -> bool:
 
 
 async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: World) -> None:
-    pbx, phones, ami, stack, heard = world
+    pbx, phones, ami, stack, heard = world.pbx, world.phones, world.ami, world.stack, world.heard
     mark = phones.mark()
     call = await stack.dial("ana", "+8613800110001")
     call_id = call["id"]
@@ -175,6 +193,14 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
         ("call.monitor_mode_changed", "whisper"), ("call.monitor_mode_changed", "barge"),
         ("call.monitor_ended", "barge")]
     assert all(e.client_id == "e2e-bank" and e.team == "e2e" and e.agent_id is None for e in steps)
+    # the same steps reach the call's client's webhook (signed), and not another client's
+    own = world.hooks["e2e-bank"]
+    await own.wait_for(len(steps), timeout=30)  # its subscription names the monitoring steps only
+    delivered = [r for r in own.requests if r.json and r.json["data"]["call_id"] == call_id]
+    assert sorted(r.json["type"] for r in delivered) == sorted(e.type for e in steps)
+    assert all(r.verified and "agent_id" not in r.json["data"] for r in delivered)
+    assert {r.json["data"]["session_id"] for r in delivered} == {session["id"]}
+    assert world.hooks["b"].requests == []
     assert [(a.action, a.actor_id) for a in audit] == [
         ("call.monitor_started", "lead"), ("call.monitor_mode_changed", "lead"),
         ("call.monitor_mode_changed", "lead"), ("call.monitor_ended", "lead")]
