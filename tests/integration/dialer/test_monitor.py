@@ -85,12 +85,15 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         yield World(pbx, phones, ami, stack, heard, {"e2e-bank": own, "b": other})
 
 
-async def _session(stack: Stack, call_id: str, state: str, within: float = 15.0) -> dict[str, Any]:
-    """Poll the API until the call's (only) session reaches ``state`` (a wait, not a timing assertion)."""
+async def _session(stack: Stack, call_id: str, state: str, session_id: str | None = None,
+                   within: float = 15.0) -> dict[str, Any]:
+    """Poll the API until the call's last (or ``session_id``'s) session reaches ``state`` (a wait, not a timing
+    assertion)."""
     async with asyncio.timeout(within):
         while True:
             r = await stack.client.get(f"/v1/calls/{call_id}/monitor", headers=stack.auth("lead"))
-            [session] = (await r.json())["items"]
+            items = (await r.json())["items"]
+            session = next(i for i in items if i["id"] == session_id) if session_id else items[-1]
             if session["state"] == state:
                 return dict(session)
             await asyncio.sleep(0.1)
@@ -224,3 +227,36 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
         for channel in (0, 1):
             assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
     assert not any(pbx.spool_dir.glob(f"{call_id}*"))
+
+
+async def test_a_phone_that_refuses_ends_its_session_and_a_call_that_ends_takes_the_supervisor_with_it(
+        world: World) -> None:
+    phones, ami, stack = world.phones, world.ami, world.stack
+    mark = phones.mark()
+    call_id = (await stack.dial("ana", "+8613800120001"))["id"]
+    await stack.wait_state(call_id, "answered")
+    path = f"/v1/calls/{call_id}/monitor"
+
+    # the supervisor's phone refuses (486): the session ends not answered, the call goes on
+    await phones.send({"cmd": "set_behaviour", "phone": SUPERVISOR, "behaviour": "reject"})
+    r = await stack.client.post(path, json={"mode": "listen"}, headers=stack.auth("lead"))
+    assert r.status == 202
+    refused = await _session(stack, call_id, "ended")
+    assert (refused["end_reason"], refused["answered_at"]) == ("not_answered", None)
+    assert (await stack.call(call_id))["state"] == "answered"
+
+    # it answers the next time; then the agent hangs up: ChanSpy leaves with the agent's channel (option E),
+    # the supervisor's phone is hung up and the session ends with the call
+    await phones.send({"cmd": "set_behaviour", "phone": SUPERVISOR, "behaviour": "answer"})
+    since = len(ami.messages)
+    r = await stack.client.post(path, json={"mode": "barge"}, headers=stack.auth("lead"))
+    second = await r.json()
+    assert r.status == 202, second
+    sup = await phones.wait_for("answered", phone=SUPERVISOR, since=mark, timeout=15)
+    await ami.wait_event("ChanSpyStart", since=since, within=10)
+    r = await stack.client.post(f"/v1/calls/{call_id}/hangup", headers=stack.auth("ana"))
+    assert r.status == 202
+    await stack.wait_state(call_id, "ended")
+    await phones.wait_for("ended", phone=SUPERVISOR, call=sup["call"], since=mark, timeout=10)
+    # the agent leg's Hangup reaches the service before the supervisor's (ChanSpy leaves on the next frame)
+    assert (await _session(stack, call_id, "ended", second["id"]))["end_reason"] == "call_ended"
