@@ -313,6 +313,9 @@ async def _reconcile(name: str, c: Container) -> None:
     ended = await c.calls.reconcile(name)
     if ended:
         log.warning("PBX %s: %d call(s) no longer on the PBX after reconnect were ended as failed", name, ended)
+    lost = await c.monitor.reconcile(name)
+    if lost:
+        log.warning("PBX %s: %d monitoring session(s) whose leg is gone after reconnect were ended", name, lost)
 
 
 def _device_sync(name: str, c: Container) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -36,6 +36,7 @@ class EndReason(StrEnum):
     CALL_ENDED = "call_ended"  # the monitored call ended
     NOT_ANSWERED = "not_answered"  # the supervisor's phone did not answer (or was offline, or refused)
     FAILED = "failed"  # the PBX could not be asked
+    LOST = "lost"  # after an AMI reconnect the PBX no longer had the supervisor's leg
 
 
 class MonitorRequest(BaseModel):

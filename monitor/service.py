@@ -10,7 +10,7 @@ call, in the same transaction.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from dialer.errors import CallAlreadyEnded, NoSuchCall, PbxUnavailable
 from dialer.models import Call
 from dialer.pbx import AGENT_CHANNEL, PbxGateway
 from dialer.states import CallState
-from dialer.translate import MonitorLegUpdate
+from dialer.translate import MONITOR_LEG_PREFIX, MonitorLegUpdate
 from monitor import events as ev
 from monitor.errors import CallNotLive, MonitorAlreadyOpen, MonitorNoPhone, MonitorNotActive, NoSuchMonitorSession
 from monitor.models import MonitorSession
@@ -164,6 +164,21 @@ class MonitorService:
                 row.hangup_cause = update.cause
                 await self._close(s, row, reason, at=update.ended_at, actor=SYSTEM,
                                   why="the PBX ended the supervisor's leg")
+
+    async def reconcile(self, pbx: str) -> int:
+        """After an AMI reconnect: end the open sessions on ``pbx`` whose leg the PBX no longer has (its events
+        may have been missed while the connection was down). Returns how many."""
+        listed_at = self.clock.now()
+        live = await self.pbx.live_call_ids(pbx)
+        settled = listed_at - timedelta(seconds=5)  # a leg originated a moment ago may not exist yet
+        async with self.db.read() as s:
+            ids = (await s.scalars(select(MonitorSession.id).where(
+                MonitorSession.pbx == pbx, MonitorSession.state != SessionState.ENDED.value,
+                MonitorSession.created_at < settled))).all()
+        gone = [sid for sid in ids if MONITOR_LEG_PREFIX + sid not in live]
+        for sid in gone:
+            await self._end(sid, EndReason.LOST, actor=SYSTEM, why="the PBX no longer has the supervisor's leg")
+        return len(gone)
 
     async def on_call_state(self, session: AsyncSession, call: Call, state: CallState) -> None:
         """A call's state listener: an ended call ends its open sessions (the PBX hangs their legs up: ChanSpy

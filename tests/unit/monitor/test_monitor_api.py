@@ -23,7 +23,7 @@ from auth.scope import Scope
 from auth.service import Principal, create_user, issue_token
 from auth.stream import sees_event
 from config.settings import load_settings
-from core.clock import Clock
+from core.clock import FakeClock
 from core.events import EventLog, event_to_json
 from core.models import DomainEventRow
 from core.stream import EventStream
@@ -51,12 +51,30 @@ USERS = [  # id, role, team, clients, phone
 ]
 
 
+class _Channel:
+    """One ``CoreShowChannel`` item of the AMI double's channel list."""
+
+    name = "CoreShowChannel"
+
+    def __init__(self, uniqueid: str) -> None:
+        self.uniqueid = uniqueid
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.uniqueid if key in ("Uniqueid", "Linkedid") else default
+
+
 class FakeAmi:
-    """Records every action the gateway sends; ``down`` makes it answer as a disconnected client."""
+    """Records every action the gateway sends; ``down`` makes it answer as a disconnected client; ``live`` is the
+    Uniqueids its ``CoreShowChannels`` lists."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[tuple[str, str]]]] = []
         self.down = False
+        self.live: list[str] = []
+
+    async def send_list_action(self, name: str, fields: Any = (), **_: Any) -> tuple[None, list[_Channel]]:
+        assert name == "CoreShowChannels"
+        return None, [_Channel(u) for u in self.live]
 
     async def send_action(self, name: str, fields: Any = (), **_: Any) -> None:
         if self.down:
@@ -70,6 +88,7 @@ class Rig:
     container: Container
     ami: FakeAmi
     tokens: dict[str, str]
+    clock: FakeClock
     calls: dict[str, str] = field(default_factory=dict)
 
     def auth(self, user: str) -> dict[str, str]:
@@ -82,14 +101,17 @@ class Rig:
         return r.status, body.get("error", body)
 
     async def post(self, user: str, call: str, body: Any) -> tuple[int, dict[str, Any]]:
+        self.clock.advance(seconds=0.001)  # each request a moment after the last: their rows keep their order
         return await self._answer(await self.client.post(f"/v1/calls/{call}/monitor", json=body,
                                                          headers=self.auth(user)))
 
     async def patch(self, user: str, call: str, sid: str, body: Any) -> tuple[int, dict[str, Any]]:
+        self.clock.advance(seconds=0.001)  # each request a moment after the last: their rows keep their order
         return await self._answer(await self.client.patch(f"/v1/calls/{call}/monitor/{sid}", json=body,
                                                           headers=self.auth(user)))
 
     async def delete(self, user: str, call: str, sid: str) -> tuple[int, dict[str, Any]]:
+        self.clock.advance(seconds=0.001)  # each request a moment after the last: their rows keep their order
         return await self._answer(await self.client.delete(f"/v1/calls/{call}/monitor/{sid}",
                                                            headers=self.auth(user)))
 
@@ -139,12 +161,13 @@ async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         ami = FakeAmi()
         pbx = PbxGateway({"local": ami}, settings.pbx)  # type: ignore[dict-item]
         events = EventLog()
-        container = build_container(settings=settings, clock=Clock(), db=db, events=events, stream=EventStream(db),
+        clock = FakeClock(NOW)
+        container = build_container(settings=settings, clock=clock, db=db, events=events, stream=EventStream(db),
                                     tasks=tasks, pbx=pbx, gate=AllowAllGate("bank1"))
         client = TestClient(TestServer(make_app(container)))
         await client.start_server()
         try:
-            yield Rig(client, container, ami, tokens, calls)
+            yield Rig(client, container, ami, tokens, clock, calls)
         finally:
             await client.close()
 
@@ -306,3 +329,18 @@ async def test_a_manager_may_end_a_supervisors_session_and_the_agent_never_sees_
     assert not any(sees_event(scope("ana", Role.AGENT, "t1", ("bank1",)), e) for e in events)
     assert not any(sees_event(scope("tom", Role.SUPERVISOR, "t2", ("bank1",)), e) for e in events)
     assert not any(sees_event(scope("bsup", Role.SUPERVISOR, "t1", ("bank2",)), e) for e in events)
+
+
+async def test_after_a_reconnect_sessions_whose_leg_the_pbx_no_longer_has_end_as_lost(rig: Rig) -> None:
+    call = rig.calls["live"]
+    _, kept = await rig.post("sam", call, {"mode": "listen"})
+    _, lost = await rig.post("mia", call, {"mode": "whisper"})
+    rig.ami.live = [call, f"monitor-{kept['id']}"]
+    monitor = rig.container.monitor
+    assert await monitor.reconcile("local") == 0  # a leg originated a moment ago may not be listed yet
+    rig.clock.advance(seconds=10)
+    assert await monitor.reconcile("local") == 1
+    r = await rig.client.get(f"/v1/calls/{call}/monitor", headers=rig.auth("mia"))
+    got = {s["id"]: (s["state"], s["end_reason"]) for s in (await r.json())["items"]}
+    assert got == {kept["id"]: ("ringing", None), lost["id"]: ("ended", "lost")}
+    assert (await rig.audit())[-1].actor_id == "system"
