@@ -70,3 +70,20 @@ def test_other_legs_and_forged_ids_are_not_monitoring_legs() -> None:
     assert translate_monitor(Msg(Event="DialEnd", Uniqueid=f"monitor-{sid}"), T0) is None
     failed = translate_monitor(Msg(Event="OriginateResponse", Uniqueid=f"monitor-{sid}", Response="Failure"), T0)
     assert failed == MonitorLegUpdate(sid, "OriginateResponse", ended_at=T0)
+
+
+def test_a_supervisors_phone_that_refuses_ends_the_leg_unanswered() -> None:
+    """tests/fixtures/ami/monitor_rejected.trace: the supervisor's phone answers 486. The failed
+    ``OriginateResponse`` (``Channel: PJSIP/1090``, no sequence) comes before the leg's ``Hangup`` (cause 17)."""
+    base = TRACE.with_name("monitor_rejected")
+    head = base.with_suffix(".summary.txt").read_text().splitlines()
+    session_id = head[1].split()[2].removeprefix("monitor-")
+    msgs = AmiParser().feed(base.with_suffix(".trace").read_bytes())
+    ups = [u for m in msgs if (u := translate_monitor(m, T0))]
+    assert {u.session_id for u in ups} == {session_id}
+    assert all(u.answered_at is None for u in ups)
+    assert [(u.event, u.cause) for u in ups if u.ended_at is not None] == [("OriginateResponse", None),
+                                                                            ("Hangup", 17)]
+    assert {u.channel for u in ups if u.channel} == {"PJSIP/1090-00000002"}  # never the failure's bare endpoint
+    call_id = head[0].removeprefix("call id ").strip()
+    assert {u.call_id for m in msgs if (u := translate(m, T0))} == {call_id}  # the leg tells the call nothing
