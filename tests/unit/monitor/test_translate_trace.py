@@ -86,4 +86,4 @@ def test_a_supervisors_phone_that_refuses_ends_the_leg_unanswered() -> None:
                                                                             ("Hangup", 17)]
     assert {u.channel for u in ups if u.channel} == {"PJSIP/1090-00000002"}  # never the failure's bare endpoint
     call_id = head[0].removeprefix("call id ").strip()
-    assert {u.call_id for m in msgs if (u := translate(m, T0))} == {call_id}  # the leg tells the call nothing
+    assert {f.call_id for m in msgs if (f := translate(m, T0))} == {call_id}  # the leg tells the call nothing
