@@ -101,7 +101,8 @@ class PbxGateway:
         """Ring the supervisor's phone; on answer ``callguard-monitor,<mode>`` spies on ``agent_channel`` (the
         agent leg of ``call_id``, from the service's own call record). Every value is checked against its strict
         form first (``InvalidMonitorTarget``, nothing sent): an Originate ``Variable`` is split on commas, so no
-        value may carry one. The leg's Uniqueid is ``monitor-<session id>``.
+        value may carry one. The leg's Uniqueid is ``monitor-<session id>``. Raises PbxUnavailable when the
+        Originate certainly did not happen, OriginateFateUnknown when the connection dropped after it was written.
         """
         _check_monitor(mode=mode, session_id=session_id, call_id=call_id)
         if not SIP_USER.fullmatch(sip_user) or not AGENT_CHANNEL.fullmatch(agent_channel):
@@ -122,11 +123,13 @@ class PbxGateway:
         ]
         try:
             await self.client(pbx).send_action("Originate", fields)
+        except AmiConnectionLost as exc:  # it may have run: the leg's events (or the reconcile) tell
+            raise OriginateFateUnknown(str(exc)) from exc
         except AmiNotConnected as exc:
             raise PbxUnavailable(pbx, "the PBX is not connected") from exc
         except AmiActionError as exc:
             raise PbxUnavailable(pbx, f"the PBX refused the monitoring call: {exc}") from exc
-        except (AmiError, TimeoutError) as exc:  # connection lost included: the leg's events tell its fate
+        except (AmiError, TimeoutError) as exc:
             raise PbxUnavailable(pbx, f"the PBX did not answer: {type(exc).__name__}") from exc
 
     async def change_monitor_mode(self, pbx: str, *, session_id: str, mode: str) -> None:

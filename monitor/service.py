@@ -23,7 +23,7 @@ from core.clock import Clock
 from core.events import DomainEvent, EventLog
 from db.base import new_id
 from db.engine import Database
-from dialer.errors import CallAlreadyEnded, NoSuchCall, PbxUnavailable
+from dialer.errors import CallAlreadyEnded, InvalidMonitorTarget, NoSuchCall, OriginateFateUnknown, PbxUnavailable
 from dialer.models import Call
 from dialer.pbx import AGENT_CHANNEL, PbxGateway
 from dialer.states import CallState
@@ -81,7 +81,9 @@ class MonitorService:
         try:
             await self.pbx.originate_monitor(session.pbx, session_id=session.id, sip_user=session.sip_user,
                                              mode=session.mode, call_id=session.call_id, agent_channel=target)
-        except PbxUnavailable:
+        except OriginateFateUnknown:  # never re-sent: the leg's events, or the reconcile after the reconnect, tell
+            log.warning("AMI connection lost after the Originate of monitoring session %s", session.id)
+        except (PbxUnavailable, InvalidMonitorTarget):
             await self._end(session.id, EndReason.FAILED, actor=SYSTEM, why="the PBX could not be asked")
             raise
         return session

@@ -31,7 +31,7 @@ from core.tasks import TaskGroup
 from db.base import new_id
 from db.engine import Database
 from db.migrate import migrate
-from dialer.ami import AmiNotConnected
+from dialer.ami import AmiConnectionLost, AmiNotConnected
 from dialer.models import Call
 from dialer.pbx import PbxGateway
 from dialer.translate import FactUpdate, MonitorLegUpdate
@@ -48,6 +48,7 @@ USERS = [  # id, role, team, clients, phone
     ("bsup", Role.SUPERVISOR, "t1", ("bank2",), "2004"),
     ("quinn", Role.QA, None, ("bank1",), None),
     ("ada", Role.ADMIN, None, (), "2005"),
+    ("odd", Role.SUPERVISOR, "t1", ("bank1",), "2006,MONITOR_TARGET=PJSIP/9"),  # a phone no Originate may carry
 ]
 
 
@@ -70,6 +71,7 @@ class FakeAmi:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[tuple[str, str]]]] = []
         self.down = False
+        self.lose = False  # the connection drops after the action was written
         self.live: list[str] = []
 
     async def send_list_action(self, name: str, fields: Any = (), **_: Any) -> tuple[None, list[_Channel]]:
@@ -80,6 +82,8 @@ class FakeAmi:
         if self.down:
             raise AmiNotConnected("AMI local is not connected")
         self.sent.append((name, list(fields)))
+        if self.lose:
+            raise AmiConnectionLost("AMI local connection lost")
 
 
 @dataclass
@@ -344,3 +348,20 @@ async def test_after_a_reconnect_sessions_whose_leg_the_pbx_no_longer_has_end_as
     got = {s["id"]: (s["state"], s["end_reason"]) for s in (await r.json())["items"]}
     assert got == {kept["id"]: ("ringing", None), lost["id"]: ("ended", "lost")}
     assert (await rig.audit())[-1].actor_id == "system"
+
+
+async def test_a_phone_not_of_its_form_is_never_rung_and_a_lost_connection_leaves_the_fate_to_the_pbx(
+        rig: Rig) -> None:
+    call = rig.calls["live"]
+    status, body = await rig.post("odd", call, {"mode": "listen"})
+    assert (status, body["code"]) == (422, "invalid-monitor-target")
+    assert rig.ami.sent == []
+    r = await rig.client.get(f"/v1/calls/{call}/monitor", headers=rig.auth("sam"))
+    [odd] = (await r.json())["items"]
+    assert (odd["supervisor"], odd["state"], odd["end_reason"]) == ("odd", "ended", "failed")
+    # the connection drops after the Originate was written: it may have run, so the session stays ringing (its
+    # leg's events, or the reconcile after the reconnect, tell) and nothing is sent again
+    rig.ami.lose = True
+    status, body = await rig.post("sam", call, {"mode": "listen"})
+    assert (status, body["state"]) == (202, "ringing")
+    assert [name for name, _ in rig.ami.sent] == ["Originate"]
