@@ -41,6 +41,7 @@ from tests.support.receiver import Receiver
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 AGENT, SUPERVISOR, PASSWORD = "1001", "1090", "monitor-secret-1"
+REFUSING = "1091"  # another supervisor's phone, which refuses every call (486)
 LISTEN_HZ, WHISPER_HZ, BARGE_HZ = 1700, 2100, 2500
 AGENT_HZ, CUSTOMER_HZ = 600, 1000
 MIX = 0.25  # a tone heard in a mix of two holds a good part of each block's energy, never the whole
@@ -65,19 +66,21 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     heard.mkdir()
     async with PbxSandbox(ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM),
                           customer_trunk_port=free_tcp_udp_port(),
-                          agents=[AgentAccount(AGENT, PASSWORD), AgentAccount(SUPERVISOR, PASSWORD)]) as pbx, \
+                          agents=[AgentAccount(u, PASSWORD) for u in (AGENT, SUPERVISOR, REFUSING)]) as pbx, \
             PhonesProcess(PhonesConfig(
                 pbx_host=pbx.sip_host, pbx_port=pbx.sip_port, customer_port=pbx.settings.customer_trunk_port,
                 agents=[AgentPhone(AGENT, PASSWORD, answer_delay=0.2, record_dir=str(heard)),
-                        AgentPhone(SUPERVISOR, PASSWORD, answer_delay=0.2, tone_hz=0, record_dir=str(heard))],
+                        AgentPhone(SUPERVISOR, PASSWORD, answer_delay=0.2, tone_hz=0, record_dir=str(heard)),
+                        AgentPhone(REFUSING, PASSWORD, behaviour="reject", reject_code=486)],
                 customer_record_dir=str(heard))) as phones, \
             AmiTap(pbx.ami_host, pbx.ami_port, pbx.tools_ami_user, pbx.tools_ami_secret) as ami, \
             Receiver(secret="") as own, Receiver(secret="") as other, \
             service_stack(pbx, tmp_path, hooks={"allow_private_targets": True, "poll_interval_s": 0.1}) as stack:
-        async with stack.container.db.begin() as s:  # the team's lead, with a phone of its own
-            await create_user(s, user_id="lead", role=Role.SUPERVISOR, sip_user=SUPERVISOR, team="e2e",
-                              clients=E2E_CLIENTS)
-            stack.tokens["lead"] = await issue_token(s, user_id="lead")
+        async with stack.container.db.begin() as s:  # the team's leads, each with a phone of its own
+            for user, sip in (("lead", SUPERVISOR), ("lead2", REFUSING)):
+                await create_user(s, user_id=user, role=Role.SUPERVISOR, sip_user=sip, team="e2e",
+                                  clients=E2E_CLIENTS)
+                stack.tokens[user] = await issue_token(s, user_id=user)
         for client, rx in (("e2e-bank", own), ("b", other)):
             _sub, rx.secret = await stack.container.hooks.create(
                 Scope(clients=frozenset({client})), url=rx.url, event_types=list(monitor_events.ALL),
@@ -237,17 +240,15 @@ async def test_a_phone_that_refuses_ends_its_session_and_a_call_that_ends_takes_
     await stack.wait_state(call_id, "answered")
     path = f"/v1/calls/{call_id}/monitor"
 
-    # the supervisor's phone refuses (486): the session ends not answered, the call goes on
-    await phones.send({"cmd": "set_behaviour", "phone": SUPERVISOR, "behaviour": "reject"})
-    r = await stack.client.post(path, json={"mode": "listen"}, headers=stack.auth("lead"))
+    # lead2's phone refuses (486): the session ends not answered, the call goes on
+    r = await stack.client.post(path, json={"mode": "listen"}, headers=stack.auth("lead2"))
     assert r.status == 202
     refused = await _session(stack, call_id, "ended")
     assert (refused["end_reason"], refused["answered_at"]) == ("not_answered", None)
     assert (await stack.call(call_id))["state"] == "answered"
 
-    # it answers the next time; then the agent hangs up: ChanSpy leaves with the agent's channel (option E),
-    # the supervisor's phone is hung up and the session ends with the call
-    await phones.send({"cmd": "set_behaviour", "phone": SUPERVISOR, "behaviour": "answer"})
+    # lead's phone answers; then the agent hangs up: ChanSpy leaves with the agent's channel (option E), the
+    # supervisor's phone is hung up and the session ends with the call
     since = len(ami.messages)
     r = await stack.client.post(path, json={"mode": "barge"}, headers=stack.auth("lead"))
     second = await r.json()
