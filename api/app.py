@@ -18,6 +18,7 @@ from api import (
     health,
     hooks,
     metrics,
+    monitor,
     payments,
     presence,
     recordings,
@@ -38,6 +39,7 @@ from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
 from dialer.states import CallState
+from monitor import events as monitor_events
 from payments import events as payment_events
 from presence import events as presence_events
 from recordings import events as recording_events
@@ -49,7 +51,8 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
-            callbacks.router, campaigns.router, payments.router, session.router, metrics.router]
+            callbacks.router, campaigns.router, payments.router, session.router, metrics.router,
+            monitor.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -64,7 +67,7 @@ def event_types() -> tuple[str, ...]:
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
     return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
-            *campaign_events.ALL, *payment_events.ALL)
+            *campaign_events.ALL, *payment_events.ALL, *monitor_events.ALL)
 
 
 def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:

@@ -56,11 +56,19 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
-from dialer.translate import DEVICE_EVENTS, INTERESTING, translate, translate_device
+from dialer.translate import (
+    DEVICE_EVENTS,
+    INTERESTING,
+    MONITOR_EVENTS,
+    translate,
+    translate_device,
+    translate_monitor,
+)
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
 from metrics.service import Metrics
+from monitor.service import MonitorService
 from payments.service import PaymentService
 from presence.guard import PresenceGate
 from presence.service import PresenceService
@@ -178,7 +186,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
         presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics, payments=payments,
-        client_settings=ClientSettingsService(db=db, clock=clock, audit=audit))
+        client_settings=ClientSettingsService(db=db, clock=clock, audit=audit),
+        monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock))
     events.add_outbox_writer(metrics.on_domain_event)  # calls by state, gate decisions: counted after commit
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
@@ -188,6 +197,7 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     # a disposition's callback_at is scheduled; a broken promise's follow-up too
     events.add_outbox_writer(callbacks.on_domain_event)
     calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
+    calls.add_state_listener(container.monitor.on_call_state)  # an ended call ends its monitoring sessions
     presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
     cases.add_legal_hold_listener(_hold_case_recordings(events, audit))
     if recordings is not None:
@@ -305,16 +315,25 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
             tasks.spawn(_reconcile(name, c), name=f"reconcile-{name}")
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
 
-    client.add_action_observer(c.metrics.ami_observer(name))
+    async def on_monitor_leg(msg: AmiMessage) -> None:
+        update = translate_monitor(msg, c.clock.now())
+        if update is not None:
+            await c.monitor.apply(update)
+
     client.add_listener(on_event, events=INTERESTING)
+    client.add_listener(on_monitor_leg, events=MONITOR_EVENTS)
     client.add_listener(on_device, events=DEVICE_EVENTS)
     client.add_connection_listener(on_connection)
+    client.add_action_observer(c.metrics.ami_observer(name))
 
 
 async def _reconcile(name: str, c: Container) -> None:
     ended = await c.calls.reconcile(name)
     if ended:
         log.warning("PBX %s: %d call(s) no longer on the PBX after reconnect were ended as failed", name, ended)
+    lost = await c.monitor.reconcile(name)
+    if lost:
+        log.warning("PBX %s: %d monitoring session(s) whose leg is gone after reconnect were ended", name, lost)
 
 
 def _device_sync(name: str, c: Container) -> Callable[[], Coroutine[Any, Any, None]]:

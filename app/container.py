@@ -30,6 +30,7 @@ from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
 from metrics.service import Metrics
+from monitor.service import MonitorService
 from payments.service import PaymentService
 from presence.service import PresenceService
 from recordings.runtime import RecordingsFeature
@@ -66,6 +67,7 @@ class Container:
     metrics: Metrics
     payments: PaymentService
     client_settings: ClientSettingsService
+    monitor: MonitorService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

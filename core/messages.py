@@ -154,6 +154,27 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
     ),
     "no-presented-numbers": (Text("该委托方没有设置外显号码，呼叫将显示交换机的默认号码。",
                                   "The client has no presented numbers: calls show the PBX default."),),
+    # supervisor monitoring (issue #14)
+    "no-such-monitor-session": (
+        Text("该通话上没有您的监听会话 {session_id}。", "No monitoring session {session_id} of yours on this call."),
+        Text("监听会话不存在。", "No such monitoring session."),
+    ),
+    "call-not-live": (
+        Text("通话 {call_id} 的坐席尚未接听，暂不能监听。", "The agent has not answered call {call_id} yet."),
+        Text("坐席尚未接听，暂不能监听。", "The agent has not answered the call yet."),
+    ),
+    "monitor-no-phone": (Text("您没有话机账号，无法接入监听。", "You have no phone (sip_user) to ring."),),
+    "monitor-already-open": (
+        Text("您已在监听该通话（会话 {session_id}）。", "You already monitor this call (session {session_id})."),
+        Text("您已在监听该通话。", "You already monitor this call."),
+    ),
+    "monitor-not-active": (
+        Text("监听会话尚未接通或已结束（{state}），不能切换模式。",
+             "The monitoring session is not active ({state}): its mode cannot change."),
+        Text("监听会话尚未接通或已结束，不能切换模式。", "The monitoring session is not active."),
+    ),
+    "invalid-monitor-target": (Text("监听参数格式无效，未发送给交换机。",
+                                     "A monitoring value is not of its form; nothing was sent to the PBX."),),
     "presented-number-not-owned": (
         Text("号码 {number} 不是该委托方的外显号码。", "{number} is not one of the client's presented numbers."),
         Text("该号码不是委托方的外显号码。", "The number is not one of the client's presented numbers."),

@@ -14,6 +14,7 @@ import compliance.models
 import core.models
 import dialer.models
 import hooks.models
+import monitor.models
 import payments.models
 import presence.models
 import recordings.models
@@ -21,7 +22,7 @@ from db.base import Base
 
 MODEL_MODULES = (
     analytics.models, approvals.models, audit.models, auth.models, callbacks.models, campaigns.models,
-    cases.models, clients.models, compliance.models, core.models, dialer.models, hooks.models, payments.models,
-    presence.models, recordings.models,
+    cases.models, clients.models, compliance.models, core.models, dialer.models, hooks.models, monitor.models,
+    payments.models, presence.models, recordings.models,
 )
 target_metadata = Base.metadata

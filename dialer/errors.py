@@ -58,3 +58,9 @@ class PresentedNumberNotOwned(ValidationFailed):
     """A call asked to present a number that is not one of its client's presented numbers."""
 
     code = "presented-number-not-owned"
+
+
+class InvalidMonitorTarget(ValidationFailed):
+    """A value for a monitoring leg's AMI action is not of its strict form (nothing is sent)."""
+
+    code = "invalid-monitor-target"

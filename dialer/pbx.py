@@ -12,7 +12,7 @@ from datetime import datetime
 
 from config.settings import PbxSettings
 from dialer.ami import AmiActionError, AmiClient, AmiConnectionLost, AmiError, AmiNotConnected
-from dialer.errors import InvalidPresentedNumber, OriginateFateUnknown, PbxUnavailable
+from dialer.errors import InvalidMonitorTarget, InvalidPresentedNumber, OriginateFateUnknown, PbxUnavailable
 from dialer.translate import DeviceUpdate, device_snapshot
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 GO_VARIABLE = "CALLGUARD_GO"
 PRESENTED_VARIABLE = "OUTBOUND_CLI"
 PBX_CLI = re.compile(r"\+?[0-9]{1,20}")  # all that may reach the PBX as a presented number
+# supervisor monitoring (issue #14): what may reach an AMI action of a monitoring leg
+MONITOR_CONTEXT = "callguard-monitor"
+MONITOR_MODES = frozenset({"listen", "whisper", "barge"})  # the extensions of callguard-monitor
+AGENT_CHANNEL = re.compile(r"[A-Za-z]{2,10}/[A-Za-z0-9_.+@-]{1,80}-[0-9a-f]{8}")  # PJSIP/1001-0000002a
+SIP_USER = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MONITOR_LEG_PREFIX = "monitor-"  # a monitoring leg's Uniqueid: monitor-<session id>
 
 
 class PbxGateway:
@@ -88,6 +95,55 @@ class PbxGateway:
         except (AmiError, TimeoutError) as exc:
             raise PbxUnavailable(pbx, f"MixMonitorMute failed: {exc}") from exc
 
+    # -- supervisor monitoring (issue #14): the supervisor's leg ----------------------------------------
+    async def originate_monitor(self, pbx: str, *, session_id: str, sip_user: str, mode: str, call_id: str,
+                                agent_channel: str) -> None:
+        """Ring the supervisor's phone; on answer ``callguard-monitor,<mode>`` spies on ``agent_channel`` (the
+        agent leg of ``call_id``, from the service's own call record). Every value is checked against its strict
+        form first (``InvalidMonitorTarget``, nothing sent): an Originate ``Variable`` is split on commas, so no
+        value may carry one. The leg's Uniqueid is ``monitor-<session id>``. Raises PbxUnavailable when the
+        Originate certainly did not happen, OriginateFateUnknown when the connection dropped after it was written.
+        """
+        _check_monitor(mode=mode, session_id=session_id, call_id=call_id)
+        if not SIP_USER.fullmatch(sip_user) or not AGENT_CHANNEL.fullmatch(agent_channel):
+            raise InvalidMonitorTarget("the supervisor's phone or the agent channel is not of its form",
+                                       details={"call_id": call_id})
+        cfg = self.settings[pbx]
+        fields = [
+            ("Channel", cfg.channel_template.format(sip_user=sip_user)),
+            ("Context", MONITOR_CONTEXT),
+            ("Exten", mode),
+            ("Priority", "1"),
+            ("Async", "true"),
+            ("Timeout", str(cfg.agent_ring_timeout_s * 1000)),
+            ("ChannelId", MONITOR_LEG_PREFIX + session_id),
+            ("CallerID", '"Callguard monitor" <monitor>'),
+            ("Variable", f"MONITOR_TARGET={agent_channel}"),
+            ("Variable", f"MONITOR_CALL_ID={call_id}"),
+        ]
+        try:
+            await self.client(pbx).send_action("Originate", fields)
+        except AmiConnectionLost as exc:  # it may have run: the leg's events (or the reconcile) tell
+            raise OriginateFateUnknown(str(exc)) from exc
+        except AmiNotConnected as exc:
+            raise PbxUnavailable(pbx, "the PBX is not connected") from exc
+        except AmiActionError as exc:
+            raise PbxUnavailable(pbx, f"the PBX refused the monitoring call: {exc}") from exc
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"the PBX did not answer: {type(exc).__name__}") from exc
+
+    async def change_monitor_mode(self, pbx: str, *, session_id: str, mode: str) -> None:
+        """Move the supervisor's leg (by its Uniqueid) to ``callguard-monitor,<mode>,1`` (AMI Redirect): ChanSpy
+        ends and starts again in the new mode; the phone stays connected."""
+        _check_monitor(mode=mode, session_id=session_id)
+        await self._simple(pbx, "Redirect", [("Channel", MONITOR_LEG_PREFIX + session_id),
+                                             ("Context", MONITOR_CONTEXT), ("Exten", mode), ("Priority", "1")])
+
+    async def end_monitor(self, pbx: str, *, session_id: str) -> None:
+        """Hang up the supervisor's leg (by its Uniqueid); the call goes on."""
+        _check_monitor(session_id=session_id)
+        await self._simple(pbx, "Hangup", [("Channel", MONITOR_LEG_PREFIX + session_id), ("Cause", "16")])
+
     async def live_call_ids(self, pbx: str) -> set[str]:
         """Call ids (Linkedids) of every channel alive on ``pbx``."""
         try:
@@ -123,3 +179,11 @@ class PbxGateway:
     def state(self) -> dict[str, object]:
         """AMI connection state per PBX, for /readyz."""
         return {name: c.state() for name, c in self.clients.items()}
+
+
+def _check_monitor(*, session_id: str, mode: str | None = None, call_id: str | None = None) -> None:
+    """Refuse (``InvalidMonitorTarget``) a mode, session id or call id that is not of its fixed form."""
+    if mode is not None and mode not in MONITOR_MODES:
+        raise InvalidMonitorTarget("unknown monitoring mode", details={"mode": mode[:20]})
+    if not _UUID.fullmatch(session_id) or (call_id is not None and not _UUID.fullmatch(call_id)):
+        raise InvalidMonitorTarget("a session or call id is not a UUID", details={})

@@ -179,3 +179,42 @@ def device_snapshot(items: list[AmiEventLike], received_at: datetime) -> list[De
     """Every phone of a complete ``DeviceStateList`` answer (its items, ``DeviceStateListComplete`` excluded)."""
     updates = [translate_device(m, received_at) for m in items]
     return [u for u in updates if u is not None]
+
+
+# ---- supervisor monitoring legs (issue #14) ------------------------------------------------------------------
+# The service originates a supervisor's leg with ChannelId ``monitor-<session id>``: its Uniqueid (and Linkedid:
+# ChanSpy bridges nothing) is never a call id, so ``translate`` above ignores it; ``translate_monitor`` reads it.
+MONITOR_LEG_PREFIX = "monitor-"
+MONITOR_EVENTS = frozenset({"Newchannel", "Newstate", "Hangup", "OriginateResponse"})
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorLegUpdate:
+    """What one AMI event tells of a monitoring session's leg: its channel, that it answered, that it ended."""
+
+    session_id: str
+    event: str
+    channel: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    cause: int | None = None
+
+
+def translate_monitor(msg: AmiEventLike, received_at: datetime) -> MonitorLegUpdate | None:
+    """The fact an AMI event tells about a supervisor's monitoring leg, or None when it is no such leg."""
+    name = msg.name
+    uid = msg.get("Uniqueid") or ""
+    if name not in MONITOR_EVENTS or not uid.startswith(MONITOR_LEG_PREFIX):
+        return None
+    sid = uid[len(MONITOR_LEG_PREFIX):]
+    if not _UUID.match(sid):
+        return None
+    at = event_time(msg, received_at)
+    if name == "OriginateResponse":  # Success: answered (Reason 4); else the phone was never reached
+        if msg.get("Response") == "Success":
+            return MonitorLegUpdate(sid, name, answered_at=at)
+        return MonitorLegUpdate(sid, name, ended_at=at)
+    if name == "Hangup":
+        return MonitorLegUpdate(sid, name, channel=msg.get("Channel"), ended_at=at, cause=_int(msg.get("Cause")))
+    return MonitorLegUpdate(sid, name, channel=msg.get("Channel"),
+                            answered_at=at if msg.get("ChannelState") == _UP else None)

@@ -47,14 +47,15 @@ BLOCKED_NUMBER = "+8613800000666"  # on the demo do-not-call list: shows a block
 PRESENTED_NUMBERS = {DEMO_CLIENT: "+862161234567", STRICT_CLIENT: "+861062345678"}
 
 BOTH = (DEMO_CLIENT, STRICT_CLIENT)
-# name, role, sip user (agents), simulated phone behaviour (None: register your own softphone), clients served
+# name, role, sip user (agents; a supervisor's, to monitor calls), simulated phone behaviour (None: register
+# your own softphone), clients served
 # (none: a global admin). Two banks with walls between them: each has its own manager, QA and case system; the
 # agents and their supervisor work both banks' cases.
 DEMO_USERS: tuple[tuple[str, str, str | None, str | None, tuple[str, ...]], ...] = (
     ("agent1", "agent", "1001", "answer", BOTH),
     ("agent2", "agent", "1002", "answer", BOTH),
     ("agent3", "agent", "1003", None, BOTH),
-    ("sup1", "supervisor", None, None, BOTH),
+    ("sup1", "supervisor", "1009", "answer", BOTH),  # its phone rings for POST /v1/calls/{id}/monitor
     ("qa1", "qa", None, None, (DEMO_CLIENT,)),
     ("manager1", "manager", None, None, (DEMO_CLIENT,)),
     ("casesys", "integration", None, None, (DEMO_CLIENT,)),
@@ -94,7 +95,8 @@ async def _seed(container: Container, sip_passwords: dict[str, str]) -> list[dic
             users.append({
                 "name": name, "role": role, "token": token, "clients": list(clients),
                 **({"password": passwords[name]} if name in passwords else {}),
-                **({"agent": name, "sip_user": sip_user, "sip_password": sip_passwords[sip_user],
+                **({"agent": name} if role == "agent" else {}),
+                **({"sip_user": sip_user, "sip_password": sip_passwords[sip_user],
                     "simulated_phone": behaviour is not None} if sip_user else {}),
             })
         if await s.get(ClientPolicy, DEMO_CLIENT) is None:

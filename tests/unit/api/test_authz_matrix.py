@@ -154,7 +154,8 @@ def _path(key: str, bank: Bank, side: str) -> str:
               "window_id": bank.window, "kind": "exact", "value": f"+86137000000{'11' if side == 'a' else '22'}",
               "sub_id": bank.subscription, "delivery_id": "1", "recording_id": bank.recording,
               "report": "connect-rate", "user_id": bank.user, "token_id": bank.token, "request_id": bank.request,
-              "agent": f"{side}-agent", "campaign_id": bank.campaign, "action": "start"}
+              "agent": f"{side}-agent", "campaign_id": bank.campaign, "action": "start",
+              "session_id": f"{side}-ses-0000-0000-0000-000000000000"[:36]}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], key.split(" ", 1)[1])
 
 
@@ -203,6 +204,8 @@ def _body(key: str, bank: Bank, side: str) -> Any:
             "payment_id": f"{side}-pay-1", "case_external_id": f"{side.upper()}-1", "amount": "10", "currency": "CNY",
             "paid_at": NOW.isoformat()}]},
         "PUT /v1/clients/{client_id}/settings": {"pooling": True, "reason": "matrix"},
+        "POST /v1/calls/{call_id}/monitor": {"mode": "listen"},
+        "PATCH /v1/calls/{call_id}/monitor/{session_id}": {"mode": "whisper"},
     }
     return bodies.get(key)
 
@@ -227,7 +230,8 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
 #: routes without a bearer token's principal: health, and a console session's sign-in and sign-out
 NO_BEARER = {"GET /healthz", "GET /readyz", "POST /v1/session", "DELETE /v1/session"}
 #: routes whose own object the fixture does not make (a webhook delivery, an offered case): 404 on both sides
-OWN_MISSING = {"GET /v1/hooks/deliveries/{delivery_id}/attempts", "POST /v1/agents/{agent}/next/skip"}
+OWN_MISSING = {"GET /v1/hooks/deliveries/{delivery_id}/attempts", "POST /v1/agents/{agent}/next/skip",
+               "PATCH /v1/calls/{call_id}/monitor/{session_id}", "DELETE /v1/calls/{call_id}/monitor/{session_id}"}
 
 
 def test_every_route_has_a_row_and_the_docs_are_current() -> None:

@@ -1,0 +1,1 @@
+"""Supervisor monitoring of live calls: listen, whisper, barge (issue #14)."""
