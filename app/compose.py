@@ -54,10 +54,18 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
-from dialer.translate import DEVICE_EVENTS, INTERESTING, translate, translate_device
+from dialer.translate import (
+    DEVICE_EVENTS,
+    INBOUND_EVENTS,
+    INTERESTING,
+    translate,
+    translate_device,
+    translate_inbound,
+)
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
+from inbound.service import InboundService
 from presence.guard import PresenceGate
 from presence.service import PresenceService
 from recordings.models import Recording
@@ -142,6 +150,9 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
     calls = CallService(db=db, events=events, pbx=pbx, gate=PresenceGate(dial_gate, presence),
                         settings=settings.dialer, clock=clock)
     callbacks = CallbackService(db=db, events=events, clock=clock)
+    # debtors calling back: routed by case, team and presence; a missed call leaves a callback
+    inbound = InboundService(db=db, events=events, pbx=pbx, clock=clock, settings=settings.dialer,
+                             pbx_settings=settings.pbx, schedule_callback=callbacks.schedule_missed_call)
     # campaigns ask the gate itself (a dry run) before offering a case; presence they check on their own
     campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence, calls=calls,
                                 settings=settings.campaigns)
@@ -164,11 +175,12 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
-        presence=presence, callbacks=callbacks, campaigns=campaigns)
+        presence=presence, callbacks=callbacks, campaigns=campaigns, inbound=inbound)
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
     calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
+    calls.add_state_listener(inbound.on_call_state)  # an inbound call that ends unanswered leaves a callback
     events.add_outbox_writer(callbacks.on_domain_event)  # a disposition's callback_at is scheduled
     calls.add_state_listener(campaigns.on_call_state)  # an offered case's call ends: contacted, or rescheduled
     presence.add_state_listener(campaigns.on_presence)  # a paused or offline agent gives its offers back
@@ -283,13 +295,20 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
         if device is not None:
             await c.presence.apply_device(name, device)
 
+    async def on_inbound(msg: AmiMessage) -> None:
+        offer = translate_inbound(msg, c.clock.now())
+        if offer is not None:
+            await c.inbound.offer(name, offer)
+
     def on_connection(connected: bool) -> None:
         if connected:  # also on the first connection: this instance may have restarted mid-call
             tasks.spawn(_reconcile(name, c), name=f"reconcile-{name}")
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
+            tasks.spawn(_recover_inbound(name, c), name=f"inbound-recover-{name}")
 
     client.add_listener(on_event, events=INTERESTING)
     client.add_listener(on_device, events=DEVICE_EVENTS)
+    client.add_listener(on_inbound, events=INBOUND_EVENTS)
     client.add_connection_listener(on_connection)
 
 
@@ -297,6 +316,12 @@ async def _reconcile(name: str, c: Container) -> None:
     ended = await c.calls.reconcile(name)
     if ended:
         log.warning("PBX %s: %d call(s) no longer on the PBX after reconnect were ended as failed", name, ended)
+
+
+async def _recover_inbound(name: str, c: Container) -> None:
+    logged = await c.inbound.recover(name)
+    if logged:
+        log.warning("PBX %s: %d inbound caller(s) sent to the message while no route came were logged", name, logged)
 
 
 def _device_sync(name: str, c: Container) -> Callable[[], Coroutine[Any, Any, None]]:
