@@ -137,3 +137,26 @@ async def test_nothing_else_reaches_the_pbx(channel: str, route: str) -> None:
     with pytest.raises(ValueError, match="not an inbound route"):
         await pbx.route_inbound("local", channel, route)
     assert ami.sent == []
+
+
+CORE_SHOW_CHANNELS = (  # an inbound call answered by 1001, as Asterisk 22 listed it (tooling account capture)
+    b"Response: Success\r\nActionID: t3\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+    b"Event: CoreShowChannel\r\nActionID: t3\r\nChannel: PJSIP/customers-00000000\r\nChannelState: 6\r\n"
+    b"Uniqueid: callguard-sandbox-1796472077.0\r\nLinkedid: callguard-sandbox-1796472077.0\r\n"
+    b"ChanVariable: CALL_ID=" + CID.encode() + b"\r\nChanVariable: CALL_LEG=caller\r\n\r\n"
+    b"Event: CoreShowChannel\r\nActionID: t3\r\nChannel: PJSIP/1001-00000001\r\nChannelState: 6\r\n"
+    b"Uniqueid: callguard-sandbox-1796472077.1\r\nLinkedid: callguard-sandbox-1796472077.0\r\n"
+    b"ChanVariable: CALL_ID=" + CID.encode() + b"\r\nChanVariable: CALL_LEG=agent\r\n\r\n"
+    b"Event: CoreShowChannelsComplete\r\nActionID: t3\r\nEventList: Complete\r\nListItems: 2\r\n\r\n")
+
+
+class _ListingAmi:
+    async def send_list_action(self, name: str, fields: Any = (), **_: Any) -> tuple[Any, list[Any]]:
+        response, *events, _complete = AmiParser().feed(CORE_SHOW_CHANNELS)
+        return response, events
+
+
+async def test_a_live_inbound_call_is_live_for_reconciliation_by_its_call_id() -> None:
+    settings = PbxSettings(name="local", ami_host="127.0.0.1", ami_port=5038, ami_user="u", ami_secret="s")
+    pbx = PbxGateway({"local": _ListingAmi()}, [settings])  # type: ignore[dict-item]
+    assert CID in await pbx.live_call_ids("local")  # no channel has it as Uniqueid: the CALL_ID variable says it
