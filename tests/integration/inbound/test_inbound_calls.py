@@ -164,7 +164,7 @@ async def test_a_debtor_calling_back_reaches_the_assigned_agent_recorded_on_both
     assert right_caller.present, right_caller
     r = await stack.client.get(f"/v1/cases/{case_id}/contacts", headers=stack.auth("sup"))
     contacts = (await r.json())["items"]
-    assert [c["call_id"] for c in contacts] == [ended["id"]]
+    assert [(c["call_id"], c["direction"], c["connected"]) for c in contacts] == [(ended["id"], "inbound", True)]
 
 
 async def test_the_assigned_agent_paused_a_team_agent_takes_the_call(stack: Stack, phones: PhonesProcess) -> None:
