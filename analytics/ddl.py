@@ -17,6 +17,7 @@ from analytics.models import FILTER_INDEXES, dirty, rollup, rollup_daily, talk_d
 from db.engine import Database
 
 # Columns whose change can change a rollup row.
+# (``direction`` is set when a call is inserted and never changes: the insert marks its hour.)
 WATCHED = ("created_at", "agent_id", "team", "client_id", "batch_id", "number_kind", "state", "end_reason",
            "hangup_cause", "answered_at", "ended_at", "outcome", "talk_seconds", "ring_seconds")
 

@@ -92,11 +92,12 @@ DIMENSIONS: dict[str, str] = {
     "client": "The client (bank) the case belongs to.",
     "batch": "The case batch.",
     "number_kind": "The kind of the dialled number (mobile, landline, ...).",
+    "direction": "outbound (dialled by the service) or inbound (a customer calling a presented number).",
     "day": "Local calendar day in the report time zone (YYYY-MM-DD).",
     "week": "Local ISO week, labelled by its Monday (YYYY-MM-DD).",
     "month": "Local calendar month (YYYY-MM).",
     "hour": "Local hour of day 0-23.",
     "weekday": "Local weekday, 1 = Monday ... 7 = Sunday (ISO).",
 }
-ENTITY_DIMENSIONS = ("agent", "team", "client", "batch", "number_kind")
+ENTITY_DIMENSIONS = ("agent", "team", "client", "batch", "number_kind", "direction")
 TIME_DIMENSIONS = ("day", "week", "month", "hour", "weekday")

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, S
 from analytics.metrics import END_REASONS, OUTCOMES
 from db.base import Base, UTCDateTime
 
-DIM_COLUMNS = ("agent_id", "team", "client_id", "batch_id", "number_kind")
+DIM_COLUMNS = ("agent_id", "team", "client_id", "batch_id", "number_kind", "direction")
 COUNT_COLUMNS = (
     "attempts", "connected", "in_progress", *END_REASONS, "invalid_number", *(f"o_{o}" for o in OUTCOMES),
     "talk_n", "tta_n",

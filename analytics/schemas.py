@@ -40,6 +40,7 @@ class ReportParams(BaseModel):
     client: str | None = Field(None, description="Comma-separated clients (banks).")
     batch: str | None = Field(None, description="Comma-separated batches.")
     number_kind: str | None = Field(None, description="Comma-separated number kinds.")
+    direction: str | None = Field(None, description="Comma-separated directions: outbound, inbound.")
     sla_days: int = Field(2, ge=0, le=365, description="first-call-sla: deadline in days after receipt.")
     format: Literal["json", "csv", "xlsx"] = "json"
 
@@ -69,7 +70,7 @@ class ReportParams(BaseModel):
     def filters(self) -> dict[str, tuple[str, ...]]:
         """Non-empty filters, dimension -> values."""
         out = {}
-        for name in ("agent", "team", "client", "batch", "number_kind"):
+        for name in ("agent", "team", "client", "batch", "number_kind", "direction"):
             raw = getattr(self, name)
             if raw:
                 out[name] = tuple(x.strip() for x in raw.split(",") if x.strip())

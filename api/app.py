@@ -39,6 +39,7 @@ from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
 from dialer.states import CallState
+from inbound import events as inbound_events
 from monitor import events as monitor_events
 from payments import events as payment_events
 from presence import events as presence_events
@@ -63,7 +64,7 @@ def all_routes() -> list[RouteSpec]:
 def event_types() -> tuple[str, ...]:
     """Every domain event type the live stream and webhooks carry."""
     calls_ = ("call.requested", *(f"call.{s.value}" for s in CallState if s is not CallState.REQUESTED),
-              "call.corrected", "call.blocked")
+              "call.corrected", "call.blocked", *inbound_events.ALL)
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
     return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,

@@ -45,7 +45,8 @@ async def list_calls(request: web.Request) -> web.StreamResponse:
     q = query(request, CallQuery)
     calls = await request.app[CONTAINER].calls.list(
         principal(request), agent=q.agent, state=q.state.value if q.state else None, case_id=q.case_id,
-        since=q.since, until=q.until, cursor=decode_cursor(q.cursor) if q.cursor else None, limit=q.limit,
+        direction=q.direction, since=q.since, until=q.until, cursor=decode_cursor(q.cursor) if q.cursor else None,
+        limit=q.limit,
     )
     nxt = encode_cursor(calls[-1].created_at, calls[-1].id) if len(calls) == q.limit else None
     return json_response({"items": [call_to_json(c) for c in calls], "next_cursor": nxt})

@@ -58,15 +58,18 @@ from dialer.service import CallService
 from dialer.states import CallState
 from dialer.translate import (
     DEVICE_EVENTS,
+    INBOUND_EVENTS,
     INTERESTING,
     MONITOR_EVENTS,
     translate,
     translate_device,
+    translate_inbound,
     translate_monitor,
 )
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
+from inbound.service import InboundService
 from metrics.service import Metrics
 from monitor.service import MonitorService
 from payments.service import PaymentService
@@ -162,6 +165,9 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
                         settings=settings.dialer, clock=clock)
     callbacks = CallbackService(db=db, events=events, clock=clock)
     payments = PaymentService(db=db, events=events, clock=clock)
+    # debtors calling back: routed by case, team and presence; a missed call leaves a callback
+    inbound = InboundService(db=db, events=events, pbx=pbx, clock=clock, settings=settings.dialer,
+                             pbx_settings=settings.pbx, schedule_callback=callbacks.schedule_missed_call)
     # campaigns ask the gate itself (a dry run) before offering a case; presence they check on their own
     campaigns = CampaignService(db=db, events=events, clock=clock, gate=dial_gate, presence=presence, calls=calls,
                                 settings=settings.campaigns)
@@ -187,12 +193,13 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
         presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics, payments=payments,
         client_settings=ClientSettingsService(db=db, clock=clock, audit=audit),
-        monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock))
+        monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock), inbound=inbound)
     events.add_outbox_writer(metrics.on_domain_event)  # calls by state, gate decisions: counted after commit
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
     calls.add_state_listener(callbacks.on_call_state)  # a connected call does its case's callbacks
+    calls.add_state_listener(inbound.on_call_state)  # an inbound call that ends unanswered leaves a callback
     events.add_outbox_writer(payments.on_domain_event)  # a promise_to_pay disposition becomes a promise
     # a disposition's callback_at is scheduled; a broken promise's follow-up too
     events.add_outbox_writer(callbacks.on_domain_event)
@@ -310,10 +317,16 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
         if device is not None:
             await c.presence.apply_device(name, device)
 
+    async def on_inbound(msg: AmiMessage) -> None:
+        offer = translate_inbound(msg, c.clock.now())
+        if offer is not None:
+            await c.inbound.offer(name, offer)
+
     def on_connection(connected: bool) -> None:
         if connected:  # also on the first connection: this instance may have restarted mid-call
             tasks.spawn(_reconcile(name, c), name=f"reconcile-{name}")
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
+            tasks.spawn(_recover_inbound(name, c), name=f"inbound-recover-{name}")
 
     async def on_monitor_leg(msg: AmiMessage) -> None:
         update = translate_monitor(msg, c.clock.now())
@@ -323,6 +336,7 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
     client.add_listener(on_event, events=INTERESTING)
     client.add_listener(on_monitor_leg, events=MONITOR_EVENTS)
     client.add_listener(on_device, events=DEVICE_EVENTS)
+    client.add_listener(on_inbound, events=INBOUND_EVENTS)
     client.add_connection_listener(on_connection)
     client.add_action_observer(c.metrics.ami_observer(name))
 
@@ -334,6 +348,12 @@ async def _reconcile(name: str, c: Container) -> None:
     lost = await c.monitor.reconcile(name)
     if lost:
         log.warning("PBX %s: %d monitoring session(s) whose leg is gone after reconnect were ended", name, lost)
+
+
+async def _recover_inbound(name: str, c: Container) -> None:
+    logged = await c.inbound.recover(name)
+    if logged:
+        log.warning("PBX %s: %d inbound caller(s) sent to the message while no route came were logged", name, logged)
 
 
 def _device_sync(name: str, c: Container) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -29,6 +29,7 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from hooks.service import HookService
+from inbound.service import InboundService
 from metrics.service import Metrics
 from monitor.service import MonitorService
 from payments.service import PaymentService
@@ -64,6 +65,7 @@ class Container:
     callbacks: CallbackService
     campaigns: CampaignService
     sessions: SessionService
+    inbound: InboundService
     metrics: Metrics
     payments: PaymentService
     client_settings: ClientSettingsService

@@ -17,6 +17,6 @@ def callback_payload(cb: Callback) -> dict[str, Any]:
     """The thin payload of a callback event (ids and times only)."""
     return {"callback_id": cb.id, "case_id": cb.case_id, "client_id": cb.client_id, "agent_id": cb.agent_id,
             "team": cb.team, "due_at": cb.due_at.isoformat(), "state": cb.state, "source_call_id": cb.source_call_id,
-            "done_reason": cb.done_reason, "done_call_id": cb.done_call_id,
+            "done_reason": cb.done_reason, "done_call_id": cb.done_call_id, "origin": cb.origin,
             "team_due_at": cb.team_due_at.isoformat() if cb.team_due_at else None,
             "handed_at": cb.handed_at.isoformat() if cb.handed_at else None}

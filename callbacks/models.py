@@ -11,7 +11,8 @@ from db.base import Base
 
 
 class Callback(Base):
-    """A promise to call a case back at ``due_at``; ``scheduled`` until a call of the case connects or is disposed."""
+    """A promise to call a case (or an inbound caller) back at ``due_at``; ``scheduled`` until a call of the case
+    connects or is disposed."""
 
     __tablename__ = "callbacks"
     __table_args__ = (Index("ix_callbacks_state_due", "state", "due_at"),
@@ -21,13 +22,16 @@ class Callback(Base):
                       Index("ix_callbacks_team_state_handed", "team", "state", "handed_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str | None] = mapped_column(String(36))  # None: an unknown caller's (``number``)
     client_id: Mapped[str | None] = mapped_column(String(64))
     team: Mapped[str | None] = mapped_column(String(64))
-    agent_id: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str | None] = mapped_column(String(64))  # None: the team's
     due_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))  # scheduled | done
     source_call_id: Mapped[str] = mapped_column(String(36))
+    number: Mapped[str | None] = mapped_column(String(20))  # the number to call back (an inbound call's caller)
+    origin: Mapped[str] = mapped_column(String(16), default="disposition", server_default="disposition")
+    # disposition (an agent's callback_at) | inbound (a caller nobody could answer)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
     done_at: Mapped[datetime | None]

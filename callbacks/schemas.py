@@ -27,10 +27,13 @@ class CallbackOut(BaseModel):
     """A callback."""
 
     id: str
-    case_id: str
+    case_id: str | None = Field(description="None: an inbound caller whose number matches no case (see number)")
     client_id: str | None
     team: str | None
-    agent: str
+    agent: str | None = Field(description="None: the team's callback")
+    number: str | None = Field(description="the number to call back (a missed inbound call's caller)")
+    origin: Literal["disposition", "inbound"] = Field(
+        description="disposition (an agent's callback_at) or inbound (a caller nobody could answer)")
     due_at: datetime
     state: str
     source_call_id: str
@@ -52,6 +55,7 @@ class CallbackList(BaseModel):
 def callback_to_json(cb: Callback) -> dict[str, Any]:
     """The API form of a callback."""
     return {"id": cb.id, "case_id": cb.case_id, "client_id": cb.client_id, "team": cb.team, "agent": cb.agent_id,
+            "number": cb.number, "origin": cb.origin,
             "due_at": cb.due_at.isoformat(), "state": cb.state, "source_call_id": cb.source_call_id,
             "created_at": cb.created_at.isoformat(), "done_at": iso_or_none(cb.done_at),
             "done_reason": cb.done_reason, "done_call_id": cb.done_call_id, "team_due_at": iso_or_none(cb.team_due_at),

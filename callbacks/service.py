@@ -1,5 +1,7 @@
 """Callbacks that come back: a disposition's ``callback_at`` becomes a scheduled callback owned by the agent.
 
+An inbound call nobody answered leaves one too (``schedule_missed_call``): for the case's agent, or for the
+team when the case has no agent or the caller's number matches no case (then the callback carries it).
 A callback is done when a call of its case connects (the customer answered) or when a disposition of
 its case is recorded (which may schedule the next one). Dialling a due callback is an ordinary dial
 (``POST /v1/calls`` with its case): the compliance gate decides, as for any dial; nothing here bypasses it.
@@ -69,6 +71,19 @@ class CallbackService:
         cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=agent,
                       due_at=now, state=SCHEDULED, source_call_id=row.call_id, created_at=now, created_by="promises",
                       team_due_at=await _team_due(session, row.client_id, now))
+        session.add(cb)
+        await session.flush()
+        await self._record(session, ev.CALLBACK_SCHEDULED, cb)
+
+    async def schedule_missed_call(self, session: AsyncSession, *, call: Call, agent_id: str | None,
+                                   team: str | None, number: str | None) -> None:
+        """A customer called in and nobody answered: a callback due now for ``agent_id`` (the case's agent), or
+        ``team`` (no agent, or no case: then ``number`` is who to call back), in the call's transaction. Dialling
+        it is an ordinary dial: the gate decides then."""
+        now = self.clock.now()
+        cb = Callback(id=new_id(), case_id=call.case_id, client_id=call.client_id, team=team, agent_id=agent_id,
+                      due_at=now, state=SCHEDULED, source_call_id=call.id, number=number, origin="inbound",
+                      created_at=now, created_by="inbound")
         session.add(cb)
         await session.flush()
         await self._record(session, ev.CALLBACK_SCHEDULED, cb)

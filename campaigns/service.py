@@ -284,6 +284,8 @@ class CampaignService:
         """A call of an offered case ends: contacted (done), or back to pending for the number rules."""
         if state is not CallState.ENDED or not call.case_id:
             return
+        if call.direction == "inbound" and call.answered_at is None:
+            return  # a debtor's call nobody answered is no attempt of the campaign (it left a callback)
         q = select(CampaignEntry).where(CampaignEntry.case_id == call.case_id,
                                         CampaignEntry.claimed_by == call.agent_id, CampaignEntry.state.in_(HELD))
         for entry in (await session.scalars(self.db.for_update(q))).all():

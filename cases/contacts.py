@@ -23,7 +23,8 @@ async def _row_for(session: AsyncSession, call: Call) -> ContactLog | None:
             kind = (await session.scalars(select(CaseContact.kind).where(
                 CaseContact.case_id == call.case_id, CaseContact.number == call.number))).first()
         row = ContactLog(call_id=call.id, case_id=call.case_id, at=call.created_at, agent_id=call.agent_id,
-                         number=call.number, number_kind=kind, connected=False, extra={})
+                         number=call.number, number_kind=kind, connected=False,
+                         extra={"direction": call.direction})
         session.add(row)
     return row
 

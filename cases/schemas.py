@@ -323,7 +323,8 @@ def window_json(w: AgreedWindow) -> dict[str, Any]:
 
 def contact_json(row: ContactLog) -> dict[str, Any]:
     """The API form of a contact-log row."""
-    return {"call_id": row.call_id, "at": row.at, "method": row.method, "agent_id": row.agent_id,
+    return {"call_id": row.call_id, "at": row.at, "method": row.method,
+            "direction": (row.extra or {}).get("direction", "outbound"), "agent_id": row.agent_id,
             "number": row.number, "number_kind": row.number_kind, "connected": row.connected,
             "answered_at": row.answered_at, "ended_at": row.ended_at, "talk_seconds": row.talk_seconds,
             "outcome": row.outcome, "recording_id": row.recording_id, "recording_sha256": row.recording_sha256}

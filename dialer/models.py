@@ -25,6 +25,7 @@ class Call(Base):
         Index("ix_calls_case_created", "case_id", "created_at"),
         Index("ix_calls_state", "state"),
         Index("ix_calls_created", "created_at"),
+        Index("ix_calls_customer_uniqueid", "customer_uniqueid"),  # an inbound caller's channel: logged once
         Index("ix_calls_debtor_ledger", "debtor_key", "created_at", "customer_ringing_at", "ended_at",
               "answered_at", "number_kind", "talk_seconds", "outcome"),
     )
@@ -47,6 +48,8 @@ class Call(Base):
     customer_uniqueid: Mapped[str | None] = mapped_column(String(64))
     # the caller number the customer leg presented (OUTBOUND_CLI); None: the PBX default
     presented_number: Mapped[str | None] = mapped_column(String(16))
+    # outbound: the service dialled the customer; inbound: the customer called a presented number (issue #14)
+    direction: Mapped[str] = mapped_column(String(8), default="outbound", server_default="outbound")
 
     state: Mapped[str] = mapped_column(String(20), default="requested")
     end_reason: Mapped[str | None] = mapped_column(String(32))

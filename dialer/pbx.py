@@ -27,6 +27,11 @@ AGENT_CHANNEL = re.compile(r"[A-Za-z]{2,10}/[A-Za-z0-9_.+@-]{1,80}-[0-9a-f]{8}")
 SIP_USER = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MONITOR_LEG_PREFIX = "monitor-"  # a monitoring leg's Uniqueid: monitor-<session id>
+ROUTE_VARIABLE = "CALLGUARD_ROUTE"
+# what the inbound dial plan accepts (its ROUTE_RE): <call id>:message or <call id>:agent:<sip user>:<ring seconds>
+INBOUND_ROUTE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:"
+                           r"(message|agent:[A-Za-z0-9_.-]{1,64}:[0-9]{1,3})")
+INBOUND_CHANNEL = re.compile(r"PJSIP/[A-Za-z0-9_.+-]{1,64}-[0-9a-f]{8}")
 
 
 class PbxGateway:
@@ -86,6 +91,26 @@ class PbxGateway:
     async def release_customer_leg(self, pbx: str, channel: str) -> None:
         """Tell the dial plan waiting on the agent's channel that it may dial the customer."""
         await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", GO_VARIABLE), ("Value", "yes")])
+
+    async def route_inbound(self, pbx: str, channel: str, route: str) -> None:
+        """Answer a caller waiting in ``callguard-inbound``: ``route`` is ``<call id>:message`` or
+        ``<call id>:agent:<sip user>:<ring seconds>`` (one Setvar, so the dial plan never sees half a route).
+        Anything else is refused here (ValueError), before it reaches the PBX."""
+        if not INBOUND_CHANNEL.fullmatch(channel) or not INBOUND_ROUTE.fullmatch(route):
+            raise ValueError(f"not an inbound route: {channel[:80]!r} {route[:120]!r}")
+        await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", ROUTE_VARIABLE), ("Value", route)])
+
+    async def db_tree(self, pbx: str, family: str) -> dict[str, str]:
+        """Every key of an astdb ``family`` (AMI ``DBGetTree``, class ``reporting``) -> value; empty when none."""
+        try:
+            _resp, events = await self.client(pbx).send_list_action("DBGetTree", [("Family", family)])
+        except AmiActionError as exc:
+            if "not found" in str(exc).lower():
+                return {}
+            raise PbxUnavailable(pbx, f"DBGetTree refused: {exc}") from exc
+        except (AmiError, TimeoutError) as exc:
+            raise PbxUnavailable(pbx, f"cannot read the PBX database: {type(exc).__name__}") from exc
+        return {ev.get("Key") or "": ev.get("Val") or "" for ev in events if ev.name == "DBGetTreeResponse"}
 
     async def mute_recording(self, pbx: str, channel: str, pause: bool) -> None:
         """Pause (or resume) the channel's MixMonitor in both directions; errors become ``PbxUnavailable``."""
@@ -157,6 +182,9 @@ class PbxGateway:
                     value = ev.get(key)
                     if value:
                         ids.add(value)
+                call_id = ev.chan_variables().get("CALL_ID")  # an inbound call: no channel has its id as Uniqueid
+                if call_id:
+                    ids.add(call_id)
         return ids
 
     async def device_states(self, pbx: str, received_at: datetime) -> list[DeviceUpdate]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -55,6 +55,9 @@ class CallOut(BaseModel):
     presented_number: str | None = Field(
         description="The caller number the customer was shown (the client's presented number); "
                     "null: the PBX default")
+    direction: Literal["outbound", "inbound"] = Field(
+        description="outbound: dialled by the service; inbound: the customer called a presented number "
+                    "(number: the caller, presented_number: the number dialled)")
     created_at: datetime
     originated_at: datetime | None
     agent_ringing_at: datetime | None
@@ -81,6 +84,7 @@ class CallQuery(BaseModel):
     agent: str | None = Field(None, pattern=_ID)
     state: CallState | None = None
     case_id: str | None = Field(None, max_length=36)
+    direction: Literal["outbound", "inbound"] | None = None
     since: Instant | None = Field(None, alias="from")
     until: Instant | None = Field(None, alias="to")
     cursor: Cursor | None = None
@@ -97,7 +101,7 @@ def call_to_json(call: Call) -> dict[str, Any]:
         "hangup_cause_text": call.hangup_cause_text, "dial_status": call.dial_status,
         "failure": call.failure, "outcome": call.outcome, "pbx": call.pbx,
         "requested_by": call.requested_by, "decision_id": call.decision_id,
-        "presented_number": call.presented_number,
+        "presented_number": call.presented_number, "direction": call.direction,
         "created_at": iso(call.created_at), "originated_at": iso(call.originated_at),
         "agent_ringing_at": iso(call.agent_ringing_at), "agent_answered_at": iso(call.agent_answered_at),
         "customer_ringing_at": iso(call.customer_ringing_at), "answered_at": iso(call.answered_at),

@@ -48,6 +48,7 @@ _COLUMN_FACTS = (
 )
 _JSON_FACTS = (
     "agent_dial_status", "originate_reason", "agent_cause", "agent_cause_text", "customer_cause", "customer_cause_text",
+    "message_at",
 )
 DIAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
 SEE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
@@ -67,6 +68,8 @@ def facts_of(call: Call) -> CallFacts:
     extra = call.facts or {}
     values: dict[str, Any] = {k: getattr(call, k) for k in _COLUMN_FACTS}
     values.update({k: extra.get(k) for k in _JSON_FACTS})
+    if isinstance(values["message_at"], str):
+        values["message_at"] = datetime.fromisoformat(values["message_at"])
     return CallFacts(requested_at=call.created_at, **values)
 
 
@@ -74,13 +77,17 @@ def store(call: Call, facts: CallFacts, status: CallStatus) -> None:
     """Write facts and their derived status onto the row."""
     for k in _COLUMN_FACTS:
         setattr(call, k, getattr(facts, k))
-    call.facts = {**(call.facts or {}), **{k: getattr(facts, k) for k in _JSON_FACTS}}
+    call.facts = {**(call.facts or {}), **{k: _json(getattr(facts, k)) for k in _JSON_FACTS}}
     call.state = status.state.value
     call.end_reason = status.end_reason.value if status.end_reason else None
     call.hangup_cause = status.hangup_cause
     call.hangup_cause_text = status.hangup_cause_text
     call.ring_seconds = status.ring_seconds
     call.talk_seconds = status.talk_seconds
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _serves(principal: Principal, agent: User) -> bool:
@@ -234,8 +241,8 @@ class CallService:
 
     async def _decide_actions(self, s: AsyncSession, call: Call, before: CallFacts,
                               after: CallFacts) -> list[PostCommit]:
-        if after.ended_at is not None or after.agent_channel is None:
-            return []
+        if after.ended_at is not None or after.agent_channel is None or call.direction == "inbound":
+            return []  # an inbound call's agent leg is the dial plan's own Dial: no go-ahead, no gate
         if after.cancel_requested_at is not None and before.agent_channel is None:
             return [PostCommit("hangup", call.pbx, after.agent_channel)]
         if after.agent_answered_at is not None and before.agent_answered_at is None:
@@ -283,13 +290,15 @@ class CallService:
             return call
 
     async def list(self, principal: Principal, *, agent: str | None = None, state: str | None = None,
-                   case_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                   cursor: tuple[datetime, str] | None = None, limit: int = 50) -> list[Call]:
+                   case_id: str | None = None, direction: str | None = None, since: datetime | None = None,
+                   until: datetime | None = None, cursor: tuple[datetime, str] | None = None,
+                   limit: int = 50) -> list[Call]:
         """Calls newest first, filtered, inside the caller's scope (``auth.scope``: own, team, clients)."""
         principal.require(*SEE_ROLES)
         q = select(Call).where(Scope.of(principal).call_clause(Call.client_id, Call.team, Call.agent_id,
                                                                Call.requested_by, me=principal.user_id))
-        q = where_equal(q, (Call.agent_id, agent), (Call.state, state), (Call.case_id, case_id))
+        q = where_equal(q, (Call.agent_id, agent), (Call.state, state), (Call.case_id, case_id),
+                        (Call.direction, direction))
         if since:
             q = q.where(Call.created_at >= since)
         if until:

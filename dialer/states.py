@@ -93,6 +93,7 @@ class CallFacts:
     agent_channel: str | None = None
     customer_channel: str | None = None
     customer_uniqueid: str | None = None
+    message_at: datetime | None = None  # inbound: nobody could take the call; the caller was sent to the message
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def merge(self, **new: Any) -> CallFacts:
@@ -178,6 +179,13 @@ def _end_reason(f: CallFacts) -> EndReason:
         return _AGENT_CAUSE[f.agent_cause]
     if f.originate_reason in _ORIGINATE_REASON:
         return _ORIGINATE_REASON[f.originate_reason]
+    # inbound calls (the dial plan's Dial of the agent, docs/PBX.md "Inbound calls")
+    if f.agent_dial_status == "NOANSWER":
+        return EndReason.AGENT_NO_ANSWER
+    if f.agent_dial_status == "CANCEL":
+        return EndReason.CANCELLED  # the caller hung up while the agent's phone rang
+    if f.message_at is not None:
+        return EndReason.AGENT_UNAVAILABLE
     return EndReason.FAILED
 
 

@@ -2,7 +2,13 @@
 
 Call facts (``translate``) for the call state machine; phone facts (``translate_device``) for agent
 presence: Asterisk's ``DeviceStateChange`` events (module ``res_manager_devicestate``) and the answer of
-its ``DeviceStateList`` action (``device_snapshot``).
+its ``DeviceStateList`` action (``device_snapshot``); a customer calling a presented number
+(``translate_inbound``: the dial plan's ``UserEvent(CallguardInbound)``, docs/PBX.md "Inbound calls").
+
+Legs: an outbound call's agent leg has ``Uniqueid`` = call id. An inbound call has no channel with that
+Uniqueid; the dial plan marks its legs with the channel variable ``CALL_LEG`` (manager.conf
+``channelvars``): ``caller`` (the customer who called in, whose hang-up ends the call; ``message`` once the
+dial plan plays it the message: its answer is not the call's) and ``agent``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ _DEVICE = re.compile(r"^PJSIP/(?P<user>[A-Za-z0-9_.+-]{1,64})$")
 # Asterisk device states: a PJSIP endpoint is UNAVAILABLE while it has no reachable contact (no registration)
 _DEVICE_OFFLINE = frozenset({"UNAVAILABLE", "INVALID"})
 _DEVICE_UNKNOWN = frozenset({"UNKNOWN", ""})
+INBOUND_EVENTS = frozenset({"UserEvent"})
+INBOUND_USER_EVENT = "CallguardInbound"
+# what the dial plan sends (already filtered to "+" and digits there); checked again here
+_INBOUND_NUMBER = re.compile(r"^\+?[0-9]{0,20}$")
+_INBOUND_CHANNEL = re.compile(r"^PJSIP/[A-Za-z0-9_.+-]{1,64}-[0-9a-f]{8}$")
+_INBOUND_UNIQUEID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_CALLER_LEG, _MESSAGE_LEG, _AGENT_LEG = "caller", "message", "agent"
 # SoftHangupRequest "Cause" is Asterisk's soft-hangup flag; 4 = AST_SOFTHANGUP_SHUTDOWN (PBX stopping).
 _SOFTHANGUP_SHUTDOWN = 4
 
@@ -57,6 +70,17 @@ class DeviceUpdate:
     sip_user: str
     registered: bool | None
     device_state: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOffer:
+    """A customer calling a presented number, waiting in ``callguard-inbound`` for the service's route."""
+
+    channel: str
+    uniqueid: str
+    caller: str  # "+" and digits, "" when withheld
+    dialled: str
     at: datetime
 
 
@@ -110,8 +134,14 @@ def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
 
 def _dial_facts(msg: AmiEventLike, name: str, received_at: datetime) -> FactUpdate | None:
     """Dial events: the customer Dial runs on the agent channel (``Uniqueid`` = call id); the
-    Originate's own dial of the agent carries only ``Dest*`` fields (``DestUniqueid`` = call id)."""
+    Originate's own dial of the agent carries only ``Dest*`` fields (``DestUniqueid`` = call id); an inbound
+    call's Dial of the agent runs on the caller's channel (``CALL_LEG=caller``)."""
     at = event_time(msg, received_at)
+    if msg.chan_variables().get("CALL_LEG") == _CALLER_LEG:
+        cid = call_id_of(msg)
+        if cid is None or name != "DialEnd":
+            return None
+        return FactUpdate(cid, name, {"agent_dial_status": (msg.get("DialStatus") or "").upper() or None})
     uid, dest = msg.get("Uniqueid") or "", msg.get("DestUniqueid") or ""
     if _UUID.match(uid):
         if name == "DialBegin":
@@ -129,7 +159,8 @@ def _dial_facts(msg: AmiEventLike, name: str, received_at: datetime) -> FactUpda
 
 
 def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> FactUpdate | None:
-    agent_leg = msg.get("Uniqueid") == cid
+    leg = msg.chan_variables().get("CALL_LEG")
+    agent_leg = msg.get("Uniqueid") == cid or leg == _AGENT_LEG
     if name == "SoftHangupRequest":
         flags = _int(msg.get("Cause")) or 0
         if flags & _SOFTHANGUP_SHUTDOWN:
@@ -137,11 +168,20 @@ def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> Fact
         return None
     if name == "Hangup":
         cause, text = _int(msg.get("Cause")), msg.get("Cause-txt")
+        if leg in (_CALLER_LEG, _MESSAGE_LEG):  # an inbound call ends with its caller
+            return FactUpdate(cid, name, {"ended_at": at, "customer_cause": cause, "customer_cause_text": text})
+        if leg == _AGENT_LEG:  # an inbound call's agent leg: the caller may go on to the message
+            return FactUpdate(cid, name, {"agent_cause": cause, "agent_cause_text": text})
         if agent_leg:
             return FactUpdate(cid, name, {"ended_at": at, "agent_cause": cause, "agent_cause_text": text})
         return FactUpdate(cid, name, {"customer_cause": cause, "customer_cause_text": text})
     state = msg.get("ChannelState")
     facts: dict[str, Any] = {}
+    if leg in (_CALLER_LEG, _MESSAGE_LEG):  # the message answers the caller, but nobody talked to it
+        facts = {"customer_channel": msg.get("Channel"), "customer_uniqueid": msg.get("Uniqueid")}
+        if leg == _CALLER_LEG and state == _UP:
+            facts["answered_at"] = at
+        return FactUpdate(cid, name, facts)
     if agent_leg:
         facts["agent_channel"] = msg.get("Channel")
         if state == _RINGING:
@@ -156,6 +196,22 @@ def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> Fact
         elif state == _UP:
             facts["answered_at"] = at
     return FactUpdate(cid, name, facts)
+
+
+def translate_inbound(msg: AmiEventLike, received_at: datetime) -> InboundOffer | None:
+    """The offer of the dial plan's ``UserEvent(CallguardInbound,From: <caller>,To: <dialled>)``, or None.
+
+    Every field is checked (channel name, Uniqueid, numbers of ``+`` and digits): nothing the caller sent
+    reaches the service's answer unchecked.
+    """
+    if msg.name not in INBOUND_EVENTS or msg.get("UserEvent") != INBOUND_USER_EVENT:
+        return None
+    channel, uniqueid = msg.get("Channel") or "", msg.get("Uniqueid") or ""
+    caller, dialled = (msg.get("From") or "").strip(), (msg.get("To") or "").strip()
+    if not (_INBOUND_CHANNEL.match(channel) and _INBOUND_UNIQUEID.match(uniqueid)
+            and _INBOUND_NUMBER.match(caller) and _INBOUND_NUMBER.match(dialled)) or not dialled:
+        return None
+    return InboundOffer(channel, uniqueid, caller, dialled, event_time(msg, received_at))
 
 
 def translate_device(msg: AmiEventLike, received_at: datetime) -> DeviceUpdate | None:

@@ -23,6 +23,7 @@ class RecordingPbx:
     def __init__(self) -> None:
         self.actions: list[tuple[str, dict[str, Any]]] = []
         self.down = False
+        self.astdb: dict[str, str] = {}  # what DBGetTree answers
 
     async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str,
                         presented: str | None = None) -> None:
@@ -39,6 +40,16 @@ class RecordingPbx:
 
     async def live_call_ids(self, pbx: str) -> set[str]:
         return set()
+
+    async def route_inbound(self, pbx: str, channel: str, route: str) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("route", {"pbx": pbx, "channel": channel, "route": route}))
+
+    async def db_tree(self, pbx: str, family: str) -> dict[str, str]:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        return {k: v for k, v in self.astdb.items() if k.startswith(f"/{family}/")}
 
     def state(self) -> dict[str, object]:
         return {"local": {"connected": not self.down}}

@@ -248,7 +248,7 @@ async def test_service_account_cannot_run_commands(service_ami: AmiTap) -> None:
         response = await service_ami.action(action, **fields)
         assert (response["Response"], response.get("Message")) == ("Error", "Permission denied"), (action, response)
     # a shell through Originate needs the system class (and app_system is not even loaded)
-    response = await service_ami.action("Originate", Channel="Local/s@callguard-no-inbound", Application="System",
+    response = await service_ami.action("Originate", Channel="Local/s@callguard-inbound", Application="System",
                                         Data="touch /tmp/pwned")
     assert response["Response"] == "Error"
 

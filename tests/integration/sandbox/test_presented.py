@@ -73,18 +73,23 @@ async def test_a_pbx_with_a_default_cli_presents_it_when_the_service_sends_none(
         await _hang_up(phones, ami, "2001", call_id, answered["call"])
 
 
-async def test_the_customer_line_calls_in_and_callguard_no_inbound_refuses_it(
+async def test_the_customer_line_calls_in_and_callguard_inbound_announces_it_with_filtered_numbers(
         phones: PhonesProcess, ami: AmiTap) -> None:
+    """The dial plan's half of the inbound contract (docs/PBX.md "Inbound calls"); the service's half is in
+    tests/integration/inbound."""
     mark, since = phones.mark(), len(ami.messages)
     calling = await phones.dial("customer", "+862161234567", caller="+8613900000001")
-    ended = await phones.wait_for("ended", phone="customer", call=calling["call"], since=mark, timeout=10)
-    assert (ended["direction"], ended["answered"], ended["code"]) == ("out", False, 403)
-    channel = await ami.wait_event("Newchannel", since=since, Context="callguard-no-inbound",
+    channel = await ami.wait_event("Newchannel", since=since, Context="callguard-inbound",
                                    Exten="+862161234567", CallerIDNum="+8613900000001")
     assert channel["Channel"].startswith("PJSIP/customers-")  # identified as the customer trunk
-    hangup = await ami.wait_event("Hangup", since=since, Uniqueid=channel["Uniqueid"])
-    assert hangup["Cause"] == "21"
-    assert phones.find("incoming", since=mark) is None  # nothing rang anywhere
+    announced = await ami.wait_event("UserEvent", since=since, UserEvent="CallguardInbound",
+                                     Uniqueid=channel["Uniqueid"])
+    assert (announced["From"], announced["To"], announced["Context"]) == (
+        "+8613900000001", "+862161234567", "callguard-inbound")
+    await phones.wait_for("ringing", phone="customer", call=calling["call"], since=mark, timeout=10)
+    await phones.send({"cmd": "hangup", "phone": "customer", "call": calling["call"]})
+    await ami.wait_event("Hangup", since=since, Uniqueid=channel["Uniqueid"])
+    assert phones.find("incoming", since=mark) is None  # nothing rang anywhere without a route
 
 
 async def test_dtmf_and_tones_sent_on_an_established_call_arrive(

@@ -97,6 +97,24 @@ async def test_hand_checked_figures(adb: Database, path: str) -> None:
     assert only.totals["attempts"] == 5 and only.totals["connected"] == 1
 
 
+@pytest.mark.parametrize("path", ["raw", "rollup"])
+async def test_inbound_calls_are_a_direction_and_leave_the_outbound_figures_unchanged(adb: Database, path: str) -> None:
+    inbound = [make_call(at(9, 50), talk=40, ring=3, direction="inbound"),
+               make_call(at(10, 5), end_reason="agent_unavailable", direction="inbound"),
+               make_call(at(21, 30), talk=20, ring=2, direction="inbound")]  # answering at 21:30 is allowed
+    async with adb.begin() as s:
+        s.add_all([*dataset(), *inbound])
+    if path == "rollup":
+        assert await refresh(adb) == 6
+    outbound = await _report(adb, "connect-rate", (), filters={"direction": ("outbound",)})
+    assert outbound.totals == {**EXPECTED_TOTAL, "blocked": None}  # the decision log knows no direction
+    by_direction = await _report(adb, "connect-rate", ("direction",))
+    assert [(r["direction"], r["attempts"], r["connected"]) for r in by_direction.rows] == [
+        ("inbound", 3, 2), ("outbound", 10, 3)]
+    tt = await _report(adb, "talk-time", ("direction",), filters={"direction": ("inbound",)})
+    assert [(r["direction"], r["talk_total"], r["talk_median"]) for r in tt.rows] == [("inbound", 60.0, 20.0)]
+
+
 async def test_changes_after_rollup_are_seen_at_once_and_after_refresh(adb: Database) -> None:
     async with adb.begin() as s:
         s.add_all(dataset())

@@ -60,7 +60,7 @@ async def test_lists_are_due_first_and_inside_the_scope(db: Database) -> None:
         call = await rig.talk(who, case_id=case)
         await rig.dispose(call.id, who, outcome="callback_requested", callback_at=later(due).isoformat())
 
-    async def cases(who: Principal, **kw: object) -> list[str]:
+    async def cases(who: Principal, **kw: object) -> list[str | None]:
         return [cb.case_id for cb in await rig.callbacks.list(who, **kw)]
 
     assert await cases(ALICE) == ["case-a2", "case-a"]

@@ -118,7 +118,7 @@ def test_agents_dial_nothing_and_only_the_probe_context_reaches_probe(tmp_path: 
 def test_the_service_ami_account_has_only_what_the_service_uses(tmp_path: Path) -> None:
     manager = _rendered(tmp_path)["manager.conf"]
     account = _section(manager, "[callguard]")
-    assert "\nread = call\n" in account and "\nwrite = call,originate,reporting\n" in account
+    assert "\nread = call,user\n" in account and "\nwrite = call,originate,reporting\n" in account
     assert "permit = 127.0.0.1/255.255.255.255" in account and "deny = 0.0.0.0/0.0.0.0" in account
     assert "command" not in account and "system" not in account
     assert "#tryinclude manager_sandbox.conf" in manager
@@ -177,8 +177,24 @@ def test_the_sandbox_customer_line_calls_in_as_the_customers_trunk_after_agents(
     assert "send_pai = yes" in _section(pjsip, "[customers]")
     identify = sandbox_pjsip_conf("127.0.0.1")
     assert "type = identify" in identify and "endpoint = customers" in identify and "match = 127.0.0.1" in identify
-    refused = _section(_rendered(tmp_path)["extensions.conf"], "[callguard-no-inbound]")
-    assert "exten => _[+0-9*#a-zA-Z].,1,Log(NOTICE" in refused and "Hangup(21)" in refused
+    assert "context = callguard-inbound\n" in _section(pjsip, "[customers]")
+
+
+def test_the_inbound_dial_plan_filters_what_the_caller_sends_and_checks_the_service_s_route(tmp_path: Path) -> None:
+    extensions = _rendered(tmp_path)["extensions.conf"]
+    inbound = _section(extensions, "[callguard-inbound]")
+    # the caller's number and the dialled one are filtered before the UserEvent (or anything else) uses them
+    assert inbound.index("FILTER(+0123456789,${CALLERID(num)})") < inbound.index("UserEvent(CallguardInbound")
+    assert "FILTER(+0123456789,${EXTEN})" in inbound and "${CALLERID(num)}" not in inbound.replace(
+        "FILTER(+0123456789,${CALLERID(num)})", "")
+    assert "PJSIP_HEADER" not in inbound  # no SIP header is read at all
+    # the route is filtered, then checked, and only then cut into a call id and an agent
+    assert inbound.index("FILTER(0-9a-zA-Z-:_.,${CALLGUARD_ROUTE})") < inbound.index('REGEX("${ROUTE_RE}" ${ROUTE})') \
+        < inbound.index("Set(__CALL_ID=${CUT(ROUTE,:,1)})") < inbound.index("Dial(PJSIP/${IN_AGENT}")
+    assert inbound.count("${CALLGUARD_ROUTE}") == 2  # EXISTS() and FILTER(): never in an expression
+    answered = _section(extensions, "[callguard-inbound-answered]")
+    assert "Gosub(callguard-record,s,1)" in answered  # checked call id, recorded like outbound calls
+    assert "[callguard-no-inbound]" not in extensions
 
 
 def test_ami_tls_listener_is_generated_only_when_asked_and_refuses_injection(tmp_path: Path,
