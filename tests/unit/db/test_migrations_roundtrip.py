@@ -38,8 +38,10 @@ PG_OBJECTS = (
 
 def _objects(conn: Connection) -> set[tuple[Any, ...]]:
     if conn.dialect.name == "sqlite":
-        # a table SQLite's batch mode copied back is stored with its name quoted
-        return {(kind, name, sql.replace(f'"{name}"', name)) for kind, name, sql in conn.execute(text(SQLITE_OBJECTS))}
+        # a table SQLite's batch mode copied back is stored with its name quoted, and its columns laid out anew
+        # (an ADD COLUMN appends to the last line; a copy puts one column a line): same table, other spacing
+        return {(kind, name, " ".join(sql.replace(f'"{name}"', name).split()))
+                for kind, name, sql in conn.execute(text(SQLITE_OBJECTS))}
     return {tuple(row) for q in PG_OBJECTS for row in conn.execute(text(q))}
 
 

@@ -63,6 +63,9 @@ class _Channel:
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.uniqueid if key in ("Uniqueid", "Linkedid") else default
 
+    def chan_variables(self) -> dict[str, str]:
+        return {}  # an outbound call's legs: found by Uniqueid/Linkedid, no CALL_ID needed
+
 
 class FakeAmi:
     """Records every action the gateway sends; ``down`` makes it answer as a disconnected client; ``live`` is the
