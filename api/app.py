@@ -21,6 +21,7 @@ from api import (
     recordings,
     reports,
     session,
+    transfers,
 )
 from api.console import add_console_routes
 from api.docs import add_docs_routes
@@ -33,6 +34,7 @@ from callbacks import events as callback_events
 from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
+from dialer import events as dialer_events
 from dialer.states import CallState
 from presence import events as presence_events
 from recordings import events as recording_events
@@ -44,7 +46,7 @@ def all_routers() -> list[Router]:
     """Every feature's router (the order is the OpenAPI order)."""
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
-            callbacks.router, campaigns.router, session.router]
+            callbacks.router, campaigns.router, session.router, transfers.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -55,7 +57,7 @@ def all_routes() -> list[RouteSpec]:
 def event_types() -> tuple[str, ...]:
     """Every domain event type the live stream and webhooks carry."""
     calls_ = ("call.requested", *(f"call.{s.value}" for s in CallState if s is not CallState.REQUESTED),
-              "call.corrected", "call.blocked")
+              "call.corrected", "call.blocked", *dialer_events.TRANSFER_EVENTS)
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
     return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,

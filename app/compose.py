@@ -54,7 +54,8 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
-from dialer.translate import DEVICE_EVENTS, INTERESTING, translate, translate_device
+from dialer.transfers import TransferService
+from dialer.translate import DEVICE_EVENTS, INTERESTING, LEG_EVENTS, translate, translate_device, translate_leg
 from hooks.dispatcher import Dispatcher
 from hooks.outbox import Outbox
 from hooks.service import HookService
@@ -164,7 +165,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         compliance=ComplianceAdmin(db=db, gate=compliance_gate, clock=clock, audit=audit,
                                    retention_floor_days=settings.recordings.retention_floor_days),
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
-        presence=presence, callbacks=callbacks, campaigns=campaigns)
+        presence=presence, callbacks=callbacks, campaigns=campaigns,
+        transfers=_transfers(db=db, events=events, pbx=pbx, clock=clock, presence=presence))
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
     events.add_outbox_writer(presence.on_domain_event)  # a saved disposition ends its call's wrap-up
@@ -270,6 +272,14 @@ async def _audit_holds(session: AsyncSession, audit: AuditService, held: list[Re
                            after=recording_hold_snapshot(rec))
 
 
+def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock,
+               presence: PresenceService) -> TransferService:
+    """Transfers, with presence's check in front of every target (an agent must be available)."""
+    transfers = TransferService(db=db, events=events, pbx=pbx, clock=clock)
+    transfers.add_target_check(presence.check_transferable)
+    return transfers
+
+
 def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> None:
     """Route one PBX's AMI events into the call service, and reconcile after every reconnect."""
 
@@ -277,6 +287,11 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
         update = translate(msg, c.clock.now())
         if update is not None:
             await c.calls.apply(update)
+
+    async def on_leg(msg: AmiMessage) -> None:
+        leg = translate_leg(msg, c.clock.now())
+        if leg is not None:
+            await c.transfers.apply_leg(leg)
 
     async def on_device(msg: AmiMessage) -> None:
         device = translate_device(msg, c.clock.now())
@@ -289,6 +304,7 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
 
     client.add_listener(on_event, events=INTERESTING)
+    client.add_listener(on_leg, events=LEG_EVENTS)
     client.add_listener(on_device, events=DEVICE_EVENTS)
     client.add_connection_listener(on_connection)
 

@@ -27,6 +27,7 @@ from dialer.gate import DialGate
 from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
+from dialer.transfers import TransferService
 from hooks.service import HookService
 from presence.service import PresenceService
 from recordings.runtime import RecordingsFeature
@@ -60,6 +61,7 @@ class Container:
     callbacks: CallbackService
     campaigns: CampaignService
     sessions: SessionService
+    transfers: TransferService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

@@ -13,13 +13,16 @@ from datetime import datetime
 from config.settings import PbxSettings
 from dialer.ami import AmiActionError, AmiClient, AmiConnectionLost, AmiError, AmiNotConnected
 from dialer.errors import InvalidPresentedNumber, OriginateFateUnknown, PbxUnavailable
-from dialer.translate import DeviceUpdate, device_snapshot
+from dialer.translate import XFER_VARIABLE, DeviceUpdate, device_snapshot
 
 log = logging.getLogger(__name__)
 
 GO_VARIABLE = "CALLGUARD_GO"
 PRESENTED_VARIABLE = "OUTBOUND_CLI"
 PBX_CLI = re.compile(r"\+?[0-9]{1,20}")  # all that may reach the PBX as a presented number
+TRANSFER_CONTEXT = "callguard-transfer"
+PBX_SIP_USER = re.compile(r"[0-9A-Za-z]{1,32}")  # a transfer target the dial plan accepts (callguard-transfer)
+_PBX_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class PbxGateway:
@@ -75,6 +78,41 @@ class PbxGateway:
     async def hangup(self, pbx: str, channel: str) -> None:
         """Hang up one channel (the agent's leg ends the whole call)."""
         await self._simple(pbx, "Hangup", [("Channel", channel), ("Cause", "16")])
+
+    async def blind_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str, target: str,
+                             transfer_id: str, seq: int, target_leg: str, back: str, back_leg: str,
+                             ring_timeout_s: int) -> None:
+        """Send the customer to ``target`` (a SIP user) and the agent's phone away (docs/PBX.md "Transfer").
+
+        The channel variables go first (AMI ``Setvar``), then ``BlindTransfer`` of the agent's channel into
+        ``callguard-transfer``. Only UUIDs, digits and ``[0-9A-Za-z]`` SIP users are sent (ValueError
+        otherwise, nothing sent). If the PBX refuses, the variables are cleared again (so the agent's hang-up
+        ends the call as before) and PbxUnavailable is raised.
+        """
+        for user in (target, back):
+            if not PBX_SIP_USER.fullmatch(user):
+                raise ValueError(f"not a SIP user the dial plan accepts: {user[:40]!r}")
+        for ident in (transfer_id, target_leg, back_leg):
+            if not _PBX_ID.fullmatch(ident):
+                raise ValueError("transfer and leg ids are lower-case UUIDs")
+        customer_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_SEG", str(int(seq))),
+                         ("XFER_BACK", back), ("XFER_BACK_LEG", back_leg), ("XFER_TIMEOUT", str(int(ring_timeout_s)))]
+        try:
+            await self._setvar(pbx, agent_channel, XFER_VARIABLE, transfer_id)
+            for name, value in customer_vars:
+                await self._setvar(pbx, customer_channel, name, value)
+            await self._simple(pbx, "BlindTransfer", [("Channel", agent_channel), ("Context", TRANSFER_CONTEXT),
+                                                      ("Exten", target)])
+        except PbxUnavailable:
+            for channel in (agent_channel, customer_channel):
+                try:
+                    await self._setvar(pbx, channel, XFER_VARIABLE, "")
+                except PbxUnavailable as exc:  # the channel may be gone: nothing left to undo there
+                    log.info("clearing %s on %s failed: %s", XFER_VARIABLE, channel, exc)
+            raise
+
+    async def _setvar(self, pbx: str, channel: str, name: str, value: str) -> None:
+        await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])
 
     async def release_customer_leg(self, pbx: str, channel: str) -> None:
         """Tell the dial plan waiting on the agent's channel that it may dial the customer."""

@@ -302,6 +302,19 @@ class PresenceService:
                 details={"agent": agent_id, "state": current.state.value, "pause_code": current.pause_code,
                          "reason": current.reason})
 
+    async def check_transferable(self, session: AsyncSession, user_id: str) -> None:
+        """Refuse (409 ``agent-not-available``) a transfer to an agent who is not available (paused, offline,
+        ringing, on a call, in wrap-up); a user without presence (a supervisor) is not refused."""
+        row = await session.get(AgentPresence, user_id)
+        if row is None:
+            return
+        current = derive(facts_of(row), self.clock.now())
+        if current.state is not AgentState.AVAILABLE:
+            raise AgentNotAvailable(
+                f"agent {user_id} is {current.state}: a transfer needs an available agent",
+                details={"agent": user_id, "state": current.state.value, "pause_code": current.pause_code,
+                         "reason": current.reason})
+
     # -- helpers --------------------------------------------------------------------------------
     async def _visible_agent(self, s: AsyncSession, principal: Principal, agent_id: str) -> User:
         user = await s.get(User, agent_id)

@@ -1,0 +1,198 @@
+"""Transfers end to end: a real call through the service and Asterisk 22 is handed by ana (1001, 600 Hz) to
+pete (1005, 900 Hz here), or to nick (1002, never answers: the customer rings back to ana). Each scenario
+checks the call model (one call, its legs), the events, the webhooks and the recording (one stereo file,
+the customer's 1000 Hz on the right throughout, the staff side on the left: each half its own tone)."""
+
+from __future__ import annotations
+
+import asyncio
+from array import array
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from core.models import DomainEventRow
+from recordings.models import Recording
+from recordings.tone import analyse_tone, decode_pcm
+from sandbox.pbx import PbxSandbox
+from sip.client import PhonesProcess
+from tests.integration.stack import Stack, service_stack
+from tests.support.receiver import Receiver
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+ANA_HZ, PETE_HZ, CUSTOMER_HZ = 600, 900, 1000
+RATE = 8000
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> AsyncIterator[Stack]:
+    await phones.send({"cmd": "set_behaviour", "phone": "1005", "tone_hz": PETE_HZ})
+    try:
+        async with service_stack(pbx, tmp_path, hooks={"allow_private_targets": True}) as s:
+            yield s
+    finally:
+        await phones.send({"cmd": "set_behaviour", "phone": "1005", "tone_hz": ANA_HZ})
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def receiver(stack: Stack) -> AsyncIterator[Receiver]:
+    async with Receiver(secret="") as rx:
+        r = await stack.client.post("/v1/hooks/subscriptions", headers=stack.auth("ada"), json={
+            "url": rx.url, "event_types": ["call.*"], "description": "transfers"})
+        body = await r.json()
+        assert r.status == 201, body
+        rx.secret = body["secret"]
+        yield rx
+
+
+async def _answered_call(stack: Stack, phones: PhonesProcess, number: str) -> dict[str, Any]:
+    mark = phones.mark()
+    call = await stack.dial("ana", number)
+    await phones.wait_for("answered", phone="customer", since=mark, timeout=20)
+    await stack.wait_state(call["id"], "answered")
+    await asyncio.sleep(2.0)  # audio content for the first agent's half, not a synchronisation
+    return call
+
+
+async def _legs(stack: Stack, call_id: str, *, done: int, within: float = 30.0) -> dict[str, Any]:
+    """Poll the call's legs until ``done`` of them have ended (a wait, not a timing assertion)."""
+    async with asyncio.timeout(within):
+        while True:
+            r = await stack.client.get(f"/v1/calls/{call_id}/legs", headers=stack.auth("sup"))
+            body: dict[str, Any] = await r.json()
+            assert r.status == 200, body
+            if sum(1 for leg in body["legs"] if leg["ended_at"]) >= done:
+                return body
+            await asyncio.sleep(0.1)
+
+
+async def _recording(stack: Stack, call_id: str, within: float = 45.0) -> Recording:
+    async with asyncio.timeout(within):
+        while True:
+            async with stack.container.db.read() as s:
+                rec = await s.scalar(select(Recording).where(Recording.call_id == call_id))
+            if rec is not None and rec.state in ("stored", "failed", "empty"):
+                return rec
+            await asyncio.sleep(0.2)
+
+
+async def _event_types(stack: Stack, call_id: str) -> list[str]:
+    async with stack.container.db.read() as s:
+        return list((await s.scalars(select(DomainEventRow.type).where(DomainEventRow.call_id == call_id)
+                                     .order_by(DomainEventRow.id))).all())
+
+
+async def _samples(stack: Stack, rec: Recording, dest: Path) -> tuple[list[int], list[int]]:
+    """The recording through the API (as the QA player gets it), decoded: (left, right) samples."""
+    r = await stack.client.get(f"/v1/recordings/{rec.id}/audio", headers=stack.auth("ada"))
+    assert r.status == 200
+    await asyncio.to_thread(dest.write_bytes, await r.read())
+    samples, channels = await asyncio.to_thread(decode_pcm, dest, sample_rate=RATE)
+    assert channels == 2
+    return list(samples[0::2]), list(samples[1::2])
+
+
+def _tone(samples: list[int], hz: int, *, start: float, end: float) -> bool:
+    part = array("h", samples[int(start * RATE):int(end * RATE)])
+    return analyse_tone(part, RATE, hz).present
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+async def _webhook_types(rx: Receiver, call_id: str, wanted: set[str], within: float = 30.0) -> list[str]:
+    async with asyncio.timeout(within):
+        while True:
+            got = [q.json["type"] for q in rx.requests if q.verified and isinstance(q.json, dict)
+                   and (q.json.get("data") or {}).get("call_id") == call_id]
+            if wanted <= set(got):
+                return got
+            await asyncio.sleep(0.1)
+
+
+async def test_blind_transfer_hands_the_customer_to_pete_in_one_call_with_one_recording(
+        stack: Stack, phones: PhonesProcess, receiver: Receiver, tmp_path: Path) -> None:
+    call = await _answered_call(stack, phones, "+8613800091001")
+    mark = phones.mark()
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer", headers=stack.auth("ana"),
+                                json={"target": "pete", "mode": "blind"})
+    transfer = await r.json()
+    assert r.status == 202, transfer
+    assert (transfer["state"], transfer["from_agent"], transfer["target"]) == ("requested", "ana", "pete")
+    await phones.wait_for("answered", phone="1005", since=mark, timeout=20)
+    await asyncio.sleep(2.0)  # audio content for pete's half
+    r = await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("sup"))
+    assert r.status == 202, await r.json()
+    ended = await stack.wait_state(call["id"], "ended")
+    assert (ended["id"], ended["agent"], ended["end_reason"]) == (call["id"], "ana", "completed")
+
+    model = await _legs(stack, call["id"], done=2)
+    legs = [(leg["seq"], leg["role"], leg["user"]) for leg in model["legs"]]
+    assert legs == [(1, "agent", "ana"), (2, "target", "pete")]
+    ana, pete = model["legs"]
+    assert ana["answered_at"] and pete["answered_at"] and _at(ana["ended_at"]) <= _at(pete["answered_at"])
+    assert ana["talk_seconds"] >= 1.5 and pete["talk_seconds"] >= 1.5
+    assert [(t["state"], t["target"], t["failure"]) for t in model["transfers"]] == [("completed", "pete", None)]
+
+    types = await _event_types(stack, call["id"])
+    assert types.count("call.transfer_requested") == 1 and types.count("call.transfer_completed") == 1
+    assert "call.transfer_failed" not in types
+    assert types.index("call.transfer_requested") < types.index("call.transfer_completed") < types.index(
+        "call.ended")
+    hooks = await _webhook_types(receiver, call["id"], {"call.transfer_requested", "call.transfer_completed",
+                                                        "call.ended"})
+    assert hooks.index("call.transfer_requested") < hooks.index("call.transfer_completed")
+
+    rec = await _recording(stack, call["id"])
+    assert (rec.state, rec.channels, rec.agent_id) == ("stored", 2, "ana")
+    left, right = await _samples(stack, rec, tmp_path / "blind.ogg")
+    split = (_at(ana["ended_at"]) - _at(ended["agent_answered_at"])).total_seconds()
+    total = len(left) / RATE
+    assert _tone(left, ANA_HZ, start=0, end=split) and not _tone(left, PETE_HZ, start=0, end=split)
+    assert _tone(left, PETE_HZ, start=split, end=total) and not _tone(left, ANA_HZ, start=split + 0.5, end=total)
+    assert _tone(right, CUSTOMER_HZ, start=split - 1.5, end=split) and _tone(right, CUSTOMER_HZ, start=split,
+                                                                           end=total)
+    assert not _tone(right, ANA_HZ, start=0, end=total) and not _tone(right, PETE_HZ, start=0, end=total)
+
+
+async def test_blind_transfer_to_a_target_who_does_not_answer_brings_the_customer_back_to_ana(
+        stack: Stack, phones: PhonesProcess, receiver: Receiver, tmp_path: Path) -> None:
+    call = await _answered_call(stack, phones, "+8613800092001")
+    mark = phones.mark()
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer", headers=stack.auth("sup"),
+                                json={"target": "nick"})
+    assert r.status == 202, await r.json()
+    await phones.wait_for("incoming", phone="1002", since=mark, timeout=20)
+    back = await phones.wait_for("answered", phone="1001", since=mark, timeout=30)  # ana's phone rings again
+    assert back
+    await asyncio.sleep(2.0)  # audio content for ana's second half
+    r = await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("sup"))
+    assert r.status == 202
+    ended = await stack.wait_state(call["id"], "ended")
+    assert ended["end_reason"] == "completed"
+
+    model = await _legs(stack, call["id"], done=3)
+    assert [(leg["role"], leg["user"], bool(leg["answered_at"])) for leg in model["legs"]] == [
+        ("agent", "ana", True), ("target", "nick", False), ("back", "ana", True)]
+    assert model["legs"][1]["talk_seconds"] is None and model["legs"][2]["talk_seconds"] >= 1.5
+    [transfer] = model["transfers"]
+    assert (transfer["state"], transfer["failure"], transfer["dial_status"]) == (
+        "failed", "target-not-answered", "NOANSWER")
+    types = await _event_types(stack, call["id"])
+    assert "call.transfer_failed" in types and "call.transfer_completed" not in types
+    await _webhook_types(receiver, call["id"], {"call.transfer_requested", "call.transfer_failed"})
+
+    rec = await _recording(stack, call["id"])
+    assert rec.state == "stored" and rec.channels == 2
+    left, right = await _samples(stack, rec, tmp_path / "back.ogg")
+    split = (_at(model["legs"][0]["ended_at"]) - _at(ended["agent_answered_at"])).total_seconds()
+    back_from = (_at(model["legs"][2]["answered_at"]) - _at(ended["agent_answered_at"])).total_seconds()
+    total = len(left) / RATE
+    assert _tone(left, ANA_HZ, start=0, end=split) and _tone(left, ANA_HZ, start=back_from, end=total)
+    assert _tone(right, CUSTOMER_HZ, start=back_from, end=total)
