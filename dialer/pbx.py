@@ -80,14 +80,14 @@ class PbxGateway:
         await self._simple(pbx, "Hangup", [("Channel", channel), ("Cause", "16")])
 
     async def blind_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str, target: str,
-                             transfer_id: str, seq: int, target_leg: str, back: str, back_leg: str,
-                             ring_timeout_s: int) -> None:
+                             transfer_id: str, seq: int, target_leg: str, back: str, back_leg: str) -> None:
         """Send the customer to ``target`` (a SIP user) and the agent's phone away (docs/PBX.md "Transfer").
 
         The channel variables go first (AMI ``Setvar``), then ``BlindTransfer`` of the agent's channel into
-        ``callguard-transfer``. Only UUIDs, digits and ``[0-9A-Za-z]`` SIP users are sent (ValueError
-        otherwise, nothing sent). If the PBX refuses, the variables are cleared again (so the agent's hang-up
-        ends the call as before) and PbxUnavailable is raised.
+        ``callguard-transfer``; the target (and the agent, rung back if the target does not answer) ring as long
+        as an agent may ring for a call (``agent_ring_timeout_s``). Only UUIDs, digits and ``[0-9A-Za-z]`` SIP
+        users are sent (ValueError otherwise, nothing sent). If the PBX refuses, the variables are cleared again
+        (so the agent's hang-up ends the call as before) and PbxUnavailable is raised.
         """
         for user in (target, back):
             if not PBX_SIP_USER.fullmatch(user):
@@ -95,8 +95,9 @@ class PbxGateway:
         for ident in (transfer_id, target_leg, back_leg):
             if not _PBX_ID.fullmatch(ident):
                 raise ValueError("transfer and leg ids are lower-case UUIDs")
+        ring = str(self.settings[pbx].agent_ring_timeout_s)
         customer_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_SEG", str(int(seq))),
-                         ("XFER_BACK", back), ("XFER_BACK_LEG", back_leg), ("XFER_TIMEOUT", str(int(ring_timeout_s)))]
+                         ("XFER_BACK", back), ("XFER_BACK_LEG", back_leg), ("XFER_TIMEOUT", ring)]
         try:
             await self._setvar(pbx, agent_channel, XFER_VARIABLE, transfer_id)
             for name, value in customer_vars:

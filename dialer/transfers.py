@@ -139,7 +139,7 @@ class TransferService:
             await self.pbx.blind_transfer(
                 call.pbx, agent_channel=channel, customer_channel=customer, target=target_sip,
                 transfer_id=transfer.id, seq=seq, target_leg=transfer.target_leg_id, back=back_sip,
-                back_leg=transfer.back_leg_id, ring_timeout_s=self.pbx.settings[call.pbx].agent_ring_timeout_s)
+                back_leg=transfer.back_leg_id)
         except PbxUnavailable:
             await self._fail(transfer.id, "pbx-unavailable")
             raise
