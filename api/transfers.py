@@ -21,14 +21,34 @@ async def transfer_call(request: web.Request) -> web.StreamResponse:
     """Hand the customer to another agent or a supervisor; the call keeps its id and gains a leg.
 
     The target is a user id, resolved by the service to its phone inside the call's walls, and must be
-    available. The transfer's steps (``call.transfer_completed`` or ``call.transfer_failed``) arrive as
-    events; if the target does not answer, the customer rings back to the agent who transferred.
+    available. ``blind``: the customer goes straight to the target. ``attended``: the customer waits with
+    music on hold while the agent's phone talks to the target (``call.transfer_consulting``), then the agent
+    completes or cancels it. The steps arrive as events; if the target does not answer, the customer goes
+    back to the agent who transferred (``call.transfer_failed``).
     """
     req = await body(request, TransferRequest)
     transfer = await request.app[CONTAINER].transfers.request(
         principal(request), request.match_info["call_id"], target=req.target, mode=req.mode)
     return json_response(transfer_to_json(transfer), status=202,
                          headers={"Location": f"/v1/calls/{transfer.call_id}/legs"})
+
+
+@router.route("POST", "/v1/calls/{call_id}/transfer/complete", summary="Complete an attended transfer",
+              tag="calls", roles=TRANSFERRERS, response=TransferOut, status=202, errors=(401, 403, 404, 409, 503))
+async def complete_transfer(request: web.Request) -> web.StreamResponse:
+    """The target of an attended transfer answered (``consulting``): the customer, on hold until now, joins
+    the target and the agent's consultation ends (``call.transfer_completed``)."""
+    transfer = await request.app[CONTAINER].transfers.complete(principal(request), request.match_info["call_id"])
+    return json_response(transfer_to_json(transfer), status=202)
+
+
+@router.route("POST", "/v1/calls/{call_id}/transfer/cancel", summary="Cancel an attended transfer",
+              tag="calls", roles=TRANSFERRERS, response=TransferOut, status=202, errors=(401, 403, 404, 409, 503))
+async def cancel_transfer(request: web.Request) -> web.StreamResponse:
+    """An attended transfer still ringing or consulting: the target's leg is hung up and the agent has the
+    customer back (``call.transfer_cancelled``)."""
+    transfer = await request.app[CONTAINER].transfers.cancel(principal(request), request.match_info["call_id"])
+    return json_response(transfer_to_json(transfer), status=202)
 
 
 @router.route("GET", "/v1/calls/{call_id}/legs", summary="A call's legs and transfers", tag="calls",

@@ -21,6 +21,9 @@ GO_VARIABLE = "CALLGUARD_GO"
 PRESENTED_VARIABLE = "OUTBOUND_CLI"
 PBX_CLI = re.compile(r"\+?[0-9]{1,20}")  # all that may reach the PBX as a presented number
 TRANSFER_CONTEXT = "callguard-transfer"
+HOLD_CONTEXT = "callguard-xfer-hold"
+CONSULT_CONTEXT = "callguard-xfer-consult"
+PBX_CHANNEL = re.compile(r"[A-Za-z0-9/_.-]{1,128}")  # a channel name as Asterisk makes them
 PBX_SIP_USER = re.compile(r"[0-9A-Za-z]{1,32}")  # a transfer target the dial plan accepts (callguard-transfer)
 _PBX_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -105,12 +108,62 @@ class PbxGateway:
             await self._simple(pbx, "BlindTransfer", [("Channel", agent_channel), ("Context", TRANSFER_CONTEXT),
                                                       ("Exten", target)])
         except PbxUnavailable:
-            for channel in (agent_channel, customer_channel):
-                try:
-                    await self._setvar(pbx, channel, XFER_VARIABLE, "")
-                except PbxUnavailable as exc:  # the channel may be gone: nothing left to undo there
-                    log.info("clearing %s on %s failed: %s", XFER_VARIABLE, channel, exc)
+            await self._clear_transfer(pbx, agent_channel, customer_channel)
             raise
+
+    async def attended_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str, target: str,
+                                transfer_id: str, seq: int, target_leg: str) -> None:
+        """Put the customer on hold and ring ``target`` from the agent's channel (docs/PBX.md "Transfer").
+
+        Setvars, then one AMI ``Redirect`` of both channels: the customer to ``callguard-xfer-hold``, the
+        agent to ``callguard-xfer-consult`` (Exten = the target). Checked and undone like ``blind_transfer``.
+        """
+        if not PBX_SIP_USER.fullmatch(target):
+            raise ValueError(f"not a SIP user the dial plan accepts: {target[:40]!r}")
+        if not (_PBX_ID.fullmatch(transfer_id) and _PBX_ID.fullmatch(target_leg)):
+            raise ValueError("transfer and leg ids are lower-case UUIDs")
+        if not (PBX_CHANNEL.fullmatch(agent_channel) and PBX_CHANNEL.fullmatch(customer_channel)):
+            raise ValueError("not a channel name")
+        ring = str(self.settings[pbx].agent_ring_timeout_s)
+        agent_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_TIMEOUT", ring),
+                      ("XFER_PEER", customer_channel), ("XFER_DONE", "")]
+        try:
+            for name, value in agent_vars:
+                await self._setvar(pbx, agent_channel, name, value)
+            for name, value in ((XFER_VARIABLE, transfer_id), ("XFER_SEG", str(int(seq)))):
+                await self._setvar(pbx, customer_channel, name, value)
+            await self._simple(pbx, "Redirect", [
+                ("Channel", customer_channel), ("Context", HOLD_CONTEXT), ("Exten", "s"), ("Priority", "1"),
+                ("ExtraChannel", agent_channel), ("ExtraContext", CONSULT_CONTEXT), ("ExtraExten", target),
+                ("ExtraPriority", "1")])
+        except PbxUnavailable:
+            await self._clear_transfer(pbx, agent_channel, customer_channel)
+            raise
+
+    async def complete_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str,
+                                target_channel: str) -> None:
+        """An attended transfer's completion: the agent's consult leg ends (``XFER_DONE``), AMI ``Bridge`` joins
+        the customer and the target."""
+        for channel in (agent_channel, customer_channel, target_channel):
+            if not PBX_CHANNEL.fullmatch(channel):
+                raise ValueError("not a channel name")
+        await self._setvar(pbx, agent_channel, "XFER_DONE", "yes")
+        try:
+            await self._simple(pbx, "Bridge", [("Channel1", customer_channel), ("Channel2", target_channel),
+                                               ("Tone", "no")])
+        except PbxUnavailable:
+            try:
+                await self._setvar(pbx, agent_channel, "XFER_DONE", "")
+            except PbxUnavailable as exc:
+                log.info("clearing XFER_DONE on %s failed: %s", agent_channel, exc)
+            raise
+
+    async def _clear_transfer(self, pbx: str, *channels: str) -> None:
+        for channel in channels:
+            try:
+                await self._setvar(pbx, channel, XFER_VARIABLE, "")
+            except PbxUnavailable as exc:  # the channel may be gone: nothing left to undo there
+                log.info("clearing %s on %s failed: %s", XFER_VARIABLE, channel, exc)
 
     async def _setvar(self, pbx: str, channel: str, name: str, value: str) -> None:
         await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])

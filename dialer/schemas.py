@@ -135,9 +135,10 @@ class TransferRequest(BaseModel):
 
     target: str = Field(pattern=_ID, description="The agent or supervisor (user id) who takes the customer, within "
                                                  "the call's client (and team, for an agent), and available")
-    mode: TransferMode = Field(TransferMode.BLIND, description="blind: the customer goes straight to the target "
-                               "(if the target does not answer, the customer rings back to the agent). Only "
-                               "blind is built; attended answers 409 call-not-transferable")
+    mode: TransferMode = Field(TransferMode.BLIND, description="blind: the customer goes straight to the target; "
+                               "attended: the customer hears music on hold while the agent consults the target, "
+                               "then POST .../transfer/complete or .../transfer/cancel. If the target does not "
+                               "answer, the customer goes back to the agent")
 
 
 class TransferOut(BaseModel):

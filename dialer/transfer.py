@@ -59,11 +59,18 @@ def derive_transfer(f: TransferFacts) -> TransferState:
 
 
 def leg_facts(*, answered_at: datetime | None, ended_at: datetime | None, dial_status: str | None,
-              at: datetime) -> dict[str, datetime]:
-    """The transfer facts a target leg's facts imply: its answer completes the transfer; its end without an
-    answer (or a dial status other than ANSWER) fails it."""
+              at: datetime, mode: TransferMode = TransferMode.BLIND) -> dict[str, datetime]:
+    """The transfer facts a target leg's facts imply.
+
+    Blind: its answer completes the transfer. Attended: its answer starts the consultation (the service
+    completes it), and its end after answering without completion means the agent kept the customer
+    (cancelled: the agent cancelled, or the target hung up). Either mode: its end without an answer (or a dial
+    status other than ANSWER) fails it (the customer goes back to the agent).
+    """
     if answered_at is not None:
-        return {"completed_at": answered_at}
+        if mode is TransferMode.BLIND:
+            return {"completed_at": answered_at}
+        return {"consulting_at": answered_at, **({"cancelled_at": ended_at} if ended_at is not None else {})}
     if ended_at is not None or (dial_status is not None and dial_status != "ANSWER"):
         return {"failed_at": ended_at or at}
     return {}

@@ -97,9 +97,6 @@ class TransferService:
                       mode: TransferMode = TransferMode.BLIND) -> CallTransfer:
         """Record the transfer (and the call's first leg) in one transaction, then send it to the PBX."""
         principal.require(*TRANSFER_ROLES)
-        if mode is not TransferMode.BLIND:
-            raise CallNotTransferable("only blind transfers are built", details={
-                "call_id": call_id, "reason": f"mode {mode.value}"})
         now = self.clock.now()
         async with self.db.begin() as s:
             call = await self._call_for_update(s, principal, call_id)
@@ -136,14 +133,99 @@ class TransferService:
             back_sip = holder_user.sip_user if holder_user is not None and holder_user.sip_user else call.sip_user
             target_sip, channel, customer = user.sip_user or "", holder[1] or "", call.customer_channel or ""
         try:
-            await self.pbx.blind_transfer(
-                call.pbx, agent_channel=channel, customer_channel=customer, target=target_sip,
-                transfer_id=transfer.id, seq=seq, target_leg=transfer.target_leg_id, back=back_sip,
-                back_leg=transfer.back_leg_id)
+            if mode is TransferMode.BLIND:
+                await self.pbx.blind_transfer(
+                    call.pbx, agent_channel=channel, customer_channel=customer, target=target_sip,
+                    transfer_id=transfer.id, seq=seq, target_leg=transfer.target_leg_id, back=back_sip,
+                    back_leg=transfer.back_leg_id)
+            else:
+                await self.pbx.attended_transfer(
+                    call.pbx, agent_channel=channel, customer_channel=customer, target=target_sip,
+                    transfer_id=transfer.id, seq=seq, target_leg=transfer.target_leg_id)
         except PbxUnavailable:
             await self._fail(transfer.id, "pbx-unavailable")
             raise
         return transfer
+
+    async def complete(self, principal: Principal, call_id: str) -> CallTransfer:
+        """An attended transfer whose target answered (``consulting``): the customer joins the target, the
+        agent's consult leg ends."""
+        principal.require(*TRANSFER_ROLES)
+        async with self.db.begin() as s:
+            call, t, target = await self._attended(s, principal, call_id, (TransferState.CONSULTING,))
+            if target.channel is None or call.customer_channel is None:
+                raise CallNotTransferable("the PBX has not named the target's channel yet", details={
+                    "call_id": call_id, "reason": "the target's channel is not known yet"})
+            agent_channel = await self._from_channel(s, call, t)
+            pbx, customer, target_channel, transfer_id = call.pbx, call.customer_channel, target.channel, t.id
+        await self.pbx.complete_transfer(pbx, agent_channel=agent_channel, customer_channel=customer,
+                                         target_channel=target_channel)
+        async with self.db.begin() as s:
+            t = (await s.execute(self.db.for_update(
+                select(CallTransfer).where(CallTransfer.id == transfer_id)))).scalar_one()
+            await self._set(s, t, completed_at=self.clock.now())
+        return t
+
+    async def cancel(self, principal: Principal, call_id: str) -> CallTransfer:
+        """An attended transfer still ringing or consulting: the target's leg is hung up and the agent has the
+        customer again (the consult context bridges them back)."""
+        principal.require(*TRANSFER_ROLES)
+        async with self.db.begin() as s:
+            call, t, target = await self._attended(s, principal, call_id,
+                                                   (TransferState.REQUESTED, TransferState.CONSULTING))
+            await self._set(s, t, cancelled_at=self.clock.now())
+            pbx, channel = call.pbx, target.channel if target.ended_at is None else None
+        if channel is not None:  # not rung yet: its ring times out and the customer comes back all the same
+            await self.pbx.hangup(pbx, channel)
+        return t
+
+    async def _attended(self, s: AsyncSession, principal: Principal, call_id: str,
+                        states: tuple[TransferState, ...]) -> tuple[Call, CallTransfer, CallLeg]:
+        call = await self._call_for_update(s, principal, call_id)
+        t = (await s.execute(self.db.for_update(select(CallTransfer).where(
+            CallTransfer.call_id == call_id).order_by(CallTransfer.seq.desc()).limit(1)))).scalar()
+        if t is None or t.mode != TransferMode.ATTENDED.value or TransferState(t.state) not in states:
+            raise CallNotTransferable(f"call {call_id} has no attended transfer to act on", details={
+                "call_id": call_id, "reason": "no attended transfer " + " or ".join(x.value for x in states)})
+        if principal.role is Role.AGENT and principal.user_id != t.from_agent:
+            raise NotYourAgent("only the agent who asked for the transfer may complete or cancel it",
+                               details={"agent": principal.user_id})
+        target = await s.get(CallLeg, t.target_leg_id)
+        assert target is not None
+        return call, t, target
+
+    async def _from_channel(self, s: AsyncSession, call: Call, t: CallTransfer) -> str:
+        """The channel of whoever asked for the transfer (the call's agent, or a later leg's)."""
+        legs = (await s.scalars(select(CallLeg).where(CallLeg.call_id == call.id, CallLeg.user_id == t.from_agent,
+                                                      CallLeg.seq < (await self._seq(s, t.target_leg_id)))
+                                .order_by(CallLeg.seq.desc()))).all()
+        for leg in legs:
+            if leg.role != "agent" and leg.channel:
+                return leg.channel
+        return call.agent_channel or ""
+
+    async def _seq(self, s: AsyncSession, leg_id: str) -> int:
+        leg = await s.get(CallLeg, leg_id)
+        return leg.seq if leg is not None else 0
+
+    async def _set(self, s: AsyncSession, t: CallTransfer, **facts: Any) -> None:
+        """New transfer facts (first value kept); the step's event when the state changes."""
+        before = transfer_facts(t)
+        after = replace(before, **{k: v for k, v in facts.items() if getattr(before, k) is None})
+        for k in _TRANSFER_TIMES:
+            setattr(t, k, getattr(after, k))
+        state = derive_transfer(after)
+        if state.value != t.state:
+            t.state = state.value
+            if state is TransferState.FAILED and t.failure is None:
+                t.failure = "target-not-answered"
+            call = await s.get(Call, t.call_id)
+            if call is not None:
+                await self._record(s, call, t)
+        for leg_id in (t.target_leg_id,):
+            leg = await s.get(CallLeg, leg_id)
+            if leg is not None:
+                leg.talk_seconds = _leg_talk(leg, t)
 
     def _holder(self, call: Call, legs: list[CallLeg]) -> tuple[str, str | None]:
         """Who has the customer now, and their channel: the latest answered leg still up, else the call's agent."""
@@ -200,20 +282,9 @@ class TransferService:
                 return
             if update.facts.get("dial_status"):
                 t.dial_status = t.dial_status or update.facts["dial_status"]
-            before = transfer_facts(t)
-            implied = leg_facts(answered_at=leg.answered_at, ended_at=leg.ended_at, dial_status=t.dial_status,
-                                at=self.clock.now())
-            after = replace(before, **{k: v for k, v in implied.items() if getattr(before, k) is None})
-            state = derive_transfer(after)
-            for k in _TRANSFER_TIMES:
-                setattr(t, k, getattr(after, k))
-            if state.value != t.state:
-                t.state = state.value
-                if state is TransferState.FAILED and t.failure is None:
-                    t.failure = "target-not-answered"
-                call = await s.get(Call, t.call_id)
-                if call is not None:
-                    await self._record(s, call, t)
+            await self._set(s, t, **leg_facts(answered_at=leg.answered_at, ended_at=leg.ended_at,
+                                              dial_status=t.dial_status, at=self.clock.now(),
+                                              mode=TransferMode(t.mode)))
 
     async def _leg_for_update(self, s: AsyncSession, update: LegUpdate) -> CallLeg | None:
         if update.leg_id is None:  # the call's own agent leaving after a transfer
@@ -270,6 +341,14 @@ class TransferService:
             type=_EVENT_OF[TransferState(t.state)], payload={**ev.call_payload(call), "transfer": transfer_payload(t)},
             call_id=call.id, case_id=call.case_id, agent_id=call.agent_id, client_id=call.client_id,
             team=call.team, occurred_at=self.clock.now()))
+
+
+def _leg_talk(leg: CallLeg, t: CallTransfer) -> float | None:
+    """A target leg's talk time with the customer: from its answer (blind), from the completion (attended: the
+    consultation is not talk with the customer; a cancelled consultation has none)."""
+    if t.mode == TransferMode.ATTENDED.value:
+        return talk_seconds(t.completed_at, leg.ended_at) if t.completed_at is not None else None
+    return talk_seconds(leg.answered_at, leg.ended_at)
 
 
 def _check_visible(principal: Principal, call: Call | None, call_id: str) -> None:

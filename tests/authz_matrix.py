@@ -27,6 +27,8 @@ MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "GET /v1/calls": (ALL, "empty"),
     "POST /v1/calls/{call_id}/hangup": ((AG, SU, IN, AD), "404"),
     "POST /v1/calls/{call_id}/transfer": ((AG, SU, IN, AD), "404"),
+    "POST /v1/calls/{call_id}/transfer/complete": ((AG, SU, IN, AD), "404"),
+    "POST /v1/calls/{call_id}/transfer/cancel": ((AG, SU, IN, AD), "404"),
     "GET /v1/calls/{call_id}/legs": (ALL, "404"),
     "GET /v1/events": (ALL, "none"),
     "POST /v1/compliance/check": ((AG, SU, IN, AD), "422"),

@@ -196,3 +196,121 @@ async def test_blind_transfer_to_a_target_who_does_not_answer_brings_the_custome
     total = len(left) / RATE
     assert _tone(left, ANA_HZ, start=0, end=split) and _tone(left, ANA_HZ, start=back_from, end=total)
     assert _tone(right, CUSTOMER_HZ, start=back_from, end=total)
+
+
+async def _transfer_state(stack: Stack, call_id: str, *states: str, within: float = 30.0) -> dict[str, Any]:
+    """Poll the call's last transfer until it reaches one of ``states`` (a wait, not a timing assertion)."""
+    async with asyncio.timeout(within):
+        while True:
+            r = await stack.client.get(f"/v1/calls/{call_id}/legs", headers=stack.auth("sup"))
+            body: dict[str, Any] = await r.json()
+            if body["transfers"] and body["transfers"][-1]["state"] in states:
+                return body
+            await asyncio.sleep(0.1)
+
+
+async def _attended(stack: Stack, phones: PhonesProcess, number: str, target: str) -> tuple[dict[str, Any], int]:
+    call = await _answered_call(stack, phones, number)
+    mark = phones.mark()
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer", headers=stack.auth("ana"),
+                                json={"target": target, "mode": "attended"})
+    body = await r.json()
+    assert r.status == 202 and (body["mode"], body["state"]) == ("attended", "requested"), body
+    return call, mark
+
+
+async def _end(stack: Stack, call_id: str) -> dict[str, Any]:
+    r = await stack.client.post(f"/v1/calls/{call_id}/hangup", headers=stack.auth("sup"))
+    assert r.status == 202
+    return await stack.wait_state(call_id, "ended")
+
+
+def _offset(at: str, call: dict[str, Any]) -> float:
+    return (_at(at) - _at(call["agent_answered_at"])).total_seconds()
+
+
+async def test_attended_transfer_holds_the_customer_while_ana_consults_pete_then_completes(
+        stack: Stack, phones: PhonesProcess, receiver: Receiver, tmp_path: Path) -> None:
+    call, mark = await _attended(stack, phones, "+8613800093001", "pete")
+    await phones.wait_for("answered", phone="1005", since=mark, timeout=20)
+    model = await _transfer_state(stack, call["id"], "consulting")
+    assert model["transfers"][0]["consulting_at"]
+    await asyncio.sleep(2.0)  # audio content: the customer on hold while ana and pete talk
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer/complete", headers=stack.auth("ana"))
+    done = await r.json()
+    assert r.status == 202 and done["state"] == "completed", done
+    await asyncio.sleep(2.0)  # audio content: pete with the customer
+    ended = await _end(stack, call["id"])
+    assert ended["end_reason"] == "completed"
+
+    model = await _legs(stack, call["id"], done=2)
+    assert [(leg["role"], leg["user"]) for leg in model["legs"]] == [("agent", "ana"), ("target", "pete")]
+    [t] = model["transfers"]
+    assert (t["state"], t["mode"]) == ("completed", "attended")
+    pete = model["legs"][1]
+    assert pete["talk_seconds"] >= 1.5 and pete["talk_seconds"] < (_at(pete["ended_at"]) - _at(
+        pete["answered_at"])).total_seconds()  # the consultation is not talk with the customer
+    types = await _event_types(stack, call["id"])
+    steps = [x for x in types if x.startswith("call.transfer_")]
+    assert steps == ["call.transfer_requested", "call.transfer_consulting", "call.transfer_completed"]
+    hooks = await _webhook_types(receiver, call["id"], set(steps))
+    assert [x for x in hooks if x.startswith("call.transfer_")] == steps
+
+    rec = await _recording(stack, call["id"])
+    assert (rec.state, rec.channels) == ("stored", 2)
+    left, right = await _samples(stack, rec, tmp_path / "attended.ogg")
+    hold_from, joined = _offset(t["requested_at"], ended), _offset(t["completed_at"], ended)
+    total = len(left) / RATE
+    assert _tone(left, ANA_HZ, start=0, end=hold_from)
+    assert not _tone(left, ANA_HZ, start=hold_from + 0.5, end=total)  # the consultation is not recorded
+    assert not _tone(left, PETE_HZ, start=0, end=joined - 0.5) and _tone(left, PETE_HZ, start=joined, end=total)
+    hold = array("h", left[int((hold_from + 0.3) * RATE):int((joined - 0.3) * RATE)])
+    assert analyse_tone(hold, RATE, 440, min_seconds=0.2).present  # the hold melody the customer heard
+    assert _tone(right, CUSTOMER_HZ, start=0, end=total) and not _tone(right, PETE_HZ, start=0, end=total)
+
+
+async def test_attended_transfer_cancelled_gives_the_customer_back_to_ana(
+        stack: Stack, phones: PhonesProcess, receiver: Receiver, tmp_path: Path) -> None:
+    call, mark = await _attended(stack, phones, "+8613800094001", "pete")
+    await phones.wait_for("answered", phone="1005", since=mark, timeout=20)
+    await _transfer_state(stack, call["id"], "consulting")
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer/cancel", headers=stack.auth("ana"))
+    body = await r.json()
+    assert r.status == 202 and body["state"] == "cancelled", body
+    await phones.wait_for("ended", phone="1005", since=mark, timeout=20)
+    await asyncio.sleep(2.0)  # audio content: ana with the customer again
+    ended = await _end(stack, call["id"])
+    model = await _legs(stack, call["id"], done=2)
+    [t] = model["transfers"]
+    assert t["state"] == "cancelled" and model["legs"][1]["talk_seconds"] is None
+    steps = [x for x in await _event_types(stack, call["id"]) if x.startswith("call.transfer_")]
+    assert steps == ["call.transfer_requested", "call.transfer_consulting", "call.transfer_cancelled"]
+    await _webhook_types(receiver, call["id"], set(steps))
+    rec = await _recording(stack, call["id"])
+    left, right = await _samples(stack, rec, tmp_path / "cancelled.ogg")
+    back = _offset(t["cancelled_at"], ended) + 0.5
+    total = len(left) / RATE
+    assert _tone(left, ANA_HZ, start=back, end=total) and not _tone(left, PETE_HZ, start=0, end=total)
+    assert _tone(right, CUSTOMER_HZ, start=back, end=total)
+
+
+async def test_attended_transfer_to_a_target_who_does_not_answer_gives_the_customer_back_to_ana(
+        stack: Stack, phones: PhonesProcess, receiver: Receiver, tmp_path: Path) -> None:
+    call, mark = await _attended(stack, phones, "+8613800095001", "nick")
+    await phones.wait_for("incoming", phone="1002", since=mark, timeout=20)
+    model = await _transfer_state(stack, call["id"], "failed")
+    assert (model["transfers"][0]["failure"], model["transfers"][0]["dial_status"]) == (
+        "target-not-answered", "NOANSWER")
+    await asyncio.sleep(2.0)  # audio content: ana with the customer again
+    ended = await _end(stack, call["id"])
+    model = await _legs(stack, call["id"], done=2)
+    assert [(leg["role"], leg["user"], bool(leg["answered_at"])) for leg in model["legs"]] == [
+        ("agent", "ana", True), ("target", "nick", False)]
+    steps = [x for x in await _event_types(stack, call["id"]) if x.startswith("call.transfer_")]
+    assert steps == ["call.transfer_requested", "call.transfer_failed"]
+    await _webhook_types(receiver, call["id"], set(steps))
+    rec = await _recording(stack, call["id"])
+    left, right = await _samples(stack, rec, tmp_path / "unanswered.ogg")
+    back = _offset(model["transfers"][0]["failed_at"], ended) + 0.5
+    total = len(left) / RATE
+    assert _tone(left, ANA_HZ, start=back, end=total) and _tone(right, CUSTOMER_HZ, start=back, end=total)

@@ -126,8 +126,6 @@ async def test_bad_bodies_change_nothing(api: Api) -> None:
         status, answer = await _transfer(api, call_id, "alice", body)
         assert status == 422, (body, answer)
         assert_error(answer, "validation-failed")
-    status, answer = await _transfer(api, call_id, "alice", {"target": "bob", "mode": "attended"})
-    assert status == 409 and answer["error"]["details"]["reason"] == "mode attended"
     assert not api.pbx.actions
     r = await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("alice"))
     assert (await r.json())["legs"] == []
@@ -167,3 +165,57 @@ async def test_the_pbx_down_fails_the_transfer_with_503(api: Api) -> None:
     api.pbx.down = False  # a failed transfer does not block the next one
     status, body = await _transfer(api, call_id, "alice", {"target": "bob"})
     assert status == 202 and body["seq"] == 2
+
+
+async def test_attended_transfer_consults_then_completes_or_cancels_only_when_it_may(api: Api) -> None:
+    call_id = await _answered_call(api)
+    for step in ("complete", "cancel"):  # nothing to complete or cancel yet
+        r = await api.client.post(f"/v1/calls/{call_id}/transfer/{step}", headers=api.auth("alice"))
+        assert r.status == 409 and (await r.json())["error"]["code"] == "call-not-transferable"
+    status, body = await _transfer(api, call_id, "alice", {"target": "bob", "mode": "attended"})
+    assert status == 202 and (body["mode"], body["state"]) == ("attended", "requested")
+    [(action, sent)] = api.pbx.actions
+    assert action == "attended_transfer" and (sent["target"], sent["customer_channel"]) == (
+        "1002", "PJSIP/customers-00000002")
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer/complete", headers=api.auth("alice"))
+    assert r.status == 409  # bob has not answered: nothing to complete yet
+    leg = sent["target_leg"]
+    await api.container.transfers.apply_leg(LegUpdate(call_id, leg, None, "Newstate", {
+        "channel": "PJSIP/1002-00000003", "answered_at": T + timedelta(seconds=31)}))
+    legs = await (await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("alice"))).json()
+    assert legs["transfers"][0]["state"] == "consulting"
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer/complete", headers=api.auth("bob"))
+    assert r.status == 404  # another agent does not see alice's call
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer/complete", headers=api.auth("alice"))
+    body = await r.json()
+    assert r.status == 202 and body["state"] == "completed" and body["completed_at"], body
+    assert api.pbx.actions[-1] == ("complete_transfer", {
+        "pbx": "local", "agent_channel": "PJSIP/1001-00000001", "customer_channel": "PJSIP/customers-00000002",
+        "target_channel": "PJSIP/1002-00000003"})
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer/cancel", headers=api.auth("alice"))
+    assert r.status == 409  # completed: too late to cancel
+    assert (await _types(api, call_id))[-3:] == ["call.transfer_requested", "call.transfer_consulting",
+                                                 "call.transfer_completed"]
+
+
+async def test_cancelling_an_attended_transfer_hangs_up_the_targets_leg(api: Api) -> None:
+    call_id = await _answered_call(api)
+    status, body = await _transfer(api, call_id, "sam", {"target": "bob", "mode": "attended"})
+    assert status == 202
+    leg = api.pbx.actions[0][1]["target_leg"]
+    await api.container.transfers.apply_leg(LegUpdate(call_id, leg, None, "Newstate", {
+        "channel": "PJSIP/1002-00000004", "ringing_at": T + timedelta(seconds=30)}))
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer/cancel", headers=api.auth("mia"))
+    assert r.status == 403  # a manager may not act on calls
+    # sam asked for it; alice, who is consulting, may cancel it
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer/cancel", headers=api.auth("alice"))
+    body = await r.json()
+    assert r.status == 202 and body["state"] == "cancelled", body
+    assert api.pbx.actions[-1] == ("hangup", {"pbx": "local", "channel": "PJSIP/1002-00000004"})
+    # the PBX then tells that bob's phone stopped ringing: the transfer stays cancelled, not failed
+    await api.container.transfers.apply_leg(LegUpdate(call_id, leg, None, "Hangup", {
+        "ended_at": T + timedelta(seconds=33), "cause": 16}))
+    legs = await (await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("sam"))).json()
+    assert legs["transfers"][0]["state"] == "cancelled"
+    assert [x for x in await _types(api, call_id) if x.startswith("call.transfer_")] == [
+        "call.transfer_requested", "call.transfer_cancelled"]
