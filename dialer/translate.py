@@ -133,6 +133,8 @@ def _dial_facts(msg: AmiEventLike, name: str, received_at: datetime) -> FactUpda
     Originate's own dial of the agent carries only ``Dest*`` fields (``DestUniqueid`` = call id)."""
     at = event_time(msg, received_at)
     uid, dest = msg.get("Uniqueid") or "", msg.get("DestUniqueid") or ""
+    if _uuid_var(msg, LEG_VARIABLE, "Dest") is not None:
+        return None  # the agent's channel dialling an attended transfer's target: not the customer (translate_leg)
     if _UUID.match(uid):
         if name == "DialBegin":
             return FactUpdate(uid, name, {"customer_ringing_at": at, "customer_channel": msg.get("DestChannel"),

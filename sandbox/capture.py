@@ -40,7 +40,8 @@ class Scenario:
     number: str
     agent_hangs_up_after: float | None = None
     originate_timeout_ms: int = 10000
-    transfer_to: str | None = None  # blind transfer to this SIP user 1 s after the customer answered
+    transfer_to: str | None = None  # transfer to this SIP user 1 s after the customer answered
+    attended: str | None = None  # an attended transfer, then "complete" or "cancel" 2 s into the consultation
     hangs_up: str | None = None  # the phone that hangs up ``agent_hangs_up_after`` s after the transfer
 
 
@@ -58,6 +59,12 @@ SCENARIOS = (
              hangs_up="1005"),
     Scenario("blind_transfer_not_answered", "1001", "+8613800000001", agent_hangs_up_after=10.0,
              transfer_to="1002", hangs_up="1001"),
+    Scenario("attended_transfer_completed", "1001", "+8613800000001", agent_hangs_up_after=3.0,
+             transfer_to="1005", hangs_up="1005", attended="complete"),
+    Scenario("attended_transfer_cancelled", "1001", "+8613800000001", agent_hangs_up_after=3.0,
+             transfer_to="1005", hangs_up="1001", attended="cancel"),
+    Scenario("attended_transfer_not_answered", "1001", "+8613800000001", agent_hangs_up_after=8.0,
+             transfer_to="1002", hangs_up="1001", attended="wait"),
 )
 TRANSFER_RING_S = 4
 AGENTS = (
@@ -90,7 +97,9 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
         )
         await ami.wait_event("OriginateResponse", Uniqueid=call_id, within=30)
         ids = ""
-        if scenario.transfer_to is not None:
+        if scenario.transfer_to is not None and scenario.attended is not None:
+            ids = await _attended_transfer(ami, call_id, scenario)
+        elif scenario.transfer_to is not None:
             ids = await _blind_transfer(ami, call_id, scenario)
         if scenario.agent_hangs_up_after is not None:
             await asyncio.sleep(scenario.agent_hangs_up_after)
@@ -103,6 +112,36 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
         await asyncio.sleep(1.0)  # trailing Cdr events
         (out / f"{scenario.name}.trace").write_bytes(bytes(ami.raw))
         (out / f"{scenario.name}.txt").write_text(f"call id {call_id}{ids}\n" + summarise(ami.messages))
+
+
+async def _attended_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> str:
+    """What the service does for an attended transfer (dialer/pbx.py ``attended_transfer``, then
+    ``complete_transfer`` or a hang-up of the target to cancel); the ids, for the summary's first line."""
+    assert scenario.transfer_to is not None
+    up = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Linkedid") == call_id
+                        and m.get("Uniqueid") != call_id and m.get("ChannelState") == "6", within=30)
+    agent = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Uniqueid") == call_id
+                           and m.get("ChannelState") == "6")
+    await asyncio.sleep(1.0)
+    xfer, leg = str(uuid.uuid4()), str(uuid.uuid4())
+    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_TIMEOUT", str(TRANSFER_RING_S)),
+                        ("XFER_PEER", up["Channel"]), ("XFER_DONE", "")):
+        await ami.action("Setvar", Channel=agent["Channel"], Variable=name, Value=value)
+    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_SEG", "1")):
+        await ami.action("Setvar", Channel=up["Channel"], Variable=name, Value=value)
+    await ami.action("Redirect", Channel=up["Channel"], Context="callguard-xfer-hold", Exten="s", Priority="1",
+                     ExtraChannel=agent["Channel"], ExtraContext="callguard-xfer-consult",
+                     ExtraExten=scenario.transfer_to, ExtraPriority="1")
+    if scenario.attended in ("complete", "cancel"):
+        target = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("ChannelState") == "6"
+                                and m.get("Channel", "").startswith(f"PJSIP/{scenario.transfer_to}-"), within=20)
+        await asyncio.sleep(2.0)
+        if scenario.attended == "complete":
+            await ami.action("Setvar", Channel=agent["Channel"], Variable="XFER_DONE", Value="yes")
+            await ami.action("Bridge", Channel1=up["Channel"], Channel2=target["Channel"], Tone="no")
+        else:
+            await ami.action("Hangup", Channel=target["Channel"], Cause="16")
+    return f" transfer {xfer} target leg {leg} back leg -"
 
 
 async def _blind_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from dialer.ami import AmiParser
 from dialer.states import CallFacts, CallState, EndReason, derive
-from dialer.transfer import TransferFacts, TransferState, derive_transfer, leg_facts, talk_seconds
+from dialer.transfer import TransferFacts, TransferMode, TransferState, derive_transfer, leg_facts, talk_seconds
 from dialer.translate import FactUpdate, LegUpdate, translate, translate_leg
 
 TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "ami"
@@ -37,7 +37,7 @@ class Replay:
 
 def replay(scenario: str) -> Replay:
     head = (TRACES / f"{scenario}.summary.txt").read_text().split("\n", 1)[0].split()
-    # "call id <id>[ transfer <id> target leg <id> back leg <id>]"
+    # "call id <id>[ transfer <id> target leg <id> back leg <id or ->]"
     ids = {"call": head[2]}
     if len(head) > 3:
         ids.update({"transfer": head[4], "target": head[7], "back": head[10]})
@@ -62,10 +62,12 @@ def fold_legs(ups: list[LegUpdate]) -> dict[str | None, dict[str, Any]]:
     return legs
 
 
-def transfer_state(target: dict[str, Any], requested_at: datetime) -> TransferState:
+def transfer_state(target: dict[str, Any], requested_at: datetime, mode: TransferMode = TransferMode.BLIND,
+                   **service: datetime) -> TransferState:
+    """The transfer's state from its target leg's facts (and the service's own: completed_at, cancelled_at)."""
     implied = leg_facts(answered_at=target.get("answered_at"), ended_at=target.get("ended_at"),
-                        dial_status=target.get("dial_status"), at=requested_at)
-    return derive_transfer(replace(TransferFacts(requested_at=requested_at), **implied))
+                        dial_status=target.get("dial_status"), at=requested_at, mode=mode)
+    return derive_transfer(replace(TransferFacts(requested_at=requested_at), **{**implied, **service}))
 
 
 def call_status(r: Replay, ups: list[FactUpdate]) -> tuple[CallFacts, Any]:
@@ -115,7 +117,47 @@ def _without_channels(result: tuple[CallFacts, Any]) -> tuple[CallFacts, Any]:
     return replace(facts, customer_channel=None, customer_uniqueid=None), status
 
 
-@pytest.mark.parametrize("scenario", ["blind_transfer", "blind_transfer_not_answered"])
+ATTENDED = TransferMode.ATTENDED
+
+
+def test_attended_transfer_consults_then_completes_and_the_call_ends_with_the_customer() -> None:
+    r = replay("attended_transfer_completed")
+    facts, status = call_status(r, r.calls)
+    assert (status.state, status.end_reason) == (CallState.ENDED, EndReason.COMPLETED)
+    assert facts.ended_at == _ts(1796472028.873368)  # the customer, after pete hung up
+    legs = fold_legs(r.legs)
+    pete, ana = legs[r.ids["target"]], legs[None]
+    assert ana["ended_at"] == _ts(1796472025.858387)  # ana's consult leg ends at the Bridge
+    assert transfer_state({**pete, "ended_at": None}, T0, ATTENDED) is TransferState.CONSULTING
+    # the service's completion (its AMI Bridge: the customer's BridgeEnter at 1796472025.856295)
+    bridged = _ts(1796472025.856295)
+    assert transfer_state(pete, T0, ATTENDED, completed_at=bridged) is TransferState.COMPLETED
+    assert talk_seconds(bridged, pete["ended_at"]) == 3.017  # pete's talk with the customer, not the consult
+
+
+def test_attended_transfer_cancelled_gives_the_customer_back_and_the_agent_ends_the_call() -> None:
+    r = replay("attended_transfer_cancelled")
+    facts, status = call_status(r, r.calls)
+    assert (status.state, status.end_reason) == (CallState.ENDED, EndReason.COMPLETED)
+    assert facts.ended_at == _ts(1796472038.10836)  # the customer's channel ends with ana's (Bridge option x)
+    legs = fold_legs(r.legs)
+    pete = legs[r.ids["target"]]
+    assert pete["answered_at"] and pete["ended_at"] == _ts(1796472035.096196)
+    assert transfer_state(pete, T0, ATTENDED) is TransferState.CANCELLED
+    assert legs[None]["ended_at"] == _ts(1796472038.113322)  # ana talked to the customer until the end
+
+
+def test_attended_transfer_not_answered_fails_and_the_customer_stays_with_the_agent() -> None:
+    r = replay("attended_transfer_not_answered")
+    _facts, status = call_status(r, r.calls)
+    assert (status.state, status.end_reason) == (CallState.ENDED, EndReason.COMPLETED)
+    nick = fold_legs(r.legs)[r.ids["target"]]
+    assert "answered_at" not in nick and nick["dial_status"] == "NOANSWER"
+    assert transfer_state(nick, T0, ATTENDED) is TransferState.FAILED
+
+
+@pytest.mark.parametrize("scenario", ["blind_transfer", "blind_transfer_not_answered", "attended_transfer_completed",
+                                      "attended_transfer_cancelled", "attended_transfer_not_answered"])
 def test_any_order_of_the_events_gives_the_same_call_legs_and_transfer(scenario: str) -> None:
     r = replay(scenario)
     # the channel names are first-seen facts: a target's first Newchannel (before its CALLGUARD_LEG is set)
@@ -123,7 +165,8 @@ def test_any_order_of_the_events_gives_the_same_call_legs_and_transfer(scenario:
     # (the target is dialled by the customer's channel); everything the call's state is made of must agree
     want_call = _without_channels(call_status(r, r.calls))
     want_legs = fold_legs(r.legs)
-    want_state = transfer_state(want_legs[r.ids["target"]], T0)
+    mode = ATTENDED if scenario.startswith("attended") else TransferMode.BLIND
+    want_state = transfer_state(want_legs[r.ids["target"]], T0, mode)
     rng = random.Random(scenario)
     for _ in range(300):
         calls, legs = r.calls[:], r.legs[:]
@@ -132,7 +175,7 @@ def test_any_order_of_the_events_gives_the_same_call_legs_and_transfer(scenario:
         assert _without_channels(call_status(r, calls)) == want_call
         folded = fold_legs(legs)
         assert folded == want_legs
-        assert transfer_state(folded[r.ids["target"]], T0) is want_state
+        assert transfer_state(folded[r.ids["target"]], T0, mode) is want_state
 
 
 @pytest.mark.parametrize("scenario", OLD_TRACES)
