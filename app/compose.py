@@ -274,9 +274,11 @@ async def _audit_holds(session: AsyncSession, audit: AuditService, held: list[Re
 
 def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock,
                presence: PresenceService) -> TransferService:
-    """Transfers, with presence's check in front of every target (an agent must be available)."""
+    """Transfers, with presence's check in front of every target (an agent must be available) and presence
+    following each leg."""
     transfers = TransferService(db=db, events=events, pbx=pbx, clock=clock)
     transfers.add_target_check(presence.check_transferable)
+    transfers.add_leg_listener(presence.on_leg)  # the target on the call, the agent who left it in wrap-up
     return transfers
 
 

@@ -42,6 +42,8 @@ from dialer.translate import LegUpdate
 
 log = logging.getLogger(__name__)
 TargetCheck = Callable[[AsyncSession, str], Awaitable[None]]
+LegListener = Callable[[AsyncSession, Call, CallLeg, str], Awaitable[None]]
+"""``listener(session, call, leg, step)``, step ``ringing`` | ``answered`` | ``ended``, in the leg's transaction."""
 
 TRANSFER_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
 SEE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
@@ -87,10 +89,16 @@ class TransferService:
     def __init__(self, *, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock) -> None:
         self.db, self.events, self.pbx, self.clock = db, events, pbx, clock
         self._target_checks: list[TargetCheck] = []
+        self._leg_listeners: list[LegListener] = []
 
     def add_target_check(self, check: TargetCheck) -> None:
         """``check(session, user_id)`` raises when the target may not take a call now (presence hooks in)."""
         self._target_checks.append(check)
+
+    def add_leg_listener(self, listener: LegListener) -> None:
+        """Tell ``listener`` when a leg starts ringing, is answered or ends (presence hooks in: the people on a
+        transferred call are on a call, the agent who left it is in wrap-up)."""
+        self._leg_listeners.append(listener)
 
     # -- requesting -----------------------------------------------------------------------------
     async def request(self, principal: Principal, call_id: str, *, target: str,
@@ -273,7 +281,15 @@ class TransferService:
             leg = await self._leg_for_update(s, update)
             if leg is None:
                 return
+            before = {step: getattr(leg, f"{step}_at") for step in ("ringing", "answered", "ended")}
             _merge_leg(leg, update.facts)
+            steps = [step for step, at in before.items() if at is None and getattr(leg, f"{step}_at") is not None]
+            if steps and self._leg_listeners:
+                call = await s.get(Call, leg.call_id)
+                for step in steps:
+                    for listener in self._leg_listeners:
+                        if call is not None:
+                            await listener(s, call, leg, step)
             if leg.role != "target" or leg.transfer_id is None:
                 return
             t = (await s.execute(self.db.for_update(

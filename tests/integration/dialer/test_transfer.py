@@ -33,7 +33,9 @@ RATE = 8000
 async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> AsyncIterator[Stack]:
     await phones.send({"cmd": "set_behaviour", "phone": "1005", "tone_hz": PETE_HZ})
     try:
-        async with service_stack(pbx, tmp_path, hooks={"allow_private_targets": True}) as s:
+        # no wrap-up: each scenario's target is available again for the next (presence follows the legs)
+        async with service_stack(pbx, tmp_path, hooks={"allow_private_targets": True},
+                                 presence={"wrap_up_s": 0}) as s:
             yield s
     finally:
         await phones.send({"cmd": "set_behaviour", "phone": "1005", "tone_hz": ANA_HZ})
@@ -57,6 +59,13 @@ async def _answered_call(stack: Stack, phones: PhonesProcess, number: str) -> di
     await stack.wait_state(call["id"], "answered")
     await asyncio.sleep(2.0)  # audio content for the first agent's half, not a synchronisation
     return call
+
+
+async def _presence(stack: Stack, agent: str) -> str:
+    r = await stack.client.get(f"/v1/agents/{agent}/state", headers=stack.auth("sup"))
+    body = await r.json()
+    assert r.status == 200, body
+    return str(body["state"])
 
 
 async def _legs(stack: Stack, call_id: str, *, done: int, within: float = 30.0) -> dict[str, Any]:
@@ -127,6 +136,8 @@ async def test_blind_transfer_hands_the_customer_to_pete_in_one_call_with_one_re
     assert (transfer["state"], transfer["from_agent"], transfer["target"]) == ("requested", "ana", "pete")
     await phones.wait_for("answered", phone="1005", since=mark, timeout=20)
     await asyncio.sleep(2.0)  # audio content for pete's half
+    # presence follows the legs: pete is on the call (no dial or transfer for him), ana has left it
+    assert (await _presence(stack, "pete"), await _presence(stack, "ana")) == ("on_call", "available")
     r = await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("sup"))
     assert r.status == 202, await r.json()
     ended = await stack.wait_state(call["id"], "ended")

@@ -47,10 +47,17 @@ async def _transfer(api: Api, call_id: str, user: str, body: Any) -> tuple[int, 
     return r.status, await r.json()
 
 
+async def _presence(api: Api, agent: str) -> str:
+    r = await api.client.get(f"/v1/agents/{agent}/state", headers=api.auth("sam"))
+    body = await r.json()
+    assert r.status == 200, body
+    return str(body["state"])
+
+
 async def _types(api: Api, call_id: str) -> list[str]:
     async with api.container.db.read() as s:
-        return list((await s.scalars(select(DomainEventRow.type).where(DomainEventRow.call_id == call_id)
-                                     .order_by(DomainEventRow.id))).all())
+        return list((await s.scalars(select(DomainEventRow.type).where(
+            DomainEventRow.call_id == call_id, DomainEventRow.type.like("call.%")).order_by(DomainEventRow.id))).all())
 
 
 async def test_an_agent_transfers_its_call_to_a_colleague_and_the_pbx_gets_sip_users_only(api: Api) -> None:
@@ -78,14 +85,19 @@ async def test_an_agent_transfers_its_call_to_a_colleague_and_the_pbx_gets_sip_u
 
     # the PBX's facts: bob answers (the transfer completes), alice's leg ends, bob's ends with the call
     target_leg = sent["target_leg"]
+    now = api.container.clock.now()
     await api.container.transfers.apply_leg(LegUpdate(call_id, None, body["id"], "Hangup",
-                                                      {"ended_at": T + timedelta(seconds=30), "cause": 16}))
+                                                      {"ended_at": now, "cause": 16}))
     await api.container.transfers.apply_leg(LegUpdate(call_id, target_leg, None, "Newstate", {
-        "channel": "PJSIP/1002-00000003", "answered_at": T + timedelta(seconds=31)}))
+        "channel": "PJSIP/1002-00000003", "answered_at": now + timedelta(seconds=1)}))
+    assert await _presence(api, "bob") == "on_call"  # bob is on the call: no dial, campaign or transfer for him
+    assert await _presence(api, "alice") == "wrap_up"  # alice left it: her wrap-up started
     await api.container.transfers.apply_leg(LegUpdate(call_id, target_leg, None, "Hangup", {
-        "ended_at": T + timedelta(seconds=91), "cause": 16}))
+        "ended_at": now + timedelta(seconds=61), "cause": 16}))
+    assert await _presence(api, "bob") == "wrap_up"
     legs = await (await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("sam"))).json()
-    assert [(leg["user"], leg["talk_seconds"]) for leg in legs["legs"]] == [("alice", 30.0), ("bob", 60.0)]
+    alice_talk = round((now - T).total_seconds(), 3)  # the call was answered at T
+    assert [(leg["user"], leg["talk_seconds"]) for leg in legs["legs"]] == [("alice", alice_talk), ("bob", 60.0)]
     assert [(t["state"], t["failure"]) for t in legs["transfers"]] == [("completed", None)]
     assert (await _types(api, call_id))[-2:] == ["call.transfer_requested", "call.transfer_completed"]
 
