@@ -203,18 +203,12 @@ class TransferService:
         return call, t, target
 
     async def _from_channel(self, s: AsyncSession, call: Call, t: CallTransfer) -> str:
-        """The channel of whoever asked for the transfer (the call's agent, or a later leg's)."""
-        legs = (await s.scalars(select(CallLeg).where(CallLeg.call_id == call.id, CallLeg.user_id == t.from_agent,
-                                                      CallLeg.seq < (await self._seq(s, t.target_leg_id)))
-                                .order_by(CallLeg.seq.desc()))).all()
-        for leg in legs:
-            if leg.role != "agent" and leg.channel:
-                return leg.channel
-        return call.agent_channel or ""
-
-    async def _seq(self, s: AsyncSession, leg_id: str) -> int:
-        leg = await s.get(CallLeg, leg_id)
-        return leg.seq if leg is not None else 0
+        """The channel of whoever had the customer when ``t`` was asked (the legs before its target's)."""
+        target = await s.get(CallLeg, t.target_leg_id)
+        before = (await s.scalars(select(CallLeg).where(
+            CallLeg.call_id == call.id, CallLeg.seq < (target.seq if target is not None else 0))
+            .order_by(CallLeg.seq))).all()
+        return self._holder(call, list(before))[1] or ""
 
     async def _set(self, s: AsyncSession, t: CallTransfer, **facts: Any) -> None:
         """New transfer facts (first value kept); the step's event when the state changes."""
