@@ -1,7 +1,8 @@
 """Transfers end to end: a real call through the service and Asterisk 22 is handed by ana (1001, 600 Hz) to
-pete (1005, 900 Hz here), or to nick (1002, never answers: the customer rings back to ana). Each scenario
-checks the call model (one call, its legs), the events, the webhooks and the recording (one stereo file,
-the customer's 1000 Hz on the right throughout, the staff side on the left: each half its own tone)."""
+pete (1005, 900 Hz here), or to nick (1002, never answers: the customer rings back to ana). Each scenario,
+on SQLite and PostgreSQL, checks the call model (one call, its legs), the events, the webhooks and the
+recording (one stereo file, the customer's 1000 Hz on the right throughout, the staff side on the left: each
+part its own tone)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from recordings.models import Recording
 from recordings.tone import analyse_tone, decode_pcm
 from sandbox.pbx import PbxSandbox
 from sip.client import PhonesProcess
-from tests.integration.stack import Stack, service_stack
+from tests.integration.stack import BACKENDS, Stack, service_stack
 from tests.support.receiver import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -29,12 +30,13 @@ ANA_HZ, PETE_HZ, CUSTOMER_HZ = 600, 900, 1000
 RATE = 8000
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path) -> AsyncIterator[Stack]:
+@pytest_asyncio.fixture(loop_scope="session", params=BACKENDS)
+async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path,
+                request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     await phones.send({"cmd": "set_behaviour", "phone": "1005", "tone_hz": PETE_HZ})
     try:
         # no wrap-up: each scenario's target is available again for the next (presence follows the legs)
-        async with service_stack(pbx, tmp_path, hooks={"allow_private_targets": True},
+        async with service_stack(pbx, tmp_path, backend=request.param, hooks={"allow_private_targets": True},
                                  presence={"wrap_up_s": 0}) as s:
             yield s
     finally:
