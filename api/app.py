@@ -24,6 +24,7 @@ from api import (
     recordings,
     reports,
     session,
+    transfers,
 )
 from api.access import request_id_middleware, send_request_id
 from api.console import add_console_routes
@@ -38,6 +39,7 @@ from callbacks import events as callback_events
 from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
+from dialer import events as dialer_events
 from dialer.states import CallState
 from inbound import events as inbound_events
 from monitor import events as monitor_events
@@ -53,7 +55,7 @@ def all_routers() -> list[Router]:
     return [health.router, calls.router, events.router, compliance.router, cases.router, clients.router, hooks.router,
             recordings.router, reports.router, auth.router, audit.router, approvals.router, presence.router,
             callbacks.router, campaigns.router, payments.router, session.router, metrics.router,
-            monitor.router]
+            monitor.router, transfers.router]
 
 
 def all_routes() -> list[RouteSpec]:
@@ -64,7 +66,7 @@ def all_routes() -> list[RouteSpec]:
 def event_types() -> tuple[str, ...]:
     """Every domain event type the live stream and webhooks carry."""
     calls_ = ("call.requested", *(f"call.{s.value}" for s in CallState if s is not CallState.REQUESTED),
-              "call.corrected", "call.blocked", *inbound_events.ALL)
+              "call.corrected", "call.blocked", *inbound_events.ALL, *dialer_events.TRANSFER_EVENTS)
     recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
                  and v.startswith("recording."))
     return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,

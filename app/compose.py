@@ -56,14 +56,17 @@ from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
 from dialer.states import CallState
+from dialer.transfers import TransferService
 from dialer.translate import (
     DEVICE_EVENTS,
     INBOUND_EVENTS,
     INTERESTING,
+    LEG_EVENTS,
     MONITOR_EVENTS,
     translate,
     translate_device,
     translate_inbound,
+    translate_leg,
     translate_monitor,
 )
 from hooks.dispatcher import Dispatcher
@@ -193,7 +196,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         audit=audit, auth=auth, users=users, sessions=sessions, approvals=approvals, recordings=recordings,
         presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics, payments=payments,
         client_settings=ClientSettingsService(db=db, clock=clock, audit=audit),
-        monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock), inbound=inbound)
+        monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock), inbound=inbound,
+        transfers=_transfers(db=db, events=events, pbx=pbx, clock=clock, presence=presence))
     events.add_outbox_writer(metrics.on_domain_event)  # calls by state, gate decisions: counted after commit
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
@@ -304,6 +308,16 @@ async def _audit_holds(session: AsyncSession, audit: AuditService, held: list[Re
                            after=recording_hold_snapshot(rec))
 
 
+def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock,
+               presence: PresenceService) -> TransferService:
+    """Transfers, with presence's check in front of every target (an agent must be available) and presence
+    following each leg."""
+    transfers = TransferService(db=db, events=events, pbx=pbx, clock=clock)
+    transfers.add_target_check(presence.check_transferable)
+    transfers.add_leg_listener(presence.on_leg)  # the target on the call, the agent who left it in wrap-up
+    return transfers
+
+
 def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> None:
     """Route one PBX's AMI events into the call service, and reconcile after every reconnect."""
 
@@ -311,6 +325,11 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
         update = translate(msg, c.clock.now())
         if update is not None:
             await c.calls.apply(update)
+
+    async def on_leg(msg: AmiMessage) -> None:
+        leg = translate_leg(msg, c.clock.now())
+        if leg is not None:
+            await c.transfers.apply_leg(leg)
 
     async def on_device(msg: AmiMessage) -> None:
         device = translate_device(msg, c.clock.now())
@@ -335,6 +354,7 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
 
     client.add_listener(on_event, events=INTERESTING)
     client.add_listener(on_monitor_leg, events=MONITOR_EVENTS)
+    client.add_listener(on_leg, events=LEG_EVENTS)
     client.add_listener(on_device, events=DEVICE_EVENTS)
     client.add_listener(on_inbound, events=INBOUND_EVENTS)
     client.add_connection_listener(on_connection)

@@ -28,6 +28,7 @@ from dialer.gate import DialGate
 from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
+from dialer.transfers import TransferService
 from hooks.service import HookService
 from inbound.service import InboundService
 from metrics.service import Metrics
@@ -70,6 +71,7 @@ class Container:
     payments: PaymentService
     client_settings: ClientSettingsService
     monitor: MonitorService
+    transfers: TransferService
     recordings: RecordingsFeature | None = None
     """None when this process runs without the recordings feature (its endpoints answer 503)."""
     readiness: dict[str, Readiness] = field(default_factory=dict)

@@ -142,6 +142,15 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
     ),
     "not-your-agent": (Text("坐席只能以自己的身份拨号。", "An agent may dial only as themselves."),),
     "call-ended": (Text("该通话已经结束。", "The call has already ended."),),
+    "no-such-transfer-target": (
+        Text("转接对象 {target} 不存在、已停用、没有话机，或不在该通话的客户与团队范围内。",
+             "No active agent or supervisor {target} with a phone within the call's client and team."),
+        Text("转接对象不存在。", "No such transfer target."),
+    ),
+    "call-not-transferable": (
+        Text("通话 {call_id} 现在不能转接（{reason}）。", "Call {call_id} cannot be transferred now ({reason})."),
+        Text("该通话现在不能转接。", "The call cannot be transferred now."),
+    ),
     "pbx-unavailable": (
         Text("电话交换机 {pbx} 暂时无法连接，请稍后重试。", "The PBX {pbx} is unavailable; try again later."),
         Text("电话交换机暂时无法连接，请稍后重试。", "The PBX is unavailable; try again later."),

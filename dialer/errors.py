@@ -64,3 +64,17 @@ class InvalidMonitorTarget(ValidationFailed):
     """A value for a monitoring leg's AMI action is not of its strict form (nothing is sent)."""
 
     code = "invalid-monitor-target"
+
+
+class NoSuchTransferTarget(ValidationFailed):
+    """The transfer's target is not an active agent or supervisor with a phone inside the call's walls (its
+    client, and its team for agents): answered like one that does not exist."""
+
+    code = "no-such-transfer-target"
+
+
+class CallNotTransferable(Conflict):
+    """The call cannot be transferred now: not talking to the customer, already ended, a transfer under way,
+    or the target already has the customer."""
+
+    code = "call-not-transferable"

@@ -26,7 +26,6 @@ REACHED: dict[CallState, str] = {
 }
 """The event recorded when a call reaches each state."""
 
-ALL = (*REACHED.values(), CALL_CORRECTED, CALL_BLOCKED)
 
 
 def call_payload(call: Call) -> dict[str, Any]:
@@ -37,3 +36,14 @@ def call_payload(call: Call) -> dict[str, Any]:
         "hangup_cause": call.hangup_cause, "ring_seconds": call.ring_seconds,
         "talk_seconds": call.talk_seconds,
     }
+
+CALL_TRANSFER_REQUESTED = "call.transfer_requested"
+CALL_TRANSFER_CONSULTING = "call.transfer_consulting"
+CALL_TRANSFER_COMPLETED = "call.transfer_completed"
+CALL_TRANSFER_CANCELLED = "call.transfer_cancelled"
+CALL_TRANSFER_FAILED = "call.transfer_failed"
+TRANSFER_EVENTS = (CALL_TRANSFER_REQUESTED, CALL_TRANSFER_CONSULTING, CALL_TRANSFER_COMPLETED,
+                   CALL_TRANSFER_CANCELLED, CALL_TRANSFER_FAILED)
+"""A transfer's steps (``call.transfer_<state>``, dialer/transfer.py), each carrying the call and the transfer."""
+
+ALL = (*REACHED.values(), CALL_CORRECTED, CALL_BLOCKED, *TRANSFER_EVENTS)

@@ -83,3 +83,52 @@ class PresentedNumber(Base):
     number: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class CallTransfer(Base):
+    """One transfer of a call's customer to another person (agent or supervisor), and how it went."""
+
+    __tablename__ = "call_transfers"
+    __table_args__ = (UniqueConstraint("call_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int]  # 1, 2... in the order requested; also the recording segment's number
+    mode: Mapped[str] = mapped_column(String(12))  # blind | attended
+    state: Mapped[str] = mapped_column(String(12))  # dialer.transfer.TransferState
+    from_agent: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    target_role: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    target_leg_id: Mapped[str] = mapped_column(String(36))
+    back_leg_id: Mapped[str] = mapped_column(String(36))  # the leg back to from_agent if the target does not answer
+    requested_at: Mapped[datetime]
+    consulting_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(String(64))
+    dial_status: Mapped[str | None] = mapped_column(String(16))
+
+
+class CallLeg(Base):
+    """Who talked to the customer of a call, from when to when (the first agent is leg 1)."""
+
+    __tablename__ = "call_legs"
+    __table_args__ = (UniqueConstraint("call_id", "seq"), Index("ix_call_legs_user_answered", "user_id", "answered_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int]
+    role: Mapped[str] = mapped_column(String(12))  # agent (the call's own) | target | back
+    user_id: Mapped[str] = mapped_column(String(64))
+    sip_user: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    transfer_id: Mapped[str | None] = mapped_column(String(36))
+    channel: Mapped[str | None] = mapped_column(String(128))
+    ringing_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    cause: Mapped[int | None]
+    talk_seconds: Mapped[float | None]

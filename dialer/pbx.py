@@ -13,7 +13,7 @@ from datetime import datetime
 from config.settings import PbxSettings
 from dialer.ami import AmiActionError, AmiClient, AmiConnectionLost, AmiError, AmiNotConnected
 from dialer.errors import InvalidMonitorTarget, InvalidPresentedNumber, OriginateFateUnknown, PbxUnavailable
-from dialer.translate import DeviceUpdate, device_snapshot
+from dialer.translate import XFER_VARIABLE, DeviceUpdate, device_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,12 @@ ROUTE_VARIABLE = "CALLGUARD_ROUTE"
 INBOUND_ROUTE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:"
                            r"(message|agent:[A-Za-z0-9_.-]{1,64}:[0-9]{1,3})")
 INBOUND_CHANNEL = re.compile(r"PJSIP/[A-Za-z0-9_.+-]{1,64}-[0-9a-f]{8}")
+TRANSFER_CONTEXT = "callguard-transfer"
+HOLD_CONTEXT = "callguard-xfer-hold"
+CONSULT_CONTEXT = "callguard-xfer-consult"
+PBX_CHANNEL = re.compile(r"[A-Za-z0-9/_.-]{1,128}")  # a channel name as Asterisk makes them
+PBX_SIP_USER = re.compile(r"[0-9A-Za-z]{1,32}")  # a transfer target the dial plan accepts (callguard-transfer)
+_PBX_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class PbxGateway:
@@ -87,6 +93,92 @@ class PbxGateway:
     async def hangup(self, pbx: str, channel: str) -> None:
         """Hang up one channel (the agent's leg ends the whole call)."""
         await self._simple(pbx, "Hangup", [("Channel", channel), ("Cause", "16")])
+
+    async def blind_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str, target: str,
+                             transfer_id: str, seq: int, target_leg: str, back: str, back_leg: str) -> None:
+        """Send the customer to ``target`` (a SIP user) and the agent's phone away (docs/PBX.md "Transfer").
+
+        The channel variables go first (AMI ``Setvar``), then ``BlindTransfer`` of the agent's channel into
+        ``callguard-transfer``; the target (and the agent, rung back if the target does not answer) ring as long
+        as an agent may ring for a call (``agent_ring_timeout_s``). Only UUIDs, digits and ``[0-9A-Za-z]`` SIP
+        users are sent (ValueError otherwise, nothing sent). If the PBX refuses, the variables are cleared again
+        (so the agent's hang-up ends the call as before) and PbxUnavailable is raised.
+        """
+        for user in (target, back):
+            if not PBX_SIP_USER.fullmatch(user):
+                raise ValueError(f"not a SIP user the dial plan accepts: {user[:40]!r}")
+        for ident in (transfer_id, target_leg, back_leg):
+            if not _PBX_ID.fullmatch(ident):
+                raise ValueError("transfer and leg ids are lower-case UUIDs")
+        ring = str(self.settings[pbx].agent_ring_timeout_s)
+        customer_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_SEG", str(int(seq))),
+                         ("XFER_BACK", back), ("XFER_BACK_LEG", back_leg), ("XFER_TIMEOUT", ring)]
+        try:
+            await self._setvar(pbx, agent_channel, XFER_VARIABLE, transfer_id)
+            for name, value in customer_vars:
+                await self._setvar(pbx, customer_channel, name, value)
+            await self._simple(pbx, "BlindTransfer", [("Channel", agent_channel), ("Context", TRANSFER_CONTEXT),
+                                                      ("Exten", target)])
+        except PbxUnavailable:
+            await self._clear_transfer(pbx, agent_channel, customer_channel)
+            raise
+
+    async def attended_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str, target: str,
+                                transfer_id: str, seq: int, target_leg: str) -> None:
+        """Put the customer on hold and ring ``target`` from the agent's channel (docs/PBX.md "Transfer").
+
+        Setvars, then one AMI ``Redirect`` of both channels: the customer to ``callguard-xfer-hold``, the
+        agent to ``callguard-xfer-consult`` (Exten = the target). Checked and undone like ``blind_transfer``.
+        """
+        if not PBX_SIP_USER.fullmatch(target):
+            raise ValueError(f"not a SIP user the dial plan accepts: {target[:40]!r}")
+        if not (_PBX_ID.fullmatch(transfer_id) and _PBX_ID.fullmatch(target_leg)):
+            raise ValueError("transfer and leg ids are lower-case UUIDs")
+        if not (PBX_CHANNEL.fullmatch(agent_channel) and PBX_CHANNEL.fullmatch(customer_channel)):
+            raise ValueError("not a channel name")
+        ring = str(self.settings[pbx].agent_ring_timeout_s)
+        agent_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_TIMEOUT", ring),
+                      ("XFER_PEER", customer_channel), ("XFER_DONE", "")]
+        try:
+            for name, value in agent_vars:
+                await self._setvar(pbx, agent_channel, name, value)
+            for name, value in ((XFER_VARIABLE, transfer_id), ("XFER_SEG", str(int(seq)))):
+                await self._setvar(pbx, customer_channel, name, value)
+            await self._simple(pbx, "Redirect", [
+                ("Channel", customer_channel), ("Context", HOLD_CONTEXT), ("Exten", "s"), ("Priority", "1"),
+                ("ExtraChannel", agent_channel), ("ExtraContext", CONSULT_CONTEXT), ("ExtraExten", target),
+                ("ExtraPriority", "1")])
+        except PbxUnavailable:
+            await self._clear_transfer(pbx, agent_channel, customer_channel)
+            raise
+
+    async def complete_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str,
+                                target_channel: str) -> None:
+        """An attended transfer's completion: the agent's consult leg ends (``XFER_DONE``), AMI ``Bridge`` joins
+        the customer and the target."""
+        for channel in (agent_channel, customer_channel, target_channel):
+            if not PBX_CHANNEL.fullmatch(channel):
+                raise ValueError("not a channel name")
+        await self._setvar(pbx, agent_channel, "XFER_DONE", "yes")
+        try:
+            await self._simple(pbx, "Bridge", [("Channel1", customer_channel), ("Channel2", target_channel),
+                                               ("Tone", "no")])
+        except PbxUnavailable:
+            try:
+                await self._setvar(pbx, agent_channel, "XFER_DONE", "")
+            except PbxUnavailable as exc:
+                log.info("clearing XFER_DONE on %s failed: %s", agent_channel, exc)
+            raise
+
+    async def _clear_transfer(self, pbx: str, *channels: str) -> None:
+        for channel in channels:
+            try:
+                await self._setvar(pbx, channel, XFER_VARIABLE, "")
+            except PbxUnavailable as exc:  # the channel may be gone: nothing left to undo there
+                log.info("clearing %s on %s failed: %s", XFER_VARIABLE, channel, exc)
+
+    async def _setvar(self, pbx: str, channel: str, name: str, value: str) -> None:
+        await self._simple(pbx, "Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])
 
     async def release_customer_leg(self, pbx: str, channel: str) -> None:
         """Tell the dial plan waiting on the agent's channel that it may dial the customer."""

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from core.clock import iso_or_none
 from core.pagination import Cursor
 from core.schemas import Instant
-from dialer.models import Call
+from dialer.models import Call, CallLeg, CallTransfer
 from dialer.states import CallState, EndReason
+from dialer.transfer import TransferMode, TransferState
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
@@ -129,3 +130,80 @@ class PresentedNumbersOut(BaseModel):
     primary: str | None = Field(description="What the client's calls present; null: the PBX default")
     updated_at: datetime
     updated_by: str
+
+
+class TransferRequest(BaseModel):
+    """Hand the customer of a live call to another agent or a supervisor (by user id; never a number)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"target": "pete", "mode": "blind"}]})
+
+    target: str = Field(pattern=_ID, description="The agent or supervisor (user id) who takes the customer, within "
+                                                 "the call's client (and team, for an agent), and available")
+    mode: TransferMode = Field(TransferMode.BLIND, description="blind: the customer goes straight to the target; "
+                               "attended: the customer hears music on hold while the agent consults the target, "
+                               "then POST .../transfer/complete or .../transfer/cancel. If the target does not "
+                               "answer, the customer goes back to the agent")
+
+
+class TransferOut(BaseModel):
+    """A transfer of a call and where it is (requested, consulting, completed, cancelled or failed)."""
+
+    id: str
+    call_id: str
+    seq: int = Field(description="1 for the call's first transfer, 2 for the next...")
+    mode: TransferMode
+    state: TransferState
+    from_agent: str = Field(description="Who had the customer when the transfer was asked")
+    target: str
+    target_role: str
+    requested_by: str
+    failure: str | None = Field(description="Why it failed: pbx-unavailable, target-not-answered")
+    dial_status: str | None = Field(description="The PBX's dial status of the target")
+    requested_at: datetime
+    consulting_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    failed_at: datetime | None
+
+
+class LegOut(BaseModel):
+    """Who talked to the customer of a call, from when to when."""
+
+    id: str
+    seq: int
+    role: str = Field(description="agent: the call's own agent; target: a transfer's target; back: the agent "
+                                  "the customer rang back to when the target did not answer")
+    user: str
+    transfer_id: str | None
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    cause: int | None
+    talk_seconds: float | None = Field(description="Answered to ended: this person's talk time with the customer")
+
+
+class LegsOut(BaseModel):
+    """A call's legs and transfers, in order."""
+
+    call_id: str
+    legs: list[LegOut]
+    transfers: list[TransferOut]
+
+
+def transfer_to_json(t: CallTransfer) -> dict[str, Any]:
+    """The API representation of a transfer."""
+    iso = iso_or_none
+    return {"id": t.id, "call_id": t.call_id, "seq": t.seq, "mode": t.mode, "state": t.state,
+            "from_agent": t.from_agent, "target": t.target_id, "target_role": t.target_role,
+            "requested_by": t.requested_by, "failure": t.failure, "dial_status": t.dial_status,
+            "requested_at": iso(t.requested_at), "consulting_at": iso(t.consulting_at),
+            "completed_at": iso(t.completed_at), "cancelled_at": iso(t.cancelled_at), "failed_at": iso(t.failed_at)}
+
+
+def legs_to_json(call_id: str, legs: list[CallLeg], transfers: list[CallTransfer]) -> dict[str, Any]:
+    """The API representation of a call's legs and transfers."""
+    iso = iso_or_none
+    return {"call_id": call_id, "transfers": [transfer_to_json(t) for t in transfers], "legs": [
+        {"id": leg.id, "seq": leg.seq, "role": leg.role, "user": leg.user_id, "transfer_id": leg.transfer_id,
+         "ringing_at": iso(leg.ringing_at), "answered_at": iso(leg.answered_at), "ended_at": iso(leg.ended_at),
+         "cause": leg.cause, "talk_seconds": leg.talk_seconds} for leg in legs]}

@@ -204,8 +204,10 @@ class CallService:
                 raise CallAlreadyEnded("the call has already ended", details={"call_id": call_id})
             facts = facts_of(call).merge(cancel_requested_at=self.clock.now())
             store(call, facts, derive(facts))
-            if call.agent_channel:
-                post = PostCommit("hangup", call.pbx, call.agent_channel)
+            # after a transfer the customer's channel carries the call (dialer/transfers.py)
+            channel = call.customer_channel if (call.facts or {}).get("segments") else call.agent_channel
+            if channel:
+                post = PostCommit("hangup", call.pbx, channel)
         if post:
             await self._run(post)
         return call

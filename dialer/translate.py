@@ -1,9 +1,10 @@
 """The one place where AMI events become domain facts. Pure: an AMI message in, a fact update out.
 
-Call facts (``translate``) for the call state machine; phone facts (``translate_device``) for agent
-presence: Asterisk's ``DeviceStateChange`` events (module ``res_manager_devicestate``) and the answer of
-its ``DeviceStateList`` action (``device_snapshot``); a customer calling a presented number
-(``translate_inbound``: the dial plan's ``UserEvent(CallguardInbound)``, docs/PBX.md "Inbound calls").
+Call facts (``translate``) for the call state machine; the legs of a transferred call (``translate_leg``);
+phone facts (``translate_device``) for agent presence: Asterisk's ``DeviceStateChange`` events (module
+``res_manager_devicestate``) and the answer of its ``DeviceStateList`` action (``device_snapshot``); a
+customer calling a presented number (``translate_inbound``: the dial plan's ``UserEvent(CallguardInbound)``,
+docs/PBX.md "Inbound calls").
 
 Legs: an outbound call's agent leg has ``Uniqueid`` = call id. An inbound call has no channel with that
 Uniqueid; the dial plan marks its legs with the channel variable ``CALL_LEG`` (manager.conf
@@ -27,6 +28,7 @@ _UP = "6"
 INTERESTING = frozenset(
     {"Newchannel", "Newstate", "DialBegin", "DialEnd", "Hangup", "OriginateResponse", "SoftHangupRequest"}
 )
+LEG_EVENTS = frozenset({"Newstate", "DialEnd", "Hangup"})
 DEVICE_EVENTS = frozenset({"DeviceStateChange"})
 _DEVICE = re.compile(r"^PJSIP/(?P<user>[A-Za-z0-9_.+-]{1,64})$")
 # Asterisk device states: a PJSIP endpoint is UNAVAILABLE while it has no reachable contact (no registration)
@@ -39,6 +41,9 @@ _INBOUND_NUMBER = re.compile(r"^\+?[0-9]{0,20}$")
 _INBOUND_CHANNEL = re.compile(r"^PJSIP/[A-Za-z0-9_.+-]{1,64}-[0-9a-f]{8}$")
 _INBOUND_UNIQUEID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CALLER_LEG, _MESSAGE_LEG, _AGENT_LEG = "caller", "message", "agent"
+# Transfers (docs/PBX.md "Transfer"): channel variables exported by manager.conf ``channelvars``.
+XFER_VARIABLE = "CALLGUARD_XFER"  # the transfer's id, on the agent's and the customer's channels
+LEG_VARIABLE = "CALLGUARD_LEG"  # a transfer leg's id, on the target's (or the agent-back) channel
 # SoftHangupRequest "Cause" is Asterisk's soft-hangup flag; 4 = AST_SOFTHANGUP_SHUTDOWN (PBX stopping).
 _SOFTHANGUP_SHUTDOWN = 4
 
@@ -51,7 +56,7 @@ class AmiEventLike(Protocol):
 
     def get(self, key: str, default: str | None = None) -> str | None: ...
 
-    def chan_variables(self) -> dict[str, str]: ...
+    def chan_variables(self, prefix: str = "") -> dict[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,22 @@ class FactUpdate:
     """Facts one AMI event contributes to one call."""
 
     call_id: str
+    event: str
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LegUpdate:
+    """Facts one AMI event tells about one leg of a transferred call.
+
+    ``leg_id`` names a transfer leg (``CALLGUARD_LEG``); None is the call's own agent leg leaving after a
+    transfer (``transfer_id`` then names the transfer). Facts: ``channel``, ``ringing_at``, ``answered_at``,
+    ``ended_at``, ``cause``, ``dial_status``.
+    """
+
+    call_id: str
+    leg_id: str | None
+    transfer_id: str | None
     event: str
     facts: dict[str, Any]
 
@@ -127,8 +148,8 @@ def translate(msg: AmiEventLike, received_at: datetime) -> FactUpdate | None:
         return _dial_facts(msg, name, received_at)
 
     leg_cid = call_id_of(msg)
-    if leg_cid is None:
-        return None
+    if leg_cid is None or _uuid_var(msg, LEG_VARIABLE):
+        return None  # a transfer leg's channel tells about its leg (translate_leg), not the customer
     return _channel_facts(msg, name, leg_cid, event_time(msg, received_at))
 
 
@@ -143,6 +164,8 @@ def _dial_facts(msg: AmiEventLike, name: str, received_at: datetime) -> FactUpda
             return None
         return FactUpdate(cid, name, {"agent_dial_status": (msg.get("DialStatus") or "").upper() or None})
     uid, dest = msg.get("Uniqueid") or "", msg.get("DestUniqueid") or ""
+    if _uuid_var(msg, LEG_VARIABLE, "Dest") is not None:
+        return None  # the agent's channel dialling an attended transfer's target: not the customer (translate_leg)
     if _UUID.match(uid):
         if name == "DialBegin":
             return FactUpdate(uid, name, {"customer_ringing_at": at, "customer_channel": msg.get("DestChannel"),
@@ -172,9 +195,13 @@ def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> Fact
             return FactUpdate(cid, name, {"ended_at": at, "customer_cause": cause, "customer_cause_text": text})
         if leg == _AGENT_LEG:  # an inbound call's agent leg: the caller may go on to the message
             return FactUpdate(cid, name, {"agent_cause": cause, "agent_cause_text": text})
+        # after a transfer the customer's channel carries the call: its hang-up ends the call, the agent's not
+        transferred = _uuid_var(msg, XFER_VARIABLE) is not None
         if agent_leg:
-            return FactUpdate(cid, name, {"ended_at": at, "agent_cause": cause, "agent_cause_text": text})
-        return FactUpdate(cid, name, {"customer_cause": cause, "customer_cause_text": text})
+            ended = {} if transferred else {"ended_at": at}
+            return FactUpdate(cid, name, {**ended, "agent_cause": cause, "agent_cause_text": text})
+        ended = {"ended_at": at} if transferred else {}
+        return FactUpdate(cid, name, {**ended, "customer_cause": cause, "customer_cause_text": text})
     state = msg.get("ChannelState")
     facts: dict[str, Any] = {}
     if leg in (_CALLER_LEG, _MESSAGE_LEG):  # the message answers the caller, but nobody talked to it
@@ -212,6 +239,47 @@ def translate_inbound(msg: AmiEventLike, received_at: datetime) -> InboundOffer 
             and _INBOUND_NUMBER.match(caller) and _INBOUND_NUMBER.match(dialled)) or not dialled:
         return None
     return InboundOffer(channel, uniqueid, caller, dialled, event_time(msg, received_at))
+def _uuid_var(msg: AmiEventLike, name: str, prefix: str = "") -> str | None:
+    value = msg.chan_variables(prefix).get(name)
+    return value if value and _UUID.match(value) else None
+
+
+def translate_leg(msg: AmiEventLike, received_at: datetime) -> LegUpdate | None:
+    """The leg facts an AMI event tells about a transferred call, or None.
+
+    A transfer leg's channel (``CALLGUARD_LEG``): ringing, answered, hung up (with its cause); the customer's
+    ``DialEnd`` towards it: its dial status. The call's own agent channel hanging up once a transfer is under
+    way (``CALLGUARD_XFER``): the first leg ends.
+    """
+    name = msg.name
+    at = event_time(msg, received_at)
+    if name == "DialEnd":
+        dest_leg = _uuid_var(msg, LEG_VARIABLE, "Dest")
+        caller = msg.chan_variables().get("CALL_ID") or ""
+        if dest_leg is None or not _UUID.match(caller):
+            return None
+        status = (msg.get("DialStatus") or "").upper()
+        return LegUpdate(caller, dest_leg, None, name, {"dial_status": status or None})
+    if name not in ("Newstate", "Hangup"):
+        return None
+    cid = call_id_of(msg)
+    if cid is None:
+        return None
+    leg = _uuid_var(msg, LEG_VARIABLE)
+    if leg is not None:
+        if name == "Hangup":
+            return LegUpdate(cid, leg, None, name, {"ended_at": at, "cause": _int(msg.get("Cause"))})
+        state = msg.get("ChannelState")
+        facts: dict[str, Any] = {"channel": msg.get("Channel")}
+        if state == _RINGING:
+            facts["ringing_at"] = at
+        elif state == _UP:
+            facts["answered_at"] = at
+        return LegUpdate(cid, leg, None, name, facts)
+    xfer = _uuid_var(msg, XFER_VARIABLE)
+    if name == "Hangup" and xfer is not None and msg.get("Uniqueid") == cid:
+        return LegUpdate(cid, None, xfer, name, {"ended_at": at, "cause": _int(msg.get("Cause"))})
+    return None
 
 
 def translate_device(msg: AmiEventLike, received_at: datetime) -> DeviceUpdate | None:

@@ -28,7 +28,7 @@ from core.clock import Clock
 from core.events import DomainEvent, EventLog
 from core.models import DomainEventRow
 from db.engine import Database
-from dialer.models import Call
+from dialer.models import Call, CallLeg
 from dialer.pbx import PbxGateway
 from dialer.states import CallState
 from dialer.translate import DeviceUpdate
@@ -254,6 +254,30 @@ class PresenceService:
         if user is not None:
             await self._change(session, user, change, by="call")
 
+    async def on_leg(self, session: AsyncSession, call: Call, leg: CallLeg, step: str) -> None:
+        """A transferred call's leg moves its person (in the leg's transaction): the target rings and is on the
+        call; whoever leaves the customer (the agent after a transfer, the target at the end) goes to wrap-up."""
+        user = await session.get(User, leg.user_id)
+        if user is None or user.role != Role.AGENT.value:
+            return
+        change: Callable[[AgentFacts], AgentFacts]
+        if step == "ringing":
+            def change(f: AgentFacts) -> AgentFacts:
+                return call_rings(f, call.id)
+        elif step == "answered":
+            def change(f: AgentFacts) -> AgentFacts:
+                return call_answered(f, call.id)
+        elif step == "ended":
+            seconds = self.settings.wrap_up_by_client.get(call.client_id or "", self.settings.wrap_up_s)
+            until = (leg.ended_at or self.clock.now()) + timedelta(seconds=seconds) \
+                if leg.answered_at is not None and seconds > 0 else None
+
+            def change(f: AgentFacts) -> AgentFacts:
+                return call_ended(f, call.id, wrap_up_until=until)
+        else:
+            return
+        await self._change(session, user, change, by="transfer")
+
     async def on_domain_event(self, session: AsyncSession, row: DomainEventRow) -> None:
         """A saved disposition ends its call's wrap-up (in the disposition's transaction)."""
         if row.type != DISPOSITION_RECORDED or not row.agent_id or not row.call_id:
@@ -300,6 +324,19 @@ class PresenceService:
             raise AgentNotAvailable(
                 f"agent {agent_id} is {current.state} ({why}): set the agent available first",
                 details={"agent": agent_id, "state": current.state.value, "pause_code": current.pause_code,
+                         "reason": current.reason})
+
+    async def check_transferable(self, session: AsyncSession, user_id: str) -> None:
+        """Refuse (409 ``agent-not-available``) a transfer to an agent who is not available (paused, offline,
+        ringing, on a call, in wrap-up); a user without presence (a supervisor) is not refused."""
+        row = await session.get(AgentPresence, user_id)
+        if row is None:
+            return
+        current = derive(facts_of(row), self.clock.now())
+        if current.state is not AgentState.AVAILABLE:
+            raise AgentNotAvailable(
+                f"agent {user_id} is {current.state}: a transfer needs an available agent",
+                details={"agent": user_id, "state": current.state.value, "pause_code": current.pause_code,
                          "reason": current.reason})
 
     # -- helpers --------------------------------------------------------------------------------

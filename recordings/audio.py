@@ -231,6 +231,36 @@ def merge_stereo(left: Path, right: Path, out: Path) -> WavInfo:
                    frames=max(linfo.frames, rinfo.frames))
 
 
+def concat_wavs(parts: list[Path], out: Path) -> WavInfo:
+    """Join PCM WAVs of the same layout (channels, rate, width) one after the other into ``out``, blocking.
+
+    A transferred call's recording: the agent's part, then each segment recorded on the customer's
+    channel after a transfer (recordings/ingest.py). Written atomically like ``merge_stereo``.
+    """
+    infos = [inspect_wav(p) for p in parts]
+    first = infos[0]
+    for p, info in zip(parts, infos, strict=True):
+        if (info.channels, info.sample_rate, info.sample_width) != (
+                first.channels, first.sample_rate, first.sample_width):
+            raise InvalidRecording(p, "a part's layout differs from the first part's")
+    with _atomic_output(out) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(first.channels)
+        w.setsampwidth(first.sample_width)
+        w.setframerate(first.sample_rate)
+        for p, info in zip(parts, infos, strict=True):
+            with p.open("rb") as fh:
+                fh.seek(info.data_offset)
+                left = info.data_bytes
+                while left > 0:
+                    block = fh.read(min(left, 1 << 16))
+                    if not block:
+                        break
+                    w.writeframesraw(block)
+                    left -= len(block)
+    return WavInfo(channels=first.channels, sample_rate=first.sample_rate, sample_width=first.sample_width,
+                   frames=sum(i.frames for i in infos))
+
+
 def _paired(a: Iterator[array[int]], b: Iterator[array[int]]) -> Iterator[tuple[array[int], array[int]]]:
     """Re-chunk two sample streams into equal-length pairs, padding the shorter with zeros."""
     abuf, bbuf = array("h"), array("h")

@@ -8,6 +8,12 @@ the same bytes, the store's idempotent ``put`` recognises them, and the recordin
 Spool files are deleted only after the ``stored``/``empty`` commit; a crash after that commit just
 leaves files that the next scan removes. Storage outages keep the recording ``pending`` and retry
 with capped backoff (forever); other failures count attempts and end in ``failed`` (files kept).
+
+Transferred calls: the agent's recording ends with the agent, so the dial plan records the rest on the
+customer's channel as segments ``<id>-s1``, ``<id>-s2``... (docs/PBX.md "Transfer"; the call's
+``facts["segments"]`` says how many were asked for). Their markers are not recordings of their own: the
+call's recording waits until the call has ended and every segment that started is closed, then joins the
+parts in order into one recording (agent or target left, customer right throughout).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +47,8 @@ from recordings.audio import (
     AudioFormat,
     InvalidRecording,
     TranscodeFailed,
+    WavInfo,
+    concat_wavs,
     content_type_for,
     extension_for,
     inspect_wav,
@@ -57,6 +66,7 @@ from recordings.storescan import STORE_ORPHAN
 log = logging.getLogger(__name__)
 
 MARKER = ".done"
+SEGMENT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-s[0-9]{1,3}$")
 WORK_DIR = ".callguard-work"
 Fault = Callable[[str], Awaitable[None]]
 
@@ -71,6 +81,7 @@ class Claim:
     retain_until: datetime
     legal_hold: bool
     cleanup_only: bool = False
+    segments: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,26 +108,62 @@ def list_markers(spool: Path) -> list[str]:
                  if p.name.endswith(MARKER) and p.is_file()]
     except FileNotFoundError:
         return []
-    return [cid for _, cid in sorted(found) if is_spool_id(cid)]
+    return [cid for _, cid in sorted(found) if is_spool_id(cid) and not SEGMENT.match(cid)]
 
 
-def prepare(spool: Path, work: Path, call_id: str, fmt: AudioFormat, *, bitrate: str, stereo: bool) -> Prepared:
-    """Blocking: validate the legs, merge (agent left, customer right) or take the mix, transcode, hash."""
-    rx, tx, mixed, _ = spool_files(spool, call_id)
+def segment_stem(call_id: str, n: int) -> str:
+    """The spool stem of a transferred call's ``n``-th segment (recorded on the customer's channel)."""
+    return f"{call_id}-s{n}"
+
+
+def segments_ready(spool: Path, call_id: str, segments: int, call_ended: bool) -> bool:
+    """Blocking: may a call with ``segments`` transfer segments be joined now? Only once the call has ended
+    and each segment is either closed (its marker) or never started (no file at all)."""
+    if segments and not call_ended:
+        return False
+    for n in range(1, segments + 1):
+        *audio, marker = spool_files(spool, segment_stem(call_id, n))
+        if not marker.exists() and any(p.exists() for p in audio):
+            return False
+    return True
+
+
+def _part(spool: Path, work: Path, stem: str, name: str, *, stereo: bool) -> tuple[Path, WavInfo] | None:
+    """One part's audio: its legs merged (agent left, customer right) or its mix; None when it is silent.
+    Raises InvalidRecording when the part has no file at all."""
+    rx, tx, mixed, _ = spool_files(spool, stem)
     infos = {p: inspect_wav(p) for p in (rx, tx, mixed) if p.exists()}
     if not infos:
         raise InvalidRecording(mixed, "no recording file next to the marker")
     if all(i.is_empty for i in infos.values()):
-        return Prepared(empty=True)
+        return None
     work.mkdir(parents=True, exist_ok=True)
     if stereo and rx in infos and tx in infos:
-        src = work / "stereo.wav"
-        info = merge_stereo(rx, tx, src)
-    elif mixed in infos:
-        src, info = mixed, infos[mixed]
-    else:  # mono wanted but no mix: fall back to the legs (stereo), never lose audio
-        src = work / "stereo.wav"
-        info = merge_stereo(rx if rx in infos else tx, tx if tx in infos else rx, src)
+        return work / f"{name}.wav", merge_stereo(rx, tx, work / f"{name}.wav")
+    if mixed in infos:
+        return mixed, infos[mixed]
+    # mono wanted but no mix: fall back to the legs (stereo), never lose audio
+    out = work / f"{name}.wav"
+    return out, merge_stereo(rx if rx in infos else tx, tx if tx in infos else rx, out)
+
+
+def prepare(spool: Path, work: Path, call_id: str, fmt: AudioFormat, *, bitrate: str, stereo: bool,
+            segments: int = 0) -> Prepared:
+    """Blocking: validate the legs, merge (agent left, customer right) or take the mix, join a transferred
+    call's segments after it (a segment that never started has no file), transcode, hash."""
+    parts = [_part(spool, work, call_id, "stereo", stereo=stereo)]
+    for n in range(1, segments + 1):
+        stem = segment_stem(call_id, n)
+        if any(p.exists() for p in spool_files(spool, stem)[:-1]):
+            parts.append(_part(spool, work, stem, f"segment-{n}", stereo=stereo))
+    audible = [p for p in parts if p is not None]
+    if not audible:
+        return Prepared(empty=True)
+    if len(audible) == 1:
+        src, info = audible[0]
+    else:
+        src = work / "joined.wav"
+        info = concat_wavs([path for path, _ in audible], src)
     out = work / f"recording{extension_for(fmt)}"
     transcode(src, out, fmt, bitrate)
     return Prepared(empty=False, path=out, sha256=sha256_file(out), duration_s=round(info.duration_s, 3),
@@ -125,7 +172,10 @@ def prepare(spool: Path, work: Path, call_id: str, fmt: AudioFormat, *, bitrate:
 
 def remove_spool(spool: Path, call_id: str) -> None:
     """Blocking: delete the spool files (marker last) and the work dir."""
-    for p in spool_files(spool, call_id):
+    own = re.compile(re.escape(call_id) + r"-s[0-9]{1,3}(-rx|-tx)?\.[a-z0-9]{1,8}")
+    segment_files = [p for p in spool.glob(f"{call_id}-s*") if own.fullmatch(p.name)]
+    segment_files.sort(key=lambda p: p.name.endswith(MARKER))  # markers last
+    for p in [*segment_files, *spool_files(spool, call_id)]:
         p.unlink(missing_ok=True)
     shutil.rmtree(spool / WORK_DIR / call_id, ignore_errors=True)
 
@@ -214,7 +264,7 @@ class Ingestor:
         try:
             prepared: Prepared = await self._blocking(functools.partial(
                 prepare, self.spool, self.work / call_id, call_id, fmt, bitrate=self.settings.bitrate,
-                stereo=self.settings.stereo))
+                stereo=self.settings.stereo, segments=claim.segments))
         except InvalidRecording as exc:
             return await self._failed(claim, f"invalid recording: {exc.reason}", permanent=True)
         except (TranscodeFailed, OSError) as exc:
@@ -263,6 +313,10 @@ class Ingestor:
             if rec.next_attempt_at is not None and rec.next_attempt_at > now:
                 return None
             call = await s.get(Call, call_id) if rec.kind == "call" else None
+            segments = int((call.facts or {}).get("segments") or 0) if call is not None else 0
+            if segments and not await self._blocking(segments_ready, self.spool, call_id, segments,
+                                                     call is not None and call.ended_at is not None):
+                return None  # a transferred call still talking (or a segment still closing): a later scan
             if call is not None:
                 link_to_call(rec, call)
             rec.state = advance(rec.state, RecordingState.PENDING).value
@@ -273,7 +327,7 @@ class Ingestor:
                                   floor_days=self.settings.retention_floor_days,
                                   client_days=policy.retention_days if policy else None)
             until = retain_until(rec.call_ended_at or now, days)
-            return Claim(rec.id, call_id, rec.started_at, until, rec.legal_hold)
+            return Claim(rec.id, call_id, rec.started_at, until, rec.legal_hold, segments=segments)
 
     async def _row_for_update(self, s: AsyncSession, call_id: str) -> Recording | None:
         q = self.db.for_update(select(Recording).where(Recording.call_id == call_id))

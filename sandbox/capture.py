@@ -40,6 +40,9 @@ class Scenario:
     number: str
     agent_hangs_up_after: float | None = None
     originate_timeout_ms: int = 10000
+    transfer_to: str | None = None  # transfer to this SIP user 1 s after the customer answered
+    attended: str | None = None  # an attended transfer, then "complete" or "cancel" 2 s into the consultation
+    hangs_up: str | None = None  # the phone that hangs up ``agent_hangs_up_after`` s after the transfer
 
 
 SCENARIOS = (
@@ -52,12 +55,24 @@ SCENARIOS = (
     Scenario("agent_no_answer", "1002", "+8613800000001", originate_timeout_ms=3000),
     Scenario("agent_reject", "1003", "+8613800000001"),
     Scenario("agent_offline", "1004", "+8613800000001"),
+    Scenario("blind_transfer", "1001", "+8613800000001", agent_hangs_up_after=3.0, transfer_to="1005",
+             hangs_up="1005"),
+    Scenario("blind_transfer_not_answered", "1001", "+8613800000001", agent_hangs_up_after=10.0,
+             transfer_to="1002", hangs_up="1001"),
+    Scenario("attended_transfer_completed", "1001", "+8613800000001", agent_hangs_up_after=3.0,
+             transfer_to="1005", hangs_up="1005", attended="complete"),
+    Scenario("attended_transfer_cancelled", "1001", "+8613800000001", agent_hangs_up_after=3.0,
+             transfer_to="1005", hangs_up="1001", attended="cancel"),
+    Scenario("attended_transfer_not_answered", "1001", "+8613800000001", agent_hangs_up_after=8.0,
+             transfer_to="1002", hangs_up="1001", attended="wait"),
 )
+TRANSFER_RING_S = 4
 AGENTS = (
     AgentPhone("1001", PASSWORD, behaviour="answer", answer_delay=0.3),
     AgentPhone("1002", PASSWORD, behaviour="never"),
     AgentPhone("1003", PASSWORD, behaviour="reject", reject_code=486),
     AgentPhone("1004", PASSWORD, behaviour="offline"),
+    AgentPhone("1005", PASSWORD, behaviour="answer", answer_delay=0.3, tone_hz=900),
 )
 
 
@@ -81,9 +96,14 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
             CallerID=f"Callguard <{scenario.number}>",
         )
         await ami.wait_event("OriginateResponse", Uniqueid=call_id, within=30)
+        ids = ""
+        if scenario.transfer_to is not None and scenario.attended is not None:
+            ids = await _attended_transfer(ami, call_id, scenario)
+        elif scenario.transfer_to is not None:
+            ids = await _blind_transfer(ami, call_id, scenario)
         if scenario.agent_hangs_up_after is not None:
             await asyncio.sleep(scenario.agent_hangs_up_after)
-            await phones.send({"cmd": "hangup", "phone": scenario.agent})
+            await phones.send({"cmd": "hangup", "phone": scenario.hangs_up or scenario.agent})
         for _ in range(120):
             await asyncio.sleep(0.5)
             channels = await ami.collect_list("CoreShowChannels", "CoreShowChannelsComplete")
@@ -91,11 +111,60 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
                 break
         await asyncio.sleep(1.0)  # trailing Cdr events
         (out / f"{scenario.name}.trace").write_bytes(bytes(ami.raw))
-        (out / f"{scenario.name}.txt").write_text(f"call id {call_id}\n" + summarise(ami.messages))
+        (out / f"{scenario.name}.txt").write_text(f"call id {call_id}{ids}\n" + summarise(ami.messages))
 
 
-async def capture(out: Path) -> None:
-    """Start PBX + phones and run every scenario (``out`` must exist)."""
+async def _attended_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> str:
+    """What the service does for an attended transfer (dialer/pbx.py ``attended_transfer``, then
+    ``complete_transfer`` or a hang-up of the target to cancel); the ids, for the summary's first line."""
+    assert scenario.transfer_to is not None
+    up = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Linkedid") == call_id
+                        and m.get("Uniqueid") != call_id and m.get("ChannelState") == "6", within=30)
+    agent = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Uniqueid") == call_id
+                           and m.get("ChannelState") == "6")
+    await asyncio.sleep(1.0)
+    xfer, leg = str(uuid.uuid4()), str(uuid.uuid4())
+    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_TIMEOUT", str(TRANSFER_RING_S)),
+                        ("XFER_PEER", up["Channel"]), ("XFER_DONE", "")):
+        await ami.action("Setvar", Channel=agent["Channel"], Variable=name, Value=value)
+    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_SEG", "1")):
+        await ami.action("Setvar", Channel=up["Channel"], Variable=name, Value=value)
+    await ami.action("Redirect", Channel=up["Channel"], Context="callguard-xfer-hold", Exten="s", Priority="1",
+                     ExtraChannel=agent["Channel"], ExtraContext="callguard-xfer-consult",
+                     ExtraExten=scenario.transfer_to, ExtraPriority="1")
+    if scenario.attended in ("complete", "cancel"):
+        target = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("ChannelState") == "6"
+                                and m.get("Channel", "").startswith(f"PJSIP/{scenario.transfer_to}-"), within=20)
+        await asyncio.sleep(2.0)
+        if scenario.attended == "complete":
+            await ami.action("Setvar", Channel=agent["Channel"], Variable="XFER_DONE", Value="yes")
+            await ami.action("Bridge", Channel1=up["Channel"], Channel2=target["Channel"], Tone="no")
+        else:
+            await ami.action("Hangup", Channel=target["Channel"], Cause="16")
+    return f" transfer {xfer} target leg {leg} back leg -"
+
+
+async def _blind_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> str:
+    """What the service does (dialer/pbx.py ``blind_transfer``) once the customer answered; the ids, for the
+    summary's first line."""
+    assert scenario.transfer_to is not None
+    up = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Linkedid") == call_id
+                        and m.get("Uniqueid") != call_id and m.get("ChannelState") == "6", within=30)
+    agent = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Uniqueid") == call_id
+                           and m.get("ChannelState") == "6")
+    await asyncio.sleep(1.0)
+    xfer, leg, back = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    await ami.action("Setvar", Channel=agent["Channel"], Variable="CALLGUARD_XFER", Value=xfer)
+    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_SEG", "1"),
+                        ("XFER_BACK", scenario.agent), ("XFER_BACK_LEG", back), ("XFER_TIMEOUT", str(TRANSFER_RING_S))):
+        await ami.action("Setvar", Channel=up["Channel"], Variable=name, Value=value)
+    await ami.action("BlindTransfer", Channel=agent["Channel"], Context="callguard-transfer",
+                     Exten=scenario.transfer_to)
+    return f" transfer {xfer} target leg {leg} back leg {back}"
+
+
+async def capture(out: Path, only: frozenset[str] = frozenset()) -> None:
+    """Start PBX + phones and run every scenario, or those named in ``only`` (``out`` must exist)."""
     pbx = PbxSandbox(
         ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM), customer_trunk_port=free_tcp_udp_port(),
         agents=[AgentAccount(a.sip_user, a.password) for a in AGENTS], customer_dial_timeout=4,
@@ -105,6 +174,8 @@ async def capture(out: Path) -> None:
                               customer_port=pbx.settings.customer_trunk_port, agents=list(AGENTS))
         async with PhonesProcess(config) as phones:
             for scenario in SCENARIOS:
+                if only and scenario.name not in only:
+                    continue
                 await run_scenario(pbx, phones, scenario, out)
                 print(f"captured {scenario.name}")
 
@@ -113,9 +184,11 @@ def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.capture")
     parser.add_argument("out", type=Path)
-    out: Path = parser.parse_args().out
+    parser.add_argument("scenarios", nargs="*", help="only these scenarios (default: all)")
+    args = parser.parse_args()
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(capture(out))
+    asyncio.run(capture(out, frozenset(args.scenarios)))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,21 @@ class RecordingPbx:
     async def hangup(self, pbx: str, channel: str) -> None:
         self.actions.append(("hangup", {"pbx": pbx, "channel": channel}))
 
+    async def blind_transfer(self, pbx: str, **fields: Any) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("blind_transfer", {"pbx": pbx, **fields}))
+
+    async def attended_transfer(self, pbx: str, **fields: Any) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("attended_transfer", {"pbx": pbx, **fields}))
+
+    async def complete_transfer(self, pbx: str, **fields: Any) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("complete_transfer", {"pbx": pbx, **fields}))
+
     async def release_customer_leg(self, pbx: str, channel: str) -> None:
         self.actions.append(("release", {"pbx": pbx, "channel": channel}))
 

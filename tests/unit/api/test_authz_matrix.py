@@ -179,6 +179,7 @@ def _body(key: str, bank: Bank, side: str) -> Any:
                                              "zone": "Asia/Shanghai",
                                              "expires_at": (NOW + timedelta(days=2)).isoformat()},
         "POST /v1/calls/{call_id}/disposition": {"outcome": "refuses"},
+        "POST /v1/calls/{call_id}/transfer": {"target": f"{side}-agent", "mode": "blind"},
         "PUT /v1/clients/{client_id}/presented-numbers": {"numbers": ["+862161234567"]},
         "POST /v1/hooks/subscriptions": {"url": "https://a.example/new", "event_types": ["case.*"]},
         "PATCH /v1/hooks/subscriptions/{sub_id}": {"description": "changed"},
