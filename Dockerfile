@@ -43,8 +43,12 @@ COPY config/ config/
 COPY core/ core/
 COPY db/ db/
 COPY dialer/ dialer/
+COPY clients/ clients/
 COPY hooks/ hooks/
+COPY inbound/ inbound/
 COPY metrics/ metrics/
+COPY monitor/ monitor/
+COPY payments/ payments/
 COPY presence/ presence/
 COPY recordings/ recordings/
 COPY sandbox/ sandbox/
