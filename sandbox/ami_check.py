@@ -17,12 +17,18 @@ class AmiLoginError(RuntimeError):
 
 
 def parse_message(block: bytes) -> Message:
-    """Parse one AMI message (CRLF-separated ``Key: value`` lines) into a dict (last key wins)."""
+    """Parse one AMI message (CRLF-separated ``Key: value`` lines) into a dict (last key wins). Each of the
+    repeated ``XChanVariable: NAME=value`` lines (one per manager.conf channelvar) is also kept as
+    ``XChanVariable(NAME)``."""
     message: Message = {}
     for line in block.decode("utf-8", errors="replace").split("\r\n"):
         key, sep, value = line.partition(":")
         if sep:
-            message[key.strip()] = value.strip()
+            key, value = key.strip(), value.strip()
+            message[key] = value
+            if key.endswith("ChanVariable"):
+                name, _, var = value.partition("=")
+                message[f"{key}({name})"] = var
     return message
 
 

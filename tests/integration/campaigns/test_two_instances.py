@@ -33,8 +33,8 @@ async def stacks(pbx: PbxSandbox, phones: PhonesProcess,
     """Instances a and b over one PostgreSQL database, both connected to the PBX."""
     tmp = tmp_path_factory.mktemp("two")
     async with database_url("postgres", tmp) as url, AsyncExitStack() as exits:
-        a = await exits.enter_async_context(_service_stack(pbx, tmp / "a", url, ami_port=None, **FAST))
-        b = await exits.enter_async_context(_service_stack(pbx, tmp / "b", url, ami_port=None, **FAST))
+        a = await exits.enter_async_context(_service_stack(pbx, tmp / "a", url, ami_port=None, ami={}, **FAST))
+        b = await exits.enter_async_context(_service_stack(pbx, tmp / "b", url, ami_port=None, ami={}, **FAST))
         await a.container.presence.sync_devices("local")
         yield a, b
 

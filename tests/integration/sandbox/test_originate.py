@@ -53,7 +53,7 @@ async def test_answered_call_end_to_end(pbx: PbxSandbox, phones: PhonesProcess, 
     assert {m["Linkedid"] for m in leg_events if "Linkedid" in m} == {call_id}
     for name in ("DialEnd", "BridgeEnter", "Hangup"):
         tagged = [m for m in leg_events if m["Event"] == name]
-        assert tagged and all(m.get("ChanVariable") == f"CALL_ID={call_id}" for m in tagged), name
+        assert tagged and all(m.get("ChanVariable(CALL_ID)") == call_id for m in tagged), name
 
     await wait_for_file(pbx.spool_dir / f"{call_id}.done")
     for suffix in ("", "-rx", "-tx"):
