@@ -6,11 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from db.engine import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: PostgreSQL advisory lock key held while migrating ("callguard-migrate" in ASCII, fits a bigint)
+MIGRATE_LOCK_KEY = 0x63676D6967726174
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -23,9 +25,14 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 async def migrate(db: Database) -> None:
-    """Upgrade the database to the newest revision."""
+    """Upgrade the database to the newest revision, in one transaction; on PostgreSQL under an advisory lock, so
+    instances starting together over one database migrate it once (SQLite is one process's embedded store)."""
 
     def upgrade(conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            # several instances may start at once over one database: one migrates, the others wait here and
+            # then find the schema at head (the lock ends with the transaction, after the DDL is committed)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
