@@ -310,6 +310,8 @@ def device_snapshot(items: list[AmiEventLike], received_at: datetime) -> list[De
 # ChanSpy bridges nothing) is never a call id, so ``translate`` above ignores it; ``translate_monitor`` reads it.
 MONITOR_LEG_PREFIX = "monitor-"
 MONITOR_EVENTS = frozenset({"Newchannel", "Newstate", "Hangup", "OriginateResponse"})
+AMI_EVENTS = INTERESTING | LEG_EVENTS | DEVICE_EVENTS | INBOUND_EVENTS | MONITOR_EVENTS
+"""Every event the service listens to: the PBX sends only these to its AMI account (manager.conf eventfilter)."""
 
 
 @dataclass(frozen=True, slots=True)

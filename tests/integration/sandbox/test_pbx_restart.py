@@ -28,7 +28,8 @@ async def test_restart_mid_call() -> None:
         async with PhonesProcess(config) as phones:
             async with AmiTap(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret) as ami:
                 call_id = await originate(ami, "2001", "+8613800000001")
-                await ami.wait_event("BridgeEnter", Linkedid=call_id, Uniqueid=call_id)
+                # (the service's account: the customer's answer is its DialEnd; BridgeEnter is filtered out)
+                await ami.wait_event("DialEnd", Uniqueid=call_id, DialStatus="ANSWER")
                 mark = phones.mark()
                 await pbx.restart()
                 # Asterisk hangs the channels up on shutdown: both phones see the call end.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
+from dialer.translate import AMI_EVENTS
 from sandbox.pbx import TEMPLATES_DIR, PbxSettings, sandbox_manager_conf, sandbox_pjsip_conf, template_values
 from sandbox.render import (
     TemplateError,
@@ -240,3 +242,11 @@ def test_existing_pbx_dialplan_keeps_the_pbx_general_and_separates_the_globals(t
     assert main(["--existing-pbx-dialplan", str(TEMPLATES_DIR / "extensions.conf.tmpl"), str(tmp_path)]) == 0
     assert (tmp_path / "extensions_callguard.conf").read_text() == contexts
     assert (tmp_path / "extensions_callguard_globals.conf").read_text() == globals_
+
+
+def test_the_service_account_receives_exactly_the_events_the_service_listens_to() -> None:
+    text = (TEMPLATES_DIR / "manager.conf.tmpl").read_text(encoding="utf-8")
+    account = text.split("[@@AMI_USER@@]", 1)[1].split("\n[", 1)[0]
+    included = set(re.findall(r"^eventfilter\(action\(include\),name\(([A-Za-z]+)\)\) =$", account, re.M))
+    assert included == AMI_EVENTS
+    assert not re.findall(r"^eventfilter\s*=", account, re.M)  # no regex filter beside them (a whole-event scan)
