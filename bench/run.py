@@ -40,6 +40,7 @@ class Bench:
 
 BENCHES = (
     Bench("ami_parse", timeout_s=600),
+    Bench("ami_events", timeout_s=300),
     Bench("originate_overhead", timeout_s=600),
     Bench("compliance_check", timeout_s=1800),
     Bench("hook_delivery", timeout_s=600),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -111,3 +112,10 @@ class AmiTap:
     def events(self, **match: str) -> list[Message]:
         """All events matching the given fields."""
         return [m for m in self.messages if "Event" in m and all(m.get(k) == v for k, v in match.items())]
+
+
+def events_of_call(messages: list[Message], call_id: str, classes: frozenset[str] | None = None) -> Counter[str]:
+    """The events of call ``call_id`` (its Linkedid or Uniqueid) by name; with ``classes``, only events of those AMI
+    read classes (their ``Privilege`` header), i.e. what an account reading only those classes would receive."""
+    return Counter(m["Event"] for m in messages if "Event" in m and call_id in (m.get("Linkedid"), m.get("Uniqueid"))
+                   and (classes is None or classes & set(m.get("Privilege", "").split(","))))

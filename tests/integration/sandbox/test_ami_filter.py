@@ -10,18 +10,12 @@ from collections import Counter
 import pytest
 
 from dialer.translate import AMI_EVENTS
-from sandbox.amitap import AmiTap, Message
+from sandbox.amitap import AmiTap, events_of_call
 from sandbox.pbx import PbxSandbox
 from sip.client import PhonesProcess
 from tests.integration.sandbox.helpers import originate
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-def _of_call(messages: list[Message], call_id: str, classes: frozenset[str] | None = None) -> Counter[str]:
-    """The events of ``call_id`` by name (only those of AMI ``classes``, from their Privilege header, if given)."""
-    return Counter(m["Event"] for m in messages if "Event" in m and call_id in (m.get("Linkedid"), m.get("Uniqueid"))
-                   and (classes is None or classes & set(m.get("Privilege", "").split(","))))
 
 
 async def test_one_call_sends_the_service_only_its_events(pbx: PbxSandbox, phones: PhonesProcess,
@@ -39,8 +33,8 @@ async def test_one_call_sends_the_service_only_its_events(pbx: PbxSandbox, phone
         await service.wait(lambda m: m.get("Event") == "Hangup" and m.get("Linkedid") == call_id
                            and m.get("Uniqueid") != call_id)
         await asyncio.sleep(0)
-        seen, everything = _of_call(service.messages, call_id), _of_call(ami.messages, call_id)
-        unfiltered = _of_call(ami.messages, call_id, frozenset({"call", "user"}))  # the account's read classes
+        seen, everything = events_of_call(service.messages, call_id), events_of_call(ami.messages, call_id)
+        unfiltered = events_of_call(ami.messages, call_id, frozenset({"call", "user"}))  # the account's read classes
 
     assert set(seen) <= AMI_EVENTS, set(seen) - AMI_EVENTS
     # every event of a kind the service listens to still arrives, as often as the PBX sends it
