@@ -59,6 +59,17 @@ class AmiTls:
 
 
 @dataclass(frozen=True)
+class SipTls:
+    """The SIP TLS transport agents' phones use: its port, the PEM certificate and key (host paths; copied into
+    the instance), and whether the agents' media must be SRTP (SDES)."""
+
+    port: int
+    cert_file: Path
+    key_file: Path
+    srtp: bool = True
+
+
+@dataclass(frozen=True)
 class PbxSettings:
     """Everything that goes into one instance's rendered configuration."""
 
@@ -186,8 +197,10 @@ class PbxSandbox:
         rootfs_dir: Path | None = None,
         default_cli: str = "",
         ami_tls: AmiTls | None = None,
+        sip_tls: SipTls | None = None,
     ) -> None:
         self.ami_tls = ami_tls  # a TLS listener beside the plain AMI port (the readiness check uses the plain one)
+        self.sip_tls = sip_tls  # agents register and are called over TLS (the probe and customer line stay UDP)
         self.settings = PbxSettings(
             ami_port=ami_port,
             sip_port=sip_port,
@@ -304,7 +317,15 @@ class PbxSandbox:
         render.render_dir(TEMPLATES_DIR, etc, values)
         agents = [(a.sip_user, a.password) for a in self.settings.agents]
         probes = [(a.sip_user, a.password) for a in self.settings.probes]
-        (etc / "pjsip_agents.conf").write_text(render.agents_pjsip_conf(agents, probes), encoding="utf-8")
+        sip_tls = self.sip_tls
+        (etc / "pjsip_agents.conf").write_text(render.agents_pjsip_conf(
+            agents, probes, tls=sip_tls is not None, srtp=sip_tls is not None and sip_tls.srtp), encoding="utf-8")
+        if sip_tls is not None:
+            shutil.copyfile(sip_tls.cert_file, etc / "sip-tls.crt")
+            shutil.copyfile(sip_tls.key_file, etc / "sip-tls.key")
+            inside = f"{self.instance_dir_in_chroot}/etc"
+            (etc / "pjsip_tls.conf").write_text(render.pjsip_tls_conf(
+                LOCALHOST, sip_tls.port, f"{inside}/sip-tls.crt", f"{inside}/sip-tls.key"), encoding="utf-8")
         (etc / "pjsip_sandbox.conf").write_text(sandbox_pjsip_conf(LOCALHOST), encoding="utf-8")
         (etc / "manager_sandbox.conf").write_text(
             sandbox_manager_conf(self.tools_ami_user, self.tools_ami_secret), encoding="utf-8")

@@ -82,6 +82,22 @@ def manager_tls_conf(bind_address: str, port: int | str, cert_file: str, key_fil
     ])
 
 
+def pjsip_tls_conf(bind_address: str, port: int | str, cert_file: str, key_file: str) -> str:
+    """``pjsip_tls.conf`` (included by pjsip.conf): the SIP TLS transport ``transport-tls`` beside the UDP one;
+    agents whose endpoints name it (``agents_pjsip_conf(..., tls=True)``) register and are called over it."""
+    values = {"bind address": bind_address, "port": str(port), "certificate": cert_file, "key": key_file}
+    for what, value in values.items():
+        if not value or any(c in value for c in "\r\n;"):
+            raise TemplateError(f"SIP TLS {what} is empty or holds a newline or ';': {value!r}")
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise TemplateError(f"SIP TLS port is not a port number: {port!r}")
+    return "\n".join([
+        "; generated: SIP over TLS (agents' phones register with sip:...;transport=tls to this port)",
+        "[transport-tls]", "type = transport", "protocol = tls", f"bind = {bind_address}:{port}",
+        f"cert_file = {cert_file}", f"priv_key_file = {key_file}", "method = tlsv1_2", "",
+    ])
+
+
 def existing_pbx_dialplan(template: str, values: Mapping[str, object]) -> tuple[str, str]:
     """Callguard's dialplan for an agency's own Asterisk (docs/EXISTING-PBX.md), from ``extensions.conf.tmpl``:
     its global variables (lines for the PBX's own ``[globals]``: Asterisk reads only the first section of that
@@ -105,8 +121,12 @@ def existing_pbx_dialplan(template: str, values: Mapping[str, object]) -> tuple[
 SIP_USER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def agents_pjsip_conf(agents: Sequence[tuple[str, str]], probes: Sequence[tuple[str, str]] = ()) -> str:
+def agents_pjsip_conf(agents: Sequence[tuple[str, str]], probes: Sequence[tuple[str, str]] = (), *,
+                      tls: bool = False, srtp: bool = False) -> str:
     """Return ``pjsip_agents.conf`` text: endpoint, auth and aor per ``(sip_user, password)``.
+
+    ``tls``: agents' endpoints use ``transport-tls`` (``pjsip_tls.conf``); ``srtp``: their media is SRTP with
+    SDES keys (``media_encryption = sdes``: a phone offering plain RTP is refused). The probe's stay as they are.
 
     Agents use the ``agent-endpoint`` template (context ``callguard-agents``: nothing to dial), the
     recording probe's accounts ``probe-endpoint`` (context ``callguard-probe``); both are defined in
@@ -127,6 +147,8 @@ def agents_pjsip_conf(agents: Sequence[tuple[str, str]], probes: Sequence[tuple[
             f"[{user}]({endpoint})",
             f"auth = {user}-auth",
             f"aors = {user}",
+            *(["transport = transport-tls"] if tls and endpoint == "agent-endpoint" else []),
+            *(["media_encryption = sdes"] if srtp and endpoint == "agent-endpoint" else []),
             "",
             f"[{user}-auth](agent-auth)",
             f"username = {user}",
@@ -151,7 +173,9 @@ def parse_agents(spec: str) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``python render.py SRC_DIR DST_DIR``: render templates from env vars (+ ``AGENTS``, ``PROBE_ACCOUNTS``;
-    AMI's TLS listener when ``AMI_TLS_PORT`` is set, with ``AMI_TLS_CERT`` and ``AMI_TLS_KEY``)."""
+    AMI's TLS listener when ``AMI_TLS_PORT`` is set, with ``AMI_TLS_CERT`` and ``AMI_TLS_KEY``; the SIP TLS
+    transport for agents when ``SIP_TLS_PORT`` is set, with ``SIP_TLS_CERT`` and ``SIP_TLS_KEY``; agents' SRTP
+    when ``SIP_SRTP`` is ``yes``)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) == 3 and args[0] == "--existing-pbx-dialplan":  # ... TEMPLATE DST_DIR
         template = Path(args[1]).read_text(encoding="utf-8")
@@ -174,11 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     values = {name: os.environ[name] for name in needed if name in os.environ}
     try:
         render_dir(src, dst, values)
+        sip_tls = bool(os.environ.get("SIP_TLS_PORT"))
+        srtp = os.environ.get("SIP_SRTP", "no").lower()
+        if srtp not in ("yes", "no"):
+            raise TemplateError(f"SIP_SRTP must be yes or no, got {srtp!r}")
         (dst / "pjsip_agents.conf").write_text(
             agents_pjsip_conf(parse_agents(os.environ.get("AGENTS", "")),
-                              parse_agents(os.environ.get("PROBE_ACCOUNTS", ""))),
+                              parse_agents(os.environ.get("PROBE_ACCOUNTS", "")), tls=sip_tls, srtp=srtp == "yes"),
             encoding="utf-8",
         )
+        sip_tls_file = dst / "pjsip_tls.conf"
+        if sip_tls:
+            sip_tls_file.write_text(pjsip_tls_conf(os.environ.get("BIND_ADDRESS", "0.0.0.0"),
+                                                   os.environ["SIP_TLS_PORT"], os.environ.get("SIP_TLS_CERT", ""),
+                                                   os.environ.get("SIP_TLS_KEY", "")), encoding="utf-8")
+        else:
+            sip_tls_file.unlink(missing_ok=True)
         tls = dst / "manager_tls.conf"
         if os.environ.get("AMI_TLS_PORT"):
             tls.write_text(manager_tls_conf(os.environ.get("BIND_ADDRESS", "0.0.0.0"), os.environ["AMI_TLS_PORT"],

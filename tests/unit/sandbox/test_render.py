@@ -17,6 +17,7 @@ from sandbox.render import (
     main,
     manager_tls_conf,
     parse_agents,
+    pjsip_tls_conf,
     placeholders,
     render,
     render_dir,
@@ -226,6 +227,47 @@ def test_ami_tls_listener_is_generated_only_when_asked_and_refuses_injection(tmp
     monkeypatch.setenv("AMI_TLS_PORT", "5039")
     monkeypatch.delenv("AMI_TLS_KEY")
     assert main([str(src), str(dst)]) == 1  # a listener without its key stops the container's start
+
+
+def test_sip_tls_and_srtp_are_off_by_default_and_only_for_agents_when_asked(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = agents_pjsip_conf([("1001", "pw1")], [("1099", "pw9")])
+    assert "transport-tls" not in plain and "media_encryption" not in plain
+    secure = agents_pjsip_conf([("1001", "pw1")], [("1099", "pw9")], tls=True, srtp=True)
+    agent, probe = secure.split("[1099](probe-endpoint)")
+    assert "transport = transport-tls" in agent and "media_encryption = sdes" in agent
+    assert "transport-tls" not in probe and "media_encryption" not in probe  # the probe (pjsua2) stays on UDP
+    conf = pjsip_tls_conf("0.0.0.0", 5061, "/keys/sip.crt", "/keys/sip.key")
+    assert conf.splitlines()[1:] == ["[transport-tls]", "type = transport", "protocol = tls", "bind = 0.0.0.0:5061",
+                                     "cert_file = /keys/sip.crt", "priv_key_file = /keys/sip.key",
+                                     "method = tlsv1_2"]
+    for bad in ("/k.crt\n[evil]", "/k.crt;x", ""):
+        with pytest.raises(TemplateError):
+            pjsip_tls_conf("0.0.0.0", 5061, bad, "/k.key")
+    with pytest.raises(TemplateError, match="port"):
+        pjsip_tls_conf("0.0.0.0", "0", "/k.crt", "/k.key")
+    assert "#tryinclude pjsip_tls.conf" in (TEMPLATES_DIR / "pjsip.conf.tmpl").read_text()
+    assert "load => res_srtp.so" in (TEMPLATES_DIR / "modules.conf.tmpl").read_text()
+    # the entrypoint's renderer: the transport file and the agents' lines from SIP_TLS_* and SIP_SRTP
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "pjsip.conf.tmpl").write_text("[t]\nbind = @@SIP_PORT@@\n#tryinclude pjsip_tls.conf\n")
+    monkeypatch.setenv("SIP_PORT", "5060")
+    monkeypatch.setenv("AGENTS", "1001:pw1")
+    assert main([str(src), str(dst)]) == 0
+    assert not (dst / "pjsip_tls.conf").exists() and "transport-tls" not in (dst / "pjsip_agents.conf").read_text()
+    monkeypatch.setenv("SIP_TLS_PORT", "5061")
+    monkeypatch.setenv("SIP_TLS_CERT", "/keys/sip.crt")
+    monkeypatch.setenv("SIP_TLS_KEY", "/keys/sip.key")
+    monkeypatch.setenv("SIP_SRTP", "yes")
+    assert main([str(src), str(dst)]) == 0
+    assert "bind = 0.0.0.0:5061" in (dst / "pjsip_tls.conf").read_text()
+    assert "media_encryption = sdes" in (dst / "pjsip_agents.conf").read_text()
+    monkeypatch.setenv("SIP_SRTP", "maybe")
+    assert main([str(src), str(dst)]) == 1
+    monkeypatch.setenv("SIP_SRTP", "no")
+    monkeypatch.delenv("SIP_TLS_KEY")
+    assert main([str(src), str(dst)]) == 1  # a transport without its key stops the container's start
 
 
 def test_existing_pbx_dialplan_keeps_the_pbx_general_and_separates_the_globals(tmp_path: Path,
