@@ -80,10 +80,13 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("promises_made", "Promises to pay taken (promise_to_pay dispositions), by the start of the call they were "
                         "taken on; agent is who took it (repayments)."),
     _m("promises_kept", "Of promises_made, those the case's payments in the promise's currency covered between "
-                        "the call and the deadline (the promise date plus the client's grace, in the case's zone)."),
-    _m("promises_broken", "Of promises_made, those whose deadline passed without being covered."),
-    _m("promises_pending", "Of promises_made, those neither kept nor broken yet."),
-    _m("kept_rate", "promises_kept / (promises_kept + promises_broken): pending promises are left out.", "ratio"),
+                        "the call and the deadline (the promise date plus the client's grace, in the case's zone), "
+                        "less the client's tolerance; a payment paid by the deadline but reported later counts."),
+    _m("promises_broken", "Of promises_made, those whose deadline passed with nothing paid towards them."),
+    _m("promises_partial", "Of promises_made, those whose deadline passed with some, not enough, paid towards them."),
+    _m("promises_pending", "Of promises_made, those whose deadline has not passed and that are not kept yet."),
+    _m("kept_rate", "promises_kept / (promises_kept + promises_partial + promises_broken): a partial promise counts "
+                    "as not kept; pending promises are left out.", "ratio"),
 ]}
 
 DIMENSIONS: dict[str, str] = {

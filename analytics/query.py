@@ -52,9 +52,10 @@ REPORTS: dict[str, ReportSpec] = {s.name: s for s in [
                 "right_party_contacts", "right_party_rate", "promises", "promise_rate", "promise_amount")),
     ReportSpec("first-call-sla", "Share of cases first called within N days of receipt", (),
                ("cases", "first_call_within_sla", "late", "pending", "first_call_sla_rate")),
-    ReportSpec("repayments", "Repayment statistics: amounts collected and promises to pay made, kept and broken", (),
-               ("payments", "collected", "promises_made", "promises_kept", "promises_broken", "promises_pending",
-                "kept_rate")),
+    ReportSpec("repayments", "Repayment statistics: amounts collected and promises to pay made, kept, partial and "
+                             "broken", (),
+               ("payments", "collected", "promises_made", "promises_kept", "promises_broken", "promises_partial",
+                "promises_pending", "kept_rate")),
 ]}
 SLA_DIMENSIONS = ("client", "batch", "day", "week", "month", "weekday")
 REPAYMENT_DIMENSIONS = ("agent", "team", "client", "batch", "day", "week", "month", "weekday")

@@ -1,4 +1,4 @@
-"""Repayment statistics (还款统计): amounts collected and promises to pay made, kept and broken.
+"""Repayment statistics (还款统计): amounts collected and promises to pay made, kept, partial and broken.
 
 Read from ``payments`` (bucketed by ``paid_at``) and ``promises`` (bucketed by ``promised_at``, the start of
 the call the promise was taken on, with the status the database holds now), each grouped in SQL by the
@@ -25,6 +25,8 @@ payments_t: Table = Payment.__table__  # type: ignore[assignment]
 promises_t: Table = Promise.__table__  # type: ignore[assignment]
 COLUMN = {"agent": "agent_id", "team": "team", "client": "client_id", "batch": "batch_id"}
 Key = tuple[Any, ...]
+STATUSES = ("kept", "broken", "partial", "pending")
+EMPTY = [0] * (1 + len(STATUSES))  # made, then one count per status
 
 
 async def repayments(session: AsyncSession, q: ReportQuery, spec: ReportSpec) -> Report:
@@ -42,20 +44,20 @@ async def repayments(session: AsyncSession, q: ReportQuery, spec: ReportSpec) ->
         acc["payments"] += int(rec[n + 1])
         cur = str(rec[n])
         acc["collected"][cur] = acc["collected"].get(cur, Decimal(0)) + Decimal(str(rec[n + 2]))
-    counts = [func.count(), *(func.sum(case((r.status == s, 1), else_=0)) for s in ("kept", "broken", "pending"))]
+    counts = [func.count(), *(func.sum(case((r.status == s, 1), else_=0)) for s in STATUSES)]
     prom_stmt = _grouped(q, promises_t, r.promised_at, dialect, await _segments(session, q, r.promised_at),
                          more_keys=[], measures=counts)
     for rec in (await session.execute(prom_stmt)).all():
         key = _key(q.group_by, rec[:n])
-        acc2 = made.setdefault(key, [0, 0, 0, 0])
-        for i in range(4):
+        acc2 = made.setdefault(key, list(EMPTY))
+        for i in range(len(EMPTY)):
             acc2[i] += int(rec[n + i] or 0)
     rows = []
     total_pay: dict[str, Any] = {"payments": 0, "collected": {}}
-    total_made = [0, 0, 0, 0]
+    total_made = list(EMPTY)
     for key in sorted(set(collected) | set(made), key=lambda k: tuple("" if v is None else str(v) for v in k)):
         pay = collected.get(key, {"payments": 0, "collected": {}})
-        prom = made.get(key, [0, 0, 0, 0])
+        prom = made.get(key, EMPTY)
         total_pay["payments"] += pay["payments"]
         for cur, amount in pay["collected"].items():
             total_pay["collected"][cur] = total_pay["collected"].get(cur, Decimal(0)) + amount
@@ -104,9 +106,10 @@ def _key(group_by: tuple[str, ...], values: Sequence[Any]) -> Key:
 
 
 def _metrics(pay: dict[str, Any], prom: Sequence[int]) -> dict[str, Any]:
-    made, kept, broken, pending = prom
-    decided = kept + broken
+    made, kept, broken, partial, pending = prom
+    decided = kept + broken + partial  # a partial promise was not kept
     return {"payments": pay["payments"],
             "collected": {k: f"{v:.2f}" for k, v in sorted(pay["collected"].items())},
-            "promises_made": made, "promises_kept": kept, "promises_broken": broken, "promises_pending": pending,
+            "promises_made": made, "promises_kept": kept, "promises_broken": broken,
+            "promises_partial": partial, "promises_pending": pending,
             "kept_rate": round(kept / decided, 6) if decided else None}

@@ -28,7 +28,9 @@ async def post_payments(request: web.Request) -> web.StreamResponse:
     """Each item is validated and stored on its own, once per ``payment_id`` (sending it again is
     ``unchanged``; with other content ``conflict``, the first kept). A payment belongs to a case of the client
     (``case_external_id``); one that names no case of the client is ``no-such-case``. Each new payment emits
-    ``payment.received`` and may turn its case's pending promises ``kept`` (``promise.kept``)."""
+    ``payment.received`` and may turn its case's pending promises ``kept`` (``promise.kept``); one reported after
+    a promise's deadline passed but paid before it may keep a ``partial`` or ``broken`` promise after all
+    (``promise.kept_late``)."""
     req = await body(request, PaymentsIn, bulk=True)
     results = await request.app[CONTAINER].payments.receive(principal(request), client_id=request.match_info["client"],
                                                             items=req.payments, actor=actor(request))
@@ -43,8 +45,8 @@ async def post_payments(request: web.Request) -> web.StreamResponse:
 @router.route("GET", "/v1/promises", summary="Promises to pay and their status", tag="payments", roles=READERS,
               query=PromiseQuery, response=PromiseList, errors=(401, 403, 422))
 async def list_promises(request: web.Request) -> web.StreamResponse:
-    """``pending``, ``kept`` or ``broken``, the nearest deadline first, inside the caller's walls (an agent: the
-    promises it took; a team's supervisor: its team's)."""
+    """``pending`` (with ``paid`` so far), ``kept``, ``partial`` or ``broken``, the nearest deadline first,
+    inside the caller's walls (an agent: the promises it took; a team's supervisor: its team's)."""
     q = query(request, PromiseQuery)
     items = await request.app[CONTAINER].payments.promises(principal(request), status=q.status, case_id=q.case_id,
                                                            limit=q.limit)

@@ -35,7 +35,7 @@ class Callback(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
     done_at: Mapped[datetime | None]
-    done_reason: Mapped[str | None] = mapped_column(String(16))  # connected | disposed
+    done_reason: Mapped[str | None] = mapped_column(String(16))  # connected | disposed | promise_kept
     done_call_id: Mapped[str | None] = mapped_column(String(36))
     # due_at + the client's grace: still scheduled then, it is handed to the team (``handed_at``), whose available
     # agents are offered it (and see its case) like the owner; None: a callback from before the grace existed

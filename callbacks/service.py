@@ -33,6 +33,8 @@ SCHEDULED, DONE = "scheduled", "done"
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 DISPOSITION_RECORDED = "disposition.recorded"  # cases.events.DISPOSITION_RECORDED, read from the event log
 PROMISE_BROKEN = "promise.broken"  # payments.events.PROMISE_BROKEN, read from the event log
+PROMISE_KEPT_LATE = "promise.kept_late"  # payments.events.PROMISE_KEPT_LATE, read from the event log
+FOLLOW_UP_BY = "promises"  # created_by of a broken promise's follow-up
 View = Literal["mine", "team", "client"]
 
 
@@ -44,9 +46,15 @@ class CallbackService:
 
     async def on_domain_event(self, session: AsyncSession, row: DomainEventRow) -> None:
         """A disposition closes its case's open callbacks and schedules its own ``callback_at``; a broken promise
-        schedules a callback, due now, for the agent its event names (same transaction)."""
+        schedules a callback, due now, for the agent its event names, which is done (``promise_kept``) if a payment
+        reported late keeps the promise after all (same transaction)."""
         if row.type == PROMISE_BROKEN:
             await self._follow_up(session, row)
+            return
+        if row.type == PROMISE_KEPT_LATE:
+            if row.case_id and row.call_id:
+                await self._close(session, row.case_id, reason="promise_kept", call_id=None,
+                                  source_call_id=row.call_id, created_by=FOLLOW_UP_BY)
             return
         if row.type != DISPOSITION_RECORDED or not row.case_id or not row.agent_id:
             return
@@ -69,7 +77,7 @@ class CallbackService:
             return
         now = self.clock.now()
         cb = Callback(id=new_id(), case_id=row.case_id, client_id=row.client_id, team=row.team, agent_id=agent,
-                      due_at=now, state=SCHEDULED, source_call_id=row.call_id, created_at=now, created_by="promises",
+                      due_at=now, state=SCHEDULED, source_call_id=row.call_id, created_at=now, created_by=FOLLOW_UP_BY,
                       team_due_at=await _team_due(session, row.client_id, now))
         session.add(cb)
         await session.flush()
@@ -134,8 +142,13 @@ class CallbackService:
         async with self.db.read() as s:
             return list((await s.scalars(q)).all())
 
-    async def _close(self, session: AsyncSession, case_id: str, *, reason: str, call_id: str | None) -> None:
+    async def _close(self, session: AsyncSession, case_id: str, *, reason: str, call_id: str | None,
+                     source_call_id: str | None = None, created_by: str | None = None) -> None:
         q = select(Callback).where(Callback.case_id == case_id, Callback.state == SCHEDULED)
+        if source_call_id is not None:
+            q = q.where(Callback.source_call_id == source_call_id)
+        if created_by is not None:
+            q = q.where(Callback.created_by == created_by)
         if session.get_bind().dialect.name != "sqlite":
             q = q.with_for_update()
         now = self.clock.now()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from clients.models import ClientSettings
 from core.clock import iso_or_none
-from core.schemas import JsonBool, WholeNumber
+from core.schemas import JsonBool, Money, WholeNumber
 
 
 class ClientSettingsIn(BaseModel):
@@ -22,6 +23,9 @@ class ClientSettingsIn(BaseModel):
         "days after a promise's date that its payments still count; then it is broken"))
     callback_team_grace_minutes: WholeNumber = Field(60, ge=1, le=10_080, description=(
         "minutes after a callback is due that it is offered to its team's available agents"))
+    promise_tolerance_percent: Money = Field(Decimal(0), le=100, decimal_places=2, description=(
+        "how far short of its amount, in percent of it, a promise may be paid and still count as kept "
+        "(0: only in full); fixed on each promise when it is made"))
     reason: str | None = Field(None, max_length=500)
 
 
@@ -32,6 +36,7 @@ class ClientSettingsOut(BaseModel):
     pooling: bool
     promise_grace_days: int
     callback_team_grace_minutes: int
+    promise_tolerance_percent: str
     updated_at: datetime | None
     updated_by: str | None
 
@@ -39,7 +44,8 @@ class ClientSettingsOut(BaseModel):
 def settings_snapshot(row: ClientSettings) -> dict[str, Any]:
     """The audited form of a client's settings."""
     return {"pooling": row.pooling, "promise_grace_days": row.promise_grace_days,
-            "callback_team_grace_minutes": row.callback_team_grace_minutes}
+            "callback_team_grace_minutes": row.callback_team_grace_minutes,
+            "promise_tolerance_percent": f"{Decimal(row.promise_tolerance_percent):.2f}"}
 
 
 def settings_json(row: ClientSettings) -> dict[str, Any]:

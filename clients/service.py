@@ -36,11 +36,13 @@ class ClientSettingsService:
                 row = ClientSettings(client_id=client_id)
                 s.add(row)
             after = {"pooling": data.pooling, "promise_grace_days": data.promise_grace_days,
-                     "callback_team_grace_minutes": data.callback_team_grace_minutes}
+                     "callback_team_grace_minutes": data.callback_team_grace_minutes,
+                     "promise_tolerance_percent": f"{data.promise_tolerance_percent:.2f}"}
             if before == after:
                 return row
             row.pooling, row.promise_grace_days = data.pooling, data.promise_grace_days
             row.callback_team_grace_minutes = data.callback_team_grace_minutes
+            row.promise_tolerance_percent = data.promise_tolerance_percent
             row.updated_at, row.updated_by = self.clock.now(), actor.user_id[:64]
             await s.flush()
             await self.audit.record(s, actor=actor, action="client_settings.changed", target_type="client",

@@ -9,9 +9,12 @@ from payments.models import Payment, Promise
 PAYMENT_RECEIVED = "payment.received"
 PROMISE_MADE = "promise.made"
 PROMISE_KEPT = "promise.kept"
-PROMISE_BROKEN = "promise.broken"
+PROMISE_BROKEN = "promise.broken"  # the deadline passed short of it: payload status ``broken`` or ``partial``
+# a payment reported after the deadline passed (but paid before it) covers a broken or partial promise: it is
+# kept after all; payload ``previous_status``; the follow-up callback its promise.broken scheduled is done
+PROMISE_KEPT_LATE = "promise.kept_late"
 
-ALL = (PAYMENT_RECEIVED, PROMISE_MADE, PROMISE_KEPT, PROMISE_BROKEN)
+ALL = (PAYMENT_RECEIVED, PROMISE_MADE, PROMISE_KEPT, PROMISE_BROKEN, PROMISE_KEPT_LATE)
 
 
 def payment_payload(p: Payment) -> dict[str, Any]:
@@ -24,5 +27,6 @@ def promise_payload(p: Promise, **extra: Any) -> dict[str, Any]:
     """The thin payload of a promise event."""
     return {"promise_id": p.id, "case_id": p.case_id, "client_id": p.client_id, "call_id": p.call_id,
             "agent_id": p.agent_id, "team": p.team, "amount": f"{p.amount:.2f}", "currency": p.currency,
-            "paid": f"{p.paid:.2f}", "promise_date": p.promise_date.isoformat(), "deadline": p.deadline.isoformat(),
+            "paid": f"{p.paid:.2f}", "tolerance": f"{p.tolerance:.2f}", "promise_date": p.promise_date.isoformat(),
+            "deadline": p.deadline.isoformat(),
             "status": p.status, **extra}

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base
 
 Money = Numeric(18, 4, asdecimal=True)
-PENDING, KEPT, BROKEN = "pending", "kept", "broken"
-PROMISE_STATUSES = (PENDING, KEPT, BROKEN)
+PENDING, KEPT, PARTIAL, BROKEN = "pending", "kept", "partial", "broken"
+PROMISE_STATUSES = (PENDING, KEPT, PARTIAL, BROKEN)
+MISSED = (PARTIAL, BROKEN)  # the deadline passed short of the promise: a late-reported payment may still keep it
 
 
 class Payment(Base):
@@ -41,8 +42,9 @@ class Payment(Base):
 
 class Promise(Base):
     """A promise to pay taken on a call (one per ``promise_to_pay`` disposition): ``pending`` until payments
-    of its case made from ``promised_at`` to ``deadline`` cover ``amount`` (``kept``), or the deadline passes
-    without that (``broken``)."""
+    of its case made from ``promised_at`` to ``deadline`` cover ``amount`` less ``tolerance`` (``kept``), or the
+    deadline passes without that: ``partial`` when something was paid, ``broken`` when nothing was. A payment
+    reported late (paid before the deadline) that covers it turns a partial or broken promise kept."""
 
     __tablename__ = "promises"
     __table_args__ = (Index("ix_promises_status_deadline", "status", "deadline"),
@@ -65,4 +67,6 @@ class Promise(Base):
     deadline: Mapped[datetime]  # the end of promise_date + grace_days in the case's zone, in UTC
     status: Mapped[str] = mapped_column(String(8))
     paid: Mapped[Decimal] = mapped_column(Money)  # payments counted towards it so far
-    settled_at: Mapped[datetime | None]  # kept or broken at
+    # how far short of ``amount`` the payments may stay and still keep it (the client's tolerance when it was made)
+    tolerance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    settled_at: Mapped[datetime | None]  # kept, partial or broken at (kept again at, for a late payment)

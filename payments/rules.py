@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from payments.models import BROKEN, KEPT, PENDING
+from payments.models import BROKEN, KEPT, PARTIAL, PENDING
 
 
 def deadline(promise_date: date, grace_days: int, zone: str | None) -> datetime:
@@ -20,8 +20,17 @@ def deadline(promise_date: date, grace_days: int, zone: str | None) -> datetime:
     return end.astimezone(UTC)
 
 
-def status(*, amount: Decimal, paid: Decimal, deadline: datetime, now: datetime) -> str:
-    """``kept`` once ``paid`` covers ``amount``; else ``broken`` once ``deadline`` has passed; else ``pending``."""
-    if paid >= amount:
+def tolerance(amount: Decimal, percent: Decimal) -> Decimal:
+    """The amount short of ``amount`` that still keeps a promise: ``percent`` of it, rounded down to the
+    column's 4 places (so a promise is never kept by more than the client allows)."""
+    return (amount * percent / 100).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+
+
+def status(*, amount: Decimal, paid: Decimal, tolerance: Decimal, deadline: datetime, now: datetime) -> str:
+    """``kept`` once ``paid`` covers ``amount`` less ``tolerance`` (exactly at it counts); else ``pending`` until
+    ``deadline``; then ``partial`` when something was paid, ``broken`` when nothing was."""
+    if paid >= amount - tolerance:
         return KEPT
-    return BROKEN if now >= deadline else PENDING
+    if now < deadline:
+        return PENDING
+    return PARTIAL if paid > 0 else BROKEN

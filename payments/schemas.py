@@ -66,7 +66,9 @@ class PaymentOut(BaseModel):
 
 
 class PromiseOut(BaseModel):
-    """A promise to pay and its status (``pending``, ``kept``, ``broken``)."""
+    """A promise to pay and its status: ``pending`` (its deadline not passed; ``paid`` so far), ``kept`` (paid
+    at least ``amount`` less ``tolerance`` by its deadline, even when reported late), ``partial`` (the deadline
+    passed with less than that paid), ``broken`` (the deadline passed with nothing paid)."""
 
     id: str
     case_id: str
@@ -77,6 +79,7 @@ class PromiseOut(BaseModel):
     amount: str
     currency: str
     paid: str = Field(description="payments of the case from the promise to its deadline, so far")
+    tolerance: str = Field(description="how far short of amount the payments may stay and still keep it")
     promised_at: datetime
     promise_date: date
     grace_days: int
@@ -90,7 +93,7 @@ class PromiseQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["pending", "kept", "broken"] | None = None
+    status: Literal["pending", "kept", "partial", "broken"] | None = None
     case_id: str | None = Field(None, max_length=36)
     limit: int = Field(100, ge=1, le=1000)
 
@@ -120,6 +123,7 @@ def promise_json(p: Promise) -> dict[str, Any]:
     """The API form of a promise."""
     return {"id": p.id, "case_id": p.case_id, "client_id": p.client_id, "call_id": p.call_id, "agent": p.agent_id,
             "team": p.team, "amount": f"{p.amount:.2f}", "currency": p.currency, "paid": f"{p.paid:.2f}",
-            "promised_at": p.promised_at.isoformat(), "promise_date": p.promise_date.isoformat(),
+            "tolerance": f"{p.tolerance:.2f}", "promised_at": p.promised_at.isoformat(),
+            "promise_date": p.promise_date.isoformat(),
             "grace_days": p.grace_days, "deadline": p.deadline.isoformat(), "status": p.status,
             "settled_at": iso_or_none(p.settled_at)}

@@ -3,8 +3,12 @@
 A ``promise_to_pay`` disposition becomes a ``promises`` row in its own transaction (``on_domain_event``,
 an outbox writer of the event log). A promise counts the payments of its case, in its currency, made from
 the start of the call it was taken on until its deadline (the end of its date plus the client's grace, in
-the case's zone). It turns ``kept`` in the transaction of the payment that covers it, and ``broken`` in the
-sweep (``sweep``, a tracked periodic job) once its deadline has passed without that. Both lock the promise
+the case's zone). It turns ``kept`` in the transaction of the payment that covers it (less the client's
+tolerance, fixed on the promise when it is made), and ``partial`` (something paid) or ``broken`` (nothing) in the
+sweep (``sweep``, a tracked periodic job) once its deadline has passed without that. A payment reported after
+that but paid before the deadline is counted all the same: when it covers the promise, the promise is kept
+after all (``promise.kept_late``, and the callbacks feature closes the follow-up its ``promise.broken`` asked for);
+when it does not, a broken promise becomes partial and shows what was paid. Both lock the promise
 row (PostgreSQL ``FOR UPDATE``; the sweep ``SKIP LOCKED``) and re-read the sum of payments, so several
 instances agree: the database is the only shared state. A broken promise's event (``promise.broken``) names
 the agent to follow up (the case's assigned agent, else who took the promise); the callbacks feature turns it
@@ -41,7 +45,7 @@ from dialer.models import Call
 from payments import events as ev
 from payments import rules
 from payments.errors import NoSuchCase, NoSuchClient
-from payments.models import KEPT, PENDING, Payment, Promise
+from payments.models import KEPT, MISSED, PENDING, Payment, Promise
 from payments.schemas import PaymentIn
 
 DISPOSITION_RECORDED = "disposition.recorded"  # cases.events.DISPOSITION_RECORDED, read from the event log
@@ -90,7 +94,7 @@ class PaymentService:
             currency=row.payload.get("promise_currency") or case.currency, promised_at=call.created_at,
             promise_date=promise_date, grace_days=settings.promise_grace_days,
             deadline=rules.deadline(promise_date, settings.promise_grace_days, case.timezone), status=PENDING,
-            paid=Decimal(0))
+            paid=Decimal(0), tolerance=rules.tolerance(Decimal(amount), Decimal(settings.promise_tolerance_percent)))
         session.add(promise)
         await session.flush()
         await self._record(session, ev.PROMISE_MADE, promise)
@@ -154,8 +158,11 @@ class PaymentService:
         await self.events.record(s, DomainEvent(type=ev.PAYMENT_RECEIVED, payload=ev.payment_payload(payment),
                                                 case_id=case.id, agent_id=case.assigned_agent,
                                                 client_id=client_id, team=case.team, occurred_at=now))
-        q = self.db.for_update(select(Promise).where(Promise.case_id == case.id, Promise.status == PENDING,
-                                                     Promise.currency == payment.currency)
+        # pending promises, and missed ones whose window the payment falls in (reported after the sweep)
+        late = Promise.status.in_(MISSED) & (Promise.promised_at <= payment.paid_at) & (
+            Promise.deadline > payment.paid_at)
+        q = self.db.for_update(select(Promise).where(Promise.case_id == case.id, Promise.currency == payment.currency,
+                                                     (Promise.status == PENDING) | late)
                                .order_by(Promise.promised_at, Promise.id))
         for promise in (await s.scalars(q.execution_options(populate_existing=True))).all():
             await self._settle(s, promise, now)
@@ -177,18 +184,25 @@ class PaymentService:
         return settled
 
     async def _settle(self, s: AsyncSession, promise: Promise, now: datetime) -> int:
-        """Re-read what the case paid towards ``promise`` and record its status; 1 when it was settled."""
+        """Re-read what the case paid towards ``promise`` and record its status; 1 when its status changed."""
         paid = await s.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(
             Payment.case_id == promise.case_id, Payment.currency == promise.currency,
             Payment.paid_at >= promise.promised_at, Payment.paid_at < promise.deadline))
         promise.paid = Decimal(str(paid))
-        new = rules.status(amount=promise.amount, paid=promise.paid, deadline=promise.deadline, now=now)
-        if new == PENDING:
+        before = promise.status
+        new = rules.status(amount=promise.amount, paid=promise.paid, tolerance=promise.tolerance,
+                           deadline=promise.deadline, now=now)
+        if new in (PENDING, before):
             await s.flush()
             return 0
-        promise.status, promise.settled_at = new, now
+        promise.status = new
+        if before == PENDING or new == KEPT:
+            promise.settled_at = now
         await s.flush()
-        if new == KEPT:
+        if before in MISSED:  # a late-reported payment: kept after all, or a broken one now partly paid
+            if new == KEPT:
+                await self._record(s, ev.PROMISE_KEPT_LATE, promise, previous_status=before)
+        elif new == KEPT:
             await self._record(s, ev.PROMISE_KEPT, promise)
         else:
             case = await s.get(Case, promise.case_id)

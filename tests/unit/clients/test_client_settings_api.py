@@ -87,9 +87,11 @@ async def test_agents_see_their_team_s_unassigned_cases_only_where_their_client_
 async def test_settings_are_validated_audited_and_walled(world: World) -> None:
     fresh = await world.req("GET", "/v1/clients/bank1/settings", "mia")
     assert fresh == {"client_id": "bank1", "pooling": False, "promise_grace_days": 3,
-                     "callback_team_grace_minutes": 60, "updated_at": None, "updated_by": None}
+                     "callback_team_grace_minutes": 60, "promise_tolerance_percent": "0.00", "updated_at": None,
+                     "updated_by": None}
     for bad in ({"pooling": "yes"}, {"promise_grace_days": -1}, {"promise_grace_days": True},
-                {"callback_team_grace_minutes": 0}, {"unknown": 1}):
+                {"callback_team_grace_minutes": 0}, {"promise_tolerance_percent": "100.01"},
+                {"promise_tolerance_percent": 2.5}, {"promise_tolerance_percent": "1.234"}, {"unknown": 1}):
         err = await world.req("PUT", "/v1/clients/bank1/settings", "ada", bad, status=422)
         assert err["error"]["code"] == "validation-failed" and err["error"]["messages"]["zh-CN"]
     assert await world.settings_audit() == []
@@ -98,10 +100,12 @@ async def test_settings_are_validated_audited_and_walled(world: World) -> None:
     await world.req("GET", "/v1/clients/bank1/settings", "admin2", status=404)
     await world.req("GET", "/v1/clients/bank2/settings", "mia", status=404)
 
-    body = {"pooling": True, "promise_grace_days": 0, "callback_team_grace_minutes": 15, "reason": "new terms"}
+    body = {"pooling": True, "promise_grace_days": 0, "callback_team_grace_minutes": 15,
+            "promise_tolerance_percent": "2.5", "reason": "new terms"}
     await world.req("PUT", "/v1/clients/bank1/settings", "ada", body)
     await world.req("PUT", "/v1/clients/bank1/settings", "ada", body)  # the same again: nothing recorded
-    after = {"pooling": True, "promise_grace_days": 0, "callback_team_grace_minutes": 15}
+    after = {"pooling": True, "promise_grace_days": 0, "callback_team_grace_minutes": 15,
+             "promise_tolerance_percent": "2.50"}
     assert await world.settings_audit() == [("bank1", None, after)]
     assert {k: v for k, v in (await world.req("GET", "/v1/clients/bank1/settings", "sam")).items()
             if k in after} == after

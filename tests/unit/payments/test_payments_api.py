@@ -1,5 +1,6 @@
 """Payments and promises through the composed service, on SQLite and PostgreSQL: a promise to pay is kept by
-the payments of its case, broken (with a follow-up callback) when its deadline passes without them, payments are
+the payments of its case (less the client's tolerance), partial or broken (with a follow-up callback) when its
+deadline passes without them, kept after all by a payment reported late (its follow-up done), payments are
 stored once per bank id, and another bank never reaches a case that is not its own."""
 
 from __future__ import annotations
@@ -138,10 +139,10 @@ async def test_a_passed_deadline_breaks_a_promise_and_schedules_a_follow_up(worl
     world.clock.advance(minutes=1)
     assert await world.c.container.payments.sweep() == 1
     assert await world.c.container.payments.sweep() == 0  # settled once
-    [p] = await world.promises("sam", status="broken")
+    [p] = await world.promises("sam", status="partial")  # something paid, not enough: partial, not broken
     assert (p["case_id"], p["paid"], p["call_id"]) == (case_id, "100.00", call_id)
     [(_, broken)] = await world.events("promise.broken")
-    assert (broken["followup_agent"], broken["status"]) == ("alice", "broken")
+    assert (broken["followup_agent"], broken["status"]) == ("alice", "partial")
     callbacks = (await world.req("GET", "/v1/callbacks", "alice"))["items"]
     assert [(cb["case_id"], cb["source_call_id"], cb["due_at"]) for cb in callbacks] == [
         (case_id, call_id, world.clock.now().isoformat())]
@@ -150,9 +151,10 @@ async def test_a_passed_deadline_breaks_a_promise_and_schedules_a_follow_up(worl
                                       .order_by(Delivery.event_seq))).all()
     assert [tuple(d) for d in deliveries] == [("sub-bank1", "promise.made"), ("sub-bank1", "payment.received"),
                                               ("sub-bank1", "promise.broken")]  # never to bank2's
-    # a payment reported afterwards does not revive it
-    await world.pay(payment("P-4", "C-2", "200", world.clock.now() - timedelta(days=2)))
-    assert [p["status"] for p in await world.promises()] == ["broken"]
+    # a payment paid after the deadline never counts, even for a promise already missed
+    await world.pay(payment("P-late", "C-2", "200", world.clock.now() + timedelta(minutes=1)))
+    assert [(p["status"], p["paid"]) for p in await world.promises()] == [("partial", "100.00")]
+    assert await world.events("promise.kept") == []
 
 
 async def test_instances_sweeping_at_once_settle_each_promise_once(world: World) -> None:
@@ -203,9 +205,9 @@ async def test_weekly_repayment_statistics_in_the_user_s_zone(world: World) -> N
     local = await report("mia", "group_by=week&tz=Asia/Shanghai&from=2026-12-01&to=2027-01-01")
     assert local["rows"] == [
         {"week": "2026-12-07", "payments": 1, "collected": {"CNY": "300.00"}, "promises_made": 2, "promises_kept": 1,
-         "promises_broken": 1, "promises_pending": 0, "kept_rate": 0.5},
+         "promises_broken": 1, "promises_partial": 0, "promises_pending": 0, "kept_rate": 0.5},
         {"week": "2026-12-14", "payments": 1, "collected": {"CNY": "50.00"}, "promises_made": 0, "promises_kept": 0,
-         "promises_broken": 0, "promises_pending": 0, "kept_rate": None}]
+         "promises_broken": 0, "promises_partial": 0, "promises_pending": 0, "kept_rate": None}]
     assert local["totals"]["collected"] == {"CNY": "350.00"} and local["totals"]["kept_rate"] == 0.5
     assert "kept_rate" in local["definitions"]
     utc = await report("mia", "group_by=week&tz=UTC")
@@ -216,7 +218,7 @@ async def test_weekly_repayment_statistics_in_the_user_s_zone(world: World) -> N
     r = await world.c.client.get("/v1/reports/repayments?group_by=month&tz=Asia/Shanghai&format=csv",
                                  headers=world.c.auth("mia"))
     lines = (await r.text()).lstrip("\ufeff").splitlines()
-    assert lines[0].startswith("month,payments,collected") and lines[1].startswith("2026-12,2,CNY 350.00,2,1,1,0")
+    assert lines[0].startswith("month,payments,collected") and lines[1].startswith("2026-12,2,CNY 350.00,2,1,1,0,0")
     bad = await world.req("GET", "/v1/reports/repayments?group_by=number_kind", "mia", status=422)
     assert bad["error"]["code"] == "bad-group-by"
     # another bank's manager: an empty report, never bank1's figures
@@ -225,3 +227,89 @@ async def test_weekly_repayment_statistics_in_the_user_s_zone(world: World) -> N
         world.c.tokens["mgr2"] = await issue_token(s, user_id="mgr2")
     other = await report("mgr2", "group_by=week&client=bank1")
     assert other["rows"] == [] and other["totals"]["payments"] == 0
+
+
+async def test_a_late_reported_payment_keeps_a_missed_promise_and_closes_its_follow_up(world: World) -> None:
+    async with world.c.container.db.begin() as s:
+        s.add(Subscription(id="sub-bank1", client_id="bank1", event_types=["promise.*"],
+                           url="https://bank1.example/hook", secrets=["c2VjcmV0c2VjcmV0c2VjcmV0"], created_by="t"))
+    case_id = await world.case("C-30")
+    call_id = await world.promise(case_id, "300", "2026-12-08")  # deadline 2026-12-11T16:00Z
+    other_case = await world.case("C-31")
+    await world.promise(other_case, "300", "2026-12-08")
+    world.clock.set(datetime(2026, 12, 11, 16, 0, tzinfo=UTC))
+    assert await world.c.container.payments.sweep() == 2
+    assert [p["status"] for p in await world.promises("mia")] == ["broken", "broken"]  # nothing paid
+    [cb] = [c for c in (await world.req("GET", "/v1/callbacks", "alice"))["items"] if c["case_id"] == case_id]
+    assert cb["source_call_id"] == call_id
+
+    # the bank reports, after the sweep, a part paid on 12-10: broken becomes partial (no new event, no second
+    # follow-up), still the callback to do
+    world.clock.advance(hours=5)
+    await world.pay(payment("L-1", "C-30", "100", datetime(2026, 12, 10, 3, 0, tzinfo=UTC)))
+    [p] = await world.promises("mia", case_id=case_id)
+    assert (p["status"], p["paid"], p["settled_at"]) == ("partial", "100.00", "2026-12-11T16:00:00+00:00")
+    assert len(await world.events("promise.broken")) == 2
+    # then the rest, paid at the last minute of the deadline (23:59:59 on 12-11 in Shanghai): kept after all
+    out = await world.pay(payment("L-2", "C-30", "200", datetime(2026, 12, 11, 15, 59, 59, tzinfo=UTC)))
+    assert out["counts"] == {"created": 1}
+    [p] = await world.promises("mia", case_id=case_id)
+    assert (p["status"], p["paid"], p["settled_at"]) == ("kept", "300.00", world.clock.now().isoformat())
+    [(_, late)] = await world.events("promise.kept_late")
+    assert (late["promise_id"], late["previous_status"], late["status"], late["paid"]) == (
+        p["id"], "partial", "kept", "300.00")
+    assert [t for t, _ in await world.events("promise.kept")] == ["promise.kept_late"]  # never a plain kept
+    # its follow-up callback is done; the other case's stays
+    scheduled = (await world.req("GET", "/v1/callbacks", "alice"))["items"]
+    assert [c["case_id"] for c in scheduled] == [other_case]
+    [done] = (await world.req("GET", "/v1/callbacks?state=done", "alice"))["items"]
+    assert (done["id"], done["done_reason"]) == (cb["id"], "promise_kept")
+    # a kept promise stays kept; the same payment again changes nothing
+    again = await world.pay(payment("L-2", "C-30", "200", datetime(2026, 12, 11, 15, 59, 59, tzinfo=UTC)))
+    assert again["counts"] == {"unchanged": 1}
+    assert len(await world.events("promise.kept_late")) == 1
+    async with world.c.container.db.read() as s:
+        delivered = (await s.scalars(select(Delivery.event_type).order_by(Delivery.event_seq))).all()
+    assert list(delivered) == ["promise.made", "promise.made", "promise.broken", "promise.broken",
+                               "promise.kept_late"]
+    report = await world.req("GET", "/v1/reports/repayments?group_by=client", "mia")
+    [row] = report["rows"]
+    assert (row["promises_made"], row["promises_kept"], row["promises_broken"], row["promises_partial"],
+            row["kept_rate"]) == (2, 1, 1, 0, 0.5)
+
+
+async def test_the_client_s_tolerance_keeps_a_promise_paid_short_by_exactly_it(world: World) -> None:
+    await world.req("PUT", "/v1/clients/bank1/settings", "ada", {"promise_tolerance_percent": "5"})
+    at_edge, short, pending = await world.case("C-40"), await world.case("C-41"), await world.case("C-42")
+    for case_id in (at_edge, short, pending):
+        await world.promise(case_id, "300", "2026-12-08" if case_id != pending else "2026-12-20")
+    [p] = await world.promises("mia", case_id=at_edge)
+    assert (p["tolerance"], p["status"]) == ("15.00", "pending")
+    world.clock.advance(hours=1)
+    await world.pay(payment("T-1", "C-40", "285", world.clock.now()),  # exactly 5 % short: kept at once
+                    payment("T-2", "C-41", "284.99", world.clock.now()),  # a cent more: not kept
+                    payment("T-3", "C-42", "100", world.clock.now()))
+    status = {p["case_id"]: (p["status"], p["paid"]) for p in await world.promises("mia")}
+    assert status == {at_edge: ("kept", "285.00"), short: ("pending", "284.99"), pending: ("pending", "100.00")}
+    # a later change of the tolerance does not change promises already made
+    await world.req("PUT", "/v1/clients/bank1/settings", "ada", {"promise_tolerance_percent": "10"})
+    world.clock.set(datetime(2026, 12, 11, 16, 0, tzinfo=UTC))
+    assert await world.c.container.payments.sweep() == 1
+    settled = {p["case_id"]: (p["status"], p["paid"], p["tolerance"]) for p in await world.promises("mia")}
+    assert settled == {at_edge: ("kept", "285.00", "15.00"), short: ("partial", "284.99", "15.00"),
+                      pending: ("pending", "100.00", "15.00")}
+    [(_, broken)] = await world.events("promise.broken")
+    assert (broken["status"], broken["tolerance"]) == ("partial", "15.00")
+    # the repayments report: partial counts as not kept (CSV too)
+    report = await world.req("GET", "/v1/reports/repayments?group_by=client", "mia")
+    [row] = report["rows"]
+    assert (row["promises_made"], row["promises_kept"], row["promises_partial"], row["promises_broken"],
+            row["promises_pending"], row["kept_rate"]) == (3, 1, 1, 0, 1, 0.5)
+    assert "promises_partial" in report["definitions"]
+    r = await world.c.client.get("/v1/reports/repayments?group_by=client&format=csv", headers=world.c.auth("mia"))
+    lines = (await r.text()).lstrip("\ufeff").splitlines()
+    assert lines[0] == ("client,payments,collected,promises_made,promises_kept,promises_broken,promises_partial,"
+                        "promises_pending,kept_rate")
+    assert lines[1].startswith("bank1,3,CNY 669.99,3,1,0,1,1,0.5")
+    r = await world.c.client.get("/v1/reports/repayments?group_by=client&format=xlsx", headers=world.c.auth("mia"))
+    assert r.status == 200 and (await r.read())[:2] == b"PK"
