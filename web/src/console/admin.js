@@ -1,15 +1,18 @@
 // The admin's screens, each a client of the public API (the walls are the service's: an admin of one bank sees
 // and changes only its bank): users, roles and teams with their tokens; client policies; the do-not-call list
-// with the two-person release requests; webhook subscriptions with their deliveries, dead letters and replay.
+// with the two-person release requests; webhook subscriptions with their deliveries, dead letters and replay;
+// each client's presented numbers; the audit trail. Every list pages through the API's cursor (list.js).
 import { useState } from "preact/hooks";
 import { html } from "./forms.js";
 import { t } from "./i18n.js";
+import { Audit } from "./admin-audit.js";
 import { DoNotCall } from "./admin-dnc.js";
 import { Hooks } from "./admin-hooks.js";
+import { PresentedNumbers } from "./admin-numbers.js";
 import { Policies } from "./admin-policies.js";
 import { Users } from "./admin-users.js";
 
-const SECTIONS = ["users", "policies", "dnc", "hooks"];
+const SECTIONS = ["users", "policies", "numbers", "dnc", "hooks", "audit"];
 
 export function Admin({ me }) {
   const [section, setSection] = useState("users");
@@ -22,7 +25,9 @@ export function Admin({ me }) {
       </nav>
       ${section === "users" ? html`<${Users} me=${me} />`
         : section === "policies" ? html`<${Policies} me=${me} />`
+        : section === "numbers" ? html`<${PresentedNumbers} me=${me} />`
         : section === "dnc" ? html`<${DoNotCall} me=${me} />`
+        : section === "audit" ? html`<${Audit} me=${me} />`
           : html`<${Hooks} me=${me} />`}
     </div>`;
 }
