@@ -324,6 +324,24 @@ async def test_a_clients_presented_numbers_added_and_shown(stack: Stack, browser
     only_own_host(stack, c)
     await c.context.close()
 
+    # a supervisor reads them (the only admin section a supervisor has), and cannot change them
+    await with_password(stack, "sup")
+    c = await open_console(browser, stack, "sup")
+    page = c.page
+    await page.get_by_test_id("nav-admin").click()
+    screen = page.get_by_test_id("presented-numbers")
+    if await page.locator("#pn-client").evaluate("e => e.tagName") == "SELECT":
+        await page.select_option("#pn-client", BANK)
+    else:
+        await page.fill("#pn-client", BANK)
+        await screen.locator("form button[type=submit]").click()
+    await screen.locator("[data-testid=pn-row]:first-child[data-number='+8613912345678']").wait_for()
+    assert await screen.get_by_test_id("pn-add").count() == 0 and await screen.get_by_test_id("pn-remove").count() == 0
+    tabs = await page.locator(".subtabs button").evaluate_all("bs => bs.map(b => b.dataset.testid)")
+    assert tabs == ["admin-numbers"], tabs
+    only_own_host(stack, c)
+    await c.context.close()
+
 
 async def test_the_audit_trail_shows_an_act_just_done_and_pages_through_the_cursor(
         stack: Stack, browser: Browser) -> None:  # noqa: F811

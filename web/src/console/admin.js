@@ -12,14 +12,19 @@ import { PresentedNumbers } from "./admin-numbers.js";
 import { Policies } from "./admin-policies.js";
 import { Users } from "./admin-users.js";
 
-const SECTIONS = ["users", "policies", "numbers", "dnc", "hooks", "audit"];
+// each section and the roles the API lets use it (tests/authz_matrix.py): a supervisor reads presented numbers,
+// a manager those and the audit trail; the rest is an admin's
+const ADMIN = ["admin"];
+const SECTIONS = [["users", ADMIN], ["policies", ADMIN], ["numbers", ["supervisor", "manager", "admin"]],
+  ["dnc", ADMIN], ["hooks", ADMIN], ["audit", ["manager", "admin"]]];
 
 export function Admin({ me }) {
-  const [section, setSection] = useState("users");
+  const sections = SECTIONS.filter(([, roles]) => roles.includes(me.role)).map(([s]) => s);
+  const [section, setSection] = useState(sections[0]);
   return html`
     <div class="admin">
       <nav class="subtabs" aria-label=${t("adm.sections")}>
-        ${SECTIONS.map((s) => html`
+        ${sections.map((s) => html`
           <button class=${section === s ? "tab active" : "tab"} aria-current=${section === s ? "page" : undefined}
                   data-testid=${`admin-${s}`} onClick=${() => setSection(s)}>${t(`adm.${s}`)}</button>`)}
       </nav>
