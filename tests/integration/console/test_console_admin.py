@@ -1,6 +1,7 @@
 """The admin's screens in a real browser (Debian's Chromium driven by Playwright) against the real service: users,
 roles and teams with their tokens; client policies; the do-not-call list with the two-person release requests;
-webhook subscriptions with their deliveries, dead letters and replay.
+webhook subscriptions with their deliveries, dead letters and replay; a client's presented numbers; the audit trail,
+paged through its cursor.
 
 One service for the module. The admin is a bank's own (``bob``, of ``e2e-bank``): what the screens show and
 change stops at the bank's walls. Every change is checked through the API; every screen passes axe-core and
@@ -296,3 +297,97 @@ async def test_webhook_subscriptions_with_deliveries_and_a_dead_letter_replayed(
         assert status == 200 and all(s["id"] != sub["id"] for s in theirs["items"])
         only_own_host(stack, c)
         await c.context.close()
+
+
+async def test_a_clients_presented_numbers_added_and_shown(stack: Stack, browser: Browser) -> None:  # noqa: F811
+    c = await open_console(browser, stack, "bob")
+    page = c.page
+    await admin_screen(page, "numbers")
+    screen = page.get_by_test_id("presented-numbers")
+    await screen.get_by_test_id("pn-none").wait_for()  # none yet: the calls present the PBX default
+    await page.fill("#pn-number", "12345")
+    await screen.get_by_test_id("pn-add").locator("button[type=submit]").click()
+    await screen.get_by_test_id("admin-error").wait_for()  # not E.164: refused in the user's words
+    await page.fill("#pn-number", "+8613812345678")
+    await screen.get_by_test_id("pn-add").locator("button[type=submit]").click()
+    await screen.locator("[data-testid=pn-row][data-number='+8613812345678']").wait_for()
+    await page.fill("#pn-number", "+8613912345678")
+    await screen.get_by_test_id("pn-add").locator("button[type=submit]").click()
+    second = screen.locator("[data-testid=pn-row][data-number='+8613912345678']")
+    await second.wait_for()
+    await second.get_by_test_id("pn-primary").click()
+    await screen.locator("[data-testid=pn-row]:first-child[data-number='+8613912345678']").wait_for()
+    status, doc = await api(stack, "GET", f"/v1/clients/{BANK}/presented-numbers", "bob")
+    assert status == 200 and doc["numbers"] == ["+8613912345678", "+8613812345678"], doc
+    assert doc["primary"] == "+8613912345678" and doc["updated_by"] == "bob", doc
+    await no_serious_violations(page, "admin-numbers")
+    only_own_host(stack, c)
+    await c.context.close()
+
+    # a supervisor reads them (the only admin section a supervisor has), and cannot change them
+    await with_password(stack, "sup")
+    c = await open_console(browser, stack, "sup")
+    page = c.page
+    await page.get_by_test_id("nav-admin").click()
+    screen = page.get_by_test_id("presented-numbers")
+    if await page.locator("#pn-client").evaluate("e => e.tagName") == "SELECT":
+        await page.select_option("#pn-client", BANK)
+    else:
+        await page.fill("#pn-client", BANK)
+        await screen.locator("form button[type=submit]").click()
+    await screen.locator("[data-testid=pn-row]:first-child[data-number='+8613912345678']").wait_for()
+    assert await screen.get_by_test_id("pn-add").count() == 0 and await screen.get_by_test_id("pn-remove").count() == 0
+    tabs = await page.locator(".subtabs button").evaluate_all("bs => bs.map(b => b.dataset.testid)")
+    assert tabs == ["admin-numbers"], tabs
+    only_own_host(stack, c)
+    await c.context.close()
+
+
+async def test_the_audit_trail_shows_an_act_just_done_and_pages_through_the_cursor(
+        stack: Stack, browser: Browser) -> None:  # noqa: F811
+    # more than a page (25 a page) of the bank's acts
+    for i in range(30):
+        status, _ = await api(stack, "POST", "/v1/compliance/do-not-call", "bob", json={
+            "value": f"+86137100{i:05d}", "client": BANK, "reason": f"批量 {i}"})
+        assert status == 201
+    c = await open_console(browser, stack, "bob")
+    page = c.page
+    # an act done in the console, then found at the top of the trail
+    await admin_screen(page, "dnc")
+    await page.fill("#dnc-value", "+8613755500011")
+    await page.fill("#dnc-reason", "刚刚添加")
+    await page.get_by_test_id("dnc-add").locator("button[type=submit]").click()
+    await page.get_by_test_id("dnc").locator("[data-value='+8613755500011']").wait_for()
+
+    await page.get_by_test_id("admin-audit").click()
+    rows = page.get_by_test_id("audit-rows").locator("[data-testid=audit-row]")
+    await rows.first.wait_for()
+    first = rows.first
+    assert await first.get_attribute("data-action") == "do_not_call.added"
+    assert await first.get_attribute("data-target") == "exact:+8613755500011"
+    assert "刚刚添加" in await first.inner_text()
+    assert await rows.count() == 25
+    more = page.get_by_test_id("audit-more")
+    await more.click()
+    await rows.nth(25).wait_for()
+    ids = await rows.evaluate_all("rows => rows.map(r => r.dataset.auditId)")
+    assert len(ids) == len(set(ids)) > 25, ids  # the second page follows the first, nothing twice
+    shown = await rows.evaluate_all("rows => rows.map(r => r.dataset.target)")
+    assert "exact:+8613710000000" in shown, shown  # the oldest seeded act, on the second page
+    # the same pages through the API: what the console shows is what the cursor gives
+    status, p1 = await api(stack, "GET", "/v1/audit", "bob", params={"limit": "25"})
+    status, p2 = await api(stack, "GET", "/v1/audit", "bob", params={"limit": "25", "cursor": p1["next_cursor"]})
+    assert ids == [a["id"] for a in p1["items"] + p2["items"]][:len(ids)]
+
+    # a filter by action and actor starts again from its first page
+    await page.fill("#aud-action", "do_not_call.*")
+    await page.fill("#aud-actor", "bob")
+    await page.get_by_test_id("audit-filters").locator("button[type=submit]").click()
+    await rows.nth(25).wait_for(state="detached")
+    await rows.nth(24).wait_for()
+    actions = set(await rows.evaluate_all("rows => rows.map(r => r.dataset.action)"))
+    assert actions <= {"do_not_call.added", "do_not_call.removed"}, actions
+    await no_serious_violations(page, "admin-audit")
+    await screenshots(page, "admin-audit")
+    only_own_host(stack, c)
+    await c.context.close()

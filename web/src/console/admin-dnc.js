@@ -1,8 +1,9 @@
 // The do-not-call list (add, find, remove) and the two-person release requests another person approves.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "./api.js";
-import { Field, Status, explain, html } from "./forms.js";
+import { Field, Status, html } from "./forms.js";
 import { dateTime, t } from "./i18n.js";
+import { Paging, useList } from "./list.js";
 
 function releaseTarget(r) {
   if (r.kind === "do_not_call_number") return `${r.number} · ${r.case_id}`;
@@ -11,29 +12,19 @@ function releaseTarget(r) {
 }
 
 function Releases({ me }) {
-  const [items, setItems] = useState(null);
+  const list = useList("/v1/release-requests", { state: "pending" });
+  const items = list.items;
   const [reason, setReason] = useState("");
-  const [error, setError] = useState(null);
   const [note, setNote] = useState(null);
-  async function load() {
-    try {
-      setItems((await api("GET", "/v1/release-requests?state=pending")).items);
-    } catch (err) {
-      setError(explain(err));
-    }
-  }
-  useEffect(() => {
-    load();
-  }, []);
   async function decide(r, action) {
-    setError(null);
+    list.fail(null);
     setNote(null);
     try {
       await api("POST", `/v1/release-requests/${r.id}/${action}`, { reason });
       setNote(t("rel.done"));
-      load();
+      list.reload();
     } catch (err) {
-      setError(explain(err));
+      list.fail(err);
     }
   }
   return html`
@@ -42,8 +33,7 @@ function Releases({ me }) {
       <p class="muted small">${t("rel.hint")}</p>
       <${Field} id="rel-reason" label=${t("adm.reason")}>
         <input id="rel-reason" value=${reason} onInput=${(e) => setReason(e.target.value)} /><//>
-      <${Status} error=${error} note=${note} />
-      ${items && items.length === 0 && html`<p class="muted">${t("adm.none")}</p>`}
+      <${Status} error=${list.error} note=${note} />
       ${items && items.length > 0 && html`
         <table class="grid small">
           <thead><tr><th scope="col">${t("dnc.kind")}</th><th scope="col">${t("rel.target")}</th>
@@ -63,53 +53,47 @@ function Releases({ me }) {
               </tr>`)}
           </tbody>
         </table>`}
+      <${Paging} list=${list} testid="releases-more" />
     </section>`;
 }
 
 export function DoNotCall({ me }) {
   const global = !(me.clients || []).length;
-  const [items, setItems] = useState(null);
   const [find, setFind] = useState("");
+  const [number, setNumber] = useState("");
+  const list = useList("/v1/compliance/do-not-call", { number });
+  const items = list.items;
   const [f, setF] = useState({ value: "", kind: "exact", client: global ? "*" : me.clients[0], reason: "" });
-  const [error, setError] = useState(null);
   const [note, setNote] = useState(null);
-  async function load(e) {
-    if (e) e.preventDefault();
-    setError(null);
-    try {
-      const q = new URLSearchParams(find.trim() ? { number: find.trim() } : {});
-      setItems((await api("GET", `/v1/compliance/do-not-call?${q}`)).items);
-    } catch (err) {
-      setError(explain(err));
-    }
+  function search(e) {
+    e.preventDefault();
+    if (find.trim() === number) list.reload();
+    else setNumber(find.trim());
   }
-  useEffect(() => {
-    load();
-  }, []);
   async function add(e) {
     e.preventDefault();
-    setError(null);
+    list.fail(null);
     setNote(null);
     try {
       await api("POST", "/v1/compliance/do-not-call", { value: f.value.trim(), kind: f.kind, client: f.client,
         reason: f.reason });
       setF({ ...f, value: "", reason: "" });
       setNote(t("adm.saved"));
-      load();
+      list.reload();
     } catch (err) {
-      setError(explain(err));
+      list.fail(err);
     }
   }
   async function remove(entry) {
-    setError(null);
+    list.fail(null);
     setNote(null);
     try {
       const q = new URLSearchParams({ client: entry.client });
       if (f.reason.trim()) q.set("reason", f.reason.trim());
       await api("DELETE", `/v1/compliance/do-not-call/${entry.kind}/${encodeURIComponent(entry.value)}?${q}`);
-      load();
+      list.reload();
     } catch (err) {
-      setError(explain(err));
+      list.fail(err);
     }
   }
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
@@ -132,13 +116,12 @@ export function DoNotCall({ me }) {
           <${Field} id="dnc-reason" label=${t("adm.reason")}><input id="dnc-reason" value=${f.reason} onInput=${set("reason")} /><//>
           <div class="field"><button type="submit" class="primary">${t("dnc.add")}</button></div>
         </form>
-        <form class="row" onSubmit=${load} role="search">
+        <form class="row" onSubmit=${search} role="search">
           <${Field} id="dnc-find" label=${t("dnc.find")}>
             <input id="dnc-find" class="num" value=${find} onInput=${(e) => setFind(e.target.value)} /><//>
           <div class="field"><button type="submit">${t("dnc.find")}</button></div>
         </form>
-        <${Status} error=${error} note=${note} />
-        ${items && items.length === 0 && html`<p class="muted">${t("adm.none")}</p>`}
+        <${Status} error=${list.error} note=${note} />
         ${items && items.length > 0 && html`
           <table class="grid small" data-testid="dnc">
             <thead><tr><th scope="col">${t("dnc.col_value")}</th><th scope="col">${t("dnc.kind")}</th>
@@ -157,6 +140,7 @@ export function DoNotCall({ me }) {
                 </tr>`)}
             </tbody>
           </table>`}
+        <${Paging} list=${list} testid="dnc-more" />
       </section>
       <${Releases} me=${me} />
     </div>`;

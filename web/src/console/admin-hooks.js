@@ -1,37 +1,24 @@
 // Webhook subscriptions with their deliveries, dead letters and replay.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "./api.js";
-import { Field, Status, explain, html, list } from "./forms.js";
+import { Field, Status, html, list as words } from "./forms.js";
 import { dateTime, t } from "./i18n.js";
+import { Paging, useList } from "./list.js";
 
 const DELIVERY_STATES = ["dead", "pending", "delivered", "disabled"];
 
 function Deliveries({ sub }) {
   const [state, setState] = useState("dead");
-  const [items, setItems] = useState(null);
-  const [error, setError] = useState(null);
+  const deliveries = useList("/v1/hooks/deliveries", { subscription_id: sub.id, state, limit: 100 });
+  const items = deliveries.items;
   const [note, setNote] = useState(null);
-  async function load() {
-    setError(null);
-    try {
-      const q = new URLSearchParams({ subscription_id: sub.id, limit: "100" });
-      if (state) q.set("state", state);
-      setItems((await api("GET", `/v1/hooks/deliveries?${q}`)).items);
-    } catch (err) {
-      setError(explain(err));
-    }
-  }
-  useEffect(() => {
-    setNote(null);
-    load();
-  }, [sub.id, state]);
   async function replay(body) {
-    setError(null);
+    deliveries.fail(null);
     try {
       setNote(t("hook.replayed", { n: (await api("POST", "/v1/hooks/replay", body)).queued }));
-      load();
+      deliveries.reload();
     } catch (err) {
-      setError(explain(err));
+      deliveries.fail(err);
     }
   }
   return html`
@@ -39,16 +26,16 @@ function Deliveries({ sub }) {
       <h3 id="deliveries-title">${t("hook.deliveries")} · <span class="num">${sub.url}</span></h3>
       <div class="row">
         <${Field} id="del-state" label=${t("hook.state")}>
-          <select id="del-state" value=${state} onChange=${(e) => setState(e.target.value)} data-testid="delivery-state">
+          <select id="del-state" value=${state} onChange=${(e) => { setNote(null); setState(e.target.value); }}
+                  data-testid="delivery-state">
             <option value="">${t("hook.any_state")}</option>
             ${DELIVERY_STATES.map((s) => html`<option value=${s}>${t(`hook.state.${s}`)}</option>`)}
           </select><//>
-        <div class="field"><button onClick=${load}>${t("adm.refresh")}</button></div>
+        <div class="field"><button onClick=${deliveries.reload}>${t("adm.refresh")}</button></div>
         <div class="field"><button data-testid="replay-all" onClick=${() => replay({ subscription_id: sub.id })}>
           ${t("hook.replay_all")}</button></div>
       </div>
-      <${Status} error=${error} note=${note} />
-      ${items && items.length === 0 && html`<p class="muted">${t("adm.none")}</p>`}
+      <${Status} error=${deliveries.error} note=${note} />
       ${items && items.length > 0 && html`
         <table class="grid small">
           <thead><tr><th scope="col">#</th><th scope="col">${t("hook.event")}</th><th scope="col">${t("hook.state")}</th>
@@ -67,47 +54,38 @@ function Deliveries({ sub }) {
               </tr>`)}
           </tbody>
         </table>`}
+      <${Paging} list=${deliveries} testid="deliveries-more" />
     </section>`;
 }
 
 export function Hooks({ me }) {
   const global = !(me.clients || []).length;
-  const [subs, setSubs] = useState(null);
+  const subscriptions = useList("/v1/hooks/subscriptions");
+  const subs = subscriptions.items;
   const [chosen, setChosen] = useState(null);
   const [f, setF] = useState({ url: "", types: "call.*, case.*", description: "", client: global ? "" : me.clients[0] });
   const [secret, setSecret] = useState(null);
-  const [error, setError] = useState(null);
-  async function load() {
-    try {
-      setSubs((await api("GET", "/v1/hooks/subscriptions")).items);
-    } catch (err) {
-      setError(explain(err));
-    }
-  }
-  useEffect(() => {
-    load();
-  }, []);
   async function create(e) {
     e.preventDefault();
-    setError(null);
+    subscriptions.fail(null);
     setSecret(null);
     try {
-      const s = await api("POST", "/v1/hooks/subscriptions", { url: f.url.trim(), event_types: list(f.types),
+      const s = await api("POST", "/v1/hooks/subscriptions", { url: f.url.trim(), event_types: words(f.types),
         description: f.description, client: f.client || undefined });
       setSecret(s.secret);
       setF({ ...f, url: "", description: "" });
-      load();
+      subscriptions.reload();
     } catch (err) {
-      setError(explain(err));
+      subscriptions.fail(err);
     }
   }
   async function toggle(s) {
-    setError(null);
+    subscriptions.fail(null);
     try {
       await api("PATCH", `/v1/hooks/subscriptions/${encodeURIComponent(s.id)}`, { active: !s.active });
-      load();
+      subscriptions.reload();
     } catch (err) {
-      setError(explain(err));
+      subscriptions.fail(err);
     }
   }
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
@@ -130,8 +108,7 @@ export function Hooks({ me }) {
         </form>
         ${secret && html`<div class="notice" role="status"><label for="hook-secret">${t("hook.secret")}</label>
           <input id="hook-secret" readonly class="num" value=${secret} data-testid="hook-secret" /></div>`}
-        <${Status} error=${error} />
-        ${subs && subs.length === 0 && html`<p class="muted">${t("adm.none")}</p>`}
+        <${Status} error=${subscriptions.error} />
         ${subs && subs.length > 0 && html`
           <table class="grid small" data-testid="subscriptions">
             <thead><tr><th scope="col">${t("hook.col_url")}</th><th scope="col">${t("hook.col_types")}</th>
@@ -153,6 +130,7 @@ export function Hooks({ me }) {
                 </tr>`)}
             </tbody>
           </table>`}
+        <${Paging} list=${subscriptions} testid="subscriptions-more" />
       </section>
       ${chosen && html`<${Deliveries} key=${chosen.id} sub=${chosen} />`}
     </div>`;

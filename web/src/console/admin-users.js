@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
 import { Field, Status, explain, html, list } from "./forms.js";
 import { dateTime, t } from "./i18n.js";
+import { Paging, useList } from "./list.js";
 
 const ROLES = ["agent", "supervisor", "manager", "qa", "integration", "admin"];
 
@@ -87,41 +88,33 @@ function EditUser({ user, onSaved, onClose }) {
 }
 
 function Tokens({ user }) {
-  const [items, setItems] = useState(null);
+  const path = `/v1/users/${encodeURIComponent(user.id)}/tokens`;
+  const tokens = useList(path);
+  const items = tokens.items;
   const [label, setLabel] = useState("");
   const [days, setDays] = useState("90");
   const [issued, setIssued] = useState(null);
-  const [error, setError] = useState(null);
-  const path = `/v1/users/${encodeURIComponent(user.id)}/tokens`;
-  async function load() {
-    try {
-      setItems((await api("GET", path)).items);
-    } catch (err) {
-      setError(explain(err));
-    }
-  }
   useEffect(() => {
     setIssued(null);
-    load();
   }, [user.id]);
   async function issue(e) {
     e.preventDefault();
-    setError(null);
+    tokens.fail(null);
     try {
       setIssued(await api("POST", path, { label, expires_in_days: Number(days) || undefined }));
       setLabel("");
-      load();
+      tokens.reload();
     } catch (err) {
-      setError(explain(err));
+      tokens.fail(err);
     }
   }
   async function revoke(tok) {
-    setError(null);
+    tokens.fail(null);
     try {
       await api("POST", `/v1/tokens/${encodeURIComponent(tok.id)}/revoke`, {});
-      load();
+      tokens.reload();
     } catch (err) {
-      setError(explain(err));
+      tokens.fail(err);
     }
   }
   return html`
@@ -141,8 +134,8 @@ function Tokens({ user }) {
           <input id="tok-secret" readonly class="num" value=${issued.token} data-testid="issued-token"
                  onFocus=${(e) => e.target.select()} />
         </div>`}
-      <${Status} error=${error} />
-      ${items && html`
+      <${Status} error=${tokens.error} />
+      ${items && items.length > 0 && html`
         <table class="grid small">
           <thead><tr><th scope="col">${t("tok.label")}</th><th scope="col">${t("tok.kind")}</th>
             <th scope="col">${t("tok.created")}</th><th scope="col">${t("tok.expires")}</th>
@@ -159,27 +152,17 @@ function Tokens({ user }) {
               </tr>`)}
           </tbody>
         </table>`}
+      <${Paging} list=${tokens} testid="tokens-more" />
     </section>`;
 }
 
 export function Users({ me }) {
-  const [users, setUsers] = useState(null);
   const [role, setRole] = useState("");
-  const [error, setError] = useState(null);
+  const list = useList("/v1/users", { role });
+  const users = list.items;
   const [editing, setEditing] = useState(null);
-  async function load() {
-    try {
-      const q = new URLSearchParams(role ? { role } : {});
-      setUsers((await api("GET", `/v1/users?${q}`)).items);
-    } catch (err) {
-      setError(explain(err));
-    }
-  }
-  useEffect(() => {
-    load();
-  }, [role]);
   function saved(u) {
-    setUsers((prev) => prev.map((x) => (x.id === u.id ? u : x)));
+    list.setItems((prev) => (prev || []).map((x) => (x.id === u.id ? u : x)));
     setEditing(u);
   }
   return html`
@@ -191,8 +174,8 @@ export function Users({ me }) {
             <option value="">${t("user.any_role")}</option>
             ${ROLES.map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}
           </select></label>
-        <${Status} error=${error} />
-        ${users === null ? html`<p class="muted">${t("adm.loading")}</p>` : html`
+        <${Status} error=${list.error} />
+        ${users && html`
           <table class="grid small" data-testid="users">
             <thead><tr><th scope="col">${t("user.id")}</th><th scope="col">${t("user.name")}</th>
               <th scope="col">${t("user.role")}</th><th scope="col">${t("user.team")}</th>
@@ -209,13 +192,14 @@ export function Users({ me }) {
                 </tr>`)}
             </tbody>
           </table>`}
+        <${Paging} list=${list} testid="users-more" />
       </section>
       <div>
         ${editing ? html`
           <${EditUser} key=${`${editing.id}-${editing.updated_at}`} user=${editing} onSaved=${saved}
                        onClose=${() => setEditing(null)} />
           <${Tokens} user=${editing} />`
-          : html`<${NewUser} me=${me} onCreated=${(u) => { setUsers((prev) => [...(prev || []), u]); setEditing(u); }} />`}
+          : html`<${NewUser} me=${me} onCreated=${(u) => { list.setItems((prev) => [...(prev || []), u]); setEditing(u); }} />`}
       </div>
     </div>`;
 }

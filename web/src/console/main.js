@@ -13,6 +13,8 @@ import { Wallboard } from "./wallboard.js";
 const html = htm.bind(h);
 const WALL_ROLES = ["supervisor", "manager", "admin"];
 const QA_ROLES = ["qa", "supervisor", "manager", "admin"];
+// the admin tab: an admin's every section; a supervisor's or manager's the few the API lets them read (admin.js)
+const ADMIN_ROLES = ["supervisor", "manager", "admin"];
 
 function SignIn({ onSignedIn, notice }) {
   const [username, setUsername] = useState("");
@@ -75,7 +77,7 @@ function SignIn({ onSignedIn, notice }) {
     </main>`;
 }
 
-/** The admin's screens: a chunk of their own, fetched when an admin first opens them (agents never load it). */
+/** The admin's screens: a chunk of their own, fetched when first opened (agents never load it). */
 function AdminView({ me }) {
   const [mod, setMod] = useState(null);
   const [failed, setFailed] = useState(false);
@@ -106,7 +108,7 @@ function Header({ me, view, setView, onSignOut, onLang }) {
         ${canQa && html`
           <button class=${view === "qa" ? "tab active" : "tab"} aria-current=${view === "qa" ? "page" : undefined}
                   data-testid="nav-qa" onClick=${() => setView("qa")}>${t("nav.qa")}</button>`}
-        ${me.role === "admin" && html`
+        ${ADMIN_ROLES.includes(me.role) && html`
           <button class=${view === "admin" ? "tab active" : "tab"} aria-current=${view === "admin" ? "page" : undefined}
                   data-testid="nav-admin" onClick=${() => setView("admin")}>${t("nav.admin")}</button>`}
       </nav>
@@ -171,7 +173,7 @@ function App() {
       ${view === "agent" && me.role === "agent" ? html`<${AgentScreen} me=${me} lang=${lang()} />`
         : view === "reports" && WALL_ROLES.includes(me.role) ? html`<${Reports} lang=${lang()} />`
         : view === "qa" && QA_ROLES.includes(me.role) ? html`<${Qa} lang=${lang()} />`
-        : view === "admin" && me.role === "admin" ? html`<${AdminView} me=${me} lang=${lang()} />`
+        : view === "admin" && ADMIN_ROLES.includes(me.role) ? html`<${AdminView} me=${me} lang=${lang()} />`
           : html`<${Wallboard} me=${me} lang=${lang()} />`}
     </main>`;
 }
