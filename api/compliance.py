@@ -103,13 +103,15 @@ async def add_dnc(request: web.Request) -> web.StreamResponse:
               roles=AUDITORS, query=DoNotCallQuery, response=DoNotCallList, errors=(401, 403, 422))
 async def list_dnc(request: web.Request) -> web.StreamResponse:
     """The entries that bind the caller's clients' dials (each client's own and those of every client, `*`),
-    newest first; ``?number=`` finds the entries that stop one number (its exact entry and its prefixes).
+    newest first, paged by ``next_cursor``; ``?number=`` finds the entries that stop one number (its exact entry
+    and its prefixes).
     A number of a case marked ``do_not_call`` is a case's contact, not an entry: it returns to valid only
     through a two-person release (``POST /v1/release-requests``, kind ``do_not_call_number``)."""
-    rows = await _admin(request).do_not_call(principal(request), query(request, DoNotCallQuery))
+    rows, nxt = await _admin(request).do_not_call(principal(request), query(request, DoNotCallQuery))
     return json_response(DoNotCallList(items=[DoNotCallOut(value=r.value, kind=r.kind, client=r.client_id or "*",
                                                             reason=r.reason, added_by=r.added_by,
-                                                            added_at=r.added_at) for r in rows]))
+                                                            added_at=r.added_at) for r in rows],
+                                       next_cursor=nxt))
 
 
 @router.route("DELETE", "/v1/compliance/do-not-call/{kind:exact|prefix}/{value}", summary="Remove a do-not-call entry",

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from clients.models import ClientSettings
 from core.clock import iso_or_none
-from core.schemas import JsonBool, Money, WholeNumber
+from core.schemas import JsonBool, WholeNumber
+
+_PERCENT = r"^(?:100(?:\.0{1,2})?|[0-9]{1,2}(?:\.[0-9]{1,2})?)$"
+
+
+def _percent(value: Any) -> Any:
+    """A percentage as a decimal string with up to 2 places or a whole number, 0 to 100 (no binary float)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100:
+        return value
+    if isinstance(value, str) and re.match(_PERCENT, value):
+        return value
+    raise ValueError('expected a percentage from 0 to 100 with up to 2 decimal places ("2.5") or a whole number')
+
+
+Percent = Annotated[Decimal, Interval(ge=0, le=100), BeforeValidator(_percent), WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": _PERCENT, "description": "0 to 100 with up to 2 places, e.g. \"2.5\""},
+    {"type": "integer", "minimum": 0, "maximum": 100}]})]
+"""A percentage from 0 to 100 with at most 2 decimal places."""
 
 
 class ClientSettingsIn(BaseModel):
@@ -23,7 +42,7 @@ class ClientSettingsIn(BaseModel):
         "days after a promise's date that its payments still count; then it is broken"))
     callback_team_grace_minutes: WholeNumber = Field(60, ge=1, le=10_080, description=(
         "minutes after a callback is due that it is offered to its team's available agents"))
-    promise_tolerance_percent: Money = Field(Decimal(0), le=100, decimal_places=2, description=(
+    promise_tolerance_percent: Percent = Field(Decimal(0), description=(
         "how far short of its amount, in percent of it, a promise may be paid and still count as kept "
         "(0: only in full); fixed on each promise when it is made"))
     reason: str | None = Field(None, max_length=500)

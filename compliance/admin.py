@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, literal, or_, select
+from sqlalchemy import ColumnElement, and_, delete, literal, or_, select, tuple_
 
 from audit.service import Actor, AuditService
 from auth.models import User
@@ -153,9 +154,10 @@ class ComplianceAdmin:
                                         reason=entry.reason or None, after=dnc_snapshot(row))
         return client
 
-    async def do_not_call(self, principal: Principal, q: DoNotCallQuery) -> list[DoNotCall]:
-        """The entries binding the caller's clients' dials (their own and every client's), newest first; another
-        client's entries are never listed (a client the caller does not serve lists nothing)."""
+    async def do_not_call(self, principal: Principal, q: DoNotCallQuery) -> tuple[list[DoNotCall], str | None]:
+        """The entries binding the caller's clients' dials (their own and every client's), newest first, and the
+        cursor of the next page (None on the last); another client's entries are never listed (a client the
+        caller does not serve lists nothing)."""
         scope = Scope.of(principal)
         stmt = select(DoNotCall)
         if scope.clients is not None:
@@ -166,9 +168,16 @@ class ComplianceAdmin:
             # values are '+' and digits only: no LIKE wildcard can come from them
             stmt = stmt.where(or_(and_(DoNotCall.kind == "exact", DoNotCall.value == q.number),
                                   and_(DoNotCall.kind == "prefix", literal(q.number).like(DoNotCall.value + "%"))))
-        stmt = stmt.order_by(DoNotCall.added_at.desc(), DoNotCall.value, DoNotCall.kind).limit(q.limit)
+        if q.cursor is not None:
+            at, kind, value, client = _decode_dnc_cursor(q.cursor)
+            stmt = stmt.where(or_(DoNotCall.added_at < at, and_(
+                DoNotCall.added_at == at,
+                tuple_(DoNotCall.value, DoNotCall.kind, DoNotCall.client_id) > tuple_(value, kind, client))))
+        stmt = stmt.order_by(DoNotCall.added_at.desc(), DoNotCall.value, DoNotCall.kind, DoNotCall.client_id
+                             ).limit(q.limit)
         async with self.db.read() as s:
-            return list((await s.scalars(stmt)).all())
+            rows = list((await s.scalars(stmt)).all())
+        return rows, _encode_dnc_cursor(rows[-1]) if len(rows) == q.limit else None
 
     async def remove_do_not_call(self, principal: Principal, *, kind: str, value: str, actor: Actor,
                                  client: str | None = None, reason: str | None = None) -> None:
@@ -225,3 +234,16 @@ def entry_client(principal: Principal, wanted: str | None, *, missing: Exception
     if not scope.sees_client(wanted):
         raise missing or NoSuchClient(f"no client {wanted}", details={"client": wanted})
     return wanted
+
+
+def _encode_dnc_cursor(row: DoNotCall) -> str:
+    """The do-not-call list position after ``row`` (``compliance.schemas.DNC_CURSOR_PATTERN``)."""
+    micros = encode_cursor(row.added_at, "x").split("_", 1)[0]
+    return f"{micros}_{row.kind}_{row.value}_{row.client_id or '*'}"
+
+
+def _decode_dnc_cursor(cursor: str) -> tuple[datetime, str, str, str]:
+    """(added_at, kind, value, client id) of a cursor that matched ``DNC_CURSOR_PATTERN`` (the query's check)."""
+    micros, kind, value, client = cursor.split("_", 3)
+    at, _ = decode_cursor(f"{micros}_x")
+    return at, kind, value, EVERY_CLIENT if client == "*" else client

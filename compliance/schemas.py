@@ -16,6 +16,8 @@ from core.pagination import Cursor
 from core.schemas import Instant, whole_number
 from dialer.schemas import CallRequest
 
+#: a do-not-call list position: ``<microseconds since 1970>_<kind>_<number or prefix>_<client or *>``
+DNC_CURSOR_PATTERN = r"^[0-9]{1,17}_(exact|prefix)_\+[0-9]{1,15}_(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
 
 class CheckRequest(CallRequest):
     """Same body as POST /v1/calls: the answer the gate would give, without dialling."""
@@ -165,6 +167,9 @@ class DoNotCallQuery(BaseModel):
     number: str | None = Field(None, pattern=r"^\+[0-9]{1,15}$",
                                description="the entries that stop this E.164 number (its exact entry and prefixes)")
     limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=DNC_CURSOR_PATTERN, max_length=120, description=(
+        "Opaque keyset position: pass a previous page's next_cursor (microseconds since 1970 of the entry's "
+        "`added_at`, its kind, number and client, `_`-separated)"))
 
 
 class DoNotCallOut(BaseModel):
@@ -179,9 +184,10 @@ class DoNotCallOut(BaseModel):
 
 
 class DoNotCallList(BaseModel):
-    """Do-not-call entries, newest first (at most ``limit``)."""
+    """Do-not-call entries, newest first (at most ``limit``); ``next_cursor`` when there may be more."""
 
     items: list[DoNotCallOut]
+    next_cursor: str | None = Field(None, pattern=DNC_CURSOR_PATTERN)
 
 
 def dnc_snapshot(row: DoNotCall) -> dict[str, Any]:

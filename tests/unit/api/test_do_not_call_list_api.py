@@ -5,6 +5,7 @@ PostgreSQL, through the composed service."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from auth.models import Role
 from auth.service import create_user, issue_token
+from compliance.models import DoNotCall
 from tests.support.composed import Composed, composed
 
 ENTRIES = [("+8613800000001", "exact", "bank1"), ("+86138", "prefix", "bank1"), ("+8613800000001", "exact", "bank2"),
@@ -71,3 +73,36 @@ async def test_a_bad_filter_is_refused_with_the_field_named(svc: Composed) -> No
         status, doc = await _list(svc, "ada", **params)
         assert status == 422 and doc["error"]["code"] == "validation-failed", (params, doc)
         assert doc["error"]["details"]["fields"] == list(params), doc
+
+
+async def _pages(c: Composed, user: str, limit: int) -> list[tuple[str, str, str]]:
+    seen: list[tuple[str, str, str]] = []
+    params = {"limit": str(limit)}
+    for _ in range(20):
+        status, doc = await _list(c, user, **params)
+        assert status == 200, doc
+        seen += [(i["value"], i["kind"], i["client"]) for i in doc["items"]]
+        if doc["next_cursor"] is None:
+            return seen
+        params["cursor"] = doc["next_cursor"]
+    raise AssertionError("the cursor never ends")
+
+
+async def test_pages_list_every_entry_once_newest_first_within_the_wall(svc: Composed) -> None:
+    same = datetime(2026, 1, 1, tzinfo=UTC)  # entries added in one instant: the cursor orders them by their key
+    async with svc.container.db.begin() as s:
+        for value, client in (("+8613700000003", "bank1"), ("+8613700000001", "bank1"), ("+8613700000002", "")):
+            s.add(DoNotCall(value=value, kind="exact", client_id=client, reason="bulk", added_by="seed",
+                            added_at=same))
+    whole = (await _list(svc, "ada", limit="1000"))[1]
+    everything = [(i["value"], i["kind"], i["client"]) for i in whole["items"]]
+    assert len(everything) == 7 and whole["next_cursor"] is None
+    for limit in (1, 2, 3):
+        assert await _pages(svc, "ada", limit) == everything, limit
+    mine = await _pages(svc, "bank1-admin", 2)
+    assert len(mine) == 6 and all(client != "bank2" for _, _, client in mine)
+    assert [v for v, _, _ in mine[-3:]] == ["+8613700000001", "+8613700000002", "+8613700000003"]
+    # a cursor this API did not make is refused, and changes nothing
+    for bad in ("1_exact_+86_bank1; DROP", "x", "1_other_+8613_bank1"):
+        status, doc = await _list(svc, "ada", cursor=bad)
+        assert status == 422 and doc["error"]["code"], doc
