@@ -22,7 +22,7 @@ from core.models import DomainEventRow
 from db.engine import Database
 from recordings.errors import NotStored, RecordingAccessDenied, RetentionActive
 from recordings.models import Recording, RecordingAccess
-from recordings.retention import Retention, is_expired, legal_hold_case, release_legal_hold
+from recordings.retention import Retention, hold_recording, is_expired, legal_hold_case, release_legal_hold
 from recordings.service import RecordingService, Requester
 from recordings.states import RecordingState
 from recordings.storage import ObjectNotFound, StorageUnavailable
@@ -329,3 +329,138 @@ async def test_each_purge_is_logged_with_what_was_deleted(rig: Rig, caplog: pyte
     until = T0 + timedelta(days=1)
     assert f"recording r (call call-r, key k/r) purged by retention-job after retention until {until}" in lines
     assert "recording g: object k/g already gone at purge" in lines
+
+
+async def test_hold_recording_says_whether_it_changed_anything(rig: Rig):
+    await rig.add("r")
+    async with rig.db.begin() as s:
+        rec = await s.get(Recording, "r")
+        assert rec is not None
+        assert await hold_recording(s, rec, "cases", detail="case case-1") is True
+        assert await hold_recording(s, rec, "cases", detail="case case-1") is False  # already held
+    assert len(await rig.access()) == 1
+
+
+async def test_an_access_log_detail_keeps_at_most_500_characters(rig: Rig):
+    await rig.add("r")
+    long = "q" * 600
+    async with rig.db.begin() as s:
+        rec = await s.get(Recording, "r")
+        assert rec is not None
+        await hold_recording(s, rec, "cases", detail=long)
+        await release_legal_hold(s, rec, who=MANAGER, remote=None, events=rig.events, now=T0, detail=long)
+    assert [len(e.detail or "") for e in await rig.access()] == [500, 500]
+
+
+async def test_a_hold_set_through_the_api_is_audited_with_the_whole_hold_state(rig: Rig):
+    await rig.add("r", days=7)
+    await rig.add("forever")
+    async with rig.db.begin() as s:  # no end of retention known yet
+        rec = await s.get(Recording, "forever")
+        assert rec is not None
+        rec.retain_until = None
+    rig.clock.advance(minutes=5)
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
+    await rig.retention.set_legal_hold(SUPERVISOR, "forever", True)
+    state = {"state": "stored", "case_id": "case-1", "retain_until": (T0 + timedelta(days=7)).isoformat()}
+    by_target = {e.target_id: e for e in await rig.audit()}  # one clock instant: the audit ids break the tie
+    first, second = by_target["r"], by_target["forever"]
+    assert (first.target_type, first.target_id) == ("recording", "r")
+    assert first.before == {**state, "legal_hold": False, "call_id": "call-r"}
+    assert first.after == {**state, "legal_hold": True, "call_id": "call-r"}
+    assert second.after == {**state, "legal_hold": True, "call_id": "call-forever", "retain_until": None}
+    changed = await rig.events_of("recording.legal_hold_changed")
+    assert [e.occurred_at for e in changed] == [T0 + timedelta(minutes=5)] * 2  # the service's clock
+
+
+async def test_a_release_is_logged_with_its_time_address_and_recording(rig: Rig):
+    await rig.add("r", hold=True)
+    at = T0 + timedelta(hours=2)
+    async with rig.db.begin() as s:
+        rec = await s.get(Recording, "r")
+        assert rec is not None
+        await release_legal_hold(s, rec, who=MANAGER, remote="10.0.0.9", events=rig.events, now=at,
+                                 detail="request q3")
+    (entry,) = await rig.access()
+    assert (entry.at, entry.remote, entry.recording_id, entry.user_id) == (at, "10.0.0.9", "r", "max")
+    (event,) = await rig.events_of("recording.legal_hold_changed")
+    assert event.occurred_at == at and event.payload["legal_hold"] is False
+
+
+async def test_refusals_explain_themselves(rig: Rig):
+    await rig.add("r", days=5)
+    await rig.add("forever")
+    async with rig.db.begin() as s:
+        rec = await s.get(Recording, "forever")
+        assert rec is not None
+        rec.retain_until = None
+    with pytest.raises(RetentionActive) as active:
+        await rig.retention.delete(ADMIN, "r")
+    assert active.value.message == "the recording is under retention or legal hold"
+    with pytest.raises(RetentionActive) as forever:
+        await rig.retention.delete(ADMIN, "forever")
+    assert forever.value.details == {"recording_id": "forever", "legal_hold": False, "retain_until": None}
+    await rig.retention.set_legal_hold(SUPERVISOR, "r", True)
+    with pytest.raises(TwoPersonRule) as two:
+        await rig.retention.set_legal_hold(SUPERVISOR, "r", False)
+    assert two.value.message == ("a legal hold is released by two different people: ask for the release with a "
+                                 "reason, and a manager approves it")
+    with pytest.raises(ValueError) as wholesale:
+        async with rig.db.begin() as s:
+            await legal_hold_case(s, "case-1", False, "cases")
+    assert str(wholesale.value) == ("a case's recordings are released from legal hold only through two-person "
+                                    "requests")
+
+
+async def test_sync_holds_skips_a_keyless_row_and_goes_on(rig: Rig):
+    await rig.add("nokey", hold=True, synced=False, key=None)
+    await rig.add("a", hold=True, synced=False)
+    assert await rig.retention.sync_holds() == 1
+    assert rig.store.holds == [("k/a", True, "v-a")]
+
+
+async def test_sync_holds_pushes_at_most_500_rows_per_call(rig: Rig):
+    async with rig.db.begin() as s:
+        for n in range(501):
+            s.add(Recording(id=f"r{n:03}", call_id=f"c{n}", state="stored", case_id="c", agent_id="alice",
+                            client_id="bank-a", key=f"k/{n}", retain_until=T0, legal_hold=True, hold_synced=False,
+                            created_at=T0, updated_at=T0))
+    assert await rig.retention.sync_holds() == 500
+    assert await rig.retention.sync_holds() == 1
+
+
+async def test_a_hold_changed_while_it_is_pushed_stays_unsynced(rig: Rig):
+    await rig.add("a", hold=True, synced=False)
+    pushed = rig.store.set_legal_hold
+
+    async def release_meanwhile(key: str, on: bool, *, version_id: str | None = None) -> None:
+        await pushed(key, on, version_id=version_id)
+        async with rig.db.begin() as s:  # an approved release commits while the old value is on its way
+            rec = await s.get(Recording, "a")
+            assert rec is not None
+            rec.legal_hold, rec.hold_synced = False, False
+
+    rig.store.set_legal_hold = release_meanwhile  # type: ignore[method-assign]
+    assert await rig.retention.sync_holds() == 1
+    assert not (await rig.get("a")).hold_synced  # the store holds the old value: push again
+    rig.store.set_legal_hold = pushed  # type: ignore[method-assign]
+    assert await rig.retention.sync_holds() == 1
+    assert rig.store.holds == [("k/a", True, "v-a"), ("k/a", False, "v-a")] and (await rig.get("a")).hold_synced
+
+
+async def test_an_outage_while_pushing_holds_is_logged_with_the_recording_and_the_cause(
+        rig: Rig, caplog: pytest.LogCaptureFixture):
+    await rig.add("c", hold=True, synced=False)
+    rig.store.down = True
+    with caplog.at_level(logging.WARNING, logger="recordings.retention"):
+        assert await rig.retention.sync_holds() == 0
+    assert [r.getMessage() for r in caplog.records] == ["legal hold of c not yet pushed to storage: injected outage"]
+
+
+async def test_held_rows_never_fill_a_purge_page(rig: Rig):
+    for n in range(5):
+        await rig.add(f"held{n}", days=-n - 1, hold=True)
+    await rig.add("free", days=1)
+    rig.clock.advance(days=2)
+    assert await rig.retention.purge_expired(limit=1) == 1
+    assert (await rig.get("free")).state == RecordingState.PURGED.value
