@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from api import (
     approvals,
@@ -40,7 +41,6 @@ from campaigns import events as campaign_events
 from cases import events as case_events
 from core.ratelimit import RateLimiter
 from dialer import events as dialer_events
-from dialer.states import CallState
 from inbound import events as inbound_events
 from monitor import events as monitor_events
 from payments import events as payment_events
@@ -63,14 +63,16 @@ def all_routes() -> list[RouteSpec]:
     return [r for router in all_routers() for r in router.routes]
 
 
+def event_data() -> dict[str, type[BaseModel]]:
+    """Every domain event type the live stream and webhooks carry, and the model of its ``data``."""
+    return {**dialer_events.DATA, **inbound_events.DATA, **case_events.DATA, **recording_events.DATA,
+            **presence_events.DATA, **callback_events.DATA, **campaign_events.DATA, **payment_events.DATA,
+            **monitor_events.DATA}
+
+
 def event_types() -> tuple[str, ...]:
     """Every domain event type the live stream and webhooks carry."""
-    calls_ = ("call.requested", *(f"call.{s.value}" for s in CallState if s is not CallState.REQUESTED),
-              "call.corrected", "call.blocked", *inbound_events.ALL, *dialer_events.TRANSFER_EVENTS)
-    recs = tuple(v for k, v in vars(recording_events).items() if k.isupper() and isinstance(v, str)
-                 and v.startswith("recording."))
-    return (*calls_, *case_events.ALL, *recs, *presence_events.ALL, *callback_events.ALL,
-            *campaign_events.ALL, *payment_events.ALL, *monitor_events.ALL)
+    return tuple(event_data())
 
 
 def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web.Application:
@@ -92,7 +94,7 @@ def make_app(container: Container, *, limiter: RateLimiter | None = None) -> web
     app[RATE_LIMITER] = limiter
     for router in all_routers():
         router.install(app)
-    spec = build_spec(all_routes(), version=VERSION, event_types=event_types())
+    spec = build_spec(all_routes(), version=VERSION, event_data=event_data())
 
     async def openapi(_request: web.Request) -> web.StreamResponse:
         return json_response(spec)

@@ -12,6 +12,7 @@ and 404 (``no-such-route``) for a path parameter with a pattern.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -55,11 +56,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``; ``event_types`` are the live stream's and webhooks' types."""
+def build_spec(routes: list[RouteSpec], *, version: str,
+               event_data: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes``; ``event_data``: the live stream's and webhooks' event types, each
+    with the model of its ``data``."""
+    event_data = dict(event_data or {})
     keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization"), (EventOut, "serialization"),
                                                           (HelloData, "serialization"),
                                                           (WebhookBody, "serialization")]
+    keyed += [(m, "serialization") for m in event_data.values()]
     for r in routes:
         keyed += [(m, "validation") for m in (r.body, r.query) if m is not None]
         if r.response is not None:
@@ -102,7 +107,7 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
         if r.response is not None:
             ok["content"] = {r.content_type: {"schema": refs[(r.response, "serialization")]}}
         elif r.content_type == "text/event-stream":
-            ok["content"] = {r.content_type: {"schema": _event_stream_schema(event_types)}}
+            ok["content"] = {r.content_type: {"schema": {"$ref": _REF.format(model="EventStreamMessage")}}}
         elif r.content_type != "application/json":
             ok["content"] = {r.content_type: {"schema": {"type": "string", "contentMediaType": r.content_type}}}
         for alt in r.alt_types:
@@ -126,12 +131,14 @@ def build_spec(routes: list[RouteSpec], *, version: str, event_types: tuple[str,
     for name in query_components:  # their fields became parameters; the object itself is no body anywhere
         if not any(r.body is not None and _ref_name(refs[(r.body, "validation")]) == name for r in routes):
             components.pop(name, None)
+    data_refs = {t: _ref_name(refs[(m, "serialization")]) for t, m in event_data.items()}
+    components.update(event_components(data_refs))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Callguard", "version": version,
                  "description": "Click-to-dial, recordings, compliance gate, analytics and case hooks."},
         "paths": paths,
-        "webhooks": webhooks(event_types),
+        "webhooks": webhooks(data_refs, components),
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "session": {"type": "apiKey", "in": "cookie", "name": "cg_session", "description": (
@@ -179,24 +186,48 @@ def _ref_name(ref: dict[str, Any]) -> str:
     return str(ref["$ref"]).rsplit("/", 1)[-1]
 
 
-def _event_stream_schema(event_types: tuple[str, ...]) -> dict[str, Any]:
-    """One Server-Sent Event (``event``, ``data``, ``id``): ``hello`` first, then domain events."""
-    hello = {"type": "object", "required": ["event", "data"], "properties": {
-        "event": {"const": "hello"},
-        "data": {"type": "string", "contentMediaType": "application/json",
-                 "contentSchema": {"$ref": _REF.format(model="HelloData")}}}}
-    domain = {"type": "object", "required": ["event", "data", "id"], "properties": {
-        "event": {"type": "string", "enum": list(event_types)} if event_types else {"type": "string"},
-        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's ``seq``"},
-        "data": {"type": "string", "contentMediaType": "application/json",
-                 "contentSchema": {"$ref": _REF.format(model="EventOut")}}}}
-    return {"oneOf": [hello, domain]}
+def event_components(data_refs: Mapping[str, str]) -> dict[str, Any]:
+    """The live stream's components: per event type (``data_refs``: type -> its data's component), the JSON
+    event (``Event.<type>``) and the Server-Sent Event carrying it (``EventStreamMessage.<type>``); then
+    ``EventStreamMessage``, one of them (or ``hello``) by ``event``."""
+    out: dict[str, Any] = {"EventStreamMessage.hello": {
+        "type": "object", "required": ["event", "data"],
+        "description": "The first message of every stream: who is listening.",
+        "properties": {"event": {"const": "hello"},
+                       "data": {"type": "string", "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": _REF.format(model="HelloData")}}}}}
+    for t, data in data_refs.items():
+        out[f"Event.{t}"] = {
+            "description": f"A ``{t}`` event as the live stream sends it (``core.events.event_to_json``).",
+            "allOf": [{"$ref": _REF.format(model="EventOut")}, {"properties": {
+                "type": {"const": t},
+                "data": {"allOf": [{"$ref": _REF.format(model=data)}], "unevaluatedProperties": False}}}]}
+        out[f"EventStreamMessage.{t}"] = {
+            "type": "object", "required": ["event", "data", "id"],
+            "properties": {
+                "event": {"const": t},
+                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's ``seq``"},
+                "data": {"type": "string", "contentMediaType": "application/json",
+                         "contentSchema": {"$ref": _REF.format(model=f"Event.{t}")}}}}
+    kinds = ["hello", *data_refs]
+    out["EventStreamMessage"] = {
+        "description": "One Server-Sent Event (``event``, ``data``, ``id``): ``hello`` first, then domain events, "
+                       "each type with its own data schema.",
+        "oneOf": [{"$ref": _REF.format(model=f"EventStreamMessage.{k}")} for k in kinds],
+        "discriminator": {"propertyName": "event",
+                          "mapping": {k: _REF.format(model=f"EventStreamMessage.{k}") for k in kinds}}}
+    return out
 
 
-def webhooks(event_types: tuple[str, ...]) -> dict[str, Any]:
-    """OpenAPI 3.1 ``webhooks``: what a subscriber's endpoint receives, one entry per event type."""
+def webhooks(data_refs: Mapping[str, str], components: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1 ``webhooks``: what a subscriber's endpoint receives, one entry per event type (``data_refs``:
+    type -> its data's component). The body's data is the event's data plus ``event_id`` and, when the data
+    has not got them, the event's ``case_id``, ``call_id``, ``agent_id`` and ``client_id`` when set
+    (``hooks.outbox.event_body``)."""
     out: dict[str, Any] = {}
-    for t in event_types:
+    for t, data in data_refs.items():
+        has = _property_names(components, data)
+        added = {k: {"type": "string"} for k in ("case_id", "call_id", "agent_id", "client_id") if k not in has}
         out[t] = {"post": {
             "operationId": f"webhook.{t}",
             "summary": f"{t} delivered to a subscription",
@@ -206,10 +237,24 @@ def webhooks(event_types: tuple[str, ...]) -> dict[str, Any]:
                            for h in ("webhook-id", "webhook-timestamp", "webhook-signature")],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"allOf": [
                 {"$ref": _REF.format(model="WebhookBody")},
-                {"properties": {"type": {"const": t}}}]}}}},
+                {"properties": {"type": {"const": t}, "data": {
+                    "allOf": [{"$ref": _REF.format(model=data)},
+                              {"required": ["event_id"],
+                               "properties": {"event_id": {"type": "string", "description": "The event's id"},
+                                              **added}}],
+                    "unevaluatedProperties": False}}}]}}}},
             "responses": {"2XX": {"description": "Delivered"}},
         }}
     return out
+
+
+def _property_names(components: Mapping[str, Any], name: str) -> set[str]:
+    """The properties every instance of component ``name`` has (through ``oneOf``: those all branches have)."""
+    schema = components[name]
+    branches = schema.get("oneOf") or schema.get("anyOf")
+    if branches:
+        return set.intersection(*(_property_names(components, _ref_name(b)) for b in branches))
+    return set(schema.get("properties", {}))
 
 
 _PARAM = re.compile(r"\{([^{}:]+)(?::((?:[^{}]|\{[^{}]*\})+))?\}")

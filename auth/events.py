@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.events import EventLog
+from core.events import EventData, EventLog
 from core.models import DomainEventRow
 from db.base import new_id
 from db.engine import after_commit
@@ -26,6 +27,24 @@ USER_DEACTIVATED = "user.deactivated"
 USER_CHANGED = "user.changed"  # role, clients or team: the open streams end so the client re-authenticates
 TOKEN_REVOKED = "token.revoked"
 SESSION_EVENTS = frozenset({USER_DEACTIVATED, USER_CHANGED, TOKEN_REVOKED})
+
+
+class UserEventData(EventData):
+    """``user.deactivated`` / ``user.changed`` (internal: never on the stream or a webhook)."""
+
+    user_id: str
+
+
+class TokenRevokedData(EventData):
+    """``token.revoked`` (internal)."""
+
+    user_id: str
+    token_id: str
+
+
+DATA: dict[str, type[BaseModel]] = {USER_DEACTIVATED: UserEventData, USER_CHANGED: UserEventData,
+                                    TOKEN_REVOKED: TokenRevokedData}
+"""Each session event type's data model (internal events: not in the OpenAPI document)."""
 
 
 async def record_session_event(session: AsyncSession, events: EventLog, type_: str, *, at: datetime,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import DomainEventRow
@@ -18,6 +19,27 @@ from db.base import new_id, utcnow
 from db.engine import after_commit
 
 OutboxWriter = Callable[[AsyncSession, DomainEventRow], Awaitable[None]]
+
+
+def _open(schema: dict[str, Any]) -> None:
+    schema.pop("additionalProperties", None)
+
+
+class EventData(BaseModel):
+    """The data (payload) of one domain event type: exactly the keys its emitter writes, no others.
+
+    Each feature's ``events.py`` maps its event types to these models (``DATA``); the OpenAPI document
+    describes the live stream and the webhooks with them, and the test suite checks every recorded payload
+    against its type's model.
+    """
+
+    # strict when validated; its JSON schema stays open so the documents that wrap it (a webhook's data adds
+    # ``event_id``) can extend it, closing it themselves with ``unevaluatedProperties: false``
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_open)
+
+
+Amount = Annotated[str, Field(pattern=r"^-?[0-9]+(?:\.[0-9]+)?$", description="A decimal string, e.g. \"1234.56\"")]
+"""An amount in an event's data: a decimal string (a JSON number would be a binary float)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,10 @@ class EventOut(BaseModel):
     call_id: str | None
     case_id: str | None
     agent_id: str | None
-    data: dict[str, Any] = Field(description="The event's thin payload (ids and non-personal fields)")
+    client_id: str | None = Field(description="Whose event it is (None: the platform's)")
+    team: str | None
+    data: dict[str, Any] = Field(description="The event's thin payload (ids and non-personal fields); its schema "
+                                             "per type is the type's own (the stream's oneOf, by ``event``)")
 
 
 class HelloData(BaseModel):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
+from pydantic import AwareDatetime, BaseModel
+
+from core.events import Amount, EventData
 from payments.models import Payment, Promise
 
 PAYMENT_RECEIVED = "payment.received"
@@ -30,3 +34,43 @@ def promise_payload(p: Promise, **extra: Any) -> dict[str, Any]:
             "paid": f"{p.paid:.2f}", "tolerance": f"{p.tolerance:.2f}", "promise_date": p.promise_date.isoformat(),
             "deadline": p.deadline.isoformat(),
             "status": p.status, **extra}
+
+
+class PaymentData(EventData):
+    """``payment.received``."""
+
+    payment_id: str
+    external_id: str
+    case_id: str
+    client_id: str
+    amount: Amount
+    currency: str
+    paid_at: AwareDatetime
+
+
+class PromiseData(EventData):
+    """``promise.made`` / ``promise.kept``: the promise, what is paid towards it, its status."""
+
+    promise_id: str
+    case_id: str
+    client_id: str
+    call_id: str
+    agent_id: str
+    team: str | None
+    amount: Amount
+    currency: str
+    paid: Amount
+    promise_date: date
+    deadline: AwareDatetime
+    status: Literal["pending", "kept", "broken"]
+
+
+class PromiseBrokenData(PromiseData):
+    """``promise.broken``: and who follows it up (the case's agent, else the one who took the promise)."""
+
+    followup_agent: str | None
+
+
+DATA: dict[str, type[BaseModel]] = {PAYMENT_RECEIVED: PaymentData, PROMISE_MADE: PromiseData,
+                                    PROMISE_KEPT: PromiseData, PROMISE_BROKEN: PromiseBrokenData}
+"""Each payment and promise event type's data model."""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, Field
+
+from core.events import EventData
 from presence.models import AgentPresence
+from presence.states import AgentState
 
 AGENT_STATE_CHANGED = "agent.state_changed"
 
@@ -19,3 +23,22 @@ def presence_payload(row: AgentPresence, previous: str | None, call_id: str | No
         "since": row.since.isoformat(), "call_id": call_id, "registered": row.registered,
         "changed_by": row.updated_by,
     }
+
+
+class AgentStateData(EventData):
+    """``agent.state_changed``: who, from what, to what, since when, why."""
+
+    agent_id: str
+    team: str | None
+    state: AgentState
+    previous_state: AgentState | None
+    pause_code: str | None = Field(description="Set while ``paused`` only")
+    reason: str | None
+    since: AwareDatetime
+    call_id: str | None
+    registered: bool | None = Field(description="Whether the agent's phone is registered (None: not known yet)")
+    changed_by: str
+
+
+DATA: dict[str, type[BaseModel]] = {AGENT_STATE_CHANGED: AgentStateData}
+"""Each presence event type's data model."""

@@ -8,9 +8,21 @@ from pathlib import Path
 import pytest
 
 from config.settings import DatabaseSettings
+from core.events import EventLog
 from db.engine import Database
 from db.migrate import migrate
-from tests.support import pgdb
+from tests.support import event_contract, pgdb
+
+
+@pytest.fixture(autouse=True)
+def event_contract_checked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event a test records validates against its type's data model (``tests.support.event_contract``)."""
+    if request.node.get_closest_marker("fake_events") is not None:
+        return
+    monkeypatch.setattr(EventLog, "record", event_contract.checking_record(EventLog.record))
+    for module in event_contract.SESSION_RECORDERS:
+        monkeypatch.setattr(module, "record_session_event",
+                            event_contract.checking_session_record(module.record_session_event))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -7,12 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from auth.models import Role
 from auth.scope import Scope
 from auth.service import create_user, issue_token
 from auth.stream import sees_event
 from core.events import DomainEvent
 from tests.support.composed import Composed, composed
+
+pytestmark = pytest.mark.fake_events  # the stream's walls, with hand-made events
 
 BANK_A, BANK_B = "bank-a", "bank-b"
 

@@ -114,6 +114,7 @@ async def test_invalid_input_is_422_naming_the_field(svc: Composed) -> None:
         assert field in str(err.get("details")), (method, path, err)
 
 
+@pytest.mark.fake_events
 async def test_hooks_routes_happy_path(svc: Composed) -> None:
     ada = svc.auth("ada")
     async with Receiver(secret="", script=[fail(410)]) as rx:  # the receiver is gone: the delivery is parked
@@ -181,6 +182,7 @@ async def test_compliance_routes_happy_path(svc: Composed) -> None:
     assert (await check.json())["allowed"] is True, await check.text()
 
 
+@pytest.mark.fake_events
 async def test_the_composed_service_delivers_a_webhook_end_to_end(database_url: str, tmp_path: Path) -> None:
     """The composition root's own hooks start-up (outbox, dispatcher task, service), not a test-built one."""
     async with Receiver(secret="") as rx, composed(tmp_path, database_url, hooks=HOOKS) as c:
@@ -197,6 +199,7 @@ async def test_the_composed_service_delivers_a_webhook_end_to_end(database_url: 
         assert got[0].json["type"] == "case.updated" and got[0].json["data"]["n"] == 1
 
 
+@pytest.mark.fake_events
 async def test_an_integration_manages_only_its_clients_subscriptions(database_url: str, tmp_path: Path) -> None:
     async with composed(tmp_path, database_url, hooks=HOOKS) as svc:
         async with svc.container.db.begin() as s:

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
+from api.app import event_data, event_types
 from api.docs import add_docs_routes
 from api.middleware import errors_middleware
 from core.events import event_to_json
@@ -125,7 +126,9 @@ async def test_allow_header_agrees_with_the_documented_methods(api: Api) -> None
 async def test_event_stream_events_validate_against_the_document(api: Api) -> None:
     spec = await _spec(api)
     schema = spec["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
-    hello, domain = schema["oneOf"]
+    components = spec["components"]["schemas"]
+    assert schema == {"$ref": "#/components/schemas/EventStreamMessage"}
+    assert components["EventStreamMessage"]["discriminator"]["propertyName"] == "event"
     events: list[dict[str, Any]] = []
 
     async def collect() -> None:
@@ -151,27 +154,71 @@ async def test_event_stream_events_validate_against_the_document(api: Api) -> No
     assert r.status == 202
     await asyncio.wait_for(task, 5)
     first, second = events
-    assert first["event"] == "hello" and _validator(spec, hello).is_valid(first)
+    hello, requested = components["EventStreamMessage.hello"], components["EventStreamMessage.call.requested"]
+    assert first["event"] == "hello" and _validator(spec, schema).is_valid(first)
     data = json.loads(first["data"])
     assert isinstance(data, dict) and data == {"user": "ada", "role": "admin"}
     assert _validator(spec, hello["properties"]["data"]["contentSchema"]).is_valid(data)
-    assert second["event"] == "call.requested" and _validator(spec, domain).is_valid(second)
-    assert _validator(spec, domain["properties"]["data"]["contentSchema"]).is_valid(json.loads(second["data"]))
+    assert second["event"] == "call.requested" and _validator(spec, schema).is_valid(second)
+    event_schema = _validator(spec, requested["properties"]["data"]["contentSchema"])
+    live = json.loads(second["data"])
+    assert event_schema.is_valid(live), list(event_schema.iter_errors(live))
+    assert live["data"]["state"] == "requested" and live["data"]["agent_id"] == "alice"
     assert not _validator(spec, hello).is_valid(second)
+    # the data schema is the type's own, closed: a key the model lacks, or another type's data, fails
+    assert not event_schema.is_valid({**live, "data": {**live["data"], "number": "+8613800000001"}})
+    assert not event_schema.is_valid({**live, "data": {k: v for k, v in live["data"].items() if k != "state"}})
+    assert not event_schema.is_valid({**live, "type": "call.answered"})
+    blocked = _validator(spec, components["EventStreamMessage.call.blocked"]["properties"]["data"]["contentSchema"])
+    assert not blocked.is_valid({**live, "type": "call.blocked"})
+
+
+_ANSWERED = {"call_id": "c-1", "agent_id": "alice", "case_id": None, "client_id": None, "batch_id": None,
+             "state": "answered", "end_reason": None, "hangup_cause": None, "ring_seconds": 2.5,
+             "talk_seconds": None}
 
 
 async def test_webhooks_are_documented_with_the_body_the_dispatcher_sends(api: Api) -> None:
     spec = await _spec(api)
     assert "call.answered" in spec["webhooks"] and "case.updated" in spec["webhooks"]
     row = DomainEventRow(id=7, event_id="e-1", type="call.answered", occurred_at=datetime(2026, 1, 2, tzinfo=UTC),
-                         call_id="c-1", case_id=None, agent_id="alice", client_id=None, payload={"state": "answered"})
+                         call_id="c-1", case_id=None, agent_id="alice", client_id=None, team=None,
+                         payload=_ANSWERED)
     body = json.loads(event_body(row))
     schema = spec["webhooks"]["call.answered"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert _validator(spec, schema).is_valid(body)
+    assert _validator(spec, schema).is_valid(body), list(_validator(spec, schema).iter_errors(body))
+    assert not _validator(spec, schema).is_valid({**body, "data": {**body["data"], "extra": 1}})
+    assert not _validator(spec, schema).is_valid({**body, "data": {k: v for k, v in body["data"].items()
+                                                                   if k != "event_id"}})
     assert not _validator(spec, spec["webhooks"]["case.updated"]["post"]["requestBody"]["content"][
         "application/json"]["schema"]).is_valid(body)
+    # a monitoring event's data has no client_id: the webhook adds the event's
+    row = DomainEventRow(id=8, event_id="e-2", type="call.monitor_started",
+                         occurred_at=datetime(2026, 1, 2, tzinfo=UTC),
+                         call_id="c-1", case_id=None, agent_id=None, client_id="bank-a", team=None,
+                         payload={"session_id": "m-1", "call_id": "c-1", "supervisor_id": "sue", "mode": "listen",
+                                  "state": "ringing", "end_reason": None})
+    body = json.loads(event_body(row))
+    assert body["data"]["client_id"] == "bank-a"
+    schema = spec["webhooks"]["call.monitor_started"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert _validator(spec, schema).is_valid(body), list(_validator(spec, schema).iter_errors(body))
     live = event_to_json(row)
     assert _validator(spec, {"$ref": "#/components/schemas/EventOut"}).is_valid(live)
+    assert _validator(spec, {"$ref": "#/components/schemas/Event.call.monitor_started"}).is_valid(live)
+
+
+async def test_each_event_type_in_the_document_has_its_own_data_schema(api: Api) -> None:
+    spec = await _spec(api)
+    components = spec["components"]["schemas"]
+    mapping = components["EventStreamMessage"]["discriminator"]["mapping"]
+    assert set(spec["webhooks"]) == set(event_types()) == set(mapping) - {"hello"}
+    for t, model in event_data().items():
+        data = components[f"Event.{t}"]["allOf"][1]["properties"]["data"]
+        assert data["unevaluatedProperties"] is False
+        name = data["allOf"][0]["$ref"].rsplit("/", 1)[-1]
+        assert name == model.__name__ and ("properties" in components[name] or "oneOf" in components[name]), t
+        hook = spec["webhooks"][t]["post"]["requestBody"]["content"]["application/json"]["schema"]["allOf"][1]
+        assert hook["properties"]["data"]["allOf"][0] == data["allOf"][0], t
 
 
 async def test_docs_without_a_build_say_how_to_build_them(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import pytest
 from core.events import DomainEvent, EventLog
 from db.engine import Database
 
+pytestmark = pytest.mark.fake_events  # the unit of work's plumbing, with hand-made events
+
 
 class Boom(Exception):
     """Raised inside a transaction to roll it back."""

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from audit.service import Actor
@@ -11,6 +12,8 @@ from hooks.backoff import MAX_ATTEMPTS
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 from tests.support.receiver import HANG, OK, Receiver, fail
 from tests.unit.hooks.helpers import T0, emit, running, states, wait_until, wiring
+
+pytestmark = pytest.mark.fake_events  # the dispatcher's plumbing, with hand-made events
 
 ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()  # the platform: every client

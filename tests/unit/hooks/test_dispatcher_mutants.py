@@ -31,6 +31,8 @@ from tests.support.db_support import open_database
 from tests.support.receiver import HANG, OK, Receiver, fail
 from tests.unit.hooks.helpers import SETTINGS, emit, running, states, wait_until, watching, wiring
 
+pytestmark = pytest.mark.fake_events  # the dispatcher's plumbing, with hand-made events
+
 ADMIN = Actor("admin", "admin")
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 

@@ -12,6 +12,8 @@ from hooks.models import Delivery
 from hooks.outbox import check_patterns, matches, webhook_id
 from tests.unit.hooks.helpers import T0, emit, wiring
 
+pytestmark = pytest.mark.fake_events  # the outbox's plumbing, with hand-made events
+
 ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()  # the platform: every client
 
