@@ -36,7 +36,7 @@ class CallbackData(EventData):
     due_at: AwareDatetime
     state: Literal["scheduled", "done"]
     source_call_id: str
-    done_reason: Literal["connected", "disposed"] | None
+    done_reason: Literal["connected", "disposed", "promise_kept"] | None
     done_call_id: str | None
     origin: str
     team_due_at: AwareDatetime | None

@@ -39,7 +39,9 @@ class CallbackOut(BaseModel):
     source_call_id: str
     created_at: datetime
     done_at: datetime | None
-    done_reason: str | None = Field(description="connected (a call of the case was answered) or disposed")
+    done_reason: str | None = Field(description=(
+        "connected (a call of the case was answered), disposed, or promise_kept (a late payment kept the promise "
+        "it followed up)"))
     done_call_id: str | None
     team_due_at: datetime | None = Field(description="when it goes to the team if still scheduled (the client's "
                                                       "grace after due_at)")

@@ -60,9 +60,10 @@ class PromiseData(EventData):
     amount: Amount
     currency: str
     paid: Amount
+    tolerance: Amount
     promise_date: date
     deadline: AwareDatetime
-    status: Literal["pending", "kept", "broken"]
+    status: Literal["pending", "kept", "broken", "partial"]
 
 
 class PromiseBrokenData(PromiseData):
@@ -71,6 +72,13 @@ class PromiseBrokenData(PromiseData):
     followup_agent: str | None
 
 
+class PromiseKeptLateData(PromiseData):
+    """``promise.kept_late``: a payment reported after the deadline covers a broken or partial promise."""
+
+    previous_status: Literal["broken", "partial"]
+
+
 DATA: dict[str, type[BaseModel]] = {PAYMENT_RECEIVED: PaymentData, PROMISE_MADE: PromiseData,
-                                    PROMISE_KEPT: PromiseData, PROMISE_BROKEN: PromiseBrokenData}
+                                    PROMISE_KEPT: PromiseData, PROMISE_BROKEN: PromiseBrokenData,
+                                    PROMISE_KEPT_LATE: PromiseKeptLateData}
 """Each payment and promise event type's data model."""

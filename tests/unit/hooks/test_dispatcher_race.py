@@ -29,6 +29,8 @@ from hooks.dispatcher import Dispatcher, _Claim
 from tests.support.receiver import Receiver
 from tests.unit.hooks.helpers import SETTINGS, T0, emit, states, wait_until, watching, wiring
 
+pytestmark = pytest.mark.fake_events  # the dispatcher's plumbing, with hand-made events
+
 ADMIN = Actor("admin", "admin")
 ALL = Scope.everything()
 CASES = [f"case-{c}" for c in range(6)]
