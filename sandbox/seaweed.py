@@ -47,6 +47,9 @@ def find_weed() -> str:
     return found
 
 
+PORT_ATTEMPTS = 3
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -117,13 +120,28 @@ class SeaweedS3:
         ]
 
     async def start(self) -> None:
-        """Start weed (same ports and data after a ``stop()``) and wait until S3 serves requests."""
+        """Start weed (same ports and data after a ``stop()``) and wait until S3 serves requests. At the first
+        start the ports are picked free; another process may take one before weed binds it, so a start that
+        fails on a taken port is tried again with new ports (a few times)."""
         if self.running:
             return
-        if not self.ports:
+        if self.ports:
+            await self._start_once()
+            return
+        for attempt in range(PORT_ATTEMPTS):
             self.ports = {name: free_port() for name in _PORT_NAMES}
             if self._requested_s3_port:
                 self.ports["s3"] = self._requested_s3_port
+            try:
+                await self._start_once()
+                return
+            except RuntimeError as e:
+                if "address already in use" not in str(e) or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.ports = {}
+                shutil.rmtree(self.data_dir / "store", ignore_errors=True)  # a first start: nothing stored yet
+
+    async def _start_once(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = self._command(self._write_config())
         self._log = self.log_path.open("ab")
