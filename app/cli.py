@@ -1,4 +1,4 @@
-"""The ``callguard`` command: serve, migrate, users and tokens, case import, demo set-up."""
+"""The ``callguard`` command: serve, ingest, migrate, users and tokens, case import, demo set-up."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import ssl
 import sys
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from api.routing import validate
 from app.compose import wire_case_import
+from app.ingest import run_ingest
 from app.serve import serve
 from audit.service import AuditService, cli_actor
 from auth.admin import UserAdmin
@@ -157,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
+    i = sub.add_parser("ingest", help="run the ingest role beside a PBX: store its spool's recordings through the "
+                       "shared database (docs/OPERATIONS.md)")
+    i.add_argument("--pbx", help="the PBX whose spool this is (names the role's leases)")
+    i.add_argument("--spool", type=Path, help="the spool directory (default: recordings.spool_dir)")
+    i.add_argument("--name", help="the role's lease owner (default: ingest-<pbx>-<instance id or host name>); "
+                   "keep it across restarts")
     sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
     sub.add_parser("healthcheck", help="exit 0 when this machine's service answers /healthz (container checks)")
     sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
@@ -234,6 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(json.dumps(report, ensure_ascii=False))
         return 0 if ok else 1
+    if args.cmd == "ingest":
+        try:
+            asyncio.run(run_ingest(settings, pbx=args.pbx, spool=args.spool, name=args.name))
+        except KeyboardInterrupt:
+            pass
+        return 0
     if args.cmd == "serve":
         try:
             asyncio.run(serve(settings))
