@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.cli import ingest_healthcheck
 from app.compose import stored_listeners
 from app.ingest import role_name
 from audit.service import AuditService
@@ -119,3 +120,14 @@ async def test_callguard_ingest_stores_from_its_spool_and_stops_on_sigterm(rig: 
             await proc.wait()
     assert (tmp_path / "role-store").exists()
     assert rig.spool_names() == set()
+
+
+def test_the_ingest_health_check_needs_the_database_and_a_writable_spool(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings = load_settings(None, database={"url": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"},
+                             recordings={"spool_dir": str(spool)})
+    assert ingest_healthcheck(settings) == 0
+    missing = settings.model_copy(update={"recordings": settings.recordings.model_copy(
+        update={"spool_dir": tmp_path / "absent"})})
+    assert ingest_healthcheck(missing) == 1
