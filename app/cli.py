@@ -1,4 +1,4 @@
-"""The ``callguard`` command: serve, migrate, users and tokens, case import, demo set-up."""
+"""The ``callguard`` command: serve, ingest, migrate, users and tokens, case import, demo set-up."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import ssl
 import sys
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from api.routing import validate
 from app.compose import wire_case_import
+from app.ingest import run_ingest
 from app.serve import serve
 from audit.service import AuditService, cli_actor
 from auth.admin import UserAdmin
@@ -150,6 +152,28 @@ def healthcheck(settings: Settings, *, timeout: float = 4.0) -> int:
     return 0 if status == 200 else 1
 
 
+async def _ingest_health(settings: Settings) -> str | None:
+    """What keeps this host's ingest role from working (None: nothing): the shared database, the spool."""
+    async with Database(settings.database) as db:
+        ping = await db.ping()
+    if not ping["ok"]:
+        return f"database unreachable ({ping.get('error')})"
+    spool = settings.recordings.spool_dir
+    if not os.access(spool, os.R_OK | os.W_OK | os.X_OK):
+        return f"spool {spool} is not readable and writable by this user"
+    return None
+
+
+def ingest_healthcheck(settings: Settings) -> int:
+    """``callguard healthcheck --ingest``: 0 when the ingest role on this host can work (the shared database
+    answers, the spool is readable and writable), else 1 with the reason on stderr."""
+    problem = asyncio.run(_ingest_health(settings))
+    if problem is not None:
+        print(f"callguard: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the commands)."""
     p = argparse.ArgumentParser(prog="callguard", description=__doc__)
@@ -157,8 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
+    i = sub.add_parser("ingest", help="run the ingest role beside a PBX: store its spool's recordings through the "
+                       "shared database (docs/OPERATIONS.md)")
+    i.add_argument("--pbx", help="the PBX whose spool this is (names the role's leases)")
+    i.add_argument("--spool", type=Path, help="the spool directory (default: recordings.spool_dir)")
+    i.add_argument("--name", help="the role's lease owner (default: ingest-<pbx>-<instance id or host name>); "
+                   "keep it across restarts")
     sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
-    sub.add_parser("healthcheck", help="exit 0 when this machine's service answers /healthz (container checks)")
+    h = sub.add_parser("healthcheck", help="exit 0 when this machine's service answers /healthz (container checks)")
+    h.add_argument("--ingest", action="store_true", help="check the ingest role instead: the shared database "
+                   "answers and recordings.spool_dir is readable and writable")
     sub.add_parser("import-cases", help="import a CSV/XLSX case batch (callguard import-cases -h)", add_help=False)
     sub.add_parser("import-payments", help="import a CSV/XLSX payments file (callguard import-payments -h)",
                    add_help=False)
@@ -210,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(settings.model_dump_json(indent=2))
         return 0
     if args.cmd == "healthcheck":
-        return healthcheck(settings)
+        return ingest_healthcheck(settings) if args.ingest else healthcheck(settings)
     if args.cmd == "migrate":
         asyncio.run(_migrate(settings))
         return 0
@@ -234,6 +266,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(json.dumps(report, ensure_ascii=False))
         return 0 if ok else 1
+    if args.cmd == "ingest":
+        try:
+            asyncio.run(run_ingest(settings, pbx=args.pbx, spool=args.spool, name=args.name))
+        except KeyboardInterrupt:
+            pass
+        return 0
     if args.cmd == "serve":
         try:
             asyncio.run(serve(settings))

@@ -78,6 +78,7 @@ from monitor.service import MonitorService
 from payments.service import PaymentService
 from presence.guard import PresenceGate
 from presence.service import PresenceService
+from recordings.events import StoredListener
 from recordings.models import Recording
 from recordings.probe import AGENT_TONE_HZ, ProbePhoneFactory
 from recordings.retention import hold_case_recordings, hold_recording
@@ -245,14 +246,23 @@ def _wire_recordings(recordings: RecordingsFeature, calls: CallService, events: 
         if rec is not None:
             await _hold_if_disputed(session, rec, events, audit, recordings.clock.now())
         if state is CallState.ENDED:
-            recordings.wake()  # the marker appears right after the hang-up: scan now, not at the next tick
-
-    async def stored(session: AsyncSession, rec: Recording) -> None:
-        await _hold_if_disputed(session, rec, events, audit, recordings.clock.now())
+            # the marker appears right after the hang-up: scan now, not at the next tick (a no-op when an
+            # ingest role beside the PBX ingests: it polls its spool)
+            recordings.wake()
 
     calls.add_state_listener(recording_row)
-    recordings.add_stored_listener(_attach_to_contact_log)
-    recordings.add_stored_listener(stored)
+    for listener in stored_listeners(events, audit, recordings.clock):
+        recordings.add_stored_listener(listener)
+
+
+def stored_listeners(events: EventLog, audit: AuditService, clock: Clock) -> list[StoredListener]:
+    """What a stored recording does in the transaction that stores it, wherever it is ingested (the service
+    or ``callguard ingest``): it reaches the case contact log, and gets its case's legal hold if disputed."""
+
+    async def stored(session: AsyncSession, rec: Recording) -> None:
+        await _hold_if_disputed(session, rec, events, audit, clock.now())
+
+    return [_attach_to_contact_log, stored]
 
 
 def _push_holds(recordings: RecordingsFeature) -> HoldsReleased:

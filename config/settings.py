@@ -140,6 +140,9 @@ class DialerSettings(BaseModel):
 class RecordingSettings(BaseModel):
     """Recording ingest and retention."""
 
+    ingest: Literal["service", "external"] = Field(
+        "service", description="'service': this instance ingests spool_dir; 'external': an ingest role beside "
+        "each PBX does (callguard ingest) and this instance needs no spool")
     spool_dir: Path = Path(".run/spool")
     format: Literal["opus", "mp3", "wav"] = "opus"
     bitrate: str = Field("24k", pattern=r"^[0-9]{1,3}k$")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.models import ClientPolicy
@@ -244,7 +245,13 @@ class Ingestor:
     # -- one recording ---------------------------------------------------------------------------
     async def ingest(self, call_id: str) -> str | None:
         """Ingest one marked recording; returns the resulting state (None when claimed elsewhere)."""
-        claim = await self._claim(call_id)
+        try:
+            claim = await self._claim(call_id)
+        except IntegrityError:
+            # another ingest (a second role on this spool) made the row of a marker without one first:
+            # it holds the claim; the next scan sees its row
+            log.info("recording of %s claimed by another ingest as its row was made", call_id)
+            return None
         if claim is None:
             return None
         if claim.cleanup_only:

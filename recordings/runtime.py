@@ -83,7 +83,8 @@ class RecordingsFeature:
 
     async def _start(self) -> None:
         rs = self.settings.recordings
-        await asyncio.to_thread(Path(rs.spool_dir).mkdir, parents=True, exist_ok=True)
+        if self.ingests:
+            await asyncio.to_thread(Path(rs.spool_dir).mkdir, parents=True, exist_ok=True)
         store: Any = self._given_store
         if store is None:
             store = await self._stack.enter_async_context(build_store(self.settings.storage))
@@ -105,7 +106,7 @@ class RecordingsFeature:
         phone, reason = await self._probe_phone()
         self.prober = Prober(db=self.db, events=self.events, clock=self.clock, settings=rs, store=store,
                              phone=phone, unavailable_reason=reason)
-        released = await self.ingest.release_own_leases()
+        released = await self.ingest.release_own_leases() if self.ingests else 0
         if released:
             log.warning("released %d ingest lease(s) left by a previous run of %s", released, self.instance)
         await self.prober.load_latest()
@@ -115,7 +116,8 @@ class RecordingsFeature:
 
     def _start_jobs(self) -> None:
         rs = self.settings.recordings
-        self.tasks.spawn(self._ingest_loop(), name="recordings-ingest")
+        if self.ingests:
+            self.tasks.spawn(self._ingest_loop(), name="recordings-ingest")
         self.tasks.every(HEALTH_INTERVAL_S, self.check_health, name="recordings-health")
         self.tasks.every(rs.reconcile_interval_s, self.reconciler.run_once, name="recordings-reconcile",
                          initial_delay=min(5.0, rs.reconcile_interval_s))
@@ -151,9 +153,16 @@ class RecordingsFeature:
         return True
 
     # -- jobs ---------------------------------------------------------------------------------
+    @property
+    def ingests(self) -> bool:
+        """Whether this instance ingests a spool (``recordings.ingest = "service"``); else an ingest role
+        beside each PBX does (``callguard ingest``, recordings/role.py) and this instance reads no spool."""
+        return self.settings.recordings.ingest == "service"
+
     def wake(self) -> None:
-        """Scan the spool now (a call just ended)."""
-        self._wake.set()
+        """Scan the spool now (a call just ended); nothing to wake when the ingest runs beside the PBX."""
+        if self.ingests:
+            self._wake.set()
 
     async def _ingest_loop(self) -> None:
         interval = self.settings.recordings.scan_interval_s
@@ -185,6 +194,8 @@ class RecordingsFeature:
 
     def _disk(self) -> dict[str, Any]:
         rs = self.settings.recordings
+        if not self.ingests:
+            return {"ok": True, "spool": "external"}
         try:
             usage = shutil.disk_usage(rs.spool_dir)
         except OSError as exc:

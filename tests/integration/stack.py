@@ -133,7 +133,7 @@ async def _service_stack(pbx: PbxSandbox, tmp: Path, url: str, *, ami_port: int 
         pbx=[{"name": "local", "ami_host": pbx.ami_host, "ami_port": ami_port or pbx.ami_port,
               "ami_user": pbx.ami_user, "ami_secret": pbx.ami_secret, "ping_interval_s": 0.5,
               "pong_timeout_s": 1.0, "agent_ring_timeout_s": 5, **ami}],
-        recordings={"spool_dir": str(pbx.spool_dir)},
+        recordings={"spool_dir": str(pbx.spool_dir), **overrides.pop("recordings", {})},
         storage={"backend": "local", "local_root": str(tmp / "store")},
         compliance={"default_profile": "DEMO"},
         **overrides,

@@ -47,7 +47,7 @@ def compose() -> dict[str, Any]:
 
 
 def test_parses_with_the_whole_stack(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"pbx", "callguard", "postgres", "seaweedfs"}
+    assert set(compose["services"]) == {"pbx", "callguard", "ingest", "postgres", "seaweedfs"}
     for service in compose["services"].values():
         build = service.get("build")
         if build:
@@ -82,7 +82,8 @@ def test_service_settings_agree_with_pbx_postgres_and_s3(compose: dict[str, Any]
     assert json.loads(svc["CALLGUARD__PBX"])[0]["ami_port"] == int(pbx["AMI_PORT"])
 
 
-def test_pbx_and_service_share_the_recordings_volume(compose: dict[str, Any]) -> None:
+def test_pbx_and_its_ingest_role_share_the_recordings_volume_and_the_service_reads_none(compose: dict[str, Any]
+                                                                                         ) -> None:
     services = interpolate(compose["services"], ENV)
 
     def mount(service: str, volume: str) -> str:
@@ -94,7 +95,25 @@ def test_pbx_and_service_share_the_recordings_volume(compose: dict[str, Any]) ->
 
     assert "recordings" in compose["volumes"]
     assert mount("pbx", "recordings") == services["pbx"]["environment"]["RECORDINGS_DIR"]
-    assert mount("callguard", "recordings") == services["callguard"]["environment"]["CALLGUARD__RECORDINGS__SPOOL_DIR"]
+    ingest = services["ingest"]
+    assert mount("ingest", "recordings") == ingest["environment"]["CALLGUARD__RECORDINGS__SPOOL_DIR"]
+    assert ingest["command"][:1] == ["ingest"] and ingest["user"] == services["callguard"]["user"]
+    assert "volumes" not in services["callguard"]
+    assert services["callguard"]["environment"]["CALLGUARD__RECORDINGS__INGEST"] == "external"
+
+
+def test_the_ingest_role_shares_the_services_database_and_store(compose: dict[str, Any],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    services = interpolate(compose["services"], ENV)
+    loaded = {}
+    for name in ("callguard", "ingest"):
+        with monkeypatch.context() as m:
+            for key, value in services[name]["environment"].items():
+                m.setenv(key, value)
+            loaded[name] = load_settings(None)
+    svc, role = loaded["callguard"], loaded["ingest"]
+    assert role.database.url == svc.database.url and role.storage == svc.storage
+    assert svc.recordings.ingest == "external" and role.server.instance_id
 
 
 def test_ami_is_permitted_only_from_the_compose_network(compose: dict[str, Any]) -> None:
@@ -167,8 +186,9 @@ def test_every_service_has_a_health_check_and_the_service_waits_for_healthy(comp
         check = service["healthcheck"]
         assert check["test"][0] == "CMD" and check["retries"] >= 1, name
         image = _image_of(service)
-        if image:  # the compose check is the image's own
-            assert check["test"][1:] == _healthcheck_cmd(_dockerfile(Path(image))), name
+        if image:  # the compose check is the image's own (the ingest role's: its own kind of it)
+            own = _healthcheck_cmd(_dockerfile(Path(image))) + (["--ingest"] if name == "ingest" else [])
+            assert check["test"][1:] == own, name
     assert services["callguard"]["depends_on"] == {
         other: {"condition": "service_healthy"} for other in ("pbx", "postgres", "seaweedfs")}
     assert services["postgres"]["healthcheck"]["test"][1] == "pg_isready"
