@@ -13,9 +13,10 @@ from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, litera
 from analytics.metrics import COMPOSITES, END_REASONS, INVALID_NUMBER_CAUSES, OUTCOMES
 from analytics.models import DIM_COLUMNS, MEASURE_COLUMNS
 from analytics.query import epoch_hour_sql
-from dialer.models import Call
+from dialer.models import Call, CallLeg
 
 calls = Call.__table__
+legs = CallLeg.__table__
 
 
 def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:

@@ -45,7 +45,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
                   "Null when the grouping/filters use a dimension the decision log lacks."),
     _m("agent_not_answered", "Placed calls the agent's phone never answered (agent_no_answer + agent_rejected + "
                              "agent_unavailable)."),
-    _m("connected", "Placed calls the customer answered (answered_at is set)."),
+    _m("connected", "Placed calls the customer answered (answered_at is set); a transferred call is connected "
+                    "once, for the agent who placed it."),
     _m("connect_rate", "connected / attempts.", "ratio"),
     _m("busy", "Calls ended because the customer line was busy (end_reason customer_busy)."),
     _m("no_answer", "Calls the customer did not answer (end_reason customer_no_answer)."),
@@ -62,10 +63,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("promise_rate", "promises / right_party_contacts.", "ratio"),
     _m("promise_amount", "Sum of promise_amount of promise_to_pay dispositions, per currency ({currency: "
                          "amount}), bucketed by the call's creation time.", "money"),
-    _m("talk_total", "Sum of talk seconds (customer answer to hang-up) of connected calls.", "s"),
-    _m("talk_mean", "talk_total / connected calls with a talk time.", "s"),
+    _m("talk_total", "Sum of talk seconds (customer answer to hang-up) of connected calls; a transferred call's "
+                     "talk goes to each agent who talked, by leg (the agent who placed it until the hand-over, "
+                     "the target from then on).", "s"),
+    _m("talk_mean", "talk_total / conversations with a talk time (a call, or each leg of a transferred call).",
+       "s"),
     _m("talk_median", "Median talk time of connected calls (nearest rank: the ceil(n/2)-th smallest), over talk "
-                      "seconds rounded to whole seconds (half up); exact.", "s"),
+                      "seconds rounded to whole seconds (half up); exact. Per call: a transferred call counts "
+                      "once, whole, for the agent who placed it.", "s"),
     _m("talk_p90", "90th percentile talk time (nearest rank: the ceil(0.9 n)-th smallest), whole seconds like "
                    "talk_median; exact.", "s"),
     _m("time_to_answer_mean", "Mean seconds from the customer's phone ringing to the answer, connected calls.",

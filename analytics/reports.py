@@ -26,7 +26,7 @@ from analytics.promises import as_json, promise_amounts
 from analytics.query import DIM_COLUMN, DIMENSION_OF, Report, ReportQuery, ReportSpec, day_keys, time_keys, validate
 from analytics.repayments import repayments
 from analytics.sla import first_call_sla
-from analytics.sources import hourly_union
+from analytics.sources import hourly_union, legs_part
 from analytics.timezones import offset_segments, time_label
 from db.dialect import dialect_of
 from db.fetch import fetch_plain
@@ -119,16 +119,20 @@ def _report_stmt(dialect: str, q: ReportQuery, base: tuple[str, ...],
     def clean(r: Any, _kept: list[Any], _grouped: list[Any]) -> tuple[list[Any], list[Any]]:
         return [], [func.sum(sum_of(r, COMPOSITES[b]) if b in COMPOSITES else r[b]).label(b) for b in base]
 
-    src = hourly_union(q, rollup, clean, lambda c: (raw_measures(base, c), [], []),
-                       lambda hour: time_keys(q.group_by, hour, segments), dialect=dialect,
-                       ranges=days.rest if days else None, extra=[_daily_part(q, base, days)] if days else ())
+    def tkeys(hour: Any) -> list[Any]:
+        return time_keys(q.group_by, hour, segments)
+
+    by_leg = legs_part(q, base, tkeys, dialect)  # a transferred call's talk, agent by agent
+    extra = [*([_daily_part(q, base, days)] if days else ()), *([by_leg] if by_leg is not None else ())]
+    src = hourly_union(q, rollup, clean, lambda c: (raw_measures(base, c), [], []), tkeys, dialect=dialect,
+                       ranges=days.rest if days else None, extra=extra)
     keys = [(src.c[f"k_{d}"] if d in TIME_DIMENSIONS else src.c[DIM_COLUMN[d]]).label(f"k_{d}")
             for d in q.group_by]
     # PostgreSQL sums bigints as numeric (slow to add, decoded as Decimal); as float8 the sum of counts is
     # exact below 2**53 and several times cheaper
     sums = [(cast(func.sum(cast(src.c[b], Float)), BigInteger) if dialect == "postgresql" and b not in SUM_COLUMNS
              else func.sum(src.c[b])).label(b) for b in base]
-    if days is not None and not days.rest:  # one part, already grouped by these keys: no second aggregate
+    if days is not None and not days.rest and by_leg is None:  # one part, already grouped: no second aggregate
         return select(*keys, *(src.c[b] for b in base))
     out = select(*keys, *sums)
     return out.group_by(*keys) if keys else out

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     all_,
     and_,
+    case,
     func,
     literal,
     literal_column,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from analytics.measures import calls
+from analytics.measures import calls, legs
 from analytics.models import DIM_COLUMNS, dirty, epoch_hour, hour_start
 from analytics.query import DIM_COLUMN, DIMENSION_OF, Range, ReportQuery, epoch_hour_sql
 
@@ -137,3 +138,49 @@ def _raw_part(q: ReportQuery, raw: RawMeasures, keys: TimeKeys, dialect: str, *,
         cond.append(calls.c.created_at < end)
     tkeys = keys(epoch_hour_sql(calls.c.created_at, dialect))
     return select(*tkeys, *kept, *measures).select_from(calls).where(*cond).group_by(*tkeys, *grouped, *extra)
+
+
+#: the measures a transferred call's legs re-attribute (the rest stay with the call and its placing agent)
+LEG_MEASURES = ("talk_n", "talk_sum")
+
+
+def legs_part(q: ReportQuery, names: Sequence[str], keys: TimeKeys, dialect: str) -> Select[Any] | None:
+    """Talk time by leg: how a transferred call's talk moves from its placing agent to each agent who talked.
+
+    A call without legs (no transfer) adds nothing. A call with legs keeps its attempt, connection, outcome
+    and time to answer on its own row (its placing agent); here its whole talk is taken back from that row and
+    each leg with a talk time adds its own (leg 1: the placing agent until the hand-over; a target or back leg:
+    its agent and team). One row per leg, keyed like the call (its hour, its client, batch, number kind and
+    direction), so the union sums it into the same groups. Always read from ``calls`` and ``call_legs``, never
+    from the rollup: it corrects the rollup's and the raw parts' per-call talk alike. None when ``names``
+    holds none of ``LEG_MEASURES``.
+    """
+    if not set(names) & set(LEG_MEASURES):
+        return None
+    c, leg = calls.c, legs.c
+    first = leg.seq == 1
+    call_talk = and_(first, c.answered_at.is_not(None), c.talk_seconds.is_not(None))
+    leg_talk = and_(leg.answered_at.is_not(None), leg.talk_seconds.is_not(None))
+    attributed = {"agent_id": case((first, c.agent_id), else_=leg.user_id),
+                  "team": case((first, c.team), else_=leg.team)}
+
+    def dim(d: str) -> Any:
+        return attributed.get(d, c[d])
+
+    measures = {
+        "talk_n": func.sum(case((leg_talk, 1), else_=0) - case((call_talk, 1), else_=0)),
+        "talk_sum": func.sum(case((leg_talk, leg.talk_seconds), else_=0.0)
+                             - case((call_talk, c.talk_seconds), else_=0.0)),
+    }
+    kept = [func.coalesce(dim(d), literal("")).label(d) if DIMENSION_OF[d] in q.group_by
+            else literal("").label(d) for d in DIM_COLUMNS]
+    grouped = [dim(d) for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
+    cond: list[ColumnElement[bool]] = [dim(DIM_COLUMN[d]).in_(v) for d, v in q.filters.items()]
+    if q.start is not None:
+        cond.append(c.created_at >= q.start)
+    if q.end is not None:
+        cond.append(c.created_at < q.end)
+    tkeys = keys(epoch_hour_sql(c.created_at, dialect))
+    cols = [measures[n].label(n) if n in measures else literal(0).label(n) for n in names]
+    return (select(*tkeys, *kept, *cols).select_from(legs.join(calls, calls.c.id == leg.call_id))
+            .where(*cond).group_by(*tkeys, *grouped))

@@ -51,7 +51,7 @@ from db.migrate import migrate
 from dialer.ami import AmiClient, AmiMessage
 from dialer.errors import PbxUnavailable
 from dialer.gate import DialGate
-from dialer.models import Call
+from dialer.models import Call, CallLeg
 from dialer.pbx import PbxGateway
 from dialer.presented import PresentedNumberService
 from dialer.service import CallService
@@ -280,6 +280,12 @@ async def _record_contact_when_ended(session: AsyncSession, call: Call, state: C
         await record_contact(session, call)
 
 
+async def _record_contact_when_leg_ended(session: AsyncSession, call: Call, leg: CallLeg, step: str) -> None:
+    """A transferred call's contact-log row gains each leg that talked to the customer as the leg ends."""
+    if step == "ended" and call.case_id:
+        await record_contact(session, call)
+
+
 async def _attach_to_contact_log(session: AsyncSession, rec: Recording) -> None:
     """A call's stored recording (id and SHA-256) goes onto the call's contact-log row."""
     if rec.kind == "call" and rec.sha256 is not None:
@@ -325,6 +331,7 @@ def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock,
     transfers = TransferService(db=db, events=events, pbx=pbx, clock=clock)
     transfers.add_target_check(presence.check_transferable)
     transfers.add_leg_listener(presence.on_leg)  # the target on the call, the agent who left it in wrap-up
+    transfers.add_leg_listener(_record_contact_when_leg_ended)  # the contact log names who talked, when
     return transfers
 
 

@@ -2,15 +2,20 @@
 
 Rows are write-once per field: a field, once set, is never changed. The row is created by whichever
 comes first (the call's end, its disposition, its stored recording) and completed by the others.
+A transferred call's row also names who talked to the customer, from when to when (``extra["agents"]``,
+from the call's legs: written as each leg ends and when the call ends; a leg once ended never changes).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import CaseContact, ContactLog
-from dialer.models import Call
+from dialer.models import Call, CallLeg
 
 
 async def _row_for(session: AsyncSession, call: Call) -> ContactLog | None:
@@ -40,15 +45,30 @@ def _fill(row: ContactLog, call: Call) -> None:
         row.talk_seconds = call.talk_seconds
 
 
+async def _agents(session: AsyncSession, call_id: str) -> list[dict[str, Any]]:
+    """The people who talked to the customer of a transferred call, in leg order ([] without a transfer)."""
+    legs = await session.scalars(select(CallLeg).where(CallLeg.call_id == call_id, CallLeg.answered_at.is_not(None))
+                                 .order_by(CallLeg.seq))
+    return [{"agent_id": leg.user_id, "role": leg.role, "answered_at": _iso(leg.answered_at),
+             "ended_at": _iso(leg.ended_at), "talk_seconds": leg.talk_seconds} for leg in legs]
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
 async def record_contact(session: AsyncSession, call: Call) -> ContactLog | None:
     """Write (or complete) the contact-log row of ``call``; None for a call without a case.
 
-    The dialer calls this in the transaction that ends the call.
+    The dialer calls this in the transaction that ends the call, and transfers when a leg of it ends.
     """
     row = await _row_for(session, call)
     if row is None:
         return None
     _fill(row, call)
+    agents = await _agents(session, call.id)
+    if agents and (row.extra or {}).get("agents") != agents:
+        row.extra = {**(row.extra or {}), "agents": agents}  # a new dict: the JSON column sees the change
     if call.outcome is not None and row.outcome is None:
         row.outcome = call.outcome
     await session.flush()

@@ -322,12 +322,26 @@ def window_json(w: AgreedWindow) -> dict[str, Any]:
 
 
 def contact_json(row: ContactLog) -> dict[str, Any]:
-    """The API form of a contact-log row."""
+    """The API form of a contact-log row; ``agents``: who talked to the customer, when (a call without a
+    transfer: its own agent, with the call's times; a transferred call: each leg, in order)."""
     return {"call_id": row.call_id, "at": row.at, "method": row.method,
             "direction": (row.extra or {}).get("direction", "outbound"), "agent_id": row.agent_id,
             "number": row.number, "number_kind": row.number_kind, "connected": row.connected,
             "answered_at": row.answered_at, "ended_at": row.ended_at, "talk_seconds": row.talk_seconds,
+            "agents": _agents_json(row),
             "outcome": row.outcome, "recording_id": row.recording_id, "recording_sha256": row.recording_sha256}
+
+
+def _agents_json(row: ContactLog) -> list[dict[str, Any]]:
+    stored = (row.extra or {}).get("agents")
+    if not stored:
+        return [{"agent_id": row.agent_id, "role": "agent", "answered_at": row.answered_at, "ended_at": row.ended_at,
+                 "talk_seconds": row.talk_seconds}] if row.connected else []
+    return [{**a, "answered_at": _when(a.get("answered_at")), "ended_at": _when(a.get("ended_at"))} for a in stored]
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def disposition_json(d: Disposition, holds: list[str] | None = None) -> dict[str, Any]:

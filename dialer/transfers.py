@@ -278,23 +278,27 @@ class TransferService:
             before = {step: getattr(leg, f"{step}_at") for step in ("ringing", "answered", "ended")}
             _merge_leg(leg, update.facts)
             steps = [step for step, at in before.items() if at is None and getattr(leg, f"{step}_at") is not None]
+            if leg.role == "target" and leg.transfer_id is not None:
+                await self._follow_transfer(s, leg, update)
+            # after the transfer's own update: a listener sees the leg's final talk time (attended: from completion)
             if steps and self._leg_listeners:
                 call = await s.get(Call, leg.call_id)
                 for step in steps:
                     for listener in self._leg_listeners:
                         if call is not None:
                             await listener(s, call, leg, step)
-            if leg.role != "target" or leg.transfer_id is None:
-                return
-            t = (await s.execute(self.db.for_update(
-                select(CallTransfer).where(CallTransfer.id == leg.transfer_id)))).scalar()
-            if t is None:
-                return
-            if update.facts.get("dial_status"):
-                t.dial_status = t.dial_status or update.facts["dial_status"]
-            await self._set(s, t, **leg_facts(answered_at=leg.answered_at, ended_at=leg.ended_at,
-                                              dial_status=t.dial_status, at=self.clock.now(),
-                                              mode=TransferMode(t.mode)))
+
+    async def _follow_transfer(self, s: AsyncSession, leg: CallLeg, update: LegUpdate) -> None:
+        """A target leg's facts move its transfer (answered: completed; ended unanswered: failed)."""
+        t = (await s.execute(self.db.for_update(
+            select(CallTransfer).where(CallTransfer.id == leg.transfer_id)))).scalar()
+        if t is None:
+            return
+        if update.facts.get("dial_status"):
+            t.dial_status = t.dial_status or update.facts["dial_status"]
+        await self._set(s, t, **leg_facts(answered_at=leg.answered_at, ended_at=leg.ended_at,
+                                          dial_status=t.dial_status, at=self.clock.now(),
+                                          mode=TransferMode(t.mode)))
 
     async def _leg_for_update(self, s: AsyncSession, update: LegUpdate) -> CallLeg | None:
         if update.leg_id is None:  # the call's own agent leaving after a transfer

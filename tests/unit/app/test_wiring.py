@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,12 +16,13 @@ from auth.models import Role
 from auth.service import OPERATOR, Principal, create_user
 from cases.events import LegalHoldRequested
 from cases.rows import CaseIn
-from cases.schemas import DispositionIn, Outcome
+from cases.schemas import DispositionIn, Outcome, contact_json
 from cases.service import CaseService
 from core.events import EventLog
 from core.stream import EventStream
 from core.tasks import TaskGroup
 from dialer.models import Call
+from dialer.translate import LegUpdate
 from recordings import events as rev
 from recordings.models import Recording
 from recordings.runtime import RecordingsFeature
@@ -137,3 +139,29 @@ async def test_the_hold_is_part_of_the_disposition_transaction(rig: Rig) -> None
 
 class Boom(Exception):
     """Fails a transaction on purpose."""
+
+
+async def test_a_transferred_calls_contact_log_names_each_agent_who_talked(rig: Rig) -> None:
+    """Transfers' leg listener, wired by compose, writes the legs that talked into the call's contact-log row."""
+    case_id = await _case(rig)
+    async with rig.db.begin() as s:
+        await create_user(s, user_id="bob", role=Role.AGENT, sip_user="1002", team="t1", clients=("bank1",))
+    call = await rig.add_call(case=case_id, client="bank1", ended=False)
+    async with rig.db.begin() as s:
+        row = await s.get(Call, call.id)
+        assert row is not None
+        row.agent_channel, row.customer_channel = "PJSIP/1001-00000001", "PJSIP/customers-00000002"
+    async with composed(rig) as (c, _feature):
+        t = await c.transfers.request(Principal("alice", Role.AGENT, team="t1", clients=frozenset({"bank1"})),
+                                      call.id, target="bob")
+        assert isinstance(c.pbx, RecordingPbx)
+        target_leg = c.pbx.actions[-1][1]["target_leg"]
+        now = rig.clock.now()
+        await c.transfers.apply_leg(LegUpdate(call.id, None, t.id, "Hangup", {"ended_at": now, "cause": 16}))
+        await c.transfers.apply_leg(LegUpdate(call.id, target_leg, None, "Newstate", {"answered_at": now}))
+        await c.transfers.apply_leg(LegUpdate(call.id, target_leg, None, "Hangup", {
+            "ended_at": now + timedelta(seconds=45), "cause": 16}))
+        contacts = await c.cases.contacts(OPERATOR, case_id)
+    [entry] = [contact_json(r) for r in contacts]
+    assert [(a["agent_id"], a["role"], a["talk_seconds"]) for a in entry["agents"]] == [
+        ("alice", "agent", 20.0), ("bob", "target", 45.0)]
