@@ -42,6 +42,7 @@ BENCHES = (
     Bench("ami_parse", timeout_s=600),
     Bench("ami_events", timeout_s=300),
     Bench("originate_overhead", timeout_s=600),
+    Bench("call_lifecycle", timeout_s=900),
     Bench("compliance_check", timeout_s=1800),
     Bench("hook_delivery", timeout_s=600),
     Bench("recording_ingest", timeout_s=900),
