@@ -32,7 +32,7 @@ from compliance.schemas import (
 from compliance.service import ComplianceGate
 from core.clock import Clock
 from core.errors import ValidationFailed
-from core.pagination import after, decode_cursor, encode_cursor, where_equal
+from core.pagination import after, decode_cursor, encode_cursor, from_micros, to_micros, where_equal
 from db.engine import Database
 
 
@@ -238,12 +238,10 @@ def entry_client(principal: Principal, wanted: str | None, *, missing: Exception
 
 def _encode_dnc_cursor(row: DoNotCall) -> str:
     """The do-not-call list position after ``row`` (``compliance.schemas.DNC_CURSOR_PATTERN``)."""
-    micros = encode_cursor(row.added_at, "x").split("_", 1)[0]
-    return f"{micros}_{row.kind}_{row.value}_{row.client_id or '*'}"
+    return f"{to_micros(row.added_at)}_{row.kind}_{row.value}_{row.client_id or '*'}"
 
 
 def _decode_dnc_cursor(cursor: str) -> tuple[datetime, str, str, str]:
     """(added_at, kind, value, client id) of a cursor that matched ``DNC_CURSOR_PATTERN`` (the query's check)."""
     micros, kind, value, client = cursor.split("_", 3)
-    at, _ = decode_cursor(f"{micros}_x")
-    return at, kind, value, EVERY_CLIENT if client == "*" else client
+    return from_micros(int(micros)), kind, value, EVERY_CLIENT if client == "*" else client

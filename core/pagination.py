@@ -26,10 +26,19 @@ class BadCursor(BadRequest):
     code = "bad-cursor"
 
 
+def to_micros(at: datetime) -> int:
+    """``at`` as whole microseconds since 1970 (UTC), the time part of a cursor."""
+    return (at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC instant ``micros`` microseconds after 1970."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
 def encode_cursor(at: datetime, row_id: str) -> str:
     """A cursor pointing after (at, row_id) in descending order: ``<microseconds since 1970>_<row id>``."""
-    micros = (at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
-    return f"{micros}_{row_id}"
+    return f"{to_micros(at)}_{row_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -37,7 +46,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     if not _CURSOR.match(cursor):
         raise BadCursor("the cursor is malformed", details={"field": "cursor"})
     micros, row_id = cursor.split("_", 1)
-    return _EPOCH + timedelta(microseconds=int(micros)), row_id
+    return from_micros(int(micros)), row_id
 
 
 def after(at_col: SQLCoreOperations[datetime], id_col: SQLCoreOperations[str], cursor: tuple[datetime, str]
