@@ -208,6 +208,8 @@ def _channel_facts(msg: AmiEventLike, name: str, cid: str, at: datetime) -> Fact
         facts = {"customer_channel": msg.get("Channel"), "customer_uniqueid": msg.get("Uniqueid")}
         if leg == _CALLER_LEG and state == _UP:
             facts["answered_at"] = at
+        elif leg == _MESSAGE_LEG and state == _UP:  # the agent's Dial failed, or nobody was routed
+            facts["message_at"] = at
         return FactUpdate(cid, name, facts)
     if agent_leg:
         facts["agent_channel"] = msg.get("Channel")

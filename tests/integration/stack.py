@@ -152,6 +152,10 @@ async def _service_stack(pbx: PbxSandbox, tmp: Path, url: str, *, ami_port: int 
         await client.start_server()
         try:
             await asyncio.wait_for(container.pbx.client("local").wait_connected(10), 15)
+            # the service read the phones' states when it connected, possibly before the users above existed;
+            # read them again so that olga (1004, never registered) is offline from the first test on, as she
+            # would be after the next periodic read (presence.device_sync_interval_s) in production
+            await container.presence.sync_devices("local")
             yield Stack(client, container, tokens)
         finally:
             await client.close()

@@ -71,6 +71,7 @@ def test_the_caller_leg_ends_the_call_and_its_answer_is_the_call_s_but_not_the_m
     assert up is not None and up.call_id == CID and up.facts["answered_at"] == at
     message = translate(_channel("Newstate", "message", "callguard-sandbox-1.0", ChannelState="6"), T0)
     assert message is not None and "answered_at" not in message.facts
+    assert message.facts["message_at"] == at  # the dial plan sent the caller to the message
     for leg in ("caller", "message"):
         hangup = translate(_channel("Hangup", leg, "callguard-sandbox-1.0", Cause="16"), T0)
         assert hangup is not None and hangup.facts == {"ended_at": at, "customer_cause": 16,
@@ -98,6 +99,10 @@ def test_inbound_end_reasons() -> None:
     assert reason(message_at=T0) is EndReason.AGENT_UNAVAILABLE
     assert reason(agent_ringing_at=T0, agent_dial_status="NOANSWER") is EndReason.AGENT_NO_ANSWER
     assert reason(agent_ringing_at=T0, agent_dial_status="CANCEL") is EndReason.CANCELLED
+    # the routed agent's phone was gone (its Dial could not create a channel): the caller heard the message
+    assert reason(agent_dial_status="CHANUNAVAIL", message_at=T0) is EndReason.AGENT_UNAVAILABLE
+    assert reason(agent_dial_status="CHANUNAVAIL") is EndReason.FAILED  # no message: nothing says why
+    assert reason(agent_ringing_at=T0, agent_dial_status="NOANSWER", message_at=T0) is EndReason.AGENT_NO_ANSWER
     assert reason(agent_answered_at=T0, answered_at=T0) is EndReason.COMPLETED
 
 
