@@ -2,20 +2,28 @@
 
 Any instance may have made the change (several service instances share the database), so the
 stream reads the log rather than an in-process bus. Commits on this instance wake it at once;
-otherwise it polls. Ids are re-read in a short look-back window because PostgreSQL sequence values
-can commit out of order; already-delivered ids are skipped.
+otherwise it polls.
+
+Each poll reads only what is new: the rows above the highest id seen, and the ids below it not seen yet
+(*gaps*). PostgreSQL hands out sequence values at insert time, so a transaction that took a lower id can
+commit after one that took a higher id; its row then fills a gap and is delivered late, once. A gap is
+forgotten after ``gap_grace_s`` (a rolled-back insert leaves one forever) or when more than ``max_gaps`` are
+open. Each event is serialised once, for all subscribers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from core.events import event_to_json
 from core.models import DomainEventRow
@@ -27,20 +35,33 @@ log = logging.getLogger(__name__)
 Filter = Callable[[dict[str, Any]], bool]
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One event as subscribers receive it: its public JSON form, and that form as text (serialised once)."""
+
+    data: dict[str, Any]
+    text: str
+
+
 class EventStream:
     """Fans new domain events out to subscribers (SSE clients)."""
 
     def __init__(self, db: Database, *, poll_interval: float = 0.25, lookback: int = 500,
-                 queue_size: int = 1000) -> None:
+                 gap_grace_s: float = 60.0, max_gaps: int = 2000, batch: int = 2000, queue_size: int = 1000,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.poll_interval = poll_interval
-        self.lookback = lookback
+        self.lookback = lookback  # at start: how far below the newest id a late commit is still awaited
+        self.gap_grace_s = gap_grace_s
+        self.max_gaps = max_gaps
+        self.batch = batch
         self.queue_size = queue_size
-        self._subs: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._monotonic = monotonic
+        self._subs: set[asyncio.Queue[Published | None]] = set()
         self._wake = asyncio.Event()
         self._subscribed = asyncio.Condition()
-        self._seen: OrderedDict[int, None] = OrderedDict()
-        self._high = 0
+        self._high = 0  # the highest id seen
+        self._gaps: OrderedDict[int, float] = OrderedDict()  # ids below _high not seen yet -> when first missed
 
     @property
     def subscribers(self) -> int:
@@ -57,12 +78,15 @@ class EventStream:
         self._wake.set()
 
     async def start_position(self) -> None:
-        """Start after the newest existing event."""
+        """Start after the newest existing event; ids missing from the ``lookback`` below it are gaps."""
         async with self.db.read() as s:
-            self._high = int((await s.scalar(select(func.max(DomainEventRow.id)))) or 0)
-            old = (await s.scalars(select(DomainEventRow.id)
-                                   .where(DomainEventRow.id > self._high - self.lookback))).all()
-        self._seen.update((i, None) for i in old)
+            high = int((await s.scalar(select(func.max(DomainEventRow.id)))) or 0)
+            recent = set((await s.scalars(select(DomainEventRow.id)
+                                          .where(DomainEventRow.id > high - self.lookback))).all())
+        now = self._monotonic()
+        self._high = high
+        self._gaps = OrderedDict((i, now) for i in range(max(high - self.lookback, 0) + 1, high + 1)
+                                 if i not in recent)
 
     async def run(self) -> None:
         """The tailing loop (a tracked task of the composition root)."""
@@ -84,27 +108,40 @@ class EventStream:
                 log.warning("event stream poll failed", exc_info=True)
 
     async def _poll(self) -> None:
+        now = self._monotonic()
+        while self._gaps and next(iter(self._gaps.values())) < now - self.gap_grace_s:
+            self._gaps.popitem(last=False)
+        new = DomainEventRow.id > self._high
+        where = or_(new, DomainEventRow.id.in_(list(self._gaps))) if self._gaps else new
         async with self.db.read() as s:
-            rows = (await s.scalars(
-                select(DomainEventRow).where(DomainEventRow.id > self._high - self.lookback)
-                .order_by(DomainEventRow.id).limit(2000)
-            )).all()
+            rows = (await s.scalars(select(DomainEventRow).where(where).order_by(DomainEventRow.id)
+                                    .limit(self.batch))).all()
         for row in rows:
-            if row.id in self._seen:
-                continue
-            self._seen[row.id] = None
-            self._high = max(self._high, row.id)
-            data = event_to_json(row)
-            for q in list(self._subs):
-                if q.full():
-                    continue  # a stalled client misses events rather than stalling everyone
-                q.put_nowait(data)
-        while len(self._seen) > self.lookback * 4:
-            self._seen.popitem(last=False)
+            if row.id > self._high:
+                skipped = range(max(self._high + 1, row.id - self.max_gaps), row.id)
+                self._gaps.update((i, now) for i in skipped)
+                self._high = row.id
+            elif self._gaps.pop(row.id, None) is None:
+                continue  # delivered already
+            self._publish(row)
+        while len(self._gaps) > self.max_gaps:
+            self._gaps.popitem(last=False)
+        if len(rows) == self.batch:
+            self._wake.set()  # more are waiting: read on without the poll interval
 
-    async def subscribe(self, keep: Filter) -> AsyncGenerator[dict[str, Any], None]:
-        """Yield every new event ``keep`` accepts until the subscriber leaves or shutdown."""
-        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
+    def _publish(self, row: DomainEventRow) -> None:
+        data = event_to_json(row)
+        item = Published(data, json.dumps(data, ensure_ascii=False))
+        for q in list(self._subs):
+            if q.full():
+                continue  # a stalled client misses events rather than stalling everyone
+            q.put_nowait(item)
+
+    async def subscribe(self, keep: Filter, *, tick: float | None = None
+                        ) -> AsyncGenerator[Published | None, None]:
+        """Yield every new event ``keep`` accepts until the subscriber leaves or shutdown; with ``tick``, also
+        ``None`` whenever ``tick`` seconds passed without one (the subscriber's moment to re-check itself)."""
+        q: asyncio.Queue[Published | None] = asyncio.Queue(self.queue_size)
         if not self._subs:
             # nobody was listening, so the log was not read: skip what was committed before this subscription
             # (an old session event would otherwise end a new sign-in's stream, an old call event mislead it)
@@ -114,10 +151,18 @@ class EventStream:
             async with self._subscribed:
                 self._subscribed.notify_all()
             while True:
-                item = await q.get()
+                if tick is None or not q.empty():
+                    item = await q.get()
+                else:
+                    try:
+                        async with asyncio.timeout(tick):
+                            item = await q.get()
+                    except TimeoutError:
+                        yield None
+                        continue
                 if item is None:
                     return
-                if keep(item):
+                if keep(item.data):
                     yield item
         finally:
             self._subs.discard(q)
