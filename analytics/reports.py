@@ -58,6 +58,8 @@ async def run_report(session: AsyncSession, q: ReportQuery, *, now: datetime | N
     recs = await fetch_plain(session, stmt)
     if not n:  # one row; all NULL when there was nothing to sum
         recs = [r for r in recs if any(v is not None for v in r)]
+    # a sum over no rows is NULL (a part of the union with nothing in range, on PostgreSQL): nothing to add
+    recs = [(*r[:n], *(0 if v is None else v for v in r[n:])) for r in recs]
     raw = list(zip(*recs, strict=True)) if recs else [() for _ in range(n + len(spec.base))]
     labels = label_columns(q.group_by, raw[:n], _label)
     # blocked attempts from the compliance decision log, when it exists and has the dimensions asked

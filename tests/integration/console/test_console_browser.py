@@ -75,14 +75,6 @@ async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path_factory: pytest
         yield await with_passwords(s)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def pg_stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path_factory: pytest.TempPathFactory
-                   ) -> AsyncIterator[Stack]:
-    """The service on PostgreSQL, for the agent's scenario once more."""
-    async with service_stack(pbx, tmp_path_factory.mktemp("console-pg"), backend="postgres") as s:
-        yield await with_passwords(s)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
     assert (CONSOLE_DIR / "index.html").is_file() and AXE.is_file(), "the console is not built: make web"
@@ -166,12 +158,6 @@ RECORD_STATES = """() => {
 async def test_an_agent_dials_from_my_cases_follows_the_call_live_and_saves_a_promise_to_pay(
         stack: Stack, browser: Browser) -> None:
     await agent_scenario(stack, browser, shots=True)
-
-
-async def test_the_agent_qa_and_manager_scenarios_on_postgresql(pg_stack: Stack, browser: Browser) -> None:
-    await agent_scenario(pg_stack, browser, shots=False)
-    await qa_scenario(pg_stack, browser, shots=False)
-    await manager_scenario(pg_stack, browser, shots=False)
 
 
 async def agent_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
