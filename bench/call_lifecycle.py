@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +197,12 @@ async def _check(container: Any, ids: list[str]) -> dict[str, int]:
     return seen
 
 
-async def service(db_url: str, label: str, calls: int, rate: float, ring_s: float, talk_s: float,
-                  tmp: Path, base: int) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def running(db_url: str, label: str, ring_s: float, talk_s: float, tmp: Path, agents_n: int = AGENTS
+                  ) -> AsyncIterator[tuple[Any, list[str], list[str], Load]]:
+    """The composed service on ``db_url`` against the load process's replay PBX, with ``agents_n`` agents and a
+    supervisor who dials for them, served over HTTP, the SSE clients connected: (container, the supervisor's
+    token, the agents, the load process)."""
     from api.app import make_app
     from app.compose import compose
     from auth.models import Role
@@ -216,15 +222,13 @@ async def service(db_url: str, label: str, calls: int, rate: float, ring_s: floa
         compliance={"default_profile": "DEMO"},
     )
     (tmp / f"spool-{label}").mkdir()
-    agents = [f"agent{i:02d}" for i in range(AGENTS)]
+    agents = [f"agent{i:04d}" for i in range(agents_n)]
     try:
         async with compose(settings) as container:
-            tokens = []
             async with container.db.begin() as s:
                 for i, agent in enumerate(agents):
-                    await create_user(s, user_id=agent, role=Role.AGENT, sip_user=str(2000 + i), team="bench",
+                    await create_user(s, user_id=agent, role=Role.AGENT, sip_user=str(20000 + i), team="bench",
                                       clients=["bench"])
-                    tokens.append(await issue_token(s, user_id=agent))
                 await create_user(s, user_id="bench-admin", role=Role.ADMIN)
                 admin = await issue_token(s, user_id="bench-admin")
                 # a number of no case is dialled manually by a supervisor (agents may dial only case numbers)
@@ -236,41 +240,47 @@ async def service(db_url: str, label: str, calls: int, rate: float, ring_s: floa
                 await load.send({"calls_url": calls_url, "events_url": calls_url.replace("/v1/calls", "/v1/events"),
                                  "admin_token": admin})
                 await load.receive()  # the SSE clients are connected
-                # warm-up (not counted): a tenth of the calls
-                warm = _requests(tokens, agents, max(AGENTS, calls // 10), base)
-                await load.send({"requests": warm, "rate": rate})
-                w = await load.receive()
-                if w["missing"] or len(w["ids"]) != len(warm):
-                    raise RuntimeError(f"{label} warm-up: {len(w['missing'])} calls never ended, "
-                                       f"{len(warm) - len(w['ids'])} refused ({w['statuses']}; {w['replay']})")
-                await _check(container, w["ids"])
-                # measured
-                cpu0 = time.process_time()
-                await load.send({"requests": _requests(tokens, agents, calls, base + 10_000), "rate": rate})
-                out = await load.receive()
-                cpu = time.process_time() - cpu0
-                if out["missing"] or len(out["ids"]) != calls:
-                    raise RuntimeError(f"{label}: {len(out['missing'])} calls never ended {out['dead_streams'][:2]}, "
-                                       f"{calls - len(out['ids'])} refused ({out['statuses']}; {out['replay']})")
-                ends = await _check(container, out["ids"])
-                # profiled (not counted): where the time goes
-                prof = cProfile.Profile()
-                prof.enable()
-                await load.send({"requests": _requests(tokens, agents, max(AGENTS, calls // 2), base + 20_000),
-                                 "rate": rate})
-                p = await load.receive()
-                prof.disable()
-                if p["missing"] or not p["ids"]:
-                    raise RuntimeError(f"{label} profiled pass: {p['statuses']}, {len(p['missing'])} never ended")
-                await _check(container, p["ids"])
-                buf = io.StringIO()
-                pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(15)
-                pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(15)
-                profile = _summary(prof)
-                print(f"--- {label}: cProfile, top 15 by cumulative time, then by own time ---\n{buf.getvalue()}",
-                      flush=True)
+                yield container, tokens, agents, load
     finally:
         await load.stop()
+
+
+async def service(db_url: str, label: str, calls: int, rate: float, ring_s: float, talk_s: float,
+                  tmp: Path, base: int) -> dict[str, Any]:
+    async with running(db_url, label, ring_s, talk_s, tmp) as (container, tokens, agents, load):
+        # warm-up (not counted): a tenth of the calls
+        warm = _requests(tokens, agents, max(AGENTS, calls // 10), base)
+        await load.send({"requests": warm, "rate": rate})
+        w = await load.receive()
+        if w["missing"] or len(w["ids"]) != len(warm):
+            raise RuntimeError(f"{label} warm-up: {len(w['missing'])} calls never ended, "
+                               f"{len(warm) - len(w['ids'])} refused ({w['statuses']}; {w['replay']})")
+        await _check(container, w["ids"])
+        # measured
+        cpu0 = time.process_time()
+        await load.send({"requests": _requests(tokens, agents, calls, base + 10_000), "rate": rate})
+        out = await load.receive()
+        cpu = time.process_time() - cpu0
+        if out["missing"] or len(out["ids"]) != calls:
+            raise RuntimeError(f"{label}: {len(out['missing'])} calls never ended {out['dead_streams'][:2]}, "
+                               f"{calls - len(out['ids'])} refused ({out['statuses']}; {out['replay']})")
+        ends = await _check(container, out["ids"])
+        # profiled (not counted): where the time goes
+        prof = cProfile.Profile()
+        prof.enable()
+        await load.send({"requests": _requests(tokens, agents, max(AGENTS, calls // 2), base + 20_000),
+                         "rate": rate})
+        p = await load.receive()
+        prof.disable()
+        if p["missing"] or not p["ids"]:
+            raise RuntimeError(f"{label} profiled pass: {p['statuses']}, {len(p['missing'])} never ended")
+        await _check(container, p["ids"])
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(15)
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(15)
+        profile = _summary(prof)
+        print(f"--- {label}: cProfile, top 15 by cumulative time, then by own time ---\n{buf.getvalue()}",
+              flush=True)
     return {"cpu_ms_per_call": cpu * 1000 / calls, "calls": calls, "seconds": out["seconds"], "ends": ends,
             "sse_messages_per_call": round(out["sse_messages"] / calls, 1), "replay": out["replay"],
             "statuses": out["statuses"], "profile_top15": profile}
