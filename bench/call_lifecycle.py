@@ -73,7 +73,7 @@ async def _sse(session: aiohttp.ClientSession, url: str, token: str, ready: asyn
 async def _load() -> None:
     from bench.replay_pbx import ReplayPbx
 
-    lines = asyncio.StreamReader()
+    lines = asyncio.StreamReader(limit=2**24)  # a run of 1,000 requests is one line
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lines), sys.stdin)
 
