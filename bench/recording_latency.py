@@ -1,10 +1,17 @@
-"""Hang-up to stored recording latency: p95 over N concurrent calls through the sandbox (target < 5 s).
+"""Real calls: N concurrent answered calls through the sandbox, and their recordings (issue #15).
 
 Real Asterisk (PbxSandbox), real SIP phones (N agents answering, the customer line), the composed
 service with local storage. Each call: agent answers, customer answers, both talk ``--talk`` seconds,
-the service hangs up; latency = the row's ``stored_at`` (verified in the store) - the hang-up request.
+the service hangs up. Recorded:
+- ``hangup_to_stored_s_p95``: the row's ``stored_at`` (verified in the store) - the hang-up request (target
+  < 5 s);
+- ``real_calls_service_cpu_cores`` and ``real_calls_service_rss_mb``: the service process's CPU over the calls
+  (from the first request to the last recording stored; this process also runs the driver's polling, so it
+  is an upper bound) and its resident set at the end (peak in ``extra``).
+Checked, else the run fails: every call ends ``completed`` with talk seconds, and every recording is stored
+stereo with the agent's tone (600 Hz) on the left and the customer's (1000 Hz) on the right.
 
-    /work/main/.venv/bin/python -m bench.recording_latency [--calls 20] [--talk 3] [--concurrency 20]
+    /work/main/.venv/bin/python -m bench.recording_latency [--calls 50] [--talk 3] [--concurrency 50]
 
 One phones process hosts all agents and the customer line; it spreads them over pjsua processes
 (the pjsua2 wheel holds at most 4 calls per process) behind one customer trunk port, so all calls
@@ -18,8 +25,10 @@ import asyncio
 import socket
 import statistics
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -47,7 +56,7 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
-async def _one(c: object, agent: str, number: str, talk: float, delay: float) -> float:
+async def _one(c: object, agent: str, number: str, talk: float, delay: float) -> tuple[str, float]:
     from app.container import Container
 
     assert isinstance(c, Container)
@@ -71,14 +80,49 @@ async def _one(c: object, agent: str, number: str, talk: float, delay: float) ->
             async with c.db.read() as s:
                 rec = await s.scalar(select(Recording).where(Recording.call_id == call.id))
             if rec is not None and rec.state == "stored" and rec.stored_at is not None:
-                return (rec.stored_at - hung_up).total_seconds()
+                return call.id, (rec.stored_at - hung_up).total_seconds()
             if rec is not None and rec.state in ("failed", "empty"):
                 raise RuntimeError(f"recording of {call.id} ended {rec.state}: {rec.last_error}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
 
 
-async def run(calls: int, talk: float, concurrency: int) -> list[float]:
-    """Run ``calls`` calls, ``concurrency`` at a time; the hang-up to stored latencies in seconds."""
+def _status_mb(field: str) -> float:
+    """A ``/proc/self/status`` memory field (kB) in MB."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+async def _verify(c: object, call_ids: list[str], tmp: Path) -> None:
+    """Every call ended completed with talk; every recording stereo, both channels voiced."""
+    from app.container import Container
+    from dialer.models import Call
+    from recordings.tone import detect_tone
+
+    assert isinstance(c, Container)
+    store = c.recordings_feature().store
+    for call_id in call_ids:
+        async with c.db.read() as s:
+            call = await s.get(Call, call_id)
+            rec = await s.scalar(select(Recording).where(Recording.call_id == call_id))
+        assert call is not None and rec is not None and rec.key is not None
+        if (call.state, call.end_reason) != ("ended", "completed") or not call.talk_seconds:
+            raise RuntimeError(f"call {call_id} ended {call.state}/{call.end_reason}, talk {call.talk_seconds}")
+        if rec.channels != 2:
+            raise RuntimeError(f"recording of {call_id} has {rec.channels} channel(s)")
+        async with await store.open_range(rec.key, version_id=rec.version_id) as rng:
+            data = b"".join([chunk async for chunk in rng])
+        path = tmp / f"{call_id}.ogg"
+        path.write_bytes(data)
+        agent = await asyncio.to_thread(detect_tone, path, 600, 0)
+        customer = await asyncio.to_thread(detect_tone, path, 1000, 1)
+        if not (agent.present and customer.present):
+            raise RuntimeError(f"recording of {call_id}: agent voiced {agent.present}, customer {customer.present}")
+
+
+async def run(calls: int, talk: float, concurrency: int) -> dict[str, Any]:
+    """Run ``calls`` calls, ``concurrency`` at a time: latencies (s), CPU (cores), RSS (MB), checked."""
     agents = [f"2{i:03d}" for i in range(1, calls + 1)]
     with tempfile.TemporaryDirectory(prefix="callguard-bench-") as tmp:
         async with PbxSandbox(ami_port=free_port(), sip_port=free_port(socket.SOCK_DGRAM),
@@ -103,27 +147,39 @@ async def run(calls: int, talk: float, concurrency: int) -> list[float]:
                 numbers = [f"+861380{i:03d}0001" for i in range(calls)]  # all end in 0001: answered
                 gate = asyncio.Semaphore(concurrency)
 
-                async def limited(i: int, agent: str, number: str) -> float:
+                async def limited(i: int, agent: str, number: str) -> tuple[str, float]:
                     async with gate:
                         return await _one(c, f"agent{agent}", number, talk, (i % concurrency) * STAGGER_S)
 
-                return list(await asyncio.gather(*(limited(i, a, n)
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                done = list(await asyncio.gather(*(limited(i, a, n)
                                                    for i, (a, n) in enumerate(zip(agents, numbers, strict=True)))))
+                cpu, seconds = time.process_time() - cpu0, time.perf_counter() - t0
+                rss = _status_mb("VmRSS")
+                await _verify(c, [cid for cid, _ in done], Path(tmp))
+                return {"latencies": [lat for _, lat in done], "cores": cpu / seconds, "rss_mb": rss,
+                        "peak_rss_mb": _status_mb("VmHWM"), "seconds": seconds}
 
 
 def main() -> None:
     """Run and record the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--talk", type=float, default=3.0)
-    parser.add_argument("--concurrency", type=int, default=20, help="simultaneous calls")
+    parser.add_argument("--concurrency", type=int, default=50, help="simultaneous calls")
     args = parser.parse_args()
-    latencies = asyncio.run(run(args.calls, args.talk, args.concurrency))
+    out = asyncio.run(run(args.calls, args.talk, args.concurrency))
+    latencies = out["latencies"]
     value = round(p95(latencies), 3)
+    size = {"calls": args.calls, "concurrency": args.concurrency, "talk_s": args.talk}
     record(NAME, "s", value, {"target": 5.0}, extra={
-        "calls": args.calls, "concurrency": args.concurrency, "talk_s": args.talk, "max_s": round(max(latencies), 3),
-        "median_s": round(statistics.median(latencies), 3), "scan_interval_s": 1.0})
-    print_table([NAME])
+        **size, "max_s": round(max(latencies), 3), "median_s": round(statistics.median(latencies), 3),
+        "scan_interval_s": 1.0})
+    record("real_calls_service_cpu_cores", "cores", round(out["cores"], 3), {"one_core": 1.0},
+           extra={**size, "seconds": round(out["seconds"], 1), "checked": "all completed, stereo, both voiced"})
+    record("real_calls_service_rss_mb", "MB", round(out["rss_mb"], 1), {"concurrent_1000_target": 300.0},
+           extra={**size, "peak_rss_mb": round(out["peak_rss_mb"], 1)})
+    print_table([NAME, "real_calls_service_cpu_cores", "real_calls_service_rss_mb"])
 
 
 if __name__ == "__main__":
