@@ -68,10 +68,15 @@ async def list_gaps(request: web.Request) -> web.StreamResponse:
     return json_response(GapList(items=[gap_out(g) for g in gaps]))
 
 
-@router.route("GET", "/v1/recordings/access-log", summary="Recording access log", tag=TAG, roles=(Role.ADMIN,),
-              query=AccessQuery, response=AccessList, errors=(401, 403))
+@router.route("GET", "/v1/recordings/access-log", summary="Recording access log", tag=TAG, roles=OVERSEERS,
+              query=AccessQuery, response=AccessList, errors=(401, 403, 404, 422))
 async def access_log(request: web.Request) -> web.StreamResponse:
-    """Who read which recording's metadata or audio, when, from where, and the result (admins only)."""
+    """Who read which recording's metadata or audio, when, from where, and the result.
+
+    Admins read the whole log of their scope. QA, supervisors and managers read the log of one recording they may
+    see: ``recording_id`` is required for them (422 ``recording-id-required``), a recording outside their scope is
+    404 as when reading it, and the read itself is logged (action ``access_log``).
+    """
     q = query(request, AccessQuery)
     rows = await feature(request).service.access_log(requester(request), recording_id=q.recording_id,
                                                      user_id=q.user, before_id=q.before, limit=q.limit)

@@ -299,6 +299,8 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
         Text("录音不存在。", "No such recording."),
     ),
     "recording-access-denied": (Text("您无权访问这些录音。", "You may not access these recordings."),),
+    "recording-id-required": (Text("请指明要查看哪段录音的访问记录（recording_id）。",
+                                   "Name the recording whose access log you read (recording_id)."),),
     "recording-not-stored": (
         Text("录音 {recording_id} 还没有已保存的音频。", "Recording {recording_id} has no stored audio."),
         Text("该录音还没有已保存的音频。", "The recording has no stored audio."),

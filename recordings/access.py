@@ -14,7 +14,8 @@ from auth.service import Principal
 from core.pagination import where_equal
 from recordings.models import Recording, RecordingAccess
 
-Action = Literal["metadata", "audio", "download", "list", "legal_hold", "delete", "review", "pause", "retry"]
+Action = Literal["metadata", "audio", "download", "list", "legal_hold", "delete", "review", "pause", "retry",
+                 "access_log"]
 Result = Literal["granted", "denied", "not_found"]
 
 LISTENERS = frozenset({Role.QA, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
@@ -57,7 +58,7 @@ def may_access(principal: Principal, rec: Recording, action: Action, *, agents_m
             and rec.agent_id == principal.user_id
     if action == "metadata":
         return principal.role in METADATA_READERS
-    if action in ("audio", "download", "review"):
+    if action in ("audio", "download", "review", "access_log"):
         return principal.role in LISTENERS
     if action in ("legal_hold", "pause"):
         return principal.role in HOLDERS

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.errors import CallguardError, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from core.errors import CallguardError, Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
 from recordings.storage.errors import RetentionActive
 
 __all__ = ["InvalidTransition", "NoSuchRecording", "NotFailed", "NotStored", "PauseNotAllowed",
-           "ProbeUnavailable", "RecordingAccessDenied", "RetentionActive"]
+           "ProbeUnavailable", "RecordingAccessDenied", "RecordingIdRequired", "RetentionActive"]
 
 
 class NoSuchRecording(NotFound):
@@ -19,6 +19,12 @@ class RecordingAccessDenied(Forbidden):
     """The caller may not see or hear this recording."""
 
     code = "recording-access-denied"
+
+
+class RecordingIdRequired(ValidationFailed):
+    """A reader of the access log who is not an admin named no recording: they read one recording's log."""
+
+    code = "recording-id-required"
 
 
 class NotStored(Conflict):

@@ -230,7 +230,7 @@ class AccessList(BaseModel):
 
 
 class AccessQuery(BaseModel):
-    """Query of GET /v1/recordings/access-log."""
+    """Query of GET /v1/recordings/access-log (``recording_id`` is required of every role but admin)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.service import Actor, AuditService
+from auth.models import Role
 from auth.scope import Scope
 from auth.service import Principal
 from compliance.models import ClientPolicy
@@ -24,7 +25,14 @@ from db.engine import Database
 from dialer.models import Call
 from recordings import events as ev
 from recordings.access import Action, Result, in_scope, log_access, may_access, read_log
-from recordings.errors import NoSuchRecording, NotFailed, NotStored, PauseNotAllowed, RecordingAccessDenied
+from recordings.errors import (
+    NoSuchRecording,
+    NotFailed,
+    NotStored,
+    PauseNotAllowed,
+    RecordingAccessDenied,
+    RecordingIdRequired,
+)
 from recordings.models import Recording, RecordingAccess, RecordingPause
 from recordings.ranges import parse_range
 from recordings.states import RecordingState, advance
@@ -193,10 +201,36 @@ class RecordingService:
 
     async def access_log(self, who: Requester, *, recording_id: str | None = None, user_id: str | None = None,
                          before_id: int | None = None, limit: int = 100) -> list[RecordingAccess]:
-        """The recordings access log of the caller's scope, newest first (keyset pagination on the id)."""
-        async with self.db.read() as s:
-            return await read_log(s, Scope.of(who.principal), recording_id=recording_id, user_id=user_id,
-                                  before_id=before_id, limit=limit)
+        """The recordings access log of the caller's scope, newest first (keyset pagination on the id).
+
+        Admins read the whole log of their scope. QA, supervisors and managers read the log of one recording
+        (``recording_id`` required, else 422 ``recording-id-required``) that they may see: the read is checked
+        and logged like any access (action ``access_log``); another scope's recording answers 404 exactly as
+        reading it does. A named recording is checked for admins too; for them a recording row that no longer
+        exists still has its log. The read is logged after the rows are read, so it shows from the next read on.
+        """
+        admin = who.principal.role == Role.ADMIN
+        if recording_id is None:
+            if not admin:
+                raise RecordingIdRequired("name the recording whose access log you read (recording_id)",
+                                          details={"field": "recording_id"})
+            async with self.db.read() as s:
+                return await read_log(s, Scope.of(who.principal), user_id=user_id, before_id=before_id,
+                                      limit=limit)
+        async with self.db.begin() as s:
+            rec = await s.get(Recording, recording_id)
+            refused = None if rec is None and admin else self._check(
+                s, who, recording_id, rec, "access_log", detail=None, log_granted=False)
+            rows: list[RecordingAccess] = []
+            if refused is None:
+                rows = await read_log(s, Scope.of(who.principal), recording_id=recording_id, user_id=user_id,
+                                      before_id=before_id, limit=limit)
+                log_access(s, who.principal, at=self.clock.now(), remote=who.remote,
+                           recording_id=recording_id[:64], action="access_log", result="granted",
+                           detail=None if rec is not None else "no recording row")
+        if refused is not None:
+            raise refused
+        return rows
 
     async def get(self, who: Requester, recording_id: str) -> Recording:
         """Metadata of one recording (logged)."""

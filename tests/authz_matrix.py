@@ -71,7 +71,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str]] = {
     "GET /v1/hooks/deliveries/{delivery_id}/attempts": ((IN, AD), "empty"),
     "POST /v1/hooks/replay": ((IN, AD), "empty"),
     "GET /v1/recordings/gaps": ((SU, MA, QA, AD), "empty"),
-    "GET /v1/recordings/access-log": ((AD,), "empty"),
+    "GET /v1/recordings/access-log": ((SU, MA, QA, AD), "404"),  # one recording's log, named by recording_id
     "POST /v1/recordings/probe": ((SU, AD), "none"),
     "GET /v1/recordings/probe": ((SU, MA, QA, AD), "none"),
     "GET /v1/recordings": (ALL, "empty"),

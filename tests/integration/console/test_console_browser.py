@@ -325,10 +325,16 @@ async def qa_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
     c = await open_console(browser, stack, "quinn")
     page = c.page
     await page.fill("#qa-client", "e2e-bank")
+    await page.fill("#qa-agent", "ana")  # a filter: only ana's calls, today in the browser's zone (Shanghai)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    await page.fill("#qa-from", today)
+    await page.fill("#qa-to", today)
     await page.fill("#qa-percent", "100")
     await page.fill("#qa-seed", "console-test")
     await page.get_by_test_id("draw").click()
     await page.locator(f"[data-testid=sample-item][data-recording-id='{recording}']").click()
+    drawn = await page.get_by_test_id("sample-item").all_inner_texts()
+    assert drawn and all(x.strip().startswith("ana ") for x in drawn), drawn
     for i in (0, 1):  # both channels decoded and drawn
         await page.locator(f"[data-testid=wave-{i}][data-drawn=yes]").wait_for(timeout=15_000)
     inked = await page.evaluate("""() => [0, 1].map((i) => {
@@ -343,6 +349,12 @@ async def qa_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
     await page.keyboard.press("+")  # faster
     assert await page.locator("#speed").input_value() == "1.25"
     await page.keyboard.press("Space")  # pause
+    # the recording's access log, under the player, shows this listen (QA reads one recording's log)
+    own = page.locator("[data-testid=access-row][data-user=quinn][data-action=audio][data-result=granted]")
+    if not await own.count():
+        await page.get_by_test_id("access-refresh").click()
+    await own.first.wait_for(timeout=10_000)
+    assert "收听" in await own.first.inner_text()
     await no_serious_violations(page, "qa")
     if shots:
         await screenshots(page, "qa")
@@ -357,6 +369,8 @@ async def qa_scenario(stack: Stack, browser: Browser, *, shots: bool) -> None:
     listens = [e for e in (await r.json())["items"]
                if e["user_id"] == "quinn" and e["action"] == "audio" and e["result"] == "granted"]
     assert listens, f"the listen is not in the access log: {(await r.json())}"
+    assert any(e["user_id"] == "quinn" and e["action"] == "access_log" and e["result"] == "granted"
+               for e in (await r.json())["items"]), "QA's read of the access log is not itself logged"
     only_own_host(stack, c)
     await c.context.close()
 

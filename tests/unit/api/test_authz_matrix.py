@@ -214,6 +214,7 @@ def _body(key: str, bank: Bank, side: str) -> Any:
 def _query(key: str, bank: Bank) -> str:
     queries = {"GET /v1/reports/{report}": f"?from=2026-11-01&to=2026-12-01&client={bank.client}",
                "GET /v1/cases": f"?client={bank.client}", "GET /v1/recordings": f"?client={bank.client}",
+               "GET /v1/recordings/access-log": f"?recording_id={bank.recording}",
                "GET /v1/audit": f"?client={bank.client}",
                "GET /v1/agents/occupancy": "?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
                "GET /v1/users": f"?client={bank.client}",

@@ -97,8 +97,51 @@ async def test_get_metadata_and_the_access_log(api: Api) -> None:
     assert got == [("sam", "metadata", "not_found", "nope"), ("alice", "metadata", "granted", rec["id"]),
                    ("bob", "metadata", "denied", rec["id"]), ("quinn", "metadata", "granted", rec["id"])]
     assert all(e["remote"] == "127.0.0.1" for e in log)
-    # only admins read the log
-    assert (await api.client.get("/v1/recordings/access-log", headers=api.auth("sam"))).status == 403
+    # the whole log is the admins'; the others read one recording's (below)
+    r = await api.client.get("/v1/recordings/access-log", headers=api.auth("sam"))
+    assert r.status == 422 and (await r.json())["error"]["code"] == "recording-id-required"
+
+
+async def test_qa_supervisors_and_managers_read_the_access_log_of_one_recording_they_may_see(api: Api) -> None:
+    mine = await api.stored(agent="alice", client="bank-a")
+    other_bank = await api.stored(agent="alice", client="bank-b")
+    assert (await api.client.get(f"/v1/recordings/{mine['id']}/audio", headers=api.auth("quinn"))).status == 200
+    url = "/v1/recordings/access-log"
+    r = await api.client.get(url, params={"recording_id": mine["id"]}, headers=api.auth("quinn"))
+    assert r.status == 200, await r.text()
+    rows = [(e["user_id"], e["action"], e["result"], e["recording_id"]) for e in (await r.json())["items"]]
+    assert rows == [("quinn", "audio", "granted", mine["id"])]  # the read itself shows from the next read on
+    for user in ("sam", "mia"):
+        r = await api.client.get(url, params={"recording_id": mine["id"]}, headers=api.auth(user))
+        seen = {(e["user_id"], e["action"]) for e in (await r.json())["items"]}
+        assert r.status == 200 and ("quinn", "audio") in seen
+    # without a recording: 422 in the one error shape, in both languages
+    r = await api.client.get(url, headers=api.auth("quinn"))
+    err = (await r.json())["error"]
+    assert r.status == 422 and err["code"] == "recording-id-required" and set(err["messages"]) == {"zh-CN", "en"}
+    # another bank's recording, and one that does not exist: 404 exactly as reading the recording
+    for rid in (other_bank["id"], "nope"):
+        r = await api.client.get(url, params={"recording_id": rid}, headers=api.auth("quinn"))
+        read = await api.client.get(f"/v1/recordings/{rid}", headers=api.auth("quinn"))
+        assert r.status == read.status == 404
+        assert (await r.json())["error"]["code"] == (await read.json())["error"]["code"] == "no-such-recording"
+    # a bank-scoped admin is walled off the other bank's recording too; a team supervisor off another team's
+    r = await api.client.get(url, params={"recording_id": other_bank["id"]}, headers=api.auth("ada_a"))
+    assert r.status == 404
+    r = await api.client.get(url, params={"recording_id": mine["id"]}, headers=api.auth("sue_t2"))
+    assert r.status == 404
+    # an agent, even of their own call, and the case system: 403
+    for user in ("alice", "hook"):
+        r = await api.client.get(url, params={"recording_id": mine["id"]}, headers=api.auth(user))
+        assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden", await r.text()
+    # every read and refusal is on the record
+    reads = {(e["user_id"], e["result"], e["recording_id"]) for e in await api.log() if e["action"] == "access_log"}
+    assert {("quinn", "granted", mine["id"]), ("sam", "granted", mine["id"]), ("mia", "granted", mine["id"]),
+            ("quinn", "denied", other_bank["id"]), ("quinn", "not_found", "nope"),
+            ("ada_a", "denied", other_bank["id"]), ("sue_t2", "denied", mine["id"])} <= reads
+    # the global admin still reads the whole log, and a recording's
+    r = await api.client.get(url, params={"recording_id": other_bank["id"]}, headers=api.auth("ada"))
+    assert r.status == 200 and {e["user_id"] for e in (await r.json())["items"]} >= {"quinn", "ada_a"}
 
 
 async def test_audio_full_and_ranges(api: Api) -> None:

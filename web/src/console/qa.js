@@ -1,15 +1,36 @@
 // QA: draw a reproducible sample, play a recording in a two-channel player (agent left, customer right: two
 // waveforms drawn from the decoded audio, seeking through the service's HTTP Range answers, speed, keyboard
-// shortcuts), and score it on a scorecard. Every listen is logged by the service (the audio request).
+// shortcuts), and score it on a scorecard. Every listen is logged by the service (the audio request), and the
+// recording's access log shows under the player. The sample's period is two calendar days in the user's zone.
 import { h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { api } from "./api.js";
-import { dateTime, duration, t } from "./i18n.js";
+import { dateTime, duration, lang, myZone, t } from "./i18n.js";
 
 const html = htm.bind(h);
 const CHECKLIST = ["qa.item.identified", "qa.item.disclosure", "qa.item.polite", "qa.item.no_threats"];
 const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
+// how a recorded call ended (the recording's ``outcome``), as the sample's filter offers them
+const OUTCOMES = ["completed", "customer_busy", "customer_no_answer", "customer_unreachable", "agent_no_answer",
+  "agent_rejected", "agent_unavailable", "cancelled", "failed"];
+
+/** The instant a calendar day (``YYYY-MM-DD``) starts in the user's own zone; ``days`` later for an end. */
+function dayStart(day, days = 0) {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d + days).toISOString();
+}
+
+/** The sample's filters: the fields given, the period as instants ([from, to] inclusive of the last day). */
+function sampleFilters({ client, team, agent, from, to, outcome }) {
+  const out = {};
+  for (const [key, value] of Object.entries({ client, team, agent, outcome })) {
+    if (value.trim()) out[key] = value.trim();
+  }
+  if (from) out.from = dayStart(from);
+  if (to) out.to = dayStart(to, 1);
+  return out;
+}
 
 /** Peaks of one channel, ``width`` columns: each the largest |sample| of its slice. */
 function peaks(data, width) {
@@ -127,6 +148,56 @@ function Player({ rec, onListen }) {
     </div>`;
 }
 
+/** An access's instant to the second, in the user's zone, with the zone named (an audit trail's precision). */
+function accessTime(iso) {
+  return new Intl.DateTimeFormat(lang(), { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" }).format(new Date(iso));
+}
+
+/** Who read this recording, when, how, and the answer: the service's access log of one recording. */
+function AccessLog({ rec, heard }) {
+  const [rows, setRows] = useState([]);
+  const [error, setError] = useState(null);
+
+  async function load() {
+    setError(null);
+    try {
+      setRows((await api("GET", `/v1/recordings/access-log?recording_id=${encodeURIComponent(rec.id)}&limit=50`))
+        .items || []);
+    } catch (err) {
+      setError(err.text());
+    }
+  }
+  useEffect(() => {
+    load();
+  }, [rec.id, heard]);
+
+  return html`
+    <section class="card" aria-labelledby="access-title" data-testid="access-log">
+      <div class="card-head">
+        <h2 id="access-title">${t("qa.access_log")}</h2>
+        <button type="button" class="link" onClick=${load} data-testid="access-refresh">${t("qa.refresh")}</button>
+      </div>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${!error && rows.length === 0 && html`<p class="muted small">${t("qa.access_none")}</p>`}
+      ${rows.length > 0 && html`
+        <div class="access" tabindex="0" role="region" aria-labelledby="access-title">
+          <table class="grid">
+            <thead><tr><th scope="col">${t("qa.access_who")}</th><th scope="col">${t("qa.access_when")}</th>
+              <th scope="col">${t("qa.access_action")}</th><th scope="col">${t("qa.access_result")}</th></tr></thead>
+            <tbody>${rows.map((r) => html`
+              <tr data-testid="access-row" data-user=${r.user_id} data-action=${r.action} data-result=${r.result}>
+                <td>${r.user_id} <span class="muted small">${t(`role.${r.role}`)}</span></td>
+                <td class="num">${accessTime(r.at)}</td>
+                <td>${t(`access.${r.action}`)}</td>
+                <td class=${r.result === "granted" ? "ok" : "error"}>${t(`access.result.${r.result}`)}</td>
+              </tr>`)}
+            </tbody>
+          </table>
+        </div>`}
+    </section>`;
+}
+
 function Scorecard({ rec }) {
   const [score, setScore] = useState(80);
   const [checks, setChecks] = useState(Object.fromEntries(CHECKLIST.map((k) => [k, true])));
@@ -184,17 +255,23 @@ function Scorecard({ rec }) {
 export function Qa() {
   const [percent, setPercent] = useState(10);
   const [seed, setSeed] = useState("qa-1");
-  const [client, setClient] = useState("");
+  const [filters, setFilters] = useState({ client: "", team: "", agent: "", from: "", to: "", outcome: "" });
   const [sample, setSample] = useState(null);
   const [current, setCurrent] = useState(null);
+  const [heard, setHeard] = useState(0);
   const [error, setError] = useState(null);
+  const zone = myZone();
+
+  function field(name) {
+    return { id: `qa-${name}`, value: filters[name], onInput: (e) => setFilters({ ...filters, [name]: e.target.value }) };
+  }
 
   async function draw(e) {
     e.preventDefault();
     setError(null);
     try {
       const out = await api("POST", "/v1/qa/samples", { percent: Number(percent), seed,
-        filters: client ? { client } : {} });
+        filters: sampleFilters(filters) });
       setSample(out.items);
       setCurrent(out.items[0] || null);
     } catch (err) {
@@ -205,21 +282,34 @@ export function Qa() {
   return html`
     <div class="qa">
       <h1 class="sr-only">${t("nav.qa")}</h1>
-      <form class="card controls" onSubmit=${draw} data-testid="sample-form">
-        <div><label for="qa-client">${t("case.client")}</label>
-          <input id="qa-client" value=${client} onInput=${(e) => setClient(e.target.value)} /></div>
+      <form class="card qa-form" onSubmit=${draw} data-testid="sample-form" aria-label=${t("qa.draw")}>
+        <div><label for="qa-client">${t("case.client")}</label><input ...${field("client")} /></div>
+        <div><label for="qa-team">${t("qa.team")}</label><input ...${field("team")} /></div>
+        <div><label for="qa-agent">${t("qa.agent")}</label><input ...${field("agent")} /></div>
+        <div><label for="qa-from">${t("qa.from")}</label>
+          <input type="date" ...${field("from")} onChange=${field("from").onInput} /></div>
+        <div><label for="qa-to">${t("qa.to")}</label>
+          <input type="date" min=${filters.from || undefined} ...${field("to")} onChange=${field("to").onInput} /></div>
+        <div><label for="qa-outcome">${t("qa.outcome")}</label>
+          <select id="qa-outcome" value=${filters.outcome}
+                  onChange=${(e) => setFilters({ ...filters, outcome: e.target.value })}>
+            <option value="">${t("qa.any")}</option>
+            ${OUTCOMES.map((o) => html`<option value=${o}>${t(`end.${o}`)}</option>`)}
+          </select></div>
         <div><label for="qa-percent">${t("qa.percent")}</label>
           <input id="qa-percent" type="number" min="1" max="100" value=${percent}
                  onInput=${(e) => setPercent(e.target.value)} /></div>
         <div><label for="qa-seed">${t("qa.seed")}</label>
           <input id="qa-seed" value=${seed} onInput=${(e) => setSeed(e.target.value)} /></div>
-        <div><button type="submit" class="primary" data-testid="draw">${t("qa.draw")}</button></div>
+        <div class="qa-draw"><button type="submit" class="primary" data-testid="draw">${t("qa.draw")}</button>
+          <span class="muted small">${t("qa.zone", { zone })}</span></div>
       </form>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${sample && html`
         <div class="qa-grid">
           <section class="card" aria-labelledby="sample-title">
             <h2 id="sample-title">${t("qa.sample", { n: sample.length })}</h2>
+            ${sample.length === 0 && html`<p class="muted small" data-testid="sample-empty">${t("qa.sample_empty")}</p>`}
             <ul class="sample">${sample.map((r) => html`
               <li><button class=${current && current.id === r.id ? "link current" : "link"} data-testid="sample-item"
                           data-recording-id=${r.id} onClick=${() => setCurrent(r)}>
@@ -230,8 +320,9 @@ export function Qa() {
             <div>
               <section class="card" aria-labelledby="player-title">
                 <h2 id="player-title">${t("qa.recording")}</h2>
-                <${Player} rec=${current} onListen=${() => {}} />
+                <${Player} rec=${current} onListen=${() => setHeard((n) => n + 1)} />
               </section>
+              <${AccessLog} rec=${current} heard=${heard} />
               <${Scorecard} rec=${current} />
             </div>`}
         </div>`}
