@@ -4,8 +4,10 @@ agent, the customer line and the supervisor, each phone recording what it hears.
 The supervisor's phone plays a tone of its own in each mode (1700 Hz while listening, 2100 Hz whispering, 2500 Hz
 barging; silence while the mode changes), the agent 600 Hz, the customer 1000 Hz. From the audio: in listen nobody
 hears the supervisor, in whisper the agent does and the customer does not, in barge both do; the supervisor hears
-both sides throughout. The recording keeps the agent (left) and the customer (right); the supervisor's voice is not
-in it (docs/PBX.md, "Monitoring": ChanSpy's whisper audio is mixed after MixMonitor's audiohook reads the frame).
+both sides throughout. The recording keeps the agent (left) and the customer (right); in barge the supervisor's
+voice is in it too, on the agent side (what the customer heard from the call's side), at the time it was said;
+listen and whisper are not (docs/PBX.md, "Monitoring": the supervisor's leg records itself while in barge and the
+ingest mixes it in).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from auth.service import create_user, issue_token
 from core.models import DomainEventRow
 from monitor import events as monitor_events
 from recordings.models import Recording
-from recordings.tone import detect_tone
+from recordings.tone import decode_pcm, detect_tone, tone_ratio
 from sandbox.amitap import AmiTap
 from sandbox.pbx import AgentAccount, PbxSandbox
 from sip.client import PhonesProcess
@@ -120,6 +122,16 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
     await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
 
 
+def _last_heard_s(samples: list[int], hz: int, rate: int = 8000) -> float:
+    """End (seconds into the file) of the last 100 ms block where ``hz`` holds a good part of the energy."""
+    block, last = rate // 10, 0.0
+    for start in range(0, len(samples) - block + 1, block):
+        chunk = samples[start:start + block]
+        if any(chunk) and tone_ratio(chunk, rate, hz) >= MIX:
+            last = (start + block) / rate
+    return last
+
+
 async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
     phones, ami = world.phones, world.ami
     for phone in (AGENT, SUPERVISOR, "customer"):
@@ -164,7 +176,10 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     await _play(phones, sup["call"], LISTEN_HZ)
     await _mode(stack, ami, phones, path, sup["call"], "whisper", WHISPER_HZ)
     await _mode(stack, ami, phones, path, sup["call"], "barge", BARGE_HZ)
+    # a mark in time for the recording: the customer and the barging supervisor fall silent together
+    await phones.send({"cmd": "tone", "phone": "customer", "call": customer["call"], "hz": 0})
     await phones.send({"cmd": "tone", "phone": SUPERVISOR, "call": sup["call"], "hz": 0})
+    await asyncio.sleep(1.0)  # silence after the mark, for the recording (not a timing assertion)
 
     r = await stack.client.delete(path, headers=stack.auth("lead"))
     ended = await r.json()
@@ -211,7 +226,8 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
         ("call.monitor_started", "lead"), ("call.monitor_mode_changed", "lead"),
         ("call.monitor_mode_changed", "lead"), ("call.monitor_ended", "lead")]
 
-    # the recording: agent left, customer right; the supervisor is in neither channel (even in barge)
+    # the recording: agent left, customer right; the barging supervisor on the agent side, at the time it was
+    # said; listen and whisper in neither channel
     async with asyncio.timeout(30):
         while True:
             async with c.db.read() as s:
@@ -226,9 +242,16 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     stored = heard / "recording.ogg"
     await asyncio.to_thread(stored.write_bytes, data)
     assert detect_tone(stored, AGENT_HZ, 0).present and detect_tone(stored, CUSTOMER_HZ, 1).present
-    for hz in (LISTEN_HZ, WHISPER_HZ, BARGE_HZ):
+    assert detect_tone(stored, BARGE_HZ, 0, min_ratio=MIX).present
+    assert not detect_tone(stored, BARGE_HZ, 1, min_ratio=MIX).present
+    for hz in (LISTEN_HZ, WHISPER_HZ):
         for channel in (0, 1):
             assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
+    # in time: the supervisor's voice (left) ends where the customer's (right) does, as they stopped together
+    samples, channels = await asyncio.to_thread(decode_pcm, stored)
+    customer_end = _last_heard_s(list(samples[1::channels]), CUSTOMER_HZ)
+    barge_end = _last_heard_s(list(samples[0::channels]), BARGE_HZ)
+    assert barge_end > 2.0 and abs(barge_end - customer_end) <= 0.5, (customer_end, barge_end)
     assert not any(pbx.spool_dir.glob(f"{call_id}*"))
 
 
