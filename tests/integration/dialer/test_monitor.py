@@ -122,14 +122,21 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
     await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
 
 
-def _last_heard_s(samples: list[int], hz: int, rate: int = 8000) -> float:
-    """End (seconds into the file) of the last 100 ms block where ``hz`` holds a good part of the energy."""
-    block, last = rate // 10, 0.0
+def _runs(samples: list[int], hz: int, rate: int = 8000) -> list[tuple[float, float]]:
+    """Stretches (seconds into the file) where ``hz`` holds a good part of the energy, in 100 ms blocks; gaps
+    under half a second are bridged."""
+    block = rate // 10
+    runs: list[tuple[float, float]] = []
     for start in range(0, len(samples) - block + 1, block):
         chunk = samples[start:start + block]
-        if any(chunk) and tone_ratio(chunk, rate, hz) >= MIX:
-            last = (start + block) / rate
-    return last
+        if not any(chunk) or tone_ratio(chunk, rate, hz) < MIX:
+            continue
+        at, end = start / rate, (start + block) / rate
+        if runs and at - runs[-1][1] < 0.5:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((at, end))
+    return runs
 
 
 async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
@@ -176,6 +183,8 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     await _play(phones, sup["call"], LISTEN_HZ)
     await _mode(stack, ami, phones, path, sup["call"], "whisper", WHISPER_HZ)
     await _mode(stack, ami, phones, path, sup["call"], "barge", BARGE_HZ)
+    await _mode(stack, ami, phones, path, sup["call"], "whisper", WHISPER_HZ)  # leaving barge stops its recording
+    await _mode(stack, ami, phones, path, sup["call"], "barge", BARGE_HZ)
     # a mark in time for the recording: the customer and the barging supervisor fall silent together
     await phones.send({"cmd": "tone", "phone": "customer", "call": customer["call"], "hz": 0})
     await phones.send({"cmd": "tone", "phone": SUPERVISOR, "call": sup["call"], "hz": 0})
@@ -183,7 +192,7 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
 
     r = await stack.client.delete(path, headers=stack.auth("lead"))
     ended = await r.json()
-    assert (r.status, ended["state"], ended["end_reason"], ended["mode_changes"]) == (200, "ended", "stopped", 2)
+    assert (r.status, ended["state"], ended["end_reason"], ended["mode_changes"]) == (200, "ended", "stopped", 4)
     await phones.wait_for("ended", phone=SUPERVISOR, call=sup["call"], since=mark, timeout=10)
     assert (await stack.call(call_id))["state"] == "answered"  # the call goes on without the supervisor
     r = await stack.client.post(f"/v1/calls/{call_id}/hangup", headers=stack.auth("ana"))
@@ -212,6 +221,7 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     assert [(e.type, e.payload["mode"]) for e in steps] == [
         ("call.monitor_started", "listen"), ("call.monitor_joined", "listen"),
         ("call.monitor_mode_changed", "whisper"), ("call.monitor_mode_changed", "barge"),
+        ("call.monitor_mode_changed", "whisper"), ("call.monitor_mode_changed", "barge"),
         ("call.monitor_ended", "barge")]
     assert all(e.client_id == "e2e-bank" and e.team == "e2e" and e.agent_id is None for e in steps)
     # the same steps reach the call's client's webhook (signed), and not another client's
@@ -223,8 +233,8 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     assert {r.json["data"]["session_id"] for r in delivered} == {session["id"]}
     assert world.hooks["b"].requests == []
     assert [(a.action, a.actor_id) for a in audit] == [
-        ("call.monitor_started", "lead"), ("call.monitor_mode_changed", "lead"),
-        ("call.monitor_mode_changed", "lead"), ("call.monitor_ended", "lead")]
+        ("call.monitor_started", "lead"), *[("call.monitor_mode_changed", "lead")] * 4,
+        ("call.monitor_ended", "lead")]
 
     # the recording: agent left, customer right; the barging supervisor on the agent side, at the time it was
     # said; listen and whisper in neither channel
@@ -247,11 +257,13 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     for hz in (LISTEN_HZ, WHISPER_HZ):
         for channel in (0, 1):
             assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
-    # in time: the supervisor's voice (left) ends where the customer's (right) does, as they stopped together
+    # two barge stints with the whisper between them left out; in time: the second ends (left) where the
+    # customer's voice (right) does, as they stopped together
     samples, channels = await asyncio.to_thread(decode_pcm, stored)
-    customer_end = _last_heard_s(list(samples[1::channels]), CUSTOMER_HZ)
-    barge_end = _last_heard_s(list(samples[0::channels]), BARGE_HZ)
-    assert barge_end > 2.0 and abs(barge_end - customer_end) <= 0.5, (customer_end, barge_end)
+    customer_runs = _runs(list(samples[1::channels]), CUSTOMER_HZ)
+    barges = _runs(list(samples[0::channels]), BARGE_HZ)
+    assert len(barges) == 2 and barges[1][0] - barges[0][1] >= 1.5, barges
+    assert barges[0][0] > 2.0 and abs(barges[1][1] - customer_runs[-1][1]) <= 0.5, (customer_runs, barges)
     assert not any(pbx.spool_dir.glob(f"{call_id}*"))
 
 
