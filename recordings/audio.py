@@ -25,7 +25,7 @@ import sys
 import tempfile
 import wave
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -259,6 +259,60 @@ def concat_wavs(parts: list[Path], out: Path) -> WavInfo:
                     left -= len(block)
     return WavInfo(channels=first.channels, sample_rate=first.sample_rate, sample_width=first.sample_width,
                    frames=sum(i.frames for i in infos))
+
+
+def mix_into(base: Path, layers: Sequence[tuple[Path, int]], out: Path) -> WavInfo:
+    """Add mono 16-bit ``layers`` to the mono 16-bit ``base`` into ``out`` (blocking, written atomically).
+
+    Each layer is ``(path, offset)``: its first frame lands on the base's frame ``offset`` (negative: the
+    layer began before the base, its start is dropped). The result keeps the base's length and rate: what
+    lies outside the base is dropped. Samples are summed and clipped to 16 bits. A barge's supervisor on the
+    agent side of a call's recording (recordings/barge.py).
+    """
+    binfo = inspect_wav(base)
+    if binfo.channels != 1 or binfo.sample_width != 2:
+        raise InvalidRecording(base, f"expected mono 16-bit, got {binfo.channels} ch {8 * binfo.sample_width} bit")
+    placed: list[tuple[Path, WavInfo, int]] = []
+    for path, offset in layers:
+        info = inspect_wav(path)
+        if (info.channels, info.sample_width, info.sample_rate) != (1, 2, binfo.sample_rate):
+            raise InvalidRecording(path, f"a layer must be mono 16-bit at {binfo.sample_rate} Hz like the base")
+        placed.append((path, info, offset))
+    with _atomic_output(out) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(binfo.sample_rate)
+        pos = 0
+        for chunk in _read_pcm16(base, binfo):
+            end = pos + len(chunk)
+            for path, info, offset in placed:
+                lo, hi = max(pos, offset), min(end, offset + info.frames)
+                if lo < hi:
+                    _add_clipped(chunk, lo - pos, _read_frames(path, info, lo - offset, hi - lo))
+            if sys.byteorder == "big":
+                chunk.byteswap()
+            w.writeframesraw(chunk.tobytes())
+            pos = end
+    return WavInfo(channels=1, sample_rate=binfo.sample_rate, sample_width=2, frames=binfo.frames)
+
+
+def _read_frames(path: Path, info: WavInfo, first: int, count: int) -> array[int]:
+    """``count`` samples of a mono 16-bit file from frame ``first`` (native byte order)."""
+    with path.open("rb") as fh:
+        fh.seek(info.data_offset + 2 * first)
+        raw = fh.read(2 * count)
+    samples = array("h")
+    samples.frombytes(raw[: len(raw) - (len(raw) & 1)])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples
+
+
+def _add_clipped(into: array[int], at: int, layer: array[int]) -> None:
+    """``into[at:at+len(layer)] += layer``, clipped to the 16-bit range."""
+    for i, x in enumerate(layer, start=at):
+        v = into[i] + x
+        into[i] = 32767 if v > 32767 else -32768 if v < -32768 else v
 
 
 def _paired(a: Iterator[array[int]], b: Iterator[array[int]]) -> Iterator[tuple[array[int], array[int]]]:

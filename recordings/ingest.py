@@ -14,6 +14,10 @@ customer's channel as segments ``<id>-s1``, ``<id>-s2``... (docs/PBX.md "Transfe
 ``facts["segments"]`` says how many were asked for). Their markers are not recordings of their own: the
 call's recording waits until the call has ended and every segment that started is closed, then joins the
 parts in order into one recording (agent or target left, customer right throughout).
+
+Barge: the supervisor's voice, recorded on the supervisor's leg while in barge (``<id>-barge-<session>-<n>``,
+recordings/barge.py), is added to the agent side of the agent's part at the time it was said; the call's
+recording waits until each such file is closed. Listen and whisper are never recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import functools
 import logging
 import re
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +48,7 @@ from core.events import EventLog
 from db.base import new_id
 from db.engine import Database
 from dialer.models import Call
+from recordings import barge
 from recordings import events as ev
 from recordings.audio import (
     AudioFormat,
@@ -54,6 +60,7 @@ from recordings.audio import (
     extension_for,
     inspect_wav,
     merge_stereo,
+    mix_into,
     sha256_file,
     transcode,
 )
@@ -109,7 +116,8 @@ def list_markers(spool: Path) -> list[str]:
                  if p.name.endswith(MARKER) and p.is_file()]
     except FileNotFoundError:
         return []
-    return [cid for _, cid in sorted(found) if is_spool_id(cid) and not SEGMENT.match(cid)]
+    return [cid for _, cid in sorted(found)
+            if is_spool_id(cid) and not SEGMENT.match(cid) and not barge.STINT.match(cid)]
 
 
 def segment_stem(call_id: str, n: int) -> str:
@@ -129,8 +137,10 @@ def segments_ready(spool: Path, call_id: str, segments: int, call_ended: bool) -
     return True
 
 
-def _part(spool: Path, work: Path, stem: str, name: str, *, stereo: bool) -> tuple[Path, WavInfo] | None:
+def _part(spool: Path, work: Path, stem: str, name: str, *, stereo: bool,
+          stints: Sequence[barge.Stint] = ()) -> tuple[Path, WavInfo] | None:
     """One part's audio: its legs merged (agent left, customer right) or its mix; None when it is silent.
+    ``stints`` (a barging supervisor's voice) are added to the agent's leg, or to the mix, at their time.
     Raises InvalidRecording when the part has no file at all."""
     rx, tx, mixed, _ = spool_files(spool, stem)
     infos = {p: inspect_wav(p) for p in (rx, tx, mixed) if p.exists()}
@@ -139,20 +149,32 @@ def _part(spool: Path, work: Path, stem: str, name: str, *, stereo: bool) -> tup
     if all(i.is_empty for i in infos.values()):
         return None
     work.mkdir(parents=True, exist_ok=True)
+
+    def with_stints(path: Path, out: str) -> Path:
+        """``path`` with the stints added (in the work dir), or ``path`` itself when there are none."""
+        if not stints:
+            return path
+        ended = path.stat().st_mtime_ns / 1e9
+        layers = [(s.path, barge.offset_frames(ended, infos[path], s)) for s in stints]
+        mix_into(path, layers, work / out)
+        return work / out
+
     if stereo and rx in infos and tx in infos:
-        return work / f"{name}.wav", merge_stereo(rx, tx, work / f"{name}.wav")
+        return work / f"{name}.wav", merge_stereo(with_stints(rx, f"{name}-agent.wav"), tx, work / f"{name}.wav")
     if mixed in infos:
-        return mixed, infos[mixed]
+        return with_stints(mixed, f"{name}-mixed.wav"), infos[mixed]
     # mono wanted but no mix: fall back to the legs (stereo), never lose audio
     out = work / f"{name}.wav"
-    return out, merge_stereo(rx if rx in infos else tx, tx if tx in infos else rx, out)
+    agent = with_stints(rx, f"{name}-agent.wav") if rx in infos else tx
+    return out, merge_stereo(agent, tx if tx in infos else rx, out)
 
 
 def prepare(spool: Path, work: Path, call_id: str, fmt: AudioFormat, *, bitrate: str, stereo: bool,
             segments: int = 0) -> Prepared:
     """Blocking: validate the legs, merge (agent left, customer right) or take the mix, join a transferred
-    call's segments after it (a segment that never started has no file), transcode, hash."""
-    parts = [_part(spool, work, call_id, "stereo", stereo=stereo)]
+    call's segments after it (a segment that never started has no file), transcode, hash. A barging
+    supervisor's stints go into the agent's part, on the agent side (recordings/barge.py)."""
+    parts = [_part(spool, work, call_id, "stereo", stereo=stereo, stints=barge.stints(spool, call_id))]
     for n in range(1, segments + 1):
         stem = segment_stem(call_id, n)
         if any(p.exists() for p in spool_files(spool, stem)[:-1]):
@@ -176,7 +198,7 @@ def remove_spool(spool: Path, call_id: str) -> None:
     own = re.compile(re.escape(call_id) + r"-s[0-9]{1,3}(-rx|-tx)?\.[a-z0-9]{1,8}")
     segment_files = [p for p in spool.glob(f"{call_id}-s*") if own.fullmatch(p.name)]
     segment_files.sort(key=lambda p: p.name.endswith(MARKER))  # markers last
-    for p in [*segment_files, *spool_files(spool, call_id)]:
+    for p in [*segment_files, *barge.stint_files(spool, call_id), *spool_files(spool, call_id)]:
         p.unlink(missing_ok=True)
     shutil.rmtree(spool / WORK_DIR / call_id, ignore_errors=True)
 
@@ -324,6 +346,8 @@ class Ingestor:
             if segments and not await self._blocking(segments_ready, self.spool, call_id, segments,
                                                      call is not None and call.ended_at is not None):
                 return None  # a transferred call still talking (or a segment still closing): a later scan
+            if not await self._blocking(barge.stints_closed, self.spool, call_id, time.time()):
+                return None  # a barging supervisor's leg is still closing its file (file times: wall clock)
             if call is not None:
                 link_to_call(rec, call)
             rec.state = advance(rec.state, RecordingState.PENDING).value

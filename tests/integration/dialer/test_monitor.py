@@ -4,8 +4,10 @@ agent, the customer line and the supervisor, each phone recording what it hears.
 The supervisor's phone plays a tone of its own in each mode (1700 Hz while listening, 2100 Hz whispering, 2500 Hz
 barging; silence while the mode changes), the agent 600 Hz, the customer 1000 Hz. From the audio: in listen nobody
 hears the supervisor, in whisper the agent does and the customer does not, in barge both do; the supervisor hears
-both sides throughout. The recording keeps the agent (left) and the customer (right); the supervisor's voice is not
-in it (docs/PBX.md, "Monitoring": ChanSpy's whisper audio is mixed after MixMonitor's audiohook reads the frame).
+both sides throughout. The recording keeps the agent (left) and the customer (right); in barge the supervisor's
+voice is in it too, on the agent side (what the customer heard from the call's side), at the time it was said;
+listen and whisper are not (docs/PBX.md, "Monitoring": the supervisor's leg records itself while in barge and the
+ingest mixes it in).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from auth.service import create_user, issue_token
 from core.models import DomainEventRow
 from monitor import events as monitor_events
 from recordings.models import Recording
-from recordings.tone import detect_tone
+from recordings.tone import decode_pcm, detect_tone, tone_ratio
 from sandbox.amitap import AmiTap
 from sandbox.pbx import AgentAccount, PbxSandbox
 from sip.client import PhonesProcess
@@ -120,6 +122,23 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
     await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
 
 
+def _runs(samples: list[int], hz: int, rate: int = 8000) -> list[tuple[float, float]]:
+    """Stretches (seconds into the file) where ``hz`` holds a good part of the energy, in 100 ms blocks; gaps
+    under half a second are bridged."""
+    block = rate // 10
+    runs: list[tuple[float, float]] = []
+    for start in range(0, len(samples) - block + 1, block):
+        chunk = samples[start:start + block]
+        if not any(chunk) or tone_ratio(chunk, rate, hz) < MIX:
+            continue
+        at, end = start / rate, (start + block) / rate
+        if runs and at - runs[-1][1] < 0.5:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((at, end))
+    return runs
+
+
 async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
     phones, ami = world.phones, world.ami
     for phone in (AGENT, SUPERVISOR, "customer"):
@@ -164,11 +183,16 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     await _play(phones, sup["call"], LISTEN_HZ)
     await _mode(stack, ami, phones, path, sup["call"], "whisper", WHISPER_HZ)
     await _mode(stack, ami, phones, path, sup["call"], "barge", BARGE_HZ)
+    await _mode(stack, ami, phones, path, sup["call"], "whisper", WHISPER_HZ)  # leaving barge stops its recording
+    await _mode(stack, ami, phones, path, sup["call"], "barge", BARGE_HZ)
+    # a mark in time for the recording: the customer and the barging supervisor fall silent together
+    await phones.send({"cmd": "tone", "phone": "customer", "call": customer["call"], "hz": 0})
     await phones.send({"cmd": "tone", "phone": SUPERVISOR, "call": sup["call"], "hz": 0})
+    await asyncio.sleep(1.0)  # silence after the mark, for the recording (not a timing assertion)
 
     r = await stack.client.delete(path, headers=stack.auth("lead"))
     ended = await r.json()
-    assert (r.status, ended["state"], ended["end_reason"], ended["mode_changes"]) == (200, "ended", "stopped", 2)
+    assert (r.status, ended["state"], ended["end_reason"], ended["mode_changes"]) == (200, "ended", "stopped", 4)
     await phones.wait_for("ended", phone=SUPERVISOR, call=sup["call"], since=mark, timeout=10)
     assert (await stack.call(call_id))["state"] == "answered"  # the call goes on without the supervisor
     r = await stack.client.post(f"/v1/calls/{call_id}/hangup", headers=stack.auth("ana"))
@@ -197,6 +221,7 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     assert [(e.type, e.payload["mode"]) for e in steps] == [
         ("call.monitor_started", "listen"), ("call.monitor_joined", "listen"),
         ("call.monitor_mode_changed", "whisper"), ("call.monitor_mode_changed", "barge"),
+        ("call.monitor_mode_changed", "whisper"), ("call.monitor_mode_changed", "barge"),
         ("call.monitor_ended", "barge")]
     assert all(e.client_id == "e2e-bank" and e.team == "e2e" and e.agent_id is None for e in steps)
     # the same steps reach the call's client's webhook (signed), and not another client's
@@ -208,10 +233,11 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     assert {r.json["data"]["session_id"] for r in delivered} == {session["id"]}
     assert world.hooks["b"].requests == []
     assert [(a.action, a.actor_id) for a in audit] == [
-        ("call.monitor_started", "lead"), ("call.monitor_mode_changed", "lead"),
-        ("call.monitor_mode_changed", "lead"), ("call.monitor_ended", "lead")]
+        ("call.monitor_started", "lead"), *[("call.monitor_mode_changed", "lead")] * 4,
+        ("call.monitor_ended", "lead")]
 
-    # the recording: agent left, customer right; the supervisor is in neither channel (even in barge)
+    # the recording: agent left, customer right; the barging supervisor on the agent side, at the time it was
+    # said; listen and whisper in neither channel
     async with asyncio.timeout(30):
         while True:
             async with c.db.read() as s:
@@ -226,9 +252,18 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     stored = heard / "recording.ogg"
     await asyncio.to_thread(stored.write_bytes, data)
     assert detect_tone(stored, AGENT_HZ, 0).present and detect_tone(stored, CUSTOMER_HZ, 1).present
-    for hz in (LISTEN_HZ, WHISPER_HZ, BARGE_HZ):
+    assert detect_tone(stored, BARGE_HZ, 0, min_ratio=MIX).present
+    assert not detect_tone(stored, BARGE_HZ, 1, min_ratio=MIX).present
+    for hz in (LISTEN_HZ, WHISPER_HZ):
         for channel in (0, 1):
             assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
+    # two barge stints with the whisper between them left out; in time: the second ends (left) where the
+    # customer's voice (right) does, as they stopped together
+    samples, channels = await asyncio.to_thread(decode_pcm, stored)
+    customer_runs = _runs(list(samples[1::channels]), CUSTOMER_HZ)
+    barges = _runs(list(samples[0::channels]), BARGE_HZ)
+    assert len(barges) == 2 and barges[1][0] - barges[0][1] >= 1.5, barges
+    assert barges[0][0] > 2.0 and abs(barges[1][1] - customer_runs[-1][1]) <= 0.5, (customer_runs, barges)
     assert not any(pbx.spool_dir.glob(f"{call_id}*"))
 
 

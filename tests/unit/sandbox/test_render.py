@@ -118,6 +118,27 @@ def test_agents_dial_nothing_and_only_the_probe_context_reaches_probe(tmp_path: 
     assert "${CALL_ID}" not in record  # only the checked, filtered REC_ID reaches file names and the shell
 
 
+def test_only_barge_records_the_supervisor_under_a_name_made_of_checked_uuids(tmp_path: Path) -> None:
+    extensions = _rendered(tmp_path)["extensions.conf"]
+    monitor = _section(extensions, "[callguard-monitor]")
+    modes = {m: monitor.split(f"exten => {m},", 1)[1].split("exten =>", 1)[0] for m in ("listen", "whisper", "barge")}
+    for mode in ("listen", "whisper"):  # a barge stint ends before anything else runs; nothing starts one
+        block = modes[mode]
+        assert block.index("callguard-monitor-unrecord") < block.index("callguard-monitor-target") < block.index(
+            "ChanSpy(")
+        assert "callguard-monitor-record," not in block and "MixMonitor" not in block
+    barge = modes["barge"]
+    assert barge.index("callguard-monitor-target") < barge.index("callguard-monitor-record") < barge.index("ChanSpy(")
+    record = _section(extensions, "[callguard-monitor-record]")
+    assert record.index('REGEX("^monitor-[0-9a-f]{8}-') < record.index("Set(MON_SID=") < record.index("MixMonitor(")
+    stem = next(line for line in record.splitlines() if "Set(MON_STEM=" in line)
+    assert re.findall(r"\$\{(?!FILTER)[A-Z_]+", stem) == ["${MONITOR_CALL_ID", "${MON_SID", "${MON_REC_N"]
+    assert stem.count("${FILTER(0-9a-f-,") == 2 and stem.count("${FILTER(0-9,") == 1
+    mix = next(line for line in record.splitlines() if "MixMonitor(" in line)
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", mix)) == {"RECDIR", "MON_STEM", "RECFMT"}
+    assert "MixMonitor(," in mix  # no mixed file: only what the supervisor says (r)
+
+
 def test_the_service_ami_account_has_only_what_the_service_uses(tmp_path: Path) -> None:
     manager = _rendered(tmp_path)["manager.conf"]
     account = _section(manager, "[callguard]")
