@@ -16,6 +16,7 @@ from auth.schemas import (
     TokenIn,
     TokenList,
     TokenOut,
+    TokenQuery,
     UserIn,
     UserList,
     UserOut,
@@ -61,9 +62,9 @@ async def create_ticket(request: web.Request) -> web.StreamResponse:
 @router.route("GET", "/v1/users", summary="List users", tag="users", roles=ADMIN, query=UserQuery,
               response=UserList, errors=(401, 403, 422))
 async def list_users(request: web.Request) -> web.StreamResponse:
-    """Users by id, filtered by role, client, team or active."""
-    items = await request.app[CONTAINER].users.list_users(query(request, UserQuery), scope=scope(request))
-    return json_response(UserList(items=items))
+    """Users by id, filtered by role, client, team or active; paged by ``next_cursor`` (the last id listed)."""
+    return json_response(await request.app[CONTAINER].users.list_users(query(request, UserQuery),
+                                                                       scope=scope(request)))
 
 
 @router.route("POST", "/v1/users", summary="Create a user", tag="users", roles=ADMIN, body=UserIn,
@@ -94,11 +95,13 @@ async def update_user(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/users/{user_id}/tokens", summary="A user's tokens", tag="users", roles=ADMIN,
-              response=TokenList, errors=(401, 403, 404))
+              query=TokenQuery, response=TokenList, errors=(401, 403, 404, 422))
 async def list_tokens(request: web.Request) -> web.StreamResponse:
-    """Every token of the user, newest first, with expiry and last use (never the secret)."""
-    items = await request.app[CONTAINER].users.list_tokens(request.match_info["user_id"], scope=scope(request))
-    return json_response(TokenList(items=items))
+    """Every token of the user (its console sessions too), newest first, with expiry and last use (never the
+    secret); paged by ``next_cursor``."""
+    out = await request.app[CONTAINER].users.list_tokens(request.match_info["user_id"], query(request, TokenQuery),
+                                                         scope=scope(request))
+    return json_response(out)
 
 
 @router.route("POST", "/v1/users/{user_id}/tokens", summary="Issue a token", tag="users", roles=ADMIN,

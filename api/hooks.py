@@ -20,6 +20,7 @@ from hooks.schemas import (
     SubscriptionList,
     SubscriptionOut,
     SubscriptionPatch,
+    SubscriptionQuery,
     attempt_json,
     delivery_json,
     subscription_json,
@@ -56,10 +57,12 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
 
 
 @router.route("GET", "/v1/hooks/subscriptions", summary="List subscriptions", tag="hooks", roles=ADMIN,
-              response=SubscriptionList, errors=(401, 403))
+              query=SubscriptionQuery, response=SubscriptionList, errors=(401, 403, 422))
 async def list_subscriptions(request: web.Request) -> web.StreamResponse:
-    """Every subscription (without secrets)."""
-    return json_response({"items": [subscription_json(s) for s in await _svc(request).subscriptions(_scope(request))]})
+    """The caller's subscriptions (without secrets), oldest first; paged by ``next_cursor``."""
+    q = query(request, SubscriptionQuery)
+    rows, nxt = await _svc(request).subscriptions(_scope(request), cursor=q.cursor, limit=q.limit)
+    return json_response({"items": [subscription_json(s) for s in rows], "next_cursor": nxt})
 
 
 @router.route("GET", "/v1/hooks/subscriptions/{sub_id}", summary="One subscription", tag="hooks", roles=ADMIN,

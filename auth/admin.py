@@ -19,12 +19,25 @@ from audit.service import Actor, AuditService
 from auth.errors import InvalidClients, NoSuchToken, NoSuchUser, SipUserTaken, UserExists
 from auth.events import TOKEN_REVOKED, USER_CHANGED, USER_DEACTIVATED, record_session_event
 from auth.models import ApiToken, Role, User
-from auth.schemas import CLIENT, IssuedToken, TokenIn, TokenOut, UserIn, UserOut, UserPatch, UserQuery
+from auth.schemas import (
+    CLIENT,
+    IssuedToken,
+    TokenIn,
+    TokenList,
+    TokenOut,
+    TokenQuery,
+    UserIn,
+    UserList,
+    UserOut,
+    UserPatch,
+    UserQuery,
+)
 from auth.service import add_token
 from config.settings import AuthSettings
 from core.clock import Clock
 from core.errors import Conflict, Forbidden, ValidationFailed
 from core.events import EventLog
+from core.pagination import after, decode_cursor, encode_cursor
 from db.engine import Database
 
 _CLIENT_RE = re.compile(CLIENT)
@@ -82,8 +95,12 @@ class UserAdmin:
         self.events = events
         self.audit = audit
 
-    async def list_users(self, q: UserQuery, *, scope: Scope = None) -> list[UserOut]:
-        """Users matching the filters, by id."""
+    async def list_users(self, q: UserQuery, *, scope: Scope = None) -> UserList:
+        """Users matching the filters, by id, one page of at most ``q.limit`` after ``q.cursor`` (a user id).
+
+        The client filter and the admin's scope read the users' client lists, so rows are read in keyset
+        batches by id until the page is full or the table ends.
+        """
         stmt = select(User).order_by(User.id)
         if q.role is not None:
             stmt = stmt.where(User.role == str(q.role))
@@ -91,10 +108,20 @@ class UserAdmin:
             stmt = stmt.where(User.team == q.team)
         if q.active is not None:
             stmt = stmt.where(User.active.is_(q.active))
+        found: list[User] = []
+        last = q.cursor
         async with self.db.read() as s:
-            users = (await s.scalars(stmt)).all()
-        return [UserOut.model_validate(u) for u in users
-                if (q.client is None or q.client in (u.clients or [])) and _within(u, scope)]
+            while len(found) < q.limit:
+                batch = (await s.scalars((stmt if last is None else stmt.where(User.id > last))
+                                         .limit(q.limit))).all()
+                found += [u for u in batch
+                          if (q.client is None or q.client in (u.clients or [])) and _within(u, scope)]
+                if len(batch) < q.limit:
+                    break
+                last = batch[-1].id
+        page = found[:q.limit]
+        return UserList(items=[UserOut.model_validate(u) for u in page],
+                        next_cursor=page[-1].id if len(page) == q.limit else None)
 
     async def get_user(self, user_id: str, *, scope: Scope = None) -> UserOut:
         """One user; 404 no-such-user."""
@@ -208,13 +235,17 @@ class UserAdmin:
                                     after={**_token_snapshot(row), "user_id": user_id})
             return IssuedToken(**TokenOut.model_validate(row).model_dump(), token=token)
 
-    async def list_tokens(self, user_id: str, *, scope: Scope = None) -> list[TokenOut]:
-        """A user's tokens, newest first (never a secret)."""
+    async def list_tokens(self, user_id: str, q: TokenQuery, *, scope: Scope = None) -> TokenList:
+        """A user's tokens (sessions too), newest first, one page after ``q.cursor`` (never a secret)."""
+        stmt = select(ApiToken).where(ApiToken.user_id == user_id)
+        if q.cursor:
+            stmt = stmt.where(after(ApiToken.created_at, ApiToken.id, decode_cursor(q.cursor)))
+        stmt = stmt.order_by(ApiToken.created_at.desc(), ApiToken.id.desc()).limit(q.limit)
         async with self.db.read() as s:
             await _user(s, user_id, scope=scope)
-            rows = (await s.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
-                                    .order_by(ApiToken.created_at.desc(), ApiToken.id))).all()
-        return [TokenOut.model_validate(r) for r in rows]
+            rows = (await s.scalars(stmt)).all()
+        nxt = encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == q.limit else None
+        return TokenList(items=[TokenOut.model_validate(r) for r in rows], next_cursor=nxt)
 
     async def revoke_token(self, actor: Actor, token_id: str, *, reason: str | None = None,
                            scope: Scope = None) -> TokenOut:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from auth.models import Role
+from core.pagination import Cursor
 from core.schemas import JsonBool
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
@@ -64,9 +65,11 @@ class UserOut(BaseModel):
 
 
 class UserList(BaseModel):
-    """Users, by id."""
+    """Users, by id (at most ``limit``); ``next_cursor`` when there may be more."""
 
     items: list[UserOut]
+    next_cursor: str | None = Field(None, pattern=ID, description="the last user id of this page: pass it as "
+                                                                     "``cursor`` for the next page")
 
 
 class UserQuery(BaseModel):
@@ -78,6 +81,18 @@ class UserQuery(BaseModel):
     client: str | None = Field(None, max_length=64)
     team: str | None = Field(None, max_length=64)
     active: bool | None = None
+    cursor: str | None = Field(None, pattern=ID, description=(
+        "Keyset position: pass a previous page's next_cursor (the last user id it listed)"))
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class TokenQuery(BaseModel):
+    """Paging of a user's tokens (newest first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: Cursor | None = None
+    limit: int = Field(100, ge=1, le=1000)
 
 
 class TokenIn(BaseModel):
@@ -108,9 +123,10 @@ class TokenOut(BaseModel):
 
 
 class TokenList(BaseModel):
-    """A user's tokens, newest first."""
+    """A user's tokens, newest first (at most ``limit``); ``next_cursor`` when there may be more."""
 
     items: list[TokenOut]
+    next_cursor: str | None = None
 
 
 class IssuedToken(TokenOut):

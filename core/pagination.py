@@ -56,6 +56,13 @@ def after(at_col: SQLCoreOperations[datetime], id_col: SQLCoreOperations[str], c
     return or_(at_col < at, and_(at_col == at, id_col < row_id))
 
 
+def after_ascending(at_col: SQLCoreOperations[datetime], id_col: SQLCoreOperations[str],
+                    cursor: tuple[datetime, str]) -> ColumnElement[bool]:
+    """The keyset condition 'strictly after ``cursor`` in (at, id) ascending order' (oldest-first lists)."""
+    at, row_id = cursor
+    return or_(at_col > at, and_(at_col == at, id_col > row_id))
+
+
 def where_equal(stmt: Sel, *pairs: tuple[SQLCoreOperations[Any], object]) -> Sel:
     """``stmt`` filtered by ``column == value`` for every pair whose value is given (not None or empty)."""
     for column, value in pairs:

@@ -8,6 +8,7 @@ from typing import Annotated
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from core.pagination import Cursor
 from core.schemas import JsonBool, whole_number
 from hooks.models import Delivery, DeliveryAttempt, Subscription
 
@@ -117,10 +118,20 @@ class ReplayIn(BaseModel):
     subscription_id: str | None = None
 
 
+class SubscriptionQuery(BaseModel):
+    """Paging of the subscription list (oldest first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: Cursor | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
 class SubscriptionList(BaseModel):
-    """Every subscription (without secrets)."""
+    """Subscriptions, oldest first (without secrets, at most ``limit``); ``next_cursor`` when there may be more."""
 
     items: list[SubscriptionOut]
+    next_cursor: str | None = None
 
 
 class DeliveryPage(BaseModel):

@@ -21,7 +21,7 @@ from audit.service import Actor, AuditService
 from auth.scope import Scope
 from config.settings import HookSettings
 from core.clock import Clock
-from core.pagination import where_equal
+from core.pagination import after_ascending, decode_cursor, encode_cursor, where_equal
 from db.engine import Database
 from hooks.dispatcher import disable_subscription
 from hooks.errors import ClientRequired, NoSuchClient, NoSuchDelivery, NoSuchSubscription
@@ -69,12 +69,17 @@ class HookService:
                                     reason=reason, after=subscription_snapshot(sub))
         return sub, secret
 
-    async def subscriptions(self, scope: Scope) -> list[Subscription]:
-        """The scope's subscriptions (not deleted), oldest first."""
+    async def subscriptions(self, scope: Scope, *, cursor: str | None = None, limit: int = 100
+                            ) -> tuple[list[Subscription], str | None]:
+        """The scope's subscriptions (not deleted), oldest first: one page after ``cursor`` and the next cursor."""
         q = scope.where_client(select(Subscription).where(Subscription.deleted_at.is_(None)),
-                               Subscription.client_id).order_by(Subscription.created_at)
+                               Subscription.client_id)
+        if cursor:
+            q = q.where(after_ascending(Subscription.created_at, Subscription.id, decode_cursor(cursor)))
+        q = q.order_by(Subscription.created_at, Subscription.id).limit(limit)
         async with self.db.read() as s:
-            return list((await s.scalars(q)).all())
+            rows = list((await s.scalars(q)).all())
+        return rows, encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None
 
     async def get(self, scope: Scope, subscription_id: str) -> Subscription:
         """One subscription of the scope."""

@@ -165,6 +165,11 @@ export function Users({ me }) {
     list.setItems((prev) => (prev || []).map((x) => (x.id === u.id ? u : x)));
     setEditing(u);
   }
+  function created(u) {
+    // users are listed by id: shown now when every page is loaded, else the page that holds it shows it
+    if (!list.more) list.setItems((prev) => [...(prev || []), u].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    setEditing(u);
+  }
   return html`
     <div class="admin-split">
       <section class="card" aria-labelledby="users-title">
@@ -199,7 +204,7 @@ export function Users({ me }) {
           <${EditUser} key=${`${editing.id}-${editing.updated_at}`} user=${editing} onSaved=${saved}
                        onClose=${() => setEditing(null)} />
           <${Tokens} user=${editing} />`
-          : html`<${NewUser} me=${me} onCreated=${(u) => { list.setItems((prev) => [...(prev || []), u]); setEditing(u); }} />`}
+          : html`<${NewUser} me=${me} onCreated=${created} />`}
       </div>
     </div>`;
 }
