@@ -69,8 +69,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     _m("talk_mean", "talk_total / conversations with a talk time (a call, or each leg of a transferred call).",
        "s"),
     _m("talk_median", "Median talk time of connected calls (nearest rank: the ceil(n/2)-th smallest), over talk "
-                      "seconds rounded to whole seconds (half up); exact. Per call: a transferred call counts "
-                      "once, whole, for the agent who placed it.", "s"),
+                      "seconds rounded to whole seconds (half up); exact. By agent or team (grouped or "
+                      "filtered) each leg of a transferred call is one talk, its agent's; otherwise a "
+                      "transferred call is one talk, the whole conversation.", "s"),
     _m("talk_p90", "90th percentile talk time (nearest rank: the ceil(0.9 n)-th smallest), whole seconds like "
                    "talk_median; exact.", "s"),
     _m("time_to_answer_mean", "Mean seconds from the customer's phone ringing to the answer, connected calls.",

@@ -158,29 +158,87 @@ def legs_part(q: ReportQuery, names: Sequence[str], keys: TimeKeys, dialect: str
     if not set(names) & set(LEG_MEASURES):
         return None
     c, leg = calls.c, legs.c
-    first = leg.seq == 1
-    call_talk = and_(first, c.answered_at.is_not(None), c.talk_seconds.is_not(None))
-    leg_talk = and_(leg.answered_at.is_not(None), leg.talk_seconds.is_not(None))
-    attributed = {"agent_id": case((first, c.agent_id), else_=leg.user_id),
-                  "team": case((first, c.team), else_=leg.team)}
-
-    def dim(d: str) -> Any:
-        return attributed.get(d, c[d])
-
     measures = {
-        "talk_n": func.sum(case((leg_talk, 1), else_=0) - case((call_talk, 1), else_=0)),
-        "talk_sum": func.sum(case((leg_talk, leg.talk_seconds), else_=0.0)
-                             - case((call_talk, c.talk_seconds), else_=0.0)),
+        "talk_n": func.sum(case((_LEG_TALK, 1), else_=0) - case((_CALL_TALK, 1), else_=0)),
+        "talk_sum": func.sum(case((_LEG_TALK, leg.talk_seconds), else_=0.0)
+                             - case((_CALL_TALK, c.talk_seconds), else_=0.0)),
     }
+    kept, grouped, cond = _leg_dims(q, _leg_dim)
+    tkeys = keys(epoch_hour_sql(c.created_at, dialect))
+    cols = [measures[n].label(n) if n in measures else literal(0).label(n) for n in names]
+    return (select(*tkeys, *kept, *cols).select_from(_legs_join(dialect))
+            .where(*cond).group_by(*tkeys, *grouped))
+
+
+#: the dimensions that follow the agent of each leg (a person, or the team of that person)
+PERSON_DIMENSIONS = ("agent", "team")
+
+
+def talk_by_leg(q: ReportQuery) -> bool:
+    """Whether ``q``'s talk samples are legs (grouped or filtered by a person) rather than whole calls."""
+    return any(d in PERSON_DIMENSIONS for d in (*q.group_by, *q.filters))
+
+
+def legs_talk_parts(q: ReportQuery, keys: TimeKeys, dialect: str,
+                    second: Callable[[Any], Any]) -> list[Select[Any]]:
+    """The talk histogram's correction by leg: two parts ``SELECT k_<time dim>..., dims..., sec, n`` with signed ``n``.
+
+    For each transferred call with a talk time, -1 at the call's whole talk second under its placing agent
+    (the sample the rollup and the raw parts hold), and +1 at each leg's own talk second under the leg's
+    agent and team, keyed like the call otherwise (as ``legs_part``). Summed with the histogram, every
+    (group, second) count is again the exact number of conversations. ``second``: the rounding to seconds
+    (``analytics.measures.talk_second_sql``). Only for reports whose samples are legs (``talk_by_leg``).
+    """
+    c, leg = calls.c, legs.c
+    parts: list[Select[Any]] = []
+    for sample, sign, dim in ((c.talk_seconds, -1, _call_dim), (leg.talk_seconds, 1, _leg_dim)):
+        kept, grouped, cond = _leg_dims(q, dim)
+        has = _CALL_TALK if sign < 0 else _LEG_TALK
+        tkeys = keys(epoch_hour_sql(c.created_at, dialect))
+        sec = second(sample)
+        parts.append(select(*tkeys, *kept, sec.label("sec"), (func.count() * sign).label("n"))
+                     .select_from(_legs_join(dialect))
+                     .where(has, *cond).group_by(*tkeys, *grouped, sec))
+    return parts
+
+
+_FIRST = legs.c.seq == 1
+# the call's own talk sample (counted once, on its first leg's row), and a leg's
+_CALL_TALK = and_(_FIRST, calls.c.answered_at.is_not(None), calls.c.talk_seconds.is_not(None))
+_LEG_TALK = and_(legs.c.answered_at.is_not(None), legs.c.talk_seconds.is_not(None))
+
+
+def _legs_join(dialect: str) -> Any:
+    """``call_legs JOIN calls``, driven from the legs (a few) with each call found by its primary key.
+
+    SQLite would rather scan every call and look its legs up (a ~1 s scan at a million calls, with no legs at
+    all); ``|| ''`` keeps it from searching ``call_legs`` by ``call_id``, so it scans the legs instead.
+    """
+    on = legs.c.call_id.concat("") if dialect == "sqlite" else legs.c.call_id
+    return legs.join(calls, calls.c.id == on)
+
+
+def _call_dim(d: str) -> Any:
+    return calls.c[d]
+
+
+def _leg_dim(d: str) -> Any:
+    """A dimension column of a leg: its agent and team (leg 1: the call's), the call's other dimensions."""
+    if d == "agent_id":
+        return case((_FIRST, calls.c.agent_id), else_=legs.c.user_id)
+    if d == "team":
+        return case((_FIRST, calls.c.team), else_=legs.c.team)
+    return calls.c[d]
+
+
+def _leg_dims(q: ReportQuery, dim: Callable[[str], Any]) -> tuple[list[Any], list[Any], list[ColumnElement[bool]]]:
+    """(kept dimension columns, GROUP BY columns, WHERE conditions) of a part over ``call_legs`` x ``calls``."""
     kept = [func.coalesce(dim(d), literal("")).label(d) if DIMENSION_OF[d] in q.group_by
             else literal("").label(d) for d in DIM_COLUMNS]
     grouped = [dim(d) for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
     cond: list[ColumnElement[bool]] = [dim(DIM_COLUMN[d]).in_(v) for d, v in q.filters.items()]
     if q.start is not None:
-        cond.append(c.created_at >= q.start)
+        cond.append(calls.c.created_at >= q.start)
     if q.end is not None:
-        cond.append(c.created_at < q.end)
-    tkeys = keys(epoch_hour_sql(c.created_at, dialect))
-    cols = [measures[n].label(n) if n in measures else literal(0).label(n) for n in names]
-    return (select(*tkeys, *kept, *cols).select_from(legs.join(calls, calls.c.id == leg.call_id))
-            .where(*cond).group_by(*tkeys, *grouped))
+        cond.append(calls.c.created_at < q.end)
+    return kept, grouped, cond

@@ -133,3 +133,62 @@ async def test_the_contact_log_names_who_talked_and_when(adb: Database) -> None:
     assert [(a["agent_id"], a["role"], a["answered_at"], a["ended_at"], a["talk_seconds"]) for a in row["agents"]] == [
         ("alice", "agent", T + timedelta(seconds=10), T + timedelta(seconds=70), 60.0),
         ("bob", "target", T + timedelta(seconds=72), T + timedelta(seconds=172), 100.0)]
+
+
+# talk samples: alice's leg 60 s and her own call 30 s; bob's leg 100 s and his own call 20 s; the transferred
+# call as a whole 162 s. Nearest rank: of two samples the median is the smaller, the p90 the larger.
+PCT_BY_AGENT = {"alice": (30.0, 60.0), "bob": (20.0, 100.0)}
+PCT_LEGS = (30.0, 100.0)  # 20, 30, 60, 100: the legs and the ordinary calls
+PCT_CALLS = (30.0, 162.0)  # 20, 30, 162: one sample a call, the whole conversation
+
+
+async def _percentiles(db: Database, **kw: Any) -> dict[str, Any]:
+    """The talk percentiles of the reports that read talk by person and by call."""
+    async with db.read() as s:
+        agent = await run_report(s, ReportQuery("talk-time", ("agent",), **kw))
+        team = await run_report(s, ReportQuery("talk-time", ("team",), **kw))
+        bob = await run_report(s, ReportQuery("talk-time", (), filters={"agent": ("bob",)}, **kw))
+        client = await run_report(s, ReportQuery("talk-time", ("client",), **kw))
+        day = await run_report(s, ReportQuery("talk-time", ("day",), **kw))
+        whole = await run_report(s, ReportQuery("talk-time", (), **kw))
+    cols = ("talk_median", "talk_p90")
+    return {"agent": _by(agent.rows, "agent", *cols), "agent_totals": tuple(agent.totals[c] for c in cols),
+            "team": _by(team.rows, "team", *cols), "bob": tuple(bob.totals[c] for c in cols),
+            "client": _by(client.rows, "client", *cols), "day": [tuple(r[c] for c in cols) for r in day.rows],
+            "whole": tuple(whole.totals[c] for c in cols)}
+
+
+EXPECTED_PCT = {"agent": PCT_BY_AGENT, "agent_totals": PCT_LEGS, "team": {"t1": PCT_LEGS}, "bob": (20.0, 100.0),
+                "client": {"c1": PCT_CALLS}, "day": [PCT_CALLS], "whole": PCT_CALLS}
+
+
+async def test_talk_percentiles_by_agent_are_each_agents_legs_and_by_client_whole_calls(adb: Database) -> None:
+    await _transferred_call(adb)
+    window = {"start": T - timedelta(hours=1), "end": T + timedelta(hours=1)}
+    seen = []
+    for _source in ("raw calls (dirty hours)", "the hourly rollup"):
+        seen.append(await _percentiles(adb, **window))
+        await refresh(adb)
+    assert seen == [EXPECTED_PCT, EXPECTED_PCT]
+    # a range ending inside the hour: the partial hour is read raw beside the rollup
+    assert await _percentiles(adb, start=T - timedelta(hours=1), end=T + timedelta(minutes=30)) == EXPECTED_PCT
+
+
+async def test_the_daily_rollup_gives_the_same_talk_percentiles(adb: Database) -> None:
+    await _transferred_call(adb)
+    await register_zones(adb, ["UTC"])
+    await rebuild(adb)
+    assert await _percentiles(adb, start=DAY[0], end=DAY[1], tz=ZoneInfo("UTC")) == EXPECTED_PCT
+    # a day read partly from the daily rollup and partly from the hours after it
+    assert await _percentiles(adb, start=DAY[0], end=DAY[1] + timedelta(hours=5), tz=ZoneInfo("UTC")) == EXPECTED_PCT
+
+
+async def test_a_transfer_moves_the_percentiles_only_of_the_agents_who_talked(adb: Database) -> None:
+    """Without the leg rows the same calls would give alice the whole 162 s call (the old per-call figures)."""
+    await _transferred_call(adb)
+    await refresh(adb)
+    async with adb.begin() as s:  # carol, never transferred to, keeps her per-call figures
+        s.add(make_call(T + timedelta(minutes=7), agent="carol", talk=45.0, ring=1.0))
+    async with adb.read() as s:
+        rep = await run_report(s, ReportQuery("talk-time", ("agent",), start=DAY[0], end=DAY[1]))
+    assert _by(rep.rows, "agent", "talk_median", "talk_p90") == {**PCT_BY_AGENT, "carol": (45.0, 45.0)}
