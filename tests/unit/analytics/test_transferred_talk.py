@@ -28,7 +28,7 @@ from db.engine import Database
 from dialer.models import Call, CallLeg
 from dialer.transfers import TransferService
 from dialer.translate import LegUpdate
-from tests.support.doubles import RecordingPbx
+from tests.support.doubles import AllowAllGate, RecordingPbx
 from tests.unit.analytics.conftest import make_call
 from tests.unit.analytics.test_sla import case
 
@@ -59,7 +59,8 @@ async def _transferred_call(db: Database) -> str:
                    make_call(T + timedelta(minutes=6), agent="bob", talk=20.0, ring=6.0)])
     clock = FakeClock(T + timedelta(seconds=70))
     pbx = RecordingPbx()
-    transfers = TransferService(db=db, events=EventLog(), pbx=pbx, clock=clock)
+    transfers = TransferService(db=db, events=EventLog(), pbx=pbx, clock=clock, gate=AllowAllGate("c1"),
+                                default_region="CN")
     transfers.add_leg_listener(_contact_when_leg_ended)
     t = await transfers.request(Principal("alice", Role.AGENT, team="t1", clients=frozenset({"c1"})), call_id,
                                 target="bob")
