@@ -27,6 +27,7 @@ from tests.integration.dialer.test_transfer import (
     _recording,
     _samples,
     _tone,
+    _transfer_state,
 )
 from tests.integration.stack import BACKENDS, Stack, service_stack
 
@@ -42,17 +43,22 @@ async def stack(pbx: PbxSandbox, phones: PhonesProcess, tmp_path: Path,
         yield s
 
 
-async def test_ana_blind_transfers_the_customer_to_an_outside_number_in_one_call_and_one_recording(
-        stack: Stack, phones: PhonesProcess, tmp_path: Path) -> None:
+async def _case(stack: Stack, external_id: str, debtor: str, other: str) -> str:
+    """A case of bank-p (which presents PRESENTED) for ana, with the debtor's mobile and another own number."""
     r = await stack.client.put("/v1/clients/bank-p/presented-numbers", headers=stack.auth("ada"),
                                json={"numbers": [PRESENTED]})
     assert r.status == 200, await r.json()
-    r = await stack.client.put("/v1/clients/bank-p/cases/XFER-OUT-1", headers=stack.auth("casesys"), json={
+    r = await stack.client.put(f"/v1/clients/bank-p/cases/{external_id}", headers=stack.auth("casesys"), json={
         "debtor_name": "Li Si", "amount": "900.00", "currency": "CNY", "days_overdue": 60, "agent": "ana",
-        "team": "e2e", "contacts": [{"number": DEBTOR, "kind": "mobile"}, {"number": OUTSIDE, "kind": "work"}]})
+        "team": "e2e", "contacts": [{"number": debtor, "kind": "mobile"}, {"number": other, "kind": "work"}]})
     body = await r.json()
     assert r.status == 201, body
-    case_id = body["id"]
+    return str(body["id"])
+
+
+async def test_ana_blind_transfers_the_customer_to_an_outside_number_in_one_call_and_one_recording(
+        stack: Stack, phones: PhonesProcess, tmp_path: Path) -> None:
+    case_id = await _case(stack, "XFER-OUT-1", DEBTOR, OUTSIDE)
 
     mark = phones.mark()
     call = await stack.dial("ana", DEBTOR, case_id=case_id)
@@ -125,3 +131,47 @@ async def test_a_number_the_gate_blocks_never_reaches_the_pbx(stack: Stack, phon
     assert phones.find("incoming", since=mark, phone="customer", number="+8613800093101") is None
     legs = await (await stack.client.get(f"/v1/calls/{call['id']}/legs", headers=stack.auth("sup"))).json()
     assert legs["legs"] == [] and legs["transfers"] == []
+
+
+async def test_ana_consults_an_outside_number_then_completes_the_transfer(stack: Stack, phones: PhonesProcess,
+                                                                         tmp_path: Path) -> None:
+    debtor, other = "+8613800094001", "+8613800094101"
+    case_id = await _case(stack, "XFER-OUT-2", debtor, other)
+    mark = phones.mark()
+    call = await stack.dial("ana", debtor, case_id=case_id)
+    await phones.wait_for("answered", phone="customer", number=debtor, since=mark, timeout=20)
+    await stack.wait_state(call["id"], "answered")
+    await phones.send({"cmd": "set_behaviour", "phone": "customer", "tone_hz": OUTSIDE_HZ})
+    try:
+        mark = phones.mark()
+        r = await stack.client.post(f"/v1/calls/{call['id']}/transfer", headers=stack.auth("ana"),
+                                    json={"number": other, "mode": "attended"})
+        body = await r.json()
+        assert r.status == 202 and (body["mode"], body["target_role"]) == ("attended", "outside"), body
+        incoming = await phones.wait_for("incoming", phone="customer", number=other, since=mark, timeout=20)
+        await phones.wait_for("answered", phone="customer", number=other, since=mark, timeout=20)
+    finally:
+        await phones.send({"cmd": "set_behaviour", "phone": "customer", "tone_hz": CUSTOMER_HZ})
+    assert incoming["caller"] == PRESENTED
+    await _transfer_state(stack, call["id"], "consulting")
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer/complete", headers=stack.auth("ana"))
+    done = await r.json()
+    assert r.status == 202 and done["state"] == "completed", done
+    await asyncio.sleep(2.0)  # audio content: the outside party with the customer
+    r = await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("sup"))
+    assert r.status == 202
+    ended = await stack.wait_state(call["id"], "ended")
+    assert ended["end_reason"] == "completed"
+    model = await _legs(stack, call["id"], done=2)
+    assert [(leg["role"], leg["user"], leg["number"]) for leg in model["legs"]] == [
+        ("agent", "ana", None), ("outside", None, other)]
+    assert model["legs"][1]["talk_seconds"] >= 1.5
+    steps = [x for x in await _event_types(stack, call["id"]) if x.startswith("call.transfer_")]
+    assert steps == ["call.transfer_requested", "call.transfer_consulting", "call.transfer_completed"]
+    rec = await _recording(stack, call["id"])
+    assert (rec.state, rec.channels) == ("stored", 2)
+    left, right = await _samples(stack, rec, tmp_path / "attended-out.ogg")
+    total = len(right) / RATE
+    # the customer's channel throughout, never the outside party there; the outside party on the left once joined
+    assert _tone(right, CUSTOMER_HZ, start=0, end=total) and not _tone(right, OUTSIDE_HZ, start=0, end=total)
+    assert _tone(left, OUTSIDE_HZ, start=total - 2.0, end=total)
