@@ -175,3 +175,30 @@ async def test_ana_consults_an_outside_number_then_completes_the_transfer(stack:
     # the customer's channel throughout, never the outside party there; the outside party on the left once joined
     assert _tone(right, CUSTOMER_HZ, start=0, end=total) and not _tone(right, OUTSIDE_HZ, start=0, end=total)
     assert _tone(left, OUTSIDE_HZ, start=total - 2.0, end=total)
+
+
+async def test_a_number_that_does_not_answer_rings_the_customer_back_to_ana(stack: Stack,
+                                                                           phones: PhonesProcess) -> None:
+    debtor, silent = "+8613800095001", "+8613800090408"  # 0408: the simulated line never answers
+    case_id = await _case(stack, "XFER-OUT-3", debtor, silent)
+    mark = phones.mark()
+    call = await stack.dial("ana", debtor, case_id=case_id)
+    await phones.wait_for("answered", phone="customer", number=debtor, since=mark, timeout=20)
+    await stack.wait_state(call["id"], "answered")
+    mark = phones.mark()
+    r = await stack.client.post(f"/v1/calls/{call['id']}/transfer", headers=stack.auth("ana"),
+                                json={"number": silent})
+    assert r.status == 202, await r.json()
+    await phones.wait_for("incoming", phone="customer", number=silent, since=mark, timeout=20)
+    await phones.wait_for("answered", phone="1001", since=mark, timeout=30)  # ana's phone rings again
+    r = await stack.client.post(f"/v1/calls/{call['id']}/hangup", headers=stack.auth("sup"))
+    assert r.status == 202
+    ended = await stack.wait_state(call["id"], "ended")
+    assert ended["end_reason"] == "completed"
+    model = await _legs(stack, call["id"], done=3)
+    assert [(leg["role"], leg["user"], leg["number"], bool(leg["answered_at"])) for leg in model["legs"]] == [
+        ("agent", "ana", None, True), ("outside", None, silent, False), ("back", "ana", None, True)]
+    [t] = model["transfers"]
+    assert (t["state"], t["failure"], t["dial_status"]) == ("failed", "target-not-answered", "NOANSWER")
+    steps = [x for x in await _event_types(stack, call["id"]) if x.startswith("call.transfer_")]
+    assert steps == ["call.transfer_requested", "call.transfer_failed"]
