@@ -150,7 +150,8 @@ def legs_part(q: ReportQuery, names: Sequence[str], keys: TimeKeys, dialect: str
     A call without legs (no transfer) adds nothing. A call with legs keeps its attempt, connection, outcome
     and time to answer on its own row (its placing agent); here its whole talk is taken back from that row and
     each leg with a talk time adds its own (leg 1: the placing agent until the hand-over; a target or back leg:
-    its agent and team). One row per leg, keyed like the call (its hour, its client, batch, number kind and
+    its agent and team; an outside party's leg, a transfer to a number, adds nothing: that talk is no agent's).
+    One row per leg, keyed like the call (its hour, its client, batch, number kind and
     direction), so the union sums it into the same groups. Always read from ``calls`` and ``call_legs``, never
     from the rollup: it corrects the rollup's and the raw parts' per-call talk alike. None when ``names``
     holds none of ``LEG_MEASURES``.
@@ -237,6 +238,7 @@ def _leg_dims(q: ReportQuery, dim: Callable[[str], Any]) -> tuple[list[Any], lis
             else literal("").label(d) for d in DIM_COLUMNS]
     grouped = [dim(d) for d in DIM_COLUMNS if DIMENSION_OF[d] in q.group_by]
     cond: list[ColumnElement[bool]] = [dim(DIM_COLUMN[d]).in_(v) for d, v in q.filters.items()]
+    cond.append(legs.c.role != "outside")  # an outside party's talk is no agent's
     if q.start is not None:
         cond.append(calls.c.created_at >= q.start)
     if q.end is not None:

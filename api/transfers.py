@@ -18,17 +18,22 @@ READERS = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATI
               roles=TRANSFERRERS, body=TransferRequest, response=TransferOut, status=202,
               errors=(401, 403, 404, 409, 422, 503))
 async def transfer_call(request: web.Request) -> web.StreamResponse:
-    """Hand the customer to another agent or a supervisor; the call keeps its id and gains a leg.
+    """Hand the customer to another agent, a supervisor or an outside number; the call keeps its id and gains a
+    leg.
 
-    The target is a user id, resolved by the service to its phone inside the call's walls, and must be
-    available. ``blind``: the customer goes straight to the target. ``attended``: the customer waits with
-    music on hold while the agent's phone talks to the target (``call.transfer_consulting``), then the agent
-    completes or cancels it. The steps arrive as events; if the target does not answer, the customer goes
+    ``target`` is a user id, resolved by the service to its phone inside the call's walls, and must be
+    available. ``number`` is an outside number: a dial, for the call's case (a call without one is refused),
+    by whoever transfers: normalised to E.164 and decided by the compliance gate as ``POST /v1/calls`` would
+    (logged in the decision log; blocked: 409 with the gate's code, messages and explanation, and nothing
+    changes). Allowed, the PBX dials it through the customer trunk presenting the client's number.
+    ``blind``: the customer goes straight to the target. ``attended``: the customer waits with music on hold
+    while the agent's phone talks to the target (``call.transfer_consulting``), then the agent completes or
+    cancels it. The steps arrive as events; if the target does not answer, the customer goes
     back to the agent who transferred (``call.transfer_failed``).
     """
     req = await body(request, TransferRequest)
     transfer = await request.app[CONTAINER].transfers.request(
-        principal(request), request.match_info["call_id"], target=req.target, mode=req.mode)
+        principal(request), request.match_info["call_id"], target=req.target, number=req.number, mode=req.mode)
     return json_response(transfer_to_json(transfer), status=202,
                          headers={"Location": f"/v1/calls/{transfer.call_id}/legs"})
 

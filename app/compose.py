@@ -198,7 +198,8 @@ def build_container(*, settings: Settings, clock: Clock, db: Database, events: E
         presence=presence, callbacks=callbacks, campaigns=campaigns, metrics=metrics, payments=payments,
         client_settings=ClientSettingsService(db=db, clock=clock, audit=audit),
         monitor=MonitorService(db=db, events=events, pbx=pbx, audit=audit, clock=clock), inbound=inbound,
-        transfers=_transfers(db=db, events=events, pbx=pbx, clock=clock, presence=presence))
+        transfers=_transfers(db=db, events=events, pbx=pbx, clock=clock, presence=presence, gate=dial_gate,
+                             default_region=settings.dialer.default_region))
     events.add_outbox_writer(metrics.on_domain_event)  # calls by state, gate decisions: counted after commit
     calls.add_state_listener(_record_contact_when_ended)
     calls.add_state_listener(presence.on_call_state)  # ringing, on_call, wrap-up after the call
@@ -324,11 +325,13 @@ async def _audit_holds(session: AsyncSession, audit: AuditService, held: list[Re
                            after=recording_hold_snapshot(rec))
 
 
-def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock,
-               presence: PresenceService) -> TransferService:
+def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock, presence: PresenceService,
+               gate: DialGate, default_region: str) -> TransferService:
     """Transfers, with presence's check in front of every target (an agent must be available) and presence
-    following each leg."""
-    transfers = TransferService(db=db, events=events, pbx=pbx, clock=clock)
+    following each leg. A transfer to a number passes the dial gate itself (not presence's wrapper: the
+    transferring agent is on this very call)."""
+    transfers = TransferService(db=db, events=events, pbx=pbx, clock=clock, gate=gate,
+                                default_region=default_region)
     transfers.add_target_check(presence.check_transferable)
     transfers.add_leg_listener(presence.on_leg)  # the target on the call, the agent who left it in wrap-up
     transfers.add_leg_listener(_record_contact_when_leg_ended)  # the contact log names who talked, when

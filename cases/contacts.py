@@ -49,7 +49,7 @@ async def _agents(session: AsyncSession, call_id: str) -> list[dict[str, Any]]:
     """The people who talked to the customer of a transferred call, in leg order ([] without a transfer)."""
     legs = await session.scalars(select(CallLeg).where(CallLeg.call_id == call_id, CallLeg.answered_at.is_not(None))
                                  .order_by(CallLeg.seq))
-    return [{"agent_id": leg.user_id, "role": leg.role, "answered_at": _iso(leg.answered_at),
+    return [{"agent_id": leg.user_id, "number": leg.number, "role": leg.role, "answered_at": _iso(leg.answered_at),
              "ended_at": _iso(leg.ended_at), "talk_seconds": leg.talk_seconds} for leg in legs]
 
 

@@ -87,8 +87,10 @@ class TransferData(EventData):
     mode: TransferMode
     state: TransferState
     from_agent: str
-    target: str = Field(description="The target's user id")
-    target_role: str
+    target: str = Field(description="The target's user id; an outside number (E.164) when target_role is outside")
+    target_role: str = Field(description="agent, supervisor, or outside (a transfer to a number)")
+    decision_id: str | None = Field(None, description="A transfer to a number: the compliance decision that "
+                                                      "allowed the dial")
     failure: str | None
     requested_at: AwareDatetime
 

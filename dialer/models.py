@@ -109,6 +109,7 @@ class CallTransfer(Base):
     failed_at: Mapped[datetime | None]
     failure: Mapped[str | None] = mapped_column(String(64))
     dial_status: Mapped[str | None] = mapped_column(String(16))
+    decision_id: Mapped[str | None] = mapped_column(String(36))  # a transfer to a number: the gate's decision
 
 
 class CallLeg(Base):
@@ -120,8 +121,9 @@ class CallLeg(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(36))
     seq: Mapped[int]
-    role: Mapped[str] = mapped_column(String(12))  # agent (the call's own) | target | back
-    user_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(12))  # agent (the call's own) | target | back | outside
+    user_id: Mapped[str | None] = mapped_column(String(64))  # None: an outside party (``number``)
+    number: Mapped[str | None] = mapped_column(String(20))  # an outside party's number (E.164)
     sip_user: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str | None] = mapped_column(String(64))
     team: Mapped[str | None] = mapped_column(String(64))

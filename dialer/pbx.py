@@ -33,6 +33,9 @@ INBOUND_ROUTE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
                            r"(message|agent:[A-Za-z0-9_.-]{1,64}:[0-9]{1,3})")
 INBOUND_CHANNEL = re.compile(r"PJSIP/[A-Za-z0-9_.+-]{1,64}-[0-9a-f]{8}")
 TRANSFER_CONTEXT = "callguard-transfer"
+TRANSFER_OUT_CONTEXT = "callguard-transfer-out"  # a blind transfer to an outside number (Exten = the number)
+CONSULT_OUT_CONTEXT = "callguard-xfer-consult-out"  # an attended one's consultation (Exten = the number)
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # the only outside number a transfer sends to the dial plan
 HOLD_CONTEXT = "callguard-xfer-hold"
 CONSULT_CONTEXT = "callguard-xfer-consult"
 PBX_CHANNEL = re.compile(r"[A-Za-z0-9/_.-]{1,128}")  # a channel name as Asterisk makes them
@@ -151,6 +154,67 @@ class PbxGateway:
         except PbxUnavailable:
             await self._clear_transfer(pbx, agent_channel, customer_channel)
             raise
+
+    async def blind_transfer_out(self, pbx: str, *, agent_channel: str, customer_channel: str, number: str,
+                                 presented: str | None, transfer_id: str, seq: int, target_leg: str, back: str,
+                                 back_leg: str) -> None:
+        """Send the customer to an outside ``number`` through the customer trunk (docs/PBX.md "Transfer to a
+        number"): as ``blind_transfer``, into ``callguard-transfer-out`` with Exten = the number, after a
+        ``Setvar`` of ``OUTBOUND_CLI`` (the number the outside party sees) on the customer's channel. Only an
+        E.164 number (``+`` and 7 to 15 digits), a ``+``-and-digits presented number, UUIDs and SIP users are
+        sent (ValueError otherwise, nothing sent)."""
+        self._check_out(number, presented)
+        if not (PBX_CHANNEL.fullmatch(agent_channel) and PBX_CHANNEL.fullmatch(customer_channel)):
+            raise ValueError("not a channel name")
+        if not PBX_SIP_USER.fullmatch(back):
+            raise ValueError(f"not a SIP user the dial plan accepts: {back[:40]!r}")
+        for ident in (transfer_id, target_leg, back_leg):
+            if not _PBX_ID.fullmatch(ident):
+                raise ValueError("transfer and leg ids are lower-case UUIDs")
+        ring = str(self.settings[pbx].agent_ring_timeout_s)  # the agent rung back; the number rings as a customer
+        customer_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_SEG", str(int(seq))),
+                         ("XFER_BACK", back), ("XFER_BACK_LEG", back_leg), ("XFER_TIMEOUT", ring),
+                         (PRESENTED_VARIABLE, presented or "")]
+        try:
+            await self._setvar(pbx, agent_channel, XFER_VARIABLE, transfer_id)
+            for name, value in customer_vars:
+                await self._setvar(pbx, customer_channel, name, value)
+            await self._simple(pbx, "BlindTransfer", [("Channel", agent_channel), ("Context", TRANSFER_OUT_CONTEXT),
+                                                      ("Exten", number)])
+        except PbxUnavailable:
+            await self._clear_transfer(pbx, agent_channel, customer_channel)
+            raise
+
+    async def attended_transfer_out(self, pbx: str, *, agent_channel: str, customer_channel: str, number: str,
+                                    presented: str | None, transfer_id: str, seq: int, target_leg: str) -> None:
+        """As ``attended_transfer``, the agent consulting an outside ``number`` from
+        ``callguard-xfer-consult-out`` (through the customer trunk, presenting ``presented``)."""
+        self._check_out(number, presented)
+        if not (_PBX_ID.fullmatch(transfer_id) and _PBX_ID.fullmatch(target_leg)):
+            raise ValueError("transfer and leg ids are lower-case UUIDs")
+        if not (PBX_CHANNEL.fullmatch(agent_channel) and PBX_CHANNEL.fullmatch(customer_channel)):
+            raise ValueError("not a channel name")
+        agent_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_PEER", customer_channel),
+                      ("XFER_DONE", ""), (PRESENTED_VARIABLE, presented or "")]
+        try:
+            for name, value in agent_vars:
+                await self._setvar(pbx, agent_channel, name, value)
+            for name, value in ((XFER_VARIABLE, transfer_id), ("XFER_SEG", str(int(seq)))):
+                await self._setvar(pbx, customer_channel, name, value)
+            await self._simple(pbx, "Redirect", [
+                ("Channel", customer_channel), ("Context", HOLD_CONTEXT), ("Exten", "s"), ("Priority", "1"),
+                ("ExtraChannel", agent_channel), ("ExtraContext", CONSULT_OUT_CONTEXT), ("ExtraExten", number),
+                ("ExtraPriority", "1")])
+        except PbxUnavailable:
+            await self._clear_transfer(pbx, agent_channel, customer_channel)
+            raise
+
+    @staticmethod
+    def _check_out(number: str, presented: str | None) -> None:
+        if not E164.fullmatch(number):
+            raise ValueError(f"not an E.164 number: {number[:40]!r}")
+        if presented is not None and not PBX_CLI.fullmatch(presented):
+            raise InvalidPresentedNumber("a presented number is '+' and digits", details={"number": presented[:40]})
 
     async def complete_transfer(self, pbx: str, *, agent_channel: str, customer_channel: str,
                                 target_channel: str) -> None:

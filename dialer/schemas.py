@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from core.clock import iso_or_none
 from core.pagination import Cursor
@@ -15,6 +15,7 @@ from dialer.states import CallState, EndReason
 from dialer.transfer import TransferMode, TransferState
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+_NUMBER = r"^\+?[0-9][0-9 ().-]{1,31}$"  # a phone number as people write it (normalised by the service)
 
 
 class CallRequest(BaseModel):
@@ -133,16 +134,28 @@ class PresentedNumbersOut(BaseModel):
 
 
 class TransferRequest(BaseModel):
-    """Hand the customer of a live call to another agent or a supervisor (by user id; never a number)."""
+    """Hand the customer of a live call to another agent or a supervisor (``target``, a user id), or to an
+    outside number (``number``): exactly one of them."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"target": "pete", "mode": "blind"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"target": "pete", "mode": "blind"}, {"number": "+8613800000101", "mode": "blind"}]})
 
-    target: str = Field(pattern=_ID, description="The agent or supervisor (user id) who takes the customer, within "
-                                                 "the call's client (and team, for an agent), and available")
+    target: str | None = Field(None, pattern=_ID, description="The agent or supervisor (user id) who takes the "
+                               "customer, within the call's client (and team, for an agent), and available")
+    number: str | None = Field(None, min_length=3, max_length=32, pattern=_NUMBER, description=(
+        "An outside number that takes the customer (a dial: normalised to E.164, it passes the compliance gate "
+        "for the call's case as a dial by whoever transfers would; a call without a case cannot be transferred "
+        "to a number). Blocked: 409 with the gate's code and explanation, as POST /v1/calls answers"))
     mode: TransferMode = Field(TransferMode.BLIND, description="blind: the customer goes straight to the target; "
                                "attended: the customer hears music on hold while the agent consults the target, "
                                "then POST .../transfer/complete or .../transfer/cancel. If the target does not "
                                "answer, the customer goes back to the agent")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferRequest:
+        if (self.target is None) == (self.number is None):
+            raise ValueError("name exactly one of target (a user) or number (an outside number)")
+        return self
 
 
 class TransferOut(BaseModel):
@@ -155,8 +168,9 @@ class TransferOut(BaseModel):
     state: TransferState
     from_agent: str = Field(description="Who had the customer when the transfer was asked")
     target: str
-    target_role: str
     requested_by: str
+    target_role: str = Field(description="agent or supervisor; outside: ``target`` is an outside number (E.164)")
+    decision_id: str | None = Field(description="A transfer to a number: the compliance decision that allowed it")
     failure: str | None = Field(description="Why it failed: pbx-unavailable, target-not-answered")
     dial_status: str | None = Field(description="The PBX's dial status of the target")
     requested_at: datetime
@@ -172,8 +186,10 @@ class LegOut(BaseModel):
     id: str
     seq: int
     role: str = Field(description="agent: the call's own agent; target: a transfer's target; back: the agent "
-                                  "the customer rang back to when the target did not answer")
-    user: str
+                                  "the customer rang back to when the target did not answer; outside: an "
+                                  "outside number the customer was transferred to (its talk is no agent's)")
+    user: str | None = Field(description="Who talked; null for an outside party")
+    number: str | None = Field(description="An outside party's number (E.164); null for a person")
     transfer_id: str | None
     ringing_at: datetime | None
     answered_at: datetime | None
@@ -195,7 +211,8 @@ def transfer_to_json(t: CallTransfer) -> dict[str, Any]:
     iso = iso_or_none
     return {"id": t.id, "call_id": t.call_id, "seq": t.seq, "mode": t.mode, "state": t.state,
             "from_agent": t.from_agent, "target": t.target_id, "target_role": t.target_role,
-            "requested_by": t.requested_by, "failure": t.failure, "dial_status": t.dial_status,
+            "decision_id": t.decision_id, "requested_by": t.requested_by, "failure": t.failure,
+            "dial_status": t.dial_status,
             "requested_at": iso(t.requested_at), "consulting_at": iso(t.consulting_at),
             "completed_at": iso(t.completed_at), "cancelled_at": iso(t.cancelled_at), "failed_at": iso(t.failed_at)}
 
@@ -204,6 +221,7 @@ def legs_to_json(call_id: str, legs: list[CallLeg], transfers: list[CallTransfer
     """The API representation of a call's legs and transfers."""
     iso = iso_or_none
     return {"call_id": call_id, "transfers": [transfer_to_json(t) for t in transfers], "legs": [
-        {"id": leg.id, "seq": leg.seq, "role": leg.role, "user": leg.user_id, "transfer_id": leg.transfer_id,
+        {"id": leg.id, "seq": leg.seq, "role": leg.role, "user": leg.user_id, "number": leg.number,
+         "transfer_id": leg.transfer_id,
          "ringing_at": iso(leg.ringing_at), "answered_at": iso(leg.answered_at), "ended_at": iso(leg.ended_at),
          "cause": leg.cause, "talk_seconds": leg.talk_seconds} for leg in legs]}

@@ -1,10 +1,18 @@
-"""Transfer use cases: hand a live call's customer to another agent or a supervisor, and keep its legs.
+"""Transfer use cases: hand a live call's customer to another agent, a supervisor or an outside number, and
+keep its legs.
 
 The call stays one call (same id); each person who talks to the customer is a leg (``call_legs``: the
 call's own agent is leg 1). The target is named by user id and resolved here to its SIP user, inside the
 call's walls (its client; its team for agents) and only when available (the presence check wired in by
 the composition root). The PBX side is in ``PbxGateway.blind_transfer`` (docs/PBX.md "Transfer"); the
 PBX's events come back through ``dialer.translate.translate_leg`` into :meth:`TransferService.apply_leg`.
+
+A transfer to an outside number is a dial: the number is normalised like a dial's, then the compliance gate
+(the same ``DialGate`` a dial passes, never presence's wrapper: the agent is on this call) decides it for the
+call's case, as a dial by whoever transfers, inside the transfer's transaction. A blocked transfer keeps only
+the decision (logged, ``call.blocked``) and answers the gate's 409; an allowed one dials the number through the
+customer trunk presenting the client's number (``PbxGateway.blind_transfer_out``). Its leg (role ``outside``)
+has a number and no user: its talk is no agent's.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,12 +31,15 @@ from auth.scope import Scope
 from auth.service import Principal
 from core.clock import Clock, iso_or_none
 from core.events import DomainEvent, EventLog
+from core.phone import normalize
 from db.base import new_id
 from db.engine import Database
 from dialer import events as ev
 from dialer.errors import CallNotTransferable, NoSuchCall, NoSuchTransferTarget, NotYourAgent, PbxUnavailable
+from dialer.gate import DialGate, DialRequest
 from dialer.models import Call, CallLeg, CallTransfer
 from dialer.pbx import PBX_SIP_USER, PbxGateway
+from dialer.presented import number_for_call
 from dialer.states import CallState
 from dialer.transfer import (
     TERMINAL,
@@ -48,6 +60,7 @@ LegListener = Callable[[AsyncSession, Call, CallLeg, str], Awaitable[None]]
 TRANSFER_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION)
 SEE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.INTEGRATION, Role.QA)
 TARGET_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
+OUTSIDE = "outside"  # a transfer's target_role and its leg's role when the target is an outside number
 _LEG_TIMES = ("ringing_at", "answered_at", "ended_at")
 _TRANSFER_TIMES = ("consulting_at", "completed_at", "cancelled_at", "failed_at")
 _EVENT_OF = {
@@ -65,7 +78,7 @@ def transfer_facts(t: CallTransfer) -> TransferFacts:
 def transfer_payload(t: CallTransfer) -> dict[str, Any]:
     """The transfer part of a transfer event's payload (ids only)."""
     return {"id": t.id, "seq": t.seq, "mode": t.mode, "state": t.state, "from_agent": t.from_agent,
-            "target": t.target_id, "target_role": t.target_role, "failure": t.failure,
+            "target": t.target_id, "target_role": t.target_role, "decision_id": t.decision_id, "failure": t.failure,
             "requested_at": iso_or_none(t.requested_at)}
 
 
@@ -86,8 +99,10 @@ def _merge_leg(leg: CallLeg, facts: dict[str, Any]) -> bool:
 class TransferService:
     """Requests transfers and keeps transfers and legs from PBX facts."""
 
-    def __init__(self, *, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock) -> None:
+    def __init__(self, *, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock, gate: DialGate,
+                 default_region: str) -> None:
         self.db, self.events, self.pbx, self.clock = db, events, pbx, clock
+        self.gate, self.default_region = gate, default_region
         self._target_checks: list[TargetCheck] = []
         self._leg_listeners: list[LegListener] = []
 
@@ -101,59 +116,134 @@ class TransferService:
         self._leg_listeners.append(listener)
 
     # -- requesting -----------------------------------------------------------------------------
-    async def request(self, principal: Principal, call_id: str, *, target: str,
-                      mode: TransferMode = TransferMode.BLIND) -> CallTransfer:
-        """Record the transfer (and the call's first leg) in one transaction, then send it to the PBX."""
+    async def request(self, principal: Principal, call_id: str, *, target: str | None = None,
+                      number: str | None = None, mode: TransferMode = TransferMode.BLIND) -> CallTransfer:
+        """Record the transfer (and the call's first leg) in one transaction, then send it to the PBX.
+
+        ``target`` is a user id; ``number`` an outside number (a dial: the gate decides it first). Exactly one.
+        """
         principal.require(*TRANSFER_ROLES)
+        if (target is None) == (number is None):
+            raise ValueError("a transfer names exactly one of target or number")
+        if number is not None:
+            return await self._request_number(principal, call_id, number, mode)
+        assert target is not None
         now = self.clock.now()
         async with self.db.begin() as s:
-            call = await self._call_for_update(s, principal, call_id)
-            legs = list((await s.scalars(select(CallLeg).where(CallLeg.call_id == call_id)
-                                         .order_by(CallLeg.seq))).all())
-            transfers = list((await s.scalars(select(CallTransfer).where(CallTransfer.call_id == call_id))).all())
-            holder = self._holder(call, legs)
-            self._check_transferable(principal, call, transfers, holder)
+            call, legs, transfers, holder = await self._transferable(s, principal, call_id)
             user = await self._target(s, call, target)
             if user.id == holder[0]:
                 raise CallNotTransferable(f"{target} already has the customer", details={
                     "call_id": call_id, "reason": "the target already has the customer"})
             for check in self._target_checks:
                 await check(s, user.id)
-            if not legs:
-                first = CallLeg(id=new_id(), call_id=call.id, seq=1, role="agent", user_id=call.agent_id,
-                                sip_user=call.sip_user, client_id=call.client_id, team=call.team,
-                                channel=call.agent_channel, answered_at=call.answered_at)
-                s.add(first)
-                legs.append(first)
-            seq = len(transfers) + 1
-            transfer = CallTransfer(
-                id=new_id(), call_id=call.id, seq=seq, mode=mode.value, state=TransferState.REQUESTED.value,
-                from_agent=holder[0], target_id=user.id, target_role=user.role, requested_by=principal.user_id,
-                target_leg_id=new_id(), back_leg_id=new_id(), requested_at=now)
-            s.add(transfer)
-            s.add(CallLeg(id=transfer.target_leg_id, call_id=call.id, seq=len(legs) + 1, role="target",
-                          user_id=user.id, sip_user=user.sip_user or "", client_id=call.client_id, team=call.team,
-                          transfer_id=transfer.id))
-            # the recording's segments (recordings/ingest.py joins <id>-s1..sN after the agent's part)
-            call.facts = {**(call.facts or {}), "segments": seq}
+            transfer = self._add_transfer(s, principal, call, legs=legs, transfers=transfers, holder=holder,
+                                          mode=mode, now=now, target_id=user.id, target_role=user.role,
+                                          leg_user=user.id, leg_sip=user.sip_user or "")
             await self._record(s, call, transfer)
-            holder_user = await s.get(User, holder[0])
-            back_sip = holder_user.sip_user if holder_user is not None and holder_user.sip_user else call.sip_user
+            back_sip = await self._back_sip(s, call, holder)
             target_sip, channel, customer = user.sip_user or "", holder[1] or "", call.customer_channel or ""
         try:
             if mode is TransferMode.BLIND:
                 await self.pbx.blind_transfer(
                     call.pbx, agent_channel=channel, customer_channel=customer, target=target_sip,
-                    transfer_id=transfer.id, seq=seq, target_leg=transfer.target_leg_id, back=back_sip,
+                    transfer_id=transfer.id, seq=transfer.seq, target_leg=transfer.target_leg_id, back=back_sip,
                     back_leg=transfer.back_leg_id)
             else:
                 await self.pbx.attended_transfer(
                     call.pbx, agent_channel=channel, customer_channel=customer, target=target_sip,
-                    transfer_id=transfer.id, seq=seq, target_leg=transfer.target_leg_id)
+                    transfer_id=transfer.id, seq=transfer.seq, target_leg=transfer.target_leg_id)
         except PbxUnavailable:
             await self._fail(transfer.id, "pbx-unavailable")
             raise
         return transfer
+
+    async def _request_number(self, principal: Principal, call_id: str, number: str,
+                              mode: TransferMode) -> CallTransfer:
+        """A transfer to an outside number: normalised, gated for the call's case as a dial by ``principal``
+        (logged either way), then dialled through the customer trunk presenting the client's number."""
+        e164 = normalize(number, self.default_region)
+        now = self.clock.now()
+        blocked = None
+        async with self.db.begin() as s:
+            call, legs, transfers, holder = await self._transferable(s, principal, call_id)
+            if call.case_id is None:
+                raise CallNotTransferable("only a call with a case may be transferred to a number", details={
+                    "call_id": call_id, "reason": "the call has no case to dial the number for"})
+            decision = await self.gate.check(s, DialRequest(
+                call_id=call.id, agent_id=holder[0], team=call.team, number=e164, case_id=call.case_id,
+                principal=principal, now=now))
+            if not decision.allowed:
+                blocked = decision.error
+            else:
+                transfer = self._add_transfer(s, principal, call, legs=legs, transfers=transfers, holder=holder,
+                                              mode=mode, now=now, target_id=e164, target_role=OUTSIDE,
+                                              leg_user=None, leg_sip="", number=e164)
+                transfer.decision_id = decision.decision_id
+                await self._record(s, call, transfer)
+                back_sip = await self._back_sip(s, call, holder)
+                presented = call.presented_number or await number_for_call(s, call.client_id)
+                channel, customer = holder[1] or "", call.customer_channel or ""
+        if blocked is not None:  # committed: the decision and call.blocked; nothing else changed
+            raise blocked
+        try:
+            if mode is TransferMode.BLIND:
+                await self.pbx.blind_transfer_out(
+                    call.pbx, agent_channel=channel, customer_channel=customer, number=e164, presented=presented,
+                    transfer_id=transfer.id, seq=transfer.seq, target_leg=transfer.target_leg_id, back=back_sip,
+                    back_leg=transfer.back_leg_id)
+            else:
+                await self.pbx.attended_transfer_out(
+                    call.pbx, agent_channel=channel, customer_channel=customer, number=e164, presented=presented,
+                    transfer_id=transfer.id, seq=transfer.seq, target_leg=transfer.target_leg_id)
+        except PbxUnavailable:
+            await self._fail(transfer.id, "pbx-unavailable")
+            raise
+        return transfer
+
+    async def _transferable(self, s: AsyncSession, principal: Principal, call_id: str) -> tuple[
+            Call, list[CallLeg], list[CallTransfer], tuple[str, str | None]]:
+        """The call (locked), its legs and transfers, and who has its customer, once it may be transferred."""
+        call = await self._call_for_update(s, principal, call_id)
+        legs = list((await s.scalars(select(CallLeg).where(CallLeg.call_id == call_id)
+                                     .order_by(CallLeg.seq))).all())
+        transfers = list((await s.scalars(select(CallTransfer).where(CallTransfer.call_id == call_id))).all())
+        holder = self._holder(call, legs)
+        self._check_transferable(principal, call, transfers, holder)
+        if any(leg.role == OUTSIDE and leg.answered_at is not None and leg.ended_at is None for leg in legs):
+            raise CallNotTransferable(f"call {call.id} cannot be transferred: the customer is with an outside "
+                                      "party", details={"call_id": call.id, "reason": "the customer is with an "
+                                                        "outside party"})
+        return call, legs, transfers, holder
+
+    def _add_transfer(self, s: AsyncSession, principal: Principal, call: Call, *, legs: list[CallLeg],
+                      transfers: list[CallTransfer], holder: tuple[str, str | None], mode: TransferMode,
+                      now: datetime, target_id: str, target_role: str, leg_user: str | None, leg_sip: str,
+                      number: str | None = None) -> CallTransfer:
+        """The transfer's rows: the call's first leg (when it has none yet), the transfer, its target's leg."""
+        if not legs:
+            first = CallLeg(id=new_id(), call_id=call.id, seq=1, role="agent", user_id=call.agent_id,
+                            sip_user=call.sip_user, client_id=call.client_id, team=call.team,
+                            channel=call.agent_channel, answered_at=call.answered_at)
+            s.add(first)
+            legs.append(first)
+        seq = len(transfers) + 1
+        transfer = CallTransfer(
+            id=new_id(), call_id=call.id, seq=seq, mode=mode.value, state=TransferState.REQUESTED.value,
+            from_agent=holder[0], target_id=target_id, target_role=target_role, requested_by=principal.user_id,
+            target_leg_id=new_id(), back_leg_id=new_id(), requested_at=now)
+        s.add(transfer)
+        s.add(CallLeg(id=transfer.target_leg_id, call_id=call.id, seq=len(legs) + 1,
+                      role=OUTSIDE if number is not None else "target", user_id=leg_user, number=number,
+                      sip_user=leg_sip, client_id=call.client_id, team=call.team, transfer_id=transfer.id))
+        # the recording's segments (recordings/ingest.py joins <id>-s1..sN after the agent's part)
+        call.facts = {**(call.facts or {}), "segments": seq}
+        return transfer
+
+    async def _back_sip(self, s: AsyncSession, call: Call, holder: tuple[str, str | None]) -> str:
+        """The SIP user the customer rings back to when the target does not answer: whoever had it."""
+        holder_user = await s.get(User, holder[0])
+        return holder_user.sip_user if holder_user is not None and holder_user.sip_user else call.sip_user
 
     async def complete(self, principal: Principal, call_id: str) -> CallTransfer:
         """An attended transfer whose target answered (``consulting``): the customer joins the target, the
@@ -232,7 +322,8 @@ class TransferService:
     def _holder(self, call: Call, legs: list[CallLeg]) -> tuple[str, str | None]:
         """Who has the customer now, and their channel: the latest answered leg still up, else the call's agent."""
         for leg in reversed(legs):
-            if leg.answered_at is not None and leg.ended_at is None and leg.role != "agent":
+            if leg.answered_at is not None and leg.ended_at is None and leg.role in ("target", "back") \
+                    and leg.user_id is not None:
                 return leg.user_id, leg.channel
         return call.agent_id, call.agent_channel
 
@@ -278,7 +369,7 @@ class TransferService:
             before = {step: getattr(leg, f"{step}_at") for step in ("ringing", "answered", "ended")}
             _merge_leg(leg, update.facts)
             steps = [step for step, at in before.items() if at is None and getattr(leg, f"{step}_at") is not None]
-            if leg.role == "target" and leg.transfer_id is not None:
+            if leg.role in ("target", OUTSIDE) and leg.transfer_id is not None:
                 await self._follow_transfer(s, leg, update)
             # after the transfer's own update: a listener sees the leg's final talk time (attended: from completion)
             if steps and self._leg_listeners:

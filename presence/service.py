@@ -256,7 +256,10 @@ class PresenceService:
 
     async def on_leg(self, session: AsyncSession, call: Call, leg: CallLeg, step: str) -> None:
         """A transferred call's leg moves its person (in the leg's transaction): the target rings and is on the
-        call; whoever leaves the customer (the agent after a transfer, the target at the end) goes to wrap-up."""
+        call; whoever leaves the customer (the agent after a transfer, the target at the end) goes to wrap-up.
+        An outside party's leg (no user) moves nobody."""
+        if leg.user_id is None:
+            return
         user = await session.get(User, leg.user_id)
         if user is None or user.role != Role.AGENT.value:
             return

@@ -45,6 +45,16 @@ class RecordingPbx:
             raise PbxUnavailable(pbx, "the PBX is not connected")
         self.actions.append(("attended_transfer", {"pbx": pbx, **fields}))
 
+    async def blind_transfer_out(self, pbx: str, **fields: Any) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("blind_transfer_out", {"pbx": pbx, **fields}))
+
+    async def attended_transfer_out(self, pbx: str, **fields: Any) -> None:
+        if self.down:
+            raise PbxUnavailable(pbx, "the PBX is not connected")
+        self.actions.append(("attended_transfer_out", {"pbx": pbx, **fields}))
+
     async def complete_transfer(self, pbx: str, **fields: Any) -> None:
         if self.down:
             raise PbxUnavailable(pbx, "the PBX is not connected")

@@ -28,7 +28,7 @@ from db.engine import Database
 from dialer.models import Call, CallLeg
 from dialer.transfers import TransferService
 from dialer.translate import LegUpdate
-from tests.support.doubles import RecordingPbx
+from tests.support.doubles import AllowAllGate, RecordingPbx
 from tests.unit.analytics.conftest import make_call
 from tests.unit.analytics.test_sla import case
 
@@ -42,7 +42,7 @@ async def _contact_when_leg_ended(session: AsyncSession, call: Call, _leg: CallL
         await record_contact(session, call)
 
 
-async def _transferred_call(db: Database) -> str:
+async def _transferred_call(db: Database, *, number: str | None = None) -> str:
     """alice's call on case k1, answered at T+10s; at T+70s she hands it to bob (blind), who answers at T+72s;
     the customer hangs up at T+172s. alice talked 60 s, bob 100 s; the call's own talk time is 162 s."""
     async with db.begin() as s:
@@ -59,10 +59,11 @@ async def _transferred_call(db: Database) -> str:
                    make_call(T + timedelta(minutes=6), agent="bob", talk=20.0, ring=6.0)])
     clock = FakeClock(T + timedelta(seconds=70))
     pbx = RecordingPbx()
-    transfers = TransferService(db=db, events=EventLog(), pbx=pbx, clock=clock)
+    transfers = TransferService(db=db, events=EventLog(), pbx=pbx, clock=clock, gate=AllowAllGate("c1"),
+                                default_region="CN")
     transfers.add_leg_listener(_contact_when_leg_ended)
     t = await transfers.request(Principal("alice", Role.AGENT, team="t1", clients=frozenset({"c1"})), call_id,
-                                target="bob")
+                                target=None if number else "bob", number=number)
     [(_action, sent)] = pbx.actions
     await transfers.apply_leg(LegUpdate(call_id, None, t.id, "Hangup",
                                         {"ended_at": T + timedelta(seconds=70), "cause": 16}))
@@ -192,3 +193,23 @@ async def test_a_transfer_moves_the_percentiles_only_of_the_agents_who_talked(ad
     async with adb.read() as s:
         rep = await run_report(s, ReportQuery("talk-time", ("agent",), start=DAY[0], end=DAY[1]))
     assert _by(rep.rows, "agent", "talk_median", "talk_p90") == {**PCT_BY_AGENT, "carol": (45.0, 45.0)}
+
+
+async def test_an_outside_partys_talk_is_no_agents(adb: Database) -> None:
+    """The same call handed to an outside number (blind): alice keeps her 60 s, nobody gets the outside 100 s."""
+    call_id = await _transferred_call(adb, number="+8613800000101")
+    window = {"start": T - timedelta(hours=1), "end": T + timedelta(hours=1)}
+    for _source in ("raw calls (dirty hours)", "the hourly rollup"):
+        tt, cr = await _reports(adb, **window)
+        assert _by(tt.rows, "agent", "attempts", "connected", "talk_total", "talk_mean") == {
+            "alice": (2, 2, 90.0, 45.0), "bob": (1, 1, 20.0, 20.0)}
+        assert (tt.totals["connected"], tt.totals["talk_total"]) == (3, 110.0)
+        assert _by(cr.rows, "agent", "attempts", "connected") == {"alice": (2, 2), "bob": (1, 1)}
+        # nor any talk sample: alice's are her 60 s leg and her own 30 s call, and no agent "" appears
+        assert (await _percentiles(adb, **window))["agent"] == {"alice": (30.0, 60.0), "bob": (20.0, 20.0)}
+        await refresh(adb)
+    async with adb.read() as s:
+        _case, rows = await contacts(s, "k1")
+    [row] = [contact_json(r) for r in rows if r.call_id == call_id]
+    assert [(a["agent_id"], a["number"], a["role"], a["talk_seconds"]) for a in row["agents"]] == [
+        ("alice", None, "agent", 60.0), (None, "+8613800000101", "outside", 100.0)]

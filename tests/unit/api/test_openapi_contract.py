@@ -21,6 +21,7 @@ from core.events import event_to_json
 from core.models import DomainEventRow
 from core.pagination import CURSOR_PATTERN, decode_cursor, encode_cursor
 from dialer.states import CallState
+from dialer.translate import FactUpdate
 from hooks.outbox import event_body
 from tests.unit.api.conftest import Api
 
@@ -239,3 +240,30 @@ async def test_docs_without_a_build_say_how_to_build_them(tmp_path: Path) -> Non
         assert r.status == 200 and "default-src 'none'" in r.headers["Content-Security-Policy"]
         assert (await client.get("/docs/app.js")).headers["Content-Type"].startswith("text/javascript")
         assert (await client.get("/docs/..%2Fsecret")).status == 404
+
+
+async def test_a_transfer_names_a_user_or_an_outside_number_and_its_answers_say_which(api: Api) -> None:
+    spec = await _spec(api)
+    body = spec["paths"]["/v1/calls/{call_id}/transfer"]["post"]["requestBody"]["content"]["application/json"]
+    schemas = spec["components"]["schemas"]
+    request = schemas[body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert {"target", "number", "mode"} <= set(request["properties"]) and "required" not in request
+    assert "compliance gate" in json.dumps(request["properties"]["number"])
+    assert {e.get("number") for e in request["examples"]} >= {None, "+8613800000101"}
+    assert {"decision_id", "target_role"} <= set(schemas["TransferOut"]["properties"])
+    assert {"user", "number"} <= set(schemas["LegOut"]["properties"])
+    # a transfer to a number, as the service answers it, is what the document says
+    r = await api.client.post("/v1/calls", json={"agent": "alice", "number": "+8613800000001", "case_id": "case-1"},
+                              headers=api.auth("alice"))
+    call_id = (await r.json())["id"]
+    await api.container.calls.apply(FactUpdate(call_id, "test", {
+        "agent_channel": "PJSIP/1001-00000001", "customer_channel": "PJSIP/customers-00000002",
+        "agent_answered_at": datetime.now(UTC), "answered_at": datetime.now(UTC)}))
+    r = await api.client.post(f"/v1/calls/{call_id}/transfer", json={"number": "+8613800000101"},
+                              headers=api.auth("alice"))
+    assert r.status == 202, await r.text()
+    errors = list(_validator(spec, {"$ref": "#/components/schemas/TransferOut"}).iter_errors(await r.json()))
+    assert not errors, errors[0].message
+    legs = await (await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("alice"))).json()
+    errors = list(_validator(spec, {"$ref": "#/components/schemas/LegsOut"}).iter_errors(legs))
+    assert not errors, errors[0].message

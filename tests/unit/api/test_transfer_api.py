@@ -12,6 +12,7 @@ from auth.models import Role
 from auth.service import create_user, issue_token
 from core.models import DomainEventRow
 from dialer.translate import FactUpdate, LegUpdate
+from tests.support.doubles import AllowAllGate
 from tests.unit.api.conftest import Api
 from tests.unit.api.test_calls_api import assert_error
 
@@ -231,3 +232,41 @@ async def test_cancelling_an_attended_transfer_hangs_up_the_targets_leg(api: Api
     assert legs["transfers"][0]["state"] == "cancelled"
     assert [x for x in await _types(api, call_id) if x.startswith("call.transfer_")] == [
         "call.transfer_requested", "call.transfer_cancelled"]
+
+
+async def test_a_number_is_a_dial_for_the_calls_case_through_the_gate(api: Api) -> None:
+    r = await api.client.post("/v1/calls", json={"agent": "alice", "number": "+8613800000001", "case_id": "case-1"},
+                              headers=api.auth("alice"))
+    assert r.status == 202
+    call_id = (await r.json())["id"]
+    await api.container.calls.apply(FactUpdate(call_id, "test", {
+        "originated_at": T, "agent_ringing_at": T, "agent_answered_at": T, "agent_channel": "PJSIP/1001-00000001",
+        "customer_ringing_at": T, "customer_channel": "PJSIP/customers-00000002", "answered_at": T}))
+    api.pbx.actions.clear()
+    gate = api.container.gate
+    assert isinstance(gate, AllowAllGate)
+    status, body = await _transfer(api, call_id, "alice", {"number": "138 0000 0101"})
+    assert status == 202, body
+    assert (body["target"], body["target_role"], body["from_agent"]) == ("+8613800000101", "outside", "alice")
+    asked = gate.requests[-1]
+    assert (asked.number, asked.case_id, asked.agent_id, asked.principal.user_id, asked.call_id) == (
+        "+8613800000101", "case-1", "alice", "alice", call_id)
+    assert body["decision_id"]
+    [(action, sent)] = api.pbx.actions
+    assert action == "blind_transfer_out" and sent["number"] == "+8613800000101"
+    legs = await (await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("alice"))).json()
+    assert [(leg["role"], leg["user"], leg["number"]) for leg in legs["legs"]] == [
+        ("agent", "alice", None), ("outside", None, "+8613800000101")]
+
+
+async def test_a_number_for_a_call_without_a_case_or_not_a_phone_number_changes_nothing(api: Api) -> None:
+    call_id = await _answered_call(api)  # dialled without a case
+    status, body = await _transfer(api, call_id, "alice", {"number": "+8613800000101"})
+    assert status == 409
+    assert_error(body, "call-not-transferable")
+    assert body["error"]["details"]["reason"] == "the call has no case to dial the number for"
+    for number in ("+86 12", "12345678901234567890"):
+        status, body = await _transfer(api, call_id, "alice", {"number": number})
+        assert status == 422, (number, body)
+    assert not api.pbx.actions
+    assert (await (await api.client.get(f"/v1/calls/{call_id}/legs", headers=api.auth("alice"))).json())["legs"] == []

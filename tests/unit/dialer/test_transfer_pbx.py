@@ -12,7 +12,7 @@ import pytest
 
 from config.settings import PbxSettings
 from dialer.ami import AmiClient, AmiMessage
-from dialer.errors import PbxUnavailable
+from dialer.errors import InvalidPresentedNumber, PbxUnavailable
 from dialer.pbx import PbxGateway
 from tests.unit.dialer.ami.fake_ami import FakeAmi, FakeConn
 from tests.unit.dialer.ami.test_client import FAST
@@ -98,4 +98,49 @@ async def test_nothing_else_reaches_the_pbx(bad: dict[str, str]) -> None:
         with pytest.raises(ValueError):
             await pbx.attended_transfer("local", agent_channel=AGENT, customer_channel="PJSIP/x\r\nAction: Hangup",
                                         target="1005", transfer_id=X, seq=1, target_leg=LEG)
+    assert sent(fake) == []
+
+
+async def test_a_transfer_to_a_number_sends_only_e164_and_the_presented_number() -> None:
+    async with gateway() as (pbx, fake):
+        await pbx.blind_transfer_out("local", agent_channel=AGENT, customer_channel=CUSTOMER, number="+8613800000101",
+                                     presented="+861087654321", transfer_id=X, seq=1, target_leg=LEG, back="1001",
+                                     back_leg=BACK)
+    assert sent(fake) == [
+        ("Setvar", AGENT, "CALLGUARD_XFER", X, None),
+        ("Setvar", CUSTOMER, "CALLGUARD_XFER", X, None), ("Setvar", CUSTOMER, "XFER_LEG", LEG, None),
+        ("Setvar", CUSTOMER, "XFER_SEG", "1", None), ("Setvar", CUSTOMER, "XFER_BACK", "1001", None),
+        ("Setvar", CUSTOMER, "XFER_BACK_LEG", BACK, None), ("Setvar", CUSTOMER, "XFER_TIMEOUT", "7", None),
+        ("Setvar", CUSTOMER, "OUTBOUND_CLI", "+861087654321", None),
+        ("BlindTransfer", AGENT, None, None, "+8613800000101")]
+    [transfer] = [a for a in fake.actions if a.get("Action") == "BlindTransfer"]
+    assert transfer.get("Context") == "callguard-transfer-out"
+    async with gateway(refuse="Redirect") as (pbx, fake):
+        with pytest.raises(PbxUnavailable):
+            await pbx.attended_transfer_out("local", agent_channel=AGENT, customer_channel=CUSTOMER,
+                                            number="+8613800000101", presented=None, transfer_id=X, seq=1,
+                                            target_leg=LEG)
+    [redirect] = [a for a in fake.actions if a.get("Action") == "Redirect"]
+    assert (redirect.get("ExtraContext"), redirect.get("ExtraExten")) == ("callguard-xfer-consult-out",
+                                                                          "+8613800000101")
+    assert ("Setvar", AGENT, "OUTBOUND_CLI", "", None) in sent(fake)  # no client number: the PBX default
+    assert sent(fake)[-2:] == [("Setvar", AGENT, "CALLGUARD_XFER", "", None),
+                               ("Setvar", CUSTOMER, "CALLGUARD_XFER", "", None)]
+
+
+@pytest.mark.parametrize("bad", [{"number": "+8613800000101\r\nAction: Hangup"}, {"number": "8613800000101"},
+                                 {"number": "+86138-0000-0101"}, {"number": "${EXTEN}"}, {"number": "+0123456789"},
+                                 {"presented": "+86,1"}, {"back": "1001,evil"}, {"back_leg": "x"},
+                                 {"customer_channel": "PJSIP/x\r\nAction: Hangup"}])
+async def test_nothing_but_an_e164_number_reaches_the_pbx(bad: dict[str, str]) -> None:
+    args: dict[str, Any] = {"agent_channel": AGENT, "customer_channel": CUSTOMER, "number": "+8613800000101",
+                            "presented": "+861087654321", "transfer_id": X, "seq": 1, "target_leg": LEG,
+                            "back": "1001", "back_leg": BACK, **bad}
+    async with gateway() as (pbx, fake):
+        with pytest.raises((ValueError, InvalidPresentedNumber)):
+            await pbx.blind_transfer_out("local", **args)
+        if "back" not in bad and "back_leg" not in bad:
+            with pytest.raises((ValueError, InvalidPresentedNumber)):
+                await pbx.attended_transfer_out("local", **{k: v for k, v in args.items()
+                                                            if k not in ("back", "back_leg")})
     assert sent(fake) == []
