@@ -138,7 +138,10 @@ class TransferRequest(BaseModel):
     outside number (``number``): exactly one of them."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"target": "pete", "mode": "blind"}, {"number": "+8613800000101", "mode": "blind"}]})
+        {"target": "pete", "mode": "blind"}, {"number": "+8613800000101", "mode": "blind"}], "oneOf": [
+        {"required": ["target"], "properties": {"target": {"type": "string"}, "number": {"type": "null"}}},
+        {"required": ["number"], "properties": {"number": {"type": "string"}, "target": {"type": "null"}}},
+    ]})
 
     target: str | None = Field(None, pattern=_ID, description="The agent or supervisor (user id) who takes the "
                                "customer, within the call's client (and team, for an agent), and available")
