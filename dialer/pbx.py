@@ -142,18 +142,9 @@ class PbxGateway:
         ring = str(self.settings[pbx].agent_ring_timeout_s)
         agent_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_TIMEOUT", ring),
                       ("XFER_PEER", customer_channel), ("XFER_DONE", "")]
-        try:
-            for name, value in agent_vars:
-                await self._setvar(pbx, agent_channel, name, value)
-            for name, value in ((XFER_VARIABLE, transfer_id), ("XFER_SEG", str(int(seq)))):
-                await self._setvar(pbx, customer_channel, name, value)
-            await self._simple(pbx, "Redirect", [
-                ("Channel", customer_channel), ("Context", HOLD_CONTEXT), ("Exten", "s"), ("Priority", "1"),
-                ("ExtraChannel", agent_channel), ("ExtraContext", CONSULT_CONTEXT), ("ExtraExten", target),
-                ("ExtraPriority", "1")])
-        except PbxUnavailable:
-            await self._clear_transfer(pbx, agent_channel, customer_channel)
-            raise
+        await self._consult(pbx, agent_channel=agent_channel, customer_channel=customer_channel,
+                            agent_vars=agent_vars, transfer_id=transfer_id, seq=seq, context=CONSULT_CONTEXT,
+                            exten=target)
 
     async def blind_transfer_out(self, pbx: str, *, agent_channel: str, customer_channel: str, number: str,
                                  presented: str | None, transfer_id: str, seq: int, target_leg: str, back: str,
@@ -196,6 +187,16 @@ class PbxGateway:
             raise ValueError("not a channel name")
         agent_vars = [(XFER_VARIABLE, transfer_id), ("XFER_LEG", target_leg), ("XFER_PEER", customer_channel),
                       ("XFER_DONE", ""), (PRESENTED_VARIABLE, presented or "")]
+        await self._consult(pbx, agent_channel=agent_channel, customer_channel=customer_channel,
+                            agent_vars=agent_vars, transfer_id=transfer_id, seq=seq, context=CONSULT_OUT_CONTEXT,
+                            exten=number)
+
+    async def _consult(self, pbx: str, *, agent_channel: str, customer_channel: str,
+                       agent_vars: list[tuple[str, str]], transfer_id: str, seq: int, context: str,
+                       exten: str) -> None:
+        """An attended transfer's start (checked values only): ``agent_vars`` on the agent's channel, the
+        transfer and segment on the customer's, then one Redirect: the customer to the hold melody, the agent
+        to ``context``/``exten``. Cleared again if the PBX cannot be reached."""
         try:
             for name, value in agent_vars:
                 await self._setvar(pbx, agent_channel, name, value)
@@ -203,7 +204,7 @@ class PbxGateway:
                 await self._setvar(pbx, customer_channel, name, value)
             await self._simple(pbx, "Redirect", [
                 ("Channel", customer_channel), ("Context", HOLD_CONTEXT), ("Exten", "s"), ("Priority", "1"),
-                ("ExtraChannel", agent_channel), ("ExtraContext", CONSULT_OUT_CONTEXT), ("ExtraExten", number),
+                ("ExtraChannel", agent_channel), ("ExtraContext", context), ("ExtraExten", exten),
                 ("ExtraPriority", "1")])
         except PbxUnavailable:
             await self._clear_transfer(pbx, agent_channel, customer_channel)
