@@ -196,6 +196,9 @@ class CampaignService:
         agent = view.user
         now = self.clock.now()
         async with self.db.begin() as s:
+            # one offer per agent, whichever instance asks: two ticks for one agent wait for each other here
+            # (the second then sees the first one's offer as held) instead of each claiming its own entry
+            await self._lock_agent(s, agent_id)
             held = (await s.scalars(select(CampaignEntry).where(
                 CampaignEntry.claimed_by == agent_id, CampaignEntry.state.in_(HELD),
                 CampaignEntry.lease_until > now))).first()
@@ -330,6 +333,8 @@ class CampaignService:
         """Dial one offered entry whose preview is over, if this instance moves it to ``dialling`` first."""
         now = self.clock.now()
         async with self.db.begin() as s:
+            if agent_id is not None:  # the agent first (as ``next`` and a call's end lock it), then the entry
+                await self._lock_agent(s, agent_id)
             res = await s.execute(update(CampaignEntry).where(
                 CampaignEntry.id == entry_id, CampaignEntry.state == "offered", CampaignEntry.claimed_by == agent_id)
                 .values(state="dialling", updated_at=now))
@@ -359,6 +364,10 @@ class CampaignService:
         live = await s.scalar(select(func.count()).where(
             Call.agent_id == agent_id, Call.created_at > now - timedelta(hours=1), Call.state != "ended"))
         return bool(live)
+
+    async def _lock_agent(self, s: AsyncSession, agent_id: str) -> None:
+        """Lock the agent's presence row (PostgreSQL; SQLite's writers are serialised already)."""
+        await s.execute(self.db.for_update(select(AgentPresence.agent_id).where(AgentPresence.agent_id == agent_id)))
 
     async def _undial(self, entry_id: str, exc: CallguardError) -> None:
         """The dial was refused (the agent paused, the gate blocked, the PBX is down): the case waits."""

@@ -4,11 +4,14 @@ offers, the gate as the filter, claims with leases, skips, and what a call's end
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Role
 from auth.service import Principal, create_user
@@ -248,6 +251,59 @@ async def test_two_instances_ticking_together_dial_an_offer_once(db: Database) -
     rig.clock.advance(seconds=5)
     placed = await asyncio.gather(rig.campaigns.tick(), other.tick())
     assert sorted(placed) == [0, 1] and rig.dialled() == ["+8613800000071"]
+
+
+class _PausedAfterFirstRead:
+    """A Database whose write transactions stop after their first ``scalars`` read until ``go`` is set: it holds
+    one instance between its "does the agent hold an offer?" read and its claim, as a slow instance would."""
+
+    def __init__(self, db: Database) -> None:
+        self._db, self.go, self.paused = db, asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        async with self._db.begin() as s:
+            yield _PausingSession(s, self)
+
+
+class _PausingSession:
+    def __init__(self, s: AsyncSession, owner: _PausedAfterFirstRead) -> None:
+        self._s, self._owner, self._first = s, owner, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s, name)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self._s.scalars(*args, **kwargs)
+        if self._first:
+            self._first = False
+            self._owner.paused.set()
+            await self._owner.go.wait()
+        return result
+
+
+async def test_two_instances_offering_to_one_agent_together_offer_it_one_case(db: Database) -> None:
+    """Instance b has read that the agent holds no offer when instance a offers it a case: b must not offer it a
+    second one (two offers would become two calls at once for one agent, as in the two-instance PBX test)."""
+    rig = await make(db)
+    for n in range(3):
+        await rig.case(f"C{n}", number=f"+86138000000{90 + n}")
+    campaign = await rig.campaign(ALICE, mode="progressive")
+    await rig.presence.set_state(ALICE, "alice", AgentState.AVAILABLE)
+    slow = _PausedAfterFirstRead(db)
+    b = CampaignService(db=cast(Database, slow), events=rig.events, clock=rig.clock, gate=rig.campaigns.gate,
+                        presence=rig.presence, calls=rig.calls, settings=CampaignSettings())
+    second = asyncio.create_task(b.next(ALICE, "alice"))
+    await slow.paused.wait()
+    first = asyncio.create_task(rig.campaigns.next(ALICE, "alice"))
+    await asyncio.wait([first], timeout=1.0)  # done, or waiting for b (which holds the agent)
+    slow.go.set()
+    offers = [await first, await second]
+    assert len({o.entry.id for o in offers if o is not None}) == 1, offers
+    assert (await rig.campaigns.get(SAM, campaign))[1]["offered"] == 1
 
 
 async def test_an_agent_whose_phone_unregisters_gives_its_offer_back(db: Database) -> None:
