@@ -122,9 +122,9 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
     await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
 
 
-def _runs(samples: list[int], hz: int, rate: int = 8000) -> list[tuple[float, float]]:
+def _runs(samples: list[int], hz: int, rate: int = 8000, bridge: float = 0.5) -> list[tuple[float, float]]:
     """Stretches (seconds into the file) where ``hz`` holds a good part of the energy, in 100 ms blocks; gaps
-    under half a second are bridged."""
+    under ``bridge`` seconds are bridged."""
     block = rate // 10
     runs: list[tuple[float, float]] = []
     for start in range(0, len(samples) - block + 1, block):
@@ -132,7 +132,7 @@ def _runs(samples: list[int], hz: int, rate: int = 8000) -> list[tuple[float, fl
         if not any(chunk) or tone_ratio(chunk, rate, hz) < MIX:
             continue
         at, end = start / rate, (start + block) / rate
-        if runs and at - runs[-1][1] < 0.5:
+        if runs and at - runs[-1][1] < bridge:
             runs[-1] = (runs[-1][0], end)
         else:
             runs.append((at, end))
@@ -264,10 +264,12 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
         for channel in (0, 1):
             assert not detect_tone(stored, hz, channel, min_ratio=MIX).present, (hz, channel)
     # two barge stints with the whisper between them left out; in time: the second ends (left) where the
-    # customer's voice (right) does, as they stopped together
+    # customer's voice (right) does, as they stopped together. Near a stint's end Asterisk may also pass the
+    # supervisor into the agent leg's own recording (below): the left then holds the tone twice, slightly apart,
+    # and a pure tone added to itself can cancel there for up to a second (measured on a loaded machine)
     samples, channels = await asyncio.to_thread(decode_pcm, stored)
     customer_runs = _runs(list(samples[1::channels]), CUSTOMER_HZ)
-    barges = _runs(list(samples[0::channels]), BARGE_HZ)
+    barges = _runs(list(samples[0::channels]), BARGE_HZ, bridge=1.0)
     assert len(barges) == 2 and barges[1][0] - barges[0][1] >= 1.5, barges
     assert barges[0][0] > 2.0 and abs(barges[1][1] - customer_runs[-1][1]) <= 0.5, (customer_runs, barges)
     # the customer's side: Asterisk lets the supervisor into the agent leg's own recording only in the last
