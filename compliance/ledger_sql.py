@@ -4,6 +4,9 @@ An *attempt* is a placed call that reached the customer leg, or is still in flig
 conservatively until it ends). Calls that ended before the customer was dialled (the agent did
 not answer, rejected, was unavailable) are not attempts to the customer. Blocked dials never
 create a call, so they are never counted.
+
+A transfer to an outside number is a dial too (dialer/transfers.py): its leg (``call_legs``, role
+``outside``) is an attempt on the same terms (it rang, or it has not ended), counted with the calls.
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.ledger import LedgerCounts, LedgerRanges
 from db.base import UTCDateTime
-from dialer.models import Call
+from dialer.models import Call, CallLeg
 
 _ATTEMPT = or_(Call.customer_ringing_at.is_not(None), Call.ended_at.is_(None))
+_LEG_ATTEMPT = and_(CallLeg.created_at.is_not(None), or_(CallLeg.ringing_at.is_not(None), CallLeg.ended_at.is_(None)))
 _CONVERSATION_LOOKBACK = timedelta(days=31)
 _OWN_STREAK_LIMIT = 50
 
 # The parts of the one ledger statement (its first column).
-_DEBTOR, _NUMBER, _OLDER_OWN = 0, 1, 2
+_DEBTOR, _NUMBER, _OLDER_OWN, _LEG_DEBTOR, _LEG_NUMBER = 0, 1, 2, 3, 4
 
 
 def _part(n: int) -> Any:
@@ -48,7 +52,7 @@ def _null(type_: Any, name: str) -> Any:
 
 
 def _ledger_statement() -> CompoundSelect[Any]:
-    """All the ledger facts of one dial in one statement, three parts in a UNION ALL (first column ``part``).
+    """All the ledger facts of one dial in one statement, five parts in a UNION ALL (first column ``part``).
 
     - ``_DEBTOR``: the debtor's attempts in the conversation lookback, one row each (``at`` = created_at,
       answered_at, talk_seconds, outcome, number_kind). First, so the columns take its types.
@@ -58,8 +62,12 @@ def _ledger_statement() -> CompoundSelect[Any]:
     - ``_OLDER_OWN``: when no own attempt of the lookback was answered (the streak of failed own attempts
       may reach back past it), the newest 50 own attempts before the lookback (``at``, answered_at).
 
-    Each part is answered from one index (``ix_calls_debtor_ledger``, ``ix_calls_number_ledger``) that
-    holds every column it reads: no row of calls is visited.
+    - ``_LEG_DEBTOR`` and ``_LEG_NUMBER``: the same as ``_DEBTOR`` and ``_NUMBER`` for outside parties' legs
+      (transfers to a number; no outcome of their own); the counts add up and the newest time wins.
+
+    Each part is answered from one index (``ix_calls_debtor_ledger``, ``ix_calls_number_ledger``, and
+    ``ix_call_legs_debtor_ledger``, ``ix_call_legs_number_ledger``) that holds every column it reads: no row
+    of calls or legs is visited.
     """
     debtor = Call.debtor_key == bindparam("debtor_key")
     number = Call.number == bindparam("number")
@@ -83,7 +91,22 @@ def _ledger_statement() -> CompoundSelect[Any]:
         _part(_OLDER_OWN), older.c.created_at, older.c.answered_at, null(), null(), null(), null(), null(),
     ).where(~select(literal_column("1")).where(own, Call.created_at > lookback_start,
                                               Call.answered_at.is_not(None)).exists())
-    return union_all(debtor_rows, number_row, older_rows)
+    # outside parties' legs (transfers to a number), from the two ix_call_legs_*_ledger indexes
+    leg_number = CallLeg.number == bindparam("number")
+    leg_debtor_rows = select(
+        _part(_LEG_DEBTOR), CallLeg.created_at, CallLeg.answered_at, CallLeg.talk_seconds, null(),
+        CallLeg.number_kind, null(), null(),
+    ).where(CallLeg.debtor_key == bindparam("debtor_key"), CallLeg.created_at > lookback_start, _LEG_ATTEMPT)
+    leg_third_party = select(func.count()).select_from(CallLeg).where(
+        CallLeg.case_id == bindparam("case_id"), leg_number, CallLeg.number_kind == "third_party", _LEG_ATTEMPT,
+    ).scalar_subquery()
+    leg_number_row = select(
+        _part(_LEG_NUMBER), type_coerce(func.max(CallLeg.created_at), UTCDateTime()), null(), null(), null(),
+        null(), func.count(case((CallLeg.created_at >= bindparam("day_start", type_=UTCDateTime()), 1))),
+        leg_third_party,
+    ).where(leg_number, CallLeg.created_at >= bindparam("since", type_=UTCDateTime()), _LEG_ATTEMPT,
+            CallLeg.answered_at.is_(None))
+    return union_all(debtor_rows, number_row, older_rows, leg_debtor_rows, leg_number_row)
 
 
 # Built once with bind parameters: constructing the statement per dial cost more than running it.
@@ -104,9 +127,11 @@ async def ledger_counts(session: AsyncSession, *, number: str, debtor_key: str, 
         "debtor_key": debtor_key, "lookback_start": lookback_start, "number": number, "case_id": case_id,
         "day_start": ranges.day_start_utc, "since": min(ranges.day_start_utc, now - timedelta(days=1)),
     })).all()
-    debtor_rows = [r for r in rows if r.part == _DEBTOR]
-    number_row = next(r for r in rows if r.part == _NUMBER)
-    unanswered_today, last_unanswered, third_party = int(number_row.n or 0), number_row.at, int(number_row.m or 0)
+    debtor_rows = [r for r in rows if r.part in (_DEBTOR, _LEG_DEBTOR)]
+    number_rows = [r for r in rows if r.part in (_NUMBER, _LEG_NUMBER)]
+    unanswered_today = sum(int(r.n or 0) for r in number_rows)
+    last_unanswered = max((r.at for r in number_rows if r.at is not None), default=None)
+    third_party = sum(int(r.m or 0) for r in number_rows)
 
     attempts_7d = tuple(sorted(r.at for r in debtor_rows if r.at > ranges.rolling_7d_start_utc))
     connected_today = sum(1 for r in debtor_rows if r.answered_at is not None and r.at >= ranges.day_start_utc)

@@ -116,7 +116,15 @@ class CallLeg(Base):
     """Who talked to the customer of a call, from when to when (the first agent is leg 1)."""
 
     __tablename__ = "call_legs"
-    __table_args__ = (UniqueConstraint("call_id", "seq"), Index("ix_call_legs_user_answered", "user_id", "answered_at"))
+    __table_args__ = (
+        UniqueConstraint("call_id", "seq"), Index("ix_call_legs_user_answered", "user_id", "answered_at"),
+        # an outside party's leg is a dial: the gate's ledger (compliance.ledger_sql) counts it from these two
+        # indexes alone, as it counts calls from ix_calls_number_ledger and ix_calls_debtor_ledger
+        Index("ix_call_legs_number_ledger", "number", "created_at", "ringing_at", "ended_at", "answered_at",
+              "number_kind", "case_id"),
+        Index("ix_call_legs_debtor_ledger", "debtor_key", "created_at", "ringing_at", "ended_at", "answered_at",
+              "number_kind", "talk_seconds"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(36))
@@ -124,6 +132,11 @@ class CallLeg(Base):
     role: Mapped[str] = mapped_column(String(12))  # agent (the call's own) | target | back | outside
     user_id: Mapped[str | None] = mapped_column(String(64))  # None: an outside party (``number``)
     number: Mapped[str | None] = mapped_column(String(20))  # an outside party's number (E.164)
+    # an outside party's leg, for the gate's ledger: when it was dialled, for which case, debtor and kind of number
+    created_at: Mapped[datetime | None]
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    debtor_key: Mapped[str | None] = mapped_column(String(100))
+    number_kind: Mapped[str | None] = mapped_column(String(16))
     sip_user: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str | None] = mapped_column(String(64))
     team: Mapped[str | None] = mapped_column(String(64))

@@ -36,7 +36,7 @@ from db.base import new_id
 from db.engine import Database
 from dialer import events as ev
 from dialer.errors import CallNotTransferable, NoSuchCall, NoSuchTransferTarget, NotYourAgent, PbxUnavailable
-from dialer.gate import DialGate, DialRequest
+from dialer.gate import DialGate, DialRequest, GateDecision
 from dialer.models import Call, CallLeg, CallTransfer
 from dialer.pbx import PBX_SIP_USER, PbxGateway
 from dialer.presented import number_for_call
@@ -178,8 +178,7 @@ class TransferService:
             else:
                 transfer = self._add_transfer(s, principal, call, legs=legs, transfers=transfers, holder=holder,
                                               mode=mode, now=now, target_id=e164, target_role=OUTSIDE,
-                                              leg_user=None, leg_sip="", number=e164)
-                transfer.decision_id = decision.decision_id
+                                              leg_user=None, leg_sip="", number=e164, dial=decision)
                 await self._record(s, call, transfer)
                 back_sip = await self._back_sip(s, call, holder)
                 presented = call.presented_number or await number_for_call(s, call.client_id)
@@ -219,8 +218,12 @@ class TransferService:
     def _add_transfer(self, s: AsyncSession, principal: Principal, call: Call, *, legs: list[CallLeg],
                       transfers: list[CallTransfer], holder: tuple[str, str | None], mode: TransferMode,
                       now: datetime, target_id: str, target_role: str, leg_user: str | None, leg_sip: str,
-                      number: str | None = None) -> CallTransfer:
-        """The transfer's rows: the call's first leg (when it has none yet), the transfer, its target's leg."""
+                      number: str | None = None, dial: GateDecision | None = None) -> CallTransfer:
+        """The transfer's rows: the call's first leg (when it has none yet), the transfer, its target's leg.
+
+        ``dial`` is the gate's decision for a transfer to ``number``: its leg is a dial, which the gate's ledger
+        counts for later dials (compliance.ledger_sql) from this transaction on, as it counts a dial's call.
+        """
         if not legs:
             first = CallLeg(id=new_id(), call_id=call.id, seq=1, role="agent", user_id=call.agent_id,
                             sip_user=call.sip_user, client_id=call.client_id, team=call.team,
@@ -233,9 +236,14 @@ class TransferService:
             from_agent=holder[0], target_id=target_id, target_role=target_role, requested_by=principal.user_id,
             target_leg_id=new_id(), back_leg_id=new_id(), requested_at=now)
         s.add(transfer)
-        s.add(CallLeg(id=transfer.target_leg_id, call_id=call.id, seq=len(legs) + 1,
+        leg = CallLeg(id=transfer.target_leg_id, call_id=call.id, seq=len(legs) + 1,
                       role=OUTSIDE if number is not None else "target", user_id=leg_user, number=number,
-                      sip_user=leg_sip, client_id=call.client_id, team=call.team, transfer_id=transfer.id))
+                      sip_user=leg_sip, client_id=call.client_id, team=call.team, transfer_id=transfer.id)
+        if dial is not None:
+            transfer.decision_id = dial.decision_id
+            leg.created_at, leg.case_id, leg.debtor_key, leg.number_kind = \
+                now, call.case_id, dial.debtor_key, dial.number_kind
+        s.add(leg)
         # the recording's segments (recordings/ingest.py joins <id>-s1..sN after the agent's part)
         call.facts = {**(call.facts or {}), "segments": seq}
         return transfer
@@ -418,6 +426,9 @@ class TransferService:
             if TransferState(t.state) in TERMINAL:
                 return
             t.failed_at, t.failure, t.state = self.clock.now(), failure, TransferState.FAILED.value
+            leg = await s.get(CallLeg, t.target_leg_id)
+            if leg is not None and leg.ended_at is None:  # never dialled: no attempt for the gate's ledger
+                leg.ended_at = t.failed_at
             call = await s.get(Call, t.call_id)
             if call is not None:
                 await self._record(s, call, t)

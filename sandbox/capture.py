@@ -43,6 +43,7 @@ class Scenario:
     transfer_to: str | None = None  # transfer to this SIP user 1 s after the customer answered
     attended: str | None = None  # an attended transfer, then "complete" or "cancel" 2 s into the consultation
     hangs_up: str | None = None  # the phone that hangs up ``agent_hangs_up_after`` s after the transfer
+    transfer_out: str | None = None  # a transfer to this outside number (through the customer trunk) instead
 
 
 SCENARIOS = (
@@ -65,7 +66,16 @@ SCENARIOS = (
              transfer_to="1005", hangs_up="1001", attended="cancel"),
     Scenario("attended_transfer_not_answered", "1001", "+8613800000001", agent_hangs_up_after=8.0,
              transfer_to="1002", hangs_up="1001", attended="wait"),
+    # transfers to an outside number (dialer/pbx.py ``blind_transfer_out``, ``attended_transfer_out``): the
+    # simulated customer line answers 0101 and lets 0408 ring; "customer" hangs up every call of that line
+    Scenario("blind_transfer_out", "1001", "+8613800000001", agent_hangs_up_after=3.0,
+             hangs_up="customer", transfer_out="+8613800000101"),
+    Scenario("blind_transfer_out_not_answered", "1001", "+8613800000001", agent_hangs_up_after=10.0,
+             hangs_up="1001", transfer_out="+8613800000408"),
+    Scenario("attended_transfer_out_completed", "1001", "+8613800000001", agent_hangs_up_after=3.0,
+             hangs_up="customer", attended="complete", transfer_out="+8613800000101"),
 )
+PRESENTED = "+862161234567"
 TRANSFER_RING_S = 4
 AGENTS = (
     AgentPhone("1001", PASSWORD, behaviour="answer", answer_delay=0.3),
@@ -97,9 +107,10 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
         )
         await ami.wait_event("OriginateResponse", Uniqueid=call_id, within=30)
         ids = ""
-        if scenario.transfer_to is not None and scenario.attended is not None:
+        transfers = scenario.transfer_to is not None or scenario.transfer_out is not None
+        if transfers and scenario.attended is not None:
             ids = await _attended_transfer(ami, call_id, scenario)
-        elif scenario.transfer_to is not None:
+        elif transfers:
             ids = await _blind_transfer(ami, call_id, scenario)
         if scenario.agent_hangs_up_after is not None:
             await asyncio.sleep(scenario.agent_hangs_up_after)
@@ -117,24 +128,30 @@ async def run_scenario(pbx: PbxSandbox, phones: PhonesProcess, scenario: Scenari
 async def _attended_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> str:
     """What the service does for an attended transfer (dialer/pbx.py ``attended_transfer``, then
     ``complete_transfer`` or a hang-up of the target to cancel); the ids, for the summary's first line."""
-    assert scenario.transfer_to is not None
     up = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Linkedid") == call_id
                         and m.get("Uniqueid") != call_id and m.get("ChannelState") == "6", within=30)
     agent = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Uniqueid") == call_id
                            and m.get("ChannelState") == "6")
     await asyncio.sleep(1.0)
     xfer, leg = str(uuid.uuid4()), str(uuid.uuid4())
-    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_TIMEOUT", str(TRANSFER_RING_S)),
-                        ("XFER_PEER", up["Channel"]), ("XFER_DONE", "")):
+    out = scenario.transfer_out
+    agent_vars = [("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_TIMEOUT", str(TRANSFER_RING_S)),
+                  ("XFER_PEER", up["Channel"]), ("XFER_DONE", "")]
+    if out is not None:  # the outside party sees the client's number (OUTBOUND_CLI on the consulting channel)
+        agent_vars.append(("OUTBOUND_CLI", PRESENTED))
+    for name, value in agent_vars:
         await ami.action("Setvar", Channel=agent["Channel"], Variable=name, Value=value)
     for name, value in (("CALLGUARD_XFER", xfer), ("XFER_SEG", "1")):
         await ami.action("Setvar", Channel=up["Channel"], Variable=name, Value=value)
     await ami.action("Redirect", Channel=up["Channel"], Context="callguard-xfer-hold", Exten="s", Priority="1",
-                     ExtraChannel=agent["Channel"], ExtraContext="callguard-xfer-consult",
-                     ExtraExten=scenario.transfer_to, ExtraPriority="1")
+                     ExtraChannel=agent["Channel"],
+                     ExtraContext="callguard-xfer-consult" if out is None else "callguard-xfer-consult-out",
+                     ExtraExten=out or scenario.transfer_to or "", ExtraPriority="1")
     if scenario.attended in ("complete", "cancel"):
+        prefix = f"PJSIP/{scenario.transfer_to}-" if out is None else "PJSIP/customers-"
         target = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("ChannelState") == "6"
-                                and m.get("Channel", "").startswith(f"PJSIP/{scenario.transfer_to}-"), within=20)
+                                and m.get("Channel", "").startswith(prefix) and m.get("Channel") != up["Channel"],
+                                within=20)
         await asyncio.sleep(2.0)
         if scenario.attended == "complete":
             await ami.action("Setvar", Channel=agent["Channel"], Variable="XFER_DONE", Value="yes")
@@ -147,19 +164,23 @@ async def _attended_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> s
 async def _blind_transfer(ami: AmiTap, call_id: str, scenario: Scenario) -> str:
     """What the service does (dialer/pbx.py ``blind_transfer``) once the customer answered; the ids, for the
     summary's first line."""
-    assert scenario.transfer_to is not None
     up = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Linkedid") == call_id
                         and m.get("Uniqueid") != call_id and m.get("ChannelState") == "6", within=30)
     agent = await ami.wait(lambda m: m.get("Event") == "Newstate" and m.get("Uniqueid") == call_id
                            and m.get("ChannelState") == "6")
     await asyncio.sleep(1.0)
     xfer, leg, back = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    out = scenario.transfer_out
     await ami.action("Setvar", Channel=agent["Channel"], Variable="CALLGUARD_XFER", Value=xfer)
-    for name, value in (("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_SEG", "1"),
-                        ("XFER_BACK", scenario.agent), ("XFER_BACK_LEG", back), ("XFER_TIMEOUT", str(TRANSFER_RING_S))):
+    customer_vars = [("CALLGUARD_XFER", xfer), ("XFER_LEG", leg), ("XFER_SEG", "1"), ("XFER_BACK", scenario.agent),
+                     ("XFER_BACK_LEG", back), ("XFER_TIMEOUT", str(TRANSFER_RING_S))]
+    if out is not None:  # the outside party sees the client's number
+        customer_vars.append(("OUTBOUND_CLI", PRESENTED))
+    for name, value in customer_vars:
         await ami.action("Setvar", Channel=up["Channel"], Variable=name, Value=value)
-    await ami.action("BlindTransfer", Channel=agent["Channel"], Context="callguard-transfer",
-                     Exten=scenario.transfer_to)
+    await ami.action("BlindTransfer", Channel=agent["Channel"],
+                     Context="callguard-transfer" if out is None else "callguard-transfer-out",
+                     Exten=out or scenario.transfer_to or "")
     return f" transfer {xfer} target leg {leg} back leg {back}"
 
 

@@ -2,8 +2,10 @@
 (pjsua2), on SQLite and PostgreSQL.
 
 ana (1001, answers) calls a case's number (the customer line answers), hangs up and disposes the call
-``promise_to_pay``; the bank's case system posts the payment (twice: stored once) and the promise is kept, its
-events delivered to a real webhook receiver, the repayments report showing what ana collected. A second
+``promise_to_pay``; the bank's payments file comes in through ``callguard import-payments`` (its own process, on
+the service's database) and the promise is kept, its events delivered by the service to a real webhook receiver,
+the repayments report showing what ana collected; the same payment posted again by the case system is stored
+once. A second
 promise whose deadline passes unpaid (the sweep run with a clock past it, not a sleep) is broken and comes back
 to ana as a callback. A payment for another bank's case through this bank's path finds no case.
 """
@@ -11,9 +13,11 @@ to ana as a callback. A payment for another bank's case through this bank's path
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +36,7 @@ from tests.support.receiver import Receiver
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 BANK, OTHER_BANK = "e2e-bank", "bank1"
 KEPT_NUMBER, BROKEN_NUMBER = "+8613800000001", "+8613811110001"  # the customer line answers both
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -111,16 +116,32 @@ async def rig(request: pytest.FixtureRequest, pbx: PbxSandbox, phones: PhonesPro
         yield rig
 
 
-async def test_a_promise_taken_on_a_real_call_is_kept_by_the_bank_s_payment_once(rig: Rig) -> None:
+async def import_payments(rig: Rig, path: Path) -> tuple[int, str]:
+    """``callguard import-payments`` in its own process on the service's database: (exit status, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "import-payments", str(path), "--client", BANK, "--no-migrate",
+        "--database-url", rig.stack.container.settings.database.url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()
+
+
+async def test_a_promise_taken_on_a_real_call_is_kept_by_the_bank_s_payment_file(rig: Rig, tmp_path: Path) -> None:
     case_id = await rig.case(BANK, "PAY-KEPT", KEPT_NUMBER)
     call_id = await rig.promise_on_a_call(case_id, KEPT_NUMBER, "300")
     p = await rig.promise(case_id)
     assert (p["status"], p["amount"], p["paid"], p["agent"], p["call_id"]) == ("pending", "300.00", "0.00", "ana",
                                                                                  call_id)
 
-    paid = payment("BANK-PAY-1", "PAY-KEPT", "300")
-    first = await rig.req("POST", f"/v1/clients/{BANK}/payments", "casesys", {"payments": [paid]})
-    assert first["counts"] == {"created": 1}
+    # the bank's file, as its system writes it: Chinese headers, local time without an offset
+    paid_at = datetime.now(SHANGHAI).replace(microsecond=0)
+    path = tmp_path / "payments.csv"
+    path.write_text(f"还款流水号,案件号,还款金额,还款时间\nBANK-PAY-1,PAY-KEPT,300.00,{paid_at:%Y-%m-%d %H:%M:%S}\n",
+                    encoding="utf-8")
+    status, err = await import_payments(rig, path)
+    assert (status, err.strip().splitlines()[-1]) == (0, "created 1, unchanged 0, bad rows 0"), err
+    paid = payment("BANK-PAY-1", "PAY-KEPT", "300") | {"paid_at": paid_at.isoformat()}
     again = await rig.req("POST", f"/v1/clients/{BANK}/payments", "casesys", {"payments": [paid]})
     assert again["counts"] == {"unchanged": 1}  # the same bank payment again: not counted twice
 

@@ -1,5 +1,6 @@
 """The folded ledger queries answer exactly as the one-query-per-fact reading they replaced (kept here as
-the reference), on SQLite and PostgreSQL, including own-number streaks that reach past the lookback."""
+the reference), on SQLite and PostgreSQL, including own-number streaks that reach past the lookback, and an
+outside party's transfer leg counts exactly as a call to its number would."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from compliance.ledger import LedgerCounts, LedgerRanges
 from compliance.ledger_sql import ledger_counts
 from db.base import UTCDateTime
 from db.engine import Database
-from dialer.models import Call
+from dialer.models import Call, CallLeg
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 RANGES = LedgerRanges(now=NOW, day_start_utc=datetime(2026, 3, 1, 16, 0, tzinfo=UTC),
@@ -79,6 +80,31 @@ def _call(minutes_ago: int, number: str, kind: str, shape: str) -> Call:
                 outcome="right_party_contact" if shape == "rpc_short" else None)
 
 
+def _leg(call: Call) -> CallLeg:
+    """The same attempt as an outside party's leg of another call (a transfer to the number)."""
+    return CallLeg(id=str(uuid.uuid4()), call_id=str(uuid.uuid4()), seq=2, role="outside", user_id=None,
+                   number=call.number, sip_user="", created_at=call.created_at, case_id=call.case_id,
+                   debtor_key=call.debtor_key, number_kind=call.number_kind, ringing_at=call.customer_ringing_at,
+                   answered_at=call.answered_at, ended_at=call.ended_at, talk_seconds=call.talk_seconds)
+
+
+async def _as_legs(db: Database, calls: list[Call], legs: list[Call]) -> tuple[LedgerCounts, LedgerCounts]:
+    """The ledger with ``legs`` stored as transfer legs, and the reference with them stored as calls."""
+    async with db.begin() as s:
+        await s.execute(delete(Call))
+        await s.execute(delete(CallLeg))
+        s.add_all(calls)
+        s.add_all(_leg(c) for c in legs)
+    kw = {"number": NUMBER, "debtor_key": DEBTOR, "case_id": CASE, "ranges": RANGES, "conversation_min_talk_s": 30.0}
+    async with db.read() as s:
+        got = await ledger_counts(s, **kw)
+    async with db.begin() as s:
+        await s.execute(delete(CallLeg))
+        s.add_all(legs)
+    async with db.read() as s:
+        return got, await reference_counts(s, **kw)
+
+
 async def _both(db: Database, calls: list[Call]) -> tuple[LedgerCounts, LedgerCounts]:
     async with db.begin() as s:
         await s.execute(delete(Call))
@@ -94,6 +120,28 @@ async def _both(db: Database, calls: list[Call]) -> tuple[LedgerCounts, LedgerCo
 async def test_folded_counts_equal_the_reference(db: Database, spec: list[tuple[int, str, str, str]]) -> None:
     got, want = await _both(db, [_call(*c) for c in spec])
     assert got == want
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=calls_strategy, as_leg=st.lists(st.booleans(), min_size=70, max_size=70))
+async def test_an_outside_transfer_leg_counts_as_a_call_to_its_number(
+        db: Database, spec: list[tuple[int, str, str, str]], as_leg: list[bool]) -> None:
+    # a leg has no outcome of its own, and the own streak reads legs within the 31-day lookback only
+    picked = [flag and c[3] != "rpc_short" and c[0] < 60 * 24 * 30 for c, flag in zip(spec, as_leg, strict=False)]
+    calls = [_call(*c) for c, leg in zip(spec, picked, strict=False) if not leg]
+    legs = [_call(*c) for c, leg in zip(spec, picked, strict=False) if leg]
+    got, want = await _as_legs(db, calls, legs)
+    assert got == want
+
+
+async def test_a_transfer_leg_to_the_number_is_an_attempt_until_it_ends_without_ringing(db: Database) -> None:
+    rang = _call(10, NUMBER, "third_party", "no_answer")
+    failed = _call(5, NUMBER, "third_party", "agent_missed")  # never rang, ended: the PBX could not dial it
+    live = _call(1, NUMBER, "third_party", "live")
+    got, want = await _as_legs(db, [], [rang, failed, live])
+    assert got == want
+    assert (got.unanswered_to_number_today, got.third_party_calls_to_number) == (2, 2)
+    assert got.last_unanswered_to_number_at == live.created_at and len(got.debtor_attempts_7d) == 2
 
 
 async def test_an_unanswered_own_streak_reaching_past_the_lookback(db: Database) -> None:

@@ -6,6 +6,7 @@ tests/unit/dialer/test_transfer_pbx.py; the real PBX: tests/integration/dialer/t
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,8 @@ from core.events import EventLog
 from core.models import DomainEventRow
 from core.phone import InvalidNumber
 from db.engine import Database
-from dialer.errors import CallNotTransferable
+from dialer.errors import CallNotTransferable, PbxUnavailable
+from dialer.gate import DialRequest
 from dialer.models import Call, CallLeg, CallTransfer, PresentedNumber
 from dialer.schemas import TransferRequest
 from dialer.service import CallService
@@ -148,6 +150,49 @@ async def test_an_allowed_number_is_logged_and_reaches_the_pbx_as_e164_with_the_
     legs_now, transfers = await rig.transfers.legs(ALICE, rig.call_id)
     assert [(leg.role, leg.talk_seconds) for leg in legs_now][1] == ("outside", 30.0)
     assert [x.state for x in transfers] == ["completed"]
+
+
+async def _dial_decision(rig: Rig, number: str) -> tuple[bool, list[str]]:
+    """What the gate would answer alice dialling ``number`` for the case now (a dry run: nothing counted)."""
+    async with rig.db.begin() as s:
+        d = await rig.transfers.gate.check(s, DialRequest(
+            call_id=str(uuid.uuid4()), agent_id="alice", team="t1", number=number, case_id=rig.case_id,
+            principal=ALICE, now=rig.clock.now(), dry_run=True))
+    return d.allowed, list(d.body.get("rule_ids", []))
+
+
+async def test_a_transfer_to_a_number_counts_in_the_ledger_for_later_dials(rig: Rig) -> None:
+    """CN allows 6 unanswered attempts to a number a day: five dials and one transfer that rang unanswered use
+    them up, so the next dial of the number is blocked; a transfer the PBX never placed is no attempt."""
+    async with rig.db.begin() as s:
+        debtor = (await s.get(Call, rig.call_id)).debtor_key
+        for n in range(5):  # five earlier dials of the work number today, none answered
+            at = rig.clock.now() - timedelta(hours=3, minutes=n)
+            s.add(Call(id=str(uuid.uuid4()), agent_id="alice", requested_by="alice", number=WORK, number_kind="own",
+                       case_id=rig.case_id, debtor_key=debtor, pbx="local", sip_user="1001", state="ended",
+                       created_at=at, customer_ringing_at=at, ended_at=at + timedelta(seconds=40)))
+    assert (await _dial_decision(rig, WORK))[0]
+
+    rig.pbx.down = True  # the PBX is not there: the transfer fails before anything is dialled
+    with pytest.raises(PbxUnavailable):
+        await rig.transfers.request(ALICE, rig.call_id, number=WORK)
+    assert (await _dial_decision(rig, WORK))[0]
+    rig.pbx.down = False
+
+    t = await rig.transfers.request(ALICE, rig.call_id, number=WORK)  # the sixth attempt, allowed
+    async with rig.db.read() as s:
+        leg = await s.get(CallLeg, t.target_leg_id)
+    assert leg is not None and (leg.case_id, leg.debtor_key, leg.number_kind) == (rig.case_id, debtor, "own")
+    allowed, rules = await _dial_decision(rig, WORK)  # in flight: counted already
+    assert not allowed and "cap:unanswered-per-number-per-day" in rules
+    now = rig.clock.now()
+    await rig.transfers.apply_leg(LegUpdate(rig.call_id, t.target_leg_id, None, "DialState", {"ringing_at": now}))
+    await rig.transfers.apply_leg(LegUpdate(rig.call_id, t.target_leg_id, None, "Hangup", {
+        "ended_at": now + timedelta(seconds=30), "cause": 19, "dial_status": "NOANSWER"}))
+    rig.clock.advance(minutes=1)
+    allowed, rules = await _dial_decision(rig, WORK)  # it rang, nobody answered: still an attempt
+    assert not allowed and "cap:unanswered-per-number-per-day" in rules
+    assert (await _dial_decision(rig, MOBILE))[0]  # another number of the debtor: its own count
 
 
 async def test_attended_to_a_number_consults_it_through_the_trunk(rig: Rig) -> None:

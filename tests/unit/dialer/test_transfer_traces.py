@@ -156,8 +156,81 @@ def test_attended_transfer_not_answered_fails_and_the_customer_stays_with_the_ag
     assert transfer_state(nick, T0, ATTENDED) is TransferState.FAILED
 
 
+def event_at(scenario: str, event: str, channel: str, **fields: str) -> datetime:
+    """The PBX's own time of the first ``event`` of ``channel`` (with ``fields``) in the trace."""
+    for msg in AmiParser().feed((TRACES / f"{scenario}.trace").read_bytes()):
+        if msg.get("Event") == event and msg.get("Channel") == channel and all(
+                msg.get(k) == v for k, v in fields.items()):
+            return _ts(float(msg.get("Timestamp") or "nan"))
+    raise AssertionError(f"no {event} of {channel} in {scenario}")
+
+
+# Transfers to an outside number (``python -m sandbox.capture OUT blind_transfer_out blind_transfer_out_not_answered
+# attended_transfer_out_completed``): ana (PJSIP/1001) talks to the debtor on the customer trunk, then hands the
+# debtor to another number dialled through the same trunk (callguard-transfer-out, callguard-xfer-consult-out).
+CUSTOMER, OUTSIDE = "PJSIP/customers-00000001", "PJSIP/customers-00000002"
+
+
+def test_blind_transfer_to_a_number_keeps_one_call_that_ends_with_the_customer() -> None:
+    r = replay("blind_transfer_out")
+    facts, status = call_status(r, r.calls)
+    assert (status.state, status.end_reason) == (CallState.ENDED, EndReason.COMPLETED)
+    # the debtor's channel ends the call, not ana's leaving; the outside party's channel (the same trunk) is never
+    # taken for the customer's
+    assert facts.ended_at == event_at("blind_transfer_out", "Hangup", CUSTOMER)
+    assert facts.ended_at > event_at("blind_transfer_out", "Hangup", "PJSIP/1001-00000000")
+    assert facts.customer_channel == CUSTOMER
+    legs = fold_legs(r.legs)
+    assert set(legs) == {None, r.ids["target"]}
+    outside = legs[r.ids["target"]]
+    assert outside["channel"] == OUTSIDE and outside["dial_status"] == "ANSWER"
+    assert outside["answered_at"] == event_at("blind_transfer_out", "Newstate", OUTSIDE, ChannelState="6")
+    assert outside["ended_at"] == event_at("blind_transfer_out", "Hangup", OUTSIDE)
+    assert transfer_state(outside, T0) is TransferState.COMPLETED
+    assert (talk_seconds(outside["answered_at"], outside["ended_at"]) or 0) > 0
+
+
+def test_an_outside_number_that_does_not_answer_fails_and_the_customer_rings_back_to_ana() -> None:
+    r = replay("blind_transfer_out_not_answered")
+    facts, status = call_status(r, r.calls)
+    assert (status.state, status.end_reason) == (CallState.ENDED, EndReason.COMPLETED)
+    assert facts.ended_at == event_at("blind_transfer_out_not_answered", "Hangup", "PJSIP/customers-00000004")
+    legs = fold_legs(r.legs)
+    assert set(legs) == {None, r.ids["target"], r.ids["back"]}
+    outside, back = legs[r.ids["target"]], legs[r.ids["back"]]
+    assert outside["channel"] == "PJSIP/customers-00000005" and "answered_at" not in outside
+    assert outside["dial_status"] == "NOANSWER"
+    assert transfer_state(outside, T0) is TransferState.FAILED
+    assert back["channel"] == "PJSIP/1001-00000006" and back["dial_status"] == "ANSWER"
+    assert (talk_seconds(back["answered_at"], back["ended_at"]) or 0) > 0
+
+
+def test_attended_transfer_to_a_number_consults_it_then_completes() -> None:
+    scenario = "attended_transfer_out_completed"
+    r = replay(scenario)
+    facts, status = call_status(r, r.calls)
+    assert (status.state, status.end_reason) == (CallState.ENDED, EndReason.COMPLETED)
+    assert facts.customer_channel == "PJSIP/customers-00000008"
+    assert facts.ended_at == event_at(scenario, "Hangup", "PJSIP/customers-00000008")
+    legs = fold_legs(r.legs)
+    outside, ana = legs[r.ids["target"]], legs[None]
+    assert outside["channel"] == "PJSIP/customers-00000009" and outside["answered_at"]
+    assert ana["ended_at"] == event_at(scenario, "Hangup", "PJSIP/1001-00000007")  # the consult leg, at the Bridge
+    assert transfer_state({**outside, "ended_at": None}, T0, ATTENDED) is TransferState.CONSULTING
+    # the service's completion: its AMI Bridge puts the customer (on hold) with the outside party
+    bridged = [m for m in AmiParser().feed((TRACES / f"{scenario}.trace").read_bytes())
+               if m.get("Event") == "BridgeEnter" and m.get("Channel") == "PJSIP/customers-00000008"][-1]
+    completed = _ts(float(bridged.get("Timestamp") or "nan"))
+    assert transfer_state(outside, T0, ATTENDED, completed_at=completed) is TransferState.COMPLETED
+    talk, with_consult = talk_seconds(completed, outside["ended_at"]), talk_seconds(outside["answered_at"],
+                                                                                    outside["ended_at"])
+    assert talk is not None and with_consult is not None and 0 < talk < with_consult  # the consult is no talk
+
+
 @pytest.mark.parametrize("scenario", ["blind_transfer", "blind_transfer_not_answered", "attended_transfer_completed",
-                                      "attended_transfer_cancelled", "attended_transfer_not_answered"])
+                                      "attended_transfer_cancelled", "attended_transfer_not_answered",
+                                      "blind_transfer_out", "blind_transfer_out_not_answered",
+                                      "attended_transfer_out_completed"])
 def test_any_order_of_the_events_gives_the_same_call_legs_and_transfer(scenario: str) -> None:
     r = replay(scenario)
     # the channel names are first-seen facts: a target's first Newchannel (before its CALLGUARD_LEG is set)
