@@ -35,7 +35,7 @@ from db.base import UTCDateTime
 from dialer.models import Call, CallLeg
 
 _ATTEMPT = or_(Call.customer_ringing_at.is_not(None), Call.ended_at.is_(None))
-_LEG_ATTEMPT = and_(CallLeg.created_at.is_not(None), or_(CallLeg.ringing_at.is_not(None), CallLeg.ended_at.is_(None)))
+_LEG_ATTEMPT = or_(CallLeg.ringing_at.is_not(None), CallLeg.ended_at.is_(None))
 _CONVERSATION_LOOKBACK = timedelta(days=31)
 _OWN_STREAK_LIMIT = 50
 
@@ -61,7 +61,6 @@ def _ledger_statement() -> CompoundSelect[Any]:
       (a NULL case_id matches no row: 0, as without a case).
     - ``_OLDER_OWN``: when no own attempt of the lookback was answered (the streak of failed own attempts
       may reach back past it), the newest 50 own attempts before the lookback (``at``, answered_at).
-
     - ``_LEG_DEBTOR`` and ``_LEG_NUMBER``: the same as ``_DEBTOR`` and ``_NUMBER`` for outside parties' legs
       (transfers to a number; no outcome of their own); the counts add up and the newest time wins.
 

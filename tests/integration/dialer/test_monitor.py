@@ -122,28 +122,25 @@ async def _play(phones: PhonesProcess, sup_call: object, hz: int) -> None:
     await asyncio.sleep(2.0)  # audio content for the tone checks, not a timing assertion
 
 
+def _tone_blocks(samples: list[int], hz: int, rate: int = 8000) -> list[int]:
+    """First samples of the 100 ms blocks where ``hz`` holds a good part of the energy."""
+    block = rate // 10
+    return [start for start in range(0, len(samples) - block + 1, block)
+            if any(chunk := samples[start:start + block]) and tone_ratio(chunk, rate, hz) >= MIX]
+
+
 def _runs(samples: list[int], hz: int, rate: int = 8000, bridge: float = 0.5) -> list[tuple[float, float]]:
     """Stretches (seconds into the file) where ``hz`` holds a good part of the energy, in 100 ms blocks; gaps
     under ``bridge`` seconds are bridged."""
     block = rate // 10
     runs: list[tuple[float, float]] = []
-    for start in range(0, len(samples) - block + 1, block):
-        chunk = samples[start:start + block]
-        if not any(chunk) or tone_ratio(chunk, rate, hz) < MIX:
-            continue
+    for start in _tone_blocks(samples, hz, rate):
         at, end = start / rate, (start + block) / rate
         if runs and at - runs[-1][1] < bridge:
             runs[-1] = (runs[-1][0], end)
         else:
             runs.append((at, end))
     return runs
-
-
-def _barge_blocks(samples: list[int], rate: int = 8000) -> list[float]:
-    """Starts (seconds) of the 100 ms blocks where the barge tone holds a good part of the energy."""
-    block = rate // 10
-    return [start / rate for start in range(0, len(samples) - block + 1, block)
-            if any(samples[start:start + block]) and tone_ratio(samples[start:start + block], rate, BARGE_HZ) >= MIX]
 
 
 async def test_no_phone_can_dial_into_the_monitoring_context_itself(world: World) -> None:
@@ -286,7 +283,7 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     # the customer's side: Asterisk lets the supervisor into the agent leg's own recording only in the last
     # moments of a barge stint (measured: in 3 of 9 runs, 0.2 to 0.5 s within the last 0.7 s; docs/PBX.md), never
     # through a stint (a stint lasts 2 s here), never in listen or whisper
-    leaked = _barge_blocks(list(samples[1::channels]))
+    leaked = [start / 8000 for start in _tone_blocks(list(samples[1::channels]), BARGE_HZ)]
     assert len(leaked) <= 8 and all(any(end - 1.2 <= at <= end + 0.2 for _, end in barges) for at in leaked), (
         leaked, barges)
     assert not any(pbx.spool_dir.glob(f"{call_id}*"))

@@ -156,13 +156,19 @@ def test_attended_transfer_not_answered_fails_and_the_customer_stays_with_the_ag
     assert transfer_state(nick, T0, ATTENDED) is TransferState.FAILED
 
 
+def event_times(scenario: str, event: str, channel: str, **fields: str) -> list[datetime]:
+    """The PBX's own times of every ``event`` of ``channel`` (with ``fields``) in the trace, in order."""
+    times = [_ts(float(msg.get("Timestamp") or "nan"))
+             for msg in AmiParser().feed((TRACES / f"{scenario}.trace").read_bytes())
+             if msg.get("Event") == event and msg.get("Channel") == channel
+             and all(msg.get(k) == v for k, v in fields.items())]
+    assert times, f"no {event} of {channel} in {scenario}"
+    return times
+
+
 def event_at(scenario: str, event: str, channel: str, **fields: str) -> datetime:
-    """The PBX's own time of the first ``event`` of ``channel`` (with ``fields``) in the trace."""
-    for msg in AmiParser().feed((TRACES / f"{scenario}.trace").read_bytes()):
-        if msg.get("Event") == event and msg.get("Channel") == channel and all(
-                msg.get(k) == v for k, v in fields.items()):
-            return _ts(float(msg.get("Timestamp") or "nan"))
-    raise AssertionError(f"no {event} of {channel} in {scenario}")
+    """The PBX's own time of the first such event."""
+    return event_times(scenario, event, channel, **fields)[0]
 
 
 # Transfers to an outside number (``python -m sandbox.capture OUT blind_transfer_out blind_transfer_out_not_answered
@@ -218,9 +224,7 @@ def test_attended_transfer_to_a_number_consults_it_then_completes() -> None:
     assert ana["ended_at"] == event_at(scenario, "Hangup", "PJSIP/1001-00000007")  # the consult leg, at the Bridge
     assert transfer_state({**outside, "ended_at": None}, T0, ATTENDED) is TransferState.CONSULTING
     # the service's completion: its AMI Bridge puts the customer (on hold) with the outside party
-    bridged = [m for m in AmiParser().feed((TRACES / f"{scenario}.trace").read_bytes())
-               if m.get("Event") == "BridgeEnter" and m.get("Channel") == "PJSIP/customers-00000008"][-1]
-    completed = _ts(float(bridged.get("Timestamp") or "nan"))
+    completed = event_times(scenario, "BridgeEnter", "PJSIP/customers-00000008")[-1]
     assert transfer_state(outside, T0, ATTENDED, completed_at=completed) is TransferState.COMPLETED
     talk, with_consult = talk_seconds(completed, outside["ended_at"]), talk_seconds(outside["answered_at"],
                                                                                     outside["ended_at"])
