@@ -234,8 +234,19 @@ class HookSettings(BaseModel):
     request_timeout_s: float = Field(10.0, gt=0)
     poll_interval_s: float = Field(0.2, gt=0)
     batch_size: int = Field(200, ge=1, le=5000)
-    lease_s: float = Field(60.0, gt=0)
+    lease_s: float = Field(60.0, gt=0, description="How long an instance owns the messages it claims; longer than "
+                                                    "request_timeout_s, or nothing is ever sent")
     concurrency: int = Field(32, ge=1, le=512)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> HookSettings:
+        # the dispatcher sends a claimed message only while a whole request still fits in its lease: a lease
+        # no longer than the request timeout would give every claim back unsent, forever
+        if self.lease_s <= self.request_timeout_s:
+            raise ValueError(f"lease_s ({self.lease_s:g}) must be longer than request_timeout_s "
+                             f"({self.request_timeout_s:g}): a claimed webhook is sent only while a whole request "
+                             "still fits in its lease")
+        return self
 
 
 class AuthSettings(BaseModel):

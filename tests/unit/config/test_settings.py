@@ -77,3 +77,13 @@ def test_a_short_metrics_token_and_the_removed_cors_setting_stop_start_up() -> N
     # browsers reach the API only through the console, same origin (README "Operations"): no CORS to configure
     with pytest.raises(ConfigError, match=r"server\.cors_origins"):
         load_settings(None, server={"cors_origins": ["https://a.example"]})
+
+
+def test_a_webhook_lease_no_longer_than_a_request_stops_start_up() -> None:
+    # the dispatcher sends a claimed message only while a whole request fits in its lease: with lease_s 5 and
+    # the default 10 s timeout it gave every claim back unsent, forever, and said nothing
+    with pytest.raises(ConfigError, match=r"hooks.*lease_s \(5\) must be longer than request_timeout_s \(10\)"):
+        load_settings(None, hooks={"lease_s": 5})
+    with pytest.raises(ConfigError, match=r"lease_s \(2\) must be longer than request_timeout_s \(2\)"):
+        load_settings(None, hooks={"lease_s": 2, "request_timeout_s": 2})
+    assert load_settings(None, hooks={"lease_s": 5, "request_timeout_s": 2}).hooks.lease_s == 5
