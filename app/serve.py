@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = None) -> None:
-    """Run the HTTP service until cancelled (SIGINT/SIGTERM)."""
-    main_task = asyncio.current_task()
-    if main_task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    """Run the HTTP service until SIGTERM or SIGINT (a clean stop: exit status 0), or until cancelled."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     server = settings.server
     tls = (server_context(server.tls_cert_file, server.tls_key_file)
            if server.tls_cert_file is not None and server.tls_key_file is not None else None)
@@ -41,6 +42,7 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], Any] | None = N
             if on_ready:
                 on_ready(url)
             heap.settle()  # start-up is over: its objects are never garbage (core/heap.py)
-            await asyncio.Event().wait()  # until cancelled
+            await stop.wait()
+            log.info("Callguard %s stopping", instance_name(settings))
         finally:
             await runner.cleanup()
