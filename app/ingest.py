@@ -3,7 +3,8 @@
 It builds only what ingesting needs: the shared database, the event log with the webhook outbox (so a
 ``recording.stored`` reaches webhooks and, through the event log in the database, every service instance's
 live stream), the audit trail, the recording store, and the same stored-listeners the service wires (the
-case contact log, a disputed case's legal hold). No AMI, no HTTP, no migrations: the service owns those.
+case contact log, a disputed case's legal hold). No AMI, no HTTP, no migrations: the service owns those, and
+the role waits until the service has brought the shared database to this release's schema.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from config.settings import Settings
 from core.clock import Clock
 from core.events import EventLog
 from db.engine import Database
+from db.migrate import wait_for_schema
 from hooks.outbox import Outbox
 from recordings.role import IngestRole
 
@@ -42,6 +44,7 @@ async def ingest_role(settings: Settings, *, pbx: str | None = None, spool: Path
     clock = clock or Clock()
     rs = settings.recordings if spool is None else settings.recordings.model_copy(update={"spool_dir": spool})
     async with Database(settings.database) as db:
+        await wait_for_schema(db)
         events = EventLog()
         Outbox(clock).install(events)  # webhook deliveries written in the storing transaction
         audit = AuditService(db=db, clock=clock)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from db.engine import Database
@@ -13,6 +18,8 @@ from db.engine import Database
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: PostgreSQL advisory lock key held while migrating ("callguard-migrate" in ASCII, fits a bigint)
 MIGRATE_LOCK_KEY = 0x63676D6967726174
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -39,3 +46,26 @@ async def migrate(db: Database) -> None:
 
     async with db.engine.begin() as conn:
         await conn.run_sync(upgrade)
+
+
+async def schema_at_head(db: Database) -> bool:
+    """Whether the database's schema is this release's newest revision."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def current(conn: Connection) -> str | None:
+        return MigrationContext.configure(conn).get_current_revision()
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(current) == head
+
+
+async def wait_for_schema(db: Database, *, interval_s: float = 1.0, log_every_s: float = 30.0) -> None:
+    """Wait until the schema is at head, for a role that must not migrate (the service does): it may start
+    first on its own host, before any service instance has migrated the shared database."""
+    said = 0.0
+    while not await schema_at_head(db):
+        now = time.monotonic()
+        if now - said >= log_every_s:
+            log.info("waiting for the service to migrate the database to this release's schema")
+            said = now
+        await asyncio.sleep(interval_s)

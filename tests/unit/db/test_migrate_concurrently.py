@@ -1,16 +1,19 @@
 """Several instances starting at once over one PostgreSQL database migrate it once, without an error: each is
-its own process (`callguard migrate`, as each instance runs at start-up), all started together."""
+its own process (`callguard migrate`, as each instance runs at start-up), all started together. A role that
+never migrates waits for the schema."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from sqlalchemy import text
 
 from config.settings import DatabaseSettings
 from db.engine import Database
+from db.migrate import migrate, schema_at_head, wait_for_schema
 from tests.support import pgdb
 
 INSTANCES = 3
@@ -32,3 +35,15 @@ async def test_instances_migrate_one_empty_database_at_once() -> None:
         assert len(versions) == 1 and calls == 0
     finally:
         await pgdb.drop_pg_database(name)
+
+
+async def test_a_role_that_does_not_migrate_waits_for_the_schema(tmp_path: Path) -> None:
+    """The ingest role (no DDL) may start on its host before any instance has migrated: it waits, then runs."""
+    async with Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")) as db:
+        assert not await schema_at_head(db)
+        waiter = asyncio.create_task(wait_for_schema(db, interval_s=0.01))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()  # an empty database: still waiting
+        await migrate(db)  # the service's instance migrates
+        await asyncio.wait_for(waiter, 5)
+        assert await schema_at_head(db)
