@@ -16,19 +16,19 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 from config.settings import RecordingSettings, StorageSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
 from core.events import EventLog
+from core.lifecycle import StackOwner
 from core.tasks import TaskGroup
 from db.engine import Database
 from recordings import events as ev
 from recordings.ingest import Ingestor
-from recordings.runtime import build_store
-from recordings.storage import RecordingStore, StorageRefused, StorageUnavailable
+from recordings.runtime import build_store, ensure_bucket
+from recordings.storage import RecordingStore
 from recordings.storage.s3 import S3Store
 
 log = logging.getLogger(__name__)
@@ -36,28 +36,17 @@ HEALTH_INTERVAL_S = 5.0
 CLEANUP_INTERVAL_S = 600.0
 
 
-class IngestRole:
+class IngestRole(StackOwner):
     """One spool's ingest as an async context manager: store, executor, ingestor and its tracked tasks."""
 
     def __init__(self, *, settings: RecordingSettings, storage: StorageSettings, db: Database, events: EventLog,
                  clock: Clock, instance: str, on_stored: Sequence[ev.StoredListener] = (),
                  store: RecordingStore | None = None, run_jobs: bool = True) -> None:
+        super().__init__()
         self.settings, self.storage, self.db, self.events, self.clock = settings, storage, db, events, clock
         self.instance, self._on_stored, self._given_store = instance, list(on_stored), store
         self._run_jobs = run_jobs  # False in tests: they call scan() themselves
-        self._stack = AsyncExitStack()
         self._storage_down = False
-
-    async def __aenter__(self) -> IngestRole:
-        try:
-            await self._start()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
 
     async def _start(self) -> None:
         rs = self.settings
@@ -67,7 +56,7 @@ class IngestRole:
             built = build_store(self.storage)
             await self._stack.enter_async_context(built)
             if isinstance(built, S3Store):
-                await self._ensure_bucket(built)
+                self._storage_down = await ensure_bucket(built) is not None
             store = built
         self.store: RecordingStore = store
         executor = ThreadPoolExecutor(rs.ingest_workers, thread_name_prefix="rec-ingest")
@@ -96,16 +85,6 @@ class IngestRole:
             await self.ingest.release_own_leases()
         except UpstreamUnavailable as exc:
             log.warning("ingest leases not released at stop: %s unavailable (they expire)", exc.upstream)
-
-    async def _ensure_bucket(self, store: S3Store) -> None:
-        try:
-            await store.ensure_bucket()
-        except StorageUnavailable as exc:
-            log.warning("recording storage unavailable at start-up: %s (recordings wait in the spool)",
-                        exc.message)
-            self._storage_down = True
-        except StorageRefused as exc:
-            raise StorageRefused(f"recording bucket unusable: {exc.message}", details=exc.details) from exc
 
     async def scan(self) -> int:
         """One scan of the spool; how many recordings were looked at (0 while the database is down)."""

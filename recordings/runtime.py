@@ -11,7 +11,6 @@ import asyncio
 import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from config.settings import Settings, StorageSettings
 from core.clock import Clock
 from core.errors import UpstreamUnavailable
 from core.events import EventLog
+from core.lifecycle import StackOwner
 from core.tasks import TaskGroup, wait_set
 from db.engine import Database
 from dialer.pbx import PbxGateway
@@ -47,20 +47,34 @@ def build_store(s: StorageSettings) -> LocalStore | S3Store:
     return LocalStore(s.local_root)
 
 
-class RecordingsFeature:
+async def ensure_bucket(store: S3Store) -> str | None:
+    """Create or check the bucket at start-up: None when it is usable, the reason while storage is unreachable
+    (recordings wait in the spool and the caller retries); a bucket that refuses (no Object Lock, no rights)
+    stops the start."""
+    try:
+        await store.ensure_bucket()
+    except StorageUnavailable as exc:
+        log.warning("recording storage unavailable at start-up: %s (recordings wait in the spool)", exc.message)
+        return exc.message
+    except StorageRefused as exc:
+        raise StorageRefused(f"recording bucket unusable: {exc.message}", details=exc.details) from exc
+    return None
+
+
+class RecordingsFeature(StackOwner):
     """Owns the store, the executor and the background jobs; exposes the services to the API."""
 
     def __init__(self, *, settings: Settings, db: Database, events: EventLog, clock: Clock, instance: str,
                  pbx: PbxGateway | None = None, store: RecordingStore | None = None,
                  probe_phone: ProbePhone | None = None, probe_phone_factory: ProbePhoneFactory | None = None,
                  fault: Fault | None = None, run_jobs: bool = True, audit: AuditService | None = None) -> None:
+        super().__init__()
         self.settings, self.db, self.events, self.clock = settings, db, events, clock
         self.audit = audit if audit is not None else AuditService(db=db, clock=clock)
         self.instance, self.pbx = instance, pbx
         self._given_store, self._given_phone, self._fault, self._run_jobs = store, probe_phone, fault, run_jobs
         self._phone_factory = probe_phone_factory
         self._on_stored: list[ev.StoredListener] = []
-        self._stack = AsyncExitStack()
         self._wake = asyncio.Event()
         self.storage_health: dict[str, Any] = {"status": "unknown"}
         self.disk: dict[str, Any] = {"ok": True}
@@ -69,17 +83,6 @@ class RecordingsFeature:
     def add_stored_listener(self, listener: ev.StoredListener) -> None:
         """Call ``listener(session, recording)`` in the transaction that marks a recording stored."""
         self._on_stored.append(listener)
-
-    async def __aenter__(self) -> RecordingsFeature:
-        try:
-            await self._start()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
 
     async def _start(self) -> None:
         rs = self.settings.recordings
@@ -142,15 +145,10 @@ class RecordingsFeature:
             return None, f"probe unavailable: {exc}"
 
     async def _ensure_bucket(self, store: S3Store) -> bool:
-        try:
-            await store.ensure_bucket()
-        except StorageUnavailable as exc:
-            log.warning("recording storage unavailable at start-up: %s (will retry)", exc.message)
-            self.storage_health = {"status": "down", "error": exc.message}
-            return False
-        except StorageRefused as exc:
-            raise StorageRefused(f"recording bucket unusable: {exc.message}", details=exc.details) from exc
-        return True
+        down = await ensure_bucket(store)
+        if down is not None:
+            self.storage_health = {"status": "down", "error": down}
+        return down is None
 
     # -- jobs ---------------------------------------------------------------------------------
     @property
