@@ -328,6 +328,11 @@ class Ingestor:
         return RecordingState.STORED.value
 
     async def _claim(self, call_id: str) -> Claim | None:
+        # File checks run outside the transaction or on the default executor, never on ``self.executor``
+        # inside it: that executor's threads may be busy transcoding for seconds, and on SQLite the
+        # transaction holds the process's write lock all that time, stalling every other writer (the
+        # AMI events of every live call: 50 calls hanging up together backed them up by seconds).
+        stints_closed = await self._blocking(barge.stints_closed, self.spool, call_id, time.time())
         now = self.clock.now()
         async with self.db.begin() as s:
             rec = await self._row_for_update(s, call_id)
@@ -343,10 +348,10 @@ class Ingestor:
                 return None
             call = await s.get(Call, call_id) if rec.kind == "call" else None
             segments = int((call.facts or {}).get("segments") or 0) if call is not None else 0
-            if segments and not await self._blocking(segments_ready, self.spool, call_id, segments,
-                                                     call is not None and call.ended_at is not None):
+            if segments and not await asyncio.to_thread(segments_ready, self.spool, call_id, segments,
+                                                        call is not None and call.ended_at is not None):
                 return None  # a transferred call still talking (or a segment still closing): a later scan
-            if not await self._blocking(barge.stints_closed, self.spool, call_id, time.time()):
+            if not stints_closed:
                 return None  # a barging supervisor's leg is still closing its file (file times: wall clock)
             if call is not None:
                 link_to_call(rec, call)

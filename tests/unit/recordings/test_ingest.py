@@ -4,6 +4,7 @@ storage outages, multi-instance claims."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from auth.service import Principal
 from compliance.models import ClientPolicy
 from core.events import EventLog
 from dialer.models import Call
+from recordings import barge
 from recordings.errors import IngestFault, NotFailed
 from recordings.models import Recording
 from recordings.service import Requester, on_call_state
@@ -287,3 +289,35 @@ async def test_retry_of_a_recording_failed_after_max_attempts_then_stored(rig: R
     assert rec.state == "stored" and rec.attempts == 0 and rec.last_error is None
     assert rig.spool_names() == set()
     assert len(await rig.events("recording.retried")) == 1 and len(await rig.events("recording.stored")) == 1
+
+
+async def test_claim_waits_for_its_file_checks_outside_the_transaction(rig: Rig,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim's file checks run on the ingest's threads, which may be busy transcoding other recordings for
+    seconds; meanwhile the claim holds no transaction, so other writers (the calls' PBX events) go on: on
+    SQLite a write transaction holds the process's write lock, and this write would wait for it."""
+    call, other = await rig.add_call(), await rig.add_call(call_id="11111111-2222-3333-4444-555555555555")
+    rig.write_legs(call.id)
+    entered, release = threading.Event(), threading.Event()
+    closed = barge.stints_closed
+
+    def slow_check(spool: Path, call_id: str, now: float) -> bool:
+        entered.set()
+        release.wait()
+        return closed(spool, call_id, now)
+
+    monkeypatch.setattr(barge, "stints_closed", slow_check)
+    async with rig.feature() as f:
+        task = asyncio.create_task(f.ingest.ingest(call.id))
+        try:
+            await asyncio.to_thread(entered.wait)
+            async with rig.db.begin() as s:  # while the claim's check still waits for its thread
+                row = await s.get(Call, other.id)
+                assert row is not None
+                row.outcome = "promise"
+        finally:
+            release.set()
+        assert await task == "stored"
+    async with rig.db.read() as s:
+        row = await s.get(Call, other.id)
+        assert row is not None and row.outcome == "promise"
