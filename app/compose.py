@@ -115,11 +115,11 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         stream = EventStream(db)
         events.add_commit_listener(stream.wake)
         pbx = PbxGateway(clients, settings.pbx)
-        # webhooks: the outbox writes a delivery per subscription in the event's transaction; the
-        # dispatcher's HTTP session lives inside its task and closes when the task group cancels it
-        Outbox(clock).install(events)
+        # webhooks: the outbox writes a delivery per subscription in the event's transaction (and wakes the
+        # dispatcher after the commit of one that wrote any); the dispatcher's HTTP session lives inside its
+        # task and closes when the task group cancels it
         dispatcher = Dispatcher(db, settings.hooks, None, clock, name=name)
-        events.add_commit_listener(dispatcher.wake)
+        Outbox(clock, wake=dispatcher.wake).install(events)
         tasks.spawn(dispatcher.run(), name="hooks-dispatcher")
         audit = AuditService(db=db, clock=clock)
         recordings = RecordingsFeature(settings=settings, db=db, events=events, clock=clock, instance=name, pbx=pbx,
