@@ -11,13 +11,14 @@ recordings (and a recording made or stored while its case is disputed gets the h
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,11 +59,8 @@ from dialer.service import CallService
 from dialer.states import CallState
 from dialer.transfers import TransferService
 from dialer.translate import (
-    DEVICE_EVENTS,
-    INBOUND_EVENTS,
-    INTERESTING,
-    LEG_EVENTS,
-    MONITOR_EVENTS,
+    AMI_EVENTS,
+    FactUpdate,
     translate,
     translate_device,
     translate_inbound,
@@ -87,6 +85,7 @@ from recordings.runtime import RecordingsFeature
 from sip.probe import SipProbePhone
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def instance_name(settings: Settings) -> str:
@@ -115,11 +114,11 @@ async def compose(settings: Settings, *, clock: Clock | None = None,
         stream = EventStream(db)
         events.add_commit_listener(stream.wake)
         pbx = PbxGateway(clients, settings.pbx)
-        # webhooks: the outbox writes a delivery per subscription in the event's transaction; the
-        # dispatcher's HTTP session lives inside its task and closes when the task group cancels it
-        Outbox(clock).install(events)
+        # webhooks: the outbox writes a delivery per subscription in the event's transaction (and wakes the
+        # dispatcher after the commit of one that wrote any); the dispatcher's HTTP session lives inside its
+        # task and closes when the task group cancels it
         dispatcher = Dispatcher(db, settings.hooks, None, clock, name=name)
-        events.add_commit_listener(dispatcher.wake)
+        Outbox(clock, wake=dispatcher.wake).install(events)
         tasks.spawn(dispatcher.run(), name="hooks-dispatcher")
         audit = AuditService(db=db, clock=clock)
         recordings = RecordingsFeature(settings=settings, db=db, events=events, clock=clock, instance=name, pbx=pbx,
@@ -339,27 +338,45 @@ def _transfers(*, db: Database, events: EventLog, pbx: PbxGateway, clock: Clock,
 
 
 def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> None:
-    """Route one PBX's AMI events into the call service, and reconcile after every reconnect."""
+    """Route one PBX's AMI events into the call service, and reconcile after every reconnect.
 
-    async def on_event(msg: AmiMessage) -> None:
-        update = translate(msg, c.clock.now())
-        if update is not None:
-            await c.calls.apply(update)
+    Events are taken in runs (those that arrived together) and routed in their order: a call's facts, then
+    what the same event tells of a monitoring leg, a transfer leg, a phone or an inbound caller. Consecutive
+    facts of one call are merged in one transaction (``CallService.apply_all``); anything else in between
+    ends the group first, so every change is made in the order the events came.
+    """
 
-    async def on_leg(msg: AmiMessage) -> None:
-        leg = translate_leg(msg, c.clock.now())
-        if leg is not None:
-            await c.transfers.apply_leg(leg)
+    async def on_events(msgs: list[AmiMessage]) -> None:
+        group: list[FactUpdate] = []
+        for msg in msgs:
+            now = c.clock.now()
+            update = translate(msg, now)
+            if update is not None:
+                if group and group[-1].call_id != update.call_id:
+                    await _routed(c.calls.apply_all, group, "call facts")
+                    group = []
+                group.append(update)
+            steps = _other_steps(msg, now)
+            if steps and group:
+                await _routed(c.calls.apply_all, group, "call facts")
+                group = []
+            for step, arg, what in steps:
+                await _routed(step, arg, what)
+        if group:
+            await _routed(c.calls.apply_all, group, "call facts")
 
-    async def on_device(msg: AmiMessage) -> None:
-        device = translate_device(msg, c.clock.now())
-        if device is not None:
-            await c.presence.apply_device(name, device)
-
-    async def on_inbound(msg: AmiMessage) -> None:
-        offer = translate_inbound(msg, c.clock.now())
-        if offer is not None:
-            await c.inbound.offer(name, offer)
+    def _other_steps(msg: AmiMessage, now: datetime) -> list[tuple[Callable[[Any], Awaitable[Any]], Any, str]]:
+        """What ``msg`` tells beyond a call's facts, in the order it is applied: (apply, fact, what)."""
+        steps: list[tuple[Callable[[Any], Awaitable[Any]], Any, str]] = []
+        if (monitored := translate_monitor(msg, now)) is not None:
+            steps.append((c.monitor.apply, monitored, "monitoring leg"))
+        if (leg := translate_leg(msg, now)) is not None:
+            steps.append((c.transfers.apply_leg, leg, "transfer leg"))
+        if (device := translate_device(msg, now)) is not None:
+            steps.append((functools.partial(c.presence.apply_device, name), device, "phone state"))
+        if (offer := translate_inbound(msg, now)) is not None:
+            steps.append((functools.partial(c.inbound.offer, name), offer, "inbound caller"))
+        return steps
 
     def on_connection(connected: bool) -> None:
         if connected:  # also on the first connection: this instance may have restarted mid-call
@@ -367,18 +384,18 @@ def _wire_pbx(name: str, client: AmiClient, c: Container, tasks: TaskGroup) -> N
             tasks.spawn(_device_sync(name, c)(), name=f"presence-sync-{name}")
             tasks.spawn(_recover_inbound(name, c), name=f"inbound-recover-{name}")
 
-    async def on_monitor_leg(msg: AmiMessage) -> None:
-        update = translate_monitor(msg, c.clock.now())
-        if update is not None:
-            await c.monitor.apply(update)
-
-    client.add_listener(on_event, events=INTERESTING)
-    client.add_listener(on_monitor_leg, events=MONITOR_EVENTS)
-    client.add_listener(on_leg, events=LEG_EVENTS)
-    client.add_listener(on_device, events=DEVICE_EVENTS)
-    client.add_listener(on_inbound, events=INBOUND_EVENTS)
+    client.add_run_listener(on_events, events=AMI_EVENTS)
     client.add_connection_listener(on_connection)
     client.add_action_observer(c.metrics.ami_observer(name))
+
+
+async def _routed(apply: Callable[[T], Awaitable[Any]], fact: T, what: str) -> None:
+    """Apply one routed fact of an AMI event; a failure is logged and the next one goes on (as the AMI
+    dispatcher does for a listener)."""
+    try:
+        await apply(fact)
+    except Exception:  # noqa: BLE001 - logged with traceback; the other events' changes must go on
+        log.exception("AMI event: applying the %s failed", what)
 
 
 async def _reconcile(name: str, c: Container) -> None:

@@ -8,7 +8,9 @@ Each poll reads only what is new: the rows above the highest id seen, and the id
 (*gaps*). PostgreSQL hands out sequence values at insert time, so a transaction that took a lower id can
 commit after one that took a higher id; its row then fills a gap and is delivered late, once. A gap is
 forgotten after ``gap_grace_s`` (a rolled-back insert leaves one forever) or when more than ``max_gaps`` are
-open. Each event is serialised once, for all subscribers.
+open. Each event is serialised once, for all subscribers: its JSON text and its SSE message. A subscriber
+takes what is queued for it at once (``subscribe_batches``), so a stream writes the events of one commit in
+one go.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
@@ -33,14 +36,24 @@ from db.engine import Database
 log = logging.getLogger(__name__)
 
 Filter = Callable[[dict[str, Any]], bool]
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """One event as subscribers receive it: its public JSON form, and that form as text (serialised once)."""
+    """One event as subscribers receive it: its public JSON form, that form as text, and the Server-Sent
+    Events message carrying it (``id`` its seq, ``event`` its type), each made once for every subscriber."""
 
     data: dict[str, Any]
     text: str
+    frame: bytes
+
+
+def sse_frame(data: dict[str, Any], text: str) -> bytes:
+    """The SSE message of an event, byte for byte as ``aiohttp_sse``'s ``send(text, id=seq, event=type)``
+    writes it (``\r\n`` line ends; a line of ``text`` per ``data:`` field)."""
+    lines = "".join(f"data: {chunk}\r\n" for chunk in _LINE_BREAK.split(text))
+    return f"id: {data['seq']}\r\nevent: {data['type']}\r\n{lines}\r\n".encode()
 
 
 class EventStream:
@@ -131,7 +144,8 @@ class EventStream:
 
     def _publish(self, row: DomainEventRow) -> None:
         data = event_to_json(row)
-        item = Published(data, json.dumps(data, ensure_ascii=False))
+        text = json.dumps(data, ensure_ascii=False)
+        item = Published(data, text, sse_frame(data, text))
         for q in list(self._subs):
             if q.full():
                 continue  # a stalled client misses events rather than stalling everyone
@@ -141,6 +155,18 @@ class EventStream:
                         ) -> AsyncGenerator[Published | None, None]:
         """Yield every new event ``keep`` accepts until the subscriber leaves or shutdown; with ``tick``, also
         ``None`` whenever ``tick`` seconds passed without one (the subscriber's moment to re-check itself)."""
+        async with contextlib.aclosing(self.subscribe_batches(keep, tick=tick)) as batches:
+            async for batch in batches:
+                if batch is None:
+                    yield None
+                    continue
+                for item in batch:
+                    yield item
+
+    async def subscribe_batches(self, keep: Filter, *, tick: float | None = None
+                                ) -> AsyncGenerator[list[Published] | None, None]:
+        """As ``subscribe``, but each time everything queued for the subscriber (never an empty list): the
+        events of one commit come together, for one write."""
         q: asyncio.Queue[Published | None] = asyncio.Queue(self.queue_size)
         if not self._subs:
             # nobody was listening, so the log was not read: skip what was committed before this subscription
@@ -160,10 +186,17 @@ class EventStream:
                     except TimeoutError:
                         yield None
                         continue
+                batch: list[Published] = []
+                while item is not None:
+                    if keep(item.data):
+                        batch.append(item)
+                    if q.empty():
+                        break
+                    item = q.get_nowait()
+                if batch:
+                    yield batch
                 if item is None:
                     return
-                if keep(item.data):
-                    yield item
         finally:
             self._subs.discard(q)
 

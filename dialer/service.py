@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -216,30 +216,68 @@ class CallService:
     async def apply(self, update: FactUpdate) -> None:
         """Merge the facts of one PBX event into its call; record domain events for what changed."""
         with call_context(update.call_id):  # every line logged while the call is updated names it
-            await self._apply(update)
+            for p in await self._apply((update,)):
+                await self._run(p)
 
-    async def _apply(self, update: FactUpdate) -> None:
+    async def apply_all(self, updates: Sequence[FactUpdate]) -> None:
+        """Merge the facts of consecutive PBX events of one call, in order, in one transaction.
+
+        Each event is merged as ``apply`` would merge it alone (the same domain events, listeners and PBX
+        actions, in the same order): only the row lock, the row's read and write and the commit are shared.
+        If the shared transaction fails, each event is applied in a transaction of its own, so one bad event
+        loses only its own facts, as when applied alone.
+        """
+        if len(updates) == 1:
+            await self.apply(updates[0])
+            return
+        call_id = updates[0].call_id
+        if any(u.call_id != call_id for u in updates):
+            raise ValueError("apply_all takes the updates of one call")
+        with call_context(call_id):
+            try:
+                post = await self._apply(updates)
+            except Exception:  # noqa: BLE001 - retried one by one below, where each failure is logged alone
+                log.info("call %s: %d events did not apply together; applying them one by one", call_id,
+                         len(updates), exc_info=True)
+                for update in updates:
+                    try:
+                        await self.apply(update)
+                    except Exception:  # noqa: BLE001 - as a listener's failure: logged, the next event goes on
+                        log.exception("call %s: the facts of %s were not applied", call_id, update.event)
+                return
+            for p in post:
+                try:
+                    await self._run(p)
+                except Exception:  # noqa: BLE001 - as a listener's failure: logged, the next action goes on
+                    log.exception("call %s: PBX %s of %s failed", call_id, p.action, p.channel)
+
+    async def _apply(self, updates: Sequence[FactUpdate]) -> list[PostCommit]:
+        """Merge ``updates`` (of one call) in one transaction; the PBX actions to carry out after its commit."""
         post: list[PostCommit] = []
         async with self.db.begin() as s:
-            call = (await s.execute(self.db.for_update(select(Call).where(Call.id == update.call_id)))).scalar()
+            call = (await s.execute(self.db.for_update(select(Call).where(Call.id == updates[0].call_id)))).scalar()
             if call is None:
-                return
-            before_facts = facts_of(call)
-            after_facts = before_facts.merge(**update.facts)
-            if after_facts == before_facts:
-                return
-            before, after = derive(before_facts), derive(after_facts)
-            store(call, after_facts, after)
-            changed = [(ev.REACHED[state], state) for state in transitions(before, after)]
-            if before.state == after.state == CallState.ENDED and before != after:
-                changed.append((ev.CALL_CORRECTED, CallState.ENDED))
-            for type_, state in changed:
-                await self._record(s, type_, call)
-                for listener in self._state_listeners:
-                    await listener(s, call, state)
-            post.extend(await self._decide_actions(s, call, before_facts, after_facts))
-        for p in post:
-            await self._run(p)
+                return []
+            for update in updates:
+                post.extend(await self._merge(s, call, update))
+        return post
+
+    async def _merge(self, s: AsyncSession, call: Call, update: FactUpdate) -> list[PostCommit]:
+        """Merge one event's facts into the locked ``call``; record what changed; the PBX actions it asks for."""
+        before_facts = facts_of(call)
+        after_facts = before_facts.merge(**update.facts)
+        if after_facts == before_facts:
+            return []
+        before, after = derive(before_facts), derive(after_facts)
+        store(call, after_facts, after)
+        changed = [(ev.REACHED[state], state) for state in transitions(before, after)]
+        if before.state == after.state == CallState.ENDED and before != after:
+            changed.append((ev.CALL_CORRECTED, CallState.ENDED))
+        for type_, state in changed:
+            await self._record(s, type_, call)
+            for listener in self._state_listeners:
+                await listener(s, call, state)
+        return await self._decide_actions(s, call, before_facts, after_facts)
 
     async def _decide_actions(self, s: AsyncSession, call: Call, before: CallFacts,
                               after: CallFacts) -> list[PostCommit]:

@@ -1,5 +1,7 @@
 """The outbox writer: for every recorded domain event, one Delivery per matching active subscription,
 inserted in the transaction of the change the event reports (so an event is delivered iff it happened).
+A transaction that wrote deliveries wakes the dispatcher once it commits; one that wrote none does not
+(most events match no subscription, and a wake costs the dispatcher a claiming transaction).
 
 Subscriptions are read once per transaction (cached in ``session.info``), never across transactions:
 a subscription created or disabled is seen by the very next event, on every instance.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock
 from core.events import EventLog
 from core.models import DomainEventRow
+from db.engine import after_commit
 from hooks.errors import BadEventPattern
 from hooks.models import Delivery, Subscription
 
@@ -98,10 +102,12 @@ def forget_subscriptions(session: AsyncSession) -> None:
 
 
 class Outbox:
-    """Registered with the EventLog: fans every event out to the matching subscriptions."""
+    """Registered with the EventLog: fans every event out to the matching subscriptions; ``wake`` (the
+    dispatcher's) is told after the commit of a transaction that wrote deliveries."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, wake: Callable[[], None] | None = None) -> None:
         self.clock = clock
+        self.wake = wake
 
     def install(self, events: EventLog) -> None:
         """Register the writer with ``events``."""
@@ -121,3 +127,5 @@ class Outbox:
              "attempts": 0, "next_attempt_at": now, "created_at": now}
             for sid in subs
         ])
+        if self.wake is not None:
+            after_commit(session, self, self.wake)

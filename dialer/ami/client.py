@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from dialer.ami.dispatch import ConnectionCallback, Dispatcher, EventCallback
+from dialer.ami.dispatch import ConnectionCallback, Dispatcher, EventCallback, RunCallback
 from dialer.ami.errors import (
     AmiActionError,
     AmiActionTimeout,
@@ -171,6 +171,12 @@ class AmiClient:
     ) -> Callable[[], None]:
         """Call `callback(event)` (sync or async) for each event, in order; returns a remover."""
         return self._dispatcher.add_listener(callback, events)
+
+    def add_run_listener(
+        self, callback: RunCallback, *, events: Iterable[str] | None = None
+    ) -> Callable[[], None]:
+        """Call `callback(events)` (sync or async) with the events queued together, in order; returns a remover."""
+        return self._dispatcher.add_run_listener(callback, events)
 
     def add_connection_listener(self, callback: ConnectionCallback) -> Callable[[], None]:
         """Call `callback(connected)` on login (True) and on connection loss (False); returns a remover."""

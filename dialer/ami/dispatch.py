@@ -13,13 +13,17 @@ from typing import Any
 from dialer.ami.parser import AmiMessage
 
 EventCallback = Callable[[AmiMessage], Awaitable[None] | None]
+RunCallback = Callable[[list[AmiMessage]], Awaitable[None] | None]
 ConnectionCallback = Callable[[bool], Awaitable[None] | None]
+#: the most events one run holds (a run: the events queued at the moment delivery resumes)
+MAX_RUN = 64
 
 
 @dataclass(slots=True, eq=False)
 class _Listener:
-    callback: EventCallback
+    callback: EventCallback | RunCallback
     events: frozenset[str] | None
+    run: bool = False  # called once per run with its events (in order) instead of once per event
 
 
 class Dispatcher:
@@ -27,6 +31,12 @@ class Dispatcher:
 
     The reader only appends to a deque (bounded for events: on overflow events are dropped and
     logged); connection changes are never dropped and keep their place among the events.
+
+    With a run listener (``add_run_listener``) delivery goes by *runs*: the events queued when delivery
+    resumes (at most ``MAX_RUN``, never across a connection change). Each listener in turn gets the run's
+    events it asked for: a run listener in one call (it may share work between events that arrived together,
+    and should be the only listener of the events it takes), any other listener one call per event. Without
+    run listeners every event goes to each listener in turn before the next event.
     """
 
     def __init__(self, *, name: str, logger: logging.Logger, max_queued: int) -> None:
@@ -43,6 +53,17 @@ class Dispatcher:
     def add_listener(self, callback: EventCallback, events: Iterable[str] | None) -> Callable[[], None]:
         """Register an event callback (optionally only for these event names); return its remover."""
         entry = _Listener(callback, frozenset(events) if events is not None else None)
+        self._listeners = [*self._listeners, entry]
+
+        def remove() -> None:
+            self._listeners = [x for x in self._listeners if x is not entry]
+
+        return remove
+
+    def add_run_listener(self, callback: RunCallback, events: Iterable[str] | None) -> Callable[[], None]:
+        """Register a callback given each run's events (optionally only these names), in order, as one list;
+        never called with an empty list. Returns its remover."""
+        entry = _Listener(callback, frozenset(events) if events is not None else None, run=True)
         self._listeners = [*self._listeners, entry]
 
         def remove() -> None:
@@ -94,10 +115,23 @@ class Dispatcher:
                     for conn_cb in self._conn_listeners:
                         await self._call(conn_cb, item, "connection listener")
                     continue
-                name = item.name
+                run = [item]
+                limit = MAX_RUN if any(x.run for x in self._listeners) else 1
+                while queue and len(run) < limit:
+                    head = queue[0]
+                    if isinstance(head, bool):
+                        break  # a connection change keeps its place
+                    run.append(head)
+                    queue.popleft()
                 for listener in self._listeners:
-                    if listener.events is None or name in listener.events:
-                        await self._call(listener.callback, item, "event listener")
+                    wanted = run if listener.events is None else [m for m in run if m.name in listener.events]
+                    if not wanted:
+                        continue
+                    if listener.run:
+                        await self._call(listener.callback, wanted, "run listener")
+                        continue
+                    for message in wanted:
+                        await self._call(listener.callback, message, "event listener")
             self._wakeup.clear()
             await self._wakeup.wait()
 

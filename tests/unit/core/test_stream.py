@@ -144,3 +144,25 @@ async def received_skipping_ticks(sub: AsyncGenerator[Published | None, None]) -
             item = await anext(sub)
             if item is not None:
                 return int(item.data["seq"])
+
+
+async def test_a_batch_subscriber_gets_what_one_poll_published_at_once_filtered_and_sse_framed(db: Database) -> None:
+    stream = EventStream(db, monotonic=Clock())
+    sub = stream.subscribe_batches(lambda e: e["seq"] not in (8, 10))
+    first = asyncio.ensure_future(anext(sub))
+    await stream.wait_for_subscribers(1)
+    await commit(db, 7, 8, 9)
+    await stream._poll()
+    async with asyncio.timeout(5):
+        batch = await first
+    assert batch is not None and [p.data["seq"] for p in batch] == [7, 9]  # one list, 8 filtered out
+    # the message aiohttp_sse's send(text, id=seq, event=type) would write, made once for every stream
+    text = batch[0].text
+    assert batch[0].frame == f"id: 7\r\nevent: case.updated\r\ndata: {text}\r\n\r\n".encode()
+    assert json.loads(text)["data"]["name"] == "王五"
+    await commit(db, 10)  # only filtered events: nothing is yielded
+    await stream._poll()
+    stream.close()
+    with pytest.raises(StopAsyncIteration):
+        await anext(sub)
+    assert stream.subscribers == 0

@@ -6,10 +6,10 @@ from sqlalchemy import select
 from audit.service import Actor
 from auth.scope import Scope
 from core.clock import FakeClock
-from core.events import DomainEvent
+from core.events import DomainEvent, EventLog
 from hooks.errors import BadEventPattern
 from hooks.models import Delivery
-from hooks.outbox import check_patterns, matches, webhook_id
+from hooks.outbox import Outbox, check_patterns, matches, webhook_id
 from tests.unit.hooks.helpers import T0, emit, wiring
 
 pytestmark = pytest.mark.fake_events  # the outbox's plumbing, with hand-made events
@@ -56,6 +56,27 @@ async def test_a_rolled_back_change_leaves_no_delivery(database):
             raise RuntimeError("the change failed")
     async with database.read() as s:
         assert (await s.scalars(select(Delivery))).all() == []
+
+
+async def test_the_dispatcher_is_woken_after_a_commit_that_wrote_deliveries_only(database):
+    clock = FakeClock(T0)
+    _, svc = wiring(database, clock)
+    woken: list[str] = []
+    events = EventLog()
+    Outbox(clock, wake=lambda: woken.append("woken")).install(events)
+    await svc.create(ALL, url="http://127.0.0.1:9/a", event_types=["call.*"], description="", actor=ADMIN)
+    await emit(database, events, "case.updated", case_id="c1")  # no subscription matches: nothing to send
+    assert woken == []
+    async with database.begin() as s:  # two deliveries in one transaction: one wake, after the commit
+        await events.record(s, DomainEvent(type="call.ended", call_id="k1", payload={}))
+        await events.record(s, DomainEvent(type="call.corrected", call_id="k1", payload={}))
+        assert woken == []
+    assert woken == ["woken"]
+    with pytest.raises(RuntimeError):
+        async with database.begin() as s:
+            await events.record(s, DomainEvent(type="call.ended", call_id="k2", payload={}))
+            raise RuntimeError("the change failed")
+    assert woken == ["woken"]  # a rolled-back delivery wakes nobody
 
 
 async def test_a_clients_subscription_receives_only_that_clients_events(database):

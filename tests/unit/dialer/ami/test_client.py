@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from dialer.ami import (
     AmiMessage,
     AmiNotConnected,
 )
+from dialer.ami.dispatch import Dispatcher
 
 from .fake_ami import FakeAmi, FakeConn
 
@@ -242,3 +244,38 @@ async def test_every_action_sent_is_observed_with_its_time_and_outcome() -> None
     ours = [(name, outcome) for name, _, outcome in seen if name not in ("Login", "Logoff")]
     assert ours == [("Getvar", "ok"), ("Setvar", "error"), ("Hangup", "timeout")]
     assert all(seconds >= 0 for _, seconds, _ in seen)
+
+
+async def test_a_run_listener_gets_the_events_queued_together_in_order() -> None:
+    """Events queued while the listeners were busy reach a run listener as one list, in order, filtered, cut
+    at a connection change (which keeps its place); per-event listeners still get every event in order."""
+    dispatcher = Dispatcher(name="t", logger=logging.getLogger("t"), max_queued=100)
+    runs: list[list[str]] = []
+    singles: list[str] = []
+    changes: list[tuple[bool, int]] = []
+
+    def event(name: str, seq: int) -> AmiMessage:
+        return AmiMessage.from_lines([f"Event: {name}", f"Seq: {seq}"])
+
+    dispatcher.add_run_listener(lambda msgs: runs.append([m.get("Seq") or "" for m in msgs]),
+                                events=["Newstate", "Hangup"])
+    dispatcher.add_listener(lambda m: singles.append(m.get("Seq") or ""), events=None)
+    dispatcher.add_connection_listener(lambda up: changes.append((up, len(runs))))
+    for i in range(3):
+        dispatcher.push_event(event("Newstate", i))
+    dispatcher.push_event(event("VarSet", 3))  # not the run listener's: left out of its list
+    dispatcher.push_event(event("Hangup", 4))
+    dispatcher.push_connection(False)
+    dispatcher.push_event(event("Hangup", 5))
+    dispatcher.push_event(event("VarSet", 6))
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert runs == [["0", "1", "2", "4"], ["5"]]
+        assert changes == [(False, 1)]
+        assert singles == ["0", "1", "2", "3", "4", "5", "6"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
