@@ -82,7 +82,6 @@ async def users(db: Database) -> AsyncIterator[Database]:
     yield db
 
 
-
 @pytest.mark.parametrize("failing", [None, CallState.ANSWERED])
 async def test_merged_together_or_one_by_one_the_call_comes_out_the_same(users: Database,
                                                                          failing: CallState | None) -> None:
