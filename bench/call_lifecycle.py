@@ -299,13 +299,7 @@ def _summary(prof: cProfile.Profile) -> list[dict[str, Any]]:
 async def main(calls: int, rate: float, ring_s: float, talk_s: float) -> None:
     from bench import originate_overhead as oo
 
-    # the floor notes when each Originate is written (its write wrapper): only while it runs
-    asyncio.StreamWriter.write = oo._timed_write  # type: ignore[method-assign]
-    try:
-        fl = await oo.floor(4, 50)
-    finally:
-        asyncio.StreamWriter.write = oo._original_write  # type: ignore[method-assign]
-    floor_ms = float(fl["cpu_ms_per_dial"])
+    floor_ms = await oo.floor_cpu_ms(4, 50)
     print(f"floor: {floor_ms:.3f} ms CPU per request", flush=True)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="cg-bench-lifecycle-") as tmp_s:

@@ -264,6 +264,16 @@ async def floor(rounds: int, n: int) -> dict[str, Any]:
         await server.wait_closed()
 
 
+async def floor_cpu_ms(rounds: int = 4, n: int = 50) -> float:
+    """The trivial handler's CPU per request (ms), its Originate writes timed as ``floor`` needs."""
+    asyncio.StreamWriter.write = _timed_write  # type: ignore[method-assign]
+    try:
+        fl = await floor(rounds, n)
+    finally:
+        asyncio.StreamWriter.write = _original_write  # type: ignore[method-assign]
+    return float(fl["cpu_ms_per_dial"])
+
+
 async def service(pbx: Any, db_url: str, label: str, rounds: int, n: int, number_base: int,
                   tmp: Path) -> dict[str, Any]:
     """The composed service on ``db_url`` against the sandbox PBX."""
