@@ -163,6 +163,7 @@ async def one_rate(container: Any, load: Any, tokens: list[str], agents: list[st
             "drain_s": drain_s, "cutoff_after_last_send_s": round(t_cut - t_sent, 2),
             "report_after_cutoff_s": round(t_report - t_cut, 2),
             "calls_accepted": len(out["ids"]), "calls_not_ended_in_time": len(out["missing"]),
+            "end_timeout_s": end_s, "dead_sse_streams": out["dead_streams"][:3],
             "replay_cumulative": {k: out["replay"][k] for k in ("originated", "completed", "no_go")}}
 
 
