@@ -55,6 +55,17 @@ async def _sse(session: aiohttp.ClientSession, url: str, token: str, ready: asyn
     async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as r:
         if r.status != 200:
             raise RuntimeError(f"SSE refused: {r.status} {await r.text()}")
+        if ended is None:  # a stream only counted: its "data:" lines in the raw chunks, cheaply
+            head = tail = b""
+            async for chunk in r.content.iter_any():
+                if not ready.is_set():
+                    head += chunk
+                    if b"event: hello" in head:
+                        ready.set()
+                buf = tail + chunk
+                counter[0] += buf.count(b"\ndata:")
+                tail = buf[-5:]  # shorter than b"\ndata:": no line counted twice
+            return
         event = ""
         async for raw in r.content:
             line = raw.decode().rstrip("\r\n")
@@ -95,46 +106,88 @@ async def _load() -> None:
                 await asyncio.gather(*(r.wait() for r in readies))
             say({"ready": True})
             while line := await lines.readline():
-                run = json.loads(line)
-                counter[0] = 0
-                statuses: dict[str, int] = {}
-                ids: list[str] = []
-
-                async def one(req: dict[str, Any], statuses: dict[str, int] = statuses,
-                              ids: list[str] = ids) -> None:
-                    async with session.post(spec["calls_url"], json=req["body"],
-                                            headers={"Authorization": f"Bearer {req['token']}"}) as r:
-                        body = await r.json()
-                        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
-                        if r.status == 202:
-                            ids.append(body["id"])
-                        elif statuses[str(r.status)] <= 3:
-                            print(f"refused: {r.status} {body}", file=sys.stderr)
-
-                posts = []
-                t0 = time.perf_counter()
-                for i, req in enumerate(run["requests"]):
-                    await asyncio.sleep(max(0.0, t0 + i / run["rate"] - time.perf_counter()))
-                    posts.append(asyncio.create_task(one(req)))
-                await asyncio.gather(*posts)
-                missing: list[str] = []
-                try:
-                    async with asyncio.timeout(END_TIMEOUT_S):
-                        for cid in ids:
-                            await ended.setdefault(cid, asyncio.Event()).wait()
-                except TimeoutError:
-                    missing = [cid for cid in ids if not ended.setdefault(cid, asyncio.Event()).is_set()]
-                dead = [repr(s.exception()) for s in streams if s.done() and not s.cancelled() and s.exception()]
-                say({"statuses": statuses, "dead_streams": dead, "ids": ids, "missing": missing,
-                     "sse_messages": counter[0],
-                     "seconds": round(time.perf_counter() - t0, 2),
-                     "replay": {"originated": pbx.stats.originated, "completed": pbx.stats.completed,
-                                "no_go": pbx.stats.no_go, "go_unknown": pbx.stats.go_unknown[:5],
-                                "go_wait_s": [round(w, 3) for w in pbx.stats.go_waits[::10]],
-                                "actions": pbx.stats.actions}})
+                say(await _run(session, spec["calls_url"], json.loads(line), ended, counter, streams, pbx))
             for s in streams:
                 s.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
+
+
+async def _run(session: aiohttp.ClientSession, calls_url: str, run: dict[str, Any],
+               ended: dict[str, asyncio.Event], counter: list[int], streams: list[asyncio.Task[None]],
+               pbx: Any) -> dict[str, Any]:
+    """One run of ``POST /v1/calls``: ``run["requests"]`` sent at ``run["offsets"]`` (seconds from the start;
+    default one every 1 / ``run["rate"]``), then the calls accepted waited for to end.
+
+    A request with a ``bid`` carries it as originate_overhead's ``X-Bench-Id`` header; its send and answer times
+    (``time.perf_counter()``: CLOCK_MONOTONIC, the same clock as the service process's) are in ``sent`` and
+    ``answered``. With ``answer_timeout_s``, requests not answered that long after the last was sent are
+    cancelled and counted (``unanswered``); ``end_timeout_s`` bounds the wait for the calls to end."""
+    from bench.originate_overhead import HEADER
+
+    counter[0] = 0
+    statuses: dict[str, int] = {}
+    ids: list[str] = []
+    sent: dict[str, float] = {}
+    answered: dict[str, list[Any]] = {}
+
+    async def one(req: dict[str, Any]) -> None:
+        headers = {"Authorization": f"Bearer {req['token']}"}
+        bid = req.get("bid")
+        if bid is not None:
+            headers[HEADER] = bid
+            sent[bid] = time.perf_counter()
+        try:
+            async with session.post(calls_url, json=req["body"], headers=headers) as r:
+                body = await r.json()
+        except aiohttp.ClientError as exc:
+            key = f"client:{type(exc).__name__}"
+            statuses[key] = statuses.get(key, 0) + 1
+            if bid is not None:
+                answered[bid] = [key, time.perf_counter()]
+            return
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+        if bid is not None:
+            answered[bid] = [r.status, time.perf_counter()]
+        if r.status == 202:
+            ids.append(body["id"])
+        elif statuses[str(r.status)] <= 3:
+            print(f"refused: {r.status} {body}", file=sys.stderr)
+
+    requests = run["requests"]
+    offsets = run.get("offsets") or [i / run["rate"] for i in range(len(requests))]
+    posts = []
+    lags = []
+    t0 = time.perf_counter()
+    for off, req in zip(offsets, requests, strict=True):
+        await asyncio.sleep(max(0.0, t0 + off - time.perf_counter()))
+        lags.append(time.perf_counter() - t0 - off)
+        posts.append(asyncio.create_task(one(req)))
+    t_sent = time.perf_counter()
+    _done, pending = await asyncio.wait(posts, timeout=run.get("answer_timeout_s"))
+    t_cut = time.perf_counter()
+    for p in pending:
+        p.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    missing: list[str] = []
+    try:
+        async with asyncio.timeout(run.get("end_timeout_s", END_TIMEOUT_S)):
+            for cid in ids:
+                await ended.setdefault(cid, asyncio.Event()).wait()
+    except TimeoutError:
+        missing = [cid for cid in ids if not ended.setdefault(cid, asyncio.Event()).is_set()]
+    dead = [repr(s.exception()) for s in streams if s.done() and not s.cancelled() and s.exception()]
+    lags.sort()
+    return {"statuses": statuses, "dead_streams": dead, "ids": ids, "missing": missing,
+            "sse_messages": counter[0],
+            "seconds": round(time.perf_counter() - t0, 2),
+            "t0": t0, "t_sent": t_sent, "t_cut": t_cut, "unanswered": len(pending),
+            "send_lag_ms": {"p50": round(lags[len(lags) // 2] * 1000, 2) if lags else 0.0,
+                            "p99": round(lags[int(len(lags) * 0.99)] * 1000, 2) if lags else 0.0},
+            "sent": sent, "answered": answered,
+            "replay": {"originated": pbx.stats.originated, "completed": pbx.stats.completed,
+                       "no_go": pbx.stats.no_go, "go_unknown": pbx.stats.go_unknown[:5],
+                       "go_wait_s": [round(w, 3) for w in pbx.stats.go_waits[::10]],
+                       "actions": pbx.stats.actions}}
 
 
 class Load:
@@ -198,11 +251,12 @@ async def _check(container: Any, ids: list[str]) -> dict[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def running(db_url: str, label: str, ring_s: float, talk_s: float, tmp: Path, agents_n: int = AGENTS
-                  ) -> AsyncIterator[tuple[Any, list[str], list[str], Load]]:
+async def running(db_url: str, label: str, ring_s: float, talk_s: float, tmp: Path, agents_n: int = AGENTS,
+                  shutdown_timeout: float = 60.0) -> AsyncIterator[tuple[Any, list[str], list[str], Load]]:
     """The composed service on ``db_url`` against the load process's replay PBX, with ``agents_n`` agents and a
     supervisor who dials for them, served over HTTP, the SSE clients connected: (container, the supervisor's
-    token, the agents, the load process)."""
+    token, the agents, the load process). Requests still being handled at the end get ``shutdown_timeout``
+    seconds, then are cancelled."""
     from api.app import make_app
     from app.compose import compose
     from auth.models import Role
@@ -236,7 +290,7 @@ async def running(db_url: str, label: str, ring_s: float, talk_s: float, tmp: Pa
                 tokens = [await issue_token(s, user_id="bench-supervisor")]
             if not await container.pbx.client("local").wait_connected(15):
                 raise RuntimeError("the service did not connect to the replay AMI")
-            async with serve(make_app(container)) as calls_url:
+            async with serve(make_app(container), shutdown_timeout=shutdown_timeout) as calls_url:
                 await load.send({"calls_url": calls_url, "events_url": calls_url.replace("/v1/calls", "/v1/events"),
                                  "admin_token": admin})
                 await load.receive()  # the SSE clients are connected

@@ -38,8 +38,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -215,10 +215,11 @@ async def measure(url: str, label: str, rounds: int, n: int, number_base: int, t
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port (the bench middleware first); yield the URL of /v1/calls."""
+async def serve(app: web.Application, *, shutdown_timeout: float = 60.0) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port (the bench middleware first); yield the URL of /v1/calls. On the
+    way out, requests still being handled get ``shutdown_timeout`` seconds, then are cancelled."""
     app.middlewares.insert(0, arrival_middleware)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -264,13 +265,21 @@ async def floor(rounds: int, n: int) -> dict[str, Any]:
         await server.wait_closed()
 
 
-async def floor_cpu_ms(rounds: int = 4, n: int = 50) -> float:
-    """The trivial handler's CPU per request (ms), its Originate writes timed as ``floor`` needs."""
+@contextmanager
+def timed_writes() -> Iterator[None]:
+    """Within: every Originate written by this process is timed (``writes`` by call id, and the ``written``
+    mark of the bench request it was written for)."""
     asyncio.StreamWriter.write = _timed_write  # type: ignore[method-assign]
     try:
-        fl = await floor(rounds, n)
+        yield
     finally:
         asyncio.StreamWriter.write = _original_write  # type: ignore[method-assign]
+
+
+async def floor_cpu_ms(rounds: int = 4, n: int = 50) -> float:
+    """The trivial handler's CPU per request (ms), its Originate writes timed as ``floor`` needs."""
+    with timed_writes():
+        fl = await floor(rounds, n)
     return float(fl["cpu_ms_per_dial"])
 
 

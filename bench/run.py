@@ -43,6 +43,7 @@ BENCHES = (
     Bench("ami_events", timeout_s=300),
     Bench("originate_overhead", timeout_s=600),
     Bench("call_lifecycle", timeout_s=900),
+    Bench("sustained_dials", timeout_s=600),
     Bench("concurrent_calls", timeout_s=1200),
     Bench("compliance_check", timeout_s=1800),
     Bench("hook_delivery", timeout_s=600),
