@@ -46,7 +46,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         if isinstance(err, UpstreamUnavailable):
             log.warning("%s %s: %s unavailable: %s", request.method, request.path, err.upstream, err.message)
-        return error_response(request, err)
+        retry_after = getattr(err, "retry_after_s", None)
+        return error_response(request, err, headers={"Retry-After": str(retry_after)} if retry_after else None)
     except web.HTTPRequestEntityTooLarge:
         container = request.app.get(CONTAINER)  # its client_max_size is the bulk limit (api.app)
         return error_response(request, CallguardError(

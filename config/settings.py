@@ -135,6 +135,10 @@ class DialerSettings(BaseModel):
     stale_call_after_s: int = Field(
         120, ge=10, description="A call still 'requested' with no PBX event after this is ended as failed"
     )
+    max_event_backlog: int = Field(
+        200, ge=1, description="New dials are refused (503 service-overloaded, Retry-After) while this instance "
+                               "has more PBX events than this read and not yet applied: the calls it already "
+                               "placed (their go-ahead, their states) come before new ones")
 
 
 class RecordingSettings(BaseModel):

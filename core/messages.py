@@ -151,6 +151,11 @@ CATALOGUE: dict[str, tuple[Text, ...]] = {
         Text("通话 {call_id} 现在不能转接（{reason}）。", "Call {call_id} cannot be transferred now ({reason})."),
         Text("该通话现在不能转接。", "The call cannot be transferred now."),
     ),
+    "service-overloaded": (
+        Text("服务繁忙：正在处理电话交换机的 {backlog} 个事件，请 {retry_after_s} 秒后重试。",
+             "The service is busy with {backlog} PBX events; retry in {retry_after_s} s."),
+        Text("服务繁忙，请稍后重试。", "The service is busy; try again shortly."),
+    ),
     "pbx-unavailable": (
         Text("电话交换机 {pbx} 暂时无法连接，请稍后重试。", "The PBX {pbx} is unavailable; try again later."),
         Text("电话交换机暂时无法连接，请稍后重试。", "The PBX is unavailable; try again later."),

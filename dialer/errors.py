@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
+from core.errors import CallguardError, Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
 
 
 class NoSuchCall(NotFound):
@@ -36,6 +36,19 @@ class PbxUnavailable(UpstreamUnavailable):
 
     def __init__(self, pbx: str, message: str) -> None:
         super().__init__("pbx", message, details={"pbx": pbx})
+
+
+class ServiceOverloaded(CallguardError):
+    """503: this instance is behind on its PBXs' events, so it places no new call until it catches up."""
+
+    status = 503
+    code = "service-overloaded"
+    retry_after_s = 1
+
+    def __init__(self, backlog: int, limit: int) -> None:
+        super().__init__(f"this service instance is behind on the PBX's events ({backlog} waiting, more than "
+                         f"{limit}); retry in {self.retry_after_s} s",
+                         details={"backlog": backlog, "limit": limit, "retry_after_s": self.retry_after_s})
 
 
 class OriginateFateUnknown(Exception):

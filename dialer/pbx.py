@@ -51,6 +51,11 @@ class PbxGateway:
         self.settings = {p.name: p for p in settings}
         self.default = settings[0].name
 
+    def event_backlog(self) -> int:
+        """PBX events this instance has read and not yet applied, over all its PBXs (one event loop applies
+        them all)."""
+        return sum(c.event_backlog for c in self.clients.values())
+
     def client(self, pbx: str) -> AmiClient:
         """The AMI client of ``pbx``."""
         try:

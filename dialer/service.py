@@ -30,6 +30,7 @@ from dialer.errors import (
     NotYourAgent,
     OriginateFateUnknown,
     PbxUnavailable,
+    ServiceOverloaded,
 )
 from dialer.gate import DialGate, DialRequest
 from dialer.models import Call
@@ -134,6 +135,9 @@ class CallService:
     async def _request_call(self, principal: Principal, call_id: str, *, agent_id: str, number: str,
                             case_id: str | None, override_reason: str | None, presented_number: str | None) -> Call:
         e164 = self._authorise_dial(principal, agent_id, number)
+        backlog = self.pbx.event_backlog()
+        if backlog > self.settings.max_event_backlog:  # shed the new dial: the placed calls come first
+            raise ServiceOverloaded(backlog, self.settings.max_event_backlog)
         blocked = None
         async with self.db.begin() as s:
             agent = await self._agent(s, agent_id, principal)

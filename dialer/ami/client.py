@@ -155,6 +155,11 @@ class AmiClient:
             return False
         return True
 
+    @property
+    def event_backlog(self) -> int:
+        """Events read from the PBX and not yet applied by this instance."""
+        return self._dispatcher.backlog
+
     def state(self) -> dict[str, Any]:
         """Small status dict for readiness probes."""
         return {

@@ -60,6 +60,11 @@ class Dispatcher:
 
         return remove
 
+    @property
+    def backlog(self) -> int:
+        """Events received and not yet handed to the listeners (connection changes included)."""
+        return len(self._queue)
+
     def add_run_listener(self, callback: RunCallback, events: Iterable[str] | None) -> Callable[[], None]:
         """Register a callback given each run's events (optionally only these names), in order, as one list;
         never called with an empty list. Returns its remover."""

@@ -24,6 +24,10 @@ class RecordingPbx:
         self.actions: list[tuple[str, dict[str, Any]]] = []
         self.down = False
         self.astdb: dict[str, str] = {}  # what DBGetTree answers
+        self.backlog = 0  # PBX events read and not yet applied
+
+    def event_backlog(self) -> int:
+        return self.backlog
 
     async def originate(self, pbx: str, *, call_id: str, sip_user: str, number: str,
                         presented: str | None = None) -> None:

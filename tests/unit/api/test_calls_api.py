@@ -103,6 +103,27 @@ async def test_pbx_down_is_503_naming_the_upstream_and_the_call_is_failed(api: A
     assert calls["items"][0]["state"] == "ended" and calls["items"][0]["end_reason"] == "failed"
 
 
+async def test_an_instance_behind_on_the_pbx_events_sheds_new_dials(api: Api) -> None:
+    """Under overload the calls already placed come first: with more PBX events waiting than
+    dialer.max_event_backlog, a new dial is refused at once (503, Retry-After), before the gate or the database,
+    so nothing is recorded and nothing dialled; at the limit it goes through."""
+    limit = api.container.settings.dialer.max_event_backlog
+    api.pbx.backlog = limit + 1
+    r = await api.client.post("/v1/calls", json={"agent": "alice", "number": CN_MOBILE},
+                              headers={**api.auth("alice"), "Accept-Language": "zh-CN"})
+    assert r.status == 503 and r.headers["Retry-After"] == "1"
+    body = await r.json()
+    assert_error(body, "service-overloaded")
+    assert body["error"]["details"] == {"backlog": limit + 1, "limit": limit, "retry_after_s": 1}
+    assert f"{limit + 1} 个事件" in body["error"]["message"]
+    calls = await (await api.client.get("/v1/calls", headers=api.auth("alice"))).json()
+    assert calls["items"] == [] and not api.pbx.actions
+    api.pbx.backlog = limit
+    r = await api.client.post("/v1/calls", json={"agent": "alice", "number": CN_MOBILE}, headers=api.auth("alice"))
+    assert r.status == 202
+    assert [a for a, _ in api.pbx.actions] == ["originate"]
+
+
 async def test_list_filters_and_cursor_pagination(api: Api) -> None:
     ids = []
     for _ in range(5):
