@@ -28,7 +28,9 @@ _STATUS_TEXT = {201: "Created", 400: "Bad request (the body is not JSON)", 401: 
                 413: "Body too large", 416: "Range not satisfiable", 422: "Invalid input",
                 429: "Too many requests from this credential (rate-limited), or too many failed sign-ins from "
                      "this address (too-many-failed-sign-ins); Retry-After says when to retry",
-                503: "An upstream (database, PBX, storage) is unavailable"}
+                503: "An upstream (database, PBX, storage) is unavailable (upstream-unavailable, pbx-unavailable), "
+                     "or this instance sheds new dials while behind on its PBXs' events (service-overloaded, "
+                     "with Retry-After)"}
 _REF = "#/components/schemas/{model}"
 _ERROR_HEADERS = {"Content-Language": {
     "description": "The language of error.message, negotiated from Accept-Language", "required": True,
