@@ -48,24 +48,35 @@ async def migrate(db: Database) -> None:
         await conn.run_sync(upgrade)
 
 
-async def schema_at_head(db: Database) -> bool:
-    """Whether the database's schema is this release's newest revision."""
+async def schema_revision(db: Database) -> tuple[str | None, str | None]:
+    """The database's schema revision (None: never migrated) and this release's newest."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     def current(conn: Connection) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
     async with db.engine.connect() as conn:
-        return await conn.run_sync(current) == head
+        return await conn.run_sync(current), head
+
+
+async def schema_at_head(db: Database) -> bool:
+    """Whether the database's schema is this release's newest revision."""
+    current, head = await schema_revision(db)
+    return current == head
 
 
 async def wait_for_schema(db: Database, *, interval_s: float = 1.0, log_every_s: float = 30.0) -> None:
     """Wait until the schema is at head, for a role that must not migrate (the service does): it may start
-    first on its own host, before any service instance has migrated the shared database."""
+    first on its own host, before any service instance has migrated the shared database. A database at another
+    release's revision is waited on too (saying both), never written with this release's model."""
     said = 0.0
-    while not await schema_at_head(db):
+    while True:
+        current, head = await schema_revision(db)
+        if current == head:
+            return
         now = time.monotonic()
         if now - said >= log_every_s:
-            log.info("waiting for the service to migrate the database to this release's schema")
+            log.info("waiting for the database schema to reach this release's revision %s (it is at %s): the "
+                     "service migrates it", head, current or "none")
             said = now
         await asyncio.sleep(interval_s)

@@ -5,15 +5,17 @@ never migrates waits for the schema."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from config.settings import DatabaseSettings
 from db.engine import Database
-from db.migrate import migrate, schema_at_head, wait_for_schema
+from db.migrate import migrate, schema_at_head, schema_revision, wait_for_schema
 from tests.support import pgdb
 
 INSTANCES = 3
@@ -37,13 +39,18 @@ async def test_instances_migrate_one_empty_database_at_once() -> None:
         await pgdb.drop_pg_database(name)
 
 
-async def test_a_role_that_does_not_migrate_waits_for_the_schema(tmp_path: Path) -> None:
-    """The ingest role (no DDL) may start on its host before any instance has migrated: it waits, then runs."""
+async def test_a_role_that_does_not_migrate_waits_for_the_schema(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The ingest role (no DDL) may start on its host before any instance has migrated: it waits, saying for
+    which revision, then runs."""
+    caplog.set_level(logging.INFO, logger="db.migrate")
     async with Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")) as db:
         assert not await schema_at_head(db)
         waiter = asyncio.create_task(wait_for_schema(db, interval_s=0.01))
         await asyncio.sleep(0.1)
         assert not waiter.done()  # an empty database: still waiting
+        head = (await schema_revision(db))[1]
+        assert head and f"revision {head} (it is at none)" in caplog.text
         await migrate(db)  # the service's instance migrates
         await asyncio.wait_for(waiter, 5)
         assert await schema_at_head(db)
