@@ -205,7 +205,8 @@ class PresenceService:
             raise UnknownPauseCode("a pause code goes only with the paused state", details={"pause_code": pause_code})
         async with self.db.begin() as s:
             user = await self._visible_agent(s, principal, agent_id)
-            row = await self._change(s, user, lambda f: choose(f, intent, pause_code), by=principal.user_id)
+            row = await self._change(s, user.id, lambda f: choose(f, intent, pause_code), by=principal.user_id,
+                                     user=user)
         return AgentView(user, row)
 
     # -- the PBX --------------------------------------------------------------------------------
@@ -230,8 +231,9 @@ class PresenceService:
             def registered(f: AgentFacts) -> AgentFacts:
                 return phone(f, update.registered is True)
 
-            row = await self._change(s, user, registered, by=f"pbx:{pbx}")
-            row.device_state, row.device_at, row.pbx = update.device_state, update.at, pbx
+            row = await self._change(s, user.id, registered, by=f"pbx:{pbx}", user=user)
+            if row is not None:
+                row.device_state, row.device_at, row.pbx = update.device_state, update.at, pbx
         return True
 
     async def sync_devices(self, pbx: str) -> int:
@@ -248,11 +250,8 @@ class PresenceService:
         """A call's state moves its agent: ringing, on_call from its answer, wrap-up after it (in the call's
         transaction)."""
         change = _call_change(call, state, self._wrap_up_until(call))
-        if change is None:
-            return
-        user = await session.get(User, call.agent_id)
-        if user is not None:
-            await self._change(session, user, change, by="call")
+        if change is not None:
+            await self._change(session, call.agent_id, change, by="call")
 
     async def on_leg(self, session: AsyncSession, call: Call, leg: CallLeg, step: str) -> None:
         """A transferred call's leg moves its person (in the leg's transaction): the target rings and is on the
@@ -279,7 +278,7 @@ class PresenceService:
                 return call_ended(f, call.id, wrap_up_until=until)
         else:
             return
-        await self._change(session, user, change, by="transfer")
+        await self._change(session, user.id, change, by="transfer", user=user)
 
     async def on_domain_event(self, session: AsyncSession, row: DomainEventRow) -> None:
         """A saved disposition ends its call's wrap-up (in the disposition's transaction)."""
@@ -289,9 +288,7 @@ class PresenceService:
         current = await session.get(AgentPresence, row.agent_id)
         if current is None or current.state != AgentState.WRAP_UP.value or current.call_id != call_id:
             return
-        user = await session.get(User, row.agent_id)
-        if user is not None:
-            await self._change(session, user, lambda f: disposed(f, call_id), by="disposition")
+        await self._change(session, row.agent_id, lambda f: disposed(f, call_id), by="disposition")
 
     def _wrap_up_until(self, call: Call) -> datetime | None:
         """When the wrap-up after ``call`` ends: None when the agent never answered it (nothing to write up)."""
@@ -310,9 +307,7 @@ class PresenceService:
                 AgentPresence.state == AgentState.WRAP_UP.value, AgentPresence.wrap_up_until <= now))).all()
         for agent_id in ids:
             async with self.db.begin() as s:
-                user = await s.get(User, agent_id)
-                if user is not None:
-                    await self._change(s, user, lambda f: f, by="wrap-up-timer")
+                await self._change(s, agent_id, lambda f: f, by="wrap-up-timer")
         return len(ids)
 
     # -- dialling -------------------------------------------------------------------------------
@@ -352,30 +347,46 @@ class PresenceService:
             raise NoSuchAgent(f"no agent {agent_id}", details={"agent": agent_id})
         return user
 
-    async def _lock(self, s: AsyncSession, user: User, now: datetime) -> tuple[AgentPresence, bool]:
-        """The agent's row, locked; created (with default facts) when presence has not heard of it yet."""
-        q = self.db.for_update(select(AgentPresence).where(AgentPresence.agent_id == user.id))
-        row = (await s.execute(q)).scalar()
-        if row is not None:
-            return row, False
+    async def _create(self, s: AsyncSession, user: User, now: datetime) -> tuple[AgentPresence, bool]:
+        """The agent's row, created (with default facts) when presence has not heard of it yet, and locked."""
         first = derive(AgentFacts(), now)
         values = {"agent_id": user.id, "team": user.team, "intent": Intent.AVAILABLE.value, "state": first.state.value,
                   "since": now, "updated_at": now, "updated_by": "presence"}
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         created = (await s.execute(insert(AgentPresence).values(**values).on_conflict_do_nothing()
                                    .returning(AgentPresence.agent_id))).first()
+        q = self.db.for_update(select(AgentPresence).where(AgentPresence.agent_id == user.id))
         row = (await s.execute(q.execution_options(populate_existing=True))).scalar_one()
         return row, created is not None
 
-    async def _change(self, s: AsyncSession, user: User, change: Callable[[AgentFacts], AgentFacts], *,
-                      by: str) -> AgentPresence:
+    async def _change(self, s: AsyncSession, agent_id: str, change: Callable[[AgentFacts], AgentFacts], *,
+                      by: str, user: User | None = None) -> AgentPresence | None:
+        """Change the agent's facts under its row's lock and derive its state again; when the state changed,
+        close its history span, open the next and record ``agent.state_changed``. A change that leaves the
+        facts and the state as they are writes nothing (most of a call's states do not move its agent), and
+        needs neither the user nor a write. None when ``agent_id`` is no user."""
         now = self.clock.now()
-        row, created = await self._lock(s, user, now)
-        before = None if created else Presence(AgentState(row.state), row.pause_code if row.state == "paused"
-                                              else None, row.reason)
-        facts = change(facts_of(row))
+        row = (await s.execute(self.db.for_update(
+            select(AgentPresence).where(AgentPresence.agent_id == agent_id)))).scalar()
+        created = False
+        if row is not None:
+            facts_before = facts_of(row)
+            facts = change(facts_before)
+            before: Presence | None = Presence(AgentState(row.state), row.pause_code if row.state == "paused"
+                                               else None, row.reason)
+            after = derive(facts, now)
+            if facts == facts_before and after == before:
+                return row
+        user = user or await s.get(User, agent_id)
+        if user is None:
+            return None
+        if row is None:
+            row, created = await self._create(s, user, now)
+            before = None if created else Presence(AgentState(row.state), row.pause_code if row.state == "paused"
+                                                   else None, row.reason)
+            facts = change(facts_of(row))
+            after = derive(facts, now)
         _store(row, facts)
-        after = derive(facts, now)
         row.team, row.updated_at = user.team, now
         if after != before:
             previous = row.state if not created else None

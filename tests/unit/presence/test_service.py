@@ -79,6 +79,28 @@ async def test_a_call_moves_the_agent_to_ringing_on_call_and_wrap_up_until_its_d
     assert [e["changed_by"] for e in events[1:]] == ["call", "call", "call", "disposition"]
 
 
+async def test_call_states_that_do_not_move_the_agent_write_nothing_to_its_row(db: Database) -> None:
+    rig = await make_rig(db)
+    call = await rig.dial()
+    await rig.fact(call.id, agent_ringing_at=rig.clock.now(), agent_channel="PJSIP/1001-1")
+    rig.clock.advance(seconds=1)
+    await rig.fact(call.id, agent_answered_at=rig.clock.now())
+    on_call_at = rig.clock.now()
+    rig.clock.advance(seconds=2)
+    await rig.fact(call.id, customer_ringing_at=rig.clock.now())  # the agent stays on the call
+    rig.clock.advance(seconds=2)
+    await rig.fact(call.id, answered_at=rig.clock.now())
+    view = await rig.presence.get(SAM, "alice")
+    assert view.presence.state is AgentState.ON_CALL
+    assert view.row is not None and (view.row.updated_at, view.row.since) == (on_call_at, on_call_at)
+    assert [e["state"] for e in await rig.presence_events("alice")] == ["ringing", "on_call"]
+    rig.clock.advance(seconds=10)
+    await rig.fact(call.id, ended_at=rig.clock.now())
+    view = await rig.presence.get(SAM, "alice")
+    assert view.presence.state is AgentState.WRAP_UP and view.row is not None
+    assert view.row.updated_at == rig.clock.now()
+
+
 async def test_wrap_up_ends_by_the_timer_with_the_client_s_own_time(db: Database) -> None:
     rig = await make_rig(db, wrap_up_s=30, wrap_up_by_client={"bank-a": 5})
     await rig.talk()
