@@ -70,6 +70,11 @@ def facts_of(row: AgentPresence) -> AgentFacts:
                       wrap_up_until=row.wrap_up_until)
 
 
+def stored_presence(row: AgentPresence) -> Presence:
+    """The derived state stored on a presence row, with its pause code (``paused``) or reason."""
+    return Presence(AgentState(row.state), row.pause_code if row.state == "paused" else None, row.reason)
+
+
 def _store(row: AgentPresence, f: AgentFacts) -> None:
     row.intent, row.pause_code, row.registered = f.intent.value, f.pause_code, f.registered
     row.call_id, row.call_phase, row.wrap_up_until = f.call_id, f.call_phase.value if f.call_phase else None, \
@@ -88,8 +93,7 @@ class AgentView:
         """The stored derived state (an agent never heard of: the state of default facts)."""
         if self.row is None:
             return Presence(AgentState.AVAILABLE)
-        return Presence(AgentState(self.row.state), self.row.pause_code if self.row.state == "paused" else None,
-                        self.row.reason)
+        return stored_presence(self.row)
 
 
 class PresenceService:
@@ -372,8 +376,7 @@ class PresenceService:
         if row is not None:
             facts_before = facts_of(row)
             facts = change(facts_before)
-            before: Presence | None = Presence(AgentState(row.state), row.pause_code if row.state == "paused"
-                                               else None, row.reason)
+            before: Presence | None = stored_presence(row)
             after = derive(facts, now)
             if facts == facts_before and after == before:
                 return row
@@ -382,8 +385,7 @@ class PresenceService:
             return None
         if row is None:
             row, created = await self._create(s, user, now)
-            before = None if created else Presence(AgentState(row.state), row.pause_code if row.state == "paused"
-                                                   else None, row.reason)
+            before = None if created else stored_presence(row)
             facts = change(facts_of(row))
             after = derive(facts, now)
         _store(row, facts)
