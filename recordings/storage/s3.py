@@ -323,7 +323,8 @@ class S3Store:
         return KeyPage(keys, str(token))
 
     async def ensure_bucket(self) -> None:
-        """Create the bucket with Object Lock if missing; refuse a bucket without Object Lock."""
+        """Create the bucket with Object Lock if missing (or take the one another instance created meanwhile);
+        refuse a bucket without Object Lock."""
         def _ensure() -> None:
             try:
                 self._client.head_bucket(Bucket=self.bucket)
@@ -334,7 +335,12 @@ class S3Store:
                 region = self._client_args["region_name"]
                 if region and region != "us-east-1":
                     extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
-                self._client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True, **extra)
+                try:
+                    self._client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True, **extra)
+                except ClientError as race:
+                    # another instance starting at the same moment created it first: ours to check, not an error
+                    if str(race.response.get("Error", {}).get("Code")) != "BucketAlreadyOwnedByYou":
+                        raise
             if not self._lock_enabled_sync():
                 raise StorageRefused("bucket exists without Object Lock", details={"bucket": self.bucket})
         await self._call(_ensure)

@@ -83,6 +83,35 @@ async def test_ensure_bucket_refuses_a_bucket_without_object_lock(weed: SeaweedS
         assert (await s.health())["status"] == "degraded"
 
 
+@pytest.mark.parametrize("locked", [True, False])
+async def test_ensure_bucket_takes_a_bucket_another_instance_created_between_its_check_and_create(
+        weed: SeaweedS3, raw: Any, locked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two instances starting at once both see no bucket; the slower one's CreateBucket is refused as already
+    owned. That is a start-up, not an error, and the bucket is still checked for Object Lock: one created without
+    it stops the start. The race is made
+    certain by letting the other instance create the bucket right after our HeadBucket answers 404."""
+    bucket = f"race-{uuid.uuid4().hex[:12]}"
+    async with make_store(weed, bucket) as s:
+        head = s._client.head_bucket
+
+        def head_then_lose_the_race(**kwargs: Any) -> Any:
+            monkeypatch.undo()
+            try:
+                return head(**kwargs)
+            finally:
+                raw.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=locked)
+
+        monkeypatch.setattr(s._client, "head_bucket", head_then_lose_the_race)
+        if locked:
+            await s.ensure_bucket()
+            with pytest.raises(ClientError, match="BucketAlreadyOwnedByYou"):
+                raw.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+            assert (await s.health())["object_lock"] is True
+        else:  # SeaweedFS answers BucketAlreadyExists when the settings differ; either way the start stops
+            with pytest.raises(StorageRefused, match="without Object Lock|BucketAlreadyExists"):
+                await s.ensure_bucket()
+
+
 async def test_health(store: S3Store) -> None:
     h = await store.health()
     assert h["object_lock"] is True and h["bucket"] == store.bucket
