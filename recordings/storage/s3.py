@@ -338,9 +338,13 @@ class S3Store:
                 try:
                     self._client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True, **extra)
                 except ClientError as race:
-                    # another instance starting at the same moment created it first: ours to check, not an error
-                    if str(race.response.get("Error", {}).get("Code")) != "BucketAlreadyOwnedByYou":
+                    # another instance starting at the same moment created it first: ours to check, not an
+                    # error. Newer SeaweedFS releases say BucketAlreadyExists even for a bucket we
+                    # own too; HeadBucket tells ours (200) from another owner's (403, raised as refused)
+                    if str(race.response.get("Error", {}).get("Code")) not in {"BucketAlreadyOwnedByYou",
+                                                                               "BucketAlreadyExists"}:
                         raise
+                    self._client.head_bucket(Bucket=self.bucket)
             if not self._lock_enabled_sync():
                 raise StorageRefused("bucket exists without Object Lock", details={"bucket": self.bucket})
         await self._call(_ensure)
