@@ -339,8 +339,8 @@ class S3Store:
                     self._client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True, **extra)
                 except ClientError as race:
                     # another instance starting at the same moment created it first: ours to check, not an
-                    # error. Newer SeaweedFS releases say BucketAlreadyExists even for a bucket we
-                    # own too; HeadBucket tells ours (200) from another owner's (403, raised as refused)
+                    # error. Newer SeaweedFS releases say BucketAlreadyExists even to the bucket's owner;
+                    # HeadBucket tells ours (200) from another owner's (403, raised as refused)
                     if str(race.response.get("Error", {}).get("Code")) not in {"BucketAlreadyOwnedByYou",
                                                                                "BucketAlreadyExists"}:
                         raise
