@@ -39,6 +39,7 @@ from sip.config import AgentPhone, PhonesConfig
 from sip.ports import free_port, free_tcp_udp_port
 from tests.integration.stack import E2E_CLIENTS, Stack, service_stack
 from tests.support.receiver import Receiver
+from tests.support.spool import spool_emptied
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -286,7 +287,7 @@ async def test_listen_whisper_and_barge_are_heard_by_whom_they_should(world: Wor
     leaked = [start / 8000 for start in _tone_blocks(list(samples[1::channels]), BARGE_HZ)]
     assert len(leaked) <= 8 and all(any(end - 1.2 <= at <= end + 0.2 for _, end in barges) for at in leaked), (
         leaked, barges)
-    assert not any(pbx.spool_dir.glob(f"{call_id}*"))
+    await spool_emptied(pbx.spool_dir, call_id)
 
 
 async def test_a_phone_that_refuses_ends_its_session_and_a_call_that_ends_takes_the_supervisor_with_it(

@@ -33,6 +33,7 @@ from tests.integration.conftest import PROBE_PHONE
 from tests.integration.recordings.conftest import ALICE, ANSWERS, feature, s3_storage, service, talk, wait_state
 from tests.integration.recordings.storage.conftest import raw_client
 from tests.integration.stack import BACKENDS, database_url
+from tests.support.spool import spool_emptied
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -63,7 +64,7 @@ async def test_call_is_recorded_stereo_and_served_with_ranges(pbx: PbxSandbox, p
         rec = await wait_state(c, call_id)
         assert (rec.agent_id, rec.team, rec.kind, rec.channels) == ("alice", "t1", "call", 2)
         assert rec.outcome == "completed" and rec.key and rec.key.endswith(f"/{call_id}.ogg")
-        assert not any(pbx.spool_dir.glob(f"{call_id}*"))  # spool cleaned after the verified store
+        await spool_emptied(pbx.spool_dir, call_id)  # spool cleaned after the verified store
         path = await _download(c, rec, tmp_path / "rec.ogg")
         _assert_tones(path)
         async with c.db.read() as s:
