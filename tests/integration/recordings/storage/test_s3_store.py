@@ -88,8 +88,8 @@ async def test_ensure_bucket_takes_a_bucket_another_instance_created_between_its
         weed: SeaweedS3, raw: Any, locked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two instances starting at once both see no bucket; the slower one's CreateBucket is refused as already
     owned. That is a start-up, not an error, and the bucket is still checked for Object Lock: one created without
-    it stops the start. The race is made
-    certain by letting the other instance create the bucket right after our HeadBucket answers 404."""
+    it stops the start. The race is made certain by letting the other instance create the bucket right after our
+    HeadBucket answers 404."""
     bucket = f"race-{uuid.uuid4().hex[:12]}"
     async with make_store(weed, bucket) as s:
         head = s._client.head_bucket
